@@ -1,0 +1,1 @@
+"""The assay engine: specs, sources, cluster, runner and sinks. Runs without Prefect."""

@@ -1,0 +1,287 @@
+"""Pipeline specs: YAML checked by pydantic, with one-line errors that name the bad key.
+
+Nothing in a spec is ever passed to ``eval``. Relative paths resolve against the folder of
+the spec file, so a spec runs from any working directory.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import operator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from dask.utils import parse_bytes
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pipelines.errors import SpecError
+
+
+def _bytes(value: Any) -> int:
+    """Accept 134217728, "128MiB" or "128 MB"."""
+    if isinstance(value, str):
+        try:
+            return parse_bytes(value)
+        except ValueError as exc:
+            raise ValueError(f"not a byte size: {value!r} (try e.g. '64MiB')") from exc
+    return value
+
+
+ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
+ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CsvOptions(Model):
+    """How CSV uploads are parsed."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    quote_char: str = Field('"', min_length=1, max_length=1)
+    header: bool = True
+    null_values: list[str] = Field(default_factory=lambda: [""])
+    true_values: list[str] = Field(default_factory=lambda: ["true", "True", "TRUE", "1"])
+    false_values: list[str] = Field(default_factory=lambda: ["false", "False", "FALSE", "0"])
+
+
+class SourceSpec(Model):
+    """Where the uploads are and how to read them."""
+
+    paths: list[str] = Field(min_length=1)
+    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    block_size: ByteSize = parse_bytes("64MiB")
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _one_path(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class ColumnSpec(Model):
+    name: str = Field(min_length=1)
+    type: ColumnType = "string"
+    nullable: bool = True
+    format: str | None = None  # strptime format, for timestamp columns
+    timezone: str | None = None  # zone of naive timestamps; stored as UTC
+
+    @model_validator(mode="after")
+    def _format_only_for_timestamps(self) -> ColumnSpec:
+        if (self.format or self.timezone) and self.type != "timestamp":
+            raise ValueError("format and timezone apply only to type 'timestamp'")
+        return self
+
+
+class SchemaSpec(Model):
+    """The columns an upload must have, and what to do with extra or missing ones."""
+
+    columns: list[ColumnSpec] = Field(min_length=1)
+    extra_columns: Literal["drop", "keep", "reject"] = "drop"
+    missing_columns: Literal["reject", "null"] = "reject"
+
+    @field_validator("columns")
+    @classmethod
+    def _unique_names(cls, columns: list[ColumnSpec]) -> list[ColumnSpec]:
+        seen: set[str] = set()
+        for column in columns:
+            if column.name in seen:
+                raise ValueError(f"column {column.name!r} is declared twice")
+            if column.name.startswith("_"):
+                raise ValueError(f"column {column.name!r}: names starting with '_' are reserved")
+            seen.add(column.name)
+        return columns
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class GateSpec(Model):
+    """A validation gate: a GE suite evaluated at a point of the step list."""
+
+    name: str = Field(min_length=1)
+    after: str | None = None  # a step's label; None = after the last step
+    suite: str | None = None  # path of a GE 1.x suite JSON file
+    expectations: list[dict[str, Any]] | None = None  # inline GE expectation configs
+    policy: Literal["quarantine", "abort", "warn"] = "quarantine"
+    max_quarantined_fraction: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_suite(self) -> GateSpec:
+        if (self.suite is None) == (self.expectations is None):
+            raise ValueError("give exactly one of 'suite' (a file) or 'expectations' (inline)")
+        return self
+
+
+class SplitSpec(Model):
+    """Deterministic train/validation/test split by a stable hash of key columns."""
+
+    key: list[str] = Field(min_length=1)
+    fractions: dict[str, float] = Field(min_length=1)
+    seed: int = 0
+
+    @field_validator("fractions")
+    @classmethod
+    def _sum_to_one(cls, fractions: dict[str, float]) -> dict[str, float]:
+        if any(f <= 0 for f in fractions.values()):
+            raise ValueError("every fraction must be > 0")
+        if abs(sum(fractions.values()) - 1) > 1e-9:
+            raise ValueError(f"fractions must sum to 1, got {sum(fractions.values())}")
+        for name in fractions:
+            if not name.isidentifier():
+                raise ValueError(f"split name {name!r} must be a plain identifier")
+        return fractions
+
+
+class SinkSpec(Model):
+    """Where and how curated shards are written."""
+
+    path: str
+    target_shard_bytes: ByteSize = parse_bytes("128MiB")
+    row_group_rows: int = Field(128 * 1024, gt=0)
+    compression: Literal["zstd", "snappy", "gzip", "lz4", "none"] = "zstd"
+    compression_level: int | None = None
+    split: SplitSpec | None = None
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClusterSpec(Model):
+    """The Dask cluster: a local one the run starts, or an existing scheduler's address."""
+
+    address: str | None = None
+    workers: int | None = Field(None, gt=0)
+    threads_per_worker: int = Field(1, gt=0)
+    memory_limit: ByteSize | Literal["auto"] = "auto"
+    processes: bool = True
+
+
+def _step_union() -> Any:
+    """A tagged union of every registered step, discriminated by ``op``."""
+    from transforms.base import registered_steps
+
+    steps = list(registered_steps().values())
+    return Annotated[functools.reduce(operator.or_, steps), Field(discriminator="op")]
+
+
+class PipelineSpec(Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    source: SourceSpec
+    schema_: SchemaSpec = Field(alias="schema")
+    steps: list[Any] = Field(default_factory=list)
+    gates: list[GateSpec] = Field(default_factory=list)
+    sink: SinkSpec
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _parse_steps(cls, steps: Any) -> Any:
+        if not isinstance(steps, list):
+            raise ValueError("must be a list of steps")
+        adapter = TypeAdapter(_step_union())
+        return [adapter.validate_python(s) for s in steps]
+
+    @model_validator(mode="after")
+    def _check_references(self) -> PipelineSpec:
+        labels = [step.label for step in self.steps]
+        duplicates = {label for label in labels if labels.count(label) > 1}
+        if duplicates:
+            raise ValueError(
+                f"steps {sorted(duplicates)} share a label: give them distinct 'name's"
+            )
+        for i, gate in enumerate(self.gates):
+            if gate.after is not None and gate.after not in labels:
+                raise ValueError(f"gates[{i}].after: no step is named {gate.after!r}")
+        gate_names = [g.name for g in self.gates]
+        if len(set(gate_names)) != len(gate_names):
+            raise ValueError("gates must have distinct names")
+        return self
+
+    def resolve(self, relative: str) -> str:
+        """A spec path made absolute against the spec's folder (URLs pass through)."""
+        if "://" in relative or Path(relative).is_absolute():
+            return relative
+        return str((self.base_dir / relative).resolve())
+
+    def sha256(self) -> str:
+        canonical = self.model_dump_json(by_alias=True, exclude={"base_dir"})
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """pydantic's error location as a spec key path, e.g. ``steps[2].columns``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(
+            ("function-", "tagged-union", "union[")
+        ):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = _location(tuple(err["loc"]))
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: Any, source: str, base_dir: Path) -> PipelineSpec:
+    """Validate a spec mapping; raise SpecError with one line per problem."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: the spec must be a YAML mapping, got {type(data).__name__}")
+    try:
+        spec = PipelineSpec.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc, source)) from None
+    _check_gate_suites(spec, source)
+    return spec
+
+
+def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
+    """Load each gate's suite now, so an unknown expectation fails the spec, not the run."""
+    from validation.suite import SuiteError, load_gate_suite
+
+    for i, gate in enumerate(spec.gates):
+        try:
+            load_gate_suite(gate, spec.resolve)
+        except SuiteError as exc:
+            raise SpecError(f"{source}: gates[{i}]: {exc}") from None
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Read and validate a spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_spec(data, str(path), path.resolve().parent)

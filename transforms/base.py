@@ -1,0 +1,94 @@
+"""The step contract and the registry every transform joins.
+
+A step is a pydantic model (its parameters, validated when the spec loads) with an ``op``
+literal that names it in YAML. Partition steps see one partition of *live* rows at a time and
+must keep the row order and count of their input: to remove rows they return a mask, so the
+engine can account for every row and keep the removed ones with their reason. Global steps
+(dedup) see the whole Dask frame and are applied by the engine between partition chains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from transforms.frame import Column, Frame
+
+Fate = Literal["dropped", "quarantined"]
+
+
+@dataclass
+class StepResult:
+    """What a partition step returns.
+
+    ``frame`` has the same rows, in the same order, as the step's input. ``removed`` is a
+    boolean column over those rows (True = the row leaves the live set) or None.
+    ``reason`` explains removed rows: one string for all, or a string column.
+    ``fate`` says whether removed rows count as dropped (an intended filter) or quarantined
+    (bad data).
+    """
+
+    frame: Frame
+    removed: Column | None = None
+    reason: Column | str | None = None
+    fate: Fate = "dropped"
+
+
+class Step(BaseModel):
+    """Common keys of every step: ``op`` (which transform), an optional ``name`` used in
+    accounting and reasons, and ``keep_removed`` to keep removed rows for inspection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: str
+    name: str | None = None
+    keep_removed: bool = False
+
+    is_global: ClassVar[bool] = False
+
+    @property
+    def label(self) -> str:
+        return self.name or self.op
+
+    def output_columns(self, columns: list[str]) -> list[str]:
+        """The data columns after this step, given those before (for spec checks)."""
+        return columns
+
+
+class PartitionStep(Step):
+    """A step applied to each partition independently (no shuffle)."""
+
+    def apply(self, frame: Frame) -> StepResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class GlobalStep(Step):
+    """A step that must see all rows (it adds a shuffle)."""
+
+    is_global: ClassVar[bool] = True
+
+    def apply_dask(self, live: Any, data_columns: list[str]) -> Any:  # pragma: no cover
+        """Given the Dask frame of live rows (data columns plus the engine's lineage columns
+        ``_source_id`` and ``_source_line``), return a Dask frame of the same rows with a
+        boolean column ``_removed`` marking the rows this step removes."""
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Step]] = {}
+
+
+def register(cls: type[Step]) -> type[Step]:
+    """Class decorator: make a step available to specs under its ``op`` literal."""
+    op = cls.model_fields["op"].default
+    if not isinstance(op, str) or op in _REGISTRY:
+        raise TypeError(f"step {cls.__name__} needs a unique default op, got {op!r}")
+    _REGISTRY[op] = cls
+    return cls
+
+
+def registered_steps() -> dict[str, type[Step]]:
+    import transforms.library  # noqa: F401  (registers every step)
+
+    return dict(_REGISTRY)

@@ -1,0 +1,56 @@
+"""The backend seam: the only module that knows whether a partition is pandas or cuDF.
+
+Everything else codes against the API the two libraries share. Where they differ (row
+hashing, Unicode normalisation, record serialisation, ...), the function here holds both
+implementations side by side, picking by the type of the object it is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+Frame = Any  # pandas.DataFrame or cudf.DataFrame
+Column = Any  # pandas.Series or cudf.Series
+
+
+def is_cudf(obj: object) -> bool:
+    """True for cuDF objects, without importing cuDF on CPU machines."""
+    return type(obj).__module__.startswith("cudf")
+
+
+def backend_name(obj: object) -> str:
+    return "cudf" if is_cudf(obj) else "pandas"
+
+
+def library(obj: object):
+    """The dataframe module (pandas or cudf) that owns ``obj``."""
+    if is_cudf(obj):
+        import cudf
+
+        return cudf
+    return pd
+
+
+def concat(frames: list[Frame]) -> Frame:
+    return library(frames[0]).concat(frames, ignore_index=True)
+
+
+def records_as_json(frame: Frame) -> Column:
+    """One JSON object per row (the quarantine's ``_record``), built by the library's C writer."""
+    if len(frame) == 0:
+        return library(frame).Series([], dtype="str", index=frame.index)
+    if is_cudf(frame):
+        frame = frame.to_pandas()  # quarantine-only path: rejected rows are few
+    text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
+    lines = text.rstrip("\n").split("\n")
+    return pd.Series(lines, index=frame.index, dtype="str")
+
+
+def hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
+    """A stable uint64 hash of the given columns of each row (all columns when None)."""
+    subset = frame if columns is None else frame[columns]
+    if is_cudf(subset):
+        return subset.hash_values(method="xxhash64")
+    return pd.util.hash_pandas_object(subset, index=False, categorize=False).astype("uint64")
