@@ -54,3 +54,51 @@ def hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
     if is_cudf(subset):
         return subset.hash_values(method="xxhash64")
     return pd.util.hash_pandas_object(subset, index=False, categorize=False).astype("uint64")
+
+
+_NULLABLE = {"int64": "Int64", "int32": "Int32", "bool": "boolean"}
+
+
+def to_nullable(values: Column, type_name: str) -> Column:
+    """Cast to the nullable dtype of a spec type (cuDF's own dtypes are all nullable)."""
+    if is_cudf(values):
+        return values.astype({"int64": "int64", "int32": "int32", "bool": "bool"}[type_name])
+    return values.astype(_NULLABLE[type_name])
+
+
+def to_numeric(values: Column) -> Column:
+    """Numbers from strings or numbers; unparseable values become null."""
+    if is_cudf(values):
+        return library(values).to_numeric(values, errors="coerce")
+    # nullable result dtypes keep integers beyond 2**53 exact when some values are null
+    return pd.to_numeric(values, errors="coerce", dtype_backend="numpy_nullable")
+
+
+def is_string_like(values: Column) -> bool:
+    kind = str(values.dtype)
+    return kind in ("str", "string", "object") or kind.startswith("string")
+
+
+def as_string(values: Column) -> Column:
+    """The library's string dtype, nulls kept as nulls."""
+    return values if str(values.dtype) == "str" else values.astype("str")
+
+
+def parse_timestamps(values: Column, format: str, timezone: str) -> Column:
+    """UTC timestamps (microseconds) from strings; unparseable values become null.
+
+    Naive values are read in ``timezone``; values with an offset are converted to UTC.
+    """
+    lib = library(values)
+    if format.upper() == "ISO8601":
+        format = "ISO8601"
+    if timezone.upper() == "UTC":
+        parsed = lib.to_datetime(values, format=format, errors="coerce", utc=True)
+    else:
+        parsed = lib.to_datetime(values, format=format, errors="coerce")
+        parsed = (
+            parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            if parsed.dt.tz is None
+            else parsed
+        ).dt.tz_convert("UTC")
+    return parsed.dt.as_unit("us") if hasattr(parsed.dt, "as_unit") else parsed

@@ -1,0 +1,74 @@
+"""Planning a run: which uploads, their hashes and blocks, and where the output goes.
+
+Everything that can reject an upload without reading all of it (no match, unknown format,
+empty, binary, unreadable header or footer, missing columns) is found here, before any
+cluster work, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pipelines.errors import UploadRejected
+from pipelines.sources.csv_reader import parse_header
+from pipelines.sources.discover import discover
+from pipelines.sources.parquet_reader import parquet_blocks
+from pipelines.sources.scan import InputFile, scan, sniff
+from pipelines.spec import PipelineSpec
+
+
+@dataclass
+class RunPlan:
+    spec: PipelineSpec
+    run_id: str
+    inputs: list[InputFile]
+    sink_path: str
+    created_at: str
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | None = None,
+             ) -> RunPlan:
+    """Resolve inputs (``--input`` overrides the spec's source, relative to the working
+    directory; the spec's own paths are relative to its folder) and the sink."""
+    paths = inputs if inputs else [spec.resolve(p) for p in spec.source.paths]
+    sink = output if output else spec.resolve(spec.sink.path)
+    options = spec.source.storage_options
+    found = discover(paths, spec.source.format, options)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # hashing releases the GIL
+        scanned = list(pool.map(
+            lambda item: scan(item[1], item[0], spec.source.block_size, options),
+            enumerate(found)))
+    for upload in scanned:
+        _check_readable(upload, spec)
+    return RunPlan(spec, new_run_id(), scanned, sink, datetime.now(UTC).isoformat())
+
+
+def _check_readable(upload: InputFile, spec: PipelineSpec) -> None:
+    options = spec.source.storage_options
+    head = sniff(upload, options)
+    if upload.found.format == "parquet":
+        upload.blocks, upload.header = parquet_blocks(upload.url, options)
+    elif upload.found.format == "csv":
+        upload.header = (parse_header(head, spec.source.csv, upload.url)
+                         if spec.source.csv.header else None)
+    if upload.header is not None:
+        _check_columns(upload, spec)
+
+
+def _check_columns(upload: InputFile, spec: PipelineSpec) -> None:
+    schema = spec.schema_
+    present = set(upload.header or [])
+    missing = [n for n in schema.names if n not in present]
+    if missing and schema.missing_columns == "reject":
+        raise UploadRejected(f"{upload.url}: missing columns {missing} "
+                             f"(found {upload.header})")
+    extra = [n for n in upload.header or [] if n not in schema.names]
+    if extra and schema.extra_columns == "reject":
+        raise UploadRejected(f"{upload.url}: unexpected columns {extra}")

@@ -1,0 +1,49 @@
+"""Schema enforcement on one partition of raw values: typed columns out, and for each row
+whose values do not fit (unparseable as the declared type, null where not nullable) the
+reasons, so the row can be quarantined instead of failing the block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.routing import REASON_SEP
+from pipelines.spec import CsvOptions, SchemaSpec
+from transforms import frame as fr
+from transforms.casting import cast_column
+from transforms.frame import Column, Frame
+
+
+@dataclass
+class Enforced:
+    frame: Frame  # typed data columns (schema order, then kept extras)
+    failed: Column  # bool per row
+    reasons: Column  # str per row, REASON_SEP-joined, "" where none
+
+
+def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None) -> Enforced:
+    """Type ``raw``'s columns as ``schema`` declares; missing columns (when allowed) are null,
+    extra columns are dropped or kept as strings per the schema's policy."""
+    lib = fr.library(raw)
+    typed = lib.DataFrame(index=raw.index)
+    failed = lib.Series(False, index=raw.index)
+    reasons = lib.Series("", index=raw.index, dtype="str")
+    bool_words = {} if csv is None else {"true_values": csv.true_values,
+                                         "false_values": csv.false_values}
+    for column in schema.columns:
+        values = raw[column.name] if column.name in raw.columns else \
+            lib.Series(None, index=raw.index, dtype="str")
+        cast = cast_column(values, column.type, format=column.format,
+                           timezone=column.timezone, **bool_words)
+        typed[column.name] = cast.values
+        problems = [(cast.failed, f"schema: {column.name} is not {column.type}")]
+        if not column.nullable:
+            problems.append((cast.values.isna() & ~cast.failed,
+                             f"schema: {column.name} is null but not nullable"))
+        for mask, reason in problems:
+            failed = failed | mask
+            reasons = reasons.where(~mask, reasons + REASON_SEP + reason)
+    if schema.extra_columns == "keep":
+        for name in raw.columns:
+            if name not in typed.columns:
+                typed[name] = fr.as_string(raw[name])
+    return Enforced(typed, failed, reasons.str.lstrip(REASON_SEP))

@@ -1,0 +1,1 @@
+"""Readers: from upload files to routed partitions, with malformed records quarantined."""

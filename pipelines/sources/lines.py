@@ -1,0 +1,80 @@
+"""Byte-level helpers shared by the text readers: loading a block, finding lines, and taking
+out lines that are not valid UTF-8 (so one bad line costs one row, not the whole block)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import numpy as np
+
+from pipelines.errors import UploadRejected
+from pipelines.sources.scan import Block, InputFile
+
+BOM = b"\xef\xbb\xbf"
+
+
+def load_block(upload: InputFile, block: Block, storage_options: dict[str, Any]) -> bytes:
+    """The block's bytes (the whole decompressed file for a compressed upload)."""
+    found = upload.found
+    try:
+        with fsspec.open(found.url, "rb", compression=found.compression,
+                         **storage_options) as handle:
+            if found.compression is None and block.start:
+                handle.seek(block.start)
+            size = -1 if block.end is None else block.end - block.start
+            data = handle.read(size)
+    except Exception as exc:  # noqa: BLE001 - truncated streams raise EOFError, zstd errors...
+        raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
+                             f"{type(exc).__name__}: {exc}") from None
+    if block.start == 0 and data.startswith(BOM):
+        data = data[len(BOM):]
+    return data
+
+
+def line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets (end excludes the newline) of each line in ``data``."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    ends = newlines
+    if len(data) and (len(newlines) == 0 or newlines[-1] != len(data) - 1):
+        ends = np.append(newlines, len(data))
+    starts = np.concatenate(([0], newlines[: len(ends) - 1] + 1)) if len(ends) else ends
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+def blank_lines(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """True for lines that are empty or hold only a carriage return."""
+    lengths = ends - starts
+    view = np.frombuffer(data, dtype=np.uint8)
+    lone_cr = np.zeros(len(starts), dtype=bool)
+    ones = np.flatnonzero(lengths == 1)
+    lone_cr[ones] = view[starts[ones]] == 13
+    return (lengths == 0) | lone_cr
+
+
+@dataclass
+class BadLine:
+    index: int  # 0-based line index within the block
+    text: str
+
+
+def take_out_invalid_utf8(data: bytes) -> tuple[bytes, list[BadLine]]:
+    """Blank every line that is not valid UTF-8, keeping line numbering; return them.
+
+    The fast path (all valid) is one decode; only a block with bad bytes is walked by line.
+    """
+    try:
+        data.decode("utf-8")
+        return data, []
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    bad = []
+    for i, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(BadLine(i, line.decode("utf-8", errors="backslashreplace")))
+            lines[i] = b""
+    return b"\n".join(lines), bad

@@ -1,0 +1,66 @@
+"""Assembling a reader's routed partition: the typed good rows plus every record of the
+block that could not be used, each with its line number and reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.routing import QUARANTINED, conform, rejected, with_routing
+from pipelines.schema import enforce_schema
+from pipelines.spec import CsvOptions, SchemaSpec
+from transforms import frame as fr
+from transforms.frame import Frame
+
+READ_STAGE = "read"
+
+
+@dataclass
+class BadRecords:
+    """Records the parser could not turn into a row: line numbers, raw text, reasons."""
+
+    lines: list[int]
+    texts: list[str]
+    reasons: list[str]
+
+    @classmethod
+    def empty(cls) -> BadRecords:
+        return cls([], [], [])
+
+    def add(self, line: int, text: str, reason: str) -> None:
+        self.lines.append(line)
+        self.texts.append(text)
+        self.reasons.append(reason)
+
+
+def routed_partition(
+    raw: Frame,
+    lines: np.ndarray,
+    bad: BadRecords,
+    source_id: int,
+    schema: SchemaSpec,
+    meta: Frame,
+    csv: CsvOptions | None = None,
+) -> Frame:
+    """Enforce the schema on ``raw`` (one row per entry of ``lines``) and return the routed
+    partition: live typed rows, rows failing the schema, and ``bad`` records, in line order."""
+    lineage = pd.DataFrame({"_source_id": np.full(len(raw), source_id, dtype="int32"),
+                            "_source_line": lines.astype("int64")}, index=raw.index)
+    enforced = enforce_schema(raw, schema, csv)
+    ok = ~enforced.failed
+    parts = [with_routing(enforced.frame[ok], lineage[ok])]
+    if enforced.failed.any():
+        failed = enforced.failed
+        parts.append(rejected(lineage[failed], QUARANTINED, READ_STAGE,
+                              enforced.reasons[failed], fr.records_as_json(raw[failed])))
+    if bad.lines:
+        bad_lineage = pd.DataFrame({"_source_id": np.full(len(bad.lines), source_id,
+                                                          dtype="int32"),
+                                    "_source_line": np.asarray(bad.lines, dtype="int64")})
+        parts.append(rejected(bad_lineage, QUARANTINED, READ_STAGE,
+                              pd.Series(bad.reasons, dtype="str"),
+                              pd.Series(bad.texts, dtype="str")))
+    out = pd.concat([conform(p, meta) for p in parts], ignore_index=True)
+    return out.sort_values("_source_line", kind="stable", ignore_index=True)

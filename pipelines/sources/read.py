@@ -1,0 +1,45 @@
+"""From a run plan to one routed Dask frame: a partition per block of every upload."""
+
+from __future__ import annotations
+
+import dask.dataframe as dd
+import pandas as pd
+
+from pipelines.plan import RunPlan
+from pipelines.routing import empty_routed
+from pipelines.sources.csv_reader import read_csv_block
+from pipelines.sources.jsonl_reader import read_jsonl_block
+from pipelines.sources.parquet_reader import read_parquet_block
+from pipelines.sources.scan import Block, InputFile
+from pipelines.spec import PipelineSpec
+from transforms.casting import cast_column
+
+
+def data_meta(spec: PipelineSpec, plan: RunPlan) -> pd.DataFrame:
+    """The empty typed frame of the schema's columns (plus kept extras, as strings)."""
+    columns = {c.name: cast_column(pd.Series(dtype="str"), c.type).values
+               for c in spec.schema_.columns}
+    if spec.schema_.extra_columns == "keep":
+        for upload in plan.inputs:
+            for name in upload.header or []:
+                columns.setdefault(name, pd.Series(dtype="str"))
+    return pd.DataFrame(columns)
+
+
+def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, routed_meta: pd.DataFrame
+                ) -> pd.DataFrame:
+    meta = routed_meta
+    upload, block = item
+    options = spec.source.storage_options
+    if upload.found.format == "csv":
+        return read_csv_block(upload, block, spec.schema_, spec.source.csv, meta, options)
+    if upload.found.format == "jsonl":
+        return read_jsonl_block(upload, block, spec.schema_, meta, options)
+    return read_parquet_block(upload, block, spec.schema_, meta, options)
+
+
+def read_uploads(plan: RunPlan) -> dd.DataFrame:
+    meta = empty_routed(data_meta(plan.spec, plan))
+    items = [(upload, block) for upload in plan.inputs for block in upload.blocks]
+    return dd.from_map(_read_block, items, spec=plan.spec, routed_meta=meta, meta=meta,
+                       enforce_metadata=False, label="read-uploads")
