@@ -1,0 +1,90 @@
+"""Building the one Dask graph of a run: read, steps, gates, global steps, finish.
+
+Consecutive partition steps are fused into one ``map_partitions``; a gate or a global step
+closes the chain. Gate statistics are lazy objects computed in the same ``persist`` as the
+staging write, so the data is read once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.dataframe as dd
+import pandas as pd
+
+from pipelines.chain import run_chain
+from pipelines.gates import GatePoint, apply_gate
+from pipelines.routing import DROPPED, LINEAGE, conform, data_columns, live_mask, rejected, \
+    with_routing
+from pipelines.spec import GateSpec, PipelineSpec
+from transforms import frame as fr
+from transforms.base import GlobalStep, PartitionStep
+
+
+@dataclass
+class Graph:
+    frame: dd.DataFrame  # the routed frame after every step and gate
+    gates: list[GatePoint] = field(default_factory=list)
+
+
+def _gates_after(spec: PipelineSpec) -> Callable[[str | None], list[GateSpec]]:
+    return lambda label: [g for g in spec.gates if g.after == label]
+
+
+def _flush(frame: dd.DataFrame, chain: list[PartitionStep]) -> dd.DataFrame:
+    if not chain:
+        return frame
+    steps = tuple(chain)
+    meta = run_chain(frame._meta, steps)
+    return frame.map_partitions(run_chain, steps, meta, meta=meta)
+
+
+def _mark_global(part: pd.DataFrame, step: GlobalStep, meta: pd.DataFrame) -> pd.DataFrame:
+    removed = part["_removed"].fillna(False).astype(bool).to_numpy()
+    data = part.loc[:, [c for c in data_columns(part) if c != "_removed"]]
+    kept = with_routing(data[~removed], part.loc[~removed, LINEAGE])
+    gone = rejected(part.loc[removed, LINEAGE], DROPPED, step.label,
+                    f"removed by {step.label}",
+                    fr.records_as_json(data[removed]) if step.keep_removed else None)
+    return pd.concat([conform(kept, meta), conform(gone, meta)], ignore_index=True)
+
+
+def _apply_global(frame: dd.DataFrame, step: GlobalStep) -> dd.DataFrame:
+    columns = data_columns(frame._meta)
+    live = frame[live_mask(frame)][columns + LINEAGE]
+    marked = step.apply_dask(live, columns)
+    meta = frame._meta
+    done = marked.map_partitions(_mark_global, step, meta, meta=meta)
+    return dd.concat([done, frame[~live_mask(frame)]])
+
+
+def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str], str]
+                ) -> Graph:
+    gates_after = _gates_after(spec)
+    graph = Graph(frame)
+    chain: list[PartitionStep] = []
+
+    def close_gates(gates: list[GateSpec]) -> None:
+        nonlocal chain
+        if gates:
+            graph.frame = _flush(graph.frame, chain)
+            chain = []
+        for gate in gates:
+            graph.frame, point = apply_gate(graph.frame, gate, resolve)
+            graph.gates.append(point)
+
+    for step in spec.steps:
+        if step.is_global:
+            graph.frame = _apply_global(_flush(graph.frame, chain), step)
+            chain = []
+        else:
+            chain.append(step)
+        close_gates(gates_after(step.label))
+    graph.frame = _flush(graph.frame, chain)
+    chain = []
+    close_gates(gates_after(None))
+    return graph
+
+

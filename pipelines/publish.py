@@ -1,0 +1,114 @@
+"""Publishing a staged run atomically: staging → version folder → ``LATEST``.
+
+The version folder is complete (shards, validation results, manifest last) before it is
+renamed into place, and ``LATEST`` is switched last by an atomic rename, so a crash at any
+point leaves the previous version as ``LATEST`` and readable. A version folder newer than
+``LATEST`` can only be the leftover of a crash before the switch; the next publish removes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+from pipelines import staging as staging_area
+from pipelines.sink.manifest import build_manifest
+from pipelines.sink.shards import write_table
+
+VERSION_PATTERN = re.compile(r"^v(\d{6})$")
+LATEST = "LATEST"
+
+
+@dataclass
+class PublishedVersion:
+    version: str
+    path: str
+    manifest: dict
+
+
+def read_latest(fs, root: str) -> str | None:
+    path = f"{root}/{LATEST}"
+    if not fs.exists(path):
+        return None
+    return fs.cat_file(path).decode().strip() or None
+
+
+def version_numbers(fs, root: str) -> list[int]:
+    if not fs.exists(root):
+        return []
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)]
+    return sorted(int(m.group(1)) for n in names if (m := VERSION_PATTERN.match(n)))
+
+
+def _remove_unpublished(fs, root: str) -> None:
+    latest = read_latest(fs, root)
+    current = int(latest[1:]) if latest else 0
+    for number in version_numbers(fs, root):
+        if number > current:
+            fs.rm(f"{root}/v{number:06d}", recursive=True)
+
+
+def publish_run(staged) -> PublishedVersion:
+    plan = staged.plan
+    options = plan.spec.sink.storage_options
+    fs, root = staging_area.sink_fs(plan.sink_path, options)
+    _, staging = staging_area.sink_fs(staged.staging_path, options)
+    _remove_unpublished(fs, root)
+    name = f"v{(version_numbers(fs, root) or [0])[-1] + 1:06d}"
+    folder = f"{staging}/version"
+    shards = _place_shards(fs, staged, folder)
+    if fs.exists(f"{staging}/validation"):
+        fs.mv(f"{staging}/validation", f"{folder}/validation", recursive=True)
+    quarantine = None
+    if staged.quarantine:
+        quarantine = f"{staging_area.QUARANTINE}/{plan.run_id}"
+        fs.mv(f"{staging}/quarantine", f"{root}/{quarantine}", recursive=True)
+    manifest = build_manifest(staged, name,
+                              shards, f"../{quarantine}" if quarantine else None)
+    staging_area.write_json(fs, f"{folder}/manifest.json", manifest)
+    fs.mv(folder, f"{root}/{name}", recursive=True)
+    pointer = f"{root}/{LATEST}.{plan.run_id}.tmp"
+    fs.pipe_file(pointer, (name + "\n").encode())
+    fs.mv(pointer, f"{root}/{LATEST}")
+    fs.rm(staging, recursive=True)
+    path = f"{root}/{name}" if "://" not in plan.sink_path else fs.unstrip_protocol(
+        f"{root}/{name}")
+    return PublishedVersion(name, path, manifest)
+
+
+def _place_shards(fs, staged, folder: str) -> list[dict]:
+    """Give staged shards their final names: ``[split/]part-00000.parquet`` in a stable order
+    (split, then partition, then piece), numbered per split."""
+    placed, counters = [], {}
+    fs.makedirs(folder, exist_ok=True)
+    for shard in sorted(staged.shards, key=lambda s: (s["split"] or "", s["path"])):
+        split = shard["split"] or ""
+        index = counters.get(split, 0)
+        counters[split] = index + 1
+        relative = f"{split + '/' if split else ''}part-{index:05d}.parquet"
+        fs.makedirs(f"{folder}/{split}" if split else folder, exist_ok=True)
+        fs.mv(shard["path"], f"{folder}/{relative}")
+        placed.append({**shard, "path": relative})
+    if not placed:  # an empty dataset still tells readers its schema
+        empty = write_table(staged.schema.empty_table(), f"{folder}/part-00000.parquet",
+                            staged.plan.spec.sink)
+        placed.append({**empty, "path": "part-00000.parquet", "split": None})
+    return placed
+
+
+def run_pipeline(spec, inputs=None, output=None, client=None, on_progress=None
+                 ) -> PublishedVersion:
+    """Plan, execute and publish without Prefect (the flow wraps the same three calls)."""
+    from pipelines.cluster import dask_client
+    from pipelines.plan import plan_run
+    from pipelines.runner import execute_run
+
+    plan = plan_run(spec, inputs, output)
+    if client is not None:
+        return publish_run(execute_run(plan, client, on_progress))
+    with dask_client(spec.cluster) as own:
+        return publish_run(execute_run(plan, own, on_progress))
+
+
+__all__ = ["PublishedVersion", "publish_run", "run_pipeline"]

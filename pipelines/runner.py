@@ -1,0 +1,134 @@
+"""Running a planned pipeline on a Dask client: one graph, one persist, staging written.
+
+``execute_run`` writes curated shards and the quarantine to ``_staging/<run-id>/`` and
+returns what publishing needs; nothing is visible to readers until ``publish_run``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from distributed import Client, as_completed, futures_of
+
+from pipelines import staging as staging_area
+from pipelines.accounting import Accounting, accounting_from_ledger
+from pipelines.errors import GateAborted, UploadRejected
+from pipelines.graph import build_graph
+from pipelines.plan import RunPlan
+from pipelines.routing import data_columns
+from pipelines.sink.finish import LEDGER_META, finish_partition
+from pipelines.sink.shards import arrow_schema
+from pipelines.sources.read import read_uploads
+from transforms.frame import backend_name
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class StagedRun:
+    plan: RunPlan
+    staging_path: str
+    schema: Any  # pyarrow schema of the curated shards
+    shards: list[dict]
+    quarantine: list[dict]
+    accounting: Accounting
+    gates: list[dict]
+    backend: str
+    wall_seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | None = None
+                ) -> StagedRun:
+    """Build and run the graph; raise UploadRejected or GateAborted with one clear line."""
+    started = time.perf_counter()
+    spec = plan.spec
+    staging = staging_area.prepare(plan)
+    frame = read_uploads(plan)
+    graph = build_graph(frame, spec, spec.resolve)
+    schema = arrow_schema(graph.frame._meta[data_columns(graph.frame._meta)])
+    sources = [upload.url for upload in plan.inputs]
+    ledger_frame = graph.frame.map_partitions(
+        finish_partition, staging, spec.sink, schema, sources, meta=LEDGER_META)
+    stats = [point.statistics for point in graph.gates]
+    try:
+        persisted = client.persist([ledger_frame, *stats])
+        _wait(futures_of(persisted[0]), on_progress)
+        ledger, *gate_stats = client.compute(persisted, sync=True)
+    except UploadRejected:
+        staging_area.discard(staging, spec.sink.storage_options)
+        raise
+    ledger = pd.DataFrame(ledger) if not isinstance(ledger, pd.DataFrame) else ledger
+    accounting = accounting_from_ledger(ledger, sources)
+    if accounting.rows_read == 0:
+        staging_area.discard(staging, spec.sink.storage_options)
+        raise UploadRejected(f"{', '.join(sources)}: no data rows in any input")
+    gates = [point.evaluator.result(stat) for point, stat in zip(graph.gates, gate_stats,
+                                                                 strict=True)]
+    staged = StagedRun(
+        plan=plan, staging_path=staging, schema=schema,
+        shards=_entries(ledger, "shard"), quarantine=_entries(ledger, "quarantine"),
+        accounting=accounting,
+        gates=[_gate_summary(point, result, accounting)
+               for point, result in zip(graph.gates, gates, strict=True)],
+        backend=backend_name(graph.frame._meta), wall_seconds=time.perf_counter() - started,
+    )
+    staged_results = {point.spec.name: result for point, result in zip(graph.gates, gates,
+                                                                       strict=True)}
+    staging_area.write_gate_results(staging, staged_results, spec.sink.storage_options)
+    _enforce_policies(staged)
+    return staged
+
+
+def _wait(futures: list, on_progress: ProgressCallback | None) -> None:
+    total = len(futures)
+    if on_progress:
+        on_progress(0, total)
+    for done, _ in enumerate(as_completed(futures), start=1):
+        if on_progress:
+            on_progress(done, total)
+
+
+def _entries(ledger: pd.DataFrame, kind: str) -> list[dict]:
+    rows = ledger[ledger["kind"] == kind].sort_values("path")
+    return [{"path": r.path, "split": r.split or None, "rows": int(r.rows),
+             "bytes": int(r.bytes), "sha256": r.sha256} for r in rows.itertuples()]
+
+
+def _gate_summary(point: Any, result: Any, accounting: Accounting) -> dict:
+    quarantined = accounting.quarantined_by_stage.get(point.stage, 0)
+    return {
+        "name": point.spec.name,
+        "policy": point.spec.policy,
+        "success": bool(result.success),
+        "rows_quarantined": quarantined,
+        "row_level_failed": list(result.row_level_failed),
+        "aggregate_failed": list(result.aggregate_failed),
+        "statistics": result.ge_result.get("statistics", {}),
+        "result": result.ge_result,
+    }
+
+
+def _enforce_policies(staged: StagedRun) -> None:
+    """Abort (nothing published) on a failed ``abort`` gate, on an aggregate failure of a
+    ``quarantine`` gate, or when a gate quarantined more than its allowed fraction."""
+    for gate, spec in zip(staged.gates, staged.plan.spec.gates, strict=True):
+        failed = gate["row_level_failed"] + gate["aggregate_failed"]
+        message = None
+        if spec.policy == "abort" and not gate["success"]:
+            message = f"gate {spec.name!r} failed: {', '.join(failed)}"
+        elif spec.policy == "quarantine" and gate["aggregate_failed"]:
+            message = (f"gate {spec.name!r}: table-level expectations failed: "
+                       f"{', '.join(gate['aggregate_failed'])}")
+        elif spec.policy == "quarantine" and spec.max_quarantined_fraction is not None:
+            fraction = gate["rows_quarantined"] / max(staged.accounting.rows_read, 1)
+            if fraction > spec.max_quarantined_fraction:
+                message = (f"gate {spec.name!r} quarantined {fraction:.2%} of rows, above "
+                           f"max_quarantined_fraction {spec.max_quarantined_fraction:.2%}")
+        if message:
+            staging_area.abandon(staged, message)
+            raise GateAborted(message)

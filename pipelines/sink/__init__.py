@@ -1,0 +1,1 @@
+"""Sinks: staging shards and quarantine, the manifest, and the atomic publish."""

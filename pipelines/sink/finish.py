@@ -1,0 +1,88 @@
+"""The last task of each partition: write its curated shards and quarantine piece to
+staging, and return a small ledger (files written, rows by fate/stage/reason, rows by
+input) from which the manifest's accounting is summed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.routing import QUARANTINED, REASON_SEP, data_columns, live_mask
+from pipelines.sink.shards import write_shards, write_table
+from pipelines.spec import SinkSpec
+from transforms.split import assign_split
+
+LEDGER_META = pd.DataFrame({
+    "kind": pd.Series(dtype="str"),  # shard | quarantine | rows
+    "path": pd.Series(dtype="str"),
+    "split": pd.Series(dtype="str"),
+    "rows": pd.Series(dtype="int64"),
+    "bytes": pd.Series(dtype="int64"),
+    "sha256": pd.Series(dtype="str"),
+    "fate": pd.Series(dtype="str"),  # written | quarantined | dropped (kind == rows)
+    "stage": pd.Series(dtype="str"),
+    "reasons": pd.Series(dtype="str"),
+    "source_id": pd.Series(dtype="int64"),
+})
+
+
+def quarantine_table(rows: pd.DataFrame, sources: list[str]) -> pa.Table:
+    """Rejected rows as stored: source file and line, fate, stage, reasons list, record."""
+    files = pa.array(sources, pa.string()).take(pa.array(rows["_source_id"].to_numpy()))
+    reasons = pa.array(rows["_reasons"].fillna("").to_numpy(dtype=object), pa.string())
+    return pa.table({
+        "_source_file": files,
+        "_source_line": pa.array(rows["_source_line"].to_numpy(), pa.int64()),
+        "_fate": pa.array(rows["_fate"].to_numpy(dtype=object), pa.string()),
+        "_stage": pa.array(rows["_stage"].to_numpy(dtype=object), pa.string()),
+        "_reasons": pc.split_pattern(reasons, REASON_SEP),
+        "_record": pa.array(rows["_record"].to_numpy(dtype=object), pa.string()),
+    })
+
+
+def _row_counts(part: pd.DataFrame) -> pd.DataFrame:
+    fate = part["_fate"].fillna("written")
+    keys = pd.DataFrame({"fate": fate, "stage": part["_stage"].fillna(""),
+                         "reasons": part["_reasons"].fillna(""),
+                         "source_id": part["_source_id"].astype("int64")})
+    counts = keys.groupby(list(keys.columns), sort=True).size().rename("rows").reset_index()
+    counts["kind"] = "rows"
+    return counts
+
+
+def finish_partition(
+    part: pd.DataFrame,
+    staging: str,
+    sink: SinkSpec,
+    schema: pa.Schema,
+    sources: list[str],
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    number = (partition_info or {}).get("number", 0)
+    live = live_mask(part)
+    curated = part.loc[live, data_columns(part)]
+    entries: list[dict] = []
+    groups = [("", curated)]
+    if sink.split is not None and len(curated):
+        labels = assign_split(curated, sink.split.key, sink.split.fractions, sink.split.seed)
+        groups = [(name, curated[labels == name]) for name in sink.split.fractions]
+    for split, rows in groups:
+        if len(rows) == 0:
+            continue
+        table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
+        folder = f"{staging}/shards/{split}" if split else f"{staging}/shards"
+        for shard in write_shards(table, folder, f"p{number:06d}", sink):
+            entries.append({"kind": "shard", "split": split, **shard})
+    rejects = part[~live & ((part["_fate"] == QUARANTINED) | part["_record"].notna())]
+    if len(rejects):
+        table = quarantine_table(rejects, sources)
+        piece = write_table(table, f"{staging}/quarantine/p{number:06d}.parquet", sink)
+        entries.append({"kind": "quarantine", **piece})
+    ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),
+                        _row_counts(part)], ignore_index=True)
+    ledger = ledger.reindex(columns=LEDGER_META.columns)
+    ledger = ledger.fillna({"rows": 0, "bytes": 0, "source_id": -1})
+    return ledger.astype(LEDGER_META.dtypes.to_dict())

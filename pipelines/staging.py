@@ -1,0 +1,75 @@
+"""The staging area of a run: ``<sink>/_staging/<run-id>/``, never read by anyone.
+
+Leftovers of crashed runs are removed when the next run starts. A run a gate aborted keeps
+its quarantine and gate results (moved to ``_quarantine/<run-id>/``) so the abort can be
+explained, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from pipelines.plan import RunPlan
+
+STAGING = "_staging"
+QUARANTINE = "_quarantine"
+
+
+def sink_fs(sink_path: str, storage_options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem,
+                                                                      str]:
+    fs, root = url_to_fs(sink_path, **storage_options)
+    return fs, root.rstrip("/")
+
+
+def prepare(plan: RunPlan) -> str:
+    """Clean leftovers of earlier runs and create this run's staging folder."""
+    fs, root = sink_fs(plan.sink_path, plan.spec.sink.storage_options)
+    area = f"{root}/{STAGING}"
+    if fs.exists(area):
+        for leftover in fs.ls(area, detail=False):
+            fs.rm(leftover, recursive=True)
+    path = f"{area}/{plan.run_id}"
+    fs.makedirs(path, exist_ok=True)
+    return path if "://" not in plan.sink_path else fs.unstrip_protocol(path)
+
+
+def discard(staging: str, storage_options: dict[str, Any]) -> None:
+    fs, root = sink_fs(staging, storage_options)
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+
+
+def write_json(fs: fsspec.AbstractFileSystem, path: str, payload: Any) -> None:
+    with fs.open(path, "w") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+
+
+def write_gate_results(staging: str, results: dict[str, Any], storage_options: dict[str, Any]
+                       ) -> None:
+    """Each gate's GE-shaped suite validation result as ``validation/<gate>.json``."""
+    fs, root = sink_fs(staging, storage_options)
+    if results:
+        fs.makedirs(f"{root}/validation", exist_ok=True)
+    for name, result in results.items():
+        write_json(fs, f"{root}/validation/{name}.json", result.ge_result)
+
+
+def abandon(staged: Any, message: str) -> None:
+    """A gate aborted the run: keep quarantine and gate results for diagnosis, drop shards."""
+    plan = staged.plan
+    options = plan.spec.sink.storage_options
+    fs, staging = sink_fs(staged.staging_path, options)
+    _, sink = sink_fs(plan.sink_path, options)
+    target = f"{sink}/{QUARANTINE}/{plan.run_id}"
+    fs.makedirs(target, exist_ok=True)
+    for folder in ("quarantine", "validation"):
+        if fs.exists(f"{staging}/{folder}"):
+            fs.mv(f"{staging}/{folder}", f"{target}/{folder}", recursive=True)
+    write_json(fs, f"{target}/ABORTED.json", {"run_id": plan.run_id, "reason": message,
+                                              "accounting": staged.accounting.as_dict()})
+    fs.rm(staging, recursive=True)
