@@ -19,13 +19,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from pipelines.errors import SpecError
+from transforms.base import registered_steps
 
 
 def _bytes(value: Any) -> int:
@@ -169,33 +169,23 @@ class ClusterSpec(Model):
     processes: bool = True
 
 
-def _step_union() -> Any:
-    """A tagged union of every registered step, discriminated by ``op``."""
-    from transforms.base import registered_steps
-
-    steps = list(registered_steps().values())
-    return Annotated[functools.reduce(operator.or_, steps), Field(discriminator="op")]
+# A tagged union of every registered step, discriminated by ``op``: errors then name the
+# step's index and op, e.g. ``steps[2].normalize.columns``.
+AnyStep = Annotated[functools.reduce(operator.or_, registered_steps().values()),
+                    Field(discriminator="op")]
 
 
 class PipelineSpec(Model):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     source: SourceSpec
     schema_: SchemaSpec = Field(alias="schema")
-    steps: list[Any] = Field(default_factory=list)
+    steps: list[AnyStep] = Field(default_factory=list)
     gates: list[GateSpec] = Field(default_factory=list)
     sink: SinkSpec
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @field_validator("steps", mode="before")
-    @classmethod
-    def _parse_steps(cls, steps: Any) -> Any:
-        if not isinstance(steps, list):
-            raise ValueError("must be a list of steps")
-        adapter = TypeAdapter(_step_union())
-        return [adapter.validate_python(s) for s in steps]
 
     @model_validator(mode="after")
     def _check_references(self) -> PipelineSpec:

@@ -1,0 +1,82 @@
+"""Shared engine fixtures: one Dask cluster per session, and small spec/upload builders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from distributed import Client, LocalCluster
+
+from pipelines.publish import PublishedVersion, run_pipeline
+from pipelines.spec import PipelineSpec, parse_spec
+
+BASIC_SCHEMA = {
+    "columns": [
+        {"name": "id", "type": "int64", "nullable": False},
+        {"name": "name", "type": "string"},
+        {"name": "amount", "type": "float64"},
+    ]
+}
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Client]:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture
+def make_spec(tmp_path: Path) -> Callable[..., PipelineSpec]:
+    """A spec rooted at tmp_path; keyword arguments override top-level sections."""
+
+    def build(**overrides: Any) -> PipelineSpec:
+        data = {
+            "name": "test",
+            "source": {"paths": ["uploads"]},
+            "schema": BASIC_SCHEMA,
+            "sink": {"path": "out"},
+            **overrides,
+        }
+        return parse_spec(data, str(tmp_path / "pipeline.yaml"), tmp_path)
+
+    return build
+
+
+@pytest.fixture
+def uploads(tmp_path: Path) -> Callable[[str, bytes], Path]:
+    def write(name: str, content: bytes) -> Path:
+        path = tmp_path / "uploads" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run(dask_client: Client) -> Callable[[PipelineSpec], PublishedVersion]:
+    def execute(spec: PipelineSpec, **kwargs: Any) -> PublishedVersion:
+        return run_pipeline(spec, client=dask_client, **kwargs)
+
+    return execute
+
+
+def read_quarantine(version: PublishedVersion) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    relative = version.manifest["quarantine"]["path"]
+    if relative is None:
+        return []
+    folder = Path(version.path) / relative
+    rows = []
+    for piece in sorted(folder.glob("*.parquet")):
+        rows.extend(pq.read_table(piece).to_pylist())
+    return rows
+
+
+def load_manifest(version: PublishedVersion) -> dict:
+    return json.loads((Path(version.path) / "manifest.json").read_text())

@@ -1,0 +1,86 @@
+"""Publishing: manifest contract, determinism, and crash safety around the pointer switch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.plan import plan_run
+from pipelines.publish import publish_run
+from pipelines.runner import execute_run
+from tests.pipelines.conftest import load_manifest
+
+ROWS = b"id,name,amount\n" + b"".join(b"%d,n%d,%d.5\n" % (i, i % 7, i) for i in range(3000))
+
+
+def test_manifest_holds_the_dataset_contract(make_spec, uploads, run):
+    uploads("a.csv", ROWS)
+    version = run(make_spec(sink={"path": "out", "target_shard_bytes": 4096,
+                                  "row_group_rows": 500}))
+    manifest = load_manifest(version)
+    for key in ("version", "created_at", "spec_sha256", "backend", "rows", "shards", "schema",
+                "inputs", "accounting", "gates"):
+        assert key in manifest
+    assert manifest["version"] == "v000001"
+    assert len(manifest["shards"]) > 1
+    for shard in manifest["shards"]:
+        data = (Path(version.path) / shard["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == shard["sha256"]
+        assert len(data) == shard["bytes"]
+    assert sum(s["rows"] for s in manifest["shards"]) == manifest["rows"] == 3000
+    upload = Path(manifest["inputs"][0]["path"]).read_bytes()
+    assert manifest["inputs"][0]["sha256"] == hashlib.sha256(upload).hexdigest()
+    assert (Path(version.path).parent / "LATEST").read_text().strip() == "v000001"
+
+
+def test_same_input_gives_byte_identical_shards(make_spec, uploads, run):
+    uploads("a.csv", ROWS)
+    spec = make_spec(sink={"path": "out", "target_shard_bytes": 8192, "row_group_rows": 700})
+    first, second = run(spec), run(spec)
+    assert second.version == "v000002"
+    assert [s["sha256"] for s in first.manifest["shards"]] == \
+        [s["sha256"] for s in second.manifest["shards"]]
+
+
+def test_run_killed_before_publish_leaves_latest(make_spec, uploads, run, dask_client):
+    uploads("a.csv", ROWS)
+    spec = make_spec()
+    previous = run(spec)
+    execute_run(plan_run(spec), dask_client)  # staged, then "killed": never published
+    sink = Path(previous.path).parent
+    assert (sink / "LATEST").read_text().strip() == "v000001"
+    assert [p.name for p in sink.glob("v*")] == ["v000001"]
+    assert list((sink / "_staging").iterdir())  # leftovers exist until the next run
+    following = run(spec)
+    assert following.version == "v000002"
+    assert not list((sink / "_staging").iterdir())
+
+
+def test_crash_between_version_and_pointer(make_spec, uploads, run, dask_client, monkeypatch):
+    uploads("a.csv", ROWS)
+    spec = make_spec()
+    run(spec)
+    staged = execute_run(plan_run(spec), dask_client)
+    import fsspec.implementations.local as local
+
+    original = local.LocalFileSystem.mv
+
+    def failing_mv(self, path1, path2, *args, **kwargs):
+        if str(path2).endswith("LATEST"):
+            raise OSError("disk vanished")
+        return original(self, path1, path2, *args, **kwargs)
+
+    monkeypatch.setattr(local.LocalFileSystem, "mv", failing_mv)
+    with pytest.raises(OSError):
+        publish_run(staged)
+    monkeypatch.undo()
+    sink = Path(staged.plan.sink_path)
+    assert (sink / "LATEST").read_text().strip() == "v000001"
+    assert (sink / "v000002").exists()  # complete but never pointed at
+    assert json.loads((sink / "v000001" / "manifest.json").read_text())["rows"] == 3000
+    again = run(spec)
+    assert again.version == "v000002"
+    assert (sink / "LATEST").read_text().strip() == "v000002"

@@ -1,0 +1,101 @@
+"""Readers: every malformed record is quarantined with its file, line and reason; the
+rest of the upload goes on."""
+
+from __future__ import annotations
+
+import gzip
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from tests.pipelines.conftest import read_quarantine
+
+DIRTY_CSV = (
+    b"id,name,amount\n"  # line 1
+    b"1,Ann,2.5\n"  # 2 ok
+    b"2,Bob\n"  # 3 too few fields
+    b"\n"  # 4 blank: not a record
+    b"3,Cy,abc\n"  # 5 amount not a float
+    b"4,Di,1e3\n"  # 6 ok
+    b"5,\xff\xfe,1\n"  # 7 invalid UTF-8
+    b",Eve,2\n"  # 8 id null but not nullable
+    b"6,Fay,1,extra\n"  # 9 too many fields
+    b'7,"Gil, Jr.",3\n'  # 10 ok, quoted delimiter
+)
+BAD_CSV_LINES = {
+    3: "malformed: expected 3 fields, found 2",
+    5: "schema: amount is not float64",
+    7: "invalid UTF-8",
+    8: "schema: id is null but not nullable",
+    9: "malformed: expected 3 fields, found 4",
+}
+
+
+@pytest.mark.parametrize("block_size", [16, 1 << 20])
+def test_csv_bad_records_quarantined_with_line_numbers(make_spec, uploads, run, block_size):
+    uploads("events.csv", DIRTY_CSV)
+    version = run(make_spec(source={"paths": ["uploads"], "block_size": block_size}))
+    quarantined = {r["_source_line"]: r for r in read_quarantine(version)}
+    assert {line: r["_reasons"] for line, r in quarantined.items()} == {
+        line: [reason] for line, reason in BAD_CSV_LINES.items()
+    }
+    assert all(r["_source_file"].endswith("events.csv") for r in quarantined.values())
+    assert quarantined[3]["_record"] == "2,Bob"
+    assert '"amount":"abc"' in quarantined[5]["_record"]
+    table = pq.read_table(version.path + "/part-00000.parquet") if block_size > 16 else None
+    accounting = version.manifest["accounting"]
+    assert accounting["rows_read"] == 8  # every line but the header and the blank one
+    assert accounting["rows_written"] == 3
+    assert accounting["rows_quarantined"] == 5
+    if table is not None:
+        assert table.column("id").to_pylist() == [1, 4, 7]
+        assert table.column("name").to_pylist() == ["Ann", "Di", "Gil, Jr."]
+
+
+def test_compressed_uploads(make_spec, uploads, run):
+    uploads("a.csv.gz", gzip.compress(b"id,name,amount\n1,a,1\n2,b,2\n"))
+    uploads("b.csv.zst", zstandard.ZstdCompressor().compress(b"id,name,amount\n3,c,3\n"))
+    version = run(make_spec())
+    assert version.manifest["rows"] == 3
+    formats = {i["path"].rsplit("/", 1)[-1]: i["compression"] for i in
+               version.manifest["inputs"]}
+    assert formats == {"a.csv.gz": "gzip", "b.csv.zst": "zstd"}
+
+
+def test_jsonl_invalid_lines_quarantined(make_spec, uploads, run):
+    uploads("r.jsonl", b'{"id": 1, "name": "a", "amount": 1}\n'
+                       b"{not json\n"
+                       b"\n"
+                       b'{"id": "2", "name": "b"}\n'
+                       b'{"id": 3, "name": "c", "amount": 2.5, "other": true}\n'
+                       b"[1, 2]\n")
+    version = run(make_spec())
+    lines = {r["_source_line"]: r["_reasons"][0] for r in read_quarantine(version)}
+    assert sorted(lines) == [2, 4, 6]
+    assert "id" in lines[4]
+    assert version.manifest["rows"] == 2
+
+
+def test_parquet_upload_and_extra_columns_kept(make_spec, uploads, tmp_path, run):
+    path = tmp_path / "uploads" / "p.parquet"
+    path.parent.mkdir()
+    pq.write_table(pa.table({"id": [1, None, 3], "name": ["a", "b", "c"],
+                             "amount": [1.0, 2.0, None], "note": ["x", "y", "z"]}), path)
+    schema = {"columns": [{"name": "id", "type": "int64", "nullable": False},
+                          {"name": "name"}, {"name": "amount", "type": "float64"}],
+              "extra_columns": "keep"}
+    version = run(make_spec(schema=schema))
+    table = pq.read_table(version.path + "/part-00000.parquet")
+    assert table.column_names == ["id", "name", "amount", "note"]
+    assert table.column("id").to_pylist() == [1, 3]
+    assert [r["_source_line"] for r in read_quarantine(version)] == [2]
+
+
+def test_bom_and_crlf(make_spec, uploads, run):
+    uploads("w.csv", b"\xef\xbb\xbfid,name,amount\r\n1,a,1\r\n\r\n2,b,2\r\n")
+    version = run(make_spec())
+    assert version.manifest["accounting"]["rows_read"] == 2
+    table = pq.read_table(version.path + "/part-00000.parquet")
+    assert table.column("name").to_pylist() == ["a", "b"]

@@ -1,0 +1,77 @@
+"""Spec errors name the key and the problem in one line; paths resolve against the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.errors import SpecError
+from pipelines.spec import load_spec, parse_spec
+
+BASE = {
+    "name": "ok",
+    "source": {"paths": ["uploads/*.csv"]},
+    "schema": {"columns": [{"name": "id", "type": "int64"}]},
+    "sink": {"path": "out"},
+}
+
+
+def _error(data: dict, tmp_path: Path) -> str:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, "pipeline.yaml", tmp_path)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        ({"name": "bad name!"}, ["pipeline.yaml: name:"]),
+        ({"sink": {}}, ["sink.path: Field required"]),
+        ({"sink": {"path": "o", "shard_size": 3}}, ["sink.shard_size: Extra inputs"]),
+        ({"sink": {"path": "o", "target_shard_bytes": "lots"}}, ["sink.target_shard_bytes",
+                                                                 "not a byte size"]),
+        ({"schema": {"columns": [{"name": "id", "type": "integer"}]}},
+         ["schema.columns[0].type"]),
+        ({"schema": {"columns": [{"name": "a"}, {"name": "a"}]}},
+         ["schema.columns", "declared twice"]),
+        ({"source": {"paths": []}}, ["source.paths"]),
+        ({"sink": {"path": "o", "split": {"key": ["id"], "fractions": {"train": 0.5}}}},
+         ["sink.split.fractions", "sum to 1"]),
+        ({"steps": [{"op": "no_such_step"}]}, ["steps[0]", "no_such_step"]),
+        ({"gates": [{"name": "g", "expectations": [], "after": "nope"}]},
+         ["gates[0].after", "nope"]),
+        ({"gates": [{"name": "g"}]}, ["gates[0]", "exactly one of"]),
+    ],
+)
+def test_error_names_the_key(tmp_path, change, fragments):
+    message = _error({**BASE, **change}, tmp_path)
+    for fragment in fragments:
+        assert fragment in message
+    assert all(line.startswith("pipeline.yaml") for line in message.splitlines())
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nsource: [unclosed\n")
+    with pytest.raises(SpecError, match=r"bad.yaml: line \d+ invalid YAML"):
+        load_spec(path)
+
+
+def test_paths_resolve_against_the_spec_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "p.yaml").write_text(
+        "name: p\nsource: {paths: [data/*.csv]}\nschema: {columns: [{name: id}]}\n"
+        "sink: {path: ../out}\n")
+    monkeypatch.chdir("/")
+    spec = load_spec(folder / "p.yaml")
+    assert spec.resolve(spec.source.paths[0]) == str(folder / "data" / "*.csv")
+    assert spec.resolve(spec.sink.path) == str(tmp_path / "out")
+    assert spec.resolve("s3://bucket/x") == "s3://bucket/x"
+
+
+def test_spec_hash_is_stable(tmp_path):
+    one = parse_spec(dict(BASE), "a.yaml", tmp_path)
+    two = parse_spec(dict(BASE), "b.yaml", tmp_path)
+    assert one.sha256() == two.sha256()
