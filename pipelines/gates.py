@@ -30,11 +30,11 @@ class GatePoint:
         return f"gate:{self.spec.name}"
 
 
-def _route(part: pd.DataFrame, evaluator: GateEvaluator, stage: str,
-           duplicates: dict) -> pd.DataFrame:
+def _route(part: pd.DataFrame, evaluator: GateEvaluator, stage: str, keys: list,
+           *tables: Any) -> pd.DataFrame:
     live = live_mask(part)
     data = part.loc[live, data_columns(part)]
-    failed, reasons = evaluator.row_failures(data, duplicates)
+    failed, reasons = evaluator.row_failures(data, dict(zip(keys, tables, strict=True)))
     failed = failed.fillna(False).astype(bool).to_numpy()
     if not failed.any():
         return part
@@ -54,6 +54,7 @@ def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str
     duplicates = duplicate_values(live, evaluator.duplicate_keys)
     point = GatePoint(gate, evaluator, gate_statistics(live, evaluator, duplicates))
     if gate.policy == "quarantine":
-        frame = frame.map_partitions(_route, evaluator, point.stage, duplicates,
-                                     meta=frame._meta)
+        frame = frame.map_partitions(_route, evaluator, point.stage, list(duplicates),
+                                     *duplicates.values(), meta=frame._meta,
+                                     align_dataframes=False)
     return frame, point

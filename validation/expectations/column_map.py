@@ -1,0 +1,127 @@
+"""Column map expectations: one column, nulls ignored (except by not_null), ``mostly`` allowed."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from transforms.frame import as_string
+from validation.expectations import params as p
+from validation.expectations.base import ConfigError
+from validation.expectations.frames import all_rows, between, head_values
+from validation.expectations.map import Duplicates, MapExpectation
+from validation.results import PARTIAL_UNEXPECTED_COUNT
+
+_COLUMN_MAP = {
+    "column": p.Param(p.column_name),
+    "mostly": p.Param(p.mostly, 1.0),
+    **p.CONDITIONS,
+}
+
+
+class ColumnMapExpectation(MapExpectation):
+    params: ClassVar[dict[str, p.Param]] = _COLUMN_MAP
+
+    @property
+    def column(self) -> str:
+        return self.kw["column"]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def considered(self, part: Any) -> Any:
+        return part[self.column].notna()
+
+    def sample(self, part: Any, rows: Any) -> list[Any]:
+        return head_values(part[self.column][rows], PARTIAL_UNEXPECTED_COUNT)
+
+
+class NotNull(ColumnMapExpectation):
+    type = "expect_column_values_to_not_be_null"
+    report_missing = False
+
+    def considered(self, part: Any) -> Any:
+        return all_rows(part[self.column])
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return part[self.column].isna()
+
+
+class InSet(ColumnMapExpectation):
+    type = "expect_column_values_to_be_in_set"
+    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "value_set": p.Param(p.value_set)}
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return ~part[self.column].isin(list(self.kw["value_set"]))
+
+
+_BOUNDS = {"strict_min": p.Param(p.flag, False), "strict_max": p.Param(p.flag, False)}
+
+
+class _Bounded(ColumnMapExpectation):
+    """Shared bound checks: GE refuses both bounds None and (at run time) min above max."""
+
+    def check(self) -> None:
+        low, high = self.kw["min_value"], self.kw["max_value"]
+        if low is None and high is None:
+            raise ConfigError("min_value and max_value cannot both be None")
+        try:
+            p.ordered_bounds(low, high)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def inside(self, values: Any) -> Any:
+        kw = self.kw
+        return between(values, kw["min_value"], kw["max_value"], kw["strict_min"], kw["strict_max"])
+
+
+class ValuesBetween(_Bounded):
+    type = "expect_column_values_to_be_between"
+    params: ClassVar[dict[str, p.Param]] = {
+        **_COLUMN_MAP,
+        "min_value": p.Param(p.optional(p.comparable), None),
+        "max_value": p.Param(p.optional(p.comparable), None),
+        **_BOUNDS,
+    }
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return ~self.inside(part[self.column])
+
+
+class ValueLengthsBetween(_Bounded):
+    type = "expect_column_value_lengths_to_be_between"
+    params: ClassVar[dict[str, p.Param]] = {
+        **_COLUMN_MAP,
+        "min_value": p.Param(p.optional(p.integer), None),
+        "max_value": p.Param(p.optional(p.integer), None),
+        **_BOUNDS,
+    }
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return ~self.inside(as_string(part[self.column]).str.len())
+
+
+class MatchRegex(ColumnMapExpectation):
+    type = "expect_column_values_to_match_regex"
+    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "regex": p.Param(p.regex)}
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        # GE searches (re.search semantics), it does not anchor the pattern
+        return ~as_string(part[self.column]).str.contains(self.kw["regex"], regex=True)
+
+
+class Unique(ColumnMapExpectation):
+    """Every occurrence of a value seen more than once (over all partitions) is unexpected."""
+
+    type = "expect_column_values_to_be_unique"
+
+    @property
+    def duplicate_key(self) -> tuple[str, ...]:
+        return self.columns
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        table = duplicates.get(self.columns)
+        values = part[self.column]
+        if table is None:
+            return values.isna() & False
+        return values.isin(table[self.column])

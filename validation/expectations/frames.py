@@ -1,0 +1,60 @@
+"""Partition kernels shared by the expectations, written against the pandas/cuDF common API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transforms.frame import is_cudf
+
+Column = Any  # pandas.Series or cudf.Series
+Frame = Any
+
+
+def as_mask(values: Column) -> Column:
+    """A plain boolean mask: nulls from nullable comparisons count as False."""
+    return values.fillna(False).astype(bool)
+
+
+def all_rows(values: Column) -> Column:
+    return values.isna() | True
+
+
+def head_values(values: Column, limit: int) -> list[Any]:
+    """The first ``limit`` values as Python objects, in partition order."""
+    head = values.head(limit)
+    return (head.to_pandas() if is_cudf(head) else head).tolist()
+
+
+def head_records(frame: Frame, limit: int) -> list[dict[str, Any]]:
+    head = frame.head(limit)
+    return (head.to_pandas() if is_cudf(head) else head).to_dict("records")
+
+
+def between(values: Column, low: Any, high: Any, strict_low: bool, strict_high: bool) -> Column:
+    """Inside the bounds (either may be None); nulls compare as null."""
+    inside = None
+    if low is not None:
+        inside = values > low if strict_low else values >= low
+    if high is not None:
+        upper = values < high if strict_high else values <= high
+        inside = upper if inside is None else inside & upper
+    return inside
+
+
+def rows_in(keys: Frame, table: Frame | None) -> Column:
+    """Whether each row of ``keys`` occurs in ``table`` (same columns); nulls match nulls.
+
+    A left merge keeps null keys equal (pandas and cuDF both default to that); a running
+    position restores partition order, which a cuDF merge does not keep.
+    """
+    columns = list(keys.columns)
+    if table is None or len(table) == 0 or len(keys) == 0:
+        return keys[columns[0]].isna() & False
+    left = keys.reset_index(drop=True)
+    left["__pos"] = 1
+    left["__pos"] = left["__pos"].cumsum()
+    right = table[columns].assign(__hit=True)
+    merged = left.merge(right, on=columns, how="left").sort_values("__pos")
+    hit = merged["__hit"].notna().reset_index(drop=True)
+    hit.index = keys.index
+    return hit

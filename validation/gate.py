@@ -1,0 +1,151 @@
+"""Evaluating a suite on partitions: per-partition statistics, their fold, GE-shaped results.
+
+The evaluator is plain Python and picklable; ``validation.dask_gate`` wires it into a graph.
+An expectation that fails to evaluate where GE's engine raises too (a missing column,
+incomparable types) becomes a failed result with ``exception_info``, never a crashed run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
+
+from transforms.frame import library
+from validation.expectations import Expectation, ExpectationError, Table
+from validation.suite import Suite
+
+REASON_SEPARATOR = "\x1f"
+Duplicates = dict[tuple[str, ...], Any]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An expectation that raised; the first message wins when partials are folded."""
+
+    message: str
+
+
+@dataclass
+class Stats:
+    """Small, picklable statistics of some partitions (one partial per expectation)."""
+
+    rows: int
+    columns: tuple[str, ...] | None
+    partials: list[Any]
+
+
+@dataclass
+class GateResult:
+    success: bool
+    ge_result: dict[str, Any]
+    row_level_failed: list[str] = field(default_factory=list)
+    aggregate_failed: list[str] = field(default_factory=list)
+
+
+_EVALUATION_ERRORS = (ExpectationError, TypeError)
+
+
+class GateEvaluator:
+    """Evaluates one gate's suite natively; see the module docstring."""
+
+    def __init__(self, suite: Suite, gate_name: str) -> None:
+        self.suite = suite
+        self.gate_name = gate_name
+        keys = (e.duplicate_key for e in suite.expectations)
+        self.duplicate_keys: list[tuple[str, ...]] = list(dict.fromkeys(k for k in keys if k))
+
+    def __dask_tokenize__(self) -> Any:
+        configs = [e.config() for e in self.suite.expectations]
+        return ("GateEvaluator", self.gate_name, self.suite.name, repr(configs))
+
+    def partition_statistics(self, part: Any, duplicates: Duplicates) -> Stats:
+        partials = []
+        for expectation in self.suite.expectations:
+            try:
+                partials.append(expectation.partial(part, duplicates))
+            except _EVALUATION_ERRORS as exc:
+                partials.append(Failed(str(exc)))
+        return Stats(len(part), tuple(part.columns), partials)
+
+    def combine(self, stats: list[Stats]) -> Stats:
+        empty = Stats(0, None, [e.empty() for e in self.suite.expectations])
+        return reduce(self._merge, stats, empty)
+
+    def _merge(self, a: Stats, b: Stats) -> Stats:
+        partials = [
+            x if isinstance(x, Failed) else y if isinstance(y, Failed) else e.merge(x, y)
+            for e, x, y in zip(self.suite.expectations, a.partials, b.partials, strict=True)
+        ]
+        return Stats(a.rows + b.rows, a.columns or b.columns, partials)
+
+    def row_failures(self, part: Any, duplicates: Duplicates) -> tuple[Any, Any]:
+        """Per row: did it fail a row-level expectation, and the labels of those that failed.
+
+        Failing rows are flagged whatever ``mostly`` allows: ``mostly`` decides the gate's
+        success, the quarantine takes every unexpected row.
+        """
+        lib = library(part)
+        failed = lib.Series(False, index=part.index, dtype=bool)
+        reasons = lib.Series("", index=part.index, dtype="str")
+        for expectation in self.suite.expectations:
+            if not expectation.row_level:
+                continue
+            try:
+                rows = expectation.unexpected_rows(part, duplicates)
+            except _EVALUATION_ERRORS:
+                continue  # reported once, as a failed aggregate, by result()
+            if not bool(rows.any()):
+                continue
+            text = f"{self.gate_name}: {expectation.label}"
+            appended = (reasons + (REASON_SEPARATOR + text)).where(failed, text)
+            reasons = appended.where(rows, reasons)
+            failed = failed | rows
+        return failed, reasons
+
+    def result(self, stats: Stats) -> GateResult:
+        table = Table(stats.rows, stats.columns)
+        results = [
+            self._expectation_result(e, p, table)
+            for e, p in zip(self.suite.expectations, stats.partials, strict=True)
+        ]
+        row_level, aggregate = [], []
+        for expectation, outcome in zip(self.suite.expectations, results, strict=True):
+            if not outcome["success"]:
+                raised = outcome["exception_info"]["raised_exception"]
+                (row_level if expectation.row_level and not raised else aggregate).append(
+                    expectation.type
+                )
+        passed = sum(r["success"] for r in results)
+        ge_result = {
+            "success": passed == len(results),
+            "results": results,
+            "suite_name": self.suite.name,
+            "suite_parameters": {},
+            "statistics": {
+                "evaluated_expectations": len(results),
+                "successful_expectations": passed,
+                "unsuccessful_expectations": len(results) - passed,
+                "success_percent": passed / len(results) * 100 if results else None,
+            },
+            "meta": {"gate": self.gate_name, "evaluator": "assay.validation (native)"},
+            "id": None,
+        }
+        return GateResult(ge_result["success"], ge_result, row_level, aggregate)
+
+    @staticmethod
+    def _expectation_result(expectation: Expectation, partial: Any, table: Table) -> dict:
+        exception = {"raised_exception": False, "exception_traceback": None}
+        if isinstance(partial, Failed):
+            outcome: dict[str, Any] = {"success": False, "result": {}}
+            exception = {"raised_exception": True, "exception_traceback": None}
+            message = partial.message
+        else:
+            outcome, message = expectation.validate(partial, table), None
+        return {
+            "success": outcome["success"],
+            "expectation_config": expectation.config(),
+            "result": outcome["result"],
+            "meta": {},
+            "exception_info": {**exception, "exception_message": message},
+        }
