@@ -10,8 +10,15 @@ from typing import Any
 import dask.dataframe as dd
 import pandas as pd
 
-from pipelines.routing import LINEAGE, QUARANTINED, conform, data_columns, live_mask, \
-    rejected, with_routing
+from pipelines.routing import (
+    LINEAGE,
+    QUARANTINED,
+    conform,
+    data_columns,
+    live_mask,
+    rejected,
+    with_routing,
+)
 from pipelines.spec import GateSpec
 from transforms import frame as fr
 from validation.dask_gate import duplicate_values, gate_statistics

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import dask.dataframe as dd
 import pandas as pd
 
 from pipelines.chain import run_chain
 from pipelines.gates import GatePoint, apply_gate
-from pipelines.routing import DROPPED, LINEAGE, conform, data_columns, live_mask, rejected, \
-    with_routing
+from pipelines.routing import (
+    DROPPED,
+    LINEAGE,
+    conform,
+    data_columns,
+    live_mask,
+    rejected,
+    with_routing,
+)
 from pipelines.spec import GateSpec, PipelineSpec
 from transforms import frame as fr
 from transforms.base import GlobalStep, PartitionStep

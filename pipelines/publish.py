@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
 from pipelines import staging as staging_area
 from pipelines.sink.manifest import build_manifest
 from pipelines.sink.shards import write_table

@@ -25,7 +25,7 @@ def load_block(upload: InputFile, block: Block, storage_options: dict[str, Any])
                 handle.seek(block.start)
             size = -1 if block.end is None else block.end - block.start
             data = handle.read(size)
-    except Exception as exc:  # noqa: BLE001 - truncated streams raise EOFError, zstd errors...
+    except Exception as exc:
         raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
                              f"{type(exc).__name__}: {exc}") from None
     if block.start == 0 and data.startswith(BOM):

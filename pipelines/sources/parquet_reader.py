@@ -28,7 +28,7 @@ def parquet_blocks(url: str, storage_options: dict[str, Any]) -> tuple[list[Bloc
         with fsspec.open(url, "rb", **storage_options) as handle:
             metadata = pq.ParquetFile(handle).metadata
             names = list(metadata.schema.names)
-    except Exception as exc:  # noqa: BLE001 - any footer problem means unreadable
+    except Exception as exc:
         raise UploadRejected(f"{url}: not a readable Parquet file: {exc}") from None
     blocks, first = [], 1
     for group in range(metadata.num_row_groups):
@@ -51,7 +51,7 @@ def read_parquet_block(
             parquet = pq.ParquetFile(handle)
             table = parquet.read_row_group(block.start, columns=wanted) \
                 if block.end != block.start else parquet.schema_arrow.empty_table()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise UploadRejected(f"{upload.url}: row group {block.start}: cannot read: {exc}"
                              ) from None
     raw = table.select(wanted).to_pandas(types_mapper=_NULLABLE.get)

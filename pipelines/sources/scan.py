@@ -86,7 +86,7 @@ def sniff(upload: InputFile, storage_options: dict[str, Any]) -> bytes:
         with fsspec.open(found.url, "rb", compression=found.compression,
                          **storage_options) as handle:
             head = handle.read(_SNIFF)
-    except Exception as exc:  # noqa: BLE001 - any codec error means unreadable
+    except Exception as exc:
         raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
                              f"{exc}") from None
     if found.format == "parquet":
