@@ -22,13 +22,19 @@ class Accounting:
     rows_written: int
     rows_quarantined: int
     rows_dropped: int
-    quarantined_by_reason: dict[str, int]  # "stage: reason"; a row with two reasons counts twice
+    quarantined_by_reason: dict[str, int]  # "step or gate: reason"; a row may count twice
     quarantined_by_stage: dict[str, int]
     dropped_by_step: dict[str, int]
     rows_by_input: dict[str, int]
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _reason_key(stage: str, reason: str) -> str:
+    """A reason as counted: prefixed by the step or gate that gave it, unless it says so."""
+    label = stage.removeprefix("gate:")
+    return reason if reason.startswith(f"{label}: ") else f"{label}: {reason}"
 
 
 def accounting_from_ledger(ledger: pd.DataFrame, sources: list[str]) -> Accounting:
@@ -40,7 +46,7 @@ def accounting_from_ledger(ledger: pd.DataFrame, sources: list[str]) -> Accounti
     for stage, joined, count in quarantined[["stage", "reasons"]].assign(
             rows=quarantined["rows"]).itertuples(index=False):
         for reason in str(joined).split(REASON_SEP):
-            reasons[f"{stage}: {reason}"] += int(count)
+            reasons[_reason_key(stage, reason)] += int(count)
     by_input = rows.groupby("source_id")["rows"].sum()
     accounting = Accounting(
         rows_read=int(rows["rows"].sum()),

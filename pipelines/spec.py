@@ -198,10 +198,23 @@ class PipelineSpec(Model):
         for i, gate in enumerate(self.gates):
             if gate.after is not None and gate.after not in labels:
                 raise ValueError(f"gates[{i}].after: no step is named {gate.after!r}")
+        self._check_step_columns()
         gate_names = [g.name for g in self.gates]
         if len(set(gate_names)) != len(gate_names):
             raise ValueError("gates must have distinct names")
         return self
+
+    def _check_step_columns(self) -> None:
+        """Walk the schema's columns through the steps so a step naming a column that will
+        not exist fails the spec, not the run (skipped when unknown extras are kept)."""
+        if self.schema_.extra_columns == "keep":
+            return
+        columns = self.schema_.names
+        for i, step in enumerate(self.steps):
+            try:
+                columns = step.output_columns(columns)
+            except ValueError as exc:
+                raise ValueError(f"steps[{i}]: {exc}") from None
 
     def resolve(self, relative: str) -> str:
         """A spec path made absolute against the spec's folder (URLs pass through)."""

@@ -42,6 +42,11 @@ def _error(data: dict, tmp_path: Path) -> str:
         ({"gates": [{"name": "g", "expectations": [], "after": "nope"}]},
          ["gates[0].after", "nope"]),
         ({"gates": [{"name": "g"}]}, ["gates[0]", "exactly one of"]),
+        ({"steps": [{"op": "normalize", "columns": ["nope"]}]},
+         ["steps[0]: normalize: no such column(s) ['nope']"]),
+        ({"steps": [{"op": "rename", "columns": {"id": "key"}},
+                    {"op": "normalize", "columns": ["id"]}]}, ["steps[1]", "'id'"]),
+        ({"steps": [{"op": "normalize"}]}, ["steps[0].normalize.columns: Field required"]),
     ],
 )
 def test_error_names_the_key(tmp_path, change, fragments):
