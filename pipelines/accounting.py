@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from pipelines.errors import AssayError
-from pipelines.routing import DROPPED, QUARANTINED, REASON_SEP
+from pipelines.routing import DROPPED, QUARANTINED
+from transforms.base import REASON_SEP
 
 
 @dataclass

@@ -19,7 +19,6 @@ from transforms.frame import Column, Frame
 LINEAGE = ["_source_id", "_source_line"]
 ROUTING = ["_fate", "_stage", "_reasons", "_record"]
 HIDDEN = LINEAGE + ROUTING
-REASON_SEP = "\x1f"
 QUARANTINED = "quarantined"
 DROPPED = "dropped"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.routing import REASON_SEP
 from pipelines.spec import CsvOptions, SchemaSpec
 from transforms import frame as fr
+from transforms.base import REASON_SEP
 from transforms.casting import cast_column
 from transforms.frame import Column, Frame
 

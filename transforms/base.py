@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from transforms.frame import Column, Frame
 
 Fate = Literal["dropped", "quarantined"]
+# Joins the reasons of one row (a row can fail several checks at once); the engine splits
+# on it to store ``_reasons`` as a list and to count each reason.
+REASON_SEP = "\x1f"
 
 
 @dataclass

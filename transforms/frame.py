@@ -102,3 +102,65 @@ def parse_timestamps(values: Column, format: str, timezone: str) -> Column:
             else parsed
         ).dt.tz_convert("UTC")
     return parsed.dt.as_unit("us") if hasattr(parsed.dt, "as_unit") else parsed
+
+
+def as_int64(hashes: Column) -> Column:
+    """Reinterpret uint64 hashes as int64 (same bits), for columns readers expect signed."""
+    if is_cudf(hashes):
+        return hashes.astype("int64")  # libcudf casts integers by bit pattern (wraps)
+    return pd.Series(hashes.to_numpy().view("int64"), index=hashes.index)
+
+
+def normalize_unicode(values: Column, form: str) -> Column:
+    """Unicode normal form ``form`` (NFC, NFKC, NFD, NFKD) of each string."""
+    if is_cudf(values):
+        # cuDF has no NFC/NFKC kernels: normalise on the host and move back. Slower, but
+        # exact, and only paid by specs that ask for a normal form.
+        import cudf
+
+        return cudf.from_pandas(values.to_pandas().str.normalize(form))
+    return values.str.normalize(form)
+
+
+def regex_replace(values: Column, pattern: str, replacement: str) -> Column:
+    """Replace every match of ``pattern``; ``replacement`` may use back-references (\\1)."""
+    if is_cudf(values) and "\\" in replacement:
+        return values.str.replace_with_backrefs(pattern, replacement)  # str.replace has none
+    return values.str.replace(pattern, replacement, regex=True)
+
+
+def broadcast(value: Any, like: Column) -> Column:
+    """A column holding ``value`` on every row of ``like`` (same index)."""
+    lib = library(like)
+    if isinstance(value, str):
+        return lib.Series(value, index=like.index, dtype="str")
+    if value is None:
+        return lib.Series(None, index=like.index, dtype="float64")
+    return lib.Series(value, index=like.index)
+
+
+def scalar_for(values: Column, value: Any) -> Any:
+    """A spec value (YAML scalar) in a form comparable with ``values``: timestamps from
+    strings or numbers are read as UTC, everything else is passed through."""
+    if value is None or not str(values.dtype).startswith("datetime64"):
+        return value
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+_CONVENTIONAL = {
+    "Float64": "float64",
+    "Float32": "float32",
+    "bool": "boolean",
+    "int64": "Int64",
+    "int32": "Int32",
+}
+
+
+def conventional(values: Column) -> Column:
+    """The dtype the pipeline uses for a computed column: nullable ints and booleans, NaN
+    floats (pandas arithmetic mixes them into ``Float64`` and plain ``bool``)."""
+    if is_cudf(values):
+        return values  # cuDF dtypes are all nullable already
+    target = _CONVENTIONAL.get(str(values.dtype))
+    return values if target is None else values.astype(target)

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
+from transforms.base import REASON_SEP
 from transforms.frame import library
 from validation.expectations import Expectation, ExpectationError, Table
 from validation.suite import Suite
 
-REASON_SEPARATOR = "\x1f"
 Duplicates = dict[tuple[str, ...], Any]
 
 
@@ -98,7 +98,7 @@ class GateEvaluator:
             if not bool(rows.any()):
                 continue
             text = f"{self.gate_name}: {expectation.label}"
-            appended = (reasons + (REASON_SEPARATOR + text)).where(failed, text)
+            appended = (reasons + (REASON_SEP + text)).where(failed, text)
             reasons = appended.where(rows, reasons)
             failed = failed | rows
         return failed, reasons

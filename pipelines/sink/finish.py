@@ -10,9 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.routing import QUARANTINED, REASON_SEP, data_columns, live_mask
+from pipelines.routing import QUARANTINED, data_columns, live_mask
 from pipelines.sink.shards import write_shards, write_table
 from pipelines.spec import SinkSpec
+from transforms.base import REASON_SEP
 from transforms.split import assign_split
 
 LEDGER_META = pd.DataFrame({

@@ -1,0 +1,1 @@
+"""Orchestration: the Prefect ``ingest`` flow and the ``assay`` command line."""

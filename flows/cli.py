@@ -1,0 +1,324 @@
+"""The ``assay`` command line: run a pipeline, check a spec, list a dataset's versions.
+
+Exit codes (stable, documented in the README): 0 ok, 1 internal failure, 2 invalid spec,
+3 upload rejected, 4 gate abort. An error we explain prints one ``error: ...`` line to stderr
+and no traceback; an internal failure prints the traceback and a hint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from pipelines.errors import EXIT_INTERNAL, AssayError
+from pipelines.spec import PipelineSpec, load_spec
+
+app = typer.Typer(
+    name="assay",
+    help="Clean raw uploads into validated, versioned Parquet datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+VerboseOption = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Show Prefect's logs and full tracebacks."),
+]
+
+
+def _fail(line: str) -> None:
+    """One plain line on stderr: rich would wrap it at the terminal's width."""
+    print(f"error: {line}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _exit_codes(verbose: bool) -> Iterator[None]:
+    """Map exceptions to the documented exit codes and their one-line messages."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        known = isinstance(exc, AssayError) and exc.exit_code != EXIT_INTERNAL
+        if verbose or not known:
+            traceback.print_exc()
+        if isinstance(exc, AssayError):
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                _fail(line)
+        else:
+            _fail(f"internal failure: {type(exc).__name__}: {exc}")
+        if not known:
+            print(
+                "hint: this is a bug in assay, not in your spec or data; "
+                "please report it with the traceback above.",
+                file=sys.stderr,
+            )
+        raise typer.Exit(exc.exit_code if known else EXIT_INTERNAL) from None
+
+
+def _configure_prefect(verbose: bool) -> None:
+    """Keep Prefect quiet on the console unless --verbose; call before importing Prefect.
+
+    Prefect reads its settings and configures logging when first imported, so the variables
+    are set before ``flows.ingest`` is imported (a value the user set wins). Without
+    PREFECT_API_URL, Prefect runs the flow against a temporary local server (its ephemeral
+    mode: no prompt, stopped at exit); with it set, runs and logs go to that server.
+    """
+    if "prefect" in sys.modules:
+        return
+    # The ephemeral server would otherwise phone home, and log an error where it cannot.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+class _HideRunFailures(logging.Filter):
+    """Drop flow/task-run error logs from the console: the CLI reports the failure itself
+    (one line, or a traceback for internal ones); the API handler still records them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno >= logging.ERROR
+            and record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+        )
+
+
+def _quiet_console() -> None:
+    """Without --verbose the console shows warnings, not Dask's chatter or run failures.
+
+    Call after importing ``flows.ingest``: importing distributed sets its loggers to INFO,
+    and an in-process cluster's scheduler and workers log through them.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and not any(
+            isinstance(f, _HideRunFailures) for f in handler.filters
+        ):
+            handler.addFilter(_HideRunFailures())
+
+
+@contextmanager
+def _progress_reporter() -> Iterator[Callable[[int, int], None]]:
+    """An ``on_progress(done, total)`` callback: a live bar on a terminal, plain lines else."""
+    if not stderr.is_terminal:
+        last_decile = -1
+
+        def plain(done: int, total: int) -> None:
+            nonlocal last_decile
+            decile = 10 * done // total if total else 10
+            if decile != last_decile:
+                last_decile = decile
+                print(f"progress: {done}/{total} partitions", file=sys.stderr, flush=True)
+
+        yield plain
+        return
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("partitions"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task_id = bar.add_task("starting", total=None)  # Prefect and the cluster start first
+
+        def live(done: int, total: int) -> None:
+            bar.update(task_id, description="running", completed=done, total=total)
+
+        yield live
+
+
+@app.command()
+def run(
+    spec: Annotated[
+        Path, typer.Argument(help="Pipeline spec (YAML).", metavar="SPEC", show_default=False)
+    ],
+    input_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="PATH_OR_GLOB",
+            help="Upload path or glob; repeat for several. Replaces the spec's source.paths.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Dataset directory; replaces the spec's sink.path.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            metavar="N",
+            help="Workers of the local Dask cluster (default: the spec's cluster.workers, "
+            "else one per core).",
+            show_default=False,
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Address of a running Dask scheduler (e.g. tcp://host:8786) to use instead "
+            "of starting a local cluster.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run a pipeline and publish a new dataset version (exit 0 when one is published)."""
+    _configure_prefect(verbose)
+    with _exit_codes(verbose):
+        load_spec(spec)  # fail fast (exit 2) before Prefect and Dask start
+        from flows.ingest import ingest
+        from flows.summary import to_table
+
+        if not verbose:
+            _quiet_console()
+
+        with _progress_reporter() as on_progress:
+            summary = ingest(
+                spec_path=str(spec),
+                inputs=input_ or None,
+                output=output,
+                workers=workers,
+                cluster_address=cluster,
+                on_progress=on_progress,
+            )
+        stdout.print(to_table(summary))
+
+
+@app.command()
+def validate(
+    spec: Annotated[
+        Path, typer.Argument(help="Pipeline spec (YAML).", metavar="SPEC", show_default=False)
+    ],
+    verbose: VerboseOption = False,
+) -> None:
+    """Check a spec without running it; print an outline (exit 0 valid, 2 invalid)."""
+    with _exit_codes(verbose):
+        parsed = load_spec(spec)
+        stdout.print(f"[green]OK[/] {escape(str(spec))}: pipeline [bold]{escape(parsed.name)}[/]")
+        grid = Table.grid(padding=(0, 2))
+        for label, value in spec_outline(parsed):
+            grid.add_row(f"  {label}", escape(value))
+        stdout.print(grid)
+
+
+def spec_outline(spec: PipelineSpec) -> list[tuple[str, str]]:
+    """Source, columns, steps, gates and sink of a spec, one line each."""
+    src = spec.source
+    columns = [f"{c.name}:{c.type}" for c in spec.schema_.columns]
+    steps = [s.label if s.label == s.op else f"{s.label} ({s.op})" for s in spec.steps]
+    gates = [f"{g.name} ({g.policy}, after {g.after or 'last step'})" for g in spec.gates]
+    split = spec.sink.split
+    sink = spec.resolve(spec.sink.path)
+    if split is not None:
+        sink += f" (split {'/'.join(split.fractions)} by {', '.join(split.key)})"
+    return [
+        ("source", f"{', '.join(src.paths)} (format {src.format})"),
+        ("columns", _counted(columns)),
+        ("steps", _counted(steps)),
+        ("gates", _counted(gates)),
+        ("sink", sink),
+    ]
+
+
+def _counted(items: list[str]) -> str:
+    return f"{len(items)}: {', '.join(items)}" if items else "none"
+
+
+@app.command()
+def inspect(
+    dataset_dir: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset directory (a spec's sink.path).",
+            metavar="DATASET_DIR",
+            show_default=False,
+        ),
+    ],
+    verbose: VerboseOption = False,
+) -> None:
+    """List a dataset's published versions: rows, shards, gate outcomes, which is LATEST."""
+    if "://" not in dataset_dir and not Path(dataset_dir).is_dir():
+        raise typer.BadParameter(f"{dataset_dir}: no such directory", param_hint="DATASET_DIR")
+    with _exit_codes(verbose):
+        from pipelines.inspect import list_versions
+
+        versions = list_versions(dataset_dir)
+        if not versions:
+            stdout.print(f"{escape(dataset_dir)}: no published versions")
+            return
+        stdout.print(versions_table(dataset_dir, versions))
+
+
+def versions_table(dataset_dir: str, versions: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"versions of {escape(dataset_dir)}", title_justify="left")
+    for name, justify in [
+        ("version", "left"),
+        ("created", "left"),
+        ("rows", "right"),
+        ("shards", "right"),
+        ("gates", "left"),
+        ("", "left"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for v in versions:
+        gates = ", ".join(
+            f"{escape(str(g['name']))} " + ("[green]pass[/]" if g["success"] else "[red]FAIL[/]")
+            for g in v.get("gates", [])
+        )
+        table.add_row(
+            str(v["version"]),
+            str(v.get("created_at", "")),
+            f"{int(v.get('rows', 0)):,}",
+            str(len(shards) if isinstance(shards := v.get("shards", 0), list) else shards),
+            gates or "-",
+            "[bold]LATEST[/]" if v.get("latest") else "",
+        )
+    return table

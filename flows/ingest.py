@@ -1,0 +1,135 @@
+"""The ``ingest`` Prefect flow: plan, run the engine on a Dask cluster, publish, report.
+
+The engine (``pipelines``) does the work and knows nothing of Prefect. The flow adds what an
+orchestrator is for: retries of transient I/O, the cluster's lifetime, and a markdown
+artifact with the run's summary. Errors we explain (``AssayError``) are verdicts on the spec
+or the data, so they are never retried and reach the caller unchanged, which maps them to
+exit codes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from flows.summary import RunSummary, summarize, to_markdown
+from pipelines.cluster import dask_client
+from pipelines.errors import AssayError
+from pipelines.plan import RunPlan, plan_run
+from pipelines.publish import PublishedVersion, publish_run
+from pipelines.runner import StagedRun, execute_run
+from pipelines.spec import PipelineSpec, load_spec
+
+ProgressCallback = Callable[[int, int], None]
+
+IO_RETRIES = 2
+IO_RETRY_DELAY_SECONDS = 2
+
+
+def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry OSError only: a flaky disk or object store may recover, a verdict will not."""
+    try:
+        state.result()
+    except AssayError:
+        return False
+    except OSError:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+def _pipeline_name(spec_path: str) -> str:
+    """The spec's ``name`` without validating the spec (the flow does that and reports it)."""
+    try:
+        data = yaml.safe_load(Path(spec_path).read_text(encoding="utf-8"))
+        name = data.get("name") if isinstance(data, dict) else None
+    except (OSError, yaml.YAMLError):
+        name = None
+    return name if isinstance(name, str) and name else Path(spec_path).stem
+
+
+def _flow_run_name() -> str:
+    """``<pipeline>-<UTC time>``, so runs of one pipeline group together in the UI."""
+    name = _pipeline_name(str(flow_run.parameters.get("spec_path", "spec")))
+    return f"{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+# Tasks take unhashable arguments (a Dask client, a callback) and must rerun every time:
+# no result caching.
+_TASK_DEFAULTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+_IO_RETRY: dict[str, Any] = {
+    "retries": IO_RETRIES,
+    "retry_delay_seconds": IO_RETRY_DELAY_SECONDS,
+    "retry_condition_fn": _retry_on_io_error,
+}
+
+
+@task(name="plan-inputs", **_TASK_DEFAULTS, **_IO_RETRY)
+def plan_inputs(spec: PipelineSpec, inputs: list[str] | None, output: str | None) -> RunPlan:
+    """Expand, hash and sniff the uploads (I/O against the source: retried on OSError)."""
+    return plan_run(spec, inputs=inputs, output=output)
+
+
+@task(name="run-engine", **_TASK_DEFAULTS)
+def run_engine(
+    plan: RunPlan, client: Any, on_progress: ProgressCallback | None = None
+) -> StagedRun:
+    """Read, transform, gate and stage shards on the cluster (one Dask graph)."""
+    return execute_run(plan, client, on_progress=on_progress)
+
+
+@task(name="publish-version", **_TASK_DEFAULTS, **_IO_RETRY)
+def publish_version(staged: StagedRun) -> PublishedVersion:
+    """Promote the staged shards to a new version (atomic, so a retry is safe)."""
+    return publish_run(staged)
+
+
+@task(name="report", **_TASK_DEFAULTS)
+def report(staged: StagedRun, published: PublishedVersion) -> RunSummary:
+    """Record the run's summary as a markdown artifact, keyed by pipeline."""
+    summary = summarize(staged, published)
+    create_markdown_artifact(
+        markdown=to_markdown(summary),
+        key=artifact_key(summary.pipeline),
+        description=f"{summary.pipeline} {summary.version}: {summary.rows_written:,} rows",
+    )
+    return summary
+
+
+def artifact_key(pipeline: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return "assay-" + (re.sub(r"[^a-z0-9-]+", "-", pipeline.lower()).strip("-") or "run")
+
+
+@flow(name="ingest", flow_run_name=_flow_run_name, log_prints=False)
+def ingest(
+    spec_path: str,
+    inputs: list[str] | None = None,
+    output: str | None = None,
+    workers: int | None = None,
+    cluster_address: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Ingest uploads per the spec at ``spec_path`` and publish a new dataset version.
+
+    ``inputs`` replace the spec's source paths (paths or globs), ``output`` its sink path;
+    ``workers`` sizes the local Dask cluster; ``cluster_address`` uses a running scheduler
+    instead. ``on_progress(done, total)`` is called as partitions finish.
+    """
+    spec = load_spec(spec_path)
+    plan = plan_inputs(spec, inputs, output)
+    with dask_client(spec.cluster, workers=workers, address=cluster_address) as client:
+        staged = run_engine(plan, client, on_progress)
+    # The cluster is gone before publishing: publishing is a few renames and needs no workers.
+    published = publish_version(staged)
+    return report(staged, published)

@@ -1,0 +1,135 @@
+"""The human summary of one run, for the terminal and for the Prefect artifact.
+
+The numbers are computed once, in :func:`summarize`; the rich table and the markdown are two
+renderings of the same label/value rows, so the CLI and the Prefect UI can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+if TYPE_CHECKING:  # the engine is only needed for the types here
+    from pipelines.publish import PublishedVersion
+    from pipelines.runner import StagedRun
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    name: str
+    success: bool
+    policy: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did, as plain data (picklable, so a Prefect flow can return it)."""
+
+    pipeline: str
+    run_id: str
+    backend: str
+    rows_read: int
+    rows_written: int
+    quarantined: int
+    wall_seconds: float
+    shards: int
+    shard_bytes: int
+    version: str
+    path: str
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    dropped_by_step: dict[str, int] = field(default_factory=dict)
+    gates: list[GateOutcome] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        """Input rows per second of engine wall time (0 when the run took no time)."""
+        return self.rows_read / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def rows_dropped(self) -> int:
+        return sum(self.dropped_by_step.values())
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The summary as (label, value) rows: the one layout both renderings use."""
+        out = [
+            ("pipeline", self.pipeline),
+            ("run id", self.run_id),
+            ("backend", self.backend),
+            ("rows read", f"{self.rows_read:,}"),
+            ("rows written", f"{self.rows_written:,}"),
+            ("rows quarantined", f"{self.quarantined:,}"),
+        ]
+        out += [(f"  {reason}", f"{n:,}") for reason, n in self.quarantined_by_reason.items()]
+        out.append(("rows dropped", f"{self.rows_dropped:,}"))
+        out += [(f"  dropped by {s}", f"{n:,}") for s, n in self.dropped_by_step.items()]
+        out.append(("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"))
+        for gate in self.gates:
+            verdict = "passed" if gate.success else "FAILED"
+            policy = f" (policy {gate.policy})" if gate.policy and not gate.success else ""
+            out.append((f"gate {gate.name}", verdict + policy))
+        out += [
+            ("wall time", f"{self.wall_seconds:.2f} s"),
+            ("rows per second", f"{self.rows_per_second:,.0f}"),
+            ("version", self.version),
+            ("path", self.path),
+        ]
+        return out
+
+
+def summarize(staged: StagedRun, published: PublishedVersion) -> RunSummary:
+    """Build the summary from the engine's StagedRun and PublishedVersion."""
+    acc = staged.accounting
+    return RunSummary(
+        pipeline=staged.plan.spec.name,
+        run_id=str(staged.plan.run_id),
+        backend=str(staged.backend),
+        rows_read=acc.rows_read,
+        rows_written=acc.rows_written,
+        quarantined=acc.rows_quarantined,
+        quarantined_by_reason=dict(acc.quarantined_by_reason),
+        dropped_by_step=dict(acc.dropped_by_step),
+        shards=len(staged.shards),
+        shard_bytes=sum(int(s.get("bytes", 0)) for s in staged.shards),
+        gates=[
+            GateOutcome(str(g["name"]), bool(g["success"]), g.get("policy")) for g in staged.gates
+        ],
+        wall_seconds=float(staged.wall_seconds),
+        version=published.version,
+        path=published.path,
+    )
+
+
+def to_table(summary: RunSummary) -> Table:
+    table = Table(title=f"assay run: {summary.pipeline}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for label, value in summary.rows():
+        style = "red" if value.startswith("FAILED") else None
+        table.add_row(label, value, style=style)
+    return table
+
+
+def to_markdown(summary: RunSummary) -> str:
+    lines = [f"# assay run: {summary.pipeline}", "", "| | |", "| --- | ---: |"]
+    lines += [f"| {_md(label)} | {_md(value)} |" for label, value in summary.rows()]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """Escape a table cell (pipes) and keep indentation visible."""
+    stripped = text.lstrip(" ")
+    indent = "&nbsp;" * (len(text) - len(stripped))
+    return indent + stripped.replace("|", "\\|")
+
+
+def _human_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    size = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            break
+        size /= 1024
+    return f"{size:.1f} {unit}"

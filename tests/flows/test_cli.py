@@ -1,0 +1,141 @@
+"""The assay CLI: spec checks, exit codes, one-line errors, inspect, help texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows.cli import app
+from pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
+
+if TYPE_CHECKING:
+    from conftest import FakeEngine
+
+runner = CliRunner()
+
+
+def test_validate_ok_prints_outline(tiny_spec: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tiny_spec)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("OK ")
+    for part in ("source", "columns", "2: id:int64, city:string", "steps", "gates", "sink"):
+        assert part in result.stdout
+
+
+def test_validate_bad_key_exits_2_naming_it(tiny_spec: Path) -> None:
+    tiny_spec.write_text(tiny_spec.read_text().replace("sink:", "sinc:"))
+    result = runner.invoke(app, ["validate", str(tiny_spec)])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert any("sinc" in line for line in lines)
+    assert all(line.startswith("error: ") for line in lines)
+    assert "Traceback" not in result.output
+
+
+def test_validate_one_bad_value_is_one_line(tiny_spec: Path) -> None:
+    tiny_spec.write_text(tiny_spec.read_text().replace("type: int64", "type: int128"))
+    result = runner.invoke(app, ["validate", str(tiny_spec)])
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "schema.columns[0].type" in result.stderr
+
+
+def test_run_prints_summary(fake_engine: FakeEngine, tiny_spec: Path) -> None:
+    result = runner.invoke(app, ["run", str(tiny_spec), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for text in (
+        "rows read",
+        "10",
+        "rows written",
+        "schema: id is not an int64",
+        "dedup",
+        "v000001",
+        "rows per second",
+    ):
+        assert text in out
+    assert "progress: 2/2 partitions" in result.stderr  # not a terminal: plain lines
+
+
+@pytest.mark.parametrize(
+    ("stage", "error", "code"),
+    [
+        ("plan", SpecError("spec.yaml: sink.path: field required"), 2),
+        ("plan", UploadRejected("a.csv: not CSV"), 3),
+        ("engine", GateAborted("gate 'ids': 40% quarantined > 10%"), 4),
+    ],
+)
+def test_known_errors_map_to_exit_codes_in_one_line(
+    fake_engine: FakeEngine, tiny_spec: Path, stage: str, error: AssayError, code: int
+) -> None:
+    fake_engine.fail[stage] = [error]
+    result = runner.invoke(app, ["run", str(tiny_spec)])
+    assert result.exit_code == code
+    assert result.stderr.splitlines() == [f"error: {error}"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), AssayError("internal: sums differ")])
+def test_internal_failure_exits_1_with_traceback_and_hint(
+    fake_engine: FakeEngine, tiny_spec: Path, error: Exception
+) -> None:
+    fake_engine.fail["engine"] = [error]
+    result = runner.invoke(app, ["run", str(tiny_spec)])
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr
+    assert "boom" in result.stderr or "sums differ" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("hint: ")
+
+
+def test_verbose_shows_traceback_for_known_errors(fake_engine: FakeEngine, tiny_spec: Path) -> None:
+    fake_engine.fail["plan"] = [UploadRejected("a.csv: empty")]
+    result = runner.invoke(app, ["run", str(tiny_spec), "--verbose"])
+    assert result.exit_code == 3
+    assert "Traceback" in result.stderr
+    assert result.stderr.splitlines()[-1] == "error: a.csv: empty"
+
+
+def test_inspect_lists_versions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    versions = [
+        {
+            "version": "v000001",
+            "created_at": "2026-01-01T00:00:00Z",
+            "rows": 1000,
+            "shards": 2,
+            "gates": [{"name": "ids", "success": False}],
+            "latest": False,
+        },
+        {
+            "version": "v000002",
+            "created_at": "2026-01-02T00:00:00Z",
+            "rows": 1200,
+            "shards": 3,
+            "gates": [{"name": "ids", "success": True}],
+            "latest": True,
+        },
+    ]
+    monkeypatch.setattr("pipelines.inspect.list_versions", lambda path: versions)
+    result = runner.invoke(app, ["inspect", str(tmp_path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if " v0000" in line}
+    assert "LATEST" in rows["v000002"] and "LATEST" not in rows["v000001"]
+    assert "1,200" in rows["v000002"] and "ids pass" in rows["v000002"]
+    assert "ids FAIL" in rows["v000001"]
+
+
+def test_inspect_missing_dir_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["inspect", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+
+
+def test_every_command_and_option_has_help() -> None:
+    group = typer.main.get_command(app)
+    commands = group.commands  # type: ignore[attr-defined]
+    assert set(commands) == {"run", "validate", "inspect"}
+    for name, command in commands.items():
+        assert command.help, name
+        for param in command.params:
+            assert getattr(param, "help", None), f"{name} {param.name}"

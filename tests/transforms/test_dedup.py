@@ -1,0 +1,77 @@
+import dask.dataframe as dd
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from transforms import frame as fr
+from transforms.dedup import Dedup
+
+
+def uploads() -> pd.DataFrame:
+    """Rows from two files with duplicates inside and across files, nulls, and keepers
+    that are not first in the frame order."""
+    rows = [
+        # _source_id, _source_line, a, b
+        (1, 5, "x", 1.0),
+        (0, 9, "x", 1.0),  # keeper of (x, 1.0): smallest lineage
+        (0, 2, "y", None),
+        (1, 1, "y", None),  # duplicate of (y, NaN): nulls compare equal
+        (0, 3, "y", 2.0),
+        (1, 7, None, 2.0),
+        (0, 4, None, 2.0),
+        (1, 2, "z", 3.0),
+        (0, 8, "x", 1.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["_source_id", "_source_line", "a", "b"])
+    return frame.astype({"_source_id": "int32", "_source_line": "int64", "a": "str"})
+
+
+def run(step: Dedup, frame: pd.DataFrame, npartitions: int) -> pd.DataFrame:
+    live = dd.from_pandas(frame, npartitions=npartitions, sort=False)
+    marked = step.apply_dask(live, ["a", "b"])
+    out = marked.compute()
+    assert len(out) == len(frame)
+    assert out["_removed"].dtype == bool
+    return out.sort_values(["_source_id", "_source_line"]).reset_index(drop=True)
+
+
+def kept(out: pd.DataFrame) -> set[tuple[int, int]]:
+    rows = out.loc[~out["_removed"], ["_source_id", "_source_line"]]
+    return set(map(tuple, rows.to_numpy().tolist()))
+
+
+def test_dedup_keeps_first_row_in_input_order(dask_client):
+    out = run(Dedup(), uploads(), npartitions=3)
+    assert kept(out) == {(0, 2), (0, 3), (0, 4), (0, 8), (1, 2)}
+    assert list(out.columns) == ["_source_id", "_source_line", "a", "b", "_removed"]
+
+
+def test_dedup_on_a_subset_of_columns(dask_client):
+    out = run(Dedup(columns=["a"]), uploads(), npartitions=2)
+    assert kept(out) == {(0, 2), (0, 4), (0, 8), (1, 2)}
+
+
+def test_dedup_is_identical_whatever_the_partitioning(dask_client):
+    frame = pd.concat([uploads()] * 3, ignore_index=True)
+    frame["_source_line"] = range(len(frame))[::-1]
+    one, three = run(Dedup(), frame, 1), run(Dedup(), frame, 3)
+    pd.testing.assert_frame_equal(one, three)
+    assert (~one["_removed"]).sum() == 5
+
+
+def test_hash_collisions_never_remove_distinct_rows(dask_client, monkeypatch):
+    # every row gets the same hash: only real equality may mark duplicates
+    monkeypatch.setattr(
+        "transforms.dedup._key_hash",
+        lambda part, key: fr.library(part).Series(0, index=part.index, dtype="uint64"),
+    )
+    out = run(Dedup(), uploads(), npartitions=3)
+    assert kept(out) == {(0, 2), (0, 3), (0, 4), (0, 8), (1, 2)}
+
+
+def test_dedup_validates_columns():
+    with pytest.raises(ValidationError):
+        Dedup(columns=[])
+    assert Dedup().is_global
+    with pytest.raises(ValueError, match="no such column"):
+        Dedup(columns=["zz"]).output_columns(["a"])

@@ -1,0 +1,69 @@
+"""Every op is registered under the name specs use, and steps load from YAML mappings."""
+
+import functools
+import operator
+from typing import Annotated
+
+import pandas as pd
+import pytest
+import yaml
+from pydantic import Field, TypeAdapter, ValidationError
+
+from transforms.base import registered_steps
+
+OPS = {
+    "select",
+    "drop",
+    "rename",
+    "cast",
+    "fill_null",
+    "drop_null",
+    "normalize",
+    "regex_replace",
+    "regex_extract",
+    "map_values",
+    "filter",
+    "clip",
+    "range_filter",
+    "parse_timestamp",
+    "derive",
+    "dedup",
+    "row_id",
+}
+
+
+@pytest.fixture(scope="module")
+def steps() -> TypeAdapter:
+    union = functools.reduce(operator.or_, registered_steps().values())
+    return TypeAdapter(list[Annotated[union, Field(discriminator="op")]])
+
+
+def test_every_op_is_registered():
+    assert set(registered_steps()) == OPS
+
+
+def test_a_yaml_step_list_loads_and_runs(steps, people):
+    spec = yaml.safe_load(
+        """
+        - {op: normalize, columns: [name], case: lower}
+        - {op: filter, name: adults, keep: {column: age, op: ge, value: 18}}
+        - {op: derive, column: older, expr: "age + 1"}
+        - {op: select, columns: [name, older]}
+        """
+    )
+    frame = people
+    for step in steps.validate_python(spec):
+        result = step.apply(frame)
+        frame = result.frame if result.removed is None else result.frame[~result.removed]
+    assert frame["name"].fillna("?").tolist() == ["ann", "?", "dan"]
+    assert frame["older"].tolist() == [32, 46, 61]
+    assert isinstance(frame, pd.DataFrame)
+
+
+def test_errors_name_the_step_and_key(steps):
+    with pytest.raises(ValidationError) as info:
+        steps.validate_python([{"op": "select", "columns": ["a"]}, {"op": "clip", "colum": "a"}])
+    locations = {tuple(e["loc"]) for e in info.value.errors()}
+    assert (1, "clip", "colum") in locations
+    with pytest.raises(ValidationError, match="does not match any of the expected tags"):
+        steps.validate_python([{"op": "eval", "expr": "1"}])

@@ -1,0 +1,84 @@
+"""Steps that change a column's type: ``cast`` and ``parse_timestamp``. Values that do not
+convert are quarantined (or nulled, or dropped) instead of failing the run."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from transforms.base import PartitionStep, StepResult, register
+from transforms.casting import cast_column
+from transforms.frame import Frame
+from transforms.masks import as_mask, reasons
+from transforms.params import ColumnName, ColumnType, add_columns, require_columns
+
+
+@register
+class Cast(PartitionStep):
+    """Convert columns to spec types. A non-null value that does not convert is
+    quarantined (``on_error: quarantine``) or becomes null (``on_error: null``)."""
+
+    op: Literal["cast"] = "cast"
+    columns: dict[ColumnName, ColumnType] = Field(min_length=1)
+    on_error: Literal["quarantine", "null"] = "quarantine"
+
+    def output_columns(self, columns: list[str]) -> list[str]:
+        require_columns(columns, self.columns, self.label)
+        return columns
+
+    def apply(self, frame: Frame) -> StepResult:
+        require_columns(frame.columns, self.columns, self.label)
+        converted, failures = {}, []
+        for column, type_name in self.columns.items():
+            result = cast_column(frame[column], type_name)
+            converted[column] = result.values
+            failures.append((result.failed, f"{column} is not {type_name}"))
+        out = frame.assign(**converted)
+        if self.on_error == "null":
+            return StepResult(out)
+        failed = as_mask(failures[0][0])
+        for mask, _ in failures[1:]:
+            failed = failed | as_mask(mask)
+        return StepResult(out, failed, reasons(failed, failures), "quarantined")
+
+
+@register
+class ParseTimestamp(PartitionStep):
+    """Parse strings into UTC timestamps. ``format`` is a strptime format or ISO8601;
+    naive values are read in ``timezone``. Unparseable values are quarantined, nulled or
+    dropped (``on_error``)."""
+
+    op: Literal["parse_timestamp"] = "parse_timestamp"
+    column: ColumnName
+    format: str = Field("ISO8601", min_length=1)
+    timezone: str = "UTC"
+    into: ColumnName | None = None
+    on_error: Literal["quarantine", "null", "drop"] = "quarantine"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        if zone.upper() != "UTC":
+            try:
+                zoneinfo.ZoneInfo(zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {zone!r}") from None
+        return zone
+
+    def output_columns(self, columns: list[str]) -> list[str]:
+        require_columns(columns, [self.column], self.label)
+        return add_columns(columns, [self.into or self.column])
+
+    def apply(self, frame: Frame) -> StepResult:
+        require_columns(frame.columns, [self.column], self.label)
+        result = cast_column(
+            frame[self.column], "timestamp", format=self.format, timezone=self.timezone
+        )
+        out = frame.assign(**{self.into or self.column: result.values})
+        if self.on_error == "null":
+            return StepResult(out)
+        fate = "quarantined" if self.on_error == "quarantine" else "dropped"
+        reason = f"{self.column} is not a timestamp ({self.format})"
+        return StepResult(out, as_mask(result.failed), reason, fate)

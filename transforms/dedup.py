@@ -1,0 +1,52 @@
+"""The ``dedup`` global step: remove exact duplicate rows, keeping the first in input order.
+
+Rows are hashed on the key columns and shuffled on that hash, so all copies of a key meet
+in one partition. There, rows are ordered by lineage (``_source_id``, ``_source_line``) and
+every row whose key *values* equal an earlier row's is marked: the hash only routes rows,
+so a hash collision can never remove a distinct row. The keeper is the row with the
+smallest lineage whatever the number of partitions or workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from transforms import frame as fr
+from transforms.base import GlobalStep, register
+from transforms.frame import Column, Frame
+from transforms.params import ColumnList, require_columns
+
+LINEAGE = ["_source_id", "_source_line"]
+_HASH = "_dedup_hash"
+
+
+def _key_hash(part: Frame, key: list[str]) -> Column:
+    return fr.hash_rows(part, key)
+
+
+def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
+    """Partition rows in lineage order with ``_removed`` True on all but the first of each
+    group of equal keys (the sort also makes the output order deterministic)."""
+    ordered = part.sort_values(LINEAGE).drop(columns=[_HASH])
+    removed = ordered.duplicated(subset=key, keep="first")
+    return ordered.assign(_removed=removed.astype(bool))
+
+
+@register
+class Dedup(GlobalStep):
+    """Remove rows whose ``columns`` (all data columns by default) equal an earlier row's."""
+
+    op: Literal["dedup"] = "dedup"
+    columns: ColumnList | None = None
+
+    def output_columns(self, columns: list[str]) -> list[str]:
+        require_columns(columns, self.columns or [], self.label)
+        return columns
+
+    def apply_dask(self, live: Any, data_columns: list[str]) -> Any:
+        key = list(self.columns or data_columns)
+        require_columns(data_columns, key, self.label)
+        hashed = live.assign(**{_HASH: live.map_partitions(_key_hash, key, meta=(_HASH, "u8"))})
+        shuffled = hashed.shuffle(on=_HASH, npartitions=live.npartitions)
+        meta = _mark_duplicates(hashed._meta, key)
+        return shuffled.map_partitions(_mark_duplicates, key, meta=meta)

@@ -1,0 +1,44 @@
+"""The ``filter`` step: keep or drop rows by a structured condition (see conditions.py)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from transforms.base import PartitionStep, StepResult, register
+from transforms.conditions import Condition
+from transforms.frame import Frame
+from transforms.params import Action, fate_of, require_columns
+
+
+@register
+class Filter(PartitionStep):
+    """``keep: COND`` removes rows where COND is not True (a null comparison is not True);
+    ``drop: COND`` removes rows where it is. Give exactly one of the two."""
+
+    op: Literal["filter"] = "filter"
+    keep: Condition | None = None
+    drop: Condition | None = None
+    action: Action = "drop"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Filter:
+        if (self.keep is None) == (self.drop is None):
+            raise ValueError("give exactly one of 'keep' or 'drop'")
+        return self
+
+    @property
+    def condition(self) -> Condition:
+        return self.keep if self.keep is not None else self.drop
+
+    def output_columns(self, columns: list[str]) -> list[str]:
+        require_columns(columns, sorted(self.condition.columns()), self.label)
+        return columns
+
+    def apply(self, frame: Frame) -> StepResult:
+        self.output_columns(list(frame.columns))
+        holds = self.condition.evaluate(frame)
+        removed = ~holds if self.keep is not None else holds
+        verb = "failed keep condition" if self.keep is not None else "matched drop condition"
+        return StepResult(frame, removed, verb, fate_of(self.action))

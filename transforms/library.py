@@ -1,0 +1,13 @@
+"""Imports every step module so each registers its ``op`` (see base.registered_steps)."""
+
+from transforms import (  # noqa: F401
+    columns,
+    conversion,
+    dedup,
+    derive,
+    filtering,
+    nulls,
+    ranges,
+    row_id,
+    text,
+)

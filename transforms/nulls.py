@@ -1,0 +1,66 @@
+"""Steps about missing values: ``fill_null`` replaces them, ``drop_null`` removes rows."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from transforms import frame as fr
+from transforms.base import PartitionStep, StepResult, register
+from transforms.frame import Frame
+from transforms.masks import as_mask
+from transforms.params import Action, ColumnList, ColumnName, fate_of, require_columns
+
+
+@register
+class FillNull(PartitionStep):
+    """Replace nulls with a constant per column. The column keeps its dtype (a value that
+    does not fit is an error), so every partition has the same schema."""
+
+    op: Literal["fill_null"] = "fill_null"
+    values: dict[ColumnName, Any] = Field(min_length=1)
+
+    def output_columns(self, columns: list[str]) -> list[str]:
+        require_columns(columns, self.values, self.label)
+        return columns
+
+    def apply(self, frame: Frame) -> StepResult:
+        require_columns(frame.columns, self.values, self.label)
+        filled = {}
+        for column, value in self.values.items():
+            before = frame[column]
+            try:
+                after = before.fillna(fr.scalar_for(before, value))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(self._misfit(column, value, before.dtype)) from exc
+            if after.dtype != before.dtype:
+                raise ValueError(self._misfit(column, value, before.dtype))
+            filled[column] = after
+        return StepResult(frame.assign(**filled))
+
+    def _misfit(self, column: str, value: Any, dtype: object) -> str:
+        return f"{self.label}: {value!r} does not fit column {column} ({dtype})"
+
+
+@register
+class DropNull(PartitionStep):
+    """Remove rows with nulls in ``columns`` (all columns by default): with ``how: any``
+    a row goes if any is null, with ``how: all`` only if all are."""
+
+    op: Literal["drop_null"] = "drop_null"
+    columns: ColumnList | None = None
+    how: Literal["any", "all"] = "any"
+    action: Action = "drop"
+
+    def output_columns(self, columns: list[str]) -> list[str]:
+        require_columns(columns, self.columns or [], self.label)
+        return columns
+
+    def apply(self, frame: Frame) -> StepResult:
+        columns = list(self.columns or frame.columns)
+        require_columns(frame.columns, columns, self.label)
+        nulls = frame[columns].isna()
+        removed = as_mask(nulls.any(axis=1) if self.how == "any" else nulls.all(axis=1))
+        reason = f"null in {self.how} of {columns}"
+        return StepResult(frame, removed, reason, fate_of(self.action))

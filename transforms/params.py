@@ -1,0 +1,52 @@
+"""Parameter types and checks shared by several steps, so each step's model states only
+what is particular to it and every spec error reads the same way."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from transforms.base import Fate
+
+Action = Literal["drop", "quarantine"]
+ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]
+
+
+def _unique(names: list[str]) -> list[str]:
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"columns listed more than once: {duplicates}")
+    return names
+
+
+ColumnName = Annotated[str, Field(min_length=1)]
+ColumnList = Annotated[list[ColumnName], Field(min_length=1), AfterValidator(_unique)]
+
+
+def fate_of(action: Action) -> Fate:
+    """The accounting fate of rows removed with ``action``."""
+    return "quarantined" if action == "quarantine" else "dropped"
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """Compile at spec load, so a bad pattern fails the spec and not the run."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def require_columns(available: Iterable[str], needed: Iterable[str], label: str) -> None:
+    """Raise a ValueError naming the columns ``label`` needs that are not there."""
+    present = set(available)
+    missing = [name for name in needed if name not in present]
+    if missing:
+        raise ValueError(f"{label}: no such column(s) {missing}")
+
+
+def add_columns(columns: list[str], new: Iterable[str]) -> list[str]:
+    """``columns`` followed by those of ``new`` not already present (assign's order)."""
+    return columns + [name for name in new if name not in columns]
