@@ -38,6 +38,11 @@ def cast_column(
 ) -> CastResult:
     """Convert ``values`` to ``type_name`` (a spec column type)."""
     present = values.notna()
+    if type_name in _INT_BOUNDS or type_name in ("float64", "float32"):
+        fast = fr.strict_cast(values, type_name) if fr.is_string_like(values) else None
+        if fast is not None:
+            return CastResult(fast.astype(type_name) if type_name.startswith("float")
+                              else fast, present & False)
     if type_name == "string":
         return CastResult(fr.as_string(values), present & False)
     if type_name in _INT_BOUNDS:
