@@ -119,7 +119,8 @@ def _quiet_console() -> None:
     """
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    # p2p shuffles log their lifecycle at WARNING; real problems surface as task errors
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
     for handler in logging.getLogger().handlers:
         if isinstance(handler, PrefectConsoleHandler) and not any(

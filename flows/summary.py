@@ -21,6 +21,16 @@ class GateOutcome:
     name: str
     success: bool
     policy: str | None = None
+    rows_quarantined: int = 0
+    failed: tuple[str, ...] = ()
+
+    def verdict(self) -> str:
+        """A quarantine gate that routed rows did its job: say how many, not FAILED."""
+        if self.success:
+            return "passed"
+        if self.policy == "quarantine":
+            return f"{self.rows_quarantined:,} rows quarantined ({', '.join(self.failed)})"
+        return f"FAILED (policy {self.policy}): {', '.join(self.failed)}"
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,7 @@ class RunSummary:
         out.append(("rows dropped", f"{self.rows_dropped:,}"))
         out += [(f"  dropped by {s}", f"{n:,}") for s, n in self.dropped_by_step.items()]
         out.append(("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"))
-        for gate in self.gates:
-            verdict = "passed" if gate.success else "FAILED"
-            policy = f" (policy {gate.policy})" if gate.policy and not gate.success else ""
-            out.append((f"gate {gate.name}", verdict + policy))
+        out += [(f"gate {gate.name}", gate.verdict()) for gate in self.gates]
         out += [
             ("wall time", f"{self.wall_seconds:.2f} s"),
             ("rows per second", f"{self.rows_per_second:,.0f}"),
@@ -93,7 +100,10 @@ def summarize(staged: StagedRun, published: PublishedVersion) -> RunSummary:
         shards=len(staged.shards),
         shard_bytes=sum(int(s.get("bytes", 0)) for s in staged.shards),
         gates=[
-            GateOutcome(str(g["name"]), bool(g["success"]), g.get("policy")) for g in staged.gates
+            GateOutcome(str(g["name"]), bool(g["success"]), g.get("policy"),
+                        int(g.get("rows_quarantined", 0)),
+                        tuple(g.get("row_level_failed", []) + g.get("aggregate_failed", [])))
+            for g in staged.gates
         ],
         wall_seconds=float(staged.wall_seconds),
         version=published.version,

@@ -28,7 +28,7 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
         threads_per_worker=cluster.threads_per_worker,
         memory_limit=cluster.memory_limit,
         processes=cluster.processes,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: never collides with another cluster
         silence_logs=logging.ERROR,
     ) as local, Client(local) as client:
         yield client
