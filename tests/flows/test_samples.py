@@ -1,0 +1,68 @@
+"""Each bundled sample through the CLI: the manifest, the quarantine and determinism are
+exactly what the sample's ``expected.json`` (written when the sample was built) says."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+pytestmark = pytest.mark.slow
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+runner = CliRunner()
+
+
+def _run(spec: Path, output: Path) -> dict:
+    result = runner.invoke(app, ["run", str(spec), "--output", str(output), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    latest = (output / "LATEST").read_text().strip()
+    return json.loads((output / latest / "manifest.json").read_text())
+
+
+def _quarantine(output: Path, manifest: dict) -> list[dict]:
+    folder = output / manifest["version"] / manifest["quarantine"]["path"]
+    return [row for piece in sorted(folder.glob("*.parquet"))
+            for row in pq.read_table(piece).to_pylist()]
+
+
+@pytest.mark.parametrize("sample", ["events", "records"])
+def test_sample_end_to_end(prefect_harness: None, tmp_path: Path, sample: str) -> None:
+    expected = json.loads((SAMPLES / sample / "expected.json").read_text())
+    output = tmp_path / "out"
+    manifest = _run(SAMPLES / sample / "pipeline.yaml", output)
+
+    accounting = manifest["accounting"]
+    for key, value in expected["accounting"].items():
+        assert accounting[key] == value, key
+    assert accounting["rows_read"] == (accounting["rows_written"]
+                                       + accounting["rows_quarantined"]
+                                       + accounting["rows_dropped"])
+    folder = output / manifest["version"]
+    for shard in manifest["shards"]:
+        data = (folder / shard["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == shard["sha256"]
+        assert pq.read_metadata(folder / shard["path"]).num_rows == shard["rows"]
+    assert sum(s["rows"] for s in manifest["shards"]) == manifest["rows"]
+    for upload in manifest["inputs"]:
+        name = next(k for k in expected["inputs"] if upload["path"].endswith(k))
+        assert upload["rows_read"] == expected["inputs"][name]["rows_read"]
+
+    rejected = {(Path(r["_source_file"]).name, r["_source_line"]): r
+                for r in _quarantine(output, manifest)}
+    for bad in expected["bad_lines"]:
+        if bad["fate"] != "quarantined":
+            continue
+        row = rejected[(Path(bad["file"]).name, bad["line"])]
+        assert row["_stage"] == bad["stage"], bad
+        assert row["_reasons"], bad
+    assert len(rejected) == accounting["rows_quarantined"]
+
+    again = _run(SAMPLES / sample / "pipeline.yaml", output)
+    assert again["version"] != manifest["version"]
+    assert [s["sha256"] for s in again["shards"]] == [s["sha256"] for s in manifest["shards"]]
