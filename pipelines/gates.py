@@ -10,15 +10,7 @@ from typing import Any
 import dask.dataframe as dd
 import pandas as pd
 
-from pipelines.routing import (
-    LINEAGE,
-    QUARANTINED,
-    conform,
-    data_columns,
-    live_mask,
-    rejected,
-    with_routing,
-)
+from pipelines.routing import QUARANTINED, data_columns, live_mask, route_out
 from pipelines.spec import GateSpec
 from transforms import frame as fr
 from validation.dask_gate import duplicate_values, gate_statistics
@@ -39,19 +31,17 @@ class GatePoint:
 
 def _route(part: pd.DataFrame, evaluator: GateEvaluator, stage: str, keys: list,
            *tables: Any) -> pd.DataFrame:
-    live = live_mask(part)
-    data = part.loc[live, data_columns(part)]
+    """Mark live rows failing a row-level expectation as quarantined by this gate."""
+    alive = live_mask(part).to_numpy()
+    data = part.loc[alive, data_columns(part)]
     failed, reasons = evaluator.row_failures(data, dict(zip(keys, tables, strict=True)))
     failed = failed.fillna(False).astype(bool).to_numpy()
     if not failed.any():
         return part
-    lineage = part.loc[live, LINEAGE]
-    kept = with_routing(data[~failed], lineage[~failed])
-    gone = rejected(lineage[failed], QUARANTINED, stage, reasons[failed],
-                    fr.records_as_json(data[failed]))
-    meta = part.iloc[:0]
-    return pd.concat([conform(kept, meta), conform(gone, meta), part[~live]],
-                     ignore_index=True)
+    leaving = alive.copy()  # to_numpy() may be a read-only view
+    leaving[alive] = failed
+    return route_out(part, leaving, QUARANTINED, stage, reasons.reindex(part.index),
+                     fr.records_as_json(data[failed]))
 
 
 def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str]

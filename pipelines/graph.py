@@ -15,15 +15,7 @@ import pandas as pd
 
 from pipelines.chain import run_chain
 from pipelines.gates import GatePoint, apply_gate
-from pipelines.routing import (
-    DROPPED,
-    LINEAGE,
-    conform,
-    data_columns,
-    live_mask,
-    rejected,
-    with_routing,
-)
+from pipelines.routing import DROPPED, LINEAGE, data_columns, live_mask, route_out, with_routing
 from pipelines.spec import GateSpec, PipelineSpec
 from transforms import frame as fr
 from transforms.base import GlobalStep, PartitionStep
@@ -43,26 +35,27 @@ def _flush(frame: dd.DataFrame, chain: list[PartitionStep]) -> dd.DataFrame:
     if not chain:
         return frame
     steps = tuple(chain)
-    meta = run_chain(frame._meta, steps)
-    return frame.map_partitions(run_chain, steps, meta, meta=meta)
+    return frame.map_partitions(run_chain, steps, meta=run_chain(frame._meta, steps))
 
 
-def _mark_global(part: pd.DataFrame, step: GlobalStep, meta: pd.DataFrame) -> pd.DataFrame:
+def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
+    """Route the rows a global step marked ``_removed`` (the shuffle broke index
+    uniqueness, so the index is reset first)."""
+    part = part.reset_index(drop=True)
     removed = part["_removed"].fillna(False).astype(bool).to_numpy()
-    data = part.loc[:, [c for c in data_columns(part) if c != "_removed"]]
-    kept = with_routing(data[~removed], part.loc[~removed, LINEAGE])
-    gone = rejected(part.loc[removed, LINEAGE], DROPPED, step.label,
-                    f"removed by {step.label}",
-                    fr.records_as_json(data[removed]) if step.keep_removed else None)
-    return pd.concat([conform(kept, meta), conform(gone, meta)], ignore_index=True)
+    data = part[[c for c in data_columns(part) if c != "_removed"]]
+    routed = with_routing(data, part[LINEAGE])
+    if not removed.any():
+        return routed
+    return route_out(routed, removed, DROPPED, step.label, f"removed by {step.label}",
+                     fr.records_as_json(data[removed]) if step.keep_removed else None)
 
 
 def _apply_global(frame: dd.DataFrame, step: GlobalStep) -> dd.DataFrame:
     columns = data_columns(frame._meta)
     live = frame[live_mask(frame)][columns + LINEAGE]
     marked = step.apply_dask(live, columns)
-    meta = frame._meta
-    done = marked.map_partitions(_mark_global, step, meta, meta=meta)
+    done = marked.map_partitions(_mark_global, step, meta=frame._meta)
     return dd.concat([done, frame[~live_mask(frame)]])
 
 

@@ -1,16 +1,22 @@
 """The routed frame: how every row's fate travels through the Dask graph.
 
 Each partition holds the data columns plus lineage (``_source_id``, ``_source_line``) and
-routing columns. A live row has a null ``_fate``. A row that left the live set keeps its
-lineage, its ``_fate`` (``quarantined`` or ``dropped``), the ``_stage`` that removed it, its
-``_reasons`` (joined by ``REASON_SEP``; reasons name a category, never a row's value) and
-``_record``: the row's values at that stage as JSON, or the raw line when it could not be
-parsed. Its data columns are null. Keeping every row in one frame is what lets one
-``dask.compute`` write shards, quarantine and the accounting together.
+routing columns. A live row has a null ``_fate``. A row that leaves is not removed: it is
+marked in place with its ``_fate`` (``quarantined`` or ``dropped``), the ``_stage`` that
+removed it, its ``_reasons`` (joined by ``REASON_SEP``; reasons name a category, never a
+row's value) and ``_record``: the row's values at that stage as JSON, or the raw line when it
+could not be parsed. Its data columns are stale from then on and nobody reads them.
+
+Marking instead of filtering means a partition's string columns are copied once, by the
+finisher, instead of once per removing step; and keeping every row in one frame is what lets
+one ``dask.compute`` write shards, quarantine and the accounting together. Partition steps
+are row-wise, so a dead row passing through later steps cannot change a live one. Partition
+indexes are unique (readers and shuffles reset them), which is what aligns marks to rows.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from transforms import frame as fr
@@ -50,6 +56,29 @@ def with_routing(data: Frame, lineage: Frame) -> Frame:
     return out
 
 
+def route_out(
+    frame: Frame,
+    leaving: np.ndarray,
+    fate: str,
+    stage: str,
+    reasons: Column | str,
+    records: Column | None,
+) -> Frame:
+    """Mark the rows where ``leaving`` is True (live rows only) as gone.
+
+    ``reasons`` is one string or a column aligned with ``frame``; ``records`` (the rows'
+    values as JSON, or None when not kept) is indexed by the leaving rows.
+    """
+    mask = fr.library(frame).Series(leaving, index=frame.index)
+    out = frame.copy()
+    out["_fate"] = out["_fate"].mask(mask, fate)
+    out["_stage"] = out["_stage"].mask(mask, stage)
+    out["_reasons"] = out["_reasons"].mask(mask, reasons)
+    if records is not None:
+        out["_record"] = out["_record"].mask(mask, records)
+    return out
+
+
 def rejected(
     lineage: Frame,
     fate: str,
@@ -57,7 +86,8 @@ def rejected(
     reasons: Column | str,
     records: Column | None,
 ) -> Frame:
-    """Rows leaving the live set: lineage and routing columns only (data filled by conform)."""
+    """Records with no data row (unparseable lines): lineage and routing columns only,
+    to be given the data columns by ``conform``."""
     out = lineage[LINEAGE].copy()
     lib = fr.library(out)
     out["_fate"] = lib.Series(fate, index=out.index, dtype="str")
@@ -86,7 +116,3 @@ def empty_routed(data_meta: Frame) -> Frame:
     for column, dtype in _HIDDEN_DTYPES.items():
         out[column] = pd.Series(dtype=dtype)
     return out
-
-
-def hidden_dtypes() -> dict[str, str]:
-    return dict(_HIDDEN_DTYPES)

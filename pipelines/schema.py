@@ -4,13 +4,15 @@ reasons, so the row can be quarantined instead of failing the block."""
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 from pipelines.spec import CsvOptions, SchemaSpec
 from transforms import frame as fr
-from transforms.base import REASON_SEP
 from transforms.casting import cast_column
 from transforms.frame import Column, Frame
+from transforms.masks import as_mask, reasons
 
 
 @dataclass
@@ -25,8 +27,7 @@ def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None
     extra columns are dropped or kept as strings per the schema's policy."""
     lib = fr.library(raw)
     typed = lib.DataFrame(index=raw.index)
-    failed = lib.Series(False, index=raw.index)
-    reasons = lib.Series("", index=raw.index, dtype="str")
+    problems: list[tuple[Column, str]] = []
     bool_words = {} if csv is None else {"true_values": csv.true_values,
                                          "false_values": csv.false_values}
     for column in schema.columns:
@@ -35,15 +36,13 @@ def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None
         cast = cast_column(values, column.type, format=column.format,
                            timezone=column.timezone, **bool_words)
         typed[column.name] = cast.values
-        problems = [(cast.failed, f"schema: {column.name} is not {column.type}")]
+        problems.append((cast.failed, f"schema: {column.name} is not {column.type}"))
         if not column.nullable:
             problems.append((cast.values.isna() & ~cast.failed,
                              f"schema: {column.name} is null but not nullable"))
-        for mask, reason in problems:
-            failed = failed | mask
-            reasons = reasons.where(~mask, reasons + REASON_SEP + reason)
     if schema.extra_columns == "keep":
         for name in raw.columns:
             if name not in typed.columns:
                 typed[name] = fr.as_string(raw[name])
-    return Enforced(typed, failed, reasons.str.lstrip(REASON_SEP))
+    failed = functools.reduce(operator.or_, (as_mask(mask) for mask, _ in problems))
+    return Enforced(typed, failed, reasons(raw, problems))

@@ -24,6 +24,15 @@ def _key_hash(part: Frame, key: list[str]) -> Column:
     return fr.hash_rows(part, key)
 
 
+def _routing_key(meta: Frame, key: list[str]) -> list[str]:
+    """The key columns to hash for the shuffle. Equal keys meet whatever subset routes them,
+    and numbers hash some 60x faster than strings, so the key's non-string columns route
+    when it has any (a key whose only numbers are low-cardinality would skew partitions;
+    rows are still compared on the whole key)."""
+    numeric = [c for c in key if not fr.is_string_like(meta[c])]
+    return numeric or key
+
+
 def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
     """Partition rows in lineage order with ``_removed`` True on all but the first of each
     group of equal keys (the sort also makes the output order deterministic)."""
@@ -46,7 +55,8 @@ class Dedup(GlobalStep):
     def apply_dask(self, live: Any, data_columns: list[str]) -> Any:
         key = list(self.columns or data_columns)
         require_columns(data_columns, key, self.label)
-        hashed = live.assign(**{_HASH: live.map_partitions(_key_hash, key, meta=(_HASH, "u8"))})
+        route = _routing_key(live._meta, key)
+        hashed = live.assign(**{_HASH: live.map_partitions(_key_hash, route, meta=(_HASH, "u8"))})
         shuffled = hashed.shuffle(on=_HASH, npartitions=live.npartitions)
         meta = _mark_duplicates(hashed._meta, key)
         return shuffled.map_partitions(_mark_duplicates, key, meta=meta)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
-from transforms.base import REASON_SEP
 from transforms.frame import library
+from transforms.masks import reasons
 from validation.expectations import Expectation, ExpectationError, Table
 from validation.suite import Suite
 
@@ -85,9 +85,8 @@ class GateEvaluator:
         Failing rows are flagged whatever ``mostly`` allows: ``mostly`` decides the gate's
         success, the quarantine takes every unexpected row.
         """
-        lib = library(part)
-        failed = lib.Series(False, index=part.index, dtype=bool)
-        reasons = lib.Series("", index=part.index, dtype="str")
+        failed = library(part).Series(False, index=part.index, dtype=bool)
+        parts = []
         for expectation in self.suite.expectations:
             if not expectation.row_level:
                 continue
@@ -95,13 +94,9 @@ class GateEvaluator:
                 rows = expectation.unexpected_rows(part, duplicates)
             except _EVALUATION_ERRORS:
                 continue  # reported once, as a failed aggregate, by result()
-            if not bool(rows.any()):
-                continue
-            text = f"{self.gate_name}: {expectation.label}"
-            appended = (reasons + (REASON_SEP + text)).where(failed, text)
-            reasons = appended.where(rows, reasons)
+            parts.append((rows, f"{self.gate_name}: {expectation.label}"))
             failed = failed | rows
-        return failed, reasons
+        return failed, reasons(part, parts)
 
     def result(self, stats: Stats) -> GateResult:
         table = Table(stats.rows, stats.columns)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,14 +45,18 @@ def quarantine_table(rows: pd.DataFrame, sources: list[str]) -> pa.Table:
     })
 
 
-def _row_counts(part: pd.DataFrame) -> pd.DataFrame:
-    fate = part["_fate"].fillna("written")
-    keys = pd.DataFrame({"fate": fate, "stage": part["_stage"].fillna(""),
-                         "reasons": part["_reasons"].fillna(""),
-                         "source_id": part["_source_id"].astype("int64")})
-    counts = keys.groupby(list(keys.columns), sort=True).size().rename("rows").reset_index()
-    counts["kind"] = "rows"
-    return counts
+def _row_counts(part: pd.DataFrame, live: pd.Series) -> pd.DataFrame:
+    """Rows by fate, stage, reasons and input: live rows counted per input with numpy,
+    only the (few) routed rows grouped on their strings."""
+    alive = live.to_numpy()
+    per_input = np.bincount(part["_source_id"].to_numpy()[alive])
+    written = pd.DataFrame({"fate": "written", "stage": "", "reasons": "",
+                            "source_id": np.flatnonzero(per_input),
+                            "rows": per_input[per_input > 0]})
+    gone = part.loc[~alive, ["_fate", "_stage", "_reasons", "_source_id"]]
+    gone = gone.set_axis(["fate", "stage", "reasons", "source_id"], axis=1)
+    routed = gone.groupby(list(gone.columns), sort=True).size().rename("rows").reset_index()
+    return pd.concat([written, routed], ignore_index=True).assign(kind="rows")
 
 
 def finish_partition(
@@ -83,7 +88,7 @@ def finish_partition(
         piece = write_table(table, f"{staging}/quarantine/p{number:06d}.parquet", sink)
         entries.append({"kind": "quarantine", **piece})
     ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),
-                        _row_counts(part)], ignore_index=True)
+                        _row_counts(part, live)], ignore_index=True)
     ledger = ledger.reindex(columns=LEDGER_META.columns)
     ledger = ledger.fillna({"rows": 0, "bytes": 0, "source_id": -1})
     return ledger.astype(LEDGER_META.dtypes.to_dict())

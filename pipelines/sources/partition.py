@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.routing import QUARANTINED, conform, rejected, with_routing
+from pipelines.routing import QUARANTINED, conform, rejected, route_out, with_routing
 from pipelines.schema import enforce_schema
 from pipelines.spec import CsvOptions, SchemaSpec
 from transforms import frame as fr
@@ -45,22 +45,23 @@ def routed_partition(
     csv: CsvOptions | None = None,
 ) -> Frame:
     """Enforce the schema on ``raw`` (one row per entry of ``lines``) and return the routed
-    partition: live typed rows, rows failing the schema, and ``bad`` records, in line order."""
+    partition: typed rows (those failing the schema marked quarantined), then ``bad``
+    records, which have no data row."""
+    raw = raw.reset_index(drop=True)
     lineage = pd.DataFrame({"_source_id": np.full(len(raw), source_id, dtype="int32"),
-                            "_source_line": lines.astype("int64")}, index=raw.index)
+                            "_source_line": lines.astype("int64")})
     enforced = enforce_schema(raw, schema, csv)
-    ok = ~enforced.failed
-    parts = [with_routing(enforced.frame[ok], lineage[ok])]
-    if enforced.failed.any():
-        failed = enforced.failed
-        parts.append(rejected(lineage[failed], QUARANTINED, READ_STAGE,
-                              enforced.reasons[failed], fr.records_as_json(raw[failed])))
+    out = with_routing(enforced.frame, lineage)
+    failed = enforced.failed.to_numpy()
+    if failed.any():
+        out = route_out(out, failed, QUARANTINED, READ_STAGE, enforced.reasons,
+                        fr.records_as_json(raw[failed]))
     if bad.lines:
         bad_lineage = pd.DataFrame({"_source_id": np.full(len(bad.lines), source_id,
                                                           dtype="int32"),
                                     "_source_line": np.asarray(bad.lines, dtype="int64")})
-        parts.append(rejected(bad_lineage, QUARANTINED, READ_STAGE,
-                              pd.Series(bad.reasons, dtype="str"),
-                              pd.Series(bad.texts, dtype="str")))
-    out = pd.concat([conform(p, meta) for p in parts], ignore_index=True)
-    return out.sort_values("_source_line", kind="stable", ignore_index=True)
+        unparsed = rejected(bad_lineage, QUARANTINED, READ_STAGE,
+                            pd.Series(bad.reasons, dtype="str"),
+                            pd.Series(bad.texts, dtype="str"))
+        out = pd.concat([out, conform(unparsed, meta)], ignore_index=True)
+    return conform(out, meta)
