@@ -77,16 +77,19 @@ def publish_run(staged) -> PublishedVersion:
 
 
 def _place_shards(fs, staged, folder: str) -> list[dict]:
-    """Give staged shards their final names: ``[split/]part-00000.parquet`` in a stable order
-    (split, then partition, then piece), numbered per split."""
+    """Give staged shards their final names: ``part-00000.parquet``, or with a split
+    ``split=<name>/part-00000.parquet`` (hive style, so Parquet readers see a ``split``
+    column and no split name can collide with ``validation/``), in a stable order (split,
+    then partition, then piece), numbered per split."""
     placed, counters = [], {}
     fs.makedirs(folder, exist_ok=True)
     for shard in sorted(staged.shards, key=lambda s: (s["split"] or "", s["path"])):
         split = shard["split"] or ""
         index = counters.get(split, 0)
         counters[split] = index + 1
-        relative = f"{split + '/' if split else ''}part-{index:05d}.parquet"
-        fs.makedirs(f"{folder}/{split}" if split else folder, exist_ok=True)
+        subfolder = f"split={split}/" if split else ""
+        fs.makedirs(f"{folder}/{subfolder}", exist_ok=True)
+        relative = f"{subfolder}part-{index:05d}.parquet"
         fs.mv(shard["path"], f"{folder}/{relative}")
         placed.append({**shard, "path": relative})
     if not placed:  # an empty dataset still tells readers its schema

@@ -15,8 +15,6 @@ import pandas as pd
 
 from validation.gate import GateEvaluator, Stats
 
-FAILED_COLUMN = "_gate_failed"
-REASONS_COLUMN = "_gate_reasons"
 Key = tuple[str, ...]
 
 
@@ -77,38 +75,4 @@ def gate_statistics(live: Any, evaluator: GateEvaluator, duplicates: dict[Key, A
         aggregate_kwargs={"evaluator": evaluator},
         meta=object,
         split_every=False,
-    )
-
-
-def _attach_failures(
-    part: Any,
-    evaluator: GateEvaluator,
-    keys: list[Key],
-    *tables: Any,
-    failed_column: str,
-    reasons_column: str,
-) -> Any:
-    failed, reasons = evaluator.row_failures(part, _unpack(keys, tables))
-    return part.assign(**{failed_column: failed, reasons_column: reasons})
-
-
-def route_failures(
-    live: Any,
-    evaluator: GateEvaluator,
-    duplicates: dict[Key, Any],
-    failed_column: str = FAILED_COLUMN,
-    reasons_column: str = REASONS_COLUMN,
-) -> Any:
-    """``live`` plus a boolean column (row failed a row-level expectation) and its reasons."""
-    keys = list(duplicates)
-    names = {"failed_column": failed_column, "reasons_column": reasons_column}
-    meta = _attach_failures(live._meta, evaluator, keys, *([None] * len(keys)), **names)
-    return live.map_partitions(
-        _attach_failures,
-        evaluator,
-        keys,
-        *duplicates.values(),
-        **names,
-        meta=meta,
-        align_dataframes=False,
     )

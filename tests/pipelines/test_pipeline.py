@@ -124,10 +124,13 @@ def test_split_writes_a_folder_per_split(make_spec, uploads, run):
     users = {}
     for shard in version.manifest["shards"]:
         table = pq.read_table(Path(version.path) / shard["path"])
-        assert shard["path"].startswith(shard["split"] + "/")
+        assert shard["path"].startswith(f"split={shard['split']}/")
         for user in set(table.column("user").to_pylist()):
             users.setdefault(user, set()).add(shard["split"])
     assert all(len(s) == 1 for s in users.values())  # a key never straddles splits
+    dataset = pq.read_table(version.path, partitioning="hive",
+                            ignore_prefixes=["manifest", "validation"])
+    assert dataset.num_rows == 2000 and "split" in dataset.column_names
 
 
 def test_same_shards_whatever_the_worker_count(make_spec, uploads, tmp_path):

@@ -14,12 +14,26 @@ import dask.dataframe as dd
 import pandas as pd
 import pytest
 
-from validation.dask_gate import duplicate_values, gate_statistics, route_failures
+from validation.dask_gate import duplicate_values, gate_statistics
 from validation.gate import GateEvaluator, GateResult
 from validation.results import jsonable
 from validation.suite import parse_suite
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _attach_failures(part: Any, evaluator: GateEvaluator, keys: list, *tables: Any) -> Any:
+    failed, reasons = evaluator.row_failures(part, dict(zip(keys, tables, strict=True)))
+    return part.assign(_gate_failed=failed, _gate_reasons=reasons)
+
+
+def route_failures(live: Any, evaluator: GateEvaluator, duplicates: dict) -> Any:
+    """``live`` plus which rows fail a row-level expectation and why, as the engine routes
+    them: the duplicate tables broadcast to every partition, in the same graph."""
+    keys = list(duplicates)
+    meta = _attach_failures(live._meta, evaluator, keys, *([None] * len(keys)))
+    return live.map_partitions(_attach_failures, evaluator, keys, *duplicates.values(),
+                               meta=meta, align_dataframes=False)
 COMPARED = (
     "element_count",
     "unexpected_count",

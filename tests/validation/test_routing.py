@@ -9,9 +9,9 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 
-from tests.validation.conftest import run_native
+from tests.validation.conftest import route_failures, run_native
 from transforms.base import REASON_SEP
-from validation.dask_gate import duplicate_values, gate_statistics, route_failures
+from validation.dask_gate import duplicate_values, gate_statistics
 from validation.gate import GateEvaluator
 from validation.suite import parse_suite
 

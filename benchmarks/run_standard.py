@@ -1,0 +1,370 @@
+"""The standard-job benchmark: assay against DuckDB, Polars and a plain pandas script.
+
+Generates N dirty event rows once (cached under benchmarks/data/), runs each tool in a fresh
+subprocess, and measures its wall time and the peak memory of its whole process tree (the
+RSS of the process and all its children, summed, polled every 50 ms: assay's Dask workers
+and Prefect's server are child processes, and a fair number has to include them). The row
+counts of all tools must agree, else the run fails. Also measured: ``assay run`` on a 10-row
+upload (fixed start-up cost) and assay's engine time as its own summary reports it.
+
+    python benchmarks/run_standard.py                   # 4M rows, every tool
+    python benchmarks/run_standard.py --rows 100000     # smoke run
+    python benchmarks/run_standard.py --tools duckdb,polars,pandas
+
+Summing RSS counts pages shared between processes more than once (a slight overestimate
+for multi-process tools); it is what the OOM killer and a container limit see, roughly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script: make the repo's packages importable
+    sys.path.insert(0, str(ROOT))
+
+from data_samples.generate import dirty_events, write_csv_files  # noqa: E402
+
+BENCH = ROOT / "benchmarks"
+JOB = BENCH / "standard_job"
+PYTHON = sys.executable
+ASSAY = str(Path(PYTHON).with_name("assay"))
+PEERS = ("duckdb", "polars", "pandas")
+TOOLS = ("assay", *PEERS)
+# assay's step labels in pipeline.yaml -> the peers' reasons (job.py), to compare per reason
+ASSAY_STAGES = {
+    "parse_timestamp": "bad timestamp",
+    "amount_present": "null amount",
+    "range_filter": "amount out of range",
+    "country_allowed": "country not allowed",
+}
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class Measured:
+    tool: str
+    wall_s: float
+    peak_mib: float
+    returncode: int
+    counts: dict[str, Any] | None = None
+    engine_s: float | None = None  # assay only: the engine's own wall time
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def measure(
+    cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[float, float, int, str, str]:
+    """Run ``cmd``; return (wall seconds, peak process-tree RSS in MiB, returncode, stdout,
+    stderr). Output goes to files, not pipes, so a chatty tool can never block on a full
+    pipe while we poll."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = psutil.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=env)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc))
+            time.sleep(POLL_SECONDS)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        return wall, peak / 2**20, proc.returncode, out.read(), err.read()
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += p.memory_info().rss
+    return total
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+def ensure_data(rows: int, seed: int, files: int) -> Path:
+    """The cached CSV uploads for (rows, seed, files); generated once, marked complete last."""
+    folder = BENCH / "data" / f"events-{rows}-s{seed}-f{files}"
+    marker = folder / "COMPLETE.json"
+    if marker.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    started = time.perf_counter()
+    paths = write_csv_files(dirty_events(rows, seed), folder, n_files=files)
+    info = {
+        "rows": rows,
+        "seed": seed,
+        "files": len(paths),
+        "seconds": time.perf_counter() - started,
+        "bytes": sum(p.stat().st_size for p in paths),
+    }
+    marker.write_text(json.dumps(info, indent=2))
+    print(
+        f"generated {rows:,} rows in {info['seconds']:.1f} s "
+        f"({info['bytes'] / 2**20:.0f} MiB) -> {folder}",
+        file=sys.stderr,
+    )
+    return folder
+
+
+def tiny_upload() -> Path:
+    """A 10-row upload, for assay's fixed cost."""
+    folder = BENCH / "data" / "tiny"
+    if not (folder / "events-000.csv").exists():
+        write_csv_files(dirty_events(10, seed=1), folder, n_files=1)
+    return folder
+
+
+# -- tools ------------------------------------------------------------------------------------
+
+
+def run_peer(tool: str, data: Path, out: Path) -> Measured:
+    cmd = [
+        PYTHON,
+        "-m",
+        f"benchmarks.standard_job.peer_{tool}",
+        "--input",
+        str(data / "*.csv"),
+        "--output",
+        str(out / tool),
+    ]
+    wall, peak, rc, stdout, stderr = measure(cmd)
+    result = Measured(tool, wall, peak, rc)
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if rc != 0 or line is None:
+        result.error = _tail(stderr or stdout)
+    else:
+        result.counts = json.loads(line.removeprefix("RESULT "))
+    return result
+
+
+def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay") -> Measured:
+    target = out / name
+    shutil.rmtree(target, ignore_errors=True)
+    cmd = [
+        ASSAY,
+        "run",
+        str(JOB / "pipeline.yaml"),
+        "--input",
+        str(data / "*.csv"),
+        "--output",
+        str(target),
+    ]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    # a wide, plain terminal so the summary table is one parseable line per row
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    wall, peak, rc, stdout, stderr = measure(cmd, env)
+    result = Measured(name, wall, peak, rc)
+    engine = re.search(r"wall time\D*?([\d.]+) s", stdout)
+    result.engine_s = float(engine.group(1)) if engine else None
+    if rc != 0:
+        result.error = _tail(stderr or stdout)
+        return result
+    try:
+        result.counts = assay_counts(target)
+    except (OSError, KeyError, ValueError) as exc:
+        result.error = f"no manifest to read counts from: {exc}"
+    return result
+
+
+def assay_counts(dataset: Path) -> dict[str, Any]:
+    """The peers' counts, read from the published version's manifest."""
+    latest = (dataset / "LATEST").read_text().strip()
+    acc = json.loads((dataset / latest / "manifest.json").read_text())["accounting"]
+    by_reason = {
+        ASSAY_STAGES.get(stage, stage): n for stage, n in acc["quarantined_by_stage"].items()
+    }
+    return {
+        "read": acc["rows_read"],
+        "curated": acc["rows_written"],
+        "quarantined": acc["rows_quarantined"],
+        "duplicates": acc["dropped_by_step"].get("dedup", 0),
+        "by_reason": dict(sorted(by_reason.items())),
+    }
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def best_of(runs: list[Measured]) -> Measured:
+    """The fastest successful run, with the highest peak seen in any of them."""
+    ok = [r for r in runs if r.error is None] or runs
+    best = min(ok, key=lambda r: r.wall_s)
+    best.extra["walls_s"] = [round(r.wall_s, 3) for r in runs]
+    best.peak_mib = max(r.peak_mib for r in runs)
+    return best
+
+
+def disagreements(results: list[Measured]) -> list[str]:
+    counted = [r for r in results if r.counts is not None and r.tool in TOOLS]
+    if not counted:
+        return []
+    reference = counted[0]
+    return [
+        f"{r.tool} {r.counts} != {reference.tool} {reference.counts}"
+        for r in counted[1:]
+        if r.counts != reference.counts
+    ]
+
+
+def table(results: list[Measured], rows: int) -> str:
+    assay = next((r for r in results if r.tool == "assay" and r.error is None), None)
+    head = (
+        f"{'tool':<12}{'wall s':>9}{'peak MiB':>10}{'rows/s':>12}{'curated':>11}"
+        f"{'quarant.':>10}{'dups':>8}   assay/peer: wall  peak  engine"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        if r.error is not None:
+            lines.append(
+                f"{r.tool:<12}FAILED (exit {r.returncode}): "
+                f"{r.error.splitlines()[-1] if r.error else ''}"
+            )
+            continue
+        c = r.counts or {}
+        n = c.get("read", rows)
+        ratio = ""
+        if assay is not None and r.tool in PEERS:
+            ratio = f"{assay.wall_s / r.wall_s:>17.2f}x {assay.peak_mib / r.peak_mib:>4.2f}x"
+            if assay.engine_s is not None:
+                ratio += f" {assay.engine_s / r.wall_s:>6.2f}x"
+        lines.append(
+            f"{r.tool:<12}{r.wall_s:>9.2f}{r.peak_mib:>10.0f}{n / r.wall_s:>12,.0f}"
+            f"{c.get('curated', ''):>11}{c.get('quarantined', ''):>10}"
+            f"{c.get('duplicates', ''):>8}{ratio}"
+        )
+    if assay is not None and assay.engine_s is not None:
+        lines.append(f"assay engine time (its summary's wall time): {assay.engine_s:.2f} s")
+    return "\n".join(lines)
+
+
+def environment() -> dict[str, Any]:
+    def ver(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "versions": {n: ver(n) for n in ("assay", "dask", "pandas", "pyarrow", "duckdb", "polars")},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=4_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tool; best wall kept")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="assay --workers (default: the spec's cluster.workers)",
+    )
+    parser.add_argument(
+        "--no-overhead", action="store_true", help="skip assay's 10-row fixed-cost run"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="results file [benchmarks/out/standard_job-<rows>.json]",
+    )
+    args = parser.parse_args(argv)
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = set(tools) - set(TOOLS)
+    if unknown:
+        parser.error(f"unknown tools {sorted(unknown)}; choose from {TOOLS}")
+
+    data = ensure_data(args.rows, args.seed, args.files)
+    out = BENCH / "out" / "standard_job"
+    results: list[Measured] = []
+    for tool in tools:
+        runs = []
+        for _ in range(args.repeat):
+            runs.append(
+                run_assay(data, out, args.workers) if tool == "assay" else run_peer(tool, data, out)
+            )
+            print(
+                f"  {tool}: {runs[-1].wall_s:.2f} s, {runs[-1].peak_mib:.0f} MiB"
+                + (" FAILED" if runs[-1].error else ""),
+                file=sys.stderr,
+            )
+        results.append(best_of(runs))
+    overhead = None
+    if "assay" in tools and not args.no_overhead:
+        overhead = run_assay(tiny_upload(), out, args.workers, name="assay-10-rows")
+
+    problems = disagreements(results)
+    print(f"\nstandard job, {args.rows:,} rows in {args.files} CSV files, {os.cpu_count()} CPUs\n")
+    print(table(results, args.rows))
+    if overhead is not None:
+        state = "" if overhead.error is None else f" FAILED: {overhead.error.splitlines()[-1]}"
+        engine = f", engine {overhead.engine_s:.2f} s" if overhead.engine_s else ""
+        print(
+            f"assay fixed cost (10-row upload): {overhead.wall_s:.2f} s wall{engine}, "
+            f"{overhead.peak_mib:.0f} MiB peak{state}"
+        )
+    for r in results:
+        if r.error:
+            print(f"\n{r.tool} failed:\n{r.error}", file=sys.stderr)
+    for line in problems:
+        print(f"DISAGREE: {line}", file=sys.stderr)
+
+    report = {
+        "job": "standard",
+        "rows": args.rows,
+        "seed": args.seed,
+        "files": args.files,
+        "repeat": args.repeat,
+        "environment": environment(),
+        "results": [asdict(r) for r in results],
+        "assay_fixed_cost": asdict(overhead) if overhead else None,
+        "agree": not problems,
+    }
+    path = args.json or BENCH / "out" / f"standard_job-{args.rows}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nresults: {path}")
+    failed = problems or any(r.error for r in results)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
