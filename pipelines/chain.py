@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipelines.routing import HIDDEN, QUARANTINED, data_columns, live_mask, route_out
+from pipelines.routing import HIDDEN, QUARANTINED, Mark, data_columns, live_mask, route_out
 from transforms import frame as fr
 from transforms.base import PartitionStep
 
@@ -17,17 +17,17 @@ def run_chain(part: pd.DataFrame, steps: Sequence[PartitionStep]) -> pd.DataFram
     """Apply ``steps`` in order to the data columns of ``part``, routing removed live rows."""
     alive = live_mask(part).to_numpy()
     data = part[data_columns(part)]
-    hidden = part[HIDDEN]
+    marks: list[Mark] = []
     for step in steps:
         result = step.apply(data)
         if result.removed is not None:
             leaving = result.removed.fillna(False).astype(bool).to_numpy() & alive
             if leaving.any():
                 keep_record = result.fate == QUARANTINED or step.keep_removed
-                hidden = route_out(
-                    hidden, leaving, result.fate, step.label,
+                marks.append(Mark(
+                    leaving, result.fate, step.label,
                     result.reason if result.reason is not None else f"removed by {step.label}",
-                    fr.records_as_json(data[leaving]) if keep_record else None)
+                    fr.records_as_json(data[leaving]) if keep_record else None))
                 alive = alive & ~leaving
         data = result.frame
-    return pd.concat([data, hidden], axis=1)
+    return pd.concat([data, route_out(part[HIDDEN], marks)], axis=1)

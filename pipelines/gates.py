@@ -10,7 +10,7 @@ from typing import Any
 import dask.dataframe as dd
 import pandas as pd
 
-from pipelines.routing import QUARANTINED, data_columns, live_mask, route_out
+from pipelines.routing import QUARANTINED, Mark, data_columns, live_mask, route_out
 from pipelines.spec import GateSpec
 from transforms import frame as fr
 from validation.dask_gate import duplicate_values, gate_statistics
@@ -40,8 +40,8 @@ def _route(part: pd.DataFrame, evaluator: GateEvaluator, stage: str, keys: list,
         return part
     leaving = alive.copy()  # to_numpy() may be a read-only view
     leaving[alive] = failed
-    return route_out(part, leaving, QUARANTINED, stage, reasons.reindex(part.index),
-                     fr.records_as_json(data[failed]))
+    return route_out(part, [Mark(leaving, QUARANTINED, stage, reasons.reindex(part.index),
+                                 fr.records_as_json(data[failed]))])
 
 
 def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str]

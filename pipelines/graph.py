@@ -15,7 +15,15 @@ import pandas as pd
 
 from pipelines.chain import run_chain
 from pipelines.gates import GatePoint, apply_gate
-from pipelines.routing import DROPPED, LINEAGE, data_columns, live_mask, route_out, with_routing
+from pipelines.routing import (
+    DROPPED,
+    LINEAGE,
+    Mark,
+    data_columns,
+    live_mask,
+    route_out,
+    with_routing,
+)
 from pipelines.spec import GateSpec, PipelineSpec
 from transforms import frame as fr
 from transforms.base import GlobalStep, PartitionStep
@@ -47,8 +55,9 @@ def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
     routed = with_routing(data, part[LINEAGE])
     if not removed.any():
         return routed
-    return route_out(routed, removed, DROPPED, step.label, f"removed by {step.label}",
-                     fr.records_as_json(data[removed]) if step.keep_removed else None)
+    return route_out(routed, [Mark(removed, DROPPED, step.label, f"removed by {step.label}",
+                                   fr.records_as_json(data[removed]) if step.keep_removed
+                                   else None)])
 
 
 def _apply_global(frame: dd.DataFrame, step: GlobalStep) -> dd.DataFrame:

@@ -16,6 +16,8 @@ indexes are unique (readers and shuffles reset them), which is what aligns marks
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -56,26 +58,42 @@ def with_routing(data: Frame, lineage: Frame) -> Frame:
     return out
 
 
-def route_out(
-    frame: Frame,
-    leaving: np.ndarray,
-    fate: str,
-    stage: str,
-    reasons: Column | str,
-    records: Column | None,
-) -> Frame:
-    """Mark the rows where ``leaving`` is True (live rows only) as gone.
+@dataclass
+class Mark:
+    """Rows leaving at one stage: a boolean mask over the partition, their fate, the stage,
+    the reason (one string, or a column aligned with the partition) and their records as
+    JSON (indexed by the leaving rows; None when not kept)."""
 
-    ``reasons`` is one string or a column aligned with ``frame``; ``records`` (the rows'
-    values as JSON, or None when not kept) is indexed by the leaving rows.
-    """
-    mask = fr.library(frame).Series(leaving, index=frame.index)
+    leaving: np.ndarray
+    fate: str
+    stage: str
+    reasons: Column | str
+    records: Column | None = None
+
+
+def route_out(frame: Frame, marks: list[Mark]) -> Frame:
+    """Mark the rows of ``marks`` (disjoint sets of live rows) as gone, writing each routing
+    column once however many stages removed rows."""
+    if not marks:
+        return frame
+    size = len(frame)
+    leaving = np.zeros(size, dtype=bool)
+    columns = {name: np.full(size, None, dtype=object) for name in ROUTING}
+    for mark in marks:
+        rows = np.flatnonzero(mark.leaving)
+        leaving[rows] = True
+        columns["_fate"][rows] = mark.fate
+        columns["_stage"][rows] = mark.stage
+        columns["_reasons"][rows] = (mark.reasons if isinstance(mark.reasons, str)
+                                     else fr.to_host(mark.reasons)[rows])
+        if mark.records is not None:
+            columns["_record"][rows] = fr.to_host(mark.records)
     out = frame.copy()
-    out["_fate"] = out["_fate"].mask(mask, fate)
-    out["_stage"] = out["_stage"].mask(mask, stage)
-    out["_reasons"] = out["_reasons"].mask(mask, reasons)
-    if records is not None:
-        out["_record"] = out["_record"].mask(mask, records)
+    lib = fr.library(frame)
+    where = lib.Series(leaving, index=frame.index)
+    for name, values in columns.items():
+        out[name] = out[name].mask(where, lib.Series(values[leaving], index=frame.index[leaving],
+                                                     dtype="str"))
     return out
 
 

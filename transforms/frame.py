@@ -35,6 +35,13 @@ def library(obj: object):
     return pd
 
 
+def to_host(values: Column) -> Any:
+    """A column's values as a host numpy array (objects for strings, nulls as None)."""
+    if is_cudf(values):
+        values = values.to_pandas()
+    return values.to_numpy(dtype=object, na_value=None)
+
+
 def concat(frames: list[Frame]) -> Frame:
     return library(frames[0]).concat(frames, ignore_index=True)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.routing import QUARANTINED, conform, rejected, route_out, with_routing
+from pipelines.routing import QUARANTINED, Mark, conform, rejected, route_out, with_routing
 from pipelines.schema import enforce_schema
 from pipelines.spec import CsvOptions, SchemaSpec
 from transforms import frame as fr
@@ -54,8 +54,8 @@ def routed_partition(
     out = with_routing(enforced.frame, lineage)
     failed = enforced.failed.to_numpy()
     if failed.any():
-        out = route_out(out, failed, QUARANTINED, READ_STAGE, enforced.reasons,
-                        fr.records_as_json(raw[failed]))
+        out = route_out(out, [Mark(failed, QUARANTINED, READ_STAGE, enforced.reasons,
+                                   fr.records_as_json(raw[failed]))])
     if bad.lines:
         bad_lineage = pd.DataFrame({"_source_id": np.full(len(bad.lines), source_id,
                                                           dtype="int32"),
