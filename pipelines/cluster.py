@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import dask
 from distributed import Client, LocalCluster
 
 from pipelines.spec import ClusterSpec
@@ -19,11 +20,12 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
     ``workers`` and ``address`` (from the command line) override the spec.
     """
     address = address or cluster.address
+    shuffle = {"dataframe.shuffle.method": cluster.shuffle_method(remote=bool(address))}
     if address:
-        with Client(address, timeout="30s") as client:
+        with dask.config.set(shuffle), Client(address, timeout="30s") as client:
             yield client
         return
-    with LocalCluster(
+    with dask.config.set(shuffle), LocalCluster(
         n_workers=workers or cluster.workers,
         threads_per_worker=cluster.threads_per_worker,
         memory_limit=cluster.memory_limit,

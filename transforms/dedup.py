@@ -35,10 +35,18 @@ def _routing_key(meta: Frame, key: list[str]) -> list[str]:
 
 def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
     """Partition rows in lineage order with ``_removed`` True on all but the first of each
-    group of equal keys (the sort also makes the output order deterministic)."""
-    ordered = part.sort_values(LINEAGE).drop(columns=[_HASH])
-    removed = ordered.duplicated(subset=key, keep="first")
-    return ordered.assign(_removed=removed.astype(bool))
+    group of equal keys (the sort also makes the output order deterministic).
+
+    Equal keys have equal routing hashes, so only rows sharing a hash (a few percent) are
+    compared on the whole key; the rest cannot be duplicates.
+    """
+    ordered = part.sort_values(LINEAGE).reset_index(drop=True)  # shuffles repeat labels
+    candidates = ordered.duplicated(subset=[_HASH], keep=False)
+    removed = candidates & False
+    if bool(candidates.any()):
+        removed = removed.mask(candidates,
+                               ordered[candidates].duplicated(subset=key, keep="first"))
+    return ordered.drop(columns=[_HASH]).assign(_removed=removed.astype(bool))
 
 
 @register

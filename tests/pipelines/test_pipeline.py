@@ -133,7 +133,8 @@ def test_split_writes_a_folder_per_split(make_spec, uploads, run):
     assert dataset.num_rows == 2000 and "split" in dataset.column_names
 
 
-def test_same_shards_whatever_the_worker_count(make_spec, uploads, tmp_path):
+def test_same_shards_whatever_the_worker_count_and_shuffle(make_spec, uploads, tmp_path):
+    import dask
     from distributed import Client, LocalCluster
 
     from pipelines.publish import run_pipeline
@@ -144,10 +145,11 @@ def test_same_shards_whatever_the_worker_count(make_spec, uploads, tmp_path):
     spec = make_spec(schema=SCHEMA, steps=STEPS, source={"paths": ["uploads"],
                                                          "block_size": 20_000})
     hashes = []
-    for workers in (1, 3):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+    for workers, shuffle in ((1, "tasks"), (3, "p2p"), (2, "tasks")):
+        with dask.config.set({"dataframe.shuffle.method": shuffle}), \
+                LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                             dashboard_address=None) as cluster, Client(cluster) as client:
             version = run_pipeline(spec, client=client)
         hashes.append([s["sha256"] for s in version.manifest["shards"]])
-    assert hashes[0] == hashes[1]
+    assert hashes[0] == hashes[1] == hashes[2]
     assert version.manifest["accounting"]["dropped_by_step"]["dedup"] == 3000 - 700
