@@ -50,7 +50,7 @@ def live_mask(frame: Frame) -> Column:
 
 def with_routing(data: Frame, lineage: Frame) -> Frame:
     """Live rows: data plus lineage (aligned row for row), routing columns null."""
-    out = data.copy()
+    out = data.copy(deep=False)  # copy-on-write: new columns never touch the input
     for column in LINEAGE:
         out[column] = lineage[column].to_numpy()
     for column in ROUTING:
@@ -88,7 +88,7 @@ def route_out(frame: Frame, marks: list[Mark]) -> Frame:
                                      else fr.to_host(mark.reasons)[rows])
         if mark.records is not None:
             columns["_record"][rows] = fr.to_host(mark.records)
-    out = frame.copy()
+    out = frame.copy(deep=False)
     lib = fr.library(frame)
     where = lib.Series(leaving, index=frame.index)
     for name, values in columns.items():
