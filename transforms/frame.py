@@ -42,10 +42,6 @@ def to_host(values: Column) -> Any:
     return values.to_numpy(dtype=object, na_value=None)
 
 
-def concat(frames: list[Frame]) -> Frame:
-    return library(frames[0]).concat(frames, ignore_index=True)
-
-
 def records_as_json(frame: Frame) -> Column:
     """One JSON object per row (the quarantine's ``_record``), built by the library's C writer."""
     if len(frame) == 0:
