@@ -1,0 +1,103 @@
+"""One engine evaluating the benchmark suite on the benchmark data, in its own process.
+
+    python -m benchmarks.gates.evaluate assay|ge-summary|ge-complete DATA.parquet
+
+Prints ``RESULT {json}``: the evaluation's wall time (after loading) and, per expectation,
+the answers to compare (success, unexpected_count, observed_value).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from benchmarks.gates.suite import load, supported_suite
+
+
+def _answers(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Answers keyed by the expectation (type and kwargs): GE orders results its own way."""
+    out = {}
+    for r in results:
+        config, result = r["expectation_config"], r.get("result") or {}
+        kwargs = {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                  for k, v in config["kwargs"].items() if k != "batch_id"}  # GE: 1 -> 1.0
+        out[f"{config['type']} {json.dumps(kwargs, sort_keys=True, default=str)}"] = {
+            "success": r["success"], "unexpected_count": result.get("unexpected_count"),
+            "observed_value": result.get("observed_value")}
+    return out
+
+
+def run_assay(frame: Any, suite: list[dict[str, Any]]) -> tuple[float, dict, int]:
+    """The gate as the engine runs it: statistics and row routing in one dask.compute."""
+    import dask
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+
+    from validation.dask_gate import duplicate_values, gate_statistics
+    from validation.gate import GateEvaluator
+    from validation.suite import parse_suite
+
+    with LocalCluster(processes=False, dashboard_address=":0") as cluster, Client(cluster), \
+            dask.config.set({"dataframe.shuffle.method": "tasks"}):
+        # the engine gets its partitions from the readers; splitting the frame is not the gate
+        live = dd.from_pandas(frame, npartitions=16, sort=False).persist()
+        started = time.perf_counter()
+        evaluator = GateEvaluator(parse_suite(suite, name="bench"), "bench")
+        duplicates = duplicate_values(live, evaluator.duplicate_keys)
+        stats = gate_statistics(live, evaluator, duplicates)
+        keys = list(duplicates)
+
+        def failing(part: Any, *tables: Any) -> int:
+            failed, _ = evaluator.row_failures(part, dict(zip(keys, tables, strict=True)))
+            return int(failed.sum())
+
+        routed = live.map_partitions(failing, *duplicates.values(), meta=(None, "int64"),
+                                     align_dataframes=False).sum()
+        stats, failed_rows = dask.compute(stats, routed)
+        result = evaluator.result(stats)
+        elapsed = time.perf_counter() - started
+    return elapsed, _answers(result.ge_result["results"]), int(failed_rows)
+
+
+def run_ge(frame: Any, suite: list[dict[str, Any]], result_format: str) -> tuple[float, dict]:
+    warnings.filterwarnings("ignore")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_definition = (context.data_sources.add_pandas("bench")
+                        .add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all"))
+    ge_suite = context.suites.add(gx.ExpectationSuite(name="bench"))
+    for config in suite:
+        ge_suite.add_expectation(ExpectationConfiguration(**config).to_domain_obj())
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    started = time.perf_counter()
+    result = batch.validate(ge_suite, result_format=result_format).to_json_dict()
+    return time.perf_counter() - started, _answers(result["results"])
+
+
+def main(argv: list[str]) -> None:
+    engine, data = argv[0], Path(argv[1])
+    suite, _ = supported_suite()
+    frame = load(data)
+    payload: dict[str, Any] = {"engine": engine, "rows": len(frame)}
+    if engine == "assay":
+        payload["eval_s"], payload["answers"], payload["rows_failing"] = run_assay(frame, suite)
+    else:
+        mode = engine.removeprefix("ge-").upper()
+        payload["eval_s"], payload["answers"] = run_ge(frame, suite, mode)
+    print("RESULT " + json.dumps(payload, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
