@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from validation.boundaries import previous_values
+from validation.expectations.ordering import PREVIOUS
 from validation.gate import GateEvaluator, Stats
 
 Key = tuple[str, ...]
@@ -27,6 +29,9 @@ def duplicate_values(live: Any, keys: list[Key]) -> dict[Key, Any]:
     """
     duplicates: dict[Key, Any] = {}
     for key in keys:
+        if key[0] == PREVIOUS:  # a boundary table, not a duplicate table (ordering.py)
+            duplicates[key] = previous_values(live, key[1]) if key[1] in live.columns else None
+            continue
         columns = list(key)
         if not set(columns) <= set(live.columns):
             duplicates[key] = None

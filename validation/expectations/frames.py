@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.frame import is_cudf
+from transforms.frame import is_cudf, to_host
 
 Column = Any  # pandas.Series or cudf.Series
 Frame = Any
@@ -58,3 +58,20 @@ def rows_in(keys: Frame, table: Frame | None) -> Column:
     hit = merged["__hit"].notna().reset_index(drop=True)
     hit.index = keys.index
     return hit
+
+
+def expand(subset: Column, considered: Column) -> Column:
+    """A mask over all rows from ``subset``, one value per ``considered`` row in order;
+    False elsewhere (positional, so a repeated index is fine)."""
+    full = considered & False
+    full[considered] = as_mask(subset).values
+    return full
+
+
+def distinct_failures(values: Column, passes: Any) -> Column:
+    """Rows whose value fails ``passes`` (a Python predicate), calling it once per distinct
+    non-null value of the partition and mapping the verdicts back with ``isin``: the
+    Python-level work is bounded by the number of distinct values, never by rows."""
+    distinct = to_host(values.dropna().drop_duplicates())
+    failing = [value for value in distinct if not passes(value)]
+    return values.isin(failing) & values.notna()

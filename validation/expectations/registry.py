@@ -29,3 +29,17 @@ REGISTRY: dict[str, type[Expectation]] = {
         ColumnMeanBetween,
     )
 }
+
+from validation.expectations.column_map_more import EXPECTATIONS as _MORE_COLUMN_MAP  # noqa: E402
+
+REGISTRY.update({cls.type: cls for cls in _MORE_COLUMN_MAP})
+
+from validation.expectations.rows import EXPECTATIONS as _ROWS  # noqa: E402
+
+REGISTRY.update({cls.type: cls for cls in _ROWS})
+
+from validation.expectations.distinct import EXPECTATIONS as _DISTINCT  # noqa: E402
+from validation.expectations.statistics import EXPECTATIONS as _STATISTICS  # noqa: E402
+from validation.expectations.table import EXPECTATIONS as _TABLE  # noqa: E402
+
+REGISTRY.update({cls.type: cls for cls in (*_TABLE, *_STATISTICS, *_DISTINCT)})

@@ -1,0 +1,359 @@
+"""More column map expectations: nulls, sets, regex lists, LIKE patterns, lengths, types.
+
+Each mirrors GE 1.24's pandas engine (``great_expectations/expectations/metrics/
+column_map_metrics``): rows whose value is null are 'missing' and not evaluated, except by
+``be_null``, which evaluates every row and (like ``not_be_null``) reports no missing fields.
+
+GE 1.24 has no pandas implementation of the LIKE pattern metrics (SQL only: its pandas
+engine raises), so ``match_like_pattern`` and ``not_match_like_pattern`` follow our own
+documented semantics: SQL LIKE, case-sensitive, ``%`` any run of characters (newlines too),
+``_`` exactly one character, ``escape`` (one character) makes the next ``%``, ``_`` or
+itself literal; the pattern is anchored at both ends.
+
+The two type expectations are column-level in GE's pandas engine: the column's dtype is
+compared with the type names, and the result is ``{"observed_value": dtype.type.__name__}``.
+We compare the partition's dtype (what GE would see given that partition). Only for an
+``object`` column does GE check each value's Python type; that per-value check is not
+vectorisable, so it is refused (an evaluation error naming the column), never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from transforms.frame import as_string
+from validation.expectations import params as p
+from validation.expectations.base import Expectation, ExpectationError, Table, require_columns
+from validation.expectations.column_map import _COLUMN_MAP, ColumnMapExpectation
+from validation.expectations.frames import all_rows, as_mask
+from validation.expectations.map import Duplicates
+
+# --------------------------------------------------------------------------- kwarg checks
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _single_char(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 1:
+        raise ValueError(f"expected a single character, got {value!r}")
+    return value
+
+
+def _regex_list(value: Any) -> tuple[str, ...]:
+    """A non-empty list of regexes (GE's validator refuses an empty one)."""
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("expected a non-empty list of regular expressions")
+    return tuple(p.regex(v) for v in value)
+
+
+def _type_name(value: Any) -> str:
+    """A type name as GE resolves it; names with a leading underscore are refused, so a
+    suite cannot reach private attributes of numpy or pandas."""
+    if not isinstance(value, str) or not value or value.startswith("_"):
+        raise ValueError(f"expected a type name such as 'int64' or 'str', got {value!r}")
+    return value
+
+
+def _type_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list of type names, got {type(value).__name__}")
+    return tuple(_type_name(v) for v in value)
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+class BeNull(ColumnMapExpectation):
+    """Every row is evaluated; the non-null ones are unexpected (GE: ``column_values.null``)."""
+
+    type = "expect_column_values_to_be_null"
+    report_missing = False
+
+    def considered(self, part: Any) -> Any:
+        return all_rows(part[self.column])
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return part[self.column].notna()
+
+
+def set_for_column(values: Any, value_set: tuple[Any, ...]) -> list[Any]:
+    """GE's ``parse_value_set`` for datetime columns: strings parsed by dateutil (a naive
+    result then matches nothing in a tz-aware column); an unparseable one is an error."""
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return list(value_set)
+    from dateutil.parser import ParserError, parse
+
+    try:
+        return [parse(v) if isinstance(v, str) else v for v in value_set]
+    except (ParserError, OverflowError) as exc:
+        raise ExpectationError(f"value_set: {exc}") from None
+
+
+class NotInSet(ColumnMapExpectation):
+    type = "expect_column_values_to_not_be_in_set"
+    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "value_set": p.Param(p.value_set)}
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        values = part[self.column]
+        return values.isin(set_for_column(values, self.kw["value_set"]))
+
+
+def _search(values: Any, pattern: str, flags: int = 0) -> Any:
+    """GE's ``column.astype(str).str.contains(pattern)``: an unanchored search."""
+    return as_string(values).str.contains(pattern, regex=True, flags=flags)
+
+
+class NotMatchRegex(ColumnMapExpectation):
+    type = "expect_column_values_to_not_match_regex"
+    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "regex": p.Param(p.regex)}
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return _search(part[self.column], self.kw["regex"])
+
+
+class _RegexList(ColumnMapExpectation):
+    """One search per pattern, combined with ``|`` (any) or ``&`` (all)."""
+
+    def matches(self, values: Any, match_on: str) -> Any:
+        combined = None
+        for pattern in self.kw["regex_list"]:
+            hit = as_mask(_search(values, pattern))
+            if combined is None:
+                combined = hit
+            else:
+                combined = combined | hit if match_on == "any" else combined & hit
+        return combined
+
+
+class MatchRegexList(_RegexList):
+    type = "expect_column_values_to_match_regex_list"
+    params: ClassVar[dict[str, p.Param]] = {
+        **_COLUMN_MAP,
+        "regex_list": p.Param(_regex_list),
+        "match_on": p.Param(p.choice("any", "all"), "any"),
+    }
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return ~self.matches(part[self.column], self.kw["match_on"])
+
+
+class NotMatchRegexList(_RegexList):
+    type = "expect_column_values_to_not_match_regex_list"
+    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "regex_list": p.Param(_regex_list)}
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return self.matches(part[self.column], "any")
+
+
+def like_to_regex(pattern: str, escape: str | None = None) -> str:
+    """An SQL LIKE pattern as an anchored regex: ``%`` -> ``.*``, ``_`` -> ``.``, rest literal.
+
+    With ``escape``, the character after it is literal (a trailing escape is literal too).
+    Use with ``re.DOTALL`` so ``%`` and ``_`` match newlines as SQL does.
+    """
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if escape is not None and char == escape:
+            out.append(re.escape(next(chars, escape)))
+        elif char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return r"\A(?:" + "".join(out) + r")\Z"
+
+
+_LIKE = {
+    **_COLUMN_MAP,
+    "like_pattern": p.Param(_text),
+    "escape": p.Param(p.optional(_single_char), None),
+}
+
+
+class _Like(ColumnMapExpectation):
+    params: ClassVar[dict[str, p.Param]] = _LIKE
+
+    def like(self, values: Any) -> Any:
+        regex = like_to_regex(self.kw["like_pattern"], self.kw["escape"])
+        return _search(values, regex, flags=re.DOTALL)
+
+
+class MatchLikePattern(_Like):
+    type = "expect_column_values_to_match_like_pattern"
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return ~self.like(part[self.column])
+
+
+class NotMatchLikePattern(_Like):
+    type = "expect_column_values_to_not_match_like_pattern"
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return self.like(part[self.column])
+
+
+class ValueLengthsEqual(ColumnMapExpectation):
+    """GE compares ``len(str(value))`` with ``value`` (a float is allowed and never equal
+    unless integral)."""
+
+    type = "expect_column_value_lengths_to_equal"
+    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "value": p.Param(p.number)}
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return as_string(part[self.column]).str.len() != self.kw["value"]
+
+
+# --------------------------------------------------------------------------- dtype checks
+
+_OBJECT_NAMES = ("object", "object_", "O")
+
+
+def _native_types(name: str) -> tuple[type, ...]:
+    """GE's ``native_type_type_map``: Python types for a few names, case-insensitive."""
+    native: dict[str, tuple[type, ...]] = {
+        "none": (type(None),), "bool": (bool,), "int": (int,), "long": (int,),
+        "float": (float,), "bytes": (bytes,), "complex": (complex,), "str": (str,),
+        "string_types": (str,), "list": (list,), "dict": (dict,),
+    }
+    return native.get(name.lower(), ())
+
+
+def _pandas_class(module: Any, name: str) -> type | None:
+    found = getattr(module, name, None)
+    return found if isinstance(found, type) else None
+
+
+def of_type_candidates(name: str) -> list[Any]:
+    """The scalar types GE 1.24 accepts for ``type_`` (``ExpectColumnValuesToBeOfType``)."""
+    found: list[Any] = []
+    try:
+        found.append(np.dtype(name).type)
+    except TypeError:
+        candidates = (_pandas_class(pd, name), _pandas_class(_dtypes_module(), name))
+        found += [c for c in candidates if c is not None]
+    return found + list(_native_types(name))
+
+
+def in_type_list_candidates(names: tuple[str, ...]) -> list[Any]:
+    """The dtypes and types GE 1.24 accepts for ``type_list`` (``...InTypeList``)."""
+    found: list[Any] = []
+    for name in names:
+        try:
+            found += [np.dtype(name).type, np.dtype(name)]
+        except TypeError:
+            cls = _pandas_class(pd, name)
+            if cls is not None:
+                found.append(cls)
+                try:
+                    instance = cls()
+                except TypeError:
+                    instance = None
+                if isinstance(instance, pd.api.extensions.ExtensionDtype):
+                    found.append(instance)
+            cls = _pandas_class(_dtypes_module(), name)
+            if cls is not None:
+                found.append(cls)
+        found += list(_native_types(name))
+    return found
+
+
+def _dtypes_module() -> Any:
+    """``pandas.core.dtypes.dtypes``, the module GE looks type names up in."""
+    from pandas.core.dtypes import dtypes
+
+    return dtypes
+
+
+class _ColumnType(Expectation):
+    """GE's pandas dtype check; the partial is the outcome, every partition has the same."""
+
+    params: ClassVar[dict[str, p.Param]] = {
+        "column": p.Param(p.column_name),
+        "mostly": p.Param(p.mostly, 1.0),
+        **p.CONDITIONS,
+    }
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.kw["column"],)
+
+    def per_value(self) -> bool:
+        """Whether GE would check each value's type on an ``object`` column."""
+        raise NotImplementedError
+
+    def outcome(self, dtype: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def partial(self, part: Any, duplicates: Duplicates) -> dict[str, Any]:
+        require_columns(part, self.columns)
+        dtype = part[self.kw["column"]].dtype
+        if dtype.type.__name__ == "object_" and self.per_value():
+            raise ExpectationError(
+                f'column "{self.kw["column"]}" has dtype object: GE checks each value\'s '
+                "Python type there, which the native evaluator does not do"
+            )
+        try:
+            return self.outcome(dtype)
+        except Exception as exc:  # GE's engine raises on the same names
+            raise ExpectationError(f"{type(exc).__name__}: {exc}") from None
+
+    def merge(self, a: Any, b: Any) -> Any:
+        return a if a is not None else b
+
+    def validate(self, partial: dict[str, Any], table: Table) -> dict[str, Any]:
+        return partial
+
+
+class OfType(_ColumnType):
+    type = "expect_column_values_to_be_of_type"
+    params: ClassVar[dict[str, p.Param]] = {
+        **_ColumnType.params,
+        "type_": p.Param(_type_name),
+    }
+
+    def per_value(self) -> bool:
+        return self.kw["type_"] not in _OBJECT_NAMES
+
+    def outcome(self, dtype: Any) -> dict[str, Any]:
+        success = dtype.type in of_type_candidates(self.kw["type_"])
+        return {"success": success, "result": {"observed_value": dtype.type.__name__}}
+
+
+class InTypeList(_ColumnType):
+    type = "expect_column_values_to_be_in_type_list"
+    params: ClassVar[dict[str, p.Param]] = {
+        **_ColumnType.params,
+        "type_list": p.Param(p.optional(_type_names), None),
+    }
+
+    def per_value(self) -> bool:
+        return self.kw["type_list"] is not None
+
+    def outcome(self, dtype: Any) -> dict[str, Any]:
+        names = self.kw["type_list"]
+        success = names is None or dtype in in_type_list_candidates(names)
+        return {"success": bool(success), "result": {"observed_value": dtype.type.__name__}}
+
+
+EXPECTATIONS: tuple[type[Expectation], ...] = (
+    BeNull,
+    NotInSet,
+    NotMatchRegex,
+    MatchRegexList,
+    NotMatchRegexList,
+    MatchLikePattern,
+    NotMatchLikePattern,
+    ValueLengthsEqual,
+    OfType,
+    InTypeList,
+)

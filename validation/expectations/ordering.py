@@ -1,0 +1,69 @@
+"""Ordering expectations: each non-null value against the previous non-null value.
+
+GE's pandas kernel drops nulls, takes ``diff()`` and passes a row where the diff is in
+order (``>= 0``, ``> 0`` when strict, against a zero timedelta for datetimes) or null (the
+first value, and ``inf - inf``). Rows are in input order, so the comparison crosses
+partitions: the first non-null value of a partition is compared with the last non-null
+value of the partitions before it. That value comes from a small boundary table, one row
+per partition (``validation.boundaries``), requested through ``duplicate_key`` like the
+duplicate tables of the uniqueness expectations; the kernel prepends it and runs the very
+``diff`` GE runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from transforms.frame import library
+from validation.expectations import params as p
+from validation.expectations.column_map import ColumnMapExpectation
+from validation.expectations.frames import expand
+from validation.expectations.map import Duplicates
+
+PREVIOUS = "\x00previous"  # first item of a boundary-table key: (PREVIOUS, column)
+
+
+class _Monotonic(ColumnMapExpectation):
+    params: ClassVar[dict[str, p.Param]] = {
+        **ColumnMapExpectation.params,
+        "strictly": p.Param(p.optional(p.flag), None),
+    }
+    ascending: ClassVar[bool]
+
+    @property
+    def duplicate_key(self) -> tuple[str, ...]:
+        return (PREVIOUS, self.column)
+
+    def in_order(self, diff: Any) -> Any:
+        zero = 0
+        if str(diff.dtype).startswith("timedelta"):
+            import pandas as pd
+
+            zero = pd.Timedelta(0)
+        strictly = bool(self.kw["strictly"])
+        if self.ascending:
+            ordered = diff > zero if strictly else diff >= zero
+        else:
+            ordered = diff < zero if strictly else diff <= zero
+        return ordered | diff.isna()
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        values = part[self.column]
+        present = values.notna()
+        kept = values[present.values]
+        boundary = duplicates.get(self.duplicate_key)
+        before = 0 if boundary is None else len(boundary)
+        if before:
+            kept = library(values).concat([boundary["value"], kept], ignore_index=True)
+        diff = kept.diff().iloc[before:]
+        return expand(~self.in_order(diff).astype(bool), present)
+
+
+class Increasing(_Monotonic):
+    type = "expect_column_values_to_be_increasing"
+    ascending = True
+
+
+class Decreasing(_Monotonic):
+    type = "expect_column_values_to_be_decreasing"
+    ascending = False

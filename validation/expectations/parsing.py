@@ -1,0 +1,97 @@
+"""Parseability expectations: is each (non-null) value a date, a date in a format, JSON.
+
+GE calls a Python parser per value; nothing in pandas or cuDF reproduces dateutil's,
+``strptime``'s or ``json``'s acceptance exactly. So the parser runs once per DISTINCT
+value of the partition (``frames.distinct_failures``) and the verdicts map back to rows
+with ``isin``: no per-row Python, and repeated values (the usual case) cost nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, ClassVar
+
+from validation.expectations import params as p
+from validation.expectations.base import ExpectationError
+from validation.expectations.column_map import ColumnMapExpectation
+from validation.expectations.frames import distinct_failures
+from validation.expectations.map import Duplicates
+
+
+def _strings_only(expectation: str) -> ExpectationError:
+    return ExpectationError(
+        f"Values passed to {expectation} must be of type string.\nIf you want to validate a "
+        "column of dates or timestamps, please call the expectation before converting from "
+        "string format."
+    )
+
+
+class _ParsedByPython(ColumnMapExpectation):
+    def parses(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+        return distinct_failures(part[self.column], self.parses)
+
+
+class DateutilParseable(_ParsedByPython):
+    """``dateutil.parser.parse`` accepts the value; non-strings raise, as in GE."""
+
+    type = "expect_column_values_to_be_dateutil_parseable"
+
+    def parses(self, value: Any) -> bool:
+        from dateutil.parser import parse
+
+        if type(value) is not str:
+            raise _strings_only(self.type)
+        try:
+            parse(value)
+        except (ValueError, OverflowError):
+            return False
+        return True
+
+
+def strftime_format(value: Any) -> str:
+    """GE's check: a format that round-trips the current time through strftime/strptime."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a strftime format string, got {type(value).__name__}")
+    try:
+        now = dt.datetime.now(tz=dt.UTC)
+        dt.datetime.strptime(dt.datetime.strftime(now, value), value)
+    except ValueError as exc:
+        raise ValueError(f"Unable to use provided strftime_format. {exc}") from None
+    return value
+
+
+class MatchStrftimeFormat(_ParsedByPython):
+    """``datetime.strptime(value, strftime_format)`` succeeds; non-strings raise, as in GE."""
+
+    type = "expect_column_values_to_match_strftime_format"
+    params: ClassVar[dict[str, p.Param]] = {
+        **ColumnMapExpectation.params,
+        "strftime_format": p.Param(strftime_format),
+    }
+
+    def parses(self, value: Any) -> bool:
+        try:
+            dt.datetime.strptime(value, self.kw["strftime_format"])
+        except TypeError:
+            raise _strings_only(self.type) from None
+        except ValueError:
+            return False
+        return True
+
+
+class JsonParseable(_ParsedByPython):
+    """``json.loads`` accepts the value; anything it refuses (non-strings too) is unexpected."""
+
+    type = "expect_column_values_to_be_json_parseable"
+
+    def parses(self, value: Any) -> bool:
+        try:
+            json.loads(value)
+        except Exception:
+            return False
+        return True
+

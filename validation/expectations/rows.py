@@ -1,0 +1,27 @@
+"""The row-level expectations of ``ordering``, ``parsing`` and ``pairs``, for the registry."""
+
+from __future__ import annotations
+
+from validation.expectations.base import Expectation
+from validation.expectations.ordering import Decreasing, Increasing
+from validation.expectations.pairs import (
+    MulticolumnSumEqual,
+    PairAGreaterThanB,
+    PairEqual,
+    PairInSet,
+    SelectUniqueWithinRecord,
+)
+from validation.expectations.parsing import DateutilParseable, JsonParseable, MatchStrftimeFormat
+
+EXPECTATIONS: tuple[type[Expectation], ...] = (
+    Increasing,
+    Decreasing,
+    DateutilParseable,
+    MatchStrftimeFormat,
+    JsonParseable,
+    PairEqual,
+    PairAGreaterThanB,
+    PairInSet,
+    SelectUniqueWithinRecord,
+    MulticolumnSumEqual,
+)

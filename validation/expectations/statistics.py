@@ -1,0 +1,183 @@
+"""Column statistics from constant-size partials: min, max, sum, sample stdev, non-null share.
+
+GE's pandas engine drops nulls (None, NaN, NA) first, then reduces; a column with nothing
+left has no min/max/stdev (observed null, failed) but a sum of 0. Only numeric and boolean
+columns are evaluated natively; other dtypes report an evaluation error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from validation.expectations import params as p
+from validation.expectations.aggregate import _BOUNDS, SumCount, _MetricBetween
+from validation.expectations.base import ExpectationError, Table, require_columns
+
+Duplicates = dict[tuple[str, ...], Any]
+
+
+def numeric_kind(values: Any, what: str) -> str:
+    """'int', 'float' or 'bool' for the column's dtype; ExpectationError for anything else."""
+    kind = str(values.dtype).lower()
+    for prefix, name in (("bool", "bool"), ("int", "int"), ("uint", "int"), ("float", "float")):
+        if kind.startswith(prefix):
+            return name
+    raise ExpectationError(f"Cannot perform reduction '{what}' with {values.dtype} dtype")
+
+
+def scalar(value: Any) -> Any:
+    """A device or numpy scalar as a Python one."""
+    return value.item() if hasattr(value, "item") else value
+
+
+class _ColumnStatistic(_MetricBetween):
+    params: ClassVar[dict[str, p.Param]] = {
+        "column": p.Param(p.column_name),
+        "min_value": p.Param(p.optional(p.number), None),
+        "max_value": p.Param(p.optional(p.number), None),
+        **_BOUNDS,
+        **p.CONDITIONS,
+    }
+    reduction: ClassVar[str] = ""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.kw["column"],)
+
+    def values(self, part: Any) -> tuple[Any, str]:
+        """The column's non-null values and their kind."""
+        require_columns(part, self.columns)
+        column = part[self.kw["column"]]
+        kind = numeric_kind(column, self.reduction)
+        return column[column.notna()], kind
+
+
+class _Extreme(_ColumnStatistic):
+    """min or max: the partial is the partition's extreme as a Python scalar, None if empty."""
+
+    pick: ClassVar[Any] = min
+
+    def partial(self, part: Any, duplicates: Duplicates) -> Any:
+        require_columns(part, self.columns)
+        if part[self.kw["column"]].notna().sum() == 0:
+            return None  # GE: no values, observed null, whatever the dtype
+        values, kind = self.values(part)
+        value = scalar(getattr(values, self.reduction)())
+        return bool(value) if kind == "bool" else value
+
+    def merge(self, a: Any, b: Any) -> Any:
+        if a is None or b is None:
+            return b if a is None else a
+        return type(self).pick(a, b)
+
+    def validate(self, partial: Any, table: Table) -> dict[str, Any]:
+        return self.outcome(partial)
+
+
+class ColumnMinBetween(_Extreme):
+    type = "expect_column_min_to_be_between"
+    reduction = "min"
+    pick = min
+
+
+class ColumnMaxBetween(_Extreme):
+    type = "expect_column_max_to_be_between"
+    reduction = "max"
+    pick = max
+
+
+class ColumnSumBetween(_ColumnStatistic):
+    """Exact for integers and booleans (Python ints); floats add per-partition sums."""
+
+    type = "expect_column_sum_to_be_between"
+    reduction = "sum"
+
+    def empty(self) -> SumCount:
+        return SumCount()
+
+    def partial(self, part: Any, duplicates: Duplicates) -> SumCount:
+        values, kind = self.values(part)
+        total = scalar(values.sum()) if len(values) else 0
+        return SumCount(float(total) if kind == "float" else int(total), len(values))
+
+    def merge(self, a: SumCount, b: SumCount) -> SumCount:
+        return SumCount(a.total + b.total, a.count + b.count)
+
+    def validate(self, partial: SumCount, table: Table) -> dict[str, Any]:
+        return self.outcome(partial.total)
+
+
+@dataclass
+class Moments:
+    """Count, mean and sum of squared deviations (Chan et al.'s parallel update)."""
+
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+
+class ColumnStdevBetween(_ColumnStatistic):
+    """Sample standard deviation (ddof=1) as pandas' ``std``; fewer than 2 values: null."""
+
+    type = "expect_column_stdev_to_be_between"
+    reduction = "std"
+
+    def empty(self) -> Moments:
+        return Moments()
+
+    def partial(self, part: Any, duplicates: Duplicates) -> Moments:
+        values, _ = self.values(part)
+        if len(values) == 0:
+            return Moments()
+        values = values.astype("float64")
+        mean = scalar(values.mean())
+        m2 = ((values - mean) ** 2).sum(skipna=False)  # inf - inf poisons it, as in pandas
+        return Moments(len(values), float(mean), float(scalar(m2)))
+
+    def merge(self, a: Moments, b: Moments) -> Moments:
+        if not a.count or not b.count:
+            return b if not a.count else a
+        count = a.count + b.count
+        delta = b.mean - a.mean
+        mean = a.mean + delta * b.count / count
+        m2 = a.m2 + b.m2 + delta * delta * a.count * b.count / count
+        return Moments(count, mean, m2)
+
+    def validate(self, partial: Moments, table: Table) -> dict[str, Any]:
+        if partial.count < 2 or math.isnan(partial.m2):
+            return self.outcome(None)
+        return self.outcome(math.sqrt(partial.m2 / (partial.count - 1)))
+
+
+class ColumnNonNullProportionBetween(_MetricBetween):
+    """Non-null rows over all rows; 0 for an empty table (GE's rule)."""
+
+    type = "expect_column_proportion_of_non_null_values_to_be_between"
+    params: ClassVar[dict[str, p.Param]] = _ColumnStatistic.params
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.kw["column"],)
+
+    def empty(self) -> int:
+        return 0
+
+    def partial(self, part: Any, duplicates: Duplicates) -> int:
+        require_columns(part, self.columns)
+        return int(part[self.kw["column"]].notna().sum())
+
+    def merge(self, a: int, b: int) -> int:
+        return a + b
+
+    def validate(self, partial: int, table: Table) -> dict[str, Any]:
+        return self.outcome(partial / table.rows if table.rows > 0 else 0)
+
+EXPECTATIONS = (
+    ColumnMinBetween,
+    ColumnMaxBetween,
+    ColumnSumBetween,
+    ColumnStdevBetween,
+    ColumnNonNullProportionBetween,
+)
