@@ -1,15 +1,15 @@
 """The ``ingest`` Prefect flow: plan, run the engine on a Dask cluster, publish, report.
 
 The engine (``pipelines``) does the work and knows nothing of Prefect. The flow adds what an
-orchestrator is for: retries of transient I/O, the cluster's lifetime, and a markdown
-artifact with the run's summary. Errors we explain (``AssayError``) are verdicts on the spec
-or the data, so they are never retried and reach the caller unchanged, which maps them to
-exit codes.
+orchestrator is for: retries of transient I/O, the cluster's lifetime, a markdown artifact
+with the run's summary, and a table artifact per gate with its failing expectations (also
+when a gate aborts the run: read back from the gate results the abort keeps). Errors we
+explain (``AssayError``) are verdicts on the spec or the data, so they are never retried
+and reach the caller unchanged, which maps them to exit codes.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +19,13 @@ import yaml
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
+from flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
 from flows.summary import RunSummary, summarize, to_markdown
 from pipelines.cluster import dask_client
-from pipelines.errors import AssayError
+from pipelines.errors import AssayError, GateAborted
 from pipelines.plan import RunPlan, plan_run
 from pipelines.publish import PublishedVersion, publish_run
 from pipelines.runner import StagedRun, execute_run
@@ -96,19 +98,24 @@ def publish_version(staged: StagedRun) -> PublishedVersion:
 
 @task(name="report", **_TASK_DEFAULTS)
 def report(staged: StagedRun, published: PublishedVersion) -> RunSummary:
-    """Record the run's summary as a markdown artifact, keyed by pipeline."""
+    """Record the run's summary as a markdown artifact, keyed by pipeline, and each gate's
+    failing expectations as a table artifact keyed ``assay-<pipeline>-<gate>``."""
     summary = summarize(staged, published)
     create_markdown_artifact(
         markdown=to_markdown(summary),
         key=artifact_key(summary.pipeline),
         description=f"{summary.pipeline} {summary.version}: {summary.rows_written:,} rows",
     )
+    create_gate_artifacts(summary.pipeline, staged.gates)
     return summary
 
 
-def artifact_key(pipeline: str) -> str:
-    """Artifact keys allow lowercase letters, digits and dashes only."""
-    return "assay-" + (re.sub(r"[^a-z0-9-]+", "-", pipeline.lower()).strip("-") or "run")
+def _report_abort(plan: RunPlan) -> None:
+    """Gate artifacts of an aborted run, best effort: never mask the abort itself."""
+    try:
+        create_gate_artifacts(plan.spec.name, aborted_gate_results(plan))
+    except Exception as exc:
+        get_run_logger().warning("gate artifacts of the aborted run not created: %s", exc)
 
 
 @flow(name="ingest", flow_run_name=_flow_run_name, log_prints=False)
@@ -129,7 +136,11 @@ def ingest(
     spec = load_spec(spec_path)
     plan = plan_inputs(spec, inputs, output)
     with dask_client(spec.cluster, workers=workers, address=cluster_address) as client:
-        staged = run_engine(plan, client, on_progress)
+        try:
+            staged = run_engine(plan, client, on_progress)
+        except GateAborted:
+            _report_abort(plan)
+            raise
     # The cluster is gone before publishing: publishing is a few renames and needs no workers.
     published = publish_version(staged)
     return report(staged, published)

@@ -14,6 +14,7 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from pipelines.plan import RunPlan
+from validation.report import render_html
 
 STAGING = "_staging"
 QUARANTINE = "_quarantine"
@@ -51,12 +52,15 @@ def write_json(fs: fsspec.AbstractFileSystem, path: str, payload: Any) -> None:
 
 def write_gate_results(staging: str, results: dict[str, Any], storage_options: dict[str, Any]
                        ) -> None:
-    """Each gate's GE-shaped suite validation result as ``validation/<gate>.json``."""
+    """Each gate's GE-shaped suite validation result as ``validation/<gate>.json``, and its
+    report for people as ``validation/<gate>.html`` (GE imported only to render it)."""
     fs, root = sink_fs(staging, storage_options)
     if results:
         fs.makedirs(f"{root}/validation", exist_ok=True)
     for name, result in results.items():
         write_json(fs, f"{root}/validation/{name}.json", result.ge_result)
+        with fs.open(f"{root}/validation/{name}.html", "w", encoding="utf-8") as handle:
+            handle.write(render_html(result.ge_result))
 
 
 def abandon(staged: Any, message: str) -> None:

@@ -1,0 +1,57 @@
+"""Prefect table artifacts of gate results: one per gate, listing its failing expectations.
+
+Keyed ``assay-<pipeline>-<gate>``, so the Prefect UI keeps each gate's history across runs.
+A run a gate aborted returns no StagedRun; its gate results are read back from where the
+abort kept them (``_quarantine/<run-id>/validation/``), so the artifacts explain the abort.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from prefect.artifacts import create_table_artifact
+
+from pipelines.plan import RunPlan
+from pipelines.staging import QUARANTINE, sink_fs
+from validation.report_rows import expectation_rows
+
+
+def artifact_key(name: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return "assay-" + (re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "run")
+
+
+def gate_artifact_key(pipeline: str, gate: str) -> str:
+    return artifact_key(f"{pipeline}-{gate}")
+
+
+def create_gate_artifacts(pipeline: str, gates: list[dict[str, Any]]) -> list[str]:
+    """One table artifact per gate (``name`` and GE-shaped ``result``); returns the keys."""
+    keys = []
+    for gate in gates:
+        result = gate.get("result") or {}
+        stats = result.get("statistics") or {}
+        failing = expectation_rows(result, failing_only=True)
+        verdict = "passed" if gate.get("success", result.get("success")) else "failed"
+        description = (f"{pipeline} gate {gate['name']} {verdict}: "
+                       f"{stats.get('unsuccessful_expectations', len(failing))} of "
+                       f"{stats.get('evaluated_expectations', 0)} expectations not met")
+        key = gate_artifact_key(pipeline, str(gate["name"]))
+        create_table_artifact(table=failing, key=key, description=description)
+        keys.append(key)
+    return keys
+
+
+def aborted_gate_results(plan: RunPlan) -> list[dict[str, Any]]:
+    """The gate results an aborted run kept under ``_quarantine/<run-id>/validation/``."""
+    fs, sink = sink_fs(plan.sink_path, plan.spec.sink.storage_options)
+    folder = f"{sink}/{QUARANTINE}/{plan.run_id}/validation"
+    gates = []
+    for spec in plan.spec.gates:
+        path = f"{folder}/{spec.name}.json"
+        if fs.exists(path):
+            result = json.loads(fs.cat_file(path))
+            gates.append({"name": spec.name, "success": result.get("success"), "result": result})
+    return gates
