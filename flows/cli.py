@@ -7,6 +7,7 @@ and no traceback; an internal failure prints the traceback and a hint.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -323,3 +324,66 @@ def versions_table(dataset_dir: str, versions: list[dict[str, Any]]) -> Table:
             "[bold]LATEST[/]" if v.get("latest") else "",
         )
     return table
+
+
+suite_app = typer.Typer(
+    help="Work with Great Expectations suites.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(suite_app, name="suite")
+
+
+@suite_app.command("draft")
+def suite_draft(
+    upload: Annotated[
+        str,
+        typer.Argument(help="Upload to profile: CSV, JSON Lines or Parquet, optionally "
+                       "compressed (.gz .zst .bz2 .xz); a path or fsspec URL.",
+                       metavar="UPLOAD", show_default=False),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", metavar="FILE", help="Where to write the suite JSON."),
+    ] = Path("suite.json"),
+    name: Annotated[
+        str | None,
+        typer.Option("--name", metavar="NAME", show_default=False,
+                     help="The suite's name (default: the upload's file name, no extensions)."),
+    ] = None,
+    sample_rows: Annotated[
+        int,
+        typer.Option("--sample-rows", min=1, metavar="N", help="Rows of the upload to profile."),
+    ] = 100_000,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite FILE if it exists.")
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Draft a starting GE suite from an upload's sample (exit 2 FILE exists, 3 unreadable)."""
+    from pipelines.errors import EXIT_INVALID_SPEC, EXIT_REJECTED
+
+    if output.exists() and not force:
+        _fail(f"{output}: already exists (use --force to overwrite)")
+        raise typer.Exit(EXIT_INVALID_SPEC)
+    with _exit_codes(verbose):
+        from validation.draft import DraftError, draft_suite
+
+        try:
+            draft = draft_suite(upload, name=name, sample_rows=sample_rows)
+        except DraftError as exc:
+            _fail(str(exc))
+            raise typer.Exit(EXIT_REJECTED) from None
+        try:
+            with open(output, "w" if force else "x", encoding="utf-8") as handle:
+                json.dump(draft.suite, handle, indent=2)
+                handle.write("\n")
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_INVALID_SPEC) from None
+        sampled = "the whole upload" if draft.whole else f"the first {draft.rows:,} rows"
+        # plain print: rich would wrap a long path mid-line
+        print(f"wrote {output}: {len(draft.suite['expectations'])} expectations drafted "
+              f"from {sampled} ({draft.rows:,} rows)")
+        for line in draft.skipped:
+            print(f"  skipped {line}")
