@@ -1,7 +1,8 @@
 """Gate benchmark: assay's native evaluation of a GE suite against GE's own pandas engine.
 
-    python benchmarks/run_gates.py                 # 5M rows (the default)
+    python benchmarks/run_gates.py                 # 5M rows, both suites, every engine
     python benchmarks/run_gates.py --rows 200000   # smoke run
+    python benchmarks/run_gates.py --suites structural --engines assay,ge-summary
 
 Each engine runs in a fresh process that loads the same typed Parquet data, evaluates the
 suite, and reports its evaluation time (after loading) and its answers; the process tree's
@@ -21,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.gates.suite import ensure_data, supported_suite  # noqa: E402
+from benchmarks.gates.suite import SUITES, ensure_data  # noqa: E402
 from benchmarks.run_standard import environment, measure  # noqa: E402
 
 ENGINES = ("assay", "ge-summary", "ge-complete")
@@ -50,45 +51,60 @@ def disagreements(runs: dict[str, dict[str, Any]]) -> list[str]:
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    data = ensure_data(ROOT / "benchmarks" / "data", args.rows, args.seed)
-    suite, left_out = supported_suite()
-    print(f"suite: {len(suite)} expectations" +
-          (f" (not supported yet, left out: {', '.join(left_out)})" if left_out else ""))
+def run_suite(name: str, data: Path, engines: list[str], rows: int) -> bool:
+    """Every engine on one suite, a table of ratios, the JSON; False if answers differ."""
+    suite = SUITES[name]
+    print(f"suite {name}: {len(suite)} expectations")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GX_ANALYTICS_ENABLED": "false"}
     runs: dict[str, dict[str, Any]] = {}
-    for engine in ENGINES:
+    for engine in engines:
         wall, peak, code, out, err = measure(
-            [sys.executable, "-m", "benchmarks.gates.evaluate", engine, str(data)], env)
+            [sys.executable, "-m", "benchmarks.gates.evaluate", engine, str(data), name], env)
         line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
         if code != 0 or line is None:
             print(f"{engine} failed ({code}):\n{err[-3000:]}")
-            return 1
+            return False
         runs[engine] = {**json.loads(line[7:]), "wall_s": wall, "peak_mib": peak}
         print(f"  {engine}: evaluation {runs[engine]['eval_s']:.2f} s, peak {peak:.0f} MiB")
-    problems = disagreements(runs)
-    base = runs["assay"]
-    print(f"\n{args.rows:,} rows, {len(suite)} expectations, {os.cpu_count()} CPUs")
+    compared = {"assay", "ge-summary"} <= runs.keys()
+    problems = disagreements(runs) if compared else []
+    base = runs.get("assay") or next(iter(runs.values()))
+    print(f"\n{rows:,} rows, suite {name} ({len(suite)} expectations), {os.cpu_count()} CPUs")
     print(f"{'engine':<12} {'eval s':>8} {'peak MiB':>9} {'assay faster':>13} "
           f"{'assay/peer peak':>16}")
     for engine, run in runs.items():
         speed = run["eval_s"] / base["eval_s"]
         print(f"{engine:<12} {run['eval_s']:>8.2f} {run['peak_mib']:>9.0f} {speed:>12.1f}x "
               f"{base['peak_mib'] / run['peak_mib']:>15.2f}x")
-    print("answers: " + ("identical" if not problems else "DIFFER"))
+    if not compared:
+        print("answers: not compared (run assay and ge-summary to compare)")
+    else:
+        print("answers: " + ("identical" if not problems else "DIFFER"))
     for problem in problems:
         print("  " + problem)
-    out = ROOT / "benchmarks" / "out" / f"gates-{args.rows}.json"
+    out = ROOT / "benchmarks" / "out" / f"gates-{name}-{rows}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": args.rows, "suite": suite, "left_out": left_out,
+    out.write_text(json.dumps({"rows": rows, "suite_name": name, "suite": suite,
                                "environment": environment(), "runs": runs,
-                               "agree": not problems}, indent=2, default=str))
-    print(f"results: {out}")
-    return 1 if problems else 0
+                               "agree": not problems if compared else None},
+                              indent=2, default=str))
+    print(f"results: {out}\n")
+    return not problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="comma-separated subset of " + ", ".join(ENGINES))
+    parser.add_argument("--suites", default=",".join(SUITES),
+                        help="comma-separated subset of " + ", ".join(SUITES))
+    args = parser.parse_args(argv)
+    data = ensure_data(ROOT / "benchmarks" / "data", args.rows, args.seed)
+    engines = args.engines.split(",")
+    agree = [run_suite(name, data, engines, args.rows) for name in args.suites.split(",")]
+    return 0 if all(agree) else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pandas as pd
 from pipelines.routing import QUARANTINED, Mark, data_columns, live_mask, route_out
 from pipelines.spec import GateSpec
 from transforms import frame as fr
-from validation.dask_gate import duplicate_values, gate_statistics
+from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
 from validation.gate import GateEvaluator
 from validation.suite import load_gate_suite
 
@@ -29,29 +29,36 @@ class GatePoint:
         return f"gate:{self.spec.name}"
 
 
-def _route(part: pd.DataFrame, evaluator: GateEvaluator, stage: str, keys: list,
-           *tables: Any) -> pd.DataFrame:
+def live_data(part: pd.DataFrame) -> pd.DataFrame:
+    """The rows a gate evaluates: live rows, data columns only."""
+    return part.loc[live_mask(part).to_numpy(), data_columns(part)]
+
+
+def _route(part: pd.DataFrame, verdict: pd.Series, stage: str) -> pd.DataFrame:
     """Mark live rows failing a row-level expectation as quarantined by this gate."""
-    alive = live_mask(part).to_numpy()
-    data = part.loc[alive, data_columns(part)]
-    failed, reasons = evaluator.row_failures(data, dict(zip(keys, tables, strict=True)))
-    failed = failed.fillna(False).astype(bool).to_numpy()
+    verdict = verdict.iloc[0]
+    failed = verdict.failed.fillna(False).astype(bool).to_numpy()
     if not failed.any():
         return part
+    alive = live_mask(part).to_numpy()
     leaving = alive.copy()  # to_numpy() may be a read-only view
     leaving[alive] = failed
-    return route_out(part, [Mark(leaving, QUARANTINED, stage, reasons.reindex(part.index),
+    data = live_data(part)
+    return route_out(part, [Mark(leaving, QUARANTINED, stage,
+                                 verdict.reasons.reindex(part.index),
                                  fr.records_as_json(data[failed]))])
 
 
 def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str]
                ) -> tuple[dd.DataFrame, GatePoint]:
+    """The gate's verdicts are evaluated once per partition, on its live rows; statistics
+    and (under ``quarantine``) routing both read them, in the run's one graph."""
     evaluator = GateEvaluator(load_gate_suite(gate, resolve), gate.name)
     live = frame[live_mask(frame)][data_columns(frame._meta)]
     duplicates = duplicate_values(live, evaluator.duplicate_keys)
-    point = GatePoint(gate, evaluator, gate_statistics(live, evaluator, duplicates))
+    verdicts = gate_verdicts(frame, evaluator, duplicates, select=live_data)
+    point = GatePoint(gate, evaluator, gate_statistics(verdicts, evaluator))
     if gate.policy == "quarantine":
-        frame = frame.map_partitions(_route, evaluator, point.stage, list(duplicates),
-                                     *duplicates.values(), meta=frame._meta,
+        frame = frame.map_partitions(_route, verdicts, point.stage, meta=frame._meta,
                                      align_dataframes=False)
     return frame, point

@@ -58,7 +58,37 @@ def hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
     subset = frame if columns is None else frame[columns]
     if is_cudf(subset):
         return subset.hash_values(method="xxhash64")
-    return pd.util.hash_pandas_object(subset, index=False, categorize=False).astype("uint64")
+    return pd.util.hash_pandas_object(
+        _canonical_floats(subset), index=False, categorize=False
+    ).astype("uint64")
+
+
+def _canonical_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """-0.0 as 0.0 and every NaN as the one NaN, so values equal for ``==``, ``groupby`` and
+    ``duplicated`` hash equal (pandas hashes float bits; cuDF's xxhash64 already does this)."""
+    floats = [c for c, dtype in frame.dtypes.items() if pd.api.types.is_float_dtype(dtype)]
+    if not floats:
+        return frame
+    out = frame.copy(deep=False)
+    for column in floats:
+        out[column] = frame[column].where(frame[column].notna()) + 0.0
+    return out
+
+
+def array_values(values: Column) -> Any:
+    """A non-null column's values as an array of its device: numpy on host, CuPy on GPU."""
+    return values.values if is_cudf(values) else values.to_numpy()
+
+
+def array_module(values: Any) -> Any:
+    """numpy or CuPy, whichever owns ``values`` (an array from ``array_values``)."""
+    if type(values).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    import numpy
+
+    return numpy
 
 
 _NULLABLE = {"int64": "Int64", "int32": "Int32", "bool": "boolean"}

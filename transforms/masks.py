@@ -3,8 +3,6 @@ share, so removal logic never depends on how a backend represents a missing bool
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Sequence
 
 from transforms import frame as fr
@@ -21,21 +19,29 @@ def present(values: Column) -> Column:
     return as_mask(values.notna())
 
 
+WORD = 62  # masks packed per int64 code (bit 63 left alone: codes stay positive)
+
+
 def reasons(index_like: Column | Frame, parts: Sequence[tuple[Column, str]]) -> Column:
     """One string per row joining the texts whose mask is True there ('' elsewhere).
 
-    Only failing rows are concatenated: failures are rare, and string concatenation over a
-    whole partition per check was the reader's largest cost.
+    Each row's failures are packed as bits of one integer code, and the text of each
+    distinct code (few: combinations that actually occur) is built once and mapped back.
+    String concatenation per row and per check was the reader's and the gates' largest
+    cost when many rows fail.
     """
     lib = fr.library(index_like)
-    out = lib.Series("", index=index_like.index, dtype="str")
-    masks = [(as_mask(mask), text) for mask, text in parts]
-    if not masks:
-        return out
-    failing = functools.reduce(operator.or_, (mask for mask, _ in masks))
-    if not bool(failing.any()):
-        return out
-    joined = out[failing]
-    for mask, text in masks:
-        joined = joined.where(~mask[failing], joined + (REASON_SEP + text))
-    return out.mask(failing, joined.str.slice(len(REASON_SEP)))
+    if len(parts) > WORD:  # rare: more checks than one code holds; join two halves
+        head, tail = reasons(index_like, parts[:WORD]), reasons(index_like, parts[WORD:])
+        both = as_mask((head != "") & (tail != ""))
+        return (head + REASON_SEP + tail).where(both, head + tail)
+    codes = lib.Series(0, index=index_like.index, dtype="int64")
+    for bit, (mask, _) in enumerate(parts):
+        codes = codes | (as_mask(mask).astype("int64") * (1 << bit))
+    distinct = [int(c) for c in fr.to_host(codes[codes != 0].drop_duplicates())]
+    if not distinct:
+        return lib.Series("", index=index_like.index, dtype="str")
+    texts = [REASON_SEP.join(text for bit, (_, text) in enumerate(parts) if code >> bit & 1)
+             for code in distinct]
+    lookup = lib.Series(["", *texts], index=[0, *distinct], dtype="str")
+    return codes.map(lookup)

@@ -9,11 +9,15 @@ broadcast to every partition.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from transforms.frame import hash_rows
+from validation import repeats
 from validation.boundaries import previous_values
+from validation.expectations.frames import KEY_HASH
 from validation.expectations.ordering import PREVIOUS
 from validation.gate import GateEvaluator, Stats
 
@@ -21,11 +25,17 @@ Key = tuple[str, ...]
 
 
 def duplicate_values(live: Any, keys: list[Key]) -> dict[Key, Any]:
-    """For each key: a lazy one-partition frame of the key values that occur more than once.
+    """For each key: a lazy one-partition frame of the key values that occur more than once,
+    with their row hash in ``KEY_HASH`` (for ``frames.rows_in``).
 
     Single columns drop nulls (GE ignores them); compound keys keep them, grouped like
     pandas ``duplicated`` does (null equals null). Keys naming a missing column map to None:
     the expectation then reports GE's missing-column exception.
+
+    Rows are first counted by a 64-bit hash of their key (a tree reduction over integers,
+    far cheaper than grouping strings or timestamps); only rows whose hash repeats are
+    gathered and grouped on their real values, so a hash collision never makes a
+    duplicate.
     """
     duplicates: dict[Key, Any] = {}
     for key in keys:
@@ -36,46 +46,82 @@ def duplicate_values(live: Any, keys: list[Key]) -> dict[Key, Any]:
         if not set(columns) <= set(live.columns):
             duplicates[key] = None
             continue
-        frame = live[columns].dropna() if len(columns) == 1 else live[columns]
-        sizes = frame.groupby(columns, dropna=False).size()
-        repeated = sizes[sizes > 1].reset_index()
-        duplicates[key] = repeated[columns].repartition(npartitions=1)
+        duplicates[key] = _repeated_keys(live[columns], drop_nulls=len(columns) == 1)
     return duplicates
 
 
-def _unpack(keys: list[Key], tables: tuple[Any, ...]) -> dict[Key, Any]:
-    return dict(zip(keys, tables, strict=True))
+def _hashed_keys(part: Any, drop_nulls: bool) -> Any:
+    keys = part.dropna() if drop_nulls else part
+    return keys.assign(**{KEY_HASH: hash_rows(keys, list(part.columns))})
 
 
-def _partition_statistics(
-    part: Any, evaluator: GateEvaluator, keys: list[Key], *tables: Any
-) -> pd.Series:
-    stats = evaluator.partition_statistics(part, _unpack(keys, tables))
-    return pd.Series([stats], dtype=object)
+def _candidates(part: Any, summary: repeats.Summary) -> Any:
+    return part[part[KEY_HASH].isin(repeats.repeated(summary))]
+
+
+def _repeated(candidates: Any) -> Any:
+    columns = list(candidates.columns)
+    sizes = candidates.groupby(columns, dropna=False, sort=False).size()
+    return sizes[sizes > 1].reset_index()[columns]
 
 
 def _first(chunk: pd.Series) -> Any:
     return chunk.iloc[0] if len(chunk) else None  # dask also calls it on the empty meta
 
 
+def _hash_summary(part: Any) -> pd.Series:
+    return pd.Series([repeats.summarize(part[KEY_HASH])], dtype=object)
+
+
+def _merge_summaries(chunks: pd.Series) -> repeats.Summary:
+    return repeats.merge([s for s in chunks if s is not None])
+
+
+def _repeated_keys(keys: Any, drop_nulls: bool) -> Any:
+    meta = _hashed_keys(keys._meta, drop_nulls)
+    hashed = keys.map_partitions(_hashed_keys, drop_nulls, meta=meta)
+    summary = hashed.map_partitions(
+        _hash_summary, meta=pd.Series(dtype=object), enforce_metadata=False
+    ).reduction(chunk=_first, combine=_merge_summaries, aggregate=_merge_summaries,
+                meta=object, split_every=4)
+    candidates = hashed.map_partitions(_candidates, summary, meta=meta)
+    return candidates.repartition(npartitions=1).map_partitions(_repeated, meta=meta)
+
+
+def _identity(part: Any) -> Any:
+    return part
+
+
+def _verdict(part: Any, evaluator: GateEvaluator, select: Callable[[Any], Any],
+             keys: list[Key], *tables: Any) -> pd.Series:
+    verdict = evaluator.evaluate(select(part), dict(zip(keys, tables, strict=True)))
+    return pd.Series([verdict], dtype=object)
+
+
+def gate_verdicts(frame: Any, evaluator: GateEvaluator, duplicates: dict[Key, Any],
+                  select: Callable[[Any], Any] = _identity) -> Any:
+    """Lazily one ``Verdict`` per partition of ``frame``, evaluated on ``select(partition)``
+    (the engine selects the live rows). Statistics and routing both read the verdicts, so
+    each expectation's masks are computed once per partition."""
+    return frame.map_partitions(
+        _verdict, evaluator, select, list(duplicates), *duplicates.values(),
+        meta=pd.Series(dtype=object), enforce_metadata=False, align_dataframes=False,
+    )
+
+
+def _stats(chunk: pd.Series) -> Any:
+    verdict = _first(chunk)
+    return None if verdict is None else verdict.stats
+
+
 def _combine(chunks: pd.Series, evaluator: GateEvaluator) -> Stats:
     return evaluator.combine([stats for stats in chunks if stats is not None])
 
 
-def gate_statistics(live: Any, evaluator: GateEvaluator, duplicates: dict[Key, Any]) -> Any:
-    """Lazily the combined Stats: a dask Scalar, so ``dask.compute`` returns the Stats itself."""
-    keys = list(duplicates)
-    per_partition = live.map_partitions(
-        _partition_statistics,
-        evaluator,
-        keys,
-        *duplicates.values(),
-        meta=pd.Series(dtype=object),
-        enforce_metadata=False,
-        align_dataframes=False,
-    )
-    return per_partition.reduction(
-        chunk=_first,
+def gate_statistics(verdicts: Any, evaluator: GateEvaluator) -> Any:
+    """Lazily the combined Stats: a dask Scalar, so ``dask.compute`` returns the Stats."""
+    return verdicts.reduction(
+        chunk=_stats,
         aggregate=_combine,
         aggregate_kwargs={"evaluator": evaluator},
         meta=object,

@@ -144,7 +144,7 @@ def _usable(candidates: list[dict[str, Any]], frame: pd.DataFrame
             continue
         loaded.append(config)
     evaluator = GateEvaluator(parse_suite(loaded, name="draft"), "draft")
-    stats = evaluator.combine([evaluator.partition_statistics(frame, {})])
+    stats = evaluator.combine([evaluator.evaluate(frame, {}).stats])
     outcomes = evaluator.result(stats).ge_result["results"]
     kept = []
     for config, outcome in zip(loaded, outcomes, strict=True):

@@ -7,6 +7,7 @@ incomparable types) becomes a failed result with ``exception_info``, never a cra
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from transforms.frame import library
 from transforms.masks import reasons
 from validation.expectations import Expectation, ExpectationError, Table
+from validation.expectations.map import MapExpectation
 from validation.suite import Suite
 
 Duplicates = dict[tuple[str, ...], Any]
@@ -33,6 +35,16 @@ class Stats:
     rows: int
     columns: tuple[str, ...] | None
     partials: list[Any]
+
+
+@dataclass
+class Verdict:
+    """One partition's outcome: statistics, and per row whether it failed a row-level
+    expectation (``failed``) and which (``reasons``, '' where it passed)."""
+
+    stats: Stats
+    failed: Any
+    reasons: Any
 
 
 @dataclass
@@ -59,14 +71,25 @@ class GateEvaluator:
         configs = [e.config() for e in self.suite.expectations]
         return ("GateEvaluator", self.gate_name, self.suite.name, repr(configs))
 
-    def partition_statistics(self, part: Any, duplicates: Duplicates) -> Stats:
-        partials = []
+    def evaluate(self, part: Any, duplicates: Duplicates) -> Verdict:
+        """The partition's statistics and row failures, each expectation's masks computed
+        once for both. Failing rows are flagged whatever ``mostly`` allows: ``mostly``
+        decides the gate's success, the quarantine takes every unexpected row."""
+        partials, parts = [], []
         for expectation in self.suite.expectations:
             try:
-                partials.append(expectation.partial(part, duplicates))
-            except _EVALUATION_ERRORS as exc:
+                if isinstance(expectation, MapExpectation):
+                    considered, rows = expectation.masks(part, duplicates)
+                    partials.append(expectation.summarize(part, considered, rows))
+                    parts.append((rows, f"{self.gate_name}: {expectation.label}"))
+                else:
+                    partials.append(expectation.partial(part, duplicates))
+            except _EVALUATION_ERRORS as exc:  # reported as a failed result, nothing routed
                 partials.append(Failed(str(exc)))
-        return Stats(len(part), tuple(part.columns), partials)
+        failed = reduce(operator.or_, (rows for rows, _ in parts),
+                        library(part).Series(False, index=part.index, dtype=bool))
+        stats = Stats(len(part), tuple(part.columns), partials)
+        return Verdict(stats, failed, reasons(part, parts))
 
     def combine(self, stats: list[Stats]) -> Stats:
         empty = Stats(0, None, [e.empty() for e in self.suite.expectations])
@@ -78,25 +101,6 @@ class GateEvaluator:
             for e, x, y in zip(self.suite.expectations, a.partials, b.partials, strict=True)
         ]
         return Stats(a.rows + b.rows, a.columns or b.columns, partials)
-
-    def row_failures(self, part: Any, duplicates: Duplicates) -> tuple[Any, Any]:
-        """Per row: did it fail a row-level expectation, and the labels of those that failed.
-
-        Failing rows are flagged whatever ``mostly`` allows: ``mostly`` decides the gate's
-        success, the quarantine takes every unexpected row.
-        """
-        failed = library(part).Series(False, index=part.index, dtype=bool)
-        parts = []
-        for expectation in self.suite.expectations:
-            if not expectation.row_level:
-                continue
-            try:
-                rows = expectation.unexpected_rows(part, duplicates)
-            except _EVALUATION_ERRORS:
-                continue  # reported once, as a failed aggregate, by result()
-            parts.append((rows, f"{self.gate_name}: {expectation.label}"))
-            failed = failed | rows
-        return failed, reasons(part, parts)
 
     def result(self, stats: Stats) -> GateResult:
         table = Table(stats.rows, stats.columns)

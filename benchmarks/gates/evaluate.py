@@ -1,6 +1,6 @@
 """One engine evaluating the benchmark suite on the benchmark data, in its own process.
 
-    python -m benchmarks.gates.evaluate assay|ge-summary|ge-complete DATA.parquet
+    python -m benchmarks.gates.evaluate assay|ge-summary|ge-complete DATA.parquet SUITE
 
 Prints ``RESULT {json}``: the evaluation's wall time (after loading) and, per expectation,
 the answers to compare (success, unexpected_count, observed_value).
@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from benchmarks.gates.suite import load, supported_suite
+from benchmarks.gates.suite import SUITES, load
 
 
 def _answers(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -32,32 +32,32 @@ def _answers(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def run_assay(frame: Any, suite: list[dict[str, Any]]) -> tuple[float, dict, int]:
+def _failing_rows(verdict: Any) -> int:
+    return int(verdict.failed.sum())
+
+
+def run_assay(data: Path, suite: list[dict[str, Any]]) -> tuple[float, dict, int]:
     """The gate as the engine runs it: statistics and row routing in one dask.compute."""
     import dask
     import dask.dataframe as dd
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, wait
 
-    from validation.dask_gate import duplicate_values, gate_statistics
+    from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
     from validation.gate import GateEvaluator
     from validation.suite import parse_suite
 
     with LocalCluster(processes=False, dashboard_address=":0") as cluster, Client(cluster), \
             dask.config.set({"dataframe.shuffle.method": "tasks"}):
-        # the engine gets its partitions from the readers; splitting the frame is not the gate
-        live = dd.from_pandas(frame, npartitions=16, sort=False).persist()
+        # partitions as the engine's readers make them, never a whole frame on the client;
+        # loading is not the gate, so it is done (and persisted) before the clock starts
+        live = dd.read_parquet(data).repartition(npartitions=16).persist()
+        wait(live)
         started = time.perf_counter()
         evaluator = GateEvaluator(parse_suite(suite, name="bench"), "bench")
         duplicates = duplicate_values(live, evaluator.duplicate_keys)
-        stats = gate_statistics(live, evaluator, duplicates)
-        keys = list(duplicates)
-
-        def failing(part: Any, *tables: Any) -> int:
-            failed, _ = evaluator.row_failures(part, dict(zip(keys, tables, strict=True)))
-            return int(failed.sum())
-
-        routed = live.map_partitions(failing, *duplicates.values(), meta=(None, "int64"),
-                                     align_dataframes=False).sum()
+        verdicts = gate_verdicts(live, evaluator, duplicates)
+        stats = gate_statistics(verdicts, evaluator)
+        routed = verdicts.map(_failing_rows, meta=(None, "int64")).sum()
         stats, failed_rows = dask.compute(stats, routed)
         result = evaluator.result(stats)
         elapsed = time.perf_counter() - started
@@ -87,13 +87,12 @@ def run_ge(frame: Any, suite: list[dict[str, Any]], result_format: str) -> tuple
 
 
 def main(argv: list[str]) -> None:
-    engine, data = argv[0], Path(argv[1])
-    suite, _ = supported_suite()
-    frame = load(data)
-    payload: dict[str, Any] = {"engine": engine, "rows": len(frame)}
+    engine, data, suite = argv[0], Path(argv[1]), SUITES[argv[2]]
+    payload: dict[str, Any] = {"engine": engine}
     if engine == "assay":
-        payload["eval_s"], payload["answers"], payload["rows_failing"] = run_assay(frame, suite)
+        payload["eval_s"], payload["answers"], payload["rows_failing"] = run_assay(data, suite)
     else:
+        frame = load(data)
         mode = engine.removeprefix("ge-").upper()
         payload["eval_s"], payload["answers"] = run_ge(frame, suite, mode)
     print("RESULT " + json.dumps(payload, default=str))

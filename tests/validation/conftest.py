@@ -14,7 +14,7 @@ import dask.dataframe as dd
 import pandas as pd
 import pytest
 
-from validation.dask_gate import duplicate_values, gate_statistics
+from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
 from validation.gate import GateEvaluator, GateResult
 from validation.results import jsonable
 from validation.suite import parse_suite
@@ -22,18 +22,19 @@ from validation.suite import parse_suite
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
-def _attach_failures(part: Any, evaluator: GateEvaluator, keys: list, *tables: Any) -> Any:
-    failed, reasons = evaluator.row_failures(part, dict(zip(keys, tables, strict=True)))
-    return part.assign(_gate_failed=failed, _gate_reasons=reasons)
+def _attach(part: Any, verdict: pd.Series) -> Any:
+    verdict = verdict.iloc[0]
+    return part.assign(_gate_failed=verdict.failed, _gate_reasons=verdict.reasons)
 
 
-def route_failures(live: Any, evaluator: GateEvaluator, duplicates: dict) -> Any:
+def route_failures(live: Any, verdicts: Any) -> Any:
     """``live`` plus which rows fail a row-level expectation and why, as the engine routes
-    them: the duplicate tables broadcast to every partition, in the same graph."""
-    keys = list(duplicates)
-    meta = _attach_failures(live._meta, evaluator, keys, *([None] * len(keys)))
-    return live.map_partitions(_attach_failures, evaluator, keys, *duplicates.values(),
-                               meta=meta, align_dataframes=False)
+    them: from the same per-partition verdicts as the statistics, in the same graph."""
+    meta = live._meta.assign(_gate_failed=pd.Series(dtype=bool),
+                             _gate_reasons=pd.Series(dtype="str"))
+    return live.map_partitions(_attach, verdicts, meta=meta, align_dataframes=False)
+
+
 COMPARED = (
     "element_count",
     "unexpected_count",
@@ -99,8 +100,9 @@ def run_native(
     evaluator = GateEvaluator(parse_suite(configs, name="suite"), gate)
     live = dd.from_pandas(frame, npartitions=npartitions)
     duplicates = duplicate_values(live, evaluator.duplicate_keys)
-    stats = gate_statistics(live, evaluator, duplicates)
-    routed = route_failures(live, evaluator, duplicates)
+    verdicts = gate_verdicts(live, evaluator, duplicates)
+    stats = gate_statistics(verdicts, evaluator)
+    routed = route_failures(live, verdicts)
     stats, routed = dask.compute(stats, routed, scheduler=scheduler)
     return evaluator.result(stats), routed
 
@@ -138,3 +140,26 @@ def assert_agrees(ge: dict[str, Any], native: dict[str, Any], what: str = "") ->
     assert ge_fields.keys() == ours.keys(), (what, ge_fields, ours)
     for key, value in ge_fields.items():
         assert _close(value, ours[key]), (what, key, value, ours[key])
+
+
+def ge_answers(ge_validate: Callable, frames: dict[str, pd.DataFrame], cases: list[dict],
+               applies: Callable[[str, dict], bool] = lambda name, case: True
+               ) -> dict[tuple[str, int], dict[str, Any]]:
+    """GE's result for every (frame name, case index) that ``applies``: a module's oracle."""
+    return {
+        (name, i): ge_validate(frame, case)
+        for name, frame in frames.items()
+        for i, case in enumerate(cases)
+        if applies(name, case)
+    }
+
+
+def assert_routes_unexpected(oracle: dict, frame_name: str, frame: pd.DataFrame,
+                             cases: list[dict], npartitions: int = 3) -> None:
+    """Per row-level case, the rows the gate routes number GE's unexpected_count."""
+    for i, case in enumerate(cases):
+        ge = oracle[(frame_name, i)]
+        if "unexpected_count" not in ge["result"]:
+            continue
+        _, routed = run_native(frame, [case], npartitions=npartitions)
+        assert int(routed["_gate_failed"].sum()) == ge["result"]["unexpected_count"], case

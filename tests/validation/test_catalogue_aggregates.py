@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.validation.conftest import _close, _ge_nulls, assert_agrees, run_native
+from tests.validation.conftest import _close, _ge_nulls, assert_agrees, ge_answers, run_native
 from validation.expectations.distinct import OrderStatistics, value_counts
 from validation.results import jsonable
 from validation.suite import SuiteError, parse_suite
@@ -161,12 +161,7 @@ def _known_divergence(frame: pd.DataFrame, case: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="module")
 def oracle(ge_validate) -> dict[tuple[str, int], dict[str, Any]]:
-    return {
-        (name, i): ge_validate(frame, case)
-        for name, frame in FRAMES.items()
-        for i, case in enumerate(CASES)
-        if _applies(name, case)
-    }
+    return ge_answers(ge_validate, FRAMES, CASES, _applies)
 
 
 def _assert_same_result(ge: dict[str, Any], native: dict[str, Any], what: Any) -> None:

@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.validation.conftest import assert_agrees, run_native
+from tests.validation.conftest import (
+    assert_agrees,
+    assert_routes_unexpected,
+    ge_answers,
+    run_native,
+)
 from validation.expectations.column_map_more import like_to_regex
 from validation.suite import SuiteError, parse_suite
 
@@ -138,11 +143,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def oracle(ge_validate) -> dict[tuple[str, int], dict[str, Any]]:
-    return {
-        (name, i): ge_validate(frame, case)
-        for name, frame in FRAMES.items()
-        for i, case in enumerate(CASES)
-    }
+    return ge_answers(ge_validate, FRAMES, CASES)
 
 
 @pytest.mark.parametrize("frame_name", list(FRAMES))
@@ -156,13 +157,7 @@ def test_map_expectations_agree_with_ge(oracle, frame_name: str, npartitions: in
 
 
 def test_routed_rows_are_the_unexpected_ones(oracle) -> None:
-    frame = FRAMES["rows"]
-    for i, case in enumerate(CASES):
-        ge = oracle[("rows", i)]
-        if "unexpected_count" not in ge["result"]:
-            continue
-        _, routed = run_native(frame, [case], npartitions=3)
-        assert int(routed["_gate_failed"].sum()) == ge["result"]["unexpected_count"], case
+    assert_routes_unexpected(oracle, "rows", FRAMES["rows"], CASES, npartitions=3)
 
 
 @pytest.mark.parametrize(

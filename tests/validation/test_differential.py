@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.validation.conftest import assert_agrees, run_native
+from tests.validation.conftest import (
+    assert_agrees,
+    assert_routes_unexpected,
+    ge_answers,
+    run_native,
+)
 
 
 def _frame() -> pd.DataFrame:
@@ -151,11 +156,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def oracle(ge_validate) -> dict[tuple[str, int], dict[str, Any]]:
-    return {
-        (name, i): ge_validate(frame, case)
-        for name, frame in FRAMES.items()
-        for i, case in enumerate(CASES)
-    }
+    return ge_answers(ge_validate, FRAMES, CASES)
 
 
 @pytest.mark.parametrize("frame_name", list(FRAMES))
@@ -179,10 +180,4 @@ def test_suite_agrees_with_ge_on_a_cluster(oracle, cluster) -> None:
 
 def test_routed_rows_are_the_unexpected_ones(oracle) -> None:
     """Each row-level case's flagged rows count equals GE's unexpected_count."""
-    frame = FRAMES["rows"]
-    for i, case in enumerate(CASES):
-        ge = oracle[("rows", i)]
-        if "unexpected_count" not in ge["result"]:
-            continue
-        _, routed = run_native(frame, [case], npartitions=3)
-        assert int(routed["_gate_failed"].sum()) == ge["result"]["unexpected_count"], case
+    assert_routes_unexpected(oracle, "rows", FRAMES["rows"], CASES, npartitions=3)

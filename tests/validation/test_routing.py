@@ -11,7 +11,7 @@ import pandas as pd
 
 from tests.validation.conftest import route_failures, run_native
 from transforms.base import REASON_SEP
-from validation.dask_gate import duplicate_values, gate_statistics
+from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
 from validation.gate import GateEvaluator
 from validation.suite import parse_suite
 
@@ -88,8 +88,9 @@ def test_statistics_and_routing_share_one_pass_over_the_upstream(tmp_path) -> No
         live = source.map_partitions(_counted, meta=source._meta)
         evaluator = GateEvaluator(parse_suite(SUITE, name="s"), "g")
         duplicates = duplicate_values(live, evaluator.duplicate_keys)
-        stats = gate_statistics(live, evaluator, duplicates)
-        routed = route_failures(live, evaluator, duplicates)
+        verdicts = gate_verdicts(live, evaluator, duplicates)
+        stats = gate_statistics(verdicts, evaluator)
+        routed = route_failures(live, verdicts)
         write = routed[routed["_gate_failed"]].to_parquet(tmp_path / "out", compute=False)
         CALLS.clear()
         stats, _ = dask.compute(stats, write, scheduler="sync")
@@ -98,9 +99,11 @@ def test_statistics_and_routing_share_one_pass_over_the_upstream(tmp_path) -> No
     assert evaluator.result(stats).ge_result["results"][0]["result"]["unexpected_count"] == 4
 
 
-def test_row_failures_on_a_plain_partition() -> None:
+def test_verdict_on_a_plain_partition() -> None:
     evaluator = GateEvaluator(parse_suite(SUITE[1:3], name="s"), "g")
-    failed, reasons = evaluator.row_failures(_frame(), {})
+    verdict = evaluator.evaluate(_frame(), {})
+    failed, reasons = verdict.failed, verdict.reasons
+    assert verdict.stats.rows == len(_frame())
     assert failed.index.equals(_frame().index)
     assert failed.tolist() == [False, True, False, False, False, False, True, True]
     assert str(reasons.dtype) == "str"

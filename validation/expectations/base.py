@@ -2,7 +2,7 @@
 
 An expectation turns one partition into a small picklable partial (``partial``), folds two
 partials (``merge``) and turns the total into GE's ``{"success", "result"}`` (``validate``).
-Row-level expectations also say which rows are unexpected (``unexpected_rows``).
+Row-level expectations (``map.MapExpectation``) also say which rows are unexpected.
 """
 
 from __future__ import annotations
@@ -96,9 +96,6 @@ class Expectation(ABC):
     @abstractmethod
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
         """GE's ``{"success": bool, "result": {...}}`` for the whole table."""
-
-    def unexpected_rows(self, part: Any, duplicates: dict[tuple[str, ...], Any]) -> Any:
-        raise NotImplementedError(f"{self.type} is not a row-level expectation")
 
     def config(self) -> dict[str, Any]:
         return {"type": self.type, "kwargs": dict(self.kwargs), "meta": dict(self.meta)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.frame import is_cudf, to_host
+from transforms.frame import hash_rows, is_cudf, to_host
 
 Column = Any  # pandas.Series or cudf.Series
 Frame = Any
@@ -41,22 +41,31 @@ def between(values: Column, low: Any, high: Any, strict_low: bool, strict_high: 
     return inside
 
 
-def rows_in(keys: Frame, table: Frame | None) -> Column:
-    """Whether each row of ``keys`` occurs in ``table`` (same columns); nulls match nulls.
+KEY_HASH = "__key_hash"  # a duplicate table's column: the row hash of its key values
 
-    A left merge keeps null keys equal (pandas and cuDF both default to that); a running
-    position restores partition order, which a cuDF merge does not keep.
+
+def rows_in(keys: Frame, table: Frame | None) -> Column:
+    """Whether each row of ``keys`` occurs in ``table`` (same columns, plus ``KEY_HASH``);
+    nulls match nulls.
+
+    Rows are matched by hash first (an integer ``isin``); only rows whose hash is in the
+    table are merged on their real values. A left merge keeps null keys equal (pandas and
+    cuDF both default to that); a running position restores partition order, which a cuDF
+    merge does not keep.
     """
     columns = list(keys.columns)
+    hit = keys[columns[0]].isna() & False
     if table is None or len(table) == 0 or len(keys) == 0:
-        return keys[columns[0]].isna() & False
-    left = keys.reset_index(drop=True)
+        return hit
+    maybe = as_mask(hash_rows(keys, columns).isin(table[KEY_HASH]))
+    if not bool(maybe.any()):
+        return hit
+    left = keys[maybe].reset_index(drop=True)
     left["__pos"] = 1
     left["__pos"] = left["__pos"].cumsum()
     right = table[columns].assign(__hit=True)
     merged = left.merge(right, on=columns, how="left").sort_values("__pos")
-    hit = merged["__hit"].notna().reset_index(drop=True)
-    hit.index = keys.index
+    hit[maybe] = merged["__hit"].notna().values
     return hit
 
 

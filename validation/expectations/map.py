@@ -41,19 +41,20 @@ class MapExpectation(Expectation):
     def sample(self, part: Any, rows: Any) -> list[Any]:
         """The first unexpected values among ``rows``."""
 
-    def _masks(self, part: Any, duplicates: Duplicates) -> tuple[Any, Any]:
+    def masks(self, part: Any, duplicates: Duplicates) -> tuple[Any, Any]:
+        """The rows GE evaluates, and the unexpected rows among them (plain bool masks)."""
         require_columns(part, self.columns)
         considered = self.considered(part)
         return considered, as_mask(self.unexpected(part, duplicates)) & considered
-
-    def unexpected_rows(self, part: Any, duplicates: Duplicates) -> Any:
-        return self._masks(part, duplicates)[1]
 
     def empty(self) -> MapPartial:
         return MapPartial()
 
     def partial(self, part: Any, duplicates: Duplicates) -> MapPartial:
-        considered, rows = self._masks(part, duplicates)
+        return self.summarize(part, *self.masks(part, duplicates))
+
+    def summarize(self, part: Any, considered: Any, rows: Any) -> MapPartial:
+        """The partial from masks already computed (the gate routes rows with them too)."""
         return MapPartial(
             element_count=len(part),
             considered=int(considered.sum()),
