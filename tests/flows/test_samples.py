@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from prefect.artifacts import Artifact
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.gate_artifacts import gate_artifact_key
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
@@ -63,6 +65,26 @@ def test_sample_end_to_end(prefect_harness: None, tmp_path: Path, sample: str) -
         assert row["_reasons"], bad
     assert len(rejected) == accounting["rows_quarantined"]
 
+    _assert_gate_outputs(folder, manifest)
+
     again = _run(SAMPLES / sample / "pipeline.yaml", output)
     assert again["version"] != manifest["version"]
     assert [s["sha256"] for s in again["shards"]] == [s["sha256"] for s in manifest["shards"]]
+
+
+def _assert_gate_outputs(folder: Path, manifest: dict) -> None:
+    """Per gate: GE-shaped JSON, its HTML report and a Prefect table artifact of failures."""
+    for gate in manifest["gates"]:
+        result = json.loads((folder / gate["result_path"]).read_text())
+        assert result["success"] == gate["success"]
+        assert {"results", "statistics", "suite_name"} <= result.keys()
+        page = (folder / gate["result_path"]).with_suffix(".html").read_text()
+        assert "<html" in page.lower()
+        failed_results = [r for r in result["results"] if not r["success"]]
+        failed = [r["expectation_config"]["type"] for r in failed_results]
+        columns = [r["expectation_config"]["kwargs"].get("column") for r in failed_results]
+        assert all(column in page for column in columns if column)
+        artifact = Artifact.get(gate_artifact_key(manifest["pipeline"], gate["name"]))
+        assert artifact is not None and artifact.type == "table"
+        rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+        assert sorted(row["expectation"] for row in rows) == sorted(failed)
