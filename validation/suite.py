@@ -6,6 +6,7 @@ expectation and the key, so a bad suite fails the spec and never a run.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,10 +78,10 @@ def parse_expectation(index: int, item: Any) -> Expectation:
             raise SuiteError(f"{where}: unknown key {key!r}")
     cls = REGISTRY.get(kind)
     if cls is None:
-        supported = ", ".join(sorted(REGISTRY))
+        close = difflib.get_close_matches(str(kind), REGISTRY, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}?" if close else "see README, Gates"
         raise SuiteError(
-            f"expectations[{index}]: expectation type {kind!r} is not supported "
-            f"(supported: {supported})"
+            f"expectations[{index}]: expectation type {kind!r} is not supported ({hint})"
         )
     kwargs, meta = item.get("kwargs", {}), item.get("meta") or {}
     if not isinstance(kwargs, dict) or not isinstance(meta, dict):

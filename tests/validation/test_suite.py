@@ -94,7 +94,11 @@ def test_not_a_suite_and_errors_inside_a_file_name_the_file(tmp_path: Path) -> N
         ),
         (
             {"type": "expect_foo", "kwargs": {}},
-            "expectations[0]: expectation type 'expect_foo' is not supported (supported: ",
+            "expectations[0]: expectation type 'expect_foo' is not supported (see README",
+        ),
+        (
+            {"type": "expect_column_values_to_be_nul", "kwargs": {}},
+            "not supported (did you mean expect_column_values_to_be_null",
         ),
         (
             {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "a"}},
