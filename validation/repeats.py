@@ -44,10 +44,10 @@ def merge(summaries: list[Summary]) -> Summary:
     starts = xp.ones(len(values), dtype=bool)
     starts[1:] = values[1:] != values[:-1]
     first = xp.flatnonzero(starts)
-    last = xp.append(first[1:], len(values)) - 1
-    flagged = xp.cumsum(flags)  # any flag in a run of equal hashes, without ufunc.reduceat
-    any_flag = flagged[last] - flagged[first] + flags[first] > 0
-    return values[first], any_flag | (last > first)
+    repeated = xp.diff(first, append=len(values)) > 1  # a hash in two runs
+    flagged = xp.flatnonzero(flags)  # few: hashes a run already held twice
+    repeated[xp.searchsorted(first, flagged, side="right") - 1] = True
+    return values[first], repeated
 
 
 def repeated(summary: Summary) -> Any:
