@@ -159,13 +159,16 @@ def run_peer(tool: str, data: Path, out: Path) -> Measured:
     return result
 
 
-def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay") -> Measured:
+def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
+              options: tuple[str, ...] = (), spec: Path = JOB / "pipeline.yaml") -> Measured:
+    """``assay run`` of the standard job (``spec``: a variant of its pipeline.yaml);
+    ``options`` are extra CLI options (``--backend``)."""
     target = out / name
     shutil.rmtree(target, ignore_errors=True)
     cmd = [
         ASSAY,
         "run",
-        str(JOB / "pipeline.yaml"),
+        str(spec),
         "--input",
         str(data / "*.csv"),
         "--output",
@@ -173,10 +176,12 @@ def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay") -
     ]
     if workers:
         cmd += ["--workers", str(workers)]
+    cmd += list(options)
     # a wide, plain terminal so the summary table is one parseable line per row
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     wall, peak, rc, stdout, stderr = measure(cmd, env)
     result = Measured(name, wall, peak, rc)
+    result.extra["stderr_tail"] = _tail(stderr, 20)  # e.g. the cuDF spilling line
     engine = re.search(r"wall time\D*?([\d.]+) s", stdout)
     result.engine_s = float(engine.group(1)) if engine else None
     if rc != 0:
@@ -282,6 +287,16 @@ def environment() -> dict[str, Any]:
     }
 
 
+def chosen_tools(parser: argparse.ArgumentParser, value: str, known: tuple[str, ...]
+                 ) -> list[str]:
+    """The ``--tools`` list; an unknown name is a usage error (exit 2)."""
+    tools = [t.strip() for t in value.split(",") if t.strip()]
+    unknown = set(tools) - set(known)
+    if unknown:
+        parser.error(f"unknown tools {sorted(unknown)}; choose from {known}")
+    return tools
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4_000_000)
@@ -307,10 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         help="results file [benchmarks/out/standard_job-<rows>.json]",
     )
     args = parser.parse_args(argv)
-    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    unknown = set(tools) - set(TOOLS)
-    if unknown:
-        parser.error(f"unknown tools {sorted(unknown)}; choose from {TOOLS}")
+    tools = chosen_tools(parser, args.tools, TOOLS)
 
     data = ensure_data(args.rows, args.seed, args.files)
     out = BENCH / "out" / "standard_job"

@@ -1,36 +1,110 @@
-"""The Dask cluster a run uses: a LocalCluster it starts and stops, or an existing scheduler."""
+"""The Dask cluster a run uses: a LocalCluster it starts and stops, a LocalCUDACluster (one
+worker process per visible GPU) for the cuDF backend, or an existing scheduler."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dask
 from distributed import Client, LocalCluster
 
+from pipelines.backend import BackendUnavailable
 from pipelines.spec import ClusterSpec
+from transforms import frame as fr
+
+log = logging.getLogger("assay.backend")
+
+
+def cuda_cluster_kwargs(cluster: ClusterSpec, workers: int | None = None) -> dict[str, Any]:
+    """``LocalCUDACluster`` arguments from the spec's ``cluster`` section (pure, so it is
+    tested where dask-cuda is not installed). Unset keys are left out: Dask-CUDA's defaults
+    (one worker per visible GPU, its device memory limit) apply."""
+    kwargs: dict[str, Any] = {
+        "n_workers": workers or cluster.workers,
+        "threads_per_worker": cluster.threads_per_worker or 1,
+        "memory_limit": cluster.memory_limit,
+        "CUDA_VISIBLE_DEVICES": cluster.cuda_visible_devices,
+        "rmm_pool_size": None if cluster.rmm_async else cluster.rmm_pool_size,
+        "rmm_async": cluster.rmm_async or None,
+        "device_memory_limit": cluster.device_memory_limit,
+        "enable_cudf_spill": cluster.enable_cudf_spill,
+        "cudf_spill_stats": 1 if cluster.enable_cudf_spill else None,  # "was spilling hit?"
+        "protocol": cluster.protocol,
+        "dashboard_address": ":0",
+        "silence_logs": logging.ERROR,
+    }
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def _require_ucx(cluster: ClusterSpec) -> None:
+    if cluster.protocol == "ucx" and importlib.util.find_spec("distributed_ucxx") is None:
+        raise BackendUnavailable("cluster.protocol: 'ucx' needs the distributed-ucxx package "
+                                 "(pip install distributed-ucxx-cu12 or -cu13)")
+
+
+def _run_config(cluster: ClusterSpec, remote: bool, backend: str) -> dict[str, str]:
+    """Dask settings for the run: the shuffle method, and cuDF as Dask's dataframe backend
+    (so Dask's own readers and ``from_*`` constructors make cuDF partitions)."""
+    config = {"dataframe.shuffle.method": cluster.shuffle_method(remote=remote or
+                                                                 backend == "cudf")}
+    if backend == "cudf":
+        config["dataframe.backend"] = "cudf"
+    return config
 
 
 @contextmanager
 def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
-                address: str | None = None) -> Iterator[Client]:
+                address: str | None = None, backend: str = "pandas") -> Iterator[Client]:
     """A connected client; a local cluster is torn down on exit, a remote one is left alone.
 
-    ``workers`` and ``address`` (from the command line) override the spec.
+    ``workers`` and ``address`` (from the command line) override the spec; ``backend`` is a
+    resolved backend name (``pipelines.backend.resolve_backend``).
     """
     address = address or cluster.address
-    shuffle = {"dataframe.shuffle.method": cluster.shuffle_method(remote=bool(address))}
-    if address:
-        with dask.config.set(shuffle), Client(address, timeout="30s") as client:
+    config = _run_config(cluster, bool(address), backend)
+    if address:  # an existing scheduler: its workers bring their own GPUs (dask cuda worker)
+        with dask.config.set(config), Client(address, timeout="30s") as client:
             yield client
         return
-    with dask.config.set(shuffle), LocalCluster(
+    with dask.config.set(config), _local_cluster(cluster, workers, backend) as local, \
+            Client(local) as client:
+        yield client
+        if backend == "cudf":
+            _report_spilling(client)
+
+
+def _report_spilling(client: Client) -> None:
+    """One line saying whether cuDF spilled to host: a run that spills is much slower, and
+    the fix (a bigger ``rmm_pool_size``, more GPUs, smaller blocks) is the user's."""
+    try:
+        counts = [n for n in client.run(fr.spilled_bytes).values() if n is not None]
+    except Exception as exc:  # diagnostics only: never fail a finished run over them
+        log.info("cuDF spilling: statistics not read (%s)", exc)
+        return
+    if not counts:
+        log.info("cuDF spilling: no statistics (enable_cudf_spill is off)")
+    elif sum(counts):
+        log.warning("cuDF spilled %d bytes from device to host during the run", sum(counts))
+    else:
+        log.info("cuDF spilling: none")
+
+
+def _local_cluster(cluster: ClusterSpec, workers: int | None, backend: str) -> LocalCluster:
+    """Started inside the run's config, which process workers inherit."""
+    if backend == "cudf":
+        _require_ucx(cluster)
+        from dask_cuda import LocalCUDACluster
+
+        return LocalCUDACluster(**cuda_cluster_kwargs(cluster, workers))
+    return LocalCluster(
         n_workers=workers or cluster.workers,
         threads_per_worker=cluster.threads_per_worker,
         memory_limit=cluster.memory_limit,
         processes=cluster.processes,
         dashboard_address=":0",  # a free port: never collides with another cluster
         silence_logs=logging.ERROR,
-    ) as local, Client(local) as client:
-        yield client
+    )

@@ -23,7 +23,7 @@ from pipelines.routing import data_columns
 from pipelines.sink.finish import LEDGER_META, finish_partition
 from pipelines.sink.shards import arrow_schema
 from pipelines.sources.read import read_uploads
-from transforms.frame import backend_name
+from transforms import frame as fr
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -42,15 +42,19 @@ class StagedRun:
     warnings: list[str] = field(default_factory=list)
 
 
-def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | None = None
-                ) -> StagedRun:
-    """Build and run the graph; raise UploadRejected or GateAborted with one clear line."""
+def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | None = None,
+                backend: str = "pandas") -> StagedRun:
+    """Build and run the graph; raise UploadRejected or GateAborted with one clear line.
+
+    ``backend`` (resolved: ``pandas`` or ``cudf``) is the library of the partitions after
+    the readers, which parse on the host (line numbers and reasons for every bad record)."""
     started = time.perf_counter()
     spec = plan.spec
     staging = staging_area.prepare(plan)
-    frame = read_uploads(plan)
+    frame = fr.to_backend(read_uploads(plan), backend)
     graph = build_graph(frame, spec, spec.resolve)
-    schema = arrow_schema(graph.frame._meta[data_columns(graph.frame._meta)])
+    meta = fr.to_pandas(graph.frame._meta)
+    schema = arrow_schema(meta[data_columns(meta)])
     sources = [upload.url for upload in plan.inputs]
     ledger_frame = graph.frame.map_partitions(
         finish_partition, staging, spec.sink, schema, sources, meta=LEDGER_META)
@@ -75,7 +79,7 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
         accounting=accounting,
         gates=[_gate_summary(point, result, accounting)
                for point, result in zip(graph.gates, gates, strict=True)],
-        backend=backend_name(graph.frame._meta), wall_seconds=time.perf_counter() - started,
+        backend=fr.backend_name(graph.frame._meta), wall_seconds=time.perf_counter() - started,
     )
     staged_results = {point.spec.name: result for point, result in zip(graph.gates, gates,
                                                                        strict=True)}

@@ -60,7 +60,7 @@ def cast_column(
 def _to_int(values: Column, present: Column, type_name: str) -> CastResult:
     if fr.is_string_like(values):
         text = values.str.strip()
-        looks_int = text.str.fullmatch(_INT_PATTERN).fillna(False).astype(bool)
+        looks_int = fr.fullmatch(text, _INT_PATTERN).fillna(False).astype(bool)
         numbers = fr.to_numeric(text.where(looks_int, None))
     else:
         numbers = fr.to_numeric(values)

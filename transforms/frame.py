@@ -7,6 +7,8 @@ implementations side by side, picking by the type of the object it is given.
 
 from __future__ import annotations
 
+import logging
+from functools import cache
 from typing import Any
 
 import pandas as pd
@@ -15,6 +17,31 @@ import pyarrow.compute as pc
 
 Frame = Any  # pandas.DataFrame or cudf.DataFrame
 Column = Any  # pandas.Series or cudf.Series
+
+log = logging.getLogger("assay.backend")
+
+# The steps that leave the GPU for the host on cuDF partitions (README, "Host fallbacks").
+HOST_FALLBACKS = {
+    "records_as_json": "the quarantine's _record JSON (rejected rows only)",
+    "normalize_unicode": "normalize's unicode: NFC/NFKC/NFD/NFKD (cuDF has no such kernel)",
+    "stable_hash_rows": "row_id and sink.split hashes (pandas' hash, so ids and splits "
+                        "equal the CPU backend's)",
+    "parse_timestamps": "parse_timestamp and timestamp columns of the schema (pandas' "
+                        "ISO 8601 and strptime semantics, until a device parser matches them)",
+}
+
+
+@cache
+def _host_fallback(name: str) -> None:
+    """Log, once per process, that a documented host fallback ran on a cuDF partition."""
+    log.warning("cuDF backend: host fallback for %s", HOST_FALLBACKS[name])
+
+
+def _via_host(name: str, function: Any, values: Any, *args: Any) -> Any:
+    """``function`` (a pandas implementation here) applied to a cuDF frame or column on the
+    host, the result moved back to the device; logged as the host fallback ``name``."""
+    _host_fallback(name)
+    return library(values).from_pandas(function(values.to_pandas(), *args))
 
 
 def is_cudf(obj: object) -> bool:
@@ -35,6 +62,30 @@ def library(obj: object):
     return pd
 
 
+def to_pandas(obj: Any) -> Any:
+    """A pandas copy of a cuDF frame or column (the sink writes shards on the host)."""
+    return obj.to_pandas() if is_cudf(obj) else obj
+
+
+def to_backend(frame: Any, backend: str) -> Any:
+    """A Dask frame of pandas partitions moved to ``backend`` (``cudf``: one host-to-device
+    copy per partition, right after the host readers)."""
+    return frame.to_backend("cudf") if backend == "cudf" else frame
+
+
+def spilled_bytes() -> int | None:
+    """Bytes cuDF spilled from device to host in this process (a worker), or None when
+    spilling or its statistics (``cudf_spill_stats``) are off or unreadable."""
+    try:
+        from cudf.core.buffer.spill_manager import get_global_manager
+
+        totals = get_global_manager().statistics.spill_totals
+    except Exception:  # no cuDF, spilling off (no manager), or a changed internal API
+        return None
+    return int(sum(nbytes for (src, dst), (nbytes, _) in totals.items()
+                   if (src, dst) == ("gpu", "cpu")))
+
+
 def to_host(values: Column) -> Any:
     """A column's values as a host numpy array (objects for strings, nulls as None)."""
     if is_cudf(values):
@@ -47,6 +98,7 @@ def records_as_json(frame: Frame) -> Column:
     if len(frame) == 0:
         return library(frame).Series([], dtype="str", index=frame.index)
     if is_cudf(frame):
+        _host_fallback("records_as_json")
         frame = frame.to_pandas()  # quarantine-only path: rejected rows are few
     text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
     lines = text.rstrip("\n").split("\n")
@@ -54,13 +106,25 @@ def records_as_json(frame: Frame) -> Column:
 
 
 def hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
-    """A stable uint64 hash of the given columns of each row (all columns when None)."""
+    """A stable uint64 hash of the given columns of each row (all columns when None).
+
+    Each backend uses its own fast hash, so use it where only equality matters (routing a
+    shuffle, finding duplicates); values that are stored use ``stable_hash_rows``."""
     subset = frame if columns is None else frame[columns]
     if is_cudf(subset):
         return subset.hash_values(method="xxhash64")
     return pd.util.hash_pandas_object(
         _canonical_floats(subset), index=False, categorize=False
     ).astype("uint64")
+
+
+def stable_hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
+    """``hash_rows`` as pandas computes it, on either backend: ids and split assignments
+    are stored, so they must not depend on the backend that computed them. cuDF has no
+    kernel for pandas' hash, so its partitions hash on the host (logged)."""
+    if is_cudf(frame):
+        return _via_host("stable_hash_rows", hash_rows, frame, columns)
+    return hash_rows(frame, columns)
 
 
 def _canonical_floats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -172,6 +236,8 @@ def parse_timestamps(values: Column, format: str, timezone: str) -> Column:
 
     Naive values are read in ``timezone``; values with an offset are converted to UTC.
     """
+    if is_cudf(values):
+        return _via_host("parse_timestamps", parse_timestamps, values, format, timezone)
     lib = library(values)
     if format.upper() == "ISO8601":
         format = "ISO8601"
@@ -207,10 +273,16 @@ def normalize_unicode(values: Column, form: str) -> Column:
     if is_cudf(values):
         # cuDF has no NFC/NFKC kernels: normalise on the host and move back. Slower, but
         # exact, and only paid by specs that ask for a normal form.
-        import cudf
-
-        return cudf.from_pandas(values.to_pandas().str.normalize(form))
+        return _via_host("normalize_unicode", normalize_unicode, values, form)
     return values.str.normalize(form)
+
+
+def fullmatch(values: Column, pattern: str) -> Column:
+    """Whether each string matches ``pattern`` as a whole (cuDF has only ``match``, which
+    anchors at the start: the end is anchored by the pattern)."""
+    if is_cudf(values):
+        return values.str.match(f"(?:{pattern})$")
+    return values.str.fullmatch(pattern)
 
 
 def regex_replace(values: Column, pattern: str, replacement: str) -> Column:

@@ -25,6 +25,6 @@ class RowId(PartitionStep):
 
     def apply(self, frame: Frame) -> StepResult:
         require_columns(frame.columns, self.columns, self.label)
-        ids = fr.as_int64(fr.hash_rows(frame, list(self.columns)))
+        ids = fr.as_int64(fr.stable_hash_rows(frame, list(self.columns)))
         ids = fr.to_nullable(ids, "int64")  # the engine nulls data columns of removed rows
         return StepResult(frame.assign(**{self.into: ids}))

@@ -29,7 +29,7 @@ def uniform(frame: Frame, key: list[str], seed: int) -> Column:
     if not key or missing:
         raise ValueError(f"split key needs existing columns, missing {missing or key}")
     keyed = frame[key].assign(**{_SEED_COLUMN: seed})
-    hashes = fr.hash_rows(keyed)
+    hashes = fr.stable_hash_rows(keyed)
     return (hashes // 2**11).astype("float64") / _UNIT  # top 53 bits: exact in a float
 
 

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from pipelines.routing import QUARANTINED, data_columns, live_mask
 from pipelines.sink.shards import write_shards, write_table
 from pipelines.spec import SinkSpec
+from transforms import frame as fr
 from transforms.base import REASON_SEP
 from transforms.split import assign_split
 
@@ -68,6 +69,9 @@ def finish_partition(
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     number = (partition_info or {}).get("number", 0)
+    # Shards are written by pyarrow on the host whatever the backend, so both give the
+    # same bytes: a cuDF partition is copied to the host once, here at the end.
+    part = fr.to_pandas(part)
     live = live_mask(part)
     curated = part.loc[live, data_columns(part)]
     entries: list[dict] = []
