@@ -1,0 +1,195 @@
+"""Landing an upload, once: what ``assay api`` and ``assay watch`` share.
+
+An upload is streamed into a temporary file in the landing zone
+(``<data-dir>/landing/<pipeline>/``) while it is hashed and its size checked, fsynced, then
+renamed to ``<upload-id>.<format>[.<compression>]``: a client's file name lends the upload
+its extension and a display name, never a path. The ledger then records it by content
+hash (the same bytes again are acknowledged, not landed twice), and an
+``assay.upload.received`` Prefect event asks the pipeline's deployment to ingest it. When no
+server takes the event, the upload is kept and marked ``pending``; ``retry_pending`` sends
+those again when an intake starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.events import Event
+from prefect.events.clients import PrefectEventsClient
+from prefect.settings import PREFECT_API_URL
+
+from pipelines.ledger import Ledger, Upload
+from pipelines.registry import Pipeline
+from pipelines.sources.discover import _suffixes
+
+EVENT = "assay.upload.received"
+_EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
+_COMPRESSED = {"gzip": ".gz", "zstd": ".zst", "bz2": ".bz2", "xz": ".xz"}
+
+
+class IntakeRefused(Exception):
+    """The upload is refused before it is kept (too large, a format the pipeline does not
+    take); ``status`` is the HTTP status that says so."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def upload_suffix(pipeline: Pipeline, name: str | None, fmt: str | None) -> str:
+    """The landed file's extension: the declared ``fmt``, else the one ``name`` ends with
+    (with its compression), checked against the pipeline's ``intake.formats``."""
+    detected, compression = _suffixes(name or "")
+    chosen = fmt or detected
+    if chosen is None:
+        raise IntakeRefused(f"{name or 'upload'}: cannot tell the format; give a file name "
+                            "ending in .csv, .jsonl or .parquet, or format=csv|jsonl|parquet",
+                            415)
+    allowed = pipeline.spec.intake.formats
+    if chosen not in allowed:
+        raise IntakeRefused(f"pipeline {pipeline.name!r} takes {', '.join(allowed)} uploads, "
+                            f"not {chosen}", 415)
+    return _EXTENSIONS[chosen] + _COMPRESSED.get(compression or "", "")
+
+
+class Landing:
+    """One upload being written into the landing zone: a temporary file, hashed and
+    counted as it grows; over ``limit`` bytes it is removed and refused (413)."""
+
+    def __init__(self, folder: Path, limit: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.limit = limit
+        self.temp = folder / f".incoming-{uuid.uuid4().hex}.part"
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._handle = open(self.temp, "xb")  # noqa: SIM115 - closed by finish or discard
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.discard()
+            raise IntakeRefused(f"upload larger than the pipeline's limit of "
+                                f"{self.limit:,} bytes", 413)
+        self._digest.update(chunk)
+        self._handle.write(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def finish(self) -> None:
+        """Make the bytes durable before anyone is told they are kept."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+
+    def discard(self) -> None:
+        self._handle.close()
+        self.temp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Received:
+    upload: Upload
+    duplicate: bool  # these bytes were already an upload of this pipeline
+    event_id: str | None = None  # the trigger sent, when one was
+    notice: str | None = None  # why ingestion is pending, when it is
+
+
+class Intake:
+    """The landing zone and the ledger of one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.ledger = Ledger.in_data_dir(data_dir)
+
+    def open(self, pipeline: Pipeline) -> Landing:
+        return Landing(self.data_dir / "landing" / pipeline.name, pipeline.spec.intake.max_bytes)
+
+    def keep(self, pipeline: Pipeline, landing: Landing, suffix: str,
+             name: str | None) -> tuple[Upload, bool]:
+        """Land a finished upload under its id and record it; ``(upload, new)``. The same
+        bytes already in the ledger are acknowledged and the copy removed."""
+        landing.finish()
+        known = self.ledger.find(pipeline.name, landing.sha256)
+        if known is not None:
+            landing.temp.unlink()
+            return known, False
+        upload_id = uuid.uuid4().hex
+        final = landing.folder / f"{upload_id}{suffix}"
+        os.rename(landing.temp, final)
+        _fsync_dir(landing.folder)
+        upload, new = self.ledger.register(pipeline.name, landing.sha256, landing.size,
+                                           str(final), name=(name or "")[:255] or None,
+                                           upload_id=upload_id)
+        if not new:  # the same bytes landed concurrently: keep the first
+            final.unlink()
+        return upload, new
+
+    async def trigger(self, upload: Upload, new: bool) -> Received:
+        """Ask for ingestion of a new upload, or again of one no run finished (pending,
+        failed, or held by a crashed run); acknowledge one that is running or done."""
+        if not new and not upload.needs_run:
+            return Received(upload, duplicate=True)
+        try:
+            event_id = await emit_received(upload)
+        except Exception as exc:
+            notice = f"ingestion pending: {_unreachable(exc)}; the upload is kept and sent " \
+                     "again when an intake starts"
+            self.ledger.mark(upload.id, "pending", reason=notice)
+            return Received(self.ledger.get(upload.id) or upload, not new, notice=notice)
+        self.ledger.mark(upload.id, "received")
+        return Received(self.ledger.get(upload.id) or upload, not new, event_id=event_id)
+
+    async def retry_pending(self) -> list[Received]:
+        """Send the triggers of uploads left pending (no server was reachable)."""
+        pending = [u for u in self.ledger.outstanding() if u.state == "pending"]
+        return [await self.trigger(u, new=False) for u in pending]
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unreachable(exc: Exception) -> str:
+    api = PREFECT_API_URL.value()
+    if not api:
+        return "PREFECT_API_URL is not set, so there is no Prefect server to trigger"
+    return f"no Prefect server reachable at {api} ({type(exc).__name__}: {exc})"
+
+
+def event_for(upload: Upload) -> dict[str, Any]:
+    """The event's resource and payload (the deployment trigger matches on them)."""
+    return {
+        "event": EVENT,
+        "resource": {"prefect.resource.id": f"assay.upload.{upload.id}",
+                     "prefect.resource.name": upload.name or upload.id,
+                     "assay.pipeline": upload.pipeline},
+        "payload": {"pipeline": upload.pipeline, "upload_id": upload.id, "uri": upload.uri,
+                    "sha256": upload.sha256},
+    }
+
+
+async def emit_received(upload: Upload) -> str:
+    """Send the trigger and wait until the server has it; raise when no server is there."""
+    if not PREFECT_API_URL.value():
+        raise ConnectionError("PREFECT_API_URL is not set")
+    async with get_client() as client:
+        failure = await client.api_healthcheck()
+    if failure is not None:
+        raise failure
+    event = Event(**event_for(upload))
+    async with PrefectEventsClient(reconnection_attempts=2) as events:
+        await events.emit(event)
+    return str(event.id)

@@ -1,0 +1,78 @@
+"""A local Prefect server as a child process, for ``assay serve`` (and the tests).
+
+Prefect's ephemeral mode runs no scheduler and no automations, so schedules and upload
+triggers need a real ``prefect server start``. Its SQLite database and home live under the
+data directory; it listens on loopback, and it is stopped when the block exits.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from pipelines.errors import AssayError
+
+
+class ServerStartFailed(AssayError):
+    """The child Prefect server did not become healthy; the message points at its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def local_server(data_dir: Path, port: int | None = None, timeout: float = 120,
+                 env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start ``prefect server start`` with its home at ``<data_dir>/prefect``, wait until it
+    answers, yield its API URL, stop it at exit. ``env`` adds server settings."""
+    home = data_dir / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    child_env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    child_env.update({"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                      "PREFECT_SERVER_UI_ENABLED": "false", **(env or {})})
+    log_path = home / "server.log"
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(api_url):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise ServerStartFailed(f"the Prefect server did not start (exit "
+                                        f"{child.poll()}); see {log_path}")
+            time.sleep(0.25)
+        yield api_url
+    finally:
+        stop(child)
+
+
+def stop(child: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if it takes longer than ``timeout``."""
+    child.terminate()
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

@@ -1,0 +1,158 @@
+"""``assay api`` without a Prefect server: authentication, limits, hostile file names, the
+committed OpenAPI schema; uploads are kept as pending (nothing to trigger)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from flows.api import create_app, load_tokens, openapi_json
+from pipelines.errors import SpecError
+from pipelines.ledger import Ledger
+from pipelines.registry import load_pipelines
+from tests.orchestration.conftest import add_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+BODY = b"id,city\n1,Oslo\n"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[TestClient, Path, dict[str, str]]]:
+    """A client for two pipelines ``a`` and ``b``, each with its own token; no server."""
+    folder = tmp_path / "pipelines"
+    add_pipeline(folder, name="a")
+    add_pipeline(folder, name="b", extra="")
+    spec_b = folder / "b" / "pipeline.yaml"
+    spec_b.write_text(spec_b.read_text().replace("intake: {max_bytes: 4096}",
+                                                 "intake: {max_bytes: 4096, formats: [jsonl]}"))
+    data_dir = tmp_path / "data"
+    app = create_app(load_pipelines(folder), data_dir, {"a": ["ta"], "b": ["tb"]})
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
+            TestClient(app) as client:
+        yield client, data_dir, {"a": "Bearer ta", "b": "Bearer tb"}
+
+
+def _landed(data_dir: Path) -> list[Path]:
+    return sorted(p for p in (data_dir / "landing").rglob("*") if p.is_file())
+
+
+def test_upload_is_landed_hashed_and_kept_pending_without_a_server(env) -> None:
+    client, data_dir, tokens = env
+    answer = client.post("/v1/pipelines/a/uploads?filename=x.csv", content=BODY,
+                         headers={"Authorization": tokens["a"]})
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["state"] == "pending" and "127.0.0.1:9" in body["detail"]
+    assert body["sha256"] == hashlib.sha256(BODY).hexdigest() and body["bytes"] == len(BODY)
+    (landed,) = _landed(data_dir)
+    assert landed.read_bytes() == BODY and landed.name == f"{body['upload_id']}.csv"
+    status = client.get(body["status_url"], headers={"Authorization": tokens["a"]}).json()
+    assert status["state"] == "pending" and status["name"] == "x.csv"
+
+
+@pytest.mark.parametrize(("pipeline", "auth", "code"), [
+    ("a", None, 401),
+    ("a", "Basic dXNlcjpwdw==", 401),
+    ("a", "Bearer wrong", 403),
+    ("a", "Bearer tb", 403),  # a token of another pipeline
+    ("nope", "Bearer ta", 404),
+])
+def test_refusals_write_nothing(env, pipeline: str, auth: str | None, code: int) -> None:
+    client, data_dir, _ = env
+    headers = {"Authorization": auth} if auth else {}
+    answer = client.post(f"/v1/pipelines/{pipeline}/uploads?filename=x.csv", content=BODY,
+                         headers=headers)
+    assert answer.status_code == code, answer.text
+    assert _landed(data_dir) == []
+    assert Ledger.in_data_dir(data_dir).history(pipeline) == []
+
+
+def test_status_needs_a_token_of_the_uploads_pipeline(env) -> None:
+    client, _, tokens = env
+    upload_id = client.post("/v1/pipelines/a/uploads?filename=x.csv", content=BODY,
+                            headers={"Authorization": tokens["a"]}).json()["upload_id"]
+    url = f"/v1/uploads/{upload_id}"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": tokens["b"]}).status_code == 403
+    assert client.get("/v1/uploads/unknown", headers={"Authorization": tokens["a"]}
+                      ).status_code == 404
+
+
+def test_oversize_body_is_refused_with_413_and_leaves_no_file(env) -> None:
+    client, data_dir, tokens = env
+    big = b"id,city\n" + b"1,Oslo\n" * 1000  # over the 4 KiB limit
+    declared = client.post("/v1/pipelines/a/uploads?filename=x.csv", content=big,
+                           headers={"Authorization": tokens["a"]})
+    assert declared.status_code == 413, declared.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: caught while streaming
+        for _ in range(10):
+            yield b"9,Lima\n" * 100
+
+    streamed = client.post("/v1/pipelines/a/uploads?filename=x.csv", content=chunks(),
+                           headers={"Authorization": tokens["a"]})
+    assert streamed.status_code == 413, streamed.text
+    assert _landed(data_dir) == []
+    assert Ledger.in_data_dir(data_dir).history("a") == []
+
+
+@pytest.mark.parametrize("name", ["../../../etc/passwd.csv", "/tmp/evil.csv", "..\\..\\x.csv",
+                                  "a/b/../c.csv", ".hidden.csv"])
+def test_path_like_file_name_is_harmless(env, tmp_path: Path, name: str) -> None:
+    client, data_dir, tokens = env
+    answer = client.post("/v1/pipelines/a/uploads", params={"filename": name},
+                         content=BODY + name.encode(), headers={"Authorization": tokens["a"]})
+    assert answer.status_code == 202, answer.text
+    (landed,) = _landed(data_dir)
+    assert landed.parent == data_dir / "landing" / "a"
+    assert landed.name == f"{answer.json()['upload_id']}.csv"
+    assert not Path("/tmp/evil.csv").exists() or Path("/tmp/evil.csv").read_bytes() != BODY
+
+
+def test_format_refused_unless_the_pipeline_takes_it(env) -> None:
+    client, data_dir, tokens = env
+    auth = {"Authorization": tokens["b"]}
+    assert client.post("/v1/pipelines/b/uploads?filename=x.csv", content=BODY,
+                       headers=auth).status_code == 415
+    assert client.post("/v1/pipelines/b/uploads?filename=noext", content=BODY,
+                       headers=auth).status_code == 415
+    ok = client.post("/v1/pipelines/b/uploads?filename=noext&format=jsonl",
+                     content=b'{"id": 1}\n', headers=auth)
+    assert ok.status_code == 202, ok.text
+    assert [p.suffix for p in _landed(data_dir)] == [".jsonl"]
+
+
+def test_same_bytes_twice_are_one_upload(env) -> None:
+    client, data_dir, tokens = env
+    auth = {"Authorization": tokens["a"]}
+    first = client.post("/v1/pipelines/a/uploads?filename=x.csv.gz", content=BODY, headers=auth)
+    second = client.post("/v1/pipelines/a/uploads?filename=y.csv.gz", content=BODY,
+                         headers=auth)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json()["duplicate"] and second.json()["upload_id"] == first.json()["upload_id"]
+    assert [p.name.split(".", 1)[1] for p in _landed(data_dir)] == ["csv.gz"]
+
+
+def test_committed_openapi_schema_is_the_served_one(env) -> None:
+    client, _, _ = env
+    served = client.get("/openapi.json").json()
+    committed = (ROOT / "docs" / "openapi.json").read_text()
+    assert json.loads(committed) == served, "regenerate: assay api PIPELINES --openapi"
+    assert openapi_json(client.app) == committed  # type: ignore[arg-type]
+
+
+def test_tokens_from_file_or_environment(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "tokens.yaml"
+    path.write_text("a: [one, two]\n'*': [admin]\n")
+    assert load_tokens(path) == {"a": ["one", "two"], "*": ["admin"]}
+    monkeypatch.setenv("ASSAY_API_TOKENS", "a=one,*=admin")
+    assert load_tokens() == {"a": ["one"], "*": ["admin"]}
+    monkeypatch.setenv("ASSAY_API_TOKENS", "")
+    with pytest.raises(SpecError, match="no API tokens"):
+        load_tokens()

@@ -1,0 +1,193 @@
+"""End to end on a real Prefect server: ``assay serve`` deployments with their schedule and
+upload trigger, HTTP uploads through to published versions, exactly once.
+
+One ``assay serve`` process serves every pipeline of the module (starting it is the slow
+part); each test uses its own pipeline, so each has its own dataset and ledger rows.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from pipelines.ledger import Ledger
+from tests.orchestration.conftest import (
+    AUTH,
+    TINY_CSV,
+    add_pipeline,
+    client_for,
+    serving,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Served:
+    pipelines: Path
+    data_dir: Path
+    names: dict[str, str]  # role in these tests -> pipeline name
+
+    def sink(self, role: str) -> Path:
+        return self.pipelines / self.names[role] / "out"
+
+    def incoming(self, role: str) -> Path:
+        return self.pipelines / self.names[role] / "incoming"
+
+
+@pytest.fixture(scope="module")
+def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("served") / "pipelines"
+    names = {role: add_pipeline(folder) for role in ("upload", "burst", "adhoc", "pending")}
+    with serving(folder, prefect_api) as data_dir:
+        yield Served(folder, data_dir, names)
+
+
+def _manifests(sink: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(sink.glob("v*/manifest.json"))]
+
+
+def _settled(client, upload_id: str) -> dict | None:
+    status = client.get(f"/v1/uploads/{upload_id}", headers=AUTH).json()
+    return status if status["state"] in ("published", "rejected", "failed") else None
+
+
+def _flow_runs(deployment: str) -> list[dict]:
+    """The deployment's finished flow runs."""
+    return [r for r in httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/filter", json={
+        "deployments": {"name": {"any_": [deployment]}},
+        "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}).json()]
+
+
+def _post(client, name: str, body: bytes, filename: str = "upload.csv"):
+    return client.post(f"/v1/pipelines/{name}/uploads", params={"filename": filename},
+                       content=body, headers=AUTH)
+
+
+def test_schedule_publishes_the_source_files_once(prefect_api: str, tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"  # served on its own: its schedule ends with the test
+    name = add_pipeline(folder, "schedule: {interval: 2, timezone: Europe/Oslo}\n")
+    (folder / name / "incoming" / "data.csv").write_text(TINY_CSV)
+    sink = folder / name / "out"
+    with serving(folder, prefect_api) as data_dir:
+        wait_for(lambda: _manifests(sink), 90, "the scheduled run's version")
+        ledger = Ledger.in_data_dir(data_dir)
+        wait_for(lambda: [u.state for u in ledger.history(name)] == ["published"], 30,
+                 "the ledger to record the source file as published")
+        runs = _flow_runs(name)
+        # later runs of the 2-second schedule find nothing new: still one version
+        wait_for(lambda: len(_flow_runs(name)) >= len(runs) + 2, 30, "two more scheduled runs")
+    (manifest,) = _manifests(sink)
+    assert manifest["accounting"]["rows_read"] == 5
+    assert manifest["accounting"]["rows_quarantined"] == 1
+    assert len(ledger.history(name)) == 1
+
+
+def test_http_upload_is_published_once(served: Served) -> None:
+    name = served.names["upload"]
+    body = b"id,city\n41,Quito\n42,Accra\n"
+    with client_for(served.pipelines, served.data_dir) as client:
+        first = _post(client, name, body, "a.csv")
+        assert first.status_code == 202, first.text
+        accepted = first.json()
+        assert accepted["state"] == "received" and accepted["event_id"]
+        status = wait_for(lambda: _settled(client, accepted["upload_id"]), 90, "publishing")
+        assert status["state"] == "published", status
+        assert status["version"] == "v000001" and status["flow_run_id"]
+        again = _post(client, name, body, "b.csv")
+        assert again.status_code == 200, again.text
+        assert again.json()["duplicate"] and again.json()["upload_id"] == accepted["upload_id"]
+        assert again.json()["state"] == "published"
+    (manifest,) = _manifests(served.sink("upload"))
+    assert [i["sha256"] for i in manifest["inputs"]] == [accepted["sha256"]]
+    rows = pq.read_table(served.sink("upload") / "v000001" / "part-00000.parquet").to_pydict()
+    assert sorted(zip(rows["id"], rows["city"], strict=True)) == [(41, "Quito"), (42, "Accra")]
+
+
+def test_concurrent_uploads_all_end_published_or_rejected(served: Served) -> None:
+    name = served.names["burst"]
+    bodies = [f"id,city\n{i},c{i}\n".encode() for i in range(18)]
+    bodies += [b"id,town\n1,x\n", b"\x00\x01binary"]  # rejected: missing column, binary
+    with client_for(served.pipelines, served.data_dir) as client, \
+            ThreadPoolExecutor(max_workers=10) as pool:
+        # each thread runs in a copy of this context: it holds the Prefect settings
+        contexts = [contextvars.copy_context() for _ in bodies]
+        answers = list(pool.map(lambda c, b: c.run(_post, client, name, b), contexts, bodies))
+        assert [a.status_code for a in answers] == [202] * 20, [a.text for a in answers]
+        ids = [a.json()["upload_id"] for a in answers]
+        final = [wait_for(lambda i=i: _settled(client, i), 400, "every upload to settle")
+                 for i in ids]
+    assert [f["state"] for f in final] == ["published"] * 18 + ["rejected"] * 2, final
+    assert all(f["reason"] for f in final[18:])
+    manifests = _manifests(served.sink("burst"))
+    # one version per published upload, numbered without gaps or repeats: none lost, and
+    # no two runs picked the same number (they publish one at a time, under the lock)
+    assert [m["version"] for m in manifests] == [f"v{n:06d}" for n in range(1, 19)]
+    assert sorted(f["version"] for f in final[:18]) == [m["version"] for m in manifests]
+    by_version = {m["version"]: m for m in manifests}
+    for status in final[:18]:
+        manifest = by_version[status["version"]]
+        assert [i["sha256"] for i in manifest["inputs"]] == [status["sha256"]]
+        assert manifest["rows"] == 1
+    # rejected uploads keep their files
+    for status in final[18:]:
+        upload = Ledger.in_data_dir(served.data_dir).get(status["upload_id"])
+        assert upload is not None and Path(upload.uri).is_file()
+
+
+def test_prefect_deployment_run_starts_an_ad_hoc_run(served: Served) -> None:
+    name = served.names["adhoc"]
+    (served.incoming("adhoc") / "batch.csv").write_text("id,city\n7,Lagos\n")
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "prefect"), "deployment", "run", f"ingest/{name}",
+         "--param", "sweep=true", "--watch", "--watch-timeout", "120"],
+        env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (manifest,) = _manifests(served.sink("adhoc"))
+    assert manifest["rows"] == 1 and manifest["inputs"][0]["path"].endswith("batch.csv")
+
+
+def test_pending_upload_is_sent_when_an_intake_starts_with_a_server(served: Served) -> None:
+    name = served.names["pending"]
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
+            client_for(served.pipelines, served.data_dir) as client:
+        answer = _post(client, name, b"id,city\n5,Hue\n").json()
+    assert answer["state"] == "pending" and "no Prefect server reachable" in answer["detail"]
+    with client_for(served.pipelines, served.data_dir) as client:  # retries at start
+        status = wait_for(lambda: _settled(client, answer["upload_id"]), 90, "publishing")
+    assert status["state"] == "published", status
+
+
+def test_crashed_run_is_retried_by_the_next_trigger(served: Served) -> None:
+    name = served.names["pending"]
+    body = b"id,city\n6,Ica\n"
+    ledger = Ledger.in_data_dir(served.data_dir)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
+            client_for(served.pipelines, served.data_dir) as client:
+        upload_id = _post(client, name, body).json()["upload_id"]
+    # a run claimed it and died without a word
+    assert ledger.claim(upload_id) is not None
+    with ledger._transaction() as db:
+        db.execute("UPDATE uploads SET owner = ? WHERE id = ?",
+                   (f"{os.uname().nodename}:{dead.pid}", upload_id))
+    with client_for(served.pipelines, served.data_dir) as client:
+        again = _post(client, name, body)
+        assert again.json()["duplicate"] and again.json()["event_id"], again.text
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+    assert status["state"] == "published", status
