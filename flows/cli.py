@@ -30,6 +30,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from flows.doctor import doctor
+from pipelines.backend import BackendChoice, resolve_backend
 from pipelines.errors import EXIT_INTERNAL, AssayError
 from pipelines.spec import PipelineSpec, load_spec
 
@@ -210,12 +212,22 @@ def run(
             show_default=False,
         ),
     ] = None,
+    backend: Annotated[
+        BackendChoice | None,
+        typer.Option(
+            "--backend",
+            help="Frame library: auto (cuDF when a GPU is visible and cuDF imports, else "
+            "pandas), pandas or cudf. Replaces the spec's backend.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run a pipeline and publish a new dataset version (exit 0 when one is published)."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
-        load_spec(spec)  # fail fast (exit 2) before Prefect and Dask start
+        parsed = load_spec(spec)  # fail fast (exit 2) before Prefect and Dask start
+        resolve_backend(backend or parsed.backend)  # and on a backend that cannot run here
         from flows.ingest import ingest
         from flows.summary import to_table
 
@@ -230,6 +242,7 @@ def run(
                 workers=workers,
                 cluster_address=cluster,
                 on_progress=on_progress,
+                backend=backend,
             )
         stdout.print(to_table(summary))
 
@@ -326,6 +339,8 @@ def versions_table(dataset_dir: str, versions: list[dict[str, Any]]) -> Table:
     return table
 
 
+app.command()(doctor)
+
 suite_app = typer.Typer(
     help="Work with Great Expectations suites.",
     no_args_is_help=True,
@@ -387,3 +402,151 @@ def suite_draft(
               f"from {sampled} ({draft.rows:,} rows)")
         for line in draft.skipped:
             print(f"  skipped {line}")
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        metavar="DIR",
+        help="The upload ledger, landing zone, dataset locks and the local Prefect server's "
+        "database (default: $ASSAY_DATA_DIR, else ~/.assay).",
+        show_default=False,
+    ),
+]
+PipelinesArgument = Annotated[
+    Path,
+    typer.Argument(help="A folder of pipeline specs (*.yaml, */pipeline.yaml) or one spec "
+                   "(default: the working directory).", metavar="PIPELINES_DIR",
+                   show_default=False),
+]
+
+
+def _data_dir(option: Path | None) -> Path:
+    """The data directory, exported so that the flow runs this process starts share it."""
+    from pipelines.ledger import DATA_DIR_ENV, default_data_dir
+
+    path = (option or default_data_dir()).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ[DATA_DIR_ENV] = str(path)
+    return path
+
+
+@contextmanager
+def _prefect_api(data_dir: Path) -> Iterator[str]:
+    """``$PREFECT_API_URL``, or a local Prefect server started for the block (ephemeral mode
+    runs no scheduler). Call before Prefect is imported: it reads the URL at import."""
+    if url := os.environ.get("PREFECT_API_URL"):
+        yield url
+        return
+    from flows.server import local_server
+
+    print(f"starting a local Prefect server (database under {data_dir / 'prefect'})",
+          file=sys.stderr, flush=True)
+    with local_server(data_dir) as url:
+        os.environ["PREFECT_API_URL"] = url
+        print(f"prefect server: {url} (stopped on exit)", flush=True)
+        yield url
+
+
+@app.command()
+def serve(
+    pipelines_dir: PipelinesArgument = Path("."),
+    data_dir: DataDirOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, metavar="N", help="Flow runs at most at once.")
+    ] = 4,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll", min=0.1, metavar="SECONDS",
+                            help="How often to look for scheduled or triggered runs.")
+    ] = 5.0,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve a Prefect deployment per pipeline (its schedule, its upload trigger) until Ctrl-C."""
+    _configure_prefect(verbose)
+    with _exit_codes(verbose):
+        from pipelines.registry import load_pipelines
+
+        found = load_pipelines(pipelines_dir)
+        with _prefect_api(_data_dir(data_dir)):
+            from flows.serve import serve_pipelines
+
+            for name in found:
+                print(f"serving deployment ingest/{name}", flush=True)
+            serve_pipelines(found, limit=limit, poll_seconds=poll_seconds)
+
+
+@app.command()
+def api(
+    pipelines_dir: PipelinesArgument = Path("."),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,
+    tokens: Annotated[
+        Path | None,
+        typer.Option("--tokens", metavar="FILE", show_default=False,
+                     help="YAML/JSON mapping pipeline names (or '*') to lists of bearer "
+                     "tokens (default: $ASSAY_API_TOKENS, 'pipeline=token,...')."),
+    ] = None,
+    data_dir: DataDirOption = None,
+    openapi: Annotated[
+        bool, typer.Option("--openapi", help="Print the OpenAPI schema and exit.")
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Take uploads over HTTP and trigger their ingestion (see README, Orchestration)."""
+    _configure_prefect(verbose)
+    with _exit_codes(verbose):
+        from pipelines.registry import load_pipelines
+
+        found = load_pipelines(pipelines_dir)
+        home = _data_dir(data_dir)
+        from flows.api import create_app, load_tokens, openapi_json
+
+        if openapi:
+            sys.stdout.write(openapi_json(create_app(found, home, {})))
+            return
+        app_ = create_app(found, home, load_tokens(tokens))
+        if not os.environ.get("PREFECT_API_URL"):
+            print("warning: PREFECT_API_URL is not set: uploads are kept as pending until an "
+                  "intake starts with a server to trigger", file=sys.stderr)
+        import uvicorn
+
+        uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")
+
+
+@app.command()
+def watch(
+    spec: Annotated[Path, typer.Argument(help="The pipeline spec the files are uploads of.",
+                                         metavar="SPEC", show_default=False)],
+    source: Annotated[str, typer.Argument(help="A folder or fsspec URL prefix to watch "
+                                          "(credentials: the spec's source.storage_options).",
+                                          metavar="DIR_OR_URL", show_default=False)],
+    settle: Annotated[
+        float, typer.Option("--settle", min=0, metavar="SECONDS",
+                            help="A file must stay unchanged this long to count as complete.")
+    ] = 5.0,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, metavar="SECONDS", help="Poll interval.")
+    ] = 1.0,
+    data_dir: DataDirOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Land complete files from a folder or bucket as uploads and trigger their ingestion."""
+    _configure_prefect(verbose)
+    with _exit_codes(verbose):
+        from pipelines.registry import load_pipelines
+
+        (pipeline,) = load_pipelines(spec).values()
+        from flows.intake import Intake
+        from flows.watch import Watcher
+
+        watcher = Watcher(source, pipeline, Intake(_data_dir(data_dir)), settle=settle,
+                          storage_options=pipeline.spec.source.storage_options)
+
+        def report(received: Any) -> None:
+            upload = received.upload
+            note = " (already received)" if received.duplicate else ""
+            print(f"upload {upload.id} ({upload.name}): {upload.state}{note}"
+                  + (f": {received.notice}" if received.notice else ""), flush=True)
+
+        watcher.run(interval=interval, on_upload=report)

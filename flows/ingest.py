@@ -24,8 +24,12 @@ from prefect.runtime import flow_run
 
 from flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
 from flows.summary import RunSummary, summarize, to_markdown
+from flows.uploads import ingest_uploads
+from pipelines.backend import resolve_backend
 from pipelines.cluster import dask_client
 from pipelines.errors import AssayError, GateAborted
+from pipelines.ledger import Ledger, default_data_dir
+from pipelines.lock import dataset_lock
 from pipelines.plan import RunPlan, plan_run
 from pipelines.publish import PublishedVersion, publish_run
 from pipelines.runner import StagedRun, execute_run
@@ -84,10 +88,11 @@ def plan_inputs(spec: PipelineSpec, inputs: list[str] | None, output: str | None
 
 @task(name="run-engine", **_TASK_DEFAULTS)
 def run_engine(
-    plan: RunPlan, client: Any, on_progress: ProgressCallback | None = None
+    plan: RunPlan, client: Any, on_progress: ProgressCallback | None = None,
+    backend: str = "pandas",
 ) -> StagedRun:
     """Read, transform, gate and stage shards on the cluster (one Dask graph)."""
-    return execute_run(plan, client, on_progress=on_progress)
+    return execute_run(plan, client, on_progress=on_progress, backend=backend)
 
 
 @task(name="publish-version", **_TASK_DEFAULTS, **_IO_RETRY)
@@ -126,18 +131,52 @@ def ingest(
     workers: int | None = None,
     cluster_address: str | None = None,
     on_progress: ProgressCallback | None = None,
-) -> RunSummary:
+    backend: str | None = None,
+    upload_id: str | None = None,
+    sweep: bool = False,
+) -> RunSummary | None:
     """Ingest uploads per the spec at ``spec_path`` and publish a new dataset version.
 
     ``inputs`` replace the spec's source paths (paths or globs), ``output`` its sink path;
     ``workers`` sizes the local Dask cluster; ``cluster_address`` uses a running scheduler
-    instead. ``on_progress(done, total)`` is called as partitions finish.
+    instead. ``on_progress(done, total)`` is called as partitions finish. ``backend``
+    (auto, pandas or cudf) replaces the spec's ``backend``.
+
+    Served deployments add the ledger (``flows/uploads.py``): ``upload_id`` ingests that
+    upload (an intake's trigger), ``sweep`` the spec's new source files and every
+    outstanding upload (a schedule); each is claimed first, so it is ingested once. Every
+    run holds the dataset's lock: versions of one dataset are published one at a time.
     """
     spec = load_spec(spec_path)
+    data_dir = default_data_dir()
+
+    def run_inputs(paths: list[str] | None) -> RunSummary:
+        with dataset_lock(output or spec.resolve(spec.sink.path), data_dir):
+            return _ingest_inputs(spec, paths, output, workers, cluster_address, on_progress,
+                                  backend)
+
+    if upload_id is not None or sweep:
+        return ingest_uploads(spec, Ledger.in_data_dir(data_dir), run_inputs, upload_id, sweep)
+    return run_inputs(inputs)
+
+
+def _ingest_inputs(
+    spec: PipelineSpec,
+    inputs: list[str] | None,
+    output: str | None,
+    workers: int | None,
+    cluster_address: str | None,
+    on_progress: ProgressCallback | None,
+    backend: str | None,
+) -> RunSummary:
+    """Plan, run the engine, publish and report one version."""
+    chosen = resolve_backend(backend or spec.backend)
+    get_run_logger().info("backend %s (%s)", chosen.backend, chosen.reason)
     plan = plan_inputs(spec, inputs, output)
-    with dask_client(spec.cluster, workers=workers, address=cluster_address) as client:
+    with dask_client(spec.cluster, workers=workers, address=cluster_address,
+                     backend=chosen.backend) as client:
         try:
-            staged = run_engine(plan, client, on_progress)
+            staged = run_engine(plan, client, on_progress, chosen.backend)
         except GateAborted:
             _report_abort(plan)
             raise

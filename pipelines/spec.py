@@ -39,6 +39,8 @@ def _bytes(value: Any) -> int:
 
 
 ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
+# Device memory: a byte size, or a fraction of each GPU's memory (as Dask-CUDA reads it)
+DeviceSize = ByteSize | Annotated[float, Field(gt=0, lt=1)]
 ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]
 
 
@@ -175,6 +177,13 @@ class ClusterSpec(Model):
     memory_limit: ByteSize | Literal["auto"] = "auto"
     processes: bool = False
     shuffle: Literal["auto", "tasks", "p2p"] = "auto"
+    # GPU workers (backend cudf): one process per visible GPU, started by dask-cuda
+    cuda_visible_devices: str | None = None  # e.g. "0,2"; None: the environment's
+    rmm_pool_size: DeviceSize | None = 0.5  # a pool avoids cudaMalloc on the hot path
+    rmm_async: bool = False  # CUDA's async allocator instead of the pool
+    device_memory_limit: DeviceSize | None = None  # Dask-CUDA's own spilling; None: default
+    enable_cudf_spill: bool = True  # cuDF moves buffers to host under memory pressure
+    protocol: Literal["tcp", "ucx"] = "tcp"  # ucx needs the distributed-ucxx package
 
     def shuffle_method(self, remote: bool) -> str:
         """``auto``: the task shuffle for in-process workers, which hands partitions over by
@@ -183,6 +192,28 @@ class ClusterSpec(Model):
         if self.shuffle != "auto":
             return self.shuffle
         return "p2p" if remote or self.processes else "tasks"
+
+
+class ScheduleSpec(Model):
+    """When a served deployment runs on its own: a cron line or an interval, in a zone."""
+
+    cron: str | None = None  # e.g. "0 3 * * *"
+    interval: float | None = Field(None, gt=0)  # seconds
+    timezone: str = "UTC"  # IANA name; cron times are read in it
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScheduleSpec:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("give exactly one of 'cron' or 'interval' (seconds)")
+        return self
+
+
+class IntakeSpec(Model):
+    """What ``assay api`` and ``assay watch`` accept for this pipeline."""
+
+    formats: list[Literal["csv", "jsonl", "parquet"]] = Field(
+        default_factory=lambda: ["csv", "jsonl", "parquet"], min_length=1)
+    max_bytes: ByteSize = parse_bytes("1GiB")
 
 
 # A tagged union of every registered step, discriminated by ``op``: errors then name the
@@ -199,6 +230,9 @@ class PipelineSpec(Model):
     gates: list[GateSpec] = Field(default_factory=list)
     sink: SinkSpec
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    schedule: ScheduleSpec | None = None  # for `assay serve`
+    intake: IntakeSpec = Field(default_factory=IntakeSpec)
+    backend: Literal["auto", "pandas", "cudf"] = "auto"  # see pipelines/backend.py
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -239,7 +273,9 @@ class PipelineSpec(Model):
         return str((self.base_dir / relative).resolve())
 
     def sha256(self) -> str:
-        canonical = self.model_dump_json(by_alias=True, exclude={"base_dir"})
+        # when and how uploads arrive does not change the dataset: not hashed
+        canonical = self.model_dump_json(by_alias=True,
+                                         exclude={"base_dir", "schedule", "intake"})
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -11,6 +11,21 @@ from collections.abc import Iterator
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def assay_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the ledger, landing zone and dataset locks of every test run out of ``~/.assay``
+    (tests that need their own data directory set ``ASSAY_DATA_DIR`` themselves)."""
+    import os
+
+    previous = os.environ.get("ASSAY_DATA_DIR")
+    os.environ["ASSAY_DATA_DIR"] = str(tmp_path_factory.mktemp("assay-data"))
+    yield
+    if previous is None:
+        os.environ.pop("ASSAY_DATA_DIR", None)
+    else:
+        os.environ["ASSAY_DATA_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """A throwaway Prefect server and database for the whole session."""

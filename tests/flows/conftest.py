@@ -75,14 +75,16 @@ class FakeEngine:
 
     @contextmanager
     def dask_client(
-        self, cluster: Any, *, workers: int | None = None, address: str | None = None
+        self, cluster: Any, *, workers: int | None = None, address: str | None = None,
+        backend: str = "pandas",
     ) -> Iterator[str]:
         try:
             yield "fake-client"
         finally:
             self.cluster_closed = True
 
-    def execute_run(self, plan: Any, client: Any, on_progress: Any = None):
+    def execute_run(self, plan: Any, client: Any, on_progress: Any = None,
+                    backend: str = "pandas"):
         from prefect.runtime import flow_run
 
         self._enter("engine")

@@ -134,7 +134,8 @@ def test_inspect_missing_dir_is_a_usage_error(tmp_path: Path) -> None:
 def test_every_command_and_option_has_help() -> None:
     group = typer.main.get_command(app)
     commands = group.commands  # type: ignore[attr-defined]
-    assert set(commands) == {"run", "validate", "inspect", "suite"}
+    assert set(commands) == {"run", "validate", "inspect", "suite", "doctor", "serve", "api",
+                             "watch"}
     assert set(commands["suite"].commands) == {"draft"}  # type: ignore[attr-defined]
     leaves = {name: command for name, command in commands.items() if name != "suite"}
     leaves["suite draft"] = commands["suite"].commands["draft"]  # type: ignore[attr-defined]
