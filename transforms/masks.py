@@ -12,6 +12,8 @@ from transforms.frame import Column, Frame
 
 def as_mask(values: Column) -> Column:
     """A plain bool column: nullable booleans become False where missing."""
+    if values.dtype == bool:  # already plain: no copy
+        return values
     return values.fillna(False).astype(bool)
 
 
@@ -35,9 +37,13 @@ def reasons(index_like: Column | Frame, parts: Sequence[tuple[Column, str]]) -> 
         head, tail = reasons(index_like, parts[:WORD]), reasons(index_like, parts[WORD:])
         both = as_mask((head != "") & (tail != ""))
         return (head + REASON_SEP + tail).where(both, head + tail)
-    codes = lib.Series(0, index=index_like.index, dtype="int64")
-    for bit, (mask, _) in enumerate(parts):
-        codes = codes | (as_mask(mask).astype("int64") * (1 << bit))
+    if not parts:
+        return lib.Series("", index=index_like.index, dtype="str")
+    arrays = [fr.array_values(as_mask(mask)) for mask, _ in parts]
+    packed = fr.array_module(arrays[0]).zeros(len(index_like), dtype="int64")
+    for bit, array in enumerate(arrays):  # array ops: no Series per check
+        packed |= array.astype("int64") << bit
+    codes = lib.Series(packed, index=index_like.index)
     distinct = [int(c) for c in fr.to_host(codes[codes != 0].drop_duplicates())]
     if not distinct:
         return lib.Series("", index=index_like.index, dtype="str")

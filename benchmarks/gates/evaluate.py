@@ -21,6 +21,7 @@ from typing import Any
 from benchmarks.gates.suite import SUITES, load
 
 WARM_UP_ROWS = 10_000
+PARTITIONS = 8
 
 
 def _answers(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -67,9 +68,10 @@ def run_assay(data: Path, suite: list[dict[str, Any]]) -> tuple[float, dict, int
 
     with LocalCluster(processes=False, dashboard_address=":0") as cluster, Client(cluster), \
             dask.config.set({"dataframe.shuffle.method": "tasks"}):
-        # partitions as the engine's readers make them, never a whole frame on the client;
-        # loading is not the gate, so it is done (and persisted) before the clock starts
-        live = dd.read_parquet(data).repartition(npartitions=16).persist()
+        # partitions as the engine's readers make them (64 MiB blocks: about 8 for this
+        # data), never a whole frame on the client; loading is not the gate, so it is done
+        # (and persisted) before the clock starts
+        live = dd.read_parquet(data).repartition(npartitions=PARTITIONS).persist()
         wait(live)
         _assay_gate(live.head(WARM_UP_ROWS, npartitions=1, compute=False), suite)
         return _assay_gate(live, suite)

@@ -12,6 +12,8 @@ Frame = Any
 
 def as_mask(values: Column) -> Column:
     """A plain boolean mask: nulls from nullable comparisons count as False."""
+    if values.dtype == bool:  # already plain: no copy
+        return values
     return values.fillna(False).astype(bool)
 
 
