@@ -1,4 +1,5 @@
-"""The supported slice of GE's catalogue: adding an expectation is adding a class here."""
+"""The supported slice of GE's catalogue: adding an expectation is adding a class to one of
+the modules' ``EXPECTATIONS`` (or to the list below)."""
 
 from __future__ import annotations
 
@@ -12,34 +13,26 @@ from validation.expectations.column_map import (
     ValueLengthsBetween,
     ValuesBetween,
 )
+from validation.expectations.column_map_more import EXPECTATIONS as MORE_COLUMN_MAP
+from validation.expectations.distinct import EXPECTATIONS as DISTINCT
 from validation.expectations.multicolumn import CompoundColumnsUnique
+from validation.expectations.rows import EXPECTATIONS as ROWS
+from validation.expectations.statistics import EXPECTATIONS as STATISTICS
+from validation.expectations.table import EXPECTATIONS as TABLE
+
+CORE = (
+    ColumnToExist,
+    NotNull,
+    InSet,
+    ValuesBetween,
+    MatchRegex,
+    ValueLengthsBetween,
+    Unique,
+    CompoundColumnsUnique,
+    TableRowCountBetween,
+    ColumnMeanBetween,
+)
 
 REGISTRY: dict[str, type[Expectation]] = {
-    cls.type: cls
-    for cls in (
-        ColumnToExist,
-        NotNull,
-        InSet,
-        ValuesBetween,
-        MatchRegex,
-        ValueLengthsBetween,
-        Unique,
-        CompoundColumnsUnique,
-        TableRowCountBetween,
-        ColumnMeanBetween,
-    )
+    cls.type: cls for cls in (*CORE, *MORE_COLUMN_MAP, *ROWS, *TABLE, *STATISTICS, *DISTINCT)
 }
-
-from validation.expectations.column_map_more import EXPECTATIONS as _MORE_COLUMN_MAP  # noqa: E402
-
-REGISTRY.update({cls.type: cls for cls in _MORE_COLUMN_MAP})
-
-from validation.expectations.rows import EXPECTATIONS as _ROWS  # noqa: E402
-
-REGISTRY.update({cls.type: cls for cls in _ROWS})
-
-from validation.expectations.distinct import EXPECTATIONS as _DISTINCT  # noqa: E402
-from validation.expectations.statistics import EXPECTATIONS as _STATISTICS  # noqa: E402
-from validation.expectations.table import EXPECTATIONS as _TABLE  # noqa: E402
-
-REGISTRY.update({cls.type: cls for cls in (*_TABLE, *_STATISTICS, *_DISTINCT)})
