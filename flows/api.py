@@ -99,9 +99,13 @@ _bearer = HTTPBearer(auto_error=False, description="A token valid for the pipeli
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def create_app(pipelines: dict[str, Pipeline], data_dir: Path, tokens: Tokens) -> FastAPI:
+FLOW_RUN_WAIT = 10.0  # seconds a POST looks for the flow run its trigger started
+
+
+def create_app(pipelines: dict[str, Pipeline], data_dir: Path, tokens: Tokens,
+               flow_run_wait: float = FLOW_RUN_WAIT) -> FastAPI:
     """The intake app for ``pipelines``, landing uploads under ``data_dir``."""
-    intake = Intake(data_dir)
+    intake = Intake(data_dir, flow_run_wait=flow_run_wait)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -150,7 +154,8 @@ def create_app(pipelines: dict[str, Pipeline], data_dir: Path, tokens: Tokens) -
         return UploadAccepted(
             upload_id=upload.id, pipeline=upload.pipeline, sha256=upload.sha256,
             bytes=upload.size, state=upload.state, duplicate=landed.duplicate,
-            event_id=landed.event_id, flow_run_id=upload.flow_run_id, version=upload.version,
+            event_id=landed.event_id, flow_run_id=landed.flow_run_id or upload.flow_run_id,
+            version=upload.version,
             detail=landed.notice, status_url=f"/v1/uploads/{upload.id}")
 
     @app.get("/v1/uploads/{upload_id}", response_model=UploadStatus,

@@ -7,21 +7,28 @@ its extension and a display name, never a path. The ledger then records it by co
 hash (the same bytes again are acknowledged, not landed twice), and an
 ``assay.upload.received`` Prefect event asks the pipeline's deployment to ingest it. When no
 server takes the event, the upload is kept and marked ``pending``; ``retry_pending`` sends
-those again when an intake starts.
+those again when an intake starts. Prefect's automation creates the flow run from the event
+on its own time; an intake that has someone to answer (``assay api``) looks that run up for
+a few seconds, so the answer can name it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.events import Event
 from prefect.events.clients import PrefectEventsClient
+from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
 from pipelines.ledger import Ledger, Upload
@@ -100,15 +107,17 @@ class Received:
     upload: Upload
     duplicate: bool  # these bytes were already an upload of this pipeline
     event_id: str | None = None  # the trigger sent, when one was
+    flow_run_id: str | None = None  # the run the trigger started, when found in time
     notice: str | None = None  # why ingestion is pending, when it is
 
 
 class Intake:
     """The landing zone and the ledger of one data directory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, flow_run_wait: float = 0.0) -> None:
         self.data_dir = data_dir
         self.ledger = Ledger.in_data_dir(data_dir)
+        self.flow_run_wait = flow_run_wait  # seconds to look for the triggered run
 
     def open(self, pipeline: Pipeline) -> Landing:
         return Landing(self.data_dir / "landing" / pipeline.name, pipeline.spec.intake.max_bytes)
@@ -146,7 +155,9 @@ class Intake:
             self.ledger.mark(upload.id, "pending", reason=notice)
             return Received(self.ledger.get(upload.id) or upload, not new, notice=notice)
         self.ledger.mark(upload.id, "received")
-        return Received(self.ledger.get(upload.id) or upload, not new, event_id=event_id)
+        flow_run_id = await triggered_flow_run(upload, self.flow_run_wait)
+        return Received(self.ledger.get(upload.id) or upload, not new, event_id=event_id,
+                        flow_run_id=flow_run_id)
 
     async def retry_pending(self) -> list[Received]:
         """Send the triggers of uploads left pending (no server was reachable)."""
@@ -193,3 +204,27 @@ async def emit_received(upload: Upload) -> str:
     async with PrefectEventsClient(reconnection_attempts=2) as events:
         await events.emit(event)
     return str(event.id)
+
+
+async def triggered_flow_run(upload: Upload, wait: float) -> str | None:
+    """The id of the flow run that the upload trigger of ``ingest/<pipeline>`` started for
+    ``upload`` (its ``upload_id`` parameter), looked up for at most ``wait`` seconds; None
+    when no such deployment is served or the run is not there yet."""
+    if wait <= 0:
+        return None
+    deadline = time.monotonic() + wait
+    async with get_client() as client:
+        try:
+            deployment = await client.read_deployment_by_name(f"ingest/{upload.pipeline}")
+        except ObjectNotFound:
+            return None
+        by_deployment = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        while True:
+            runs = await client.read_flow_runs(deployment_filter=by_deployment, limit=200,
+                                               sort=FlowRunSort.EXPECTED_START_TIME_DESC)
+            found = next((r for r in runs if r.parameters.get("upload_id") == upload.id), None)
+            if found is not None:
+                return str(found.id)
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.2)

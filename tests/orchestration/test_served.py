@@ -104,9 +104,11 @@ def test_http_upload_is_published_once(served: Served) -> None:
         assert first.status_code == 202, first.text
         accepted = first.json()
         assert accepted["state"] == "received" and accepted["event_id"]
+        assert accepted["flow_run_id"], accepted  # the run its trigger started
         status = wait_for(lambda: _settled(client, accepted["upload_id"]), 90, "publishing")
         assert status["state"] == "published", status
-        assert status["version"] == "v000001" and status["flow_run_id"]
+        assert status["version"] == "v000001"
+        assert status["flow_run_id"] == accepted["flow_run_id"]
         again = _post(client, name, body, "b.csv")
         assert again.status_code == 200, again.text
         assert again.json()["duplicate"] and again.json()["upload_id"] == accepted["upload_id"]
