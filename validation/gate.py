@@ -16,6 +16,7 @@ from transforms.frame import library
 from transforms.masks import reasons
 from validation.expectations import Expectation, ExpectationError, Table
 from validation.expectations.map import MapExpectation
+from validation.expectations.shared import partition_scope
 from validation.suite import Suite
 
 Duplicates = dict[tuple[str, ...], Any]
@@ -76,20 +77,25 @@ class GateEvaluator:
         once for both. Failing rows are flagged whatever ``mostly`` allows: ``mostly``
         decides the gate's success, the quarantine takes every unexpected row."""
         partials, parts = [], []
-        for expectation in self.suite.expectations:
-            try:
-                if isinstance(expectation, MapExpectation):
-                    considered, rows = expectation.masks(part, duplicates)
-                    partials.append(expectation.summarize(part, considered, rows))
-                    parts.append((rows, f"{self.gate_name}: {expectation.label}"))
-                else:
-                    partials.append(expectation.partial(part, duplicates))
-            except _EVALUATION_ERRORS as exc:  # reported as a failed result, nothing routed
-                partials.append(Failed(str(exc)))
+        with partition_scope():
+            for expectation in self.suite.expectations:
+                self._evaluate_one(expectation, part, duplicates, partials, parts)
         failed = reduce(operator.or_, (rows for rows, _ in parts),
                         library(part).Series(False, index=part.index, dtype=bool))
         stats = Stats(len(part), tuple(part.columns), partials)
         return Verdict(stats, failed, reasons(part, parts))
+
+    def _evaluate_one(self, expectation: Expectation, part: Any, duplicates: Duplicates,
+                      partials: list[Any], parts: list[tuple[Any, str]]) -> None:
+        try:
+            if isinstance(expectation, MapExpectation):
+                considered, rows = expectation.masks(part, duplicates)
+                partials.append(expectation.summarize(part, considered, rows))
+                parts.append((rows, f"{self.gate_name}: {expectation.label}"))
+            else:
+                partials.append(expectation.partial(part, duplicates))
+        except _EVALUATION_ERRORS as exc:  # reported as a failed result, nothing routed
+            partials.append(Failed(str(exc)))
 
     def combine(self, stats: list[Stats]) -> Stats:
         empty = Stats(0, None, [e.empty() for e in self.suite.expectations])

@@ -26,6 +26,7 @@ from validation.expectations.base import (
     Table,
     require_columns,
 )
+from validation.expectations.shared import shared
 from validation.expectations.statistics import numeric_kind
 from validation.results import jsonable
 
@@ -67,7 +68,7 @@ class _CountsExpectation(Expectation):
         require_columns(part, self.columns)
         values = part[self.kw["column"]]
         self.check_dtype(values)
-        return value_counts(values)
+        return shared(("value_counts", self.kw["column"]), lambda: value_counts(values))
 
     def merge(self, a: Counts | None, b: Counts | None) -> Counts | None:
         return merge_counts(a, b)

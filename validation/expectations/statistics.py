@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from validation.expectations import params as p
 from validation.expectations.aggregate import _BOUNDS, SumCount, _MetricBetween
 from validation.expectations.base import ExpectationError, Table, require_columns
+from validation.expectations.shared import shared
 
 Duplicates = dict[tuple[str, ...], Any]
 
@@ -30,6 +31,12 @@ def numeric_kind(values: Any, what: str) -> str:
 def scalar(value: Any) -> Any:
     """A device or numpy scalar as a Python one."""
     return value.item() if hasattr(value, "item") else value
+
+
+def present_values(part: Any, column: str) -> Any:
+    """The column's non-null values, computed once per partition for all statistics."""
+    values = part[column]
+    return shared(("present", column), lambda: values[values.notna()])
 
 
 class _ColumnStatistic(_MetricBetween):
@@ -49,9 +56,8 @@ class _ColumnStatistic(_MetricBetween):
     def values(self, part: Any) -> tuple[Any, str]:
         """The column's non-null values and their kind."""
         require_columns(part, self.columns)
-        column = part[self.kw["column"]]
-        kind = numeric_kind(column, self.reduction)
-        return column[column.notna()], kind
+        kind = numeric_kind(part[self.kw["column"]], self.reduction)
+        return present_values(part, self.kw["column"]), kind
 
 
 class _Extreme(_ColumnStatistic):
@@ -61,7 +67,7 @@ class _Extreme(_ColumnStatistic):
 
     def partial(self, part: Any, duplicates: Duplicates) -> Any:
         require_columns(part, self.columns)
-        if part[self.kw["column"]].notna().sum() == 0:
+        if len(present_values(part, self.kw["column"])) == 0:
             return None  # GE: no values, observed null, whatever the dtype
         values, kind = self.values(part)
         value = scalar(getattr(values, self.reduction)())
