@@ -33,7 +33,7 @@ class ColumnMapExpectation(MapExpectation):
         return part[self.column].notna()
 
     def sample(self, part: Any, rows: Any) -> list[Any]:
-        return head_values(part[self.column][rows], PARTIAL_UNEXPECTED_COUNT)
+        return head_values(part[self.column], rows, PARTIAL_UNEXPECTED_COUNT)
 
 
 class NotNull(ColumnMapExpectation):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.frame import hash_rows, is_cudf, to_host
+from transforms.frame import array_module, array_values, hash_rows, is_cudf, to_host
 
 Column = Any  # pandas.Series or cudf.Series
 Frame = Any
@@ -21,14 +21,22 @@ def all_rows(values: Column) -> Column:
     return values.isna() | True
 
 
-def head_values(values: Column, limit: int) -> list[Any]:
-    """The first ``limit`` values as Python objects, in partition order."""
-    head = values.head(limit)
+def _first(rows: Column, limit: int) -> Any:
+    """Positions of the first ``limit`` rows where ``rows`` is True: one scan of the mask,
+    no filtered copy of the data (many rows may fail; the sample takes 20)."""
+    flags = array_values(rows)
+    return array_module(flags).flatnonzero(flags)[:limit]
+
+
+def head_values(values: Column, rows: Column, limit: int) -> list[Any]:
+    """The first ``limit`` values where ``rows`` is True, as Python objects, in order."""
+    head = values.iloc[_first(rows, limit)]
     return (head.to_pandas() if is_cudf(head) else head).tolist()
 
 
-def head_records(frame: Frame, limit: int) -> list[dict[str, Any]]:
-    head = frame.head(limit)
+def head_records(frame: Frame, rows: Column, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` records where ``rows`` is True, as dicts, in order."""
+    head = frame.iloc[_first(rows, limit)]
     return (head.to_pandas() if is_cudf(head) else head).to_dict("records")
 
 

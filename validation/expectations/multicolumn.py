@@ -46,4 +46,4 @@ class CompoundColumnsUnique(MapExpectation):
         return rows_in(part[list(self.columns)], duplicates.get(self.columns))
 
     def sample(self, part: Any, rows: Any) -> list[Any]:
-        return head_records(part.loc[rows, list(self.columns)], PARTIAL_UNEXPECTED_COUNT)
+        return head_records(part[list(self.columns)], rows, PARTIAL_UNEXPECTED_COUNT)

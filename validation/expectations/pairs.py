@@ -70,7 +70,7 @@ class RecordExpectation(MapExpectation):
         return expand(~as_mask(holds), considered)
 
     def sample(self, part: Frame, rows: Column) -> list[Any]:
-        return head_records(part[self.distinct_columns][rows.values], PARTIAL_UNEXPECTED_COUNT)
+        return head_records(part[self.distinct_columns], rows, PARTIAL_UNEXPECTED_COUNT)
 
 
 class ColumnPairExpectation(RecordExpectation):
@@ -96,7 +96,7 @@ class ColumnPairExpectation(RecordExpectation):
             raise ConfigError("column_A and column_B must name different columns")
 
     def sample(self, part: Frame, rows: Column) -> list[Any]:
-        a, b = (head_values(part[c][rows.values], PARTIAL_UNEXPECTED_COUNT) for c in self.columns)
+        a, b = (head_values(part[c], rows, PARTIAL_UNEXPECTED_COUNT) for c in self.columns)
         return list(zip(a, b, strict=True))
 
     def pair(self, rows: Frame) -> tuple[Column, Column]:
