@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
+from pipelines.ledger import Ledger
 from tests.orchestration.conftest import ASSAY, add_pipeline
 
 
@@ -55,3 +57,36 @@ def test_serve_refuses_a_folder_without_specs(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "no pipeline specs" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_watch_lands_a_renamed_file_and_keeps_it_pending_without_a_server(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "pipelines"
+    name = add_pipeline(folder)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    child = subprocess.Popen(
+        [ASSAY, "watch", str(folder / name / "pipeline.yaml"), str(inbox),
+         "--settle", "0.2", "--interval", "0.2"],
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = threading.Timer(90, child.kill)  # a silent watcher must not hang the suite
+    deadline.start()
+    try:
+        (inbox / ".day1.csv.part").write_text("id,city\n1,Lima\n")  # still being written
+        (inbox / ".day1.csv.part").rename(inbox / "day1.csv")
+        assert child.stdout is not None
+        line = child.stdout.readline()
+    finally:
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        deadline.cancel()
+    assert line.startswith("upload ") and "(day1.csv): pending" in line, (line, err)
+    assert "PREFECT_API_URL is not set" in line
+    assert "Traceback" not in err
+    assert not (inbox / "day1.csv").exists()  # moved into the landing zone
+    upload_id = line.split()[1]
+    landed = list((tmp_path / "data" / "landing" / name).glob(f"{upload_id}.csv"))
+    assert len(landed) == 1 and landed[0].read_text() == "id,city\n1,Lima\n"
+    pending = Ledger.in_data_dir(tmp_path / "data").get(upload_id)
+    assert pending is not None and pending.state == "pending"
