@@ -43,10 +43,9 @@ def _route(part: pd.DataFrame, verdict: pd.Series, stage: str) -> pd.DataFrame:
     alive = live_mask(part).to_numpy()
     leaving = alive.copy()  # to_numpy() may be a read-only view
     leaving[alive] = failed
-    data = live_data(part)
+    records = fr.records_as_json(part.loc[leaving, data_columns(part)])  # leaving rows only
     return route_out(part, [Mark(leaving, QUARANTINED, stage,
-                                 verdict.reasons.reindex(part.index),
-                                 fr.records_as_json(data[failed]))])
+                                 verdict.reasons.reindex(part.index), records)])
 
 
 def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str]
