@@ -187,7 +187,8 @@ _ARROW_TYPES = {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(
                 "float32": pa.float32()}
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
 # The one ISO 8601 shape uploads mostly use; anything else goes to pandas' general parser.
-_CANONICAL_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})$"
+# (offsets below 24 hours: pandas refuses larger ones, Arrow's %z reads them)
+_CANONICAL_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$"
 
 
 def strict_cast(values: Column, type_name: str) -> Column | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from transforms import frame as fr
@@ -24,6 +24,7 @@ anything = st.one_of(canonical_like, st.text(max_size=25), st.none(),
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(anything, max_size=30))
+@example(["0001-01-01T00:00:00+25:00", "2024-01-01T00:00:00-23:59", "2024-01-01T00:00:00+2400"])
 def test_iso_fast_path_equals_pandas(raw):
     values = pd.Series(raw, dtype="str", index=range(7, 7 + len(raw)))  # like a partition
     fast = fr.parse_timestamps(values, "ISO8601", "UTC")
