@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 
 from transforms.frame import as_string
+from transforms.masks import as_mask
 from validation.expectations import params as p
 from validation.expectations.base import Expectation, ExpectationError, Table, require_columns
 from validation.expectations.column_map import _COLUMN_MAP, ColumnMapExpectation
-from validation.expectations.frames import all_rows, as_mask
+from validation.expectations.frames import all_rows
 from validation.expectations.map import Duplicates
 
 # --------------------------------------------------------------------------- kwarg checks

@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from transforms.frame import array_module, array_values, hash_rows, is_cudf, to_host
+from transforms.masks import as_mask
 
 Column = Any  # pandas.Series or cudf.Series
 Frame = Any
-
-
-def as_mask(values: Column) -> Column:
-    """A plain boolean mask: nulls from nullable comparisons count as False."""
-    if values.dtype == bool:  # already plain: no copy
-        return values
-    return values.fillna(False).astype(bool)
 
 
 def all_rows(values: Column) -> Column:

@@ -6,8 +6,8 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from transforms.masks import as_mask
 from validation.expectations.base import Expectation, Table, require_columns
-from validation.expectations.frames import as_mask
 from validation.results import PARTIAL_UNEXPECTED_COUNT, map_result, mostly_success
 
 Duplicates = dict[tuple[str, ...], Any]

@@ -13,9 +13,10 @@ import math
 from abc import abstractmethod
 from typing import Any, ClassVar
 
+from transforms.masks import as_mask
 from validation.expectations import params as p
 from validation.expectations.base import ConfigError, ExpectationError
-from validation.expectations.frames import all_rows, as_mask, expand, head_records, head_values
+from validation.expectations.frames import all_rows, expand, head_records, head_values
 from validation.expectations.map import Duplicates, MapExpectation
 from validation.results import PARTIAL_UNEXPECTED_COUNT
 
