@@ -81,22 +81,24 @@ class GpuMemoryPeak:
             self._thread.join()
 
 
-def gpu_spec(out: Path) -> Path:
-    """The standard job's spec with a GPU cluster section: one worker per visible GPU, host
-    memory as Dask decides (cuDF spills to host), the spec's other GPU keys at defaults."""
+def gpu_spec(out: Path, threads: int) -> Path:
+    """The standard job's spec with a GPU cluster section: one worker per visible GPU with
+    ``threads`` threads (the host CSV parser runs in them), host memory as Dask decides (cuDF
+    spills to host), the spec's other GPU keys at defaults."""
     spec = yaml.safe_load((JOB / "pipeline.yaml").read_text())
-    spec["cluster"] = {"memory_limit": "auto", "threads_per_worker": 1}
+    spec["cluster"] = {"memory_limit": "auto", "threads_per_worker": threads}
     path = out / "pipeline-gpu.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 
 
-def run_tool(tool: str, data: Path, out: Path, pandas_workers: int) -> Measured:
+def run_tool(tool: str, data: Path, out: Path, pandas_workers: int, gpu_threads: int
+             ) -> Measured:
     if tool == "assay-cudf":
         with GpuMemoryPeak() as gpu:
             result = run_assay(data, out, None, name=tool, options=("--backend", "cudf"),
-                               spec=gpu_spec(out))
+                               spec=gpu_spec(out, gpu_threads))
         result.extra["gpu_peak_mib"] = gpu.peak_mib
         result.extra["spilled"] = SPILL_LINE in result.extra.get("stderr_tail", "")
         return result
@@ -131,21 +133,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=50_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--files", type=int, default=64)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processes generating the data (first run only)")
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help=f"comma-separated subset of {','.join(TOOLS)}")
     parser.add_argument("--pandas-workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                         help="assay-pandas --workers (the spec's workers have 2 threads each; "
                         "default: all cores)")
+    parser.add_argument("--gpu-threads", type=int, default=8,
+                        help="threads of each GPU worker (they parse CSV on the host)")
     parser.add_argument("--json", type=Path, default=None,
                         help="results file [benchmarks/out/gpu_job-<rows>.json]")
     args = parser.parse_args(argv)
     tools = chosen_tools(parser, args.tools, TOOLS)
 
-    data = ensure_data(args.rows, args.seed, args.files)
+    data = ensure_data(args.rows, args.seed, args.files, args.jobs)
     out = BENCH / "out" / "gpu_job"
     results = []
     for tool in tools:
-        results.append(run_tool(tool, data, out, args.pandas_workers))
+        results.append(run_tool(tool, data, out, args.pandas_workers, args.gpu_threads))
         print(f"  {tool}: {results[-1].wall_s:.2f} s"
               + (" FAILED" if results[-1].error else ""), file=sys.stderr)
 

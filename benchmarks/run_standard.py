@@ -44,7 +44,8 @@ from data_samples.generate import dirty_events, write_csv_files  # noqa: E402
 BENCH = ROOT / "benchmarks"
 JOB = BENCH / "standard_job"
 PYTHON = sys.executable
-ASSAY = str(Path(PYTHON).with_name("assay"))
+# the CLI beside this interpreter; ASSAY_CLI names another (an image with no assay script)
+ASSAY = os.environ.get("ASSAY_CLI") or str(Path(PYTHON).with_name("assay"))
 PEERS = ("duckdb", "polars", "pandas")
 TOOLS = ("assay", *PEERS)
 # assay's step labels in pipeline.yaml -> the peers' reasons (job.py), to compare per reason
@@ -103,19 +104,39 @@ def _tree_rss(proc: psutil.Process) -> int:
 # -- data -------------------------------------------------------------------------------------
 
 
-def ensure_data(rows: int, seed: int, files: int) -> Path:
-    """The cached CSV uploads for (rows, seed, files); generated once, marked complete last."""
-    folder = BENCH / "data" / f"events-{rows}-s{seed}-f{files}"
+def _write_slice(rows: int, seed: int, files: int, folder: Path, prefix: str) -> list[Path]:
+    return write_csv_files(dirty_events(rows, seed), folder, n_files=files, prefix=prefix)
+
+
+def ensure_data(rows: int, seed: int, files: int, jobs: int = 1) -> Path:
+    """The cached CSV uploads for (rows, seed, files); generated once, marked complete last.
+
+    ``jobs`` > 1 generates that many slices in parallel processes (seeds ``seed * 1000 + i``,
+    duplicates within a slice): other data than one process makes, so cached apart."""
+    name = f"events-{rows}-s{seed}-f{files}" + (f"-j{jobs}" if jobs > 1 else "")
+    folder = BENCH / "data" / name
     marker = folder / "COMPLETE.json"
     if marker.exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
-    paths = write_csv_files(dirty_events(rows, seed), folder, n_files=files)
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        sizes = [rows // jobs + (i < rows % jobs) for i in range(jobs)]
+        seeds = [seed * 1000 + i for i in range(jobs)]
+        prefixes = [f"events-{i:02d}" for i in range(jobs)]
+        with ProcessPoolExecutor(jobs) as pool:
+            slices = pool.map(_write_slice, sizes, seeds, [max(1, files // jobs)] * jobs,
+                              [folder] * jobs, prefixes)
+            paths = [path for written in slices for path in written]
+    else:
+        paths = write_csv_files(dirty_events(rows, seed), folder, n_files=files)
     info = {
         "rows": rows,
         "seed": seed,
         "files": len(paths),
+        "jobs": jobs,
         "seconds": time.perf_counter() - started,
         "bytes": sum(p.stat().st_size for p in paths),
     }

@@ -89,11 +89,10 @@ def route_out(frame: Frame, marks: list[Mark]) -> Frame:
         if mark.records is not None:
             columns["_record"][rows] = fr.to_host(mark.records)
     out = frame.copy(deep=False)
-    lib = fr.library(frame)
-    where = lib.Series(leaving, index=frame.index)
+    where = fr.library(frame).Series(leaving, index=frame.index)
+    at = frame.index[leaving]
     for name, values in columns.items():
-        out[name] = out[name].mask(where, lib.Series(values[leaving], index=frame.index[leaving],
-                                                     dtype="str"))
+        out[name] = fr.replace_rows(out[name], where, values[leaving], at)
     return out
 
 

@@ -26,8 +26,9 @@ HOST_FALLBACKS = {
     "normalize_unicode": "normalize's unicode: NFC/NFKC/NFD/NFKD (cuDF has no such kernel)",
     "stable_hash_rows": "row_id and sink.split hashes (pandas' hash, so ids and splits "
                         "equal the CPU backend's)",
-    "parse_timestamps": "parse_timestamp and timestamp columns of the schema (pandas' "
-                        "ISO 8601 and strptime semantics, until a device parser matches them)",
+    "parse_timestamps": "parse_timestamp and timestamp columns of the schema: values "
+                        "not of the canonical ISO 8601 shape, and every strptime format or "
+                        "non-UTC zone (pandas' semantics)",
 }
 
 
@@ -232,24 +233,70 @@ def _canonical_iso_utc(values: Column) -> tuple[Column, Column]:
     return stamps.dt.as_unit("us"), leftover
 
 
+_ISO_FIELDS = (("year", 0, 4), ("month", 5, 7), ("day", 8, 10), ("hour", 11, 13),
+               ("minute", 14, 16), ("second", 17, 19))
+
+
+def _number(values: Column) -> Column:
+    return library(values).to_numeric(values, errors="coerce")
+
+
+def canonical_iso_utc_shared(values: Column) -> tuple[Column, Column]:
+    """``_canonical_iso_utc`` in the column API pandas and cuDF share, so it runs on the
+    device: a value of the canonical shape is kept only when every field of its parse equals
+    the digits written in it (whatever a library does with Feb 30 or minute 61, the fields
+    would differ), then its offset is subtracted."""
+    lib = library(values)
+    shaped = values.str.match(_CANONICAL_ISO).fillna(False).astype("bool")
+    candidates = values.where(shaped)
+    local = lib.to_datetime(candidates.str.slice(0, 19), format="%Y-%m-%dT%H:%M:%S",
+                            errors="coerce").astype("datetime64[us]")
+    exact = shaped
+    for field, start, stop in _ISO_FIELDS:
+        exact = exact & (getattr(local.dt, field) == _number(candidates.str.slice(start, stop)))
+    exact = exact.fillna(False).astype("bool")
+    zone = candidates.str.slice(19).str.replace("Z", "+0000", regex=False)
+    zone = zone.str.replace(":", "", regex=False)
+    minutes = (_number(zone.str.slice(1, 3)) * 60 + _number(zone.str.slice(3, 5))).fillna(0)
+    sign = 1 - 2 * zone.str.startswith("-").fillna(False).astype("int64")
+    offset = (minutes.astype("int64") * sign * 60_000_000).astype("timedelta64[us]")
+    stamps = (local - offset).where(exact).dt.tz_localize("UTC")
+    return stamps, values.notna() & ~exact
+
+
+def _iso_utc(values: Column) -> Column:
+    """ISO 8601 in UTC: the canonical shape by the fast parser of the values' library (Arrow
+    on the host, cuDF's kernels on the device), the rest by pandas' general parser (on the
+    host: on cuDF only for those values, logged)."""
+    if is_cudf(values):
+        stamps, leftover = canonical_iso_utc_shared(values)
+    else:
+        stamps, leftover = _canonical_iso_utc(values)
+    if not leftover.any():
+        return stamps
+    rest = values[leftover]
+    if is_cudf(values):
+        rest = _via_host("parse_timestamps", parse_timestamps, rest, "ISO8601", "UTC")
+        rest = rest.reindex(values.index)  # cuDF's where does not align indexes
+    else:
+        rest = pd.to_datetime(rest, format="ISO8601", errors="coerce", utc=True).dt.as_unit("us")
+    return stamps.where(~leftover, rest)
+
+
 def parse_timestamps(values: Column, format: str, timezone: str) -> Column:
     """UTC timestamps (microseconds) from strings; unparseable values become null.
 
     Naive values are read in ``timezone``; values with an offset are converted to UTC.
     """
+    if format.upper() == "ISO8601":
+        format = "ISO8601"
+    fast = format == "ISO8601" and timezone.upper() == "UTC" and (
+        is_cudf(values) or isinstance(values.array, pd.arrays.ArrowStringArray))
+    if fast:
+        return _iso_utc(values)
     if is_cudf(values):
         return _via_host("parse_timestamps", parse_timestamps, values, format, timezone)
     lib = library(values)
-    if format.upper() == "ISO8601":
-        format = "ISO8601"
-    fast = (format == "ISO8601" and timezone.upper() == "UTC" and not is_cudf(values)
-            and isinstance(values.array, pd.arrays.ArrowStringArray))
-    if fast:
-        stamps, leftover = _canonical_iso_utc(values)
-        if leftover.any():
-            rest = lib.to_datetime(values[leftover], format=format, errors="coerce", utc=True)
-            stamps = stamps.where(~leftover, rest.dt.as_unit("us"))
-        return stamps
     if timezone.upper() == "UTC":
         parsed = lib.to_datetime(values, format=format, errors="coerce", utc=True)
     else:
@@ -291,6 +338,15 @@ def regex_replace(values: Column, pattern: str, replacement: str) -> Column:
     if is_cudf(values) and "\\" in replacement:
         return values.str.replace_with_backrefs(pattern, replacement)  # str.replace has none
     return values.str.replace(pattern, replacement, regex=True)
+
+
+def replace_rows(values: Column, where: Column, new: Any, at: Any) -> Column:
+    """``values`` (strings) with the rows ``where`` replaced by ``new``: host values of those
+    rows, in order, whose index labels are ``at``."""
+    other = library(values).Series(new, index=at, dtype="str")
+    if is_cudf(values):
+        other = other.reindex(values.index)  # cuDF's mask does not align indexes
+    return values.mask(where, other)
 
 
 def broadcast(value: Any, like: Column) -> Column:

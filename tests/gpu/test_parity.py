@@ -198,6 +198,8 @@ def _dataset(version: Path, pattern: str) -> pd.DataFrame:
 @pytest.mark.parametrize("sample", ["events", "records"])
 def test_sample_parity(sample: str, tmp_path: Path) -> None:
     spec = load_spec(SAMPLES / sample / "pipeline.yaml")
+    # a small RMM pool: xdist runs the two samples side by side on one GPU
+    spec.cluster = spec.cluster.model_copy(update={"rmm_pool_size": 0.05})
     published = {backend: run_pipeline(spec, output=str(tmp_path / backend), backend=backend)
                  for backend in ("pandas", "cudf")}
     manifests = {backend: version.manifest for backend, version in published.items()}

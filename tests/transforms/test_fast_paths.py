@@ -51,3 +51,29 @@ def test_numeric_fast_path_equals_general_path(raw, type_name):
             assert pd.isna(left) or math.isclose(left, right, rel_tol=1e-15)
         else:
             assert pd.isna(left) or left == right
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(anything, max_size=30))
+@example(["2024-06-01T10:61:00Z", "2024-02-30T10:00:00Z", "0000-00-00T00:00:00Z",
+          "2024-03-01T10:00:00-05:30", "2024-03-01T10:00:00+0530", None])
+def test_device_iso_parser_equals_pandas_where_it_answers(raw):
+    """The cuDF path's parser, run here on pandas through the API the two share: what it
+    parses equals pandas' general parser, and what it leaves is left null for that parser."""
+    values = pd.Series(raw, dtype="str", index=range(7, 7 + len(raw)))
+    stamps, leftover = fr.canonical_iso_utc_shared(values)
+    general = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+    assert stamps.dtype == "datetime64[us, UTC]"
+    assert stamps[~leftover].equals(general[~leftover].dt.as_unit("us"))
+    assert stamps[leftover].isna().all()
+    assert not (leftover & values.isna()).any()
+
+
+def test_device_iso_parser_answers_the_canonical_shape_itself():
+    values = pd.Series(["2024-03-01T10:00:00-05:30", "2024-03-01T10:00:00+0530",
+                        "2024-12-31T23:59:59Z", "2024-02-30T10:00:00Z", "2024-06-01T10:61:00Z",
+                        "2024-01-01 00:00:00", None], dtype="str")
+    stamps, leftover = fr.canonical_iso_utc_shared(values)
+    assert leftover.tolist() == [False, False, False, True, True, True, False]
+    assert [str(s) for s in stamps.iloc[:3]] == [
+        "2024-03-01 15:30:00+00:00", "2024-03-01 04:30:00+00:00", "2024-12-31 23:59:59+00:00"]
