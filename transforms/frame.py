@@ -269,7 +269,12 @@ def _iso_utc(values: Column) -> Column:
     on the host, cuDF's kernels on the device), the rest by pandas' general parser (on the
     host: on cuDF only for those values, logged)."""
     if is_cudf(values):
-        stamps, leftover = canonical_iso_utc_shared(values)
+        try:
+            stamps, leftover = canonical_iso_utc_shared(values)
+        except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
+            # a cuDF release without one of the shared calls: exact answers on the host
+            log.warning("cuDF backend: device ISO 8601 parser unavailable (%s)", exc)
+            return _via_host("parse_timestamps", parse_timestamps, values, "ISO8601", "UTC")
     else:
         stamps, leftover = _canonical_iso_utc(values)
     if not leftover.any():
