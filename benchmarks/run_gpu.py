@@ -81,16 +81,27 @@ class GpuMemoryPeak:
             self._thread.join()
 
 
-def gpu_spec(out: Path, threads: int) -> Path:
-    """The standard job's spec with a GPU cluster section: one worker per visible GPU with
-    ``threads`` threads (the host CSV parser runs in them), host memory as Dask decides (cuDF
-    spills to host), the spec's other GPU keys at defaults."""
+def spec_with_cluster(out: Path, name: str, cluster: dict[str, object]) -> Path:
+    """The standard job's spec with another ``cluster`` section, written as ``name``."""
     spec = yaml.safe_load((JOB / "pipeline.yaml").read_text())
-    spec["cluster"] = {"memory_limit": "auto", "threads_per_worker": threads}
-    path = out / "pipeline-gpu.yaml"
+    spec["cluster"] = cluster
+    path = out / f"pipeline-{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def gpu_spec(out: Path, threads: int) -> Path:
+    """One worker per visible GPU with ``threads`` threads (the host CSV parser runs in
+    them), host memory as Dask decides (cuDF spills to host), other GPU keys at defaults."""
+    return spec_with_cluster(out, "gpu", {"memory_limit": "auto", "threads_per_worker": threads})
+
+
+def cpu_spec(out: Path, workers: int) -> Path:
+    """``workers`` worker processes of 2 threads (every core of a big machine: threads of one
+    process would share its GIL), host memory split between them."""
+    return spec_with_cluster(out, "cpu", {"workers": workers, "threads_per_worker": 2,
+                                          "processes": True, "memory_limit": "auto"})
 
 
 def run_tool(tool: str, data: Path, out: Path, pandas_workers: int, gpu_threads: int
@@ -103,7 +114,8 @@ def run_tool(tool: str, data: Path, out: Path, pandas_workers: int, gpu_threads:
         result.extra["spilled"] = SPILL_LINE in result.extra.get("stderr_tail", "")
         return result
     if tool == "assay-pandas":
-        return run_assay(data, out, pandas_workers, name=tool, options=("--backend", "pandas"))
+        return run_assay(data, out, None, name=tool, options=("--backend", "pandas"),
+                         spec=cpu_spec(out, pandas_workers))
     return run_peer(tool, data, out)
 
 
@@ -138,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help=f"comma-separated subset of {','.join(TOOLS)}")
     parser.add_argument("--pandas-workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                        help="assay-pandas --workers (the spec's workers have 2 threads each; "
-                        "default: all cores)")
+                        help="assay-pandas worker processes of 2 threads (default: all cores)")
     parser.add_argument("--gpu-threads", type=int, default=8,
                         help="threads of each GPU worker (they parse CSV on the host)")
     parser.add_argument("--json", type=Path, default=None,

@@ -30,4 +30,4 @@ def run_chain(part: pd.DataFrame, steps: Sequence[PartitionStep]) -> pd.DataFram
                     fr.records_as_json(data[leaving]) if keep_record else None))
                 alive = alive & ~leaving
         data = result.frame
-    return pd.concat([data, route_out(part[HIDDEN], marks)], axis=1)
+    return fr.library(part).concat([data, route_out(part[HIDDEN], marks)], axis=1)

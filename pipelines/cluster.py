@@ -48,12 +48,13 @@ def _require_ucx(cluster: ClusterSpec) -> None:
 
 def _run_config(cluster: ClusterSpec, remote: bool, backend: str) -> dict[str, str]:
     """Dask settings for the run: the shuffle method, and cuDF as Dask's dataframe backend
-    (so Dask's own readers and ``from_*`` constructors make cuDF partitions)."""
-    config = {"dataframe.shuffle.method": cluster.shuffle_method(remote=remote or
-                                                                 backend == "cudf")}
+    (so Dask's own readers and ``from_*`` constructors make cuDF partitions). cuDF shuffles
+    by tasks unless the spec says otherwise, as dask-cudf does: Dask's p2p shuffle moves
+    partitions through Arrow tables on the host."""
     if backend == "cudf":
-        config["dataframe.backend"] = "cudf"
-    return config
+        method = "tasks" if cluster.shuffle == "auto" else cluster.shuffle
+        return {"dataframe.shuffle.method": method, "dataframe.backend": "cudf"}
+    return {"dataframe.shuffle.method": cluster.shuffle_method(remote=remote)}
 
 
 @contextmanager

@@ -44,8 +44,8 @@ def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
     candidates = ordered.duplicated(subset=[_HASH], keep=False)
     removed = candidates & False
     if bool(candidates.any()):
-        removed = removed.mask(candidates,
-                               ordered[candidates].duplicated(subset=key, keep="first"))
+        repeated = ordered[candidates].duplicated(subset=key, keep="first")
+        removed = repeated.reindex(ordered.index, fill_value=False)  # cuDF aligns no masks
     return ordered.drop(columns=[_HASH]).assign(_removed=removed.astype(bool))
 
 

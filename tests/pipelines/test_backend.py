@@ -191,9 +191,9 @@ def test_ucx_needs_distributed_ucxx(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cudf_runs_set_dasks_dataframe_backend() -> None:
     assert _run_config(ClusterSpec(), False, "pandas") == {"dataframe.shuffle.method": "tasks"}
-    # GPU workers are processes: p2p, and Dask's readers make cuDF partitions
+    # cuDF shuffles by tasks (as dask-cudf does), and Dask's readers make cuDF partitions
     assert _run_config(ClusterSpec(), False, "cudf") == {
-        "dataframe.shuffle.method": "p2p", "dataframe.backend": "cudf"}
+        "dataframe.shuffle.method": "tasks", "dataframe.backend": "cudf"}
 
 
 def test_pandas_frames_pass_the_seam_unchanged() -> None:
