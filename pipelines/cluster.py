@@ -12,7 +12,7 @@ from typing import Any
 import dask
 from distributed import Client, LocalCluster
 
-from pipelines.backend import BackendUnavailable
+from pipelines.backend import BackendUnavailable, visible_gpus
 from pipelines.spec import ClusterSpec
 from transforms import frame as fr
 
@@ -22,9 +22,10 @@ log = logging.getLogger("assay.backend")
 def cuda_cluster_kwargs(cluster: ClusterSpec, workers: int | None = None) -> dict[str, Any]:
     """``LocalCUDACluster`` arguments from the spec's ``cluster`` section (pure, so it is
     tested where dask-cuda is not installed). Unset keys are left out: Dask-CUDA's defaults
-    (one worker per visible GPU, its device memory limit) apply."""
+    (one worker per visible GPU, its device memory limit) apply. The spec's ``workers``
+    counts CPU workers and does not apply; ``--workers`` picks how many GPUs to use."""
     kwargs: dict[str, Any] = {
-        "n_workers": workers or cluster.workers,
+        "n_workers": workers,
         "threads_per_worker": cluster.threads_per_worker or 1,
         "memory_limit": cluster.memory_limit,
         "CUDA_VISIBLE_DEVICES": cluster.cuda_visible_devices,
@@ -44,6 +45,13 @@ def _require_ucx(cluster: ClusterSpec) -> None:
     if cluster.protocol == "ucx" and importlib.util.find_spec("distributed_ucxx") is None:
         raise BackendUnavailable("cluster.protocol: 'ucx' needs the distributed-ucxx package "
                                  "(pip install distributed-ucxx-cu12 or -cu13)")
+
+
+def _require_gpus(workers: int | None) -> None:
+    visible = len(visible_gpus())
+    if workers and workers > visible:
+        raise BackendUnavailable(f"--workers {workers}: the cuDF backend runs one worker per "
+                                 f"GPU, and {visible} GPU(s) are visible")
 
 
 def _run_config(cluster: ClusterSpec, remote: bool, backend: str) -> dict[str, str]:
@@ -98,6 +106,7 @@ def _local_cluster(cluster: ClusterSpec, workers: int | None, backend: str) -> L
     """Started inside the run's config, which process workers inherit."""
     if backend == "cudf":
         _require_ucx(cluster)
+        _require_gpus(workers)
         from dask_cuda import LocalCUDACluster
 
         return LocalCUDACluster(**cuda_cluster_kwargs(cluster, workers))

@@ -87,6 +87,17 @@ def spilled_bytes() -> int | None:
                    if (src, dst) == ("gpu", "cpu")))
 
 
+def has_nulls(values: Column) -> bool:
+    """Whether a column holds a missing value (cuDF's plain bool columns can; pandas' cannot)."""
+    return bool(values.has_nulls) if is_cudf(values) else bool(values.hasnans)
+
+
+def host_dtype(values: Column) -> Any:
+    """The dtype ``values`` has in pandas (type checks name pandas' dtypes on any backend:
+    cuDF's categorical and string dtypes are its own)."""
+    return values.iloc[:0].to_pandas().dtype if is_cudf(values) else values.dtype
+
+
 def to_host(values: Column) -> Any:
     """A column's values as a host numpy array (objects for strings, nulls as None)."""
     if is_cudf(values):

@@ -12,7 +12,7 @@ from transforms.frame import Column, Frame
 
 def as_mask(values: Column) -> Column:
     """A plain bool column: nullable booleans become False where missing."""
-    if values.dtype == bool:  # already plain: no copy
+    if values.dtype == bool and not fr.has_nulls(values):  # already plain: no copy
         return values
     return values.fillna(False).astype(bool)
 

@@ -33,19 +33,32 @@ from pipelines.publish import run_pipeline  # noqa: E402
 from pipelines.spec import load_spec  # noqa: E402
 from tests.validation.conftest import assert_agrees, run_native  # noqa: E402
 from transforms.base import registered_steps  # noqa: E402
-from transforms.frame import to_pandas  # noqa: E402
+from transforms.frame import is_cudf  # noqa: E402
 from validation.expectations.registry import REGISTRY  # noqa: E402
 
 SAMPLES = Path(__file__).parents[2] / "data_samples"
 
 
+def _on_host(frame: Any) -> pd.DataFrame:
+    """pandas from either backend; cuDF's integer columns keep their width (its plain
+    ``to_pandas`` turns an int32 column with nulls into float64)."""
+    if not is_cudf(frame):
+        return frame.to_frame() if isinstance(frame, pd.Series) else frame
+    frame = frame.to_frame() if frame.ndim == 1 else frame
+    plain, nullable = frame.to_pandas(), frame.to_pandas(nullable=True)
+    integers = [c for c, dtype in frame.dtypes.items() if dtype.kind in "iu"]
+    return plain.assign(**{c: nullable[c] for c in integers})
+
+
 def normalised(frame: Any) -> pd.DataFrame:
     """A frame of either backend in one comparable form: pandas, a fresh index, nullable
-    dtypes (cuDF's int64-with-nulls and pandas' Int64 compare equal, NaN and null alike)."""
-    frame = to_pandas(frame)
-    if isinstance(frame, pd.Series):
-        frame = frame.to_frame()
-    return frame.reset_index(drop=True).convert_dtypes()
+    dtypes (cuDF's int64-with-nulls and pandas' Int64 compare equal, NaN and null alike).
+    Floats go through numpy float64 first: ``convert_dtypes`` makes an empty float64 column
+    Int64 but leaves an empty Float64 one alone."""
+    frame = _on_host(frame)
+    floats = {c: str(dtype).lower() for c, dtype in frame.dtypes.items()
+              if str(dtype) in ("Float64", "Float32")}
+    return frame.astype(floats).reset_index(drop=True).convert_dtypes()
 
 
 def assert_same(pandas_result: Any, cudf_result: Any, what: object) -> None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from pipelines import backend as be
-from pipelines.cluster import _require_ucx, _run_config, cuda_cluster_kwargs
+from pipelines.cluster import _require_gpus, _require_ucx, _run_config, cuda_cluster_kwargs
 from pipelines.errors import EXIT_INVALID_SPEC, SpecError
 from pipelines.spec import ClusterSpec, parse_spec
 from transforms import frame as fr
@@ -166,7 +166,8 @@ def test_cuda_cluster_kwargs_from_spec_keys() -> None:
         "workers": 2, "threads_per_worker": 2, "cuda_visible_devices": "0,2",
         "rmm_pool_size": "24GiB", "device_memory_limit": 0.8, "enable_cudf_spill": False,
         "protocol": "ucx", "memory_limit": "64GiB"}), "p.yaml", SAMPLE.parent).cluster
-    kwargs = cuda_cluster_kwargs(cluster, workers=1)  # --workers wins over the spec
+    assert "n_workers" not in cuda_cluster_kwargs(cluster)  # CPU workers: one per GPU here
+    kwargs = cuda_cluster_kwargs(cluster, workers=1)  # --workers: how many GPUs to use
     assert kwargs["n_workers"] == 1
     assert kwargs["threads_per_worker"] == 2
     assert kwargs["CUDA_VISIBLE_DEVICES"] == "0,2"
@@ -234,3 +235,11 @@ def test_host_fallbacks_compute_on_the_host_move_back_and_log(
         "normalize's", "row_id", "parse_timestamp"]
     fr.normalize_unicode(_OnDevice(text), "NFC")  # logged once per process
     assert len([r for r in caplog.records if r.name == "assay.backend"]) == 3
+
+
+def test_more_gpu_workers_than_gpus_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setattr("pipelines.cluster.visible_gpus", lambda: [])
+    with pytest.raises(be.BackendUnavailable, match=r"--workers 2: the cuDF backend runs one "
+                       r"worker per GPU, and 0 GPU\(s\) are visible"):
+        _require_gpus(2)

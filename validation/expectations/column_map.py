@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar
 
-from transforms.frame import as_string
+import pandas as pd
+
+from transforms.frame import as_string, is_string_like
 from validation.expectations import params as p
-from validation.expectations.base import ConfigError
+from validation.expectations.base import ConfigError, ExpectationError
 from validation.expectations.frames import all_rows, between, head_values
 from validation.expectations.map import Duplicates, MapExpectation
 from validation.results import PARTIAL_UNEXPECTED_COUNT
@@ -47,12 +50,34 @@ class NotNull(ColumnMapExpectation):
         return part[self.column].isna()
 
 
+def set_for_column(values: Any, value_set: tuple[Any, ...]) -> list[Any]:
+    """The members of ``value_set`` that can equal a value of ``values``, as pandas' ``isin``
+    compares them: numbers for a numeric column, strings for a string one (cuDF refuses a
+    list of mixed types; pandas simply never matches the others). For datetime columns,
+    GE's ``parse_value_set``: strings parsed by dateutil (a naive result then matches
+    nothing in a tz-aware column); an unparseable one is an error."""
+    dtype = values.dtype
+    if is_string_like(values):
+        return [v for v in value_set if isinstance(v, str)]
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return [v for v in value_set if isinstance(v, numbers.Number)]
+    if not pd.api.types.is_datetime64_any_dtype(dtype):
+        return list(value_set)
+    from dateutil.parser import ParserError, parse
+
+    try:
+        return [parse(v) if isinstance(v, str) else v for v in value_set]
+    except (ParserError, OverflowError) as exc:
+        raise ExpectationError(f"value_set: {exc}") from None
+
+
 class InSet(ColumnMapExpectation):
     type = "expect_column_values_to_be_in_set"
     params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "value_set": p.Param(p.value_set)}
 
     def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
-        return ~part[self.column].isin(list(self.kw["value_set"]))
+        values = part[self.column]
+        return ~values.isin(set_for_column(values, self.kw["value_set"]))
 
 
 _BOUNDS = {"strict_min": p.Param(p.flag, False), "strict_max": p.Param(p.flag, False)}

@@ -25,11 +25,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from transforms.frame import as_string
+from transforms.frame import as_string, host_dtype
 from transforms.masks import as_mask
 from validation.expectations import params as p
 from validation.expectations.base import Expectation, ExpectationError, Table, require_columns
-from validation.expectations.column_map import _COLUMN_MAP, ColumnMapExpectation
+from validation.expectations.column_map import (
+    _COLUMN_MAP,
+    ColumnMapExpectation,
+    set_for_column,
+)
 from validation.expectations.frames import all_rows
 from validation.expectations.map import Duplicates
 
@@ -83,19 +87,6 @@ class BeNull(ColumnMapExpectation):
 
     def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
         return part[self.column].notna()
-
-
-def set_for_column(values: Any, value_set: tuple[Any, ...]) -> list[Any]:
-    """GE's ``parse_value_set`` for datetime columns: strings parsed by dateutil (a naive
-    result then matches nothing in a tz-aware column); an unparseable one is an error."""
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return list(value_set)
-    from dateutil.parser import ParserError, parse
-
-    try:
-        return [parse(v) if isinstance(v, str) else v for v in value_set]
-    except (ParserError, OverflowError) as exc:
-        raise ExpectationError(f"value_set: {exc}") from None
 
 
 class NotInSet(ColumnMapExpectation):
@@ -297,7 +288,7 @@ class _ColumnType(Expectation):
 
     def partial(self, part: Any, duplicates: Duplicates) -> dict[str, Any]:
         require_columns(part, self.columns)
-        dtype = part[self.kw["column"]].dtype
+        dtype = host_dtype(part[self.kw["column"]])
         if dtype.type.__name__ == "object_" and self.per_value():
             raise ExpectationError(
                 f'column "{self.kw["column"]}" has dtype object: GE checks each value\'s '
