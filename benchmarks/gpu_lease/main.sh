@@ -1,0 +1,18 @@
+# The lease's working call: check the GPU stack, wait for the CPU half, benchmark assay on
+# cuDF, then the parity suite. Results into $OUT (at most 8 files come back).
+set -u
+python3 benchmarks/gpu_lease/unpack.py
+. /tmp/repo/benchmarks/gpu_lease/env.sh
+cd /tmp/repo
+{ python3 -c "import cudf, dask_cuda; print('cudf', cudf.__version__, 'dask-cuda', dask_cuda.__version__)" 2>&1 | tail -3
+  timeout 60 assay doctor 2>&1; } > "$OUT/doctor.txt"; tail -30 "$OUT/doctor.txt"
+for _ in $(seq 1 "${WAIT_S:-60}"); do [ -f /tmp/out/cpu.done ] && break; sleep 1; done
+echo "CPU half exit: $(cat /tmp/out/cpu.done 2>/dev/null || echo unfinished)"
+tail -12 /tmp/out/cpu.txt; cp /tmp/out/cpu.json /tmp/out/cpu.txt "$OUT/" 2>/dev/null
+timeout "${BENCH_S:-180}" python3 benchmarks/run_gpu.py --tools assay-cudf --json "$OUT/gpu.json" \
+  > "$OUT/gpu.txt" 2>&1
+echo "assay-cudf exit: $?"; tail -25 "$OUT/gpu.txt"
+timeout "${PARITY_S:-150}" python3 -m pytest tests/gpu -q -n 8 -p no:cacheprovider --timeout 140 \
+  -rf > "$OUT/parity.txt" 2>&1
+echo "parity exit: $?"; grep -E "passed|failed|error" "$OUT/parity.txt" | tail -3
+grep -E "^(FAILED|ERROR)" "$OUT/parity.txt" | head -40

@@ -1,0 +1,57 @@
+"""Pack the wheels of ``.gpu/all`` into chunk folders ``.gpu/c01``... of at most 61 MiB.
+
+The lent GPU machine reaches no package index and takes 64 MiB per call (tree included), so
+wheels travel in chunks, the CPU stack first (assay's own dependencies, DuckDB, Polars) so
+the CPU half of the benchmark can start while cuDF's libraries still travel. A wheel that
+crosses a chunk boundary is cut into parts ``WHEEL.part-K-of-N`` (``unpack.py`` joins them).
+
+    python benchmarks/gpu_lease/pack.py
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+LIMIT = 61 * 2**20
+ROOT = Path(".gpu")
+GPU_WHEELS = ("libcudf", "nvidia_libnvcomp", "pylibcudf", "librmm", "libkvikio", "numba_cuda",
+              "nvtx", "cudf_cu", "rmm_cu", "dask_cuda", "dask_cudf", "rapids_logger")
+
+
+def pieces(wheels: list[Path]) -> list[tuple[int, str, bytes]]:
+    """(chunk number, file name, bytes) for every wheel or part of one, in order."""
+    out: list[tuple[int, str, bytes]] = []
+    chunk, used = 1, 0
+    for wheel in wheels:
+        data, parts = wheel.read_bytes(), []
+        while data:
+            if used == LIMIT:
+                chunk, used = chunk + 1, 0
+            take = data[:LIMIT - used]
+            parts.append((chunk, take))
+            used, data = used + len(take), data[len(take):]
+        for k, (number, blob) in enumerate(parts):
+            name = wheel.name if len(parts) == 1 else f"{wheel.name}.part-{k}-of-{len(parts)}"
+            out.append((number, name, blob))
+    return out
+
+
+def main() -> None:
+    wheels = sorted((ROOT / "all").glob("*.whl"))
+    cpu = [w for w in wheels if not w.name.startswith(GPU_WHEELS)]
+    gpu = sorted((w for w in wheels if w.name.startswith(GPU_WHEELS)),
+                 key=lambda w: -w.stat().st_size)
+    for old in ROOT.glob("c[0-9]*"):
+        shutil.rmtree(old)
+    for number, name, blob in pieces(cpu + gpu):
+        folder = ROOT / f"c{number:02d}"
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_bytes(blob)
+    for folder in sorted(ROOT.glob("c[0-9]*")):
+        size = sum(f.stat().st_size for f in folder.iterdir())
+        print(f"{folder}: {size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
