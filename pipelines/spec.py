@@ -66,6 +66,8 @@ class SourceSpec(Model):
     format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
     csv: CsvOptions = Field(default_factory=CsvOptions)
     block_size: ByteSize = parse_bytes("64MiB")
+    # a compressed upload is decompressed whole in one task: more than this rejects it
+    max_decompressed_bytes: ByteSize = parse_bytes("2GiB")
     storage_options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("paths", mode="before")
