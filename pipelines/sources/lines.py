@@ -4,6 +4,7 @@ out lines that are not valid UTF-8 (so one bad line costs one row, not the whole
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import fsspec
 import numpy as np
 
