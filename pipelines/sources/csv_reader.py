@@ -19,7 +19,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipelines.errors import UploadRejected
-from pipelines.sources.lines import blank_lines, line_bounds, load_block, take_out_invalid_utf8
+from pipelines.sources.lines import (
+    blank_lines,
+    line_bounds,
+    load_block,
+    lone_carriage_returns,
+    take_out_invalid_utf8,
+)
 from pipelines.sources.partition import BadRecords, routed_partition
 from pipelines.sources.scan import Block, InputFile
 from pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
@@ -65,6 +71,7 @@ class _Parser:
         self.data, self.starts, self.ends = data, starts, ends
         self.names, self.keep, self.options = names, keep, options
         self.blank = blank_lines(data, starts, ends)
+        self.lone_cr = lone_carriage_returns(data, starts)
         self.tables: list[pa.Table] = []
         self.good: list[np.ndarray] = []
         self.bad = BadRecords.empty()  # line numbers here are indices within the block
@@ -72,6 +79,9 @@ class _Parser:
     def parse(self, lo: int, hi: int) -> None:
         """Parse lines [lo, hi)."""
         if hi - lo == 1 and self.blank[lo]:
+            return
+        if self.lone_cr[lo:hi].any():  # pyarrow ends a row there: never one row per line
+            self._split(lo, hi)
             return
         malformed = BadRecords.empty()
 
@@ -96,8 +106,13 @@ class _Parser:
                                           strict=True):
                 self.bad.add(line, text, reason)
             return
+        self._split(lo, hi)
+
+    def _split(self, lo: int, hi: int) -> None:
+        """Parse the halves of [lo, hi), or take a single line as bad."""
         if hi - lo == 1:
-            self.bad.add(lo, chunk.decode("utf-8", errors="backslashreplace"), UNSPLITTABLE)
+            text = self.data[self.starts[lo]:self.ends[lo]]
+            self.bad.add(lo, text.decode("utf-8", errors="backslashreplace"), UNSPLITTABLE)
             return
         middle = (lo + hi) // 2
         self.parse(lo, middle)

@@ -59,6 +59,18 @@ def blank_lines(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return (lengths == 0) | lone_cr
 
 
+def lone_carriage_returns(data: bytes, starts: np.ndarray) -> np.ndarray:
+    """True for lines holding a carriage return that is not the line's end (a CSV parser
+    ends a row there too)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    returns = np.flatnonzero(view == 13)
+    following = view[np.minimum(returns + 1, len(view) - 1)]
+    lone = returns[(returns + 1 < len(view)) & (following != 10)]
+    flags = np.zeros(len(starts), dtype=bool)
+    flags[np.searchsorted(starts, lone, side="right") - 1] = True
+    return flags
+
+
 @dataclass
 class BadLine:
     index: int  # 0-based line index within the block
