@@ -55,8 +55,9 @@ def _read(content: bytes, name: str, block_size: int) -> pd.DataFrame | None:
 
 
 def _content_lines(content: bytes, header: bool) -> list[int]:
-    """Numbers of the lines that hold something (not empty, not a lone carriage return)."""
-    lines = content.split(b"\n")
+    """Numbers of the lines that hold something (not empty, not a lone carriage return;
+    a leading byte order mark is not content)."""
+    lines = content.removeprefix(b"\xef\xbb\xbf").split(b"\n")
     if content.endswith(b"\n"):
         lines.pop()
     first = 2 if header else 1
