@@ -96,7 +96,7 @@ def _truncated(compress: Callable[[bytes], bytes]) -> Callable[[random.Random], 
 
 def _bomb(compress: Callable[[bytes], bytes], head: bytes, line: bytes
           ) -> Callable[[random.Random], bytes]:
-    """A few hundred KiB that expand to 64 MiB of valid records."""
+    """A small file (6 KiB of zstd, 127 KiB of gzip) that expands to 64 MiB of records."""
     return lambda rng: compress(head + line * (64 * 1024 * 1024 // len(line)))
 
 
