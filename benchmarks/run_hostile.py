@@ -3,7 +3,7 @@ process: the outcome, the wall time and the process's peak RSS (``wait4``'s ru_m
 exact per child). The baseline row is a one-row good upload: the cost of Python, Dask,
 pyarrow and a local cluster before any data.
 
-    .venv/bin/python -m benchmarks.run_hostile [--out benchmarks/out/hostile]
+    python benchmarks/run_hostile.py [--out benchmarks/out/hostile]
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from data_samples.hostile import CASES, Case, write_cases
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script: make the repo's packages importable
+    sys.path.insert(0, str(ROOT))
+
+from data_samples.hostile import CASES, Case, write_cases  # noqa: E402
 
 RUNNER = """
 import sys
@@ -46,7 +50,7 @@ def measure(case: Case, upload: Path, folder: Path) -> tuple[str, float, float]:
         "name": "hostile", "source": {"paths": [str(upload)], **case.source},
         "schema": case.schema, "sink": {"path": "out"},
         "cluster": {"workers": 1, "processes": False}}))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", RUNNER, str(spec)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -59,12 +63,13 @@ def measure(case: Case, upload: Path, folder: Path) -> tuple[str, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/hostile"))
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "hostile")
     args = parser.parse_args()
     # Written by a child: a forked process starts with its parent's peak RSS, so this one
     # never holds the 100 MB case
     cases = args.out.resolve() / "cases"
-    subprocess.run([sys.executable, "-m", "data_samples.hostile", str(cases)], check=True)
+    subprocess.run([sys.executable, "-m", "data_samples.hostile", str(cases)], check=True,
+                   cwd=ROOT)
     write_cases(cases, [BASELINE])
     rows = []
     for case in [BASELINE, *CASES]:
