@@ -104,13 +104,17 @@ def _configure_prefect(verbose: bool) -> None:
 
 
 class _HideRunFailures(logging.Filter):
-    """Drop flow/task-run error logs from the console: the CLI reports the failure itself
-    (one line, or a traceback for internal ones); the API handler still records them."""
+    """Drop flow/task-run error logs, and a Dask worker's report of a failed task (with its
+    traceback, e.g. an upload rejected while it is read), from the console: the CLI reports
+    the failure itself (one line, or a traceback for internal ones); the API handler still
+    records the runs' logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (
             record.levelno >= logging.ERROR
-            and record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+            and (record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+                 or (record.name == "distributed.worker"
+                     and str(record.msg).startswith("Compute Failed")))
         )
 
 

@@ -19,16 +19,18 @@ import yaml
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
 from prefect.logging import get_run_logger
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 
 from flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
 from flows.summary import RunSummary, summarize, to_markdown
 from flows.uploads import ingest_uploads
 from pipelines.backend import resolve_backend
 from pipelines.cluster import dask_client
-from pipelines.errors import AssayError, GateAborted
-from pipelines.ledger import Ledger, default_data_dir
+from pipelines.confine import Roots, served_roots
+from pipelines.errors import AssayError, GateAborted, SpecError
+from pipelines.ledger import Ledger, default_data_dir, landing_folder
 from pipelines.lock import dataset_lock
 from pipelines.plan import RunPlan, plan_run
 from pipelines.publish import PublishedVersion, publish_run
@@ -81,9 +83,10 @@ _IO_RETRY: dict[str, Any] = {
 
 
 @task(name="plan-inputs", **_TASK_DEFAULTS, **_IO_RETRY)
-def plan_inputs(spec: PipelineSpec, inputs: list[str] | None, output: str | None) -> RunPlan:
+def plan_inputs(spec: PipelineSpec, inputs: list[str] | None, output: str | None,
+                roots: Roots | None = None) -> RunPlan:
     """Expand, hash and sniff the uploads (I/O against the source: retried on OSError)."""
-    return plan_run(spec, inputs=inputs, output=output)
+    return plan_run(spec, inputs=inputs, output=output, roots=roots)
 
 
 @task(name="run-engine", **_TASK_DEFAULTS)
@@ -147,17 +150,31 @@ def ingest(
     outstanding upload (a schedule); each is claimed first, so it is ingested once. Every
     run holds the dataset's lock: versions of one dataset are published one at a time.
     """
+    _check_served_spec(spec_path)
     spec = load_spec(spec_path)
     data_dir = default_data_dir()
+    roots = served_roots(spec, landing_folder(data_dir, spec.name)) if deployment.id else None
 
     def run_inputs(paths: list[str] | None) -> RunSummary:
         with dataset_lock(output or spec.resolve(spec.sink.path), data_dir):
             return _ingest_inputs(spec, paths, output, workers, cluster_address, on_progress,
-                                  backend)
+                                  backend, roots)
 
     if upload_id is not None or sweep:
         return ingest_uploads(spec, Ledger.in_data_dir(data_dir), run_inputs, upload_id, sweep)
     return run_inputs(inputs)
+
+
+def _check_served_spec(spec_path: str) -> None:
+    """A served deployment's run reads the spec it was served with, whatever its caller
+    passed as ``spec_path``."""
+    if deployment.id is None:
+        return
+    with get_client(sync_client=True) as client:  # the deployment's own, not the run's
+        served = client.read_deployment(deployment.id).parameters.get("spec_path")
+    if served is not None and Path(served).resolve() != Path(spec_path).resolve():
+        raise SpecError(f"{spec_path}: not the spec of deployment {deployment.name!r} "
+                        f"({served}); refused")
 
 
 def _ingest_inputs(
@@ -168,11 +185,13 @@ def _ingest_inputs(
     cluster_address: str | None,
     on_progress: ProgressCallback | None,
     backend: str | None,
+    roots: Roots | None,
 ) -> RunSummary:
-    """Plan, run the engine, publish and report one version."""
+    """Plan, run the engine, publish and report one version (a served run's inputs and
+    sink confined to ``roots``)."""
     chosen = resolve_backend(backend or spec.backend)
     get_run_logger().info("backend %s (%s)", chosen.backend, chosen.reason)
-    plan = plan_inputs(spec, inputs, output)
+    plan = plan_inputs(spec, inputs, output, roots)
     with dask_client(spec.cluster, workers=workers, address=cluster_address,
                      backend=chosen.backend) as client:
         try:

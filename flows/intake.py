@@ -31,7 +31,7 @@ from prefect.events.clients import PrefectEventsClient
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
-from pipelines.ledger import Ledger, Upload
+from pipelines.ledger import Ledger, Upload, landing_folder
 from pipelines.registry import Pipeline
 from pipelines.sources.discover import _suffixes
 
@@ -120,7 +120,8 @@ class Intake:
         self.flow_run_wait = flow_run_wait  # seconds to look for the triggered run
 
     def open(self, pipeline: Pipeline) -> Landing:
-        return Landing(self.data_dir / "landing" / pipeline.name, pipeline.spec.intake.max_bytes)
+        return Landing(landing_folder(self.data_dir, pipeline.name),
+                       pipeline.spec.intake.max_bytes)
 
     def keep(self, pipeline: Pipeline, landing: Landing, suffix: str,
              name: str | None) -> tuple[Upload, bool]:

@@ -59,6 +59,11 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".assay").expanduser()
 
 
+def landing_folder(data_dir: Path, pipeline: str) -> Path:
+    """Where the intakes land a pipeline's uploads."""
+    return data_dir / "landing" / pipeline
+
+
 def content_sha256(url: str, storage_options: dict[str, Any] | None = None) -> str:
     """The sha256 of a file's bytes, streamed (local path or fsspec URL)."""
     digest = hashlib.sha256()

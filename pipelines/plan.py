@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pipelines.confine import Roots
 from pipelines.errors import UploadRejected
 from pipelines.sources.csv_reader import parse_header
 from pipelines.sources.discover import discover
@@ -34,13 +35,22 @@ def new_run_id() -> str:
 
 
 def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | None = None,
-             ) -> RunPlan:
+             roots: Roots | None = None) -> RunPlan:
     """Resolve inputs (``--input`` overrides the spec's source, relative to the working
-    directory; the spec's own paths are relative to its folder) and the sink."""
+    directory; the spec's own paths are relative to its folder) and the sink. With
+    ``roots`` (a served run), every input, each file it expands to and the sink must lie
+    inside them."""
     paths = inputs if inputs else [spec.resolve(p) for p in spec.source.paths]
     sink = output if output else spec.resolve(spec.sink.path)
     options = spec.source.storage_options
+    if roots is not None:
+        for path in paths:
+            roots.check_input(path)
+        roots.check_sink(sink)
     found = discover(paths, spec.source.format, options)
+    if roots is not None:
+        for item in found:
+            roots.check_input(item.url)
     with ThreadPoolExecutor(max_workers=4) as pool:  # hashing releases the GIL
         scanned = list(pool.map(
             lambda item: scan(item[1], item[0], spec.source.block_size, options),

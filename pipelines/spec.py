@@ -9,16 +9,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import operator
+import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from dask.utils import parse_bytes
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
@@ -39,6 +43,61 @@ def _bytes(value: Any) -> int:
 
 
 ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
+
+ENV_REFERENCE = re.compile(r"^\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)\}$")
+# Option names that hold credentials (key, secret, token, password, account_key, sas_token,
+# connection_string, ...): their values must come from the environment.
+_SECRET_NAME = re.compile(r"(^|_)(key|secret|token|password|passwd|credentials?|sas|"
+                          r"connection_string)($|_)", re.IGNORECASE)
+# gcsfs's token modes: names of a way to authenticate, not secrets
+_AUTH_MODES = {"anon", "browser", "cache", "cloud", "google_default"}
+
+
+class StorageOptions(dict[str, Any]):
+    """fsspec options with ``${ENV:NAME}`` references replaced by the variables' values.
+
+    The references, not the values, are what a spec serialises to (its sha256, a dump) and
+    what ``repr`` shows, so a secret never reaches a manifest, a log or an error message.
+    """
+
+    def __init__(self, resolved: dict[str, Any], references: dict[str, Any]) -> None:
+        super().__init__(resolved)
+        self.references = references
+
+    def __repr__(self) -> str:
+        return repr(self.references)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled to Dask workers with its values
+        return (StorageOptions, (dict(self), self.references))
+
+
+def _resolve(value: Any, key: str) -> Any:
+    """``value`` with its references resolved; ``key`` is its dotted path, for errors."""
+    if isinstance(value, dict):
+        return {k: _resolve(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    reference = ENV_REFERENCE.match(value)
+    if reference is None:
+        name = key.rsplit(".", 1)[-1]
+        if _SECRET_NAME.search(name) and value and value not in _AUTH_MODES:
+            raise ValueError(f"{key}: a credential is not written in a spec; put it in an "
+                             f"environment variable and write {name}: ${{ENV:NAME}}")
+        return value
+    name = reference.group(1)
+    if name not in os.environ:
+        raise ValueError(f"{key}: environment variable {name} is not set")
+    return os.environ[name]
+
+
+def _storage_options(options: dict[str, Any]) -> StorageOptions:
+    return StorageOptions(_resolve(options, ""), options)
+
+
+Options = Annotated[dict[str, Any], AfterValidator(_storage_options),
+                    PlainSerializer(lambda options: getattr(options, "references", options))]
 # Device memory: a byte size, or a fraction of each GPU's memory (as Dask-CUDA reads it)
 DeviceSize = ByteSize | Annotated[float, Field(gt=0, lt=1)]
 ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]
@@ -66,7 +125,9 @@ class SourceSpec(Model):
     format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
     csv: CsvOptions = Field(default_factory=CsvOptions)
     block_size: ByteSize = parse_bytes("64MiB")
-    storage_options: dict[str, Any] = Field(default_factory=dict)
+    # a compressed upload is decompressed whole in one task: more than this rejects it
+    max_decompressed_bytes: ByteSize = parse_bytes("2GiB")
+    storage_options: Options = Field(default_factory=dict)
 
     @field_validator("paths", mode="before")
     @classmethod
@@ -158,7 +219,7 @@ class SinkSpec(Model):
     compression: Literal["zstd", "snappy", "gzip", "lz4", "none"] = "zstd"
     compression_level: int | None = None
     split: SplitSpec | None = None
-    storage_options: dict[str, Any] = Field(default_factory=dict)
+    storage_options: Options = Field(default_factory=dict)
 
 
 class ClusterSpec(Model):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
 from transforms import frame as fr
 from transforms.frame import Column
 
@@ -53,8 +55,15 @@ def cast_column(
         return _to_bool(values, present, true_values, false_values)
     if type_name == "timestamp":
         parsed = fr.parse_timestamps(values, format or "ISO8601", timezone or "UTC")
+        parsed = parsed.where((parsed >= TIMESTAMP_MIN) & (parsed <= TIMESTAMP_MAX))
         return CastResult(parsed, present & parsed.isna())
     raise ValueError(f"unknown column type {type_name!r}")
+
+
+# Years 1 to 9999 (Python's datetime): a timestamp beyond them is stored fine in Parquet
+# but breaks most readers of the dataset, so it counts as not a timestamp.
+TIMESTAMP_MIN = pd.Timestamp("0001-01-01", tz="UTC")
+TIMESTAMP_MAX = pd.Timestamp("9999-12-31 23:59:59.999999", tz="UTC")
 
 
 def _to_int(values: Column, present: Column, type_name: str) -> CastResult:

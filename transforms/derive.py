@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from transforms import frame as fr
 from transforms.base import PartitionStep, StepResult, register
@@ -21,6 +21,12 @@ class Derive(PartitionStep):
     column: ColumnName
     expr: str = Field(min_length=1)
     _parsed: Expression = PrivateAttr()
+
+    @field_validator("expr")
+    @classmethod
+    def _check(cls, text: str) -> str:
+        parse_expression(text)  # refused here, so the error names the key: ...derive.expr
+        return text
 
     @model_validator(mode="after")
     def _parse(self) -> Derive:

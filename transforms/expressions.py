@@ -24,6 +24,7 @@ from transforms.frame import Frame
 MAX_LENGTH = 2000
 MAX_DEPTH = 50
 MAX_EXPONENT = 64
+MAX_ROUND_DIGITS = 15
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -198,21 +199,42 @@ def _check_constant(value: Any) -> None:
         raise ValueError(f"integer {value} does not fit in 64 bits")
 
 
-def _check_exponent(node: ast.expr) -> None:
+def _literal_number(node: ast.expr) -> Any:
+    """The value of a (possibly negated) int or float literal, else None."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        node = node.operand
-    if not (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
+        inner = _literal_number(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value
+    return None
+
+
+def _check_exponent(node: ast.expr) -> None:
+    value = _literal_number(node)
+    if value is None:
         raise ValueError("the exponent of ** must be a number literal")
-    if abs(node.value) > MAX_EXPONENT:
-        raise ValueError(f"exponent {node.value} is larger than {MAX_EXPONENT}")
+    if abs(value) > MAX_EXPONENT:
+        raise ValueError(f"exponent {abs(value)} is larger than {MAX_EXPONENT}")
+
+
+def _check_digits(node: ast.expr) -> None:
+    """round()'s digits: an integer literal numpy can scale by (10**digits in a float)."""
+    value = _literal_number(node)
+    if type(value) is not int or abs(value) > MAX_ROUND_DIGITS:
+        raise ValueError(f"round()'s digits must be an integer literal from "
+                         f"-{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS}")
 
 
 def _check_call(name: str, args: list[ast.expr], columns: set[str], depth: int) -> None:
     if name not in FUNCTIONS:
         raise ValueError(f"unknown function {name!r} (known: {', '.join(sorted(FUNCTIONS))})")
     _, least, most = FUNCTIONS[name]
-    if not least <= len(args) <= most or any(isinstance(a, ast.Starred) for a in args):
+    if any(isinstance(a, ast.Starred) for a in args):
+        raise ValueError(f"{name}(): arguments cannot be unpacked with *")
+    if not least <= len(args) <= most:
         raise ValueError(f"{name}() takes {least} to {most} argument(s), got {len(args)}")
+    if name == "round" and len(args) == 2:
+        _check_digits(args[1])
     if name == "col":
         if not (isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)):
             raise ValueError('col() takes a column name in quotes, e.g. col("unit price")')

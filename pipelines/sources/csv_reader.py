@@ -1,9 +1,16 @@
 """CSV blocks to routed partitions, parsed by pyarrow with every value read as a string
-first, so a bad value or a line with the wrong field count costs one row, never the block."""
+first, so a bad value or a line with the wrong field count costs one row, never the block.
+
+A line that pyarrow cannot turn into exactly one row (an unbalanced quote swallows the lines
+after it; a lone carriage return splits a line in two) is found by parsing the failing range
+of lines in halves until it stands alone, as the JSON Lines reader does: a block without
+such a line is parsed once, and each bad line costs about log2(lines) extra parses.
+"""
 
 from __future__ import annotations
 
 import io
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -12,11 +19,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipelines.errors import UploadRejected
-from pipelines.sources.lines import blank_lines, line_bounds, load_block, take_out_invalid_utf8
+from pipelines.sources.lines import (
+    blank_lines,
+    line_bounds,
+    load_block,
+    lone_carriage_returns,
+    take_out_invalid_utf8,
+)
 from pipelines.sources.partition import BadRecords, routed_partition
 from pipelines.sources.scan import Block, InputFile
-from pipelines.spec import CsvOptions, SchemaSpec
+from pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
 from transforms.frame import Frame
+
+UNSPLITTABLE = "malformed: an unbalanced quote or a lone carriage return"
 
 
 def parse_header(head: bytes, options: CsvOptions, url: str) -> list[str]:
@@ -40,18 +55,97 @@ def parse_header(head: bytes, options: CsvOptions, url: str) -> list[str]:
         raise UploadRejected(f"{url}: line 1: duplicate column names {duplicates}")
     if any(not n for n in names):
         raise UploadRejected(f"{url}: line 1: a column has an empty name")
+    controlled = [n for n in names if any(unicodedata.category(ch) == "Cc" for ch in n)]
+    if controlled:
+        raise UploadRejected(f"{url}: line 1: column names with control characters "
+                             f"{controlled}")
     return names
+
+
+class _Parser:
+    """Parses ranges of a block's lines, splitting a range whose rows do not match its
+    lines; collects the tables, the lines they hold and the lines that are bad."""
+
+    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
+                 keep: list[str], options: CsvOptions) -> None:
+        self.data, self.starts, self.ends = data, starts, ends
+        self.names, self.keep, self.options = names, keep, options
+        self.blank = blank_lines(data, starts, ends)
+        self.lone_cr = lone_carriage_returns(data, starts)
+        self.tables: list[pa.Table] = []
+        self.good: list[np.ndarray] = []
+        self.bad = BadRecords.empty()  # line numbers here are indices within the block
+
+    def parse(self, lo: int, hi: int) -> None:
+        """Parse lines [lo, hi)."""
+        if hi - lo == 1 and self.blank[lo]:
+            return
+        if self.lone_cr[lo:hi].any():  # pyarrow ends a row there: never one row per line
+            self._split(lo, hi)
+            return
+        malformed = BadRecords.empty()
+
+        def on_invalid_row(row: Any) -> str:
+            malformed.add(lo + row.number - 1, row.text,
+                          f"malformed: expected {row.expected_columns} fields, "
+                          f"found {row.actual_columns}")
+            return "skip"
+
+        chunk = self.data[self.starts[lo]:self.ends[hi - 1]]
+        try:
+            table = self._read(chunk, on_invalid_row)
+        except pa.ArrowInvalid:
+            table = None
+        lines = np.arange(lo, hi)
+        parsed = lines[~np.isin(lines, malformed.lines)]
+        if table is not None and table.num_rows == len(parsed) \
+                and all(lo <= line < hi for line in malformed.lines):
+            self.tables.append(table)
+            self.good.append(parsed)
+            for line, text, reason in zip(malformed.lines, malformed.texts, malformed.reasons,
+                                          strict=True):
+                self.bad.add(line, text, reason)
+            return
+        self._split(lo, hi)
+
+    def _split(self, lo: int, hi: int) -> None:
+        """Parse the halves of [lo, hi), or take a single line as bad."""
+        if hi - lo == 1:
+            text = self.data[self.starts[lo]:self.ends[lo]]
+            self.bad.add(lo, text.decode("utf-8", errors="backslashreplace"), UNSPLITTABLE)
+            return
+        middle = (lo + hi) // 2
+        self.parse(lo, middle)
+        self.parse(middle, hi)
+
+    def _read(self, chunk: bytes, on_invalid_row: Any) -> pa.Table:
+        return pacsv.read_csv(
+            io.BytesIO(chunk),
+            read_options=pacsv.ReadOptions(column_names=self.names, use_threads=False,
+                                           block_size=max(1 << 26, len(chunk) + 1)),
+            parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
+                                             quote_char=self.options.quote_char,
+                                             ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(self.names, pa.string()),
+                include_columns=self.keep,
+                null_values=self.options.null_values,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
 
 
 def read_csv_block(
     upload: InputFile,
     block: Block,
     schema: SchemaSpec,
-    options: CsvOptions,
+    source: SourceSpec,
     meta: Frame,
-    storage_options: dict[str, Any],
 ) -> Frame:
-    data = load_block(upload, block, storage_options)
+    options = source.csv
+    data = load_block(upload, block, source)
     first_line = block.first_line
     if block.start == 0 and options.header:
         newline = data.find(b"\n")
@@ -59,47 +153,25 @@ def read_csv_block(
         first_line += 1
     names = upload.header or schema.names
     data, invalid = take_out_invalid_utf8(data)
-    malformed = BadRecords.empty()
-
-    def on_invalid_row(row: Any) -> str:
-        malformed.add(first_line + row.number - 1, row.text,
-                      f"malformed: expected {row.expected_columns} fields, "
-                      f"found {row.actual_columns}")
-        return "skip"
-
     keep = [n for n in names if n in schema.names or schema.extra_columns == "keep"]
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
-                                           block_size=1 << 26),
-            parse_options=pacsv.ParseOptions(delimiter=options.delimiter,
-                                             quote_char=options.quote_char,
-                                             ignore_empty_lines=False,
-                                             invalid_row_handler=on_invalid_row),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                include_columns=keep,
-                null_values=options.null_values,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        ) if data else None
-    except pa.ArrowInvalid as exc:
-        raise UploadRejected(f"{upload.url}: cannot parse CSV near line {first_line}: {exc}"
-                             ) from None
     starts, ends = line_bounds(data)
-    every_line = first_line + np.arange(len(starts), dtype=np.int64)
-    parsed = ~np.isin(every_line, malformed.lines)  # pyarrow made a row of each such line
-    blank = blank_lines(data, starts, ends)[parsed]
-    raw = table.to_pandas() if table is not None else empty_raw(keep)
-    if len(raw) != int(parsed.sum()):
-        raise UploadRejected(f"{upload.url}: from line {first_line}: rows do not match lines "
-                             "(a quoted value spanning lines?)")
-    raw = raw[~blank].reset_index(drop=True)
+    parser = _Parser(data, starts, ends, names, keep, options)
+    if len(starts):
+        parser.parse(0, len(starts))
+    if parser.tables:
+        good = np.concatenate(parser.good)
+        raw = pa.concat_tables(parser.tables).to_pandas()
+        content = ~parser.blank[good]
+        raw, good = raw[content].reset_index(drop=True), good[content]
+    else:
+        raw, good = empty_raw(keep), np.zeros(0, dtype=np.int64)
+    malformed = BadRecords.empty()
+    for line, text, reason in zip(parser.bad.lines, parser.bad.texts, parser.bad.reasons,
+                                  strict=True):
+        malformed.add(first_line + line, text, reason)
     for line in invalid:
         malformed.add(first_line + line.index, line.text, "invalid UTF-8")
-    return routed_partition(raw, every_line[parsed][~blank], malformed, upload.source_id,
+    return routed_partition(raw, first_line + good, malformed, upload.source_id,
                             schema, meta, options)
 
 

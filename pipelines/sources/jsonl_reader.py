@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ import pyarrow.json as pajson
 from pipelines.sources.lines import blank_lines, line_bounds, load_block, take_out_invalid_utf8
 from pipelines.sources.partition import BadRecords, routed_partition
 from pipelines.sources.scan import Block, InputFile
-from pipelines.spec import SchemaSpec
+from pipelines.spec import SchemaSpec, SourceSpec
 from transforms.frame import Frame
 
 _JSON_TYPES = {"int64": pa.int64(), "int32": pa.int64(), "float64": pa.float64(),
@@ -78,9 +77,9 @@ def read_jsonl_block(
     block: Block,
     schema: SchemaSpec,
     meta: Frame,
-    storage_options: dict[str, Any],
+    source: SourceSpec,
 ) -> Frame:
-    data, invalid = take_out_invalid_utf8(load_block(upload, block, storage_options))
+    data, invalid = take_out_invalid_utf8(load_block(upload, block, source))
     starts, ends = line_bounds(data)
     content = np.flatnonzero(~blank_lines(data, starts, ends))
     parser = _Parser(data, starts, ends, _parse_options(schema))

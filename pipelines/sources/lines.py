@@ -4,30 +4,36 @@ out lines that are not valid UTF-8 (so one bad line costs one row, not the whole
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import fsspec
 import numpy as np
 
 from pipelines.errors import UploadRejected
 from pipelines.sources.scan import Block, InputFile
+from pipelines.spec import SourceSpec
 
 BOM = b"\xef\xbb\xbf"
 
 
-def load_block(upload: InputFile, block: Block, storage_options: dict[str, Any]) -> bytes:
-    """The block's bytes (the whole decompressed file for a compressed upload)."""
+def load_block(upload: InputFile, block: Block, source: SourceSpec) -> bytes:
+    """The block's bytes (the whole decompressed file for a compressed upload, which is
+    refused once it expands past ``source.max_decompressed_bytes``: a zip bomb)."""
     found = upload.found
+    limit = source.max_decompressed_bytes
     try:
         with fsspec.open(found.url, "rb", compression=found.compression,
-                         **storage_options) as handle:
+                         **source.storage_options) as handle:
             if found.compression is None and block.start:
                 handle.seek(block.start)
-            size = -1 if block.end is None else block.end - block.start
+            size = block.end - block.start if block.end is not None \
+                else -1 if found.compression is None else limit + 1
             data = handle.read(size)
     except Exception as exc:
         raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
                              f"{type(exc).__name__}: {exc}") from None
+    if found.compression is not None and len(data) > limit:
+        raise UploadRejected(f"{found.url}: decompresses to more than {limit:,} bytes "
+                             "(source.max_decompressed_bytes)")
     if block.start == 0 and data.startswith(BOM):
         data = data[len(BOM):]
     return data
@@ -51,6 +57,18 @@ def blank_lines(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     ones = np.flatnonzero(lengths == 1)
     lone_cr[ones] = view[starts[ones]] == 13
     return (lengths == 0) | lone_cr
+
+
+def lone_carriage_returns(data: bytes, starts: np.ndarray) -> np.ndarray:
+    """True for lines holding a carriage return that is not the line's end (a CSV parser
+    ends a row there too)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    returns = np.flatnonzero(view == 13)
+    following = view[np.minimum(returns + 1, len(view) - 1)]
+    lone = returns[(returns + 1 < len(view)) & (following != 10)]
+    flags = np.zeros(len(starts), dtype=bool)
+    flags[np.searchsorted(starts, lone, side="right") - 1] = True
+    return flags
 
 
 @dataclass

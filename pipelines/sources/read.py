@@ -30,12 +30,11 @@ def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, routed_meta: 
                 ) -> pd.DataFrame:
     meta = routed_meta
     upload, block = item
-    options = spec.source.storage_options
     if upload.found.format == "csv":
-        return read_csv_block(upload, block, spec.schema_, spec.source.csv, meta, options)
+        return read_csv_block(upload, block, spec.schema_, spec.source, meta)
     if upload.found.format == "jsonl":
-        return read_jsonl_block(upload, block, spec.schema_, meta, options)
-    return read_parquet_block(upload, block, spec.schema_, meta, options)
+        return read_jsonl_block(upload, block, spec.schema_, meta, spec.source)
+    return read_parquet_block(upload, block, spec.schema_, meta, spec.source.storage_options)
 
 
 def read_uploads(plan: RunPlan) -> dd.DataFrame:

@@ -20,6 +20,10 @@ from pipelines.sources.discover import FoundFile
 _CHUNK = 8 * 1024 * 1024
 _SNIFF = 64 * 1024
 PARQUET_MAGIC = b"PAR1"
+# What the first bytes of a text upload say it really is, when its name lies
+_MAGIC = {PARQUET_MAGIC: "Parquet", b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd",
+          b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,15 @@ def sniff(upload: InputFile, storage_options: dict[str, Any]) -> bytes:
         return head
     if not head.strip():
         raise UploadRejected(f"{found.url}: the file is empty")
+    kind = found.format.upper()
+    actual = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+    if actual is not None:
+        raise UploadRejected(f"{found.url}: {actual} data, not {kind} text "
+                             "(the file name's extension is wrong)")
+    if head.startswith(_UTF16_BOMS):
+        raise UploadRejected(f"{found.url}: UTF-16 text; assay reads UTF-8 (convert it)")
     if b"\x00" in head:
-        raise UploadRejected(f"{found.url}: binary data, not {found.format.upper()} text "
+        raise UploadRejected(f"{found.url}: binary data, not {kind} text "
                              "(NUL bytes)")
     text = head.decode("utf-8", errors="replace")
     if text.count("\ufffd") > max(8, len(text) // 100):

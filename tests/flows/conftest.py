@@ -69,7 +69,8 @@ class FakeEngine:
         if pending:
             raise pending.pop(0)
 
-    def plan_run(self, spec: Any, inputs: list[str] | None = None, output: str | None = None):
+    def plan_run(self, spec: Any, inputs: list[str] | None = None, output: str | None = None,
+                 roots: Any = None):
         self._enter("plan")
         return SimpleNamespace(spec=spec, run_id="run-1", inputs=[], sink_path=output or "out")
 

@@ -103,7 +103,10 @@ def test_oversize_body_is_refused_with_413_and_leaves_no_file(env) -> None:
 
 
 @pytest.mark.parametrize("name", ["../../../etc/passwd.csv", "/tmp/evil.csv", "..\\..\\x.csv",
-                                  "a/b/../c.csv", ".hidden.csv"])
+                                  "a/b/../c.csv", ".hidden.csv", "%2e%2e%2f%2e%2e%2fx.csv",
+                                  "..%252f..%252fx.csv", "file:///tmp/evil.csv",
+                                  "s3://bucket/evil.csv", "simplecache::/tmp/evil.csv",
+                                  "x\x1b[2J\r.csv"])
 def test_path_like_file_name_is_harmless(env, tmp_path: Path, name: str) -> None:
     client, data_dir, tokens = env
     answer = client.post("/v1/pipelines/a/uploads", params={"filename": name},
@@ -113,6 +116,25 @@ def test_path_like_file_name_is_harmless(env, tmp_path: Path, name: str) -> None
     assert landed.parent == data_dir / "landing" / "a"
     assert landed.name == f"{answer.json()['upload_id']}.csv"
     assert not Path("/tmp/evil.csv").exists() or Path("/tmp/evil.csv").read_bytes() != BODY
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/pipelines/..%2F..%2Fetc/uploads", "/v1/pipelines/%2e%2e/uploads",
+    "/v1/pipelines/a%2F..%2Fb/uploads", "/v1/pipelines/..%5Ca/uploads",
+])
+def test_path_like_pipeline_name_is_not_found(env, path: str) -> None:
+    client, data_dir, tokens = env
+    answer = client.post(f"{path}?filename=x.csv", content=BODY,
+                         headers={"Authorization": tokens["a"]})
+    assert answer.status_code == 404, answer.text
+    assert not (data_dir / "landing").exists() or _landed(data_dir) == []
+
+
+@pytest.mark.parametrize("upload_id", ["..%2F..%2Fledger.sqlite3", "%2e%2e", "1%27%20OR%201=1"])
+def test_path_like_upload_id_is_not_found(env, upload_id: str) -> None:
+    client, _, tokens = env
+    answer = client.get(f"/v1/uploads/{upload_id}", headers={"Authorization": tokens["a"]})
+    assert answer.status_code == 404, answer.text
 
 
 def test_format_refused_unless_the_pipeline_takes_it(env) -> None:

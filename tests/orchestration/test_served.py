@@ -51,7 +51,8 @@ class Served:
 @pytest.fixture(scope="module")
 def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("served") / "pipelines"
-    names = {role: add_pipeline(folder) for role in ("upload", "burst", "adhoc", "pending")}
+    names = {role: add_pipeline(folder)
+             for role in ("upload", "burst", "adhoc", "pending", "confined")}
     with serving(folder, prefect_api) as data_dir:
         yield Served(folder, data_dir, names)
 
@@ -193,3 +194,49 @@ def test_crashed_run_is_retried_by_the_next_trigger(served: Served) -> None:
         assert again.json()["duplicate"] and again.json()["event_id"], again.text
         status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
     assert status["state"] == "published", status
+
+
+def _final_state(flow_run_id: str) -> dict | None:
+    run = httpx.get(f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}").json()
+    return run["state"] if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
+
+
+def test_deployment_parameters_stay_inside_the_pipelines_roots(served: Served,
+                                                                tmp_path: Path) -> None:
+    """Whoever reaches the Prefect API can start a served run with any parameters: inputs
+    outside the spec's source and landing zone, another sink or another spec are refused,
+    and nothing is read into a version or written outside (each way out of the roots is
+    tested in tests/pipelines/test_confine.py; here, that served runs are confined)."""
+    name = served.names["confined"]
+    secret = tmp_path / "secret.csv"
+    secret.write_text("id,city\n666,Secret\n")
+    incoming = served.incoming("confined")
+    (incoming / "ok.csv").write_text("id,city\n1,Oslo\n")
+    elsewhere = tmp_path / "elsewhere"
+    other_spec = served.pipelines / served.names["upload"] / "pipeline.yaml"
+    api = PREFECT_API_URL.value()
+    deployment = httpx.get(f"{api}/deployments/name/ingest/{name}").json()["id"]
+    attempts = {
+        "absolute": {"sweep": False, "inputs": [str(secret)]},
+        "link": {"sweep": False, "inputs": [str(incoming / "link.csv")]},
+        "sink": {"sweep": False, "inputs": [str(incoming / "ok.csv")],
+                 "output": str(elsewhere)},
+        "spec": {"sweep": True, "spec_path": str(other_spec)},
+    }
+    (incoming / "link.csv").symlink_to(secret)
+
+    def start(parameters: dict) -> str | None:  # the busy SQLite server may answer 503
+        answer = httpx.post(f"{api}/deployments/{deployment}/create_flow_run",
+                            json={"parameters": parameters})
+        return answer.json()["id"] if answer.status_code == 201 else None
+
+    runs = {what: wait_for(lambda p=parameters: start(p), 30, f"the {what} run to start")
+            for what, parameters in attempts.items()}
+    for what, run_id in runs.items():
+        state = wait_for(lambda run_id=run_id: _final_state(run_id), 120, f"the {what} run")
+        assert state["type"] == "FAILED", (what, state)
+        assert "refused" in state["message"], (what, state["message"])
+    assert not elsewhere.exists()
+    assert _manifests(served.sink("confined")) == []
+    assert _manifests(served.sink("upload")) == [] or all(
+        "secret" not in json.dumps(m) for m in _manifests(served.sink("upload")))

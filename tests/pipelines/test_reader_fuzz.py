@@ -1,0 +1,150 @@
+"""Fuzzing the CSV and JSON Lines readers (bounded: a few hundred examples each).
+
+Property: an upload is either rejected cleanly (``UploadRejected``, one line naming the
+file) or every line that holds anything is accounted for exactly once, as a live row or a
+quarantined one, with its own line number. Inputs: arbitrary bytes, and near-valid files
+(good records mixed with broken ones, odd quoting, every line ending, a BOM, bad UTF-8),
+read in blocks as small as 16 bytes so block boundaries are fuzzed too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.errors import UploadRejected
+from pipelines.plan import plan_run
+from pipelines.routing import empty_routed
+from pipelines.sources.read import _read_block, data_meta
+from pipelines.spec import parse_spec
+
+SCHEMA = {"columns": [{"name": "id", "type": "int64", "nullable": False},
+                      {"name": "name", "type": "string"},
+                      {"name": "amount", "type": "float64"}]}
+# ~20 s for the four tests at the default; ASSAY_FUZZ_EXAMPLES=5000 for a longer hunt
+FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "200")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _read(content: bytes, name: str, block_size: int) -> pd.DataFrame | None:
+    """Plan and read ``content`` as the upload ``name``: the routed rows of every block,
+    or None when the upload is rejected (after checking the rejection's one line)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "uploads").mkdir()
+        (root / "uploads" / name).write_bytes(content)
+        spec = parse_spec({"name": "fuzz", "schema": SCHEMA, "sink": {"path": "out"},
+                           "source": {"paths": ["uploads"], "block_size": block_size}},
+                          str(root / "pipeline.yaml"), root)
+        try:
+            plan = plan_run(spec)
+            meta = empty_routed(data_meta(spec, plan))
+            parts = [_read_block((upload, block), spec, meta)
+                     for upload in plan.inputs for block in upload.blocks]
+        except UploadRejected as exc:
+            message = str(exc)
+            assert "\n" not in message and name in message, message
+            return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _content_lines(content: bytes, header: bool) -> list[int]:
+    """Numbers of the lines that hold something (not empty, not a lone carriage return;
+    a leading byte order mark is not content)."""
+    lines = content.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    if content.endswith(b"\n"):
+        lines.pop()
+    first = 2 if header else 1
+    return [n for n, line in enumerate(lines, start=1)
+            if n >= first and line not in (b"", b"\r")]
+
+
+def _assert_accounted(content: bytes, name: str, block_size: int, header: bool) -> None:
+    routed = _read(content, name, block_size)
+    if routed is None:
+        return
+    seen = sorted(routed["_source_line"].tolist())
+    assert seen == _content_lines(content, header)
+    quarantined = routed[routed["_fate"].notna()]
+    assert (quarantined["_fate"] == "quarantined").all()
+    assert quarantined["_reasons"].map(len).gt(0).all()
+
+
+BLOCK_SIZES = st.sampled_from([16, 64, 1024, 1 << 20])
+ENDINGS = st.sampled_from([b"\n", b"\r\n", b"\r", b"\n\n"])
+CSV_FIELDS = st.one_of(
+    st.integers(-(2**70), 2**70).map(lambda i: str(i).encode()),
+    st.floats().map(lambda f: repr(f).encode()),
+    st.sampled_from([b"", b'"', b'""', b'"a,b"', b'"a""b"', b'a"b', b"NaN", b"inf",
+                     b"\xff\xfe", b"\xc3\x28", b"\x00", b" ", b"\t", b"\xef\xbb\xbf"]),
+    st.text(max_size=8).map(str.encode),
+)
+CSV_LINES = st.lists(st.lists(CSV_FIELDS, min_size=0, max_size=5).map(b",".join),
+                     max_size=30)
+
+
+@st.composite
+def near_valid_csv(draw: st.DrawFn) -> bytes:
+    header = draw(st.sampled_from([b"id,name,amount", b"\xef\xbb\xbfid,name,amount",
+                                   b"id,amount,name,extra"]))
+    lines = [header, *draw(CSV_LINES)]
+    return b"".join(line + draw(ENDINGS) for line in lines)[: draw(st.integers(1, 4000))]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                               max_size=3),
+    max_leaves=10,
+)
+JSON_RECORDS = st.dictionaries(st.sampled_from(["id", "name", "amount", "other"]),
+                               JSON_VALUES, max_size=4)
+
+
+@st.composite
+def near_valid_jsonl(draw: st.DrawFn) -> bytes:
+    records = draw(st.lists(JSON_RECORDS, min_size=1, max_size=20))
+    lines = []
+    for record in records:
+        line = json.dumps(record).encode()
+        damage = draw(st.sampled_from(["none", "none", "cut", "insert", "bytes"]))
+        if damage == "cut":
+            line = line[: draw(st.integers(0, len(line)))]
+        elif damage == "insert":
+            at = draw(st.integers(0, len(line)))
+            line = line[:at] + draw(st.sampled_from([b"{", b"}", b'"', b",", b"\r", b"NaN",
+                                                     b"\xff", b"[" * 200])) + line[at:]
+        elif damage == "bytes":
+            line = draw(st.binary(max_size=20))
+        lines.append(line + draw(ENDINGS))
+    return b"".join(lines)
+
+
+@FUZZ
+@given(content=st.binary(max_size=2000), block_size=BLOCK_SIZES)
+def test_csv_reader_on_arbitrary_bytes(content: bytes, block_size: int) -> None:
+    _assert_accounted(content, "fuzz.csv", block_size, header=True)
+
+
+@FUZZ
+@given(content=near_valid_csv(), block_size=BLOCK_SIZES)
+def test_csv_reader_on_near_valid_csv(content: bytes, block_size: int) -> None:
+    _assert_accounted(content, "fuzz.csv", block_size, header=True)
+
+
+@FUZZ
+@given(content=st.binary(max_size=2000), block_size=BLOCK_SIZES)
+def test_jsonl_reader_on_arbitrary_bytes(content: bytes, block_size: int) -> None:
+    _assert_accounted(content, "fuzz.jsonl", block_size, header=False)
+
+
+@FUZZ
+@given(content=near_valid_jsonl(), block_size=BLOCK_SIZES)
+def test_jsonl_reader_on_near_valid_jsonl(content: bytes, block_size: int) -> None:
+    _assert_accounted(content, "fuzz.jsonl", block_size, header=False)
