@@ -16,7 +16,6 @@ import yaml
 from dask.utils import parse_bytes
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -26,19 +25,8 @@ from pydantic import (
 
 from pipelines.errors import SpecError
 from transforms.base import registered_steps
+from transforms.params import ByteSize
 
-
-def _bytes(value: Any) -> int:
-    """Accept 134217728, "128MiB" or "128 MB"."""
-    if isinstance(value, str):
-        try:
-            return parse_bytes(value)
-        except ValueError as exc:
-            raise ValueError(f"not a byte size: {value!r} (try e.g. '64MiB')") from exc
-    return value
-
-
-ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
 # Device memory: a byte size, or a fraction of each GPU's memory (as Dask-CUDA reads it)
 DeviceSize = ByteSize | Annotated[float, Field(gt=0, lt=1)]
 ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]
@@ -273,9 +261,11 @@ class PipelineSpec(Model):
         return str((self.base_dir / relative).resolve())
 
     def sha256(self) -> str:
-        # when and how uploads arrive does not change the dataset: not hashed
-        canonical = self.model_dump_json(by_alias=True,
-                                         exclude={"base_dir", "schedule", "intake"})
+        # when and how uploads arrive, and how the work is cut (block size) and spread
+        # (cluster), do not change the dataset: not hashed
+        canonical = self.model_dump_json(by_alias=True, exclude={
+            "base_dir": True, "schedule": True, "intake": True, "cluster": True,
+            "source": {"block_size"}})
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
