@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="512MiB", help="per worker")
     parser.add_argument("--block-size", default="4MiB")
     parser.add_argument("--partition-bytes", default="4MiB", help="dedup.partition_bytes")
+    parser.add_argument("--no-pause", action="store_true",
+                        help="workers never pause or get killed: the limit only drives "
+                        "spilling, and the peak RSS shows what they really needed")
     parser.add_argument("--json", type=Path, default=BENCH / "out" / "out_of_core.json")
     args = parser.parse_args(argv)
 
@@ -197,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     # workers, so a small worker gets small ones, as a deployment would configure them
     config = {"DASK_DISTRIBUTED__P2P__COMM__BUFFER": "16MiB",
               "DASK_DISTRIBUTED__P2P__STORAGE__BUFFER": "16MiB"}
+    if args.no_pause:
+        config |= {"DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE": "False",
+                   "DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE": "False"}
     shutil.rmtree(out / "cluster", ignore_errors=True)
     with dask_cli_cluster(out / "cluster", args.workers, args.memory_limit, config) as cluster:
         spec = job_spec(out, cluster.address, args.block_size, args.partition_bytes)
