@@ -39,9 +39,6 @@ class CliCluster:
             digests = client.run(_disk_write_bytes)
         return {kind: sum(d[kind] for d in digests.values()) for kind in ("spilled", "p2p")}
 
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
-
 
 def _disk_write_bytes(dask_worker) -> dict[str, int]:  # runs on each worker
     totals = {"spilled": 0, "p2p": 0}
