@@ -60,16 +60,18 @@ def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
                                    else None)])
 
 
-def _apply_global(frame: dd.DataFrame, step: GlobalStep) -> dd.DataFrame:
+def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int) -> dd.DataFrame:
     columns = data_columns(frame._meta)
     live = frame[live_mask(frame)][columns + LINEAGE]
-    marked = step.apply_dask(live, columns)
+    marked = step.apply_dask(live, columns, input_bytes)
     done = marked.map_partitions(_mark_global, step, meta=frame._meta)
     return dd.concat([done, frame[~live_mask(frame)]])
 
 
-def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str], str]
-                ) -> Graph:
+def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str], str],
+                input_bytes: int) -> Graph:
+    """``input_bytes``: the uploads' total size, from which global steps size their
+    shuffles (so the output does not depend on the read's block size)."""
     gates_after = _gates_after(spec)
     graph = Graph(frame)
     chain: list[PartitionStep] = []
@@ -85,7 +87,7 @@ def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str]
 
     for step in spec.steps:
         if step.is_global:
-            graph.frame = _apply_global(_flush(graph.frame, chain), step)
+            graph.frame = _apply_global(_flush(graph.frame, chain), step, input_bytes)
             chain = []
         else:
             chain.append(step)

@@ -58,19 +58,19 @@ def publish_run(staged) -> PublishedVersion:
     folder = f"{staging}/version"
     shards = _place_shards(fs, staged, folder)
     if fs.exists(f"{staging}/validation"):
-        fs.mv(f"{staging}/validation", f"{folder}/validation", recursive=True)
+        staging_area.move_folder(fs, f"{staging}/validation", f"{folder}/validation")
     quarantine = None
     if staged.quarantine:
         quarantine = f"{staging_area.QUARANTINE}/{plan.run_id}"
-        fs.mv(f"{staging}/quarantine", f"{root}/{quarantine}", recursive=True)
+        staging_area.move_folder(fs, f"{staging}/quarantine", f"{root}/{quarantine}")
     manifest = build_manifest(staged, name,
                               shards, f"../{quarantine}" if quarantine else None)
     staging_area.write_json(fs, f"{folder}/manifest.json", manifest)
-    fs.mv(folder, f"{root}/{name}", recursive=True)
+    staging_area.move_folder(fs, folder, f"{root}/{name}")
     pointer = f"{root}/{LATEST}.{plan.run_id}.tmp"
     fs.pipe_file(pointer, (name + "\n").encode())
     fs.mv(pointer, f"{root}/{LATEST}")
-    fs.rm(staging, recursive=True)
+    staging_area.discard(staged.staging_path, options)  # gone on an object store
     path = f"{root}/{name}" if "://" not in plan.sink_path else fs.unstrip_protocol(
         f"{root}/{name}")
     return PublishedVersion(name, path, manifest)

@@ -52,7 +52,8 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     spec = plan.spec
     staging = staging_area.prepare(plan)
     frame = fr.to_backend(read_uploads(plan), backend)
-    graph = build_graph(frame, spec, spec.resolve)
+    graph = build_graph(frame, spec, spec.resolve,
+                        input_bytes=sum(upload.found.size for upload in plan.inputs))
     meta = fr.to_pandas(graph.frame._meta)
     schema = arrow_schema(meta[data_columns(meta)])
     sources = [upload.url for upload in plan.inputs]

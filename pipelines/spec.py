@@ -19,7 +19,6 @@ from dask.utils import parse_bytes
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -30,19 +29,7 @@ from pydantic import (
 
 from pipelines.errors import SpecError
 from transforms.base import registered_steps
-
-
-def _bytes(value: Any) -> int:
-    """Accept 134217728, "128MiB" or "128 MB"."""
-    if isinstance(value, str):
-        try:
-            return parse_bytes(value)
-        except ValueError as exc:
-            raise ValueError(f"not a byte size: {value!r} (try e.g. '64MiB')") from exc
-    return value
-
-
-ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
+from transforms.params import ByteSize
 
 ENV_REFERENCE = re.compile(r"^\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Option names that hold credentials (key, secret, token, password, account_key, sas_token,
@@ -334,9 +321,11 @@ class PipelineSpec(Model):
         return str((self.base_dir / relative).resolve())
 
     def sha256(self) -> str:
-        # when and how uploads arrive does not change the dataset: not hashed
-        canonical = self.model_dump_json(by_alias=True,
-                                         exclude={"base_dir", "schedule", "intake"})
+        # when and how uploads arrive, and how the work is cut (block size) and spread
+        # (cluster), do not change the dataset: not hashed
+        canonical = self.model_dump_json(by_alias=True, exclude={
+            "base_dir": True, "schedule": True, "intake": True, "cluster": True,
+            "source": {"block_size"}})
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

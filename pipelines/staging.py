@@ -12,6 +12,7 @@ from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.plan import RunPlan
 from validation.report import render_html
@@ -36,6 +37,18 @@ def prepare(plan: RunPlan) -> str:
     path = f"{area}/{plan.run_id}"
     fs.makedirs(path, exist_ok=True)
     return path if "://" not in plan.sink_path else fs.unstrip_protocol(path)
+
+
+def move_folder(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None:
+    """Move a folder: one rename on a local disk (atomic: readers see all of it or none);
+    on an object store, which has keys under a prefix rather than folders, each file is
+    copied then removed (fsspec's recursive ``mv`` there also tries to copy the folder's
+    own, nonexistent key and fails)."""
+    if isinstance(fs, LocalFileSystem):
+        fs.mv(source, target, recursive=True)
+        return
+    files = fs.find(source)
+    fs.mv(files, [target + path[len(source):] for path in files])
 
 
 def discard(staging: str, storage_options: dict[str, Any]) -> None:
@@ -73,7 +86,7 @@ def abandon(staged: Any, message: str) -> None:
     fs.makedirs(target, exist_ok=True)
     for folder in ("quarantine", "validation"):
         if fs.exists(f"{staging}/{folder}"):
-            fs.mv(f"{staging}/{folder}", f"{target}/{folder}", recursive=True)
+            move_folder(fs, f"{staging}/{folder}", f"{target}/{folder}")
     write_json(fs, f"{target}/ABORTED.json", {"run_id": plan.run_id, "reason": message,
                                               "accounting": staged.accounting.as_dict()})
-    fs.rm(staging, recursive=True)
+    discard(staged.staging_path, options)  # on an object store, nothing may be left

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.dask_cli_cluster import CliCluster, dask_cli_cluster
+
 
 @pytest.fixture(scope="session", autouse=True)
 def assay_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -37,3 +39,11 @@ def prefect_harness() -> Iterator[None]:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliCluster]:
+    """A ``dask scheduler`` and two ``dask worker`` processes on loopback, for the session:
+    what ``--cluster tcp://host:port`` joins in production."""
+    with dask_cli_cluster(tmp_path_factory.mktemp("dask-cli")) as cluster:
+        yield cluster

@@ -72,10 +72,13 @@ class GlobalStep(Step):
 
     is_global: ClassVar[bool] = True
 
-    def apply_dask(self, live: Any, data_columns: list[str]) -> Any:  # pragma: no cover
+    def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int
+                   ) -> Any:  # pragma: no cover
         """Given the Dask frame of live rows (data columns plus the engine's lineage columns
-        ``_source_id`` and ``_source_line``), return a Dask frame of the same rows with a
-        boolean column ``_removed`` marking the rows this step removes."""
+        ``_source_id`` and ``_source_line``) and the inputs' total size (to size the
+        shuffle's output by the data, not by how the read cut it), return a Dask frame of
+        the same rows with a boolean column ``_removed`` marking the rows this step
+        removes."""
         raise NotImplementedError
 
 

@@ -5,16 +5,24 @@ in one partition. There, rows are ordered by lineage (``_source_id``, ``_source_
 every row whose key *values* equal an earlier row's is marked: the hash only routes rows,
 so a hash collision can never remove a distinct row. The keeper is the row with the
 smallest lineage whatever the number of partitions or workers.
+
+The shuffle's output partitions are set by the inputs' total size (one per
+``partition_bytes``), never by the read's block size or the worker count: which rows meet in
+which output partition, and so every shard written after a dedup, is the same however the
+input was cut or spread.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
+
+from dask.utils import parse_bytes
 
 from transforms import frame as fr
 from transforms.base import GlobalStep, register
 from transforms.frame import Column, Frame
-from transforms.params import ColumnList, require_columns
+from transforms.params import ByteSize, ColumnList, require_columns
 
 LINEAGE = ["_source_id", "_source_line"]
 _HASH = "_dedup_hash"
@@ -55,16 +63,18 @@ class Dedup(GlobalStep):
 
     op: Literal["dedup"] = "dedup"
     columns: ColumnList | None = None
+    partition_bytes: ByteSize = parse_bytes("64MiB")  # input bytes per shuffled partition
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns or [], self.label)
         return columns
 
-    def apply_dask(self, live: Any, data_columns: list[str]) -> Any:
+    def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int) -> Any:
         key = list(self.columns or data_columns)
         require_columns(data_columns, key, self.label)
         route = _routing_key(live._meta, key)
         hashed = live.assign(**{_HASH: live.map_partitions(_key_hash, route, meta=(_HASH, "u8"))})
-        shuffled = hashed.shuffle(on=_HASH, npartitions=live.npartitions)
+        partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
+        shuffled = hashed.shuffle(on=_HASH, npartitions=partitions)
         meta = _mark_duplicates(hashed._meta, key)
         return shuffled.map_partitions(_mark_duplicates, key, meta=meta)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from dask.utils import parse_bytes
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from transforms.base import Fate
 
@@ -22,6 +23,17 @@ def _unique(names: list[str]) -> list[str]:
     return names
 
 
+def _bytes(value: Any) -> int:
+    """Accept 134217728, "128MiB" or "128 MB"."""
+    if isinstance(value, str):
+        try:
+            return parse_bytes(value)
+        except ValueError as exc:
+            raise ValueError(f"not a byte size: {value!r} (try e.g. '64MiB')") from exc
+    return value
+
+
+ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
 ColumnName = Annotated[str, Field(min_length=1)]
 ColumnList = Annotated[list[ColumnName], Field(min_length=1), AfterValidator(_unique)]
 

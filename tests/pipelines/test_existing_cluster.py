@@ -1,32 +1,99 @@
-"""A run joins an existing scheduler (``--cluster`` / ``cluster.address``) whose workers are
-separate processes: the p2p shuffle, and output identical to the local in-process default."""
+"""A run joins an existing scheduler (``--cluster`` / ``cluster.address``): a ``dask
+scheduler`` and two ``dask worker`` processes started on loopback (the session's
+``cli_cluster``), with inputs and sink given as fsspec URLs the workers open themselves."""
 
 from __future__ import annotations
 
-from distributed import LocalCluster
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from pipelines.cluster import dask_client
 from pipelines.publish import run_pipeline
 from pipelines.spec import ClusterSpec
+from tests.dask_cli_cluster import CliCluster
 
 ROWS = "".join(f"{i % 900},u{i % 900 % 37},US,2024-01-0{1 + i % 9}T00:00:00Z,{i % 900}\n"
                for i in range(4000))
+CSV = ("id,user,country,ts,amount\n" + ROWS).encode()
 SCHEMA = {"columns": [{"name": "id", "type": "int64"}, {"name": "user"},
                       {"name": "country"}, {"name": "ts", "type": "timestamp"},
                       {"name": "amount", "type": "float64"}]}
 
 
-def test_existing_scheduler_gives_the_same_dataset(make_spec, uploads):
-    uploads("a.csv", ("id,user,country,ts,amount\n" + ROWS).encode())
+def _shards(version) -> list[str]:
+    return [s["sha256"] for s in version.manifest["shards"]]
+
+
+def test_existing_scheduler_gives_the_same_dataset(make_spec, uploads, tmp_path: Path,
+                                                   cli_cluster: CliCluster):
+    uploads("a.csv", CSV)
     spec = make_spec(schema=SCHEMA, steps=[{"op": "dedup"}],
-                     source={"paths": ["uploads"], "block_size": 30_000})
+                     source={"paths": [(tmp_path / "uploads").as_uri()], "block_size": 30_000},
+                     sink={"path": (tmp_path / "out").as_uri()})
     with dask_client(ClusterSpec(workers=1)) as local:
-        here = run_pipeline(spec, client=local)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as remote, \
-            dask_client(ClusterSpec(), address=remote.scheduler_address) as client:
+        here = run_pipeline(spec, output=str(tmp_path / "local"), client=local)
+    p2p_before = cli_cluster.disk_writes()["p2p"]
+    with dask_client(ClusterSpec(), address=cli_cluster.address) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         there = run_pipeline(spec, client=client)
+    assert there.path.startswith("file://")
     assert there.manifest["accounting"]["dropped_by_step"] == {"dedup": 4000 - 900}
-    assert [s["sha256"] for s in there.manifest["shards"]] == \
-        [s["sha256"] for s in here.manifest["shards"]]
+    assert _shards(there) == _shards(here)
+    assert cli_cluster.disk_writes()["p2p"] > p2p_before  # dedup shuffled p2p, on disk
+
+
+def test_the_specs_cluster_address_is_joined(make_spec, uploads, tmp_path: Path,
+                                             cli_cluster: CliCluster):
+    uploads("a.csv", CSV)
+    spec = make_spec(schema=SCHEMA, steps=[{"op": "dedup"}],
+                     source={"paths": [f"file://{tmp_path}/uploads/*.csv"]},
+                     sink={"path": (tmp_path / "out").as_uri()},
+                     cluster={"address": cli_cluster.address})
+    p2p_before = cli_cluster.disk_writes()["p2p"]
+    version = run_pipeline(spec)  # no client given: the spec's address is joined
+    assert version.manifest["rows"] == 900
+    assert cli_cluster.disk_writes()["p2p"] > p2p_before
+    assert len(cli_cluster.worker_pids()) == 2  # joined, not started: the workers remain
+
+
+@pytest.fixture(scope="module")
+def s3_options() -> Iterator[dict]:
+    """moto's S3 server on loopback, reachable from the worker processes too."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from flows.server import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing"
+                 ).create_bucket(Bucket="lake")
+    yield {"key": "testing", "secret": "testing",
+           "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    server.stop()
+
+
+def test_inputs_and_sink_in_an_object_store(make_spec, s3_options: dict,
+                                            cli_cluster: CliCluster):
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_options)
+    fs.pipe("lake/uploads/a.csv", CSV)
+    spec = make_spec(schema=SCHEMA, steps=[{"op": "dedup"}],
+                     source={"paths": ["s3://lake/uploads/*.csv"], "block_size": 30_000,
+                             "storage_options": s3_options},
+                     sink={"path": "s3://lake/datasets/events", "storage_options": s3_options},
+                     cluster={"address": cli_cluster.address})
+    version = run_pipeline(spec)
+    fs.invalidate_cache()
+    assert fs.cat("lake/datasets/events/LATEST").decode().strip() == version.version
+    assert version.manifest["rows"] == 900
+    for shard in version.manifest["shards"]:
+        assert fs.size(f"lake/datasets/events/{version.version}/{shard['path']}") == \
+            shard["bytes"]
+    assert fs.find("lake/datasets/events/_staging") == []  # nothing left behind

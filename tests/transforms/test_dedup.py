@@ -28,7 +28,7 @@ def uploads() -> pd.DataFrame:
 
 def run(step: Dedup, frame: pd.DataFrame, npartitions: int) -> pd.DataFrame:
     live = dd.from_pandas(frame, npartitions=npartitions, sort=False)
-    marked = step.apply_dask(live, ["a", "b"])
+    marked = step.apply_dask(live, ["a", "b"], input_bytes=1000)
     out = marked.compute()
     assert len(out) == len(frame)
     assert out["_removed"].dtype == bool
