@@ -27,7 +27,7 @@ from flows.summary import RunSummary, summarize, to_markdown
 from flows.uploads import ingest_uploads
 from pipelines.backend import resolve_backend
 from pipelines.cluster import dask_client
-from pipelines.errors import AssayError, GateAborted
+from pipelines.errors import AssayError, GateAborted, TransientStorageError
 from pipelines.ledger import Ledger, default_data_dir
 from pipelines.lock import dataset_lock
 from pipelines.plan import RunPlan, plan_run
@@ -42,9 +42,12 @@ IO_RETRY_DELAY_SECONDS = 2
 
 
 def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry OSError only: a flaky disk or object store may recover, a verdict will not."""
+    """Retry transient storage failures only: a dropped connection or an object store's
+    5xx may pass, a verdict on the data, a full disk or a missing file will not."""
     try:
         state.result()
+    except TransientStorageError:
+        return True
     except AssayError:
         return False
     except OSError:
@@ -86,12 +89,13 @@ def plan_inputs(spec: PipelineSpec, inputs: list[str] | None, output: str | None
     return plan_run(spec, inputs=inputs, output=output)
 
 
-@task(name="run-engine", **_TASK_DEFAULTS)
+@task(name="run-engine", **_TASK_DEFAULTS, **_IO_RETRY)
 def run_engine(
     plan: RunPlan, client: Any, on_progress: ProgressCallback | None = None,
     backend: str = "pandas",
 ) -> StagedRun:
-    """Read, transform, gate and stage shards on the cluster (one Dask graph)."""
+    """Read, transform, gate and stage shards on the cluster (one Dask graph). Retried
+    whole on a transient storage failure: each attempt starts from a clean staging."""
     return execute_run(plan, client, on_progress=on_progress, backend=backend)
 
 

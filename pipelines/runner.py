@@ -16,7 +16,7 @@ from distributed import Client, as_completed, futures_of
 
 from pipelines import staging as staging_area
 from pipelines.accounting import Accounting, accounting_from_ledger
-from pipelines.errors import GateAborted, UploadRejected
+from pipelines.errors import GateAborted, StorageError, UploadRejected
 from pipelines.graph import build_graph
 from pipelines.plan import RunPlan
 from pipelines.routing import data_columns
@@ -63,7 +63,7 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
         persisted = client.persist([ledger_frame, *stats])
         _wait(futures_of(persisted[0]), on_progress)
         ledger, *gate_stats = client.compute(persisted, sync=True)
-    except UploadRejected:
+    except (UploadRejected, StorageError):
         staging_area.discard(staging, spec.sink.storage_options)
         raise
     ledger = pd.DataFrame(ledger) if not isinstance(ledger, pd.DataFrame) else ledger

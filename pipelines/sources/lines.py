@@ -6,25 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
 import numpy as np
 
-from pipelines.errors import UploadRejected
+from pipelines.errors import StorageError, UploadRejected
 from pipelines.sources.scan import Block, InputFile
+from pipelines.sources.storage import open_upload
 
 BOM = b"\xef\xbb\xbf"
 
 
 def load_block(upload: InputFile, block: Block, storage_options: dict[str, Any]) -> bytes:
-    """The block's bytes (the whole decompressed file for a compressed upload)."""
+    """The block's bytes (the whole decompressed file for a compressed upload); a storage
+    failure raises StorageError, bytes that do not decompress reject the upload."""
     found = upload.found
     try:
-        with fsspec.open(found.url, "rb", compression=found.compression,
-                         **storage_options) as handle:
+        with open_upload(found.url, storage_options, found.compression) as handle:
             if found.compression is None and block.start:
                 handle.seek(block.start)
             size = -1 if block.end is None else block.end - block.start
             data = handle.read(size)
+    except StorageError:
+        raise
     except Exception as exc:
         raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
                              f"{type(exc).__name__}: {exc}") from None
