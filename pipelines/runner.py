@@ -60,9 +60,7 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
         finish_partition, staging, spec.sink, schema, sources, meta=LEDGER_META)
     stats = [point.statistics for point in graph.gates]
     try:
-        persisted = client.persist([ledger_frame, *stats])
-        _wait(futures_of(persisted[0]), on_progress)
-        ledger, *gate_stats = client.compute(persisted, sync=True)
+        ledger, *gate_stats = _compute(client, [ledger_frame, *stats], on_progress)
     except (UploadRejected, StorageError):
         staging_area.discard(staging, spec.sink.storage_options)
         raise
@@ -86,6 +84,21 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     staging_area.write_gate_results(staging, staged_results, spec.sink.storage_options)
     _enforce_policies(staged)
     return staged
+
+
+def _compute(client: Client, collections: list, on_progress: ProgressCallback | None
+             ) -> list:
+    """Persist (progress is reported per partition of the first collection), then gather.
+
+    A failure cancels the run's tasks on the scheduler: a retry builds the same keys, and
+    must compute them again rather than be handed the errors the scheduler still holds."""
+    persisted = client.persist(collections)
+    try:
+        _wait(futures_of(persisted[0]), on_progress)
+        return client.compute(persisted, sync=True)
+    except BaseException:
+        client.cancel(futures_of(persisted), force=True)
+        raise
 
 
 def _wait(futures: list, on_progress: ProgressCallback | None) -> None:
