@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pipelines import killpoints
 from pipelines import staging as staging_area
+from pipelines.errors import storage_failure
 from pipelines.sink.manifest import build_manifest
 from pipelines.sink.shards import write_table
 from pipelines.versions import LATEST, remove_unpublished, version_numbers
@@ -25,6 +26,15 @@ class PublishedVersion:
 
 
 def publish_run(staged) -> PublishedVersion:
+    """Promote the staged run to the next version. A storage failure is one line naming
+    the sink (``StorageError``); whatever it left is the next run's to clean."""
+    try:
+        return _publish(staged)
+    except OSError as exc:
+        raise storage_failure(staged.plan.sink_path, "publish", exc) from None
+
+
+def _publish(staged) -> PublishedVersion:
     plan = staged.plan
     options = plan.spec.sink.storage_options
     fs, root = staging_area.sink_fs(plan.sink_path, options)

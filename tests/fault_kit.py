@@ -46,7 +46,7 @@ def write_uploads(folder: Path, rows: int = 30_000) -> Path:
     lines = ["id,user,amount"]
     for i in range(rows):
         amount = "notanumber" if i % 997 == 0 else f"{(i * 37) % 1000}.5"
-        lines.append(f"{i % 20_000},user{i % 50},{amount}")
+        lines.append(f"{i % (rows * 2 // 3)},user{i % 50},{amount}")
     (uploads / "a.csv").write_text("\n".join(lines) + "\n")
     return uploads
 
