@@ -111,6 +111,7 @@ def worker_kills(folder: Path, reference: Path) -> dict:
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                          dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
+        run_pipeline(spec, uploads, str(folder / "workers-warm-up"), client)
         sink = folder / "workers-undisturbed"
         result["undisturbed_s"], _ = _timed(lambda: run_pipeline(spec, uploads, str(sink),
                                                                  client))
