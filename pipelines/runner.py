@@ -102,10 +102,14 @@ def _compute(client: Client, collections: list, on_progress: ProgressCallback | 
 
 
 def _wait(futures: list, on_progress: ProgressCallback | None) -> None:
+    """Until every partition is done, or one failed: its error is then raised at once (by
+    the gather), rather than after the other partitions ran into it too (a full disk)."""
     total = len(futures)
     if on_progress:
         on_progress(0, total)
-    for done, _ in enumerate(as_completed(futures), start=1):
+    for done, future in enumerate(as_completed(futures), start=1):
+        if future.status == "error":
+            return
         if on_progress:
             on_progress(done, total)
 
