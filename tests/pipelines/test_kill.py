@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 import dask
@@ -106,11 +107,19 @@ def test_assay_run_killed_at_a_point(point: str, undisturbed: Path, dask_client:
 @pytest.fixture(scope="module")
 def process_workers() -> Iterator[Client]:
     """Two worker processes (their nanny restarts one that dies), p2p shuffle."""
-    with dask.config.set({"dataframe.shuffle.method": "p2p"}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
-            Client(cluster) as client:
+    with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        client = Client(cluster)
         yield client
+    workers = list(client.run(os.getpid).values())
+    client.close()
+    try:
+        cluster.close()
+    except TimeoutError:  # a loaded machine: a nanny gives its worker 5 s to exit
+        for pid in workers:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _set_environment(name: str, value: str) -> None:
