@@ -1,8 +1,9 @@
 """The ``assay`` command line: run a pipeline, check a spec, list a dataset's versions.
 
 Exit codes (stable, documented in the README): 0 ok, 1 internal failure, 2 invalid spec,
-3 upload rejected, 4 gate abort. An error we explain prints one ``error: ...`` line to stderr
-and no traceback; an internal failure prints the traceback and a hint.
+3 upload rejected, 4 gate abort, 5 storage failed. An error we explain prints one
+``error: ...`` line to stderr and no traceback; an internal failure prints the traceback
+and a hint.
 """
 
 from __future__ import annotations

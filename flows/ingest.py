@@ -29,7 +29,7 @@ from flows.uploads import ingest_uploads
 from pipelines.backend import resolve_backend
 from pipelines.cluster import dask_client
 from pipelines.confine import Roots, served_roots
-from pipelines.errors import AssayError, GateAborted, SpecError
+from pipelines.errors import AssayError, GateAborted, SpecError, TransientStorageError
 from pipelines.ledger import Ledger, default_data_dir, landing_folder
 from pipelines.lock import dataset_lock
 from pipelines.plan import RunPlan, plan_run
@@ -44,9 +44,12 @@ IO_RETRY_DELAY_SECONDS = 2
 
 
 def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry OSError only: a flaky disk or object store may recover, a verdict will not."""
+    """Retry transient storage failures only: a dropped connection or an object store's
+    5xx may pass, a verdict on the data, a full disk or a missing file will not."""
     try:
         state.result()
+    except TransientStorageError:
+        return True
     except AssayError:
         return False
     except OSError:
@@ -89,18 +92,21 @@ def plan_inputs(spec: PipelineSpec, inputs: list[str] | None, output: str | None
     return plan_run(spec, inputs=inputs, output=output, roots=roots)
 
 
-@task(name="run-engine", **_TASK_DEFAULTS)
+@task(name="run-engine", **_TASK_DEFAULTS, **_IO_RETRY)
 def run_engine(
     plan: RunPlan, client: Any, on_progress: ProgressCallback | None = None,
     backend: str = "pandas",
 ) -> StagedRun:
-    """Read, transform, gate and stage shards on the cluster (one Dask graph)."""
+    """Read, transform, gate and stage shards on the cluster (one Dask graph). Retried
+    whole on a transient storage failure: each attempt starts from a clean staging."""
     return execute_run(plan, client, on_progress=on_progress, backend=backend)
 
 
 @task(name="publish-version", **_TASK_DEFAULTS, **_IO_RETRY)
 def publish_version(staged: StagedRun) -> PublishedVersion:
-    """Promote the staged shards to a new version (atomic, so a retry is safe)."""
+    """Promote the staged shards to a new version. Readers never see a half-published
+    version; a retry helps a failure before the first rename (listing the versions), and
+    after one it fails again cleanly, leaving the cleanup to the next run."""
     return publish_run(staged)
 
 

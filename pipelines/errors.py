@@ -6,11 +6,14 @@ line and exits with the code, never a traceback.
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_INVALID_SPEC = 2
 EXIT_REJECTED = 3
 EXIT_GATE_ABORT = 4
+EXIT_STORAGE = 5
 
 
 class AssayError(Exception):
@@ -38,3 +41,30 @@ class GateAborted(AssayError):
     """A validation gate with the ``abort`` policy (or over its quarantine limit) failed."""
 
     exit_code = EXIT_GATE_ABORT
+
+
+class StorageError(AssayError):
+    """Storage failed under an input or the sink (a full disk, a vanished file, access
+    denied, or a transient failure that outlasted the retries): not a verdict on the data,
+    so an upload that met it is retried by the next trigger, not rejected."""
+
+    exit_code = EXIT_STORAGE
+
+
+class TransientStorageError(StorageError):
+    """A storage failure that may pass (a dropped connection, an object store's 5xx after
+    the storage library's own retries): the flow retries the task that met it."""
+
+
+_OUT_OF_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def storage_failure(url: str, action: str, exc: BaseException) -> StorageError:
+    """One line naming ``url`` and what failed, as a permanent or a transient StorageError."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in _OUT_OF_SPACE:
+        return StorageError(f"{url}: {action} failed, out of space ({detail})")
+    if isinstance(exc, _PERMANENT) or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
+        return StorageError(f"{url}: {action} failed ({detail})")
+    return TransientStorageError(f"{url}: {action} failed ({detail})")

@@ -8,15 +8,14 @@ point leaves the previous version as ``LATEST`` and readable. A version folder n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from pipelines import killpoints
 from pipelines import staging as staging_area
+from pipelines.errors import storage_failure
 from pipelines.sink.manifest import build_manifest
 from pipelines.sink.shards import write_table
-
-VERSION_PATTERN = re.compile(r"^v(\d{6})$")
-LATEST = "LATEST"
+from pipelines.versions import LATEST, remove_unpublished, version_numbers
 
 
 @dataclass
@@ -26,34 +25,21 @@ class PublishedVersion:
     manifest: dict
 
 
-def read_latest(fs, root: str) -> str | None:
-    path = f"{root}/{LATEST}"
-    if not fs.exists(path):
-        return None
-    return fs.cat_file(path).decode().strip() or None
-
-
-def version_numbers(fs, root: str) -> list[int]:
-    if not fs.exists(root):
-        return []
-    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)]
-    return sorted(int(m.group(1)) for n in names if (m := VERSION_PATTERN.match(n)))
-
-
-def _remove_unpublished(fs, root: str) -> None:
-    latest = read_latest(fs, root)
-    current = int(latest[1:]) if latest else 0
-    for number in version_numbers(fs, root):
-        if number > current:
-            fs.rm(f"{root}/v{number:06d}", recursive=True)
-
-
 def publish_run(staged) -> PublishedVersion:
+    """Promote the staged run to the next version. A storage failure is one line naming
+    the sink (``StorageError``); whatever it left is the next run's to clean."""
+    try:
+        return _publish(staged)
+    except OSError as exc:
+        raise storage_failure(staged.plan.sink_path, "publish", exc) from None
+
+
+def _publish(staged) -> PublishedVersion:
     plan = staged.plan
     options = plan.spec.sink.storage_options
     fs, root = staging_area.sink_fs(plan.sink_path, options)
     _, staging = staging_area.sink_fs(staged.staging_path, options)
-    _remove_unpublished(fs, root)
+    remove_unpublished(fs, root)
     name = f"v{(version_numbers(fs, root) or [0])[-1] + 1:06d}"
     folder = f"{staging}/version"
     shards = _place_shards(fs, staged, folder)
@@ -66,7 +52,9 @@ def publish_run(staged) -> PublishedVersion:
     manifest = build_manifest(staged, name,
                               shards, f"../{quarantine}" if quarantine else None)
     staging_area.write_json(fs, f"{folder}/manifest.json", manifest)
+    killpoints.reached("manifest-written")
     staging_area.move_folder(fs, folder, f"{root}/{name}")
+    killpoints.reached("version-renamed")
     pointer = f"{root}/{LATEST}.{plan.run_id}.tmp"
     fs.pipe_file(pointer, (name + "\n").encode())
     fs.mv(pointer, f"{root}/{LATEST}")

@@ -16,7 +16,7 @@ from distributed import Client, as_completed, futures_of
 
 from pipelines import staging as staging_area
 from pipelines.accounting import Accounting, accounting_from_ledger
-from pipelines.errors import GateAborted, UploadRejected
+from pipelines.errors import GateAborted, StorageError, UploadRejected
 from pipelines.graph import build_graph
 from pipelines.plan import RunPlan
 from pipelines.routing import data_columns
@@ -61,10 +61,8 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
         finish_partition, staging, spec.sink, schema, sources, meta=LEDGER_META)
     stats = [point.statistics for point in graph.gates]
     try:
-        persisted = client.persist([ledger_frame, *stats])
-        _wait(futures_of(persisted[0]), on_progress)
-        ledger, *gate_stats = client.compute(persisted, sync=True)
-    except UploadRejected:
+        ledger, *gate_stats = _compute(client, [ledger_frame, *stats], on_progress)
+    except (UploadRejected, StorageError):
         staging_area.discard(staging, spec.sink.storage_options)
         raise
     ledger = pd.DataFrame(ledger) if not isinstance(ledger, pd.DataFrame) else ledger
@@ -89,11 +87,30 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     return staged
 
 
+def _compute(client: Client, collections: list, on_progress: ProgressCallback | None
+             ) -> list:
+    """Persist (progress is reported per partition of the first collection), then gather.
+
+    A failure cancels the run's tasks on the scheduler: a retry builds the same keys, and
+    must compute them again rather than be handed the errors the scheduler still holds."""
+    persisted = client.persist(collections)
+    try:
+        _wait(futures_of(persisted[0]), on_progress)
+        return client.compute(persisted, sync=True)
+    except BaseException:
+        client.cancel(futures_of(persisted), force=True)
+        raise
+
+
 def _wait(futures: list, on_progress: ProgressCallback | None) -> None:
+    """Until every partition is done, or one failed: its error is then raised at once (by
+    the gather), rather than after the other partitions ran into it too (a full disk)."""
     total = len(futures)
     if on_progress:
         on_progress(0, total)
-    for done, _ in enumerate(as_completed(futures), start=1):
+    for done, future in enumerate(as_completed(futures), start=1):
+        if future.status == "error":
+            return
         if on_progress:
             on_progress(done, total)
 

@@ -15,10 +15,12 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.plan import RunPlan
+from pipelines.versions import latest_run_id
 from validation.report import render_html
 
 STAGING = "_staging"
 QUARANTINE = "_quarantine"
+ABORTED = "ABORTED.json"
 
 
 def sink_fs(sink_path: str, storage_options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem,
@@ -28,11 +30,22 @@ def sink_fs(sink_path: str, storage_options: dict[str, Any]) -> tuple[fsspec.Abs
 
 
 def prepare(plan: RunPlan) -> str:
-    """Clean leftovers of earlier runs and create this run's staging folder."""
+    """Clean what earlier runs left and create this run's staging folder.
+
+    Runs of a dataset hold its lock, so any staging folder here belongs to a run that died.
+    One that died while publishing may also have moved its quarantine to
+    ``_quarantine/<run-id>/``: that goes too, unless its version became ``LATEST`` (it
+    died after the switch) or a gate abort kept it on purpose (``ABORTED.json``)."""
     fs, root = sink_fs(plan.sink_path, plan.spec.sink.storage_options)
     area = f"{root}/{STAGING}"
     if fs.exists(area):
+        published = latest_run_id(fs, root)
         for leftover in fs.ls(area, detail=False):
+            run_id = leftover.rstrip("/").rsplit("/", 1)[-1]
+            quarantine = f"{root}/{QUARANTINE}/{run_id}"
+            if run_id != published and fs.exists(quarantine) \
+                    and not fs.exists(f"{quarantine}/{ABORTED}"):
+                fs.rm(quarantine, recursive=True)
             fs.rm(leftover, recursive=True)
     path = f"{area}/{plan.run_id}"
     fs.makedirs(path, exist_ok=True)
@@ -87,6 +100,6 @@ def abandon(staged: Any, message: str) -> None:
     for folder in ("quarantine", "validation"):
         if fs.exists(f"{staging}/{folder}"):
             move_folder(fs, f"{staging}/{folder}", f"{target}/{folder}")
-    write_json(fs, f"{target}/ABORTED.json", {"run_id": plan.run_id, "reason": message,
+    write_json(fs, f"{target}/{ABORTED}", {"run_id": plan.run_id, "reason": message,
                                               "accounting": staged.accounting.as_dict()})
     discard(staged.staging_path, options)  # on an object store, nothing may be left

@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines import killpoints
+from pipelines.errors import storage_failure
 from pipelines.routing import QUARANTINED, data_columns, live_mask
 from pipelines.sink.shards import write_shards, write_table
 from pipelines.spec import SinkSpec
@@ -73,6 +75,20 @@ def finish_partition(
     # same bytes: a cuDF partition is copied to the host once, here at the end.
     part = fr.to_pandas(part)
     live = live_mask(part)
+    try:
+        entries = _write_partition(part, live, staging, sink, schema, sources, number)
+    except OSError as exc:  # a full disk, an object store that refused the write
+        raise storage_failure(staging, "write", exc) from None
+    ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),
+                        _row_counts(part, live)], ignore_index=True)
+    ledger = ledger.reindex(columns=LEDGER_META.columns)
+    ledger = ledger.fillna({"rows": 0, "bytes": 0, "source_id": -1})
+    return ledger.astype(LEDGER_META.dtypes.to_dict())
+
+
+def _write_partition(part: pd.DataFrame, live: pd.Series, staging: str, sink: SinkSpec,
+                     schema: pa.Schema, sources: list[str], number: int) -> list[dict]:
+    """The partition's curated shards (per split) and quarantine piece, as ledger entries."""
     curated = part.loc[live, data_columns(part)]
     entries: list[dict] = []
     groups = [("", curated)]
@@ -86,13 +102,10 @@ def finish_partition(
         folder = f"{staging}/shards/{split}" if split else f"{staging}/shards"
         for shard in write_shards(table, folder, f"p{number:06d}", sink):
             entries.append({"kind": "shard", "split": split, **shard})
+    killpoints.reached("staging-write")
     rejects = part[~live & ((part["_fate"] == QUARANTINED) | part["_record"].notna())]
     if len(rejects):
         table = quarantine_table(rejects, sources)
         piece = write_table(table, f"{staging}/quarantine/p{number:06d}.parquet", sink)
         entries.append({"kind": "quarantine", **piece})
-    ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),
-                        _row_counts(part, live)], ignore_index=True)
-    ledger = ledger.reindex(columns=LEDGER_META.columns)
-    ledger = ledger.fillna({"rows": 0, "bytes": 0, "source_id": -1})
-    return ledger.astype(LEDGER_META.dtypes.to_dict())
+    return entries

@@ -75,6 +75,8 @@ def discover(paths: list[str], fmt: str, storage_options: dict[str, Any]) -> lis
                     f"{path}: cannot tell the format from the name; set source.format "
                     "(csv, jsonl or parquet)"
                 )
-            url = path if isinstance(fs, LocalFileSystem) else fs.unstrip_protocol(path)
+            # a plain path for the local disk; any other filesystem (one derived from the
+            # local one included) keeps its protocol, so the workers open it the same way
+            url = path if type(fs) is LocalFileSystem else fs.unstrip_protocol(path)
             found[url] = FoundFile(url, path, file_format, compression, fs.size(path))
     return [found[key] for key in sorted(found)]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import fsspec
 import numpy as np
 
-from pipelines.errors import UploadRejected
+from pipelines.errors import StorageError, UploadRejected
 from pipelines.sources.scan import Block, InputFile
+from pipelines.sources.storage import open_upload
 from pipelines.spec import SourceSpec
 
 BOM = b"\xef\xbb\xbf"
@@ -17,17 +17,19 @@ BOM = b"\xef\xbb\xbf"
 
 def load_block(upload: InputFile, block: Block, source: SourceSpec) -> bytes:
     """The block's bytes (the whole decompressed file for a compressed upload, which is
-    refused once it expands past ``source.max_decompressed_bytes``: a zip bomb)."""
+    refused once it expands past ``source.max_decompressed_bytes``: a zip bomb); a storage
+    failure raises StorageError, bytes that do not decompress reject the upload."""
     found = upload.found
     limit = source.max_decompressed_bytes
     try:
-        with fsspec.open(found.url, "rb", compression=found.compression,
-                         **source.storage_options) as handle:
+        with open_upload(found.url, source.storage_options, found.compression) as handle:
             if found.compression is None and block.start:
                 handle.seek(block.start)
             size = block.end - block.start if block.end is not None \
                 else -1 if found.compression is None else limit + 1
             data = handle.read(size)
+    except StorageError:
+        raise
     except Exception as exc:
         raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
                              f"{type(exc).__name__}: {exc}") from None

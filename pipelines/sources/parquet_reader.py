@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.errors import UploadRejected
+from pipelines.errors import StorageError, UploadRejected
 from pipelines.sources.partition import BadRecords, routed_partition
 from pipelines.sources.scan import Block, InputFile
+from pipelines.sources.storage import open_upload
 from pipelines.spec import SchemaSpec
 from transforms.frame import Frame
 
@@ -25,9 +25,11 @@ def parquet_blocks(url: str, storage_options: dict[str, Any]) -> tuple[list[Bloc
     """One block per row group (start = row group index, first_line = first record number),
     and the file's column names; a file whose footer cannot be read is rejected."""
     try:
-        with fsspec.open(url, "rb", **storage_options) as handle:
+        with open_upload(url, storage_options) as handle:
             metadata = pq.ParquetFile(handle).metadata
             names = list(metadata.schema.names)
+    except StorageError:
+        raise
     except Exception as exc:
         raise UploadRejected(f"{url}: not a readable Parquet file: {exc}") from None
     blocks, first = [], 1
@@ -47,10 +49,12 @@ def read_parquet_block(
     wanted = [n for n in (upload.header or [])
               if n in schema.names or schema.extra_columns == "keep"]
     try:
-        with fsspec.open(upload.url, "rb", **storage_options) as handle:
+        with open_upload(upload.url, storage_options) as handle:
             parquet = pq.ParquetFile(handle)
             table = parquet.read_row_group(block.start, columns=wanted) \
                 if block.end != block.start else parquet.schema_arrow.empty_table()
+    except StorageError:
+        raise
     except Exception as exc:
         raise UploadRejected(f"{upload.url}: row group {block.start}: cannot read: {exc}"
                              ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dask.dataframe as dd
 import pandas as pd
 
+from pipelines import killpoints
 from pipelines.plan import RunPlan
 from pipelines.routing import empty_routed
 from pipelines.sources.csv_reader import read_csv_block
@@ -30,6 +31,7 @@ def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, routed_meta: 
                 ) -> pd.DataFrame:
     meta = routed_meta
     upload, block = item
+    killpoints.reached("read")
     if upload.found.format == "csv":
         return read_csv_block(upload, block, spec.schema_, spec.source, meta)
     if upload.found.format == "jsonl":

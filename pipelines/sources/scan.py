@@ -11,11 +11,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import fsspec
 import numpy as np
 
-from pipelines.errors import UploadRejected
+from pipelines.errors import StorageError, UploadRejected
 from pipelines.sources.discover import FoundFile
+from pipelines.sources.storage import open_upload
 
 _CHUNK = 8 * 1024 * 1024
 _SNIFF = 64 * 1024
@@ -57,24 +57,21 @@ def scan(found: FoundFile, source_id: int, block_size: int, storage_options: dic
     starts, lines_before = [0], [0]
     offset, lines = 0, 0
     next_cut = block_size
-    try:
-        with fsspec.open(found.url, "rb", **storage_options) as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                if splittable:
-                    newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
-                    while next_cut < offset + len(chunk):
-                        after = newlines[newlines >= next_cut - offset]
-                        if len(after) == 0:
-                            break
-                        cut = int(after[0]) + 1  # the byte after the newline
-                        starts.append(offset + cut)
-                        lines_before.append(lines + int(np.count_nonzero(newlines < cut)))
-                        next_cut = offset + cut + block_size
-                    lines += len(newlines)
-                offset += len(chunk)
-    except (OSError, ValueError) as exc:
-        raise UploadRejected(f"{found.url}: cannot read: {exc}") from None
+    with open_upload(found.url, storage_options) as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if splittable:
+                newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+                while next_cut < offset + len(chunk):
+                    after = newlines[newlines >= next_cut - offset]
+                    if len(after) == 0:
+                        break
+                    cut = int(after[0]) + 1  # the byte after the newline
+                    starts.append(offset + cut)
+                    lines_before.append(lines + int(np.count_nonzero(newlines < cut)))
+                    next_cut = offset + cut + block_size
+                lines += len(newlines)
+            offset += len(chunk)
     if splittable and starts[-1] >= offset and len(starts) > 1:
         starts.pop()
         lines_before.pop()
@@ -87,9 +84,10 @@ def sniff(upload: InputFile, storage_options: dict[str, Any]) -> bytes:
     """Reject uploads that cannot be read at all; return the first (decompressed) bytes."""
     found = upload.found
     try:
-        with fsspec.open(found.url, "rb", compression=found.compression,
-                         **storage_options) as handle:
+        with open_upload(found.url, storage_options, found.compression) as handle:
             head = handle.read(_SNIFF)
+    except StorageError:
+        raise
     except Exception as exc:
         raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
                              f"{exc}") from None

@@ -123,6 +123,7 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch, prefect_harness: None) -> FakeE
     engine = FakeEngine()
     for name in ("plan_run", "dask_client", "execute_run", "publish_run"):
         monkeypatch.setattr(flows.ingest, name, getattr(engine, name))
-    for io_task in (flows.ingest.plan_inputs, flows.ingest.publish_version):
+    for io_task in (flows.ingest.plan_inputs, flows.ingest.run_engine,
+                    flows.ingest.publish_version):
         monkeypatch.setattr(io_task, "retry_delay_seconds", 0)
     return engine

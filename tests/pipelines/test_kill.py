@@ -1,76 +1,149 @@
-"""A run killed with SIGKILL while writing staging leaves LATEST on the previous version,
-readable; the next run cleans the leftovers and publishes."""
+"""SIGKILL mid-run: the ``assay run`` process at each kill point, and one Dask worker
+process. The previous version stays ``LATEST`` and readable, the next run cleans up what
+the dead one left and publishes shards byte-identical to an undisturbed run's."""
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import dask
+import pytest
+from distributed import Client, LocalCluster
 
-RUNNER = """
-import sys
-from pipelines.spec import load_spec
+from pipelines import killpoints
+from pipelines.lock import dataset_lock
 from pipelines.publish import run_pipeline
-spec = load_spec(sys.argv[1])
-run_pipeline(spec)
-"""
-SPEC = """
-name: killed
-source: {paths: [uploads], block_size: 200KiB}
-schema:
-  columns:
-    - {name: id, type: int64}
-    - {name: text}
-steps:
-  - {op: normalize, columns: [text], case: upper}
-sink: {path: out, target_shard_bytes: 64KiB, row_group_rows: 2000}
-cluster: {workers: 1, processes: false}
-"""
+from pipelines.spec import load_spec
+from tests.fault_kit import (
+    assert_nothing_left,
+    assert_same_dataset,
+    latest,
+    write_spec,
+    write_uploads,
+)
+
+pytestmark = pytest.mark.slow
+ASSAY = str(Path(sys.executable).parent / "assay")
 
 
-def _run(spec: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.Popen([sys.executable, "-c", RUNNER, str(spec)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _start_run(folder: Path, sink: Path, pause: str | None = None) -> subprocess.Popen:
+    """``assay run`` in its own process, reporting to the session's Prefect test server."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    if pause:
+        env[killpoints.VARIABLE] = pause
+    return subprocess.Popen(
+        [ASSAY, "run", str(folder / "pipeline.yaml"), "-i", str(folder / "uploads"),
+         "-o", str(sink)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigkill_during_staging_keeps_latest(tmp_path: Path) -> None:
-    (tmp_path / "uploads").mkdir()
-    small = "id,text\n" + "".join(f"{i},row {i}\n" for i in range(1000))
-    (tmp_path / "uploads" / "a.csv").write_text(small)
-    spec = tmp_path / "pipeline.yaml"
-    spec.write_text(SPEC)
-    first = _run(spec)
-    assert first.wait(timeout=120) == 0, first.stderr.read().decode()
-    sink = tmp_path / "out"
-    assert (sink / "LATEST").read_text().strip() == "v000001"
+def _finish(run: subprocess.Popen) -> None:
+    _, errors = run.communicate(timeout=300)
+    assert run.returncode == 0, errors
 
-    big = "id,text\n" + "".join(f"{i},some longer text for row {i}\n" for i in range(400_000))
-    (tmp_path / "uploads" / "a.csv").write_text(big)
-    second = _run(spec)
+
+def _wait_for(marker: Path, running: object) -> int:
+    """The pid the kill point wrote once reached; fail if the run ended first."""
     deadline = time.monotonic() + 120
-    while not list(sink.glob("_staging/*/shards/*.parquet")):
-        assert second.poll() is None, "the run ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    second.send_signal(signal.SIGKILL)
-    second.wait(timeout=30)
+    while not marker.exists():
+        assert getattr(running, "poll", lambda: None)() is None, "the run ended unpaused"
+        assert time.monotonic() < deadline, "the kill point was never reached"
+        time.sleep(0.05)
+    return int(marker.read_text())
 
-    assert (sink / "LATEST").read_text().strip() == "v000001"
-    assert sorted(p.name for p in sink.glob("v*")) == ["v000001"]
-    manifest = json.loads((sink / "v000001" / "manifest.json").read_text())
-    assert pq.read_table(sink / "v000001" / manifest["shards"][0]["path"]).num_rows > 0
-    assert list((sink / "_staging").iterdir())  # the killed run's leftovers
 
-    third = _run(spec)
-    assert third.wait(timeout=300) == 0, third.stderr.read().decode()
-    assert (sink / "LATEST").read_text().strip() == "v000002"
-    assert not list((sink / "_staging").iterdir())
-    latest = json.loads((sink / "v000002" / "manifest.json").read_text())
-    assert latest["rows"] == 400_000
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Path:
+    """An undisturbed ``assay run``: the reference a recovered run must equal, and the
+    previous version a killed run must leave in place."""
+    folder = tmp_path_factory.mktemp("undisturbed")
+    write_uploads(folder)
+    write_spec(folder)
+    _finish(_start_run(folder, folder / "out"))
+    return folder
+
+
+@pytest.mark.parametrize("point", killpoints.POINTS)
+def test_assay_run_killed_at_a_point(point: str, undisturbed: Path, dask_client: Client,
+                                     tmp_path: Path) -> None:
+    reference = undisturbed / "out"
+    sink = tmp_path / "out"
+    shutil.copytree(reference, sink)  # v000001, published
+    marker = tmp_path / "paused"
+
+    killed = _start_run(undisturbed, sink, pause=f"{point}:{marker}")
+    assert _wait_for(marker, killed) == killed.pid  # held at the point, in the run's process
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.communicate(timeout=30)
+
+    assert latest(sink) == "v000001"
+    assert_same_dataset(sink, "v000001", reference, "v000001")  # untouched, fully readable
+    assert list((sink / "_staging").iterdir())  # the dead run's leftovers ...
+    assert (sink / "v000002").exists() == (point == "version-renamed")
+    with dataset_lock(str(sink), Path(os.environ["ASSAY_DATA_DIR"]), timeout=1):
+        pass  # ... but not its lock: the kernel released it
+
+    # the next run (the engine on the session's cluster: quicker than another process)
+    spec = load_spec(undisturbed / "pipeline.yaml")
+    assert run_pipeline(spec, [str(undisturbed / "uploads")], str(sink),
+                        dask_client).version == "v000002"
+    assert latest(sink) == "v000002"
+    assert_nothing_left(sink, ["v000001", "v000002"])
+    assert_same_dataset(sink, "v000002", reference, "v000001")
+
+
+@pytest.fixture(scope="module")
+def process_workers() -> Iterator[Client]:
+    """Two worker processes (their nanny restarts one that dies), p2p shuffle."""
+    with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        client = Client(cluster)
+        yield client
+    workers = list(client.run(os.getpid).values())
+    client.close()
+    try:
+        cluster.close()
+    except TimeoutError:  # a loaded machine: a nanny gives its worker 5 s to exit
+        for pid in workers:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _set_environment(name: str, value: str) -> None:
+    os.environ[name] = value
+
+
+@pytest.mark.parametrize("point", ["read", "staging-write"])
+def test_worker_killed_mid_run(point: str, process_workers: Client, undisturbed: Path,
+                               tmp_path: Path) -> None:
+    client = process_workers
+    marker = tmp_path / "paused"
+    client.run(_set_environment, killpoints.VARIABLE, f"{point}:{marker}")
+    spec = load_spec(undisturbed / "pipeline.yaml")
+    sink = tmp_path / "out"
+
+    with ThreadPoolExecutor(1) as pool:
+        run = pool.submit(run_pipeline, spec, [str(undisturbed / "uploads")], str(sink),
+                          client)
+        victim = _wait_for(marker, run)
+        assert victim in client.run(os.getpid).values()  # a worker, holding a running task
+        os.kill(victim, signal.SIGKILL)
+        published = run.result(timeout=300)
+
+    assert published.version == "v000001"
+    assert victim not in client.run(os.getpid).values()  # the work finished without it
+    assert_nothing_left(sink, ["v000001"])
+    assert_same_dataset(sink, "v000001", undisturbed / "out", "v000001")

@@ -1,0 +1,176 @@
+"""What the fault tests share: a dataset with some of everything, the comparison of two
+published versions, and two fsspec filesystems that misbehave on purpose (a disk that
+fills up, a store whose reads fail), registered under test protocols."""
+
+from __future__ import annotations
+
+import errno
+import json
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import fsspec
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
+
+# Several blocks and partitions, a dedup shuffle, rows quarantined by the reader and by a
+# gate: every stage a kill can interrupt has work to do.
+SPEC = """\
+name: faults
+source: {{paths: [uploads], block_size: 128KiB}}
+schema:
+  columns:
+    - {{name: id, type: int64}}
+    - {{name: user}}
+    - {{name: amount, type: float64}}
+steps:
+  - {{op: normalize, columns: [user], case: upper}}
+  - {{op: dedup}}
+gates:
+  - name: quality
+    expectations:
+      - {{type: expect_column_values_to_be_between,
+         kwargs: {{column: amount, min_value: 0, max_value: 900}}}}
+    policy: quarantine
+sink: {{path: out, target_shard_bytes: 64KiB, row_group_rows: 2000}}
+cluster: {{workers: {workers}, processes: false}}
+"""
+VOLATILE = ("version", "created_at", "run_id")  # what differs between equal runs
+
+
+def write_uploads(folder: Path, rows: int = 30_000) -> Path:
+    """``folder/uploads/a.csv``: duplicates, unparseable amounts, amounts a gate refuses."""
+    uploads = folder / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    lines = ["id,user,amount"]
+    for i in range(rows):
+        amount = "notanumber" if i % 997 == 0 else f"{(i * 37) % 1000}.5"
+        lines.append(f"{i % (rows * 2 // 3)},user{i % 50},{amount}")
+    (uploads / "a.csv").write_text("\n".join(lines) + "\n")
+    return uploads
+
+
+def write_spec(folder: Path, workers: int = 2) -> Path:
+    spec = folder / "pipeline.yaml"
+    spec.write_text(SPEC.format(workers=workers))
+    return spec
+
+
+def latest(sink: Path) -> str:
+    return (sink / "LATEST").read_text().strip()
+
+
+def comparable(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest without what differs between two equal runs: times and run ids."""
+    kept = {k: v for k, v in manifest.items() if k not in VOLATILE}
+    if kept.get("quarantine"):
+        kept["quarantine"] = {**kept["quarantine"], "path": None}
+    return kept
+
+
+def read_version(sink: Path, version: str) -> dict[str, Any]:
+    """A version read back in full: its manifest, every shard's bytes (checked against the
+    manifest's sha256 by the reader below) and its quarantine's rows."""
+    folder = sink / version
+    manifest = json.loads((folder / "manifest.json").read_text())
+    shards = {s["path"]: (folder / s["path"]).read_bytes() for s in manifest["shards"]}
+    for shard in manifest["shards"]:
+        assert pq.read_metadata(folder / shard["path"]).num_rows == shard["rows"]
+    quarantine = None
+    if manifest.get("quarantine"):
+        table = pq.read_table(folder / manifest["quarantine"]["path"])
+        quarantine = sorted(zip(table["_source_line"].to_pylist(),
+                                table["_reasons"].to_pylist(), strict=True))
+    return {"manifest": comparable(manifest), "shards": shards, "quarantine": quarantine}
+
+
+def assert_same_dataset(sink: Path, version: str, reference_sink: Path, reference: str
+                        ) -> None:
+    """Byte-identical shards, equal quarantine rows, equal manifests but for times and ids."""
+    got, want = read_version(sink, version), read_version(reference_sink, reference)
+    assert got["shards"].keys() == want["shards"].keys()
+    assert got["shards"] == want["shards"]
+    assert got["quarantine"] == want["quarantine"]
+    assert got["manifest"] == want["manifest"]
+
+
+def assert_nothing_left(sink: Path, versions: list[str]) -> None:
+    """Exactly these versions, no staging, and a quarantine folder only for each of them."""
+    assert sorted(p.name for p in sink.glob("v*")) == versions
+    assert not list((sink / "_staging").iterdir())
+    kept = {json.loads((sink / v / "manifest.json").read_text())["run_id"] for v in versions}
+    assert {p.name for p in (sink / "_quarantine").iterdir()} == kept
+
+
+class _BudgetFile(LocalFileOpener):
+    def write(self, data: Any) -> int:
+        self.fs.spend(self.path, len(data))
+        return super().write(data)
+
+
+class BudgetFileSystem(LocalFileSystem):
+    """The local disk with a byte budget shared by every instance (fsspec makes one per
+    thread): once ``budget`` bytes are written, writes fail with ENOSPC, as a full disk's."""
+
+    protocol = ("budget",)
+    budget: ClassVar[int | None] = None
+    _spent: ClassVar[int] = 0
+    _lock = threading.Lock()
+
+    @classmethod
+    def limit(cls, budget: int | None) -> None:
+        with cls._lock:
+            cls.budget, cls._spent = budget, 0
+
+    def spend(self, path: str, size: int) -> None:
+        with self._lock:
+            type(self)._spent += size
+            if self.budget is not None and self._spent > self.budget:
+                raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    def _open(self, path: str, mode: str = "rb", block_size: Any = None, **kwargs: Any):
+        path = self._strip_protocol(path)
+        if "w" in mode or "a" in mode:
+            self.makedirs(self._parent(path), exist_ok=True)
+            return _BudgetFile(path, mode, fs=self, **kwargs)
+        return super()._open(path, mode, block_size, **kwargs)
+
+
+class FlakyFileSystem(LocalFileSystem):
+    """The local disk, read as a flaky object store: the next ``failures`` opens made by a
+    Dask task (the engine's reads, not the planning pass) fail as a reset connection."""
+
+    protocol = ("flaky",)
+    failures: ClassVar[int] = 0
+    failed: ClassVar[int] = 0
+    _lock = threading.Lock()
+
+    @classmethod
+    def arm(cls, failures: int) -> None:
+        with cls._lock:
+            cls.failures, cls.failed = failures, 0
+
+    def _open(self, path: str, mode: str = "rb", block_size: Any = None, **kwargs: Any):
+        if "r" in mode and _in_dask_task():
+            with self._lock:
+                cls = type(self)
+                if cls.failed < cls.failures:
+                    cls.failed += 1
+                    raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+        return super()._open(path, mode, block_size, **kwargs)
+
+
+def _in_dask_task() -> bool:
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+def register_faulty_filesystems() -> None:
+    fsspec.register_implementation("budget", BudgetFileSystem, clobber=True)
+    fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)

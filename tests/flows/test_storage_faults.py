@@ -1,0 +1,106 @@
+"""Storage that fails under a real run: a sink that runs out of space, an object store
+whose reads fail for a while or for good. Real engine, real flow, the CLI in process (the
+faulty filesystems live in this process's fsspec registry; the workers are its threads)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import flows.ingest
+from flows.cli import app
+from pipelines.errors import EXIT_STORAGE
+from tests.fault_kit import (
+    BudgetFileSystem,
+    FlakyFileSystem,
+    assert_nothing_left,
+    assert_same_dataset,
+    latest,
+    register_faulty_filesystems,
+    write_spec,
+    write_uploads,
+)
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture
+def pipeline(prefect_harness: None, tmp_path: Path) -> Path:
+    register_faulty_filesystems()
+    write_uploads(tmp_path)
+    return write_spec(tmp_path, workers=1)
+
+
+def _run(spec: Path, *args: str):
+    return runner.invoke(app, ["run", str(spec), *args], terminal_width=200)
+
+
+def _complaints(stderr: str) -> str:
+    """What the run said on stderr besides its progress lines."""
+    return "".join(line + "\n" for line in stderr.splitlines()
+                   if not line.startswith("progress: "))
+
+
+def test_full_sink_fails_cleanly_with_nothing_published(pipeline: Path, tmp_path: Path
+                                                        ) -> None:
+    sink = tmp_path / "out"
+    assert _run(pipeline, "-o", str(sink)).exit_code == 0
+    before = tmp_path / "before"
+    before.mkdir()
+    (before / "out").symlink_to(sink)  # the reference: v000001 as it was
+
+    BudgetFileSystem.limit(60_000)  # the run's shards alone need ~130 kB
+    try:
+        full = _run(pipeline, "-o", f"budget://{sink}")
+    finally:
+        BudgetFileSystem.limit(None)
+
+    assert full.exit_code == EXIT_STORAGE, full.output
+    assert re.fullmatch(
+        rf"error: budget://{sink}/_staging/[\w-]+: write failed, out of space "
+        r"\(OSError: \[Errno 28\] No space left on device: '[^']+\.parquet'\)\n",
+        _complaints(full.stderr)), full.stderr
+    assert latest(sink) == "v000001"
+    assert_nothing_left(sink, ["v000001"])
+    assert_same_dataset(sink, "v000001", before / "out", "v000001")
+
+
+def test_transient_read_errors_are_retried_by_the_flow(
+    pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flows.ingest.run_engine, "retry_delay_seconds", 0)
+    uploads = f"flaky://{tmp_path / 'uploads'}"
+    FlakyFileSystem.arm(0)
+    assert _run(pipeline, "-i", uploads, "-o", str(tmp_path / "reference")).exit_code == 0
+
+    FlakyFileSystem.arm(2)  # within the flow's 2 retries
+    recovered = _run(pipeline, "-i", uploads, "-o", str(tmp_path / "out"))
+
+    assert recovered.exit_code == 0, recovered.output
+    assert FlakyFileSystem.failed == 2
+    assert_nothing_left(tmp_path / "out", ["v000001"])
+    assert_same_dataset(tmp_path / "out", "v000001", tmp_path / "reference", "v000001")
+
+
+def test_permanent_read_error_fails_after_the_retries(
+    pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flows.ingest.run_engine, "retry_delay_seconds", 0)
+    uploads = tmp_path / "uploads"
+    FlakyFileSystem.arm(10**6)
+    try:
+        failed = _run(pipeline, "-i", f"flaky://{uploads}", "-o", str(tmp_path / "out"))
+        met = FlakyFileSystem.failed
+    finally:
+        FlakyFileSystem.arm(0)
+
+    assert failed.exit_code == EXIT_STORAGE, failed.output
+    assert _complaints(failed.stderr) == (f"error: flaky://{uploads}/a.csv: open failed "
+                             "(ConnectionResetError: [Errno 104] Connection reset by peer)\n")
+    assert met >= 1 + flows.ingest.IO_RETRIES  # every attempt met it
+    assert not (tmp_path / "out" / "LATEST").exists()
+    assert not list((tmp_path / "out" / "_staging").iterdir())
