@@ -6,17 +6,24 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.run_gpu import GpuMemoryPeak, gpu_spec, main, report
+from benchmarks.run_gpu import GpuMemoryPeak, cpu_spec, gpu_spec, main, report
 from benchmarks.run_standard import JOB, Measured
 from pipelines.spec import load_spec
 
 
 def test_gpu_spec_is_the_standard_job_on_one_worker_per_gpu(tmp_path: Path) -> None:
-    standard, gpu = load_spec(JOB / "pipeline.yaml"), load_spec(gpu_spec(tmp_path))
+    standard, gpu = load_spec(JOB / "pipeline.yaml"), load_spec(gpu_spec(tmp_path, 8))
     assert gpu.steps == standard.steps and gpu.schema_ == standard.schema_
     assert gpu.cluster.workers is None  # Dask-CUDA: one per visible GPU
     assert gpu.cluster.memory_limit == "auto"
-    assert gpu.cluster.threads_per_worker == 1
+    assert gpu.cluster.threads_per_worker == 8  # the host CSV parser runs in them
+
+
+def test_cpu_spec_spreads_the_standard_job_over_worker_processes(tmp_path: Path) -> None:
+    standard, cpu = load_spec(JOB / "pipeline.yaml"), load_spec(cpu_spec(tmp_path, 8))
+    assert cpu.steps == standard.steps and cpu.schema_ == standard.schema_
+    assert (cpu.cluster.workers, cpu.cluster.threads_per_worker) == (8, 2)
+    assert cpu.cluster.processes is True  # threads of one process would share its GIL
 
 
 def test_report_gives_ratios_to_assay_on_cudf_gpu_peak_and_spilling() -> None:

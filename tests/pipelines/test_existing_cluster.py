@@ -73,8 +73,12 @@ def s3_options() -> Iterator[dict]:
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                  aws_access_key_id="testing", aws_secret_access_key="testing"
                  ).create_bucket(Bucket="lake")
-    yield {"key": "testing", "secret": "testing",
-           "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    # credentials come from the environment, as a spec must take them
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ASSAY_TEST_S3_KEY", "testing")
+        env.setenv("ASSAY_TEST_S3_SECRET", "testing")
+        yield {"key": "${ENV:ASSAY_TEST_S3_KEY}", "secret": "${ENV:ASSAY_TEST_S3_SECRET}",
+               "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
     server.stop()
 
 
