@@ -196,7 +196,7 @@ def _dataset(version: Path, pattern: str) -> pd.DataFrame:
 
 def check_sample(sample: str, tmp_path: Path, device_backend: str) -> None:
     """The sample run on pandas and on ``device_backend`` ("cudf"; "pandas" checks the
-    harness itself), as dicts keyed "pandas" and "cudf"."""
+    harness itself) publish the same rows, accounting, gates, shards and quarantine."""
     spec = load_spec(SAMPLES / sample / "pipeline.yaml")
     # a small RMM pool: xdist runs the two samples side by side on one GPU
     spec.cluster = spec.cluster.model_copy(update={"rmm_pool_size": 0.05})
