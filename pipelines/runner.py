@@ -46,12 +46,13 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
                 backend: str = "pandas") -> StagedRun:
     """Build and run the graph; raise UploadRejected or GateAborted with one clear line.
 
-    ``backend`` (resolved: ``pandas`` or ``cudf``) is the library of the partitions after
-    the readers, which parse on the host (line numbers and reasons for every bad record)."""
+    ``backend`` (resolved: ``pandas`` or ``cudf``) is the library of the partitions the
+    readers make (on cuDF, plain CSV blocks are parsed on the device, the rest on the host,
+    which gives line numbers and reasons for every bad record)."""
     started = time.perf_counter()
     spec = plan.spec
     staging = staging_area.prepare(plan)
-    frame = fr.to_backend(read_uploads(plan), backend)
+    frame = read_uploads(plan, backend)
     graph = build_graph(frame, spec, spec.resolve,
                         input_bytes=sum(upload.found.size for upload in plan.inputs))
     meta = fr.to_pandas(graph.frame._meta)

@@ -7,6 +7,7 @@ implementations side by side, picking by the type of the object it is given.
 
 from __future__ import annotations
 
+import io
 import logging
 from functools import cache
 from typing import Any
@@ -29,11 +30,14 @@ HOST_FALLBACKS = {
     "parse_timestamps": "parse_timestamp and timestamp columns of the schema: values "
                         "not of the canonical ISO 8601 shape, and every strptime format or "
                         "non-UTC zone (pandas' semantics)",
+    "read_csv": "CSV blocks that are not plain (a malformed line, a carriage return, a quote "
+                "inside a field, a quoted null marker): parsed by the host reader, which "
+                "quarantines each bad line, then copied to the device",
 }
 
 
 @cache
-def _host_fallback(name: str) -> None:
+def host_fallback(name: str) -> None:
     """Log, once per process, that a documented host fallback ran on a cuDF partition."""
     log.warning("cuDF backend: host fallback for %s", HOST_FALLBACKS[name])
 
@@ -41,7 +45,7 @@ def _host_fallback(name: str) -> None:
 def _via_host(name: str, function: Any, values: Any, *args: Any) -> Any:
     """``function`` (a pandas implementation here) applied to a cuDF frame or column on the
     host, the result moved back to the device; logged as the host fallback ``name``."""
-    _host_fallback(name)
+    host_fallback(name)
     return library(values).from_pandas(function(values.to_pandas(), *args))
 
 
@@ -68,10 +72,38 @@ def to_pandas(obj: Any) -> Any:
     return obj.to_pandas() if is_cudf(obj) else obj
 
 
-def to_backend(frame: Any, backend: str) -> Any:
-    """A Dask frame of pandas partitions moved to ``backend`` (``cudf``: one host-to-device
-    copy per partition, right after the host readers)."""
-    return frame.to_backend("cudf") if backend == "cudf" else frame
+def frame_to_backend(frame: pd.DataFrame, backend: str) -> Frame:
+    """A pandas frame (a graph's meta) as a frame of ``backend``."""
+    if backend == "cudf":
+        import cudf
+
+        return cudf.from_pandas(frame)
+    return frame
+
+
+def from_arrow(table: pa.Table, like: Frame, types_mapper: Any = None) -> Frame:
+    """A table the host readers parsed, as a frame of ``like``'s library: on cuDF one
+    host-to-device copy (nulls kept in every type); on pandas ``types_mapper`` picks the
+    nullable dtypes."""
+    if is_cudf(like):
+        import cudf
+
+        return cudf.DataFrame.from_arrow(table)
+    return table.to_pandas(types_mapper=types_mapper)
+
+
+def read_csv_fields(data: bytes, names: list[str], keep: list[str], delimiter: str,
+                    quote_char: str) -> Frame:
+    """Every field of a plain CSV block (``pipelines/sources/csv_shape.py``) as a string,
+    parsed on the device by cuDF, one row per non-blank line; empty fields are "" (cuDF
+    reads them as null whatever it is told, so its nulls are turned back)."""
+    import cudf
+
+    frame = cudf.read_csv(io.BytesIO(data), header=None, names=names, usecols=keep,
+                          dtype=dict.fromkeys(keep, "str"), delimiter=delimiter,
+                          quotechar=quote_char, doublequote=True, skipinitialspace=False,
+                          na_filter=False, keep_default_na=False, skip_blank_lines=True)
+    return frame[keep].fillna("")
 
 
 def spilled_bytes() -> int | None:
@@ -110,7 +142,7 @@ def records_as_json(frame: Frame) -> Column:
     if len(frame) == 0:
         return library(frame).Series([], dtype="str", index=frame.index)
     if is_cudf(frame):
-        _host_fallback("records_as_json")
+        host_fallback("records_as_json")
         frame = frame.to_pandas()  # quarantine-only path: rejected rows are few
     text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
     lines = text.rstrip("\n").split("\n")

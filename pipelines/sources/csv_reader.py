@@ -14,11 +14,11 @@ import unicodedata
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipelines.errors import UploadRejected
+from pipelines.sources.csv_shape import plain_parse_is_exact
 from pipelines.sources.lines import (
     blank_lines,
     line_bounds,
@@ -29,6 +29,7 @@ from pipelines.sources.lines import (
 from pipelines.sources.partition import BadRecords, routed_partition
 from pipelines.sources.scan import Block, InputFile
 from pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
+from transforms import frame as fr
 from transforms.frame import Frame
 
 UNSPLITTABLE = "malformed: an unbalanced quote or a lone carriage return"
@@ -91,7 +92,9 @@ class _Parser:
                           f"found {row.actual_columns}")
             return "skip"
 
-        chunk = self.data[self.starts[lo]:self.ends[hi - 1]]
+        # ended by a newline: at the very end of its input pyarrow reads an empty last
+        # field after a quoted one as quoted ("", not null)
+        chunk = self.data[self.starts[lo]:self.ends[hi - 1]] + b"\n"
         try:
             table = self._read(chunk, on_invalid_row)
         except pa.ArrowInvalid:
@@ -144,6 +147,8 @@ def read_csv_block(
     source: SourceSpec,
     meta: Frame,
 ) -> Frame:
+    """The block as a routed partition of ``meta``'s library: on cuDF a plain block is
+    parsed on the device (``csv_shape``), any other on the host and then copied over."""
     options = source.csv
     data = load_block(upload, block, source)
     first_line = block.first_line
@@ -155,25 +160,51 @@ def read_csv_block(
     data, invalid = take_out_invalid_utf8(data)
     keep = [n for n in names if n in schema.names or schema.extra_columns == "keep"]
     starts, ends = line_bounds(data)
-    parser = _Parser(data, starts, ends, names, keep, options)
-    if len(starts):
-        parser.parse(0, len(starts))
-    if parser.tables:
-        good = np.concatenate(parser.good)
-        raw = pa.concat_tables(parser.tables).to_pandas()
-        content = ~parser.blank[good]
-        raw, good = raw[content].reset_index(drop=True), good[content]
-    else:
-        raw, good = empty_raw(keep), np.zeros(0, dtype=np.int64)
-    malformed = BadRecords.empty()
-    for line, text, reason in zip(parser.bad.lines, parser.bad.texts, parser.bad.reasons,
-                                  strict=True):
-        malformed.add(first_line + line, text, reason)
+    parsed = _on_device(data, starts, ends, names, keep, options) if fr.is_cudf(meta) else None
+    if parsed is None:
+        parsed = _on_host(data, starts, ends, names, keep, options, meta)
+    raw, good, malformed = parsed
     for line in invalid:
-        malformed.add(first_line + line.index, line.text, "invalid UTF-8")
+        malformed.add(line.index, line.text, "invalid UTF-8")
+    malformed.lines = [first_line + line for line in malformed.lines]
     return routed_partition(raw, first_line + good, malformed, upload.source_id,
                             schema, meta, options)
 
 
-def empty_raw(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype="str") for name in columns})
+def _on_device(data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
+               keep: list[str], options: CsvOptions) -> tuple[Frame, np.ndarray, BadRecords] | None:
+    """Raw rows and their line indices parsed by cuDF, or None when the block is not plain
+    (or cuDF's rows do not match its lines) and must be parsed on the host."""
+    blank = blank_lines(data, starts, ends)
+    content = np.flatnonzero(~blank)
+    if len(content) == 0 or not plain_parse_is_exact(
+            data, starts, ends, blank, len(names), options.delimiter, options.quote_char,
+            options.null_values):
+        return None
+    raw = fr.read_csv_fields(data, names, keep, options.delimiter, options.quote_char)
+    if len(raw) != len(content):
+        return None
+    for name in keep:
+        raw[name] = raw[name].where(~raw[name].isin(options.null_values))
+    return raw, content, BadRecords.empty()
+
+
+def _on_host(data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
+             keep: list[str], options: CsvOptions, meta: Frame
+             ) -> tuple[Frame, np.ndarray, BadRecords]:
+    """Raw rows, their line indices and the block's bad lines, parsed by pyarrow."""
+    if fr.is_cudf(meta):
+        fr.host_fallback("read_csv")
+    parser = _Parser(data, starts, ends, names, keep, options)
+    if len(starts):
+        parser.parse(0, len(starts))
+    if not parser.tables:
+        return fr.from_arrow(_empty_raw(keep), meta), np.zeros(0, dtype=np.int64), parser.bad
+    good = np.concatenate(parser.good)
+    table = pa.concat_tables(parser.tables)
+    content = ~parser.blank[good]
+    return fr.from_arrow(table.filter(pa.array(content)), meta), good[content], parser.bad
+
+
+def _empty_raw(columns: list[str]) -> pa.Table:
+    return pa.table({name: pa.array([], pa.string()) for name in columns})

@@ -19,6 +19,7 @@ from pipelines.sources.lines import blank_lines, line_bounds, load_block, take_o
 from pipelines.sources.partition import BadRecords, routed_partition
 from pipelines.sources.scan import Block, InputFile
 from pipelines.spec import SchemaSpec, SourceSpec
+from transforms import frame as fr
 from transforms.frame import Frame
 
 _JSON_TYPES = {"int64": pa.int64(), "int32": pa.int64(), "float64": pa.float64(),
@@ -93,9 +94,9 @@ def read_jsonl_block(
         bad.add(block.first_line + line.index, line.text, "invalid UTF-8")
     if parser.tables:
         table = pa.concat_tables(parser.tables, promote_options="permissive")
-        raw = table.to_pandas(types_mapper=_NULLABLE.get)
         lines = block.first_line + np.concatenate(parser.good)
     else:
-        raw = pd.DataFrame({c.name: pd.Series(dtype="str") for c in schema.columns})
+        table = pa.table({c.name: pa.array([], pa.string()) for c in schema.columns})
         lines = np.zeros(0, dtype=np.int64)
+    raw = fr.from_arrow(table, meta, _NULLABLE.get)
     return routed_partition(raw, lines, bad, upload.source_id, schema, meta)

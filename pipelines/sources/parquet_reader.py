@@ -15,6 +15,7 @@ from pipelines.sources.partition import BadRecords, routed_partition
 from pipelines.sources.scan import Block, InputFile
 from pipelines.sources.storage import open_upload
 from pipelines.spec import SchemaSpec
+from transforms import frame as fr
 from transforms.frame import Frame
 
 _NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
@@ -58,6 +59,6 @@ def read_parquet_block(
     except Exception as exc:
         raise UploadRejected(f"{upload.url}: row group {block.start}: cannot read: {exc}"
                              ) from None
-    raw = table.select(wanted).to_pandas(types_mapper=_NULLABLE.get)
+    raw = fr.from_arrow(table.select(wanted), meta, _NULLABLE.get)
     lines = block.first_line + np.arange(len(raw), dtype=np.int64)
     return routed_partition(raw, lines, BadRecords.empty(), upload.source_id, schema, meta)

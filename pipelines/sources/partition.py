@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from pipelines.routing import QUARANTINED, Mark, conform, rejected, route_out, with_routing
 from pipelines.schema import enforce_schema
@@ -48,8 +47,9 @@ def routed_partition(
     partition: typed rows (those failing the schema marked quarantined), then ``bad``
     records, which have no data row."""
     raw = raw.reset_index(drop=True)
-    lineage = pd.DataFrame({"_source_id": np.full(len(raw), source_id, dtype="int32"),
-                            "_source_line": lines.astype("int64")})
+    lib = fr.library(meta)
+    lineage = lib.DataFrame({"_source_id": np.full(len(raw), source_id, dtype="int32"),
+                             "_source_line": lines.astype("int64")})
     enforced = enforce_schema(raw, schema, csv)
     out = with_routing(enforced.frame, lineage)
     failed = enforced.failed.to_numpy()
@@ -57,11 +57,11 @@ def routed_partition(
         out = route_out(out, [Mark(failed, QUARANTINED, READ_STAGE, enforced.reasons,
                                    fr.records_as_json(raw[failed]))])
     if bad.lines:
-        bad_lineage = pd.DataFrame({"_source_id": np.full(len(bad.lines), source_id,
-                                                          dtype="int32"),
-                                    "_source_line": np.asarray(bad.lines, dtype="int64")})
+        bad_lineage = lib.DataFrame({"_source_id": np.full(len(bad.lines), source_id,
+                                                           dtype="int32"),
+                                     "_source_line": np.asarray(bad.lines, dtype="int64")})
         unparsed = rejected(bad_lineage, QUARANTINED, READ_STAGE,
-                            pd.Series(bad.reasons, dtype="str"),
-                            pd.Series(bad.texts, dtype="str"))
-        out = pd.concat([out, conform(unparsed, meta)], ignore_index=True)
+                            lib.Series(bad.reasons, dtype="str"),
+                            lib.Series(bad.texts, dtype="str"))
+        out = lib.concat([out, conform(unparsed, meta)], ignore_index=True)
     return conform(out, meta)

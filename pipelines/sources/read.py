@@ -13,7 +13,9 @@ from pipelines.sources.jsonl_reader import read_jsonl_block
 from pipelines.sources.parquet_reader import read_parquet_block
 from pipelines.sources.scan import Block, InputFile
 from pipelines.spec import PipelineSpec
+from transforms import frame as fr
 from transforms.casting import cast_column
+from transforms.frame import Frame
 
 
 def data_meta(spec: PipelineSpec, plan: RunPlan) -> pd.DataFrame:
@@ -27,10 +29,10 @@ def data_meta(spec: PipelineSpec, plan: RunPlan) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, routed_meta: pd.DataFrame
-                ) -> pd.DataFrame:
-    meta = routed_meta
-    upload, block = item
+def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, like: Frame) -> Frame:
+    """One block as a routed partition shaped and typed as ``like`` (the graph's meta;
+    not named ``meta``, which ``from_map`` keeps for itself)."""
+    meta, (upload, block) = like, item
     killpoints.reached("read")
     if upload.found.format == "csv":
         return read_csv_block(upload, block, spec.schema_, spec.source, meta)
@@ -39,8 +41,9 @@ def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, routed_meta: 
     return read_parquet_block(upload, block, spec.schema_, meta, spec.source.storage_options)
 
 
-def read_uploads(plan: RunPlan) -> dd.DataFrame:
-    meta = empty_routed(data_meta(plan.spec, plan))
+def read_uploads(plan: RunPlan, backend: str = "pandas") -> dd.DataFrame:
+    """The routed frame of every block of every upload, as partitions of ``backend``."""
+    meta = fr.frame_to_backend(empty_routed(data_meta(plan.spec, plan)), backend)
     items = [(upload, block) for upload in plan.inputs for block in upload.blocks]
-    return dd.from_map(_read_block, items, spec=plan.spec, routed_meta=meta, meta=meta,
+    return dd.from_map(_read_block, items, spec=plan.spec, like=meta, meta=meta,
                        enforce_metadata=False, label="read-uploads")

@@ -36,6 +36,10 @@ def test_expectation_parity(catalogue: int, npartitions: int) -> None:
     parity.check_expectations(catalogue, npartitions, cudf.from_pandas)
 
 
+def test_csv_reader_parity(tmp_path: Path) -> None:
+    parity.check_csv_reader(tmp_path, "cudf")
+
+
 @pytest.mark.parametrize("sample", ["events", "records"])
 def test_sample_parity(sample: str, tmp_path: Path) -> None:
     parity.check_sample(sample, tmp_path, "cudf")

@@ -33,5 +33,9 @@ def test_expectation_check_runs() -> None:
     parity.check_expectations(0, 2, _stand_in)
 
 
+def test_csv_reader_check_runs(tmp_path: Path) -> None:
+    parity.check_csv_reader(tmp_path, "pandas")
+
+
 def test_sample_check_runs(tmp_path: Path) -> None:
     parity.check_sample("events", tmp_path, "pandas")

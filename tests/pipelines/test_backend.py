@@ -218,7 +218,7 @@ class _OnDevice:
 def test_host_fallbacks_compute_on_the_host_move_back_and_log(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, "cudf", types.SimpleNamespace(from_pandas=_OnDevice))
-    fr._host_fallback.cache_clear()
+    fr.host_fallback.cache_clear()
     text = pd.Series(["\uff25ve", None], dtype="str")
     normal = fr.normalize_unicode(_OnDevice(text), "NFKC")
     assert isinstance(normal, _OnDevice)
