@@ -30,6 +30,8 @@ HOST_FALLBACKS = {
     "parse_timestamps": "parse_timestamp and timestamp columns of the schema: values "
                         "not of the canonical ISO 8601 shape, and every strptime format or "
                         "non-UTC zone (pandas' semantics)",
+    "write_parquet": "shards when sink.compression_level is set (cuDF's writer has no "
+                     "levels) or the device writer fails: encoded by pyarrow on the host",
     "read_csv": "CSV blocks that are not plain (a malformed line, a carriage return, a quote "
                 "inside a field, a quoted null marker): parsed by the host reader, which "
                 "quarantines each bad line, then copied to the device",
@@ -104,6 +106,16 @@ def read_csv_fields(data: bytes, names: list[str], keep: list[str], delimiter: s
                           quotechar=quote_char, doublequote=True, skipinitialspace=False,
                           na_filter=False, keep_default_na=False, skip_blank_lines=True)
     return frame[keep].fillna("")
+
+
+def parquet_bytes(frame: Frame, compression: str | None, row_group_rows: int) -> bytes:
+    """A cuDF frame as one Parquet file, encoded and compressed on the device. The Arrow
+    schema goes into the footer, as pyarrow's writer puts it there, so readers get the
+    same types from either backend's shards."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, compression=compression, index=False,
+                     row_group_size_rows=row_group_rows, store_schema=True)
+    return buffer.getvalue()
 
 
 def spilled_bytes() -> int | None:

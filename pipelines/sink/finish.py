@@ -18,6 +18,8 @@ from pipelines.sink.shards import write_shards, write_table
 from pipelines.spec import SinkSpec
 from transforms import frame as fr
 from transforms.base import REASON_SEP
+from transforms.frame import Column, Frame
+from transforms.masks import as_mask
 from transforms.split import assign_split
 
 LEDGER_META = pd.DataFrame({
@@ -48,32 +50,32 @@ def quarantine_table(rows: pd.DataFrame, sources: list[str]) -> pa.Table:
     })
 
 
-def _row_counts(part: pd.DataFrame, live: pd.Series) -> pd.DataFrame:
+def _row_counts(part: Frame, live: Column) -> pd.DataFrame:
     """Rows by fate, stage, reasons and input: live rows counted per input with numpy,
-    only the (few) routed rows grouped on their strings."""
+    only the (few) routed rows grouped on their strings (on the host)."""
     alive = live.to_numpy()
     per_input = np.bincount(part["_source_id"].to_numpy()[alive])
     written = pd.DataFrame({"fate": "written", "stage": "", "reasons": "",
                             "source_id": np.flatnonzero(per_input),
                             "rows": per_input[per_input > 0]})
-    gone = part.loc[~alive, ["_fate", "_stage", "_reasons", "_source_id"]]
+    gone = fr.to_pandas(part.loc[~live, ["_fate", "_stage", "_reasons", "_source_id"]])
     gone = gone.set_axis(["fate", "stage", "reasons", "source_id"], axis=1)
     routed = gone.groupby(list(gone.columns), sort=True).size().rename("rows").reset_index()
     return pd.concat([written, routed], ignore_index=True).assign(kind="rows")
 
 
 def finish_partition(
-    part: pd.DataFrame,
+    part: Frame,
     staging: str,
     sink: SinkSpec,
     schema: pa.Schema,
     sources: list[str],
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
+    """Write the partition's shards and quarantine piece; return its ledger (pandas, on
+    either backend: only file descriptions and counts leave a cuDF partition, besides the
+    shards' encoded bytes and the rejected rows)."""
     number = (partition_info or {}).get("number", 0)
-    # Shards are written by pyarrow on the host whatever the backend, so both give the
-    # same bytes: a cuDF partition is copied to the host once, here at the end.
-    part = fr.to_pandas(part)
     live = live_mask(part)
     try:
         entries = _write_partition(part, live, staging, sink, schema, sources, number)
@@ -86,7 +88,7 @@ def finish_partition(
     return ledger.astype(LEDGER_META.dtypes.to_dict())
 
 
-def _write_partition(part: pd.DataFrame, live: pd.Series, staging: str, sink: SinkSpec,
+def _write_partition(part: Frame, live: Column, staging: str, sink: SinkSpec,
                      schema: pa.Schema, sources: list[str], number: int) -> list[dict]:
     """The partition's curated shards (per split) and quarantine piece, as ledger entries."""
     curated = part.loc[live, data_columns(part)]
@@ -98,14 +100,14 @@ def _write_partition(part: pd.DataFrame, live: pd.Series, staging: str, sink: Si
     for split, rows in groups:
         if len(rows) == 0:
             continue
-        table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
         folder = f"{staging}/shards/{split}" if split else f"{staging}/shards"
-        for shard in write_shards(table, folder, f"p{number:06d}", sink):
+        for shard in write_shards(rows, schema, folder, f"p{number:06d}", sink):
             entries.append({"kind": "shard", "split": split, **shard})
     killpoints.reached("staging-write")
-    rejects = part[~live & ((part["_fate"] == QUARANTINED) | part["_record"].notna())]
+    kept = as_mask((part["_fate"] == QUARANTINED) | part["_record"].notna())
+    rejects = part[~live & kept]
     if len(rejects):
-        table = quarantine_table(rejects, sources)
+        table = quarantine_table(fr.to_pandas(rejects), sources)
         piece = write_table(table, f"{staging}/quarantine/p{number:06d}.parquet", sink)
         entries.append({"kind": "quarantine", **piece})
     return entries

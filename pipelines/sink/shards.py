@@ -1,20 +1,29 @@
 """Writing curated rows as Parquet shards of a target size, hashed as they are written.
 
-A shard is closed once it reaches the target size (checked after each row group), so
-shards come out near the target without a second pass, and the sha256 the manifest needs
-is taken from the bytes on their way to storage rather than by reading them back.
+On the host (pyarrow), a shard is closed once it reaches the target size (checked after
+each row group), so shards come out near the target without a second pass, and the sha256
+the manifest needs is taken from the bytes on their way to storage rather than by reading
+them back. On cuDF partitions the device encodes and compresses (pipelines differ in bytes,
+not in rows, values or types).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import logging
 from typing import Any
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.spec import SinkSpec
+from transforms import frame as fr
+from transforms.frame import Frame
+
+log = logging.getLogger("assay.backend")
 
 
 class HashingFile:
@@ -59,13 +68,34 @@ def arrow_schema(meta: Any) -> pa.Schema:
                       for f in schema])
 
 
+# the sink's codecs as cuDF's writer names them
+_DEVICE_CODECS = {"zstd": "ZSTD", "snappy": "snappy", "gzip": "GZIP", "lz4": "LZ4", "none": None}
+
+
 def _compression(sink: SinkSpec) -> dict[str, Any]:
     codec = None if sink.compression == "none" else sink.compression
     return {"compression": codec, "compression_level": sink.compression_level}
 
 
-def write_shards(table: pa.Table, directory: str, stem: str, sink: SinkSpec) -> list[dict]:
-    """Write ``table`` as ``{stem}-{k:03d}.parquet`` files in ``directory``; describe each."""
+def _shard_path(root: str, stem: str, number: int) -> str:
+    return f"{root.rstrip('/')}/{stem}-{number:03d}.parquet"
+
+
+def write_shards(rows: Frame, schema: pa.Schema, directory: str, stem: str,
+                 sink: SinkSpec) -> list[dict]:
+    """Write ``rows`` as ``{stem}-{k:03d}.parquet`` files in ``directory``; describe each.
+    A cuDF frame is encoded on the device where it can be, anything else by pyarrow."""
+    if fr.is_cudf(rows):
+        written = _device_shards(rows, directory, stem, sink)
+        if written is not None:
+            return written
+    table = pa.Table.from_pandas(fr.to_pandas(rows), schema=schema, preserve_index=False)
+    return _host_shards(table, directory, stem, sink)
+
+
+def _host_shards(table: pa.Table, directory: str, stem: str, sink: SinkSpec) -> list[dict]:
+    """pyarrow's writer, a row group at a time, closing a shard once it reaches the target
+    size; bytes are hashed on their way to storage."""
     written: list[dict] = []
     fs, root = fsspec.core.url_to_fs(directory, **sink.storage_options)
     fs.makedirs(root, exist_ok=True)
@@ -80,7 +110,7 @@ def write_shards(table: pa.Table, directory: str, stem: str, sink: SinkSpec) -> 
     for offset in range(0, table.num_rows, sink.row_group_rows):
         piece = table.slice(offset, sink.row_group_rows)
         if writer is None:
-            path = f"{root.rstrip('/')}/{stem}-{len(written):03d}.parquet"
+            path = _shard_path(root, stem, len(written))
             handle = HashingFile(fs.open(path, "wb"))
             writer = pq.ParquetWriter(handle, table.schema, **_compression(sink))
             rows = 0
@@ -92,6 +122,47 @@ def write_shards(table: pa.Table, directory: str, stem: str, sink: SinkSpec) -> 
     if writer is not None:
         close()
     return written
+
+
+def _device_shards(rows: Frame, directory: str, stem: str, sink: SinkSpec
+                   ) -> list[dict] | None:
+    """cuDF's writer: the rows encoded and compressed on the device, only the files' bytes
+    copied to the host. A partition whose file would pass the target size is cut into
+    equal slices, each encoded again. None (the host writer is used) when the sink asks
+    for a compression level, which cuDF's writer does not have, or the writer fails."""
+    if sink.compression_level is not None:
+        fr.host_fallback("write_parquet")
+        return None
+    codec = _DEVICE_CODECS[sink.compression]
+    try:
+        files = _encoded_slices(rows, codec, sink.row_group_rows, sink.target_shard_bytes)
+    except (NotImplementedError, TypeError, ValueError, RuntimeError) as exc:
+        log.warning("cuDF backend: device Parquet writer failed (%s)", exc)
+        fr.host_fallback("write_parquet")
+        return None
+    fs, root = fsspec.core.url_to_fs(directory, **sink.storage_options)
+    fs.makedirs(root, exist_ok=True)
+    written = []
+    for number, (count, data) in enumerate(files):
+        path = _shard_path(root, stem, number)
+        with fs.open(path, "wb") as handle:
+            handle.write(data)
+        written.append({"path": path, "rows": count, "bytes": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest()})
+    return written
+
+
+def _encoded_slices(rows: Frame, codec: str | None, row_group_rows: int, target: int
+                    ) -> list[tuple[int, bytes]]:
+    """(rows, file bytes) of one file for ``rows``, or of equal slices when one file would
+    pass ``target`` bytes."""
+    whole = fr.parquet_bytes(rows, codec, row_group_rows)
+    pieces = -(-len(whole) // target)
+    if pieces <= 1:
+        return [(len(rows), whole)]
+    bounds = np.linspace(0, len(rows), pieces + 1).astype(int)
+    return [(stop - start, fr.parquet_bytes(rows.iloc[start:stop], codec, row_group_rows))
+            for start, stop in itertools.pairwise(bounds) if stop > start]
 
 
 def write_table(table: pa.Table, path: str, sink: SinkSpec) -> dict:

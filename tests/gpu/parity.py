@@ -22,6 +22,8 @@ import tests.validation.test_catalogue_rows as rows
 import tests.validation.test_differential as differential
 from pipelines.plan import plan_run
 from pipelines.publish import run_pipeline
+from pipelines.sources import csv_reader
+from pipelines.sources.lines import line_bounds
 from pipelines.sources.read import read_uploads
 from pipelines.spec import load_spec, parse_spec
 from tests.validation.conftest import assert_agrees, run_native
@@ -197,6 +199,7 @@ READER_UPLOADS = {
     "crlf.csv": "id,a,b\r\n1,x,y\r\n2,,\r\n",
     "typed.csv": "id,a,b\nnot-a-number,x,y\n,p,q\n6,r,s\n",
 }
+PLAIN_UPLOADS = ("plain.csv", "quoted.csv", "typed.csv")  # the rest go to the host
 _READER_SPEC = {
     "name": "reader_parity",
     "source": {"paths": ["*.csv"], "format": "csv", "block_size": 24,
@@ -218,6 +221,13 @@ def check_csv_reader(tmp_path: Path, device_backend: str) -> None:
     order = ["_source_id", "_source_line"]
     assert_same(read["pandas"].sort_values(order), read[device_backend].sort_values(order),
                 "CSV reader")
+    if device_backend == "cudf":  # and the plain uploads did take the device path
+        options, names = plan.spec.source.csv, plan.spec.schema_.names
+        for name in PLAIN_UPLOADS:
+            data = READER_UPLOADS[name].encode().split(b"\n", 1)[1]
+            starts, ends = line_bounds(data)
+            assert csv_reader._on_device(data, starts, ends, names, names, options) \
+                is not None, name
 
 
 # ------------------------------------------------------------------------------ samples
@@ -250,6 +260,10 @@ def check_sample(sample: str, tmp_path: Path, device_backend: str) -> None:
             {k: v for k, v in want.items() if k != "statistics"}
         assert have["statistics"] == pytest.approx(want["statistics"])
     paths = {backend: Path(version.path) for backend, version in published.items()}
+    # the device writer's files: the same Arrow types as pyarrow's
+    schemas = {b: {pq.read_schema(f).remove_metadata() for f in p.glob("**/part-*.parquet")}
+               for b, p in paths.items()}
+    assert schemas["cudf"] == schemas["pandas"]
     pd.testing.assert_frame_equal(_dataset(paths["pandas"], "**/part-*.parquet"),
                                   _dataset(paths["cudf"], "**/part-*.parquet"))
     quarantine = {b: p.parent / "_quarantine" for b, p in paths.items()}

@@ -18,7 +18,7 @@ from pipelines.sources import csv_reader
 from pipelines.sources.csv_shape import plain_parse_is_exact
 from pipelines.sources.lines import blank_lines, line_bounds
 from pipelines.spec import CsvOptions
-from tests.gpu.parity import READER_UPLOADS
+from tests.gpu.parity import PLAIN_UPLOADS, READER_UPLOADS
 from transforms import frame as fr
 
 NAMES = ["id", "a", "b"]
@@ -138,7 +138,7 @@ def test_the_device_path_gives_the_host_rows_or_leaves_the_block_to_the_host(
     options = CsvOptions(null_values=["", "NA"])
     starts, ends = line_bounds(data)
     device = csv_reader._on_device(data, starts, ends, NAMES, NAMES, options)
-    plain = name in ("plain.csv", "quoted.csv", "typed.csv")
+    plain = name in PLAIN_UPLOADS
     assert (device is not None) == plain
     if plain:
         raw, good, _ = csv_reader._on_host(data, starts, ends, NAMES, NAMES, options,
