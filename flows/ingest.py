@@ -10,6 +10,7 @@ and reach the caller unchanged, which maps them to exit codes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,10 +112,11 @@ def publish_version(staged: StagedRun) -> PublishedVersion:
 
 
 @task(name="report", **_TASK_DEFAULTS)
-def report(staged: StagedRun, published: PublishedVersion) -> RunSummary:
+def report(staged: StagedRun, published: PublishedVersion,
+           phases: dict[str, float] | None = None) -> RunSummary:
     """Record the run's summary as a markdown artifact, keyed by pipeline, and each gate's
     failing expectations as a table artifact keyed ``assay-<pipeline>-<gate>``."""
-    summary = summarize(staged, published)
+    summary = summarize(staged, published, phases)
     create_markdown_artifact(
         markdown=to_markdown(summary),
         key=artifact_key(summary.pipeline),
@@ -197,14 +199,36 @@ def _ingest_inputs(
     sink confined to ``roots``)."""
     chosen = resolve_backend(backend or spec.backend)
     get_run_logger().info("backend %s (%s)", chosen.backend, chosen.reason)
+    clock = _PhaseClock()
     plan = plan_inputs(spec, inputs, output, roots)
+    clock.lap("plan")
     with dask_client(spec.cluster, workers=workers, address=cluster_address,
                      backend=chosen.backend) as client:
+        clock.lap("cluster start")
         try:
             staged = run_engine(plan, client, on_progress, chosen.backend)
         except GateAborted:
             _report_abort(plan)
             raise
+        clock.lap("engine")
+    clock.lap("cluster stop")
     # The cluster is gone before publishing: publishing is a few renames and needs no workers.
     published = publish_version(staged)
-    return report(staged, published)
+    clock.lap("publish")
+    return report(staged, published, clock.outside("engine"))
+
+
+class _PhaseClock:
+    """Seconds per phase of a run, so its summary says where time outside the engine went
+    (planning hashes every upload; a cluster of processes takes seconds to start and stop)."""
+
+    def __init__(self) -> None:
+        self.mark = time.perf_counter()
+        self.phases: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase], self.mark = now - self.mark, now
+
+    def outside(self, phase: str) -> dict[str, float]:
+        return {name: seconds for name, seconds in self.phases.items() if name != phase}

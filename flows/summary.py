@@ -51,6 +51,8 @@ class RunSummary:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     dropped_by_step: dict[str, int] = field(default_factory=dict)
     gates: list[GateOutcome] = field(default_factory=list)
+    # seconds outside the engine, by phase (plan, cluster start, cluster stop, publish)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -77,16 +79,21 @@ class RunSummary:
         out.append(("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"))
         out += [(f"gate {gate.name}", gate.verdict()) for gate in self.gates]
         out += [
-            ("wall time", f"{self.wall_seconds:.2f} s"),
+            ("engine time", f"{self.wall_seconds:.2f} s"),
             ("rows per second", f"{self.rows_per_second:,.0f}"),
+        ]
+        out += [(f"{phase} time", f"{seconds:.2f} s") for phase, seconds in self.phases.items()]
+        out += [
             ("version", self.version),
             ("path", self.path),
         ]
         return out
 
 
-def summarize(staged: StagedRun, published: PublishedVersion) -> RunSummary:
-    """Build the summary from the engine's StagedRun and PublishedVersion."""
+def summarize(staged: StagedRun, published: PublishedVersion,
+              phases: dict[str, float] | None = None) -> RunSummary:
+    """Build the summary from the engine's StagedRun and PublishedVersion (and the seconds
+    the run spent in each phase outside the engine)."""
     acc = staged.accounting
     return RunSummary(
         pipeline=staged.plan.spec.name,
@@ -108,6 +115,7 @@ def summarize(staged: StagedRun, published: PublishedVersion) -> RunSummary:
         wall_seconds=float(staged.wall_seconds),
         version=published.version,
         path=published.path,
+        phases=dict(phases or {}),
     )
 
 

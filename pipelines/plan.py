@@ -7,6 +7,7 @@ cluster work, and nothing is written.
 
 from __future__ import annotations
 
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | 
     if roots is not None:
         for item in found:
             roots.check_input(item.url)
-    with ThreadPoolExecutor(max_workers=4) as pool:  # hashing releases the GIL
+    # hashing and newline counting release the GIL: one thread per core
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
         scanned = list(pool.map(
             lambda item: scan(item[1], item[0], spec.source.block_size, options),
             enumerate(found)))

@@ -85,7 +85,7 @@ def route_out(frame: Frame, marks: list[Mark]) -> Frame:
         columns["_fate"][rows] = mark.fate
         columns["_stage"][rows] = mark.stage
         columns["_reasons"][rows] = (mark.reasons if isinstance(mark.reasons, str)
-                                     else fr.to_host(mark.reasons)[rows])
+                                     else fr.to_host(mark.reasons[mark.leaving]))
         if mark.records is not None:
             columns["_record"][rows] = fr.to_host(mark.records)
     out = frame.copy(deep=False)

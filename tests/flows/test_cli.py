@@ -56,6 +56,12 @@ def test_run_prints_summary(fake_engine: FakeEngine, tiny_spec: Path) -> None:
         "dedup",
         "v000001",
         "rows per second",
+        "engine time",
+        # where the rest of the run's time went
+        "plan time",
+        "cluster start time",
+        "cluster stop time",
+        "publish time",
     ):
         assert text in out
     assert "progress: 2/2 partitions" in result.stderr  # not a terminal: plain lines
