@@ -132,6 +132,11 @@ def report(results: list[Measured], rows: int) -> str:
         ratio = f"{r.wall_s / gpu.wall_s:>18.2f}x" if gpu else ""
         lines.append(f"{r.tool:<14}{r.wall_s:>9.2f}{r.peak_mib:>10.0f}"
                      f"{rows / r.wall_s:>14,.0f}{ratio}")
+    for r in results:  # where each assay run's wall time went
+        if r.tool.startswith("assay") and r.error is None and r.engine_s is not None:
+            phases = ", ".join(f"{name} {seconds:.2f} s"
+                               for name, seconds in r.extra.get("phases_s", {}).items())
+            lines.append(f"{r.tool}: engine {r.engine_s:.2f} s, {phases}")
     if gpu is not None:
         peak = gpu.extra.get("gpu_peak_mib")
         lines.append(f"GPU memory peak (all GPUs): "

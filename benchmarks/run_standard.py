@@ -180,6 +180,15 @@ def run_peer(tool: str, data: Path, out: Path) -> Measured:
     return result
 
 
+def summary_times(stdout: str) -> tuple[float | None, dict[str, float]]:
+    """The engine's seconds and the other phases' from an ``assay run`` summary."""
+    engine = re.search(r"engine time\D*?([\d.]+) s", stdout)
+    phases = re.findall(r"(plan|cluster start|cluster stop|publish) time\D*?([\d.]+) s",
+                        stdout)
+    return (float(engine.group(1)) if engine else None,
+            {name: float(seconds) for name, seconds in phases})
+
+
 def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
               options: tuple[str, ...] = (), spec: Path = JOB / "pipeline.yaml") -> Measured:
     """``assay run`` of the standard job (``spec``: a variant of its pipeline.yaml);
@@ -203,8 +212,7 @@ def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
     wall, peak, rc, stdout, stderr = measure(cmd, env)
     result = Measured(name, wall, peak, rc)
     result.extra["stderr_tail"] = _tail(stderr, 20)  # e.g. the cuDF spilling line
-    engine = re.search(r"engine time\D*?([\d.]+) s", stdout)
-    result.engine_s = float(engine.group(1)) if engine else None
+    result.engine_s, result.extra["phases_s"] = summary_times(stdout)
     if rc != 0:
         result.error = _tail(stderr or stdout)
         return result

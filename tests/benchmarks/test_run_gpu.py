@@ -28,13 +28,16 @@ def test_cpu_spec_spreads_the_standard_job_over_worker_processes(tmp_path: Path)
 
 def test_report_gives_ratios_to_assay_on_cudf_gpu_peak_and_spilling() -> None:
     results = [
-        Measured("assay-cudf", 2.0, 900, 0, extra={"gpu_peak_mib": 12_345.0, "spilled": True}),
+        Measured("assay-cudf", 2.0, 900, 0, engine_s=1.25, extra={
+            "gpu_peak_mib": 12_345.0, "spilled": True,
+            "phases_s": {"plan": 0.5, "cluster start": 0.1}}),
         Measured("duckdb", 6.0, 500, 0),
         Measured("polars", 1.0, 400, 1, error="boom"),
     ]
     text = report(results, rows=1_000_000)
     assert "3.00x" in text
     assert "polars        FAILED (exit 1): boom" in text
+    assert "assay-cudf: engine 1.25 s, plan 0.50 s, cluster start 0.10 s" in text
     assert text.endswith("GPU memory peak (all GPUs): 12,345 MiB; cuDF spilled to host: yes")
 
 
