@@ -212,6 +212,9 @@ def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
     wall, peak, rc, stdout, stderr = measure(cmd, env)
     result = Measured(name, wall, peak, rc)
     result.extra["stderr_tail"] = _tail(stderr, 20)  # e.g. the cuDF spilling line
+    # host fallbacks and device failures of the cuDF backend, wherever they were logged
+    result.extra["backend_log"] = [line for line in stderr.splitlines()
+                                   if "cuDF backend" in line][:20]
     result.engine_s, result.extra["phases_s"] = summary_times(stdout)
     if rc != 0:
         result.error = _tail(stderr or stdout)
