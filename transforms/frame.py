@@ -200,6 +200,23 @@ def array_values(values: Column) -> Any:
     return values.values if is_cudf(values) else values.to_numpy()
 
 
+def bytes_array(data: bytes, like: Frame) -> Any:
+    """``data`` as a uint8 array on ``like``'s device: a numpy view, or a CuPy copy."""
+    import numpy
+
+    view = numpy.frombuffer(data, dtype=numpy.uint8)
+    if is_cudf(like):
+        import cupy
+
+        return cupy.asarray(view)
+    return view
+
+
+def host_array(values: Any) -> Any:
+    """A numpy array of a numpy or CuPy one."""
+    return values.get() if type(values).__module__.startswith("cupy") else values
+
+
 def array_module(values: Any) -> Any:
     """numpy or CuPy, whichever owns ``values`` (an array from ``array_values``)."""
     if type(values).__module__.startswith("cupy"):

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipelines.errors import UploadRejected
-from pipelines.sources.csv_shape import plain_parse_is_exact
+from pipelines.sources.csv_shape import plain_lines
 from pipelines.sources.lines import (
     blank_lines,
     line_bounds,
@@ -159,9 +159,9 @@ def read_csv_block(
     names = upload.header or schema.names
     data, invalid = take_out_invalid_utf8(data)
     keep = [n for n in names if n in schema.names or schema.extra_columns == "keep"]
-    starts, ends = line_bounds(data)
-    parsed = _on_device(data, starts, ends, names, keep, options) if fr.is_cudf(meta) else None
+    parsed = _on_device(data, names, keep, options, meta) if fr.is_cudf(meta) else None
     if parsed is None:
+        starts, ends = line_bounds(data)
         parsed = _on_host(data, starts, ends, names, keep, options, meta)
     raw, good, malformed = parsed
     for line in invalid:
@@ -171,22 +171,21 @@ def read_csv_block(
                             schema, meta, options)
 
 
-def _on_device(data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
-               keep: list[str], options: CsvOptions) -> tuple[Frame, np.ndarray, BadRecords] | None:
-    """Raw rows and their line indices parsed by cuDF, or None when the block is not plain
-    (or cuDF's rows do not match its lines) and must be parsed on the host."""
-    blank = blank_lines(data, starts, ends)
-    content = np.flatnonzero(~blank)
-    if len(content) == 0 or not plain_parse_is_exact(
-            data, starts, ends, blank, len(names), options.delimiter, options.quote_char,
-            options.null_values):
+def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptions,
+               meta: Frame) -> tuple[Frame, np.ndarray, BadRecords] | None:
+    """Raw rows and their line indices parsed by cuDF (``meta``'s library), or None when
+    the block is not plain (``csv_shape``, checked on the block's device copy) or cuDF's
+    rows do not match its lines, and it must be parsed on the host."""
+    content = plain_lines(fr.bytes_array(data, meta), len(names), options.delimiter,
+                          options.quote_char, options.null_values)
+    if content is None or len(content) == 0:
         return None
     raw = fr.read_csv_fields(data, names, keep, options.delimiter, options.quote_char)
     if len(raw) != len(content):
         return None
     for name in keep:
         raw[name] = raw[name].where(~raw[name].isin(options.null_values))
-    return raw, content, BadRecords.empty()
+    return raw, fr.host_array(content), BadRecords.empty()
 
 
 def _on_host(data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],

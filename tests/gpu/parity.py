@@ -23,7 +23,6 @@ import tests.validation.test_differential as differential
 from pipelines.plan import plan_run
 from pipelines.publish import run_pipeline
 from pipelines.sources import csv_reader
-from pipelines.sources.lines import line_bounds
 from pipelines.sources.read import read_uploads
 from pipelines.spec import load_spec, parse_spec
 from tests.validation.conftest import assert_agrees, run_native
@@ -223,11 +222,10 @@ def check_csv_reader(tmp_path: Path, device_backend: str) -> None:
                 "CSV reader")
     if device_backend == "cudf":  # and the plain uploads did take the device path
         options, names = plan.spec.source.csv, plan.spec.schema_.names
+        like = read[device_backend]
         for name in PLAIN_UPLOADS:
             data = READER_UPLOADS[name].encode().split(b"\n", 1)[1]
-            starts, ends = line_bounds(data)
-            assert csv_reader._on_device(data, starts, ends, names, names, options) \
-                is not None, name
+            assert csv_reader._on_device(data, names, names, options, like) is not None, name
 
 
 # ------------------------------------------------------------------------------ samples
