@@ -106,8 +106,7 @@ def run_engine(
 @task(name="publish-version", **_TASK_DEFAULTS, **_IO_RETRY)
 def publish_version(staged: StagedRun) -> PublishedVersion:
     """Promote the staged shards to a new version. Readers never see a half-published
-    version; a retry helps a failure before the first rename (listing the versions), and
-    after one it fails again cleanly, leaving the cleanup to the next run."""
+    version; a retry resumes where the failed try stopped (``pipelines/publish.py``)."""
     return publish_run(staged)
 
 

@@ -8,6 +8,7 @@ point leaves the previous version as ``LATEST`` and readable. A version folder n
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from pipelines import killpoints
@@ -15,7 +16,7 @@ from pipelines import staging as staging_area
 from pipelines.errors import storage_failure
 from pipelines.sink.manifest import build_manifest
 from pipelines.sink.shards import write_table
-from pipelines.versions import LATEST, remove_unpublished, version_numbers
+from pipelines.versions import LATEST, remove_unpublished, renamed_by, version_numbers
 
 
 @dataclass
@@ -35,16 +36,36 @@ def publish_run(staged) -> PublishedVersion:
 
 
 def _publish(staged) -> PublishedVersion:
+    """Every step either is done or finds its work done, so a publish that failed part way
+    (the flow retries it) resumes where it stopped instead of failing on missing files."""
     plan = staged.plan
     options = plan.spec.sink.storage_options
     fs, root = staging_area.sink_fs(plan.sink_path, options)
-    _, staging = staging_area.sink_fs(staged.staging_path, options)
-    remove_unpublished(fs, root)
-    name = f"v{(version_numbers(fs, root) or [0])[-1] + 1:06d}"
+    name = renamed_by(fs, root, plan.run_id)
+    if name is not None:
+        manifest = json.loads(fs.cat_file(f"{root}/{name}/manifest.json"))
+    else:
+        remove_unpublished(fs, root)
+        name = f"v{(version_numbers(fs, root) or [0])[-1] + 1:06d}"
+        manifest = _assemble(fs, staged, root, name)
+        killpoints.reached("version-renamed")
+    pointer = f"{root}/{LATEST}.{plan.run_id}.tmp"
+    fs.pipe_file(pointer, (name + "\n").encode())
+    fs.mv(pointer, f"{root}/{LATEST}")
+    staging_area.discard(staged.staging_path, options)  # gone on an object store
+    path = f"{root}/{name}" if "://" not in plan.sink_path else fs.unstrip_protocol(
+        f"{root}/{name}")
+    return PublishedVersion(name, path, manifest)
+
+
+def _assemble(fs, staged, root: str, name: str) -> dict:
+    """Build the version folder in staging (shards, validation results, manifest last) and
+    rename it to ``name``; return its manifest."""
+    plan = staged.plan
+    _, staging = staging_area.sink_fs(staged.staging_path, plan.spec.sink.storage_options)
     folder = f"{staging}/version"
     shards = _place_shards(fs, staged, folder)
-    if fs.exists(f"{staging}/validation"):
-        staging_area.move_folder(fs, f"{staging}/validation", f"{folder}/validation")
+    staging_area.move_folder(fs, f"{staging}/validation", f"{folder}/validation")
     quarantine = None
     if staged.quarantine:
         quarantine = f"{staging_area.QUARANTINE}/{plan.run_id}"
@@ -54,14 +75,7 @@ def _publish(staged) -> PublishedVersion:
     staging_area.write_json(fs, f"{folder}/manifest.json", manifest)
     killpoints.reached("manifest-written")
     staging_area.move_folder(fs, folder, f"{root}/{name}")
-    killpoints.reached("version-renamed")
-    pointer = f"{root}/{LATEST}.{plan.run_id}.tmp"
-    fs.pipe_file(pointer, (name + "\n").encode())
-    fs.mv(pointer, f"{root}/{LATEST}")
-    staging_area.discard(staged.staging_path, options)  # gone on an object store
-    path = f"{root}/{name}" if "://" not in plan.sink_path else fs.unstrip_protocol(
-        f"{root}/{name}")
-    return PublishedVersion(name, path, manifest)
+    return manifest
 
 
 def _place_shards(fs, staged, folder: str) -> list[dict]:
@@ -78,7 +92,8 @@ def _place_shards(fs, staged, folder: str) -> list[dict]:
         subfolder = f"split={split}/" if split else ""
         fs.makedirs(f"{folder}/{subfolder}", exist_ok=True)
         relative = f"{subfolder}part-{index:05d}.parquet"
-        fs.mv(shard["path"], f"{folder}/{relative}")
+        if fs.exists(shard["path"]) or not fs.exists(f"{folder}/{relative}"):
+            fs.mv(shard["path"], f"{folder}/{relative}")  # else: placed by an earlier try
         placed.append({**shard, "path": relative})
     if not placed:  # an empty dataset still tells readers its schema
         empty = write_table(staged.schema.empty_table(), f"{folder}/part-00000.parquet",

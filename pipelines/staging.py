@@ -56,7 +56,10 @@ def move_folder(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None
     """Move a folder: one rename on a local disk (atomic: readers see all of it or none);
     on an object store, which has keys under a prefix rather than folders, each file is
     copied then removed (fsspec's recursive ``mv`` there also tries to copy the folder's
-    own, nonexistent key and fails)."""
+    own, nonexistent key and fails). What is left of ``source`` is moved, so a move that
+    failed half way is finished by calling it again; nothing left is nothing to do."""
+    if not fs.exists(source):
+        return
     if isinstance(fs, LocalFileSystem):
         fs.mv(source, target, recursive=True)
         return

@@ -1,7 +1,8 @@
 """A dataset's published versions: the ``vNNNNNN`` folders and the ``LATEST`` pointer.
 
 ``LATEST`` is switched last, so a version folder newer than it can only be the leftover of
-a run that died before the switch; ``remove_unpublished`` takes such folders away.
+a run that died before the switch; ``remove_unpublished`` takes such folders away, except
+that a retried publish first finishes the folder its own run renamed (``renamed_by``).
 """
 
 from __future__ import annotations
@@ -35,9 +36,23 @@ def version_numbers(fs, root: str) -> list[int]:
     return sorted(int(m.group(1)) for n in names if (m := VERSION_PATTERN.match(n)))
 
 
-def remove_unpublished(fs, root: str) -> None:
+def _unpublished(fs, root: str) -> list[str]:
+    """Version folders newer than ``LATEST`` (left by a run that stopped before the switch)."""
     latest = read_latest(fs, root)
     current = int(latest[1:]) if latest else 0
-    for number in version_numbers(fs, root):
-        if number > current:
-            fs.rm(f"{root}/v{number:06d}", recursive=True)
+    return [f"v{number:06d}" for number in version_numbers(fs, root) if number > current]
+
+
+def remove_unpublished(fs, root: str) -> None:
+    for name in _unpublished(fs, root):
+        fs.rm(f"{root}/{name}", recursive=True)
+
+
+def renamed_by(fs, root: str, run_id: str) -> str | None:
+    """The unpublished version folder that run ``run_id`` itself renamed into place (its
+    publish failed after the rename and is being retried), if any."""
+    for name in _unpublished(fs, root):
+        manifest = f"{root}/{name}/manifest.json"
+        if fs.exists(manifest) and json.loads(fs.cat_file(manifest)).get("run_id") == run_id:
+            return name
+    return None

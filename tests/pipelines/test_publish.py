@@ -73,3 +73,48 @@ def test_storage_failure_at_the_pointer_switch(make_spec, uploads, run, dask_cli
     again = run(spec)
     assert again.version == "v000002"
     assert (sink / "LATEST").read_text().strip() == "v000002"
+
+
+def _failing_once(monkeypatch, fails) -> None:
+    """LocalFileSystem.mv raises OSError once, for the first move ``fails(path1, path2)``
+    picks."""
+    import fsspec.implementations.local as local
+
+    original, failed = local.LocalFileSystem.mv, []
+
+    def mv(self, path1, path2, *args, **kwargs):
+        if not failed and fails(str(path1), str(path2)):
+            failed.append(path2)
+            raise OSError("store blinked")
+        return original(self, path1, path2, *args, **kwargs)
+
+    monkeypatch.setattr(local.LocalFileSystem, "mv", mv)
+
+
+@pytest.mark.parametrize("where", ["second shard", "version rename", "pointer switch"])
+def test_a_retried_publish_resumes_where_the_failed_try_stopped(
+        make_spec, uploads, run, dask_client, monkeypatch, where):
+    """The flow retries publish-version: the retry finishes the same version, with the
+    shards an undisturbed run publishes."""
+    uploads("a.csv", ROWS)
+    spec = make_spec(sink={"path": "out", "target_shard_bytes": 8192, "row_group_rows": 700})
+    undisturbed = run(spec)
+    staged = execute_run(plan_run(spec), dask_client)
+    assert len(staged.shards) > 1
+    fails = {"second shard": lambda a, b: b.endswith("part-00001.parquet"),
+             "version rename": lambda a, b: b.endswith("/v000002"),
+             "pointer switch": lambda a, b: b.endswith("LATEST")}[where]
+    _failing_once(monkeypatch, fails)
+    with pytest.raises(StorageError, match="store blinked"):
+        publish_run(staged)
+    published = publish_run(staged)
+    sink = Path(staged.plan.sink_path)
+    assert published.version == "v000002"
+    assert (sink / "LATEST").read_text().strip() == "v000002"
+    assert published.manifest["run_id"] == staged.plan.run_id
+    assert [s["sha256"] for s in published.manifest["shards"]] == \
+        [s["sha256"] for s in undisturbed.manifest["shards"]]
+    for shard in published.manifest["shards"]:
+        data = (sink / "v000002" / shard["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == shard["sha256"]
+    assert not Path(staged.staging_path).exists()
