@@ -101,7 +101,8 @@ def read_csv_fields(data: bytes, names: list[str], keep: list[str], delimiter: s
     reads them as null whatever it is told, so its nulls are turned back)."""
     import cudf
 
-    frame = cudf.read_csv(io.BytesIO(data), header=None, names=names, usecols=keep,
+    frame = cudf.read_csv(io.BytesIO(data), compression=None, header=None, names=names,
+                          usecols=keep,
                           dtype=dict.fromkeys(keep, "str"), delimiter=delimiter,
                           quotechar=quote_char, doublequote=True, skipinitialspace=False,
                           na_filter=False, keep_default_na=False, skip_blank_lines=True)
