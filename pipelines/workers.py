@@ -1,0 +1,39 @@
+"""Settings that keep a Dask worker's own memory small and flat, so its memory limit is left
+for data.
+
+Dask pauses a worker at 80% of its limit and the nanny kills it at 95%, counting the whole
+process, not just the data it can spill. What a worker holds beyond its data was measured
+on the standard job (``benchmarks/RESULTS.md``, issue 7, out of core):
+
+- Dask's statistical profiler samples every thread's stack each 10 ms and keeps the last
+  1,000 one-second profiles, with the source lines of every sampled file cached: about
+  40 MiB after a minute's work, growing with run time, not with data.
+- pyarrow's default pool (mimalloc) keeps freed pages mapped: 55 to 65 MiB more RSS after
+  the same work than the system allocator, whose frees Dask's nanny already trims
+  (``MALLOC_TRIM_THRESHOLD_``).
+
+Assay applies these to the workers it starts; ``dask worker`` processes that a user starts
+get them as environment variables (``worker_environment``), as README's "Scaling out" says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# read by the worker process before pyarrow is imported: the nanny sets it before spawning
+WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+PROFILER = "distributed.worker.profile.enabled"
+
+
+def local_cluster_config() -> dict[str, Any]:
+    """Dask configuration to start a ``LocalCluster`` under: its nannies read the
+    environment for their worker processes, and every worker the profiler switch."""
+    environ = {f"distributed.nanny.pre-spawn-environ.{name}": value
+               for name, value in WORKER_ENVIRON.items()}
+    return {PROFILER: False, **environ}
+
+
+def worker_environment() -> dict[str, str]:
+    """The same settings as environment variables for ``dask worker`` processes."""
+    profiler = "DASK_" + PROFILER.upper().replace(".", "__").replace("-", "_")
+    return {profiler: "False", **WORKER_ENVIRON}
