@@ -12,7 +12,7 @@ any worker was restarted. Exact dedup is checked against DuckDB running the same
 same files (``standard_job/peer_duckdb.py``): curated rows, duplicates and quarantined rows
 by reason must all agree.
 
-    python benchmarks/run_out_of_core.py    # 8.0 GiB vs 2 x 384 MiB, as deployed: 10.7x
+    python benchmarks/run_out_of_core.py    # 10.3 GiB vs 2 x 512 MiB, as deployed: 10.3x
     python benchmarks/run_out_of_core.py --files 2 --rows 300000 --copies 1   # smoke run
 
 The workers run as deployed: Dask's pause (80% of the limit) and the nanny's kill (95%) on,
@@ -189,14 +189,14 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=23, help="distinct uploads")
+    parser.add_argument("--files", type=int, default=30, help="distinct uploads")
     parser.add_argument("--rows", type=int, default=4_000_000, help="rows per upload")
     parser.add_argument("--copies", type=int, default=2, help="uploads sent twice")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--memory-limit", default="384MiB", help="per worker")
-    parser.add_argument("--block-size", default="4MiB")
-    parser.add_argument("--partition-bytes", default="4MiB", help="dedup.partition_bytes")
+    parser.add_argument("--memory-limit", default="512MiB", help="per worker")
+    parser.add_argument("--block-size", default="8MiB")
+    parser.add_argument("--partition-bytes", default="8MiB", help="dedup.partition_bytes")
     parser.add_argument("--no-pause", action="store_true",
                         help="switch Dask's pause (80%%) and the nanny's kill (95%%) off: "
                         "the limit then only drives spilling")
