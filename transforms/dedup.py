@@ -77,8 +77,9 @@ class Dedup(GlobalStep):
         key = list(self.columns or data_columns)
         require_columns(data_columns, key, self.label)
         route = _routing_key(live._meta, key)
-        hashed = live.map_partitions(_with_hash, route, meta=_with_hash(live._meta, route))
+        hashed = live.map_partitions(_with_hash, route, meta=_with_hash(live._meta, route),
+                                     enforce_metadata=False)  # no meta frame in each task
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
         shuffled = hashed.shuffle(on=_HASH, npartitions=partitions)
         meta = _mark_duplicates(hashed._meta, key)
-        return shuffled.map_partitions(_mark_duplicates, key, meta=meta)
+        return shuffled.map_partitions(_mark_duplicates, key, meta=meta, enforce_metadata=False)
