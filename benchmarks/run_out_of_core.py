@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         disk = cluster.disk_writes()
         problems = restarts(cluster, pids)
         paused = pauses(cluster)
-    if run.error:
-        print(f"assay failed:\n{run.error}", file=sys.stderr)
+    if run.returncode != 0:  # a killed engine leaves no error text
+        print(f"assay failed (exit {run.returncode}):\n{run.error}", file=sys.stderr)
         return 1
     peer = run_peer("duckdb", data, out)
     counts = assay_counts(out / "assay")
