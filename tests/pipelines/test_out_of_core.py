@@ -7,8 +7,8 @@ Two clusters, because one limit cannot serve both checks in a test's time:
   assay documents (``pipelines.workers``), a limit a little above what the libraries take
   (a worker holds ~180 MiB before any data), so the workers spill and the shuffle goes
   through disk. No worker may be killed or stall paused. The input is far below 10x that
-  limit: 10x of 2 x 352 MiB is 7 GiB, a benchmark's size (``benchmarks/run_out_of_core.py``,
-  which ran 10.7x this way; figures in RESULTS.md).
+  limit: 10x of 2 x 352 MiB is 7 GiB, minutes of work on 2 cores, a benchmark's size
+  (``benchmarks/run_out_of_core.py`` ran 10x this way; figures in RESULTS.md).
 - 10x the limit: a 2 MiB limit, below the libraries' own memory, so it can only drive
   spilling (pause and kill off): everything a worker holds is spilled, and dedup's p2p
   shuffle writes its buffers to disk.
