@@ -20,6 +20,7 @@ imports dask.array and scipy, are loaded) and each task's working memory.
 
 Assay applies these to the workers it starts; ``dask worker`` processes that a user starts
 get them as environment variables (``worker_environment``), as README's "Scaling out" says.
+Every run, on workers it starts or joins, registers ``ForgetFinishedTasks``.
 """
 
 from __future__ import annotations
