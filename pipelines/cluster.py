@@ -14,6 +14,7 @@ from distributed import Client, LocalCluster
 
 from pipelines.backend import BackendUnavailable, visible_gpus
 from pipelines.spec import ClusterSpec
+from pipelines.workers import ForgetFinishedTasks, local_cluster_config
 from transforms import frame as fr
 
 log = logging.getLogger("assay.backend")
@@ -77,10 +78,12 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
     config = _run_config(cluster, bool(address), backend)
     if address:  # an existing scheduler: its workers bring their own GPUs (dask cuda worker)
         with dask.config.set(config), Client(address, timeout="30s") as client:
+            client.register_plugin(ForgetFinishedTasks())
             yield client
         return
-    with dask.config.set(config), _local_cluster(cluster, workers, backend) as local, \
-            Client(local) as client:
+    with dask.config.set(config | local_cluster_config()), \
+            _local_cluster(cluster, workers, backend) as local, Client(local) as client:
+        client.register_plugin(ForgetFinishedTasks())
         yield client
         if backend == "cudf":
             _report_spilling(client)

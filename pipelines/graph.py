@@ -40,10 +40,14 @@ def _gates_after(spec: PipelineSpec) -> Callable[[str | None], list[GateSpec]]:
 
 
 def _flush(frame: dd.DataFrame, chain: list[PartitionStep]) -> dd.DataFrame:
+    """One task per partition for the chain, which carries no meta frame (Dask's
+    ``enforce_metadata`` puts one in every task): a worker keeps a finished task's arguments
+    while a result it fed is held, as a p2p shuffle's inputs are until the shuffle ends."""
     if not chain:
         return frame
     steps = tuple(chain)
-    return frame.map_partitions(run_chain, steps, meta=run_chain(frame._meta, steps))
+    return frame.map_partitions(run_chain, steps, meta=run_chain(frame._meta, steps),
+                                enforce_metadata=False)
 
 
 def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
@@ -60,12 +64,23 @@ def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
                                    else None)])
 
 
+def _rows(part: pd.DataFrame, live: bool, columns: list[str] | None) -> pd.DataFrame:
+    keep = live_mask(part)
+    rows = part[keep if live else ~keep]
+    return rows if columns is None else rows[columns]
+
+
 def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int) -> dd.DataFrame:
+    """Live rows go through the step, routed rows around it. Each side is one task per
+    partition: a p2p shuffle keeps the tasks its inputs came from on the workers until the
+    shuffle ends, so fewer of them keep worker memory flat on a large input."""
     columns = data_columns(frame._meta)
-    live = frame[live_mask(frame)][columns + LINEAGE]
+    live = frame.map_partitions(_rows, True, columns + LINEAGE, enforce_metadata=False,
+                                meta=_rows(frame._meta, True, columns + LINEAGE))
     marked = step.apply_dask(live, columns, input_bytes)
-    done = marked.map_partitions(_mark_global, step, meta=frame._meta)
-    return dd.concat([done, frame[~live_mask(frame)]])
+    done = marked.map_partitions(_mark_global, step, meta=frame._meta, enforce_metadata=False)
+    routed = frame.map_partitions(_rows, False, None, meta=frame._meta, enforce_metadata=False)
+    return dd.concat([done, routed])
 
 
 def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str], str],

@@ -32,6 +32,10 @@ def _key_hash(part: Frame, key: list[str]) -> Column:
     return fr.hash_rows(part, key)
 
 
+def _with_hash(part: Frame, key: list[str]) -> Frame:
+    return part.assign(**{_HASH: _key_hash(part, key)})
+
+
 def _routing_key(meta: Frame, key: list[str]) -> list[str]:
     """The key columns to hash for the shuffle. Equal keys meet whatever subset routes them,
     and numbers hash some 60x faster than strings, so the key's non-string columns route
@@ -73,8 +77,9 @@ class Dedup(GlobalStep):
         key = list(self.columns or data_columns)
         require_columns(data_columns, key, self.label)
         route = _routing_key(live._meta, key)
-        hashed = live.assign(**{_HASH: live.map_partitions(_key_hash, route, meta=(_HASH, "u8"))})
+        hashed = live.map_partitions(_with_hash, route, meta=_with_hash(live._meta, route),
+                                     enforce_metadata=False)  # no meta frame in each task
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
         shuffled = hashed.shuffle(on=_HASH, npartitions=partitions)
         meta = _mark_duplicates(hashed._meta, key)
-        return shuffled.map_partitions(_mark_duplicates, key, meta=meta)
+        return shuffled.map_partitions(_mark_duplicates, key, meta=meta, enforce_metadata=False)

@@ -1,0 +1,68 @@
+"""Settings that keep a Dask worker's own memory small and flat, so its memory limit is left
+for data.
+
+Dask pauses a worker at 80% of its limit and the nanny kills it at 95%, counting the whole
+process, not just the data it can spill. What a worker holds beyond its data was measured
+on the standard job (``benchmarks/RESULTS.md``, issue 7, out of core):
+
+- Dask's statistical profiler samples every thread's stack each 10 ms and keeps the last
+  1,000 one-second profiles, with the source lines of every sampled file cached: about
+  40 MiB after a minute's work, growing with run time, not with data.
+- pyarrow's default pool (mimalloc) keeps freed pages mapped: 55 to 65 MiB more RSS after
+  the same work than the system allocator, whose frees Dask's nanny already trims
+  (``MALLOC_TRIM_THRESHOLD_``).
+- glibc gives each thread (the task thread, p2p's comm and disk threads) an arena of its
+  own, and trims only the main one: with one arena a worker's unmanaged memory was 5 to
+  9 MiB lower and it spilled 0.23 GB instead of 1.2 GB on 690 MB of CSV (2 x 384 MiB).
+
+What remains is the libraries (~180 MiB RSS once pandas, pyarrow and dask.dataframe, which
+imports dask.array and scipy, are loaded) and each task's working memory.
+
+Assay applies these to the workers it starts; ``dask worker`` processes that a user starts
+get them as environment variables (``worker_environment``), as README's "Scaling out" says.
+Every run, on workers it starts or joins, registers ``ForgetFinishedTasks``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distributed import WorkerPlugin
+
+# read by the worker process before pyarrow is imported: the nanny sets it before spawning
+WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1"}
+PROFILER = "distributed.worker.profile.enabled"
+
+
+def local_cluster_config() -> dict[str, Any]:
+    """Dask configuration to start a ``LocalCluster`` under: its nannies read the
+    environment for their worker processes, and every worker the profiler switch."""
+    environ = {f"distributed.nanny.pre-spawn-environ.{name}": value
+               for name, value in WORKER_ENVIRON.items()}
+    return {PROFILER: False, **environ}
+
+
+def worker_environment() -> dict[str, str]:
+    """The same settings as environment variables for ``dask worker`` processes."""
+    profiler = "DASK_" + PROFILER.upper().replace(".", "__").replace("-", "_")
+    return {profiler: "False", **WORKER_ENVIRON}
+
+
+class ForgetFinishedTasks(WorkerPlugin):
+    """Drop a task's function and arguments once its result is in memory.
+
+    A worker keeps the state of a finished task while a task it fed is held, and a p2p
+    shuffle holds its inputs' transfer tasks until every input went through: so each input
+    block's whole chain of tasks (arguments, meta frames, specs) stayed on the worker until
+    the shuffle's barrier, ~0.16 MiB a block, which stalled 2 x 512 MiB workers paused on
+    10 GiB of 8 MiB blocks. A task Dask runs again gets its arguments again with the order.
+    """
+
+    name = "assay-forget-finished-tasks"
+
+    def setup(self, worker: Any) -> None:
+        self.tasks = worker.state.tasks
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if finish == "memory" and (task := self.tasks.get(key)) is not None:
+            task.run_spec = None

@@ -1,0 +1,38 @@
+"""The workers assay starts get the settings that keep their own memory small
+(``pipelines.workers``), and the environment documented for ``dask worker`` says the same."""
+
+from __future__ import annotations
+
+import dask
+
+from pipelines.cluster import dask_client
+from pipelines.spec import ClusterSpec
+from pipelines.workers import local_cluster_config, worker_environment
+
+
+def _settings(dask_worker) -> tuple[str, bool]:  # runs on each worker
+    import pyarrow as pa
+
+    return pa.default_memory_pool().backend_name, "profile" in dask_worker.periodic_callbacks
+
+
+def _run_specs_held(dask_worker) -> list:  # runs on each worker
+    return [ts.run_spec for ts in dask_worker.state.tasks.values() if ts.state == "memory"]
+
+
+def test_process_workers_use_the_system_pool_and_no_profiler():
+    with dask_client(ClusterSpec(workers=1, processes=True)) as client:
+        assert list(client.run(_settings).values()) == [("system", False)]
+        held = client.persist(dask.delayed(sum)([1, 2, 3]))
+        assert held.compute() == 6
+        # a held result keeps no function or arguments on its worker (ForgetFinishedTasks)
+        assert list(client.run(_run_specs_held).values()) == [[None]]
+
+
+def test_the_environment_for_dask_worker_sets_the_same():
+    environ = worker_environment()
+    config = dask.config.collect_env(environ)
+    assert dask.config.get("distributed.worker.profile.enabled", config=config) is False
+    assert {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()
+            if not k.startswith("DASK_")} == {k: v for k, v in local_cluster_config().items()
+                                              if "pre-spawn" in k}
