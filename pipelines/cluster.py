@@ -79,9 +79,12 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
     if address:  # an existing scheduler: its workers bring their own GPUs (dask cuda worker)
         with dask.config.set(config), Client(address, timeout="30s") as client:
             client.register_plugin(ForgetFinishedTasks())
-            yield client
+            try:
+                yield client
+            finally:  # the cluster is the user's: leave its workers as they were
+                client.unregister_worker_plugin(ForgetFinishedTasks.name)
         return
-    with dask.config.set(config | local_cluster_config()), \
+    with dask.config.set(config | local_cluster_config(backend)), \
             _local_cluster(cluster, workers, backend) as local, Client(local) as client:
         client.register_plugin(ForgetFinishedTasks())
         yield client

@@ -18,9 +18,10 @@ on the standard job (``benchmarks/RESULTS.md``, issue 7, out of core):
 What remains is the libraries (~180 MiB RSS once pandas, pyarrow and dask.dataframe, which
 imports dask.array and scipy, are loaded) and each task's working memory.
 
-Assay applies these to the workers it starts; ``dask worker`` processes that a user starts
-get them as environment variables (``worker_environment``), as README's "Scaling out" says.
-Every run, on workers it starts or joins, registers ``ForgetFinishedTasks``.
+Assay applies these to the CPU workers it starts; ``dask worker`` processes that a user
+starts get them as environment variables (``worker_environment``), as README's "Scaling
+out" says. Every run, on workers it starts or joins, registers ``ForgetFinishedTasks``;
+a run on a cluster it joined takes the plugin away when it ends.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1"
 PROFILER = "distributed.worker.profile.enabled"
 
 
-def local_cluster_config() -> dict[str, Any]:
-    """Dask configuration to start a ``LocalCluster`` under: its nannies read the
-    environment for their worker processes, and every worker the profiler switch."""
+def local_cluster_config(backend: str = "pandas") -> dict[str, Any]:
+    """Dask configuration to start a local cluster under: its nannies read the environment
+    for their worker processes, and every worker the profiler switch. A cuDF worker keeps
+    its data on the GPU and runs many threads in one process (one per partition in flight),
+    so it keeps glibc's arenas and pyarrow's pool, which let those threads allocate without
+    taking turns."""
+    if backend == "cudf":
+        return {PROFILER: False}
     environ = {f"distributed.nanny.pre-spawn-environ.{name}": value
                for name, value in WORKER_ENVIRON.items()}
     return {PROFILER: False, **environ}

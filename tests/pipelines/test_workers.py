@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import dask
+from distributed import Client
 
 from pipelines.cluster import dask_client
 from pipelines.spec import ClusterSpec
-from pipelines.workers import local_cluster_config, worker_environment
+from pipelines.workers import ForgetFinishedTasks, local_cluster_config, worker_environment
 
 
 def _settings(dask_worker) -> tuple[str, bool]:  # runs on each worker
@@ -36,3 +37,20 @@ def test_the_environment_for_dask_worker_sets_the_same():
     assert {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()
             if not k.startswith("DASK_")} == {k: v for k, v in local_cluster_config().items()
                                               if "pre-spawn" in k}
+
+
+def test_cudf_workers_keep_their_allocators():
+    assert local_cluster_config("cudf") == {"distributed.worker.profile.enabled": False}
+
+
+def _plugins(dask_worker) -> list[str]:  # runs on each worker
+    return sorted(dask_worker.plugins)
+
+
+def test_a_joined_cluster_is_left_without_the_plugin(cli_cluster):
+    with dask_client(ClusterSpec(), address=cli_cluster.address) as client:
+        during = client.run(_plugins)
+    with Client(cli_cluster.address) as client:
+        after = client.run(_plugins)
+    assert all(ForgetFinishedTasks.name in names for names in during.values())
+    assert not any(ForgetFinishedTasks.name in names for names in after.values())
