@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.sources.lines import line_bounds_of
 from transforms.frame import array_module
 
 Array = Any  # numpy or CuPy
@@ -34,7 +35,7 @@ def plain_lines(view: Array, fields: int, delimiter: str, quote_char: str,
     xp = array_module(view)
     if len(view) == 0 or bool(((view == 13) | (view == 0)).any()):
         return None  # line ends and NULs: parsers differ on them
-    starts, ends = _line_bounds(view)
+    starts, ends = line_bounds_of(view)
     delimiters = xp.flatnonzero(view == ord(delimiter))
     quotes = xp.flatnonzero(view == ord(quote_char))
     counted = _between(delimiters, starts, ends) + 1
@@ -50,18 +51,6 @@ def plain_lines(view: Array, fields: int, delimiter: str, quote_char: str,
             counted.dtype)
     content = xp.flatnonzero(ends > starts)
     return content if bool((counted[content] == fields).all()) else None
-
-
-def _line_bounds(view: Array) -> tuple[Array, Array]:
-    """Start and end offsets (end excludes the newline) of each line, as the host reader's
-    ``lines.line_bounds`` gives them."""
-    xp = array_module(view)
-    newlines = xp.flatnonzero(view == 10)
-    ends = newlines
-    if len(newlines) == 0 or int(newlines[-1]) != len(view) - 1:
-        ends = xp.concatenate((newlines, xp.asarray([len(view)], dtype=newlines.dtype)))
-    starts = xp.concatenate((xp.zeros(1, dtype=ends.dtype), newlines[:len(ends) - 1] + 1))
-    return starts, ends
 
 
 def _between(positions: Array, lo: Array, hi: Array) -> Array:

@@ -4,6 +4,7 @@ out lines that are not valid UTF-8 (so one bad line costs one row, not the whole
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -12,6 +13,7 @@ from pipelines.errors import StorageError, UploadRejected
 from pipelines.sources.scan import Block, InputFile
 from pipelines.sources.storage import open_upload
 from pipelines.spec import SourceSpec
+from transforms.frame import array_module
 
 BOM = b"\xef\xbb\xbf"
 
@@ -44,12 +46,19 @@ def load_block(upload: InputFile, block: Block, source: SourceSpec) -> bytes:
 
 def line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Start and end offsets (end excludes the newline) of each line in ``data``."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    return line_bounds_of(np.frombuffer(data, dtype=np.uint8))
+
+
+def line_bounds_of(view: Any) -> tuple[Any, Any]:
+    """``line_bounds`` of a block's bytes as a uint8 array, numpy or CuPy (the device
+    CSV gate finds lines on the GPU)."""
+    xp = array_module(view)
+    newlines = xp.flatnonzero(view == 10).astype(xp.int64)
     ends = newlines
-    if len(data) and (len(newlines) == 0 or newlines[-1] != len(data) - 1):
-        ends = np.append(newlines, len(data))
-    starts = np.concatenate(([0], newlines[: len(ends) - 1] + 1)) if len(ends) else ends
-    return starts.astype(np.int64), ends.astype(np.int64)
+    if len(view) and (len(newlines) == 0 or int(newlines[-1]) != len(view) - 1):
+        ends = xp.concatenate((newlines, xp.asarray([len(view)], dtype=xp.int64)))
+    starts = xp.concatenate((xp.zeros(1, dtype=xp.int64), newlines[:len(ends) - 1] + 1))
+    return starts[:len(ends)], ends
 
 
 def blank_lines(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
