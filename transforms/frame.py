@@ -102,8 +102,7 @@ def read_csv_fields(data: bytes, names: list[str], keep: list[str], delimiter: s
     import cudf
 
     frame = cudf.read_csv(io.BytesIO(data), compression=None, header=None, names=names,
-                          usecols=keep,
-                          dtype=dict.fromkeys(keep, "str"), delimiter=delimiter,
+                          usecols=keep, dtype=dict.fromkeys(keep, "str"), delimiter=delimiter,
                           quotechar=quote_char, doublequote=True, skipinitialspace=False,
                           na_filter=False, keep_default_na=False, skip_blank_lines=True)
     return frame[keep].fillna("")
@@ -213,14 +212,18 @@ def bytes_array(data: bytes, like: Frame) -> Any:
     return view
 
 
+def _on_device(values: Any) -> bool:
+    return type(values).__module__.startswith("cupy")
+
+
 def host_array(values: Any) -> Any:
     """A numpy array of a numpy or CuPy one."""
-    return values.get() if type(values).__module__.startswith("cupy") else values
+    return values.get() if _on_device(values) else values
 
 
 def array_module(values: Any) -> Any:
     """numpy or CuPy, whichever owns ``values`` (an array from ``array_values``)."""
-    if type(values).__module__.startswith("cupy"):
+    if _on_device(values):
         import cupy
 
         return cupy

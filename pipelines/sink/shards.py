@@ -60,6 +60,11 @@ class HashingFile:
     def readable(self) -> bool:
         return False
 
+    def describe(self, path: str, rows: int) -> dict:
+        """The manifest's entry for the file written through this wrapper."""
+        return {"path": path, "rows": rows, "bytes": self.size,
+                "sha256": self.digest.hexdigest()}
+
 
 def arrow_schema(meta: Any) -> pa.Schema:
     """The Parquet schema of a frame's meta: plain strings, no pandas metadata."""
@@ -104,8 +109,7 @@ def _host_shards(table: pa.Table, directory: str, stem: str, sink: SinkSpec) -> 
     def close() -> None:
         writer.close()
         handle.close()
-        written.append({"path": path, "rows": rows, "bytes": handle.size,
-                        "sha256": handle.digest.hexdigest()})
+        written.append(handle.describe(path, rows))
 
     for offset in range(0, table.num_rows, sink.row_group_rows):
         piece = table.slice(offset, sink.row_group_rows)
@@ -145,10 +149,10 @@ def _device_shards(rows: Frame, directory: str, stem: str, sink: SinkSpec
     written = []
     for number, (count, data) in enumerate(files):
         path = _shard_path(root, stem, number)
-        with fs.open(path, "wb") as handle:
-            handle.write(data)
-        written.append({"path": path, "rows": count, "bytes": len(data),
-                        "sha256": hashlib.sha256(data).hexdigest()})
+        handle = HashingFile(fs.open(path, "wb"))
+        handle.write(data)
+        handle.close()
+        written.append(handle.describe(path, count))
     return written
 
 
@@ -172,5 +176,4 @@ def write_table(table: pa.Table, path: str, sink: SinkSpec) -> dict:
     handle = HashingFile(fs.open(root, "wb"))
     pq.write_table(table, handle, **_compression(sink))
     handle.close()
-    return {"path": root, "rows": table.num_rows, "bytes": handle.size,
-            "sha256": handle.digest.hexdigest()}
+    return handle.describe(root, table.num_rows)
