@@ -31,7 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines import killpoints  # noqa: E402
+from assay.pipelines import killpoints  # noqa: E402
+
 from tests import fault_kit as kit  # noqa: E402
 
 ASSAY = str(Path(sys.executable).parent / "assay")
@@ -99,10 +100,9 @@ def _set_environment(name: str, value: str) -> None:
 def worker_kills(folder: Path, reference: Path) -> dict:
     """SIGKILL one of two worker processes at a point; the run must finish and equal v1."""
     import dask
+    from assay.pipelines.publish import run_pipeline
+    from assay.pipelines.spec import load_spec
     from distributed import Client, LocalCluster
-
-    from pipelines.publish import run_pipeline
-    from pipelines.spec import load_spec
 
     spec = load_spec(folder / "pipeline.yaml")
     uploads = [str(folder / "uploads")]
@@ -138,9 +138,8 @@ def worker_kills(folder: Path, reference: Path) -> dict:
 
 
 def _cli(*args: str) -> Any:
+    from assay.flows.cli import app
     from typer.testing import CliRunner
-
-    from flows.cli import app
 
     return CliRunner().invoke(app, list(args))
 
@@ -166,12 +165,12 @@ def full_sink(folder: Path, reference: Path) -> dict:
 def read_errors(folder: Path) -> dict:
     """Reads through a store that fails its next N opens, with the flow's real retry delay;
     the recovered run must equal the undisturbed run through the same store."""
-    import flows.ingest
+    import assay.flows.ingest
 
     uploads = f"flaky://{folder / 'uploads'}"
     spec = str(folder / "pipeline.yaml")
-    figures: dict[str, Any] = {"retries": flows.ingest.IO_RETRIES,
-                               "retry_delay_s": flows.ingest.IO_RETRY_DELAY_SECONDS}
+    figures: dict[str, Any] = {"retries": assay.flows.ingest.IO_RETRIES,
+                               "retry_delay_s": assay.flows.ingest.IO_RETRY_DELAY_SECONDS}
     for name, failures in (("undisturbed", 0), ("transient", 2), ("permanent", 10**6)):
         sink = folder / f"reads-{name}"
         kit.FlakyFileSystem.arm(failures)

@@ -42,7 +42,7 @@ from benchmarks.run_standard import (
 )
 
 TOOLS = ("assay-cudf", "assay-pandas", "duckdb", "polars")
-SPILL_LINE = "cuDF spilled"  # logged by pipelines.cluster when a cuDF run spilled
+SPILL_LINE = "cuDF spilled"  # logged by assay.pipelines.cluster when a cuDF run spilled
 
 
 class GpuMemoryPeak:

@@ -27,9 +27,9 @@ from data_samples.hostile import CASES, Case, write_cases  # noqa: E402
 
 RUNNER = """
 import sys
-from pipelines.errors import AssayError
-from pipelines.publish import run_pipeline
-from pipelines.spec import load_spec
+from assay.pipelines.errors import AssayError
+from assay.pipelines.publish import run_pipeline
+from assay.pipelines.spec import load_spec
 try:
     version = run_pipeline(load_spec(sys.argv[1]))
     a = version.manifest["accounting"]

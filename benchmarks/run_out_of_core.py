@@ -16,7 +16,7 @@ by reason must all agree.
     python benchmarks/run_out_of_core.py --files 2 --rows 300000 --copies 1   # smoke run
 
 The workers run as deployed: Dask's pause (80% of the limit) and the nanny's kill (95%) on,
-with the environment assay documents for ``dask worker`` (``pipelines.workers``: no
+with the environment assay documents for ``dask worker`` (``assay.pipelines.workers``: no
 profiler, pyarrow's system pool; ``--plain-workers`` leaves it out, to measure what it
 saves) and p2p's buffers lowered to 16 MiB. Pauses are counted from the workers' logs.
 ``--no-pause`` switches the pause and kill off, so the limit only drives spilling (how the
@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as a script: make the repo's packages importable
     sys.path.insert(0, str(ROOT))
 
+from assay.pipelines.workers import worker_environment  # noqa: E402
+
 from benchmarks.run_standard import (  # noqa: E402
     JOB,
     PYTHON,
@@ -53,7 +55,6 @@ from benchmarks.run_standard import (  # noqa: E402
     run_peer,
 )
 from data_samples.generate import dirty_events, write_csv_files  # noqa: E402
-from pipelines.workers import worker_environment  # noqa: E402
 from tests.dask_cli_cluster import CliCluster, dask_cli_cluster  # noqa: E402
 
 BENCH = ROOT / "benchmarks"
@@ -83,13 +84,13 @@ def ensure_data(files: int, rows: int, copies: int, seed: int) -> Path:
     return folder
 
 
-# The engine without Prefect (``pipelines.publish.run_pipeline``): on a loaded machine the
+# The engine without Prefect (``assay.pipelines.publish.run_pipeline``): on a loaded machine the
 # CLI's ephemeral Prefect server can time out before the run starts, which is not what this
 # measures. The spec's ``cluster.address`` makes it join the running scheduler.
 ENGINE = """
 import sys
-from pipelines.publish import run_pipeline
-from pipelines.spec import load_spec
+from assay.pipelines.publish import run_pipeline
+from assay.pipelines.spec import load_spec
 run_pipeline(load_spec(sys.argv[1]), inputs=[sys.argv[2]], output=sys.argv[3])
 """
 

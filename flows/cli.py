@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from assay.flows.doctor import doctor
+from assay.pipelines.backend import BackendChoice, resolve_backend
+from assay.pipelines.errors import EXIT_INTERNAL, AssayError
+from assay.pipelines.spec import PipelineSpec, load_spec
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -30,11 +34,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
-
-from flows.doctor import doctor
-from pipelines.backend import BackendChoice, resolve_backend
-from pipelines.errors import EXIT_INTERNAL, AssayError
-from pipelines.spec import PipelineSpec, load_spec
 
 app = typer.Typer(
     name="assay",
@@ -91,7 +90,7 @@ def _configure_prefect(verbose: bool) -> None:
     """Keep Prefect quiet on the console unless --verbose; call before importing Prefect.
 
     Prefect reads its settings and configures logging when first imported, so the variables
-    are set before ``flows.ingest`` is imported (a value the user set wins). Without
+    are set before ``assay.flows.ingest`` is imported (a value the user set wins). Without
     PREFECT_API_URL, Prefect runs the flow against a temporary local server (its ephemeral
     mode: no prompt, stopped at exit); with it set, runs and logs go to that server.
     """
@@ -122,7 +121,7 @@ class _HideRunFailures(logging.Filter):
 def _quiet_console() -> None:
     """Without --verbose the console shows warnings, not Dask's chatter or run failures.
 
-    Call after importing ``flows.ingest``: importing distributed sets its loggers to INFO,
+    Call after importing ``assay.flows.ingest``: importing distributed sets its loggers to INFO,
     and an in-process cluster's scheduler and workers log through them.
     """
     from prefect.logging.handlers import PrefectConsoleHandler
@@ -233,8 +232,8 @@ def run(
     with _exit_codes(verbose):
         parsed = load_spec(spec)  # fail fast (exit 2) before Prefect and Dask start
         resolve_backend(backend or parsed.backend)  # and on a backend that cannot run here
-        from flows.ingest import ingest
-        from flows.summary import to_table
+        from assay.flows.ingest import ingest
+        from assay.flows.summary import to_table
 
         if not verbose:
             _quiet_console()
@@ -308,7 +307,7 @@ def inspect(
     if "://" not in dataset_dir and not Path(dataset_dir).is_dir():
         raise typer.BadParameter(f"{dataset_dir}: no such directory", param_hint="DATASET_DIR")
     with _exit_codes(verbose):
-        from pipelines.inspect import list_versions
+        from assay.pipelines.inspect import list_versions
 
         versions = list_versions(dataset_dir)
         if not versions:
@@ -381,13 +380,13 @@ def suite_draft(
     verbose: VerboseOption = False,
 ) -> None:
     """Draft a starting GE suite from an upload's sample (exit 2 FILE exists, 3 unreadable)."""
-    from pipelines.errors import EXIT_INVALID_SPEC, EXIT_REJECTED
+    from assay.pipelines.errors import EXIT_INVALID_SPEC, EXIT_REJECTED
 
     if output.exists() and not force:
         _fail(f"{output}: already exists (use --force to overwrite)")
         raise typer.Exit(EXIT_INVALID_SPEC)
     with _exit_codes(verbose):
-        from validation.draft import DraftError, draft_suite
+        from assay.validation.draft import DraftError, draft_suite
 
         try:
             draft = draft_suite(upload, name=name, sample_rows=sample_rows)
@@ -429,7 +428,7 @@ PipelinesArgument = Annotated[
 
 def _data_dir(option: Path | None) -> Path:
     """The data directory, exported so that the flow runs this process starts share it."""
-    from pipelines.ledger import DATA_DIR_ENV, default_data_dir
+    from assay.pipelines.ledger import DATA_DIR_ENV, default_data_dir
 
     path = (option or default_data_dir()).resolve()
     path.mkdir(parents=True, exist_ok=True)
@@ -444,7 +443,7 @@ def _prefect_api(data_dir: Path) -> Iterator[str]:
     if url := os.environ.get("PREFECT_API_URL"):
         yield url
         return
-    from flows.server import local_server
+    from assay.flows.server import local_server
 
     print(f"starting a local Prefect server (database under {data_dir / 'prefect'})",
           file=sys.stderr, flush=True)
@@ -470,11 +469,11 @@ def serve(
     """Serve a Prefect deployment per pipeline (its schedule, its upload trigger) until Ctrl-C."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
-        from pipelines.registry import load_pipelines
+        from assay.pipelines.registry import load_pipelines
 
         found = load_pipelines(pipelines_dir)
         with _prefect_api(_data_dir(data_dir)):
-            from flows.serve import serve_pipelines
+            from assay.flows.serve import serve_pipelines
 
             for name in found:
                 print(f"serving deployment ingest/{name}", flush=True)
@@ -501,11 +500,11 @@ def api(
     """Take uploads over HTTP and trigger their ingestion (see README, Orchestration)."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
-        from pipelines.registry import load_pipelines
+        from assay.pipelines.registry import load_pipelines
 
         found = load_pipelines(pipelines_dir)
         home = _data_dir(data_dir)
-        from flows.api import create_app, load_tokens, openapi_json
+        from assay.flows.api import create_app, load_tokens, openapi_json
 
         if openapi:
             sys.stdout.write(openapi_json(create_app(found, home, {})))
@@ -539,11 +538,11 @@ def watch(
     """Land complete files from a folder or bucket as uploads and trigger their ingestion."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
-        from pipelines.registry import load_pipelines
+        from assay.pipelines.registry import load_pipelines
 
         (pipeline,) = load_pipelines(spec).values()
-        from flows.intake import Intake
-        from flows.watch import Watcher
+        from assay.flows.intake import Intake
+        from assay.flows.watch import Watcher
 
         watcher = Watcher(source, pipeline, Intake(_data_dir(data_dir)), settle=settle,
                           storage_options=pipeline.spec.source.storage_options)

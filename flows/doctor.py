@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from pipelines.backend import resolve_backend, visible_gpus
-from pipelines.errors import EXIT_INVALID_SPEC, SpecError
-from pipelines.spec import ClusterSpec, load_spec
+from assay.pipelines.backend import resolve_backend, visible_gpus
+from assay.pipelines.errors import EXIT_INVALID_SPEC, SpecError
+from assay.pipelines.spec import ClusterSpec, load_spec
 
 # Distributions to report, each under the names it is published as (CUDA 12/13 wheels).
 PACKAGES: dict[str, tuple[str, ...]] = {

@@ -11,11 +11,10 @@ import json
 import re
 from typing import Any
 
+from assay.pipelines.plan import RunPlan
+from assay.pipelines.staging import QUARANTINE, sink_fs
+from assay.validation.report_rows import expectation_rows
 from prefect.artifacts import create_table_artifact
-
-from pipelines.plan import RunPlan
-from pipelines.staging import QUARANTINE, sink_fs
-from validation.report_rows import expectation_rows
 
 
 def artifact_key(name: str) -> str:

@@ -17,26 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from assay.flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
+from assay.flows.summary import RunSummary, summarize, to_markdown
+from assay.flows.uploads import ingest_uploads
+from assay.pipelines.backend import resolve_backend
+from assay.pipelines.cluster import dask_client
+from assay.pipelines.confine import Roots, served_roots
+from assay.pipelines.errors import AssayError, GateAborted, SpecError, TransientStorageError
+from assay.pipelines.ledger import Ledger, default_data_dir, landing_folder
+from assay.pipelines.lock import dataset_lock
+from assay.pipelines.plan import RunPlan, plan_run
+from assay.pipelines.publish import PublishedVersion, publish_run
+from assay.pipelines.runner import StagedRun, execute_run
+from assay.pipelines.spec import PipelineSpec, load_spec
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment, flow_run
-
-from flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
-from flows.summary import RunSummary, summarize, to_markdown
-from flows.uploads import ingest_uploads
-from pipelines.backend import resolve_backend
-from pipelines.cluster import dask_client
-from pipelines.confine import Roots, served_roots
-from pipelines.errors import AssayError, GateAborted, SpecError, TransientStorageError
-from pipelines.ledger import Ledger, default_data_dir, landing_folder
-from pipelines.lock import dataset_lock
-from pipelines.plan import RunPlan, plan_run
-from pipelines.publish import PublishedVersion, publish_run
-from pipelines.runner import StagedRun, execute_run
-from pipelines.spec import PipelineSpec, load_spec
 
 ProgressCallback = Callable[[int, int], None]
 

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assay.pipelines.ledger import Ledger, Upload, landing_folder
+from assay.pipelines.registry import Pipeline
+from assay.pipelines.sources.discover import _suffixes
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.sorting import FlowRunSort
@@ -30,10 +33,6 @@ from prefect.events import Event
 from prefect.events.clients import PrefectEventsClient
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
-
-from pipelines.ledger import Ledger, Upload, landing_folder
-from pipelines.registry import Pipeline
-from pipelines.sources.discover import _suffixes
 
 EVENT = "assay.upload.received"
 _EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}

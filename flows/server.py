@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-
-from pipelines.errors import AssayError
+from assay.pipelines.errors import AssayError
 
 
 class ServerStartFailed(AssayError):

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 if TYPE_CHECKING:  # the engine is only needed for the types here
-    from pipelines.publish import PublishedVersion
-    from pipelines.runner import StagedRun
+    from assay.pipelines.publish import PublishedVersion
+    from assay.pipelines.runner import StagedRun
 
 
 @dataclass(frozen=True)

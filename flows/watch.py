@@ -19,10 +19,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import fsspec
+from assay.flows.intake import Intake, IntakeRefused, Received, upload_suffix
+from assay.pipelines.registry import Pipeline
 from fsspec.core import url_to_fs
-
-from flows.intake import Intake, IntakeRefused, Received, upload_suffix
-from pipelines.registry import Pipeline
 
 log = logging.getLogger("assay.watch")
 _WRITING_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")

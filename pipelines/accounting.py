@@ -11,10 +11,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import pandas as pd
-
-from pipelines.errors import AssayError
-from pipelines.routing import DROPPED, QUARANTINED
-from transforms.base import REASON_SEP
+from assay.pipelines.errors import AssayError
+from assay.pipelines.routing import DROPPED, QUARANTINED
+from assay.transforms.base import REASON_SEP
 
 
 @dataclass

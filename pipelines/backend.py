@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Literal
 
-from pipelines.errors import SpecError
+from assay.pipelines.errors import SpecError
 
 BackendChoice = Literal["auto", "pandas", "cudf"]
 GPU_MODULES = ("cudf", "dask_cudf")  # both are needed: partitions and Dask's cuDF readers

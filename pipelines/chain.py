@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-
-from pipelines.routing import HIDDEN, QUARANTINED, Mark, data_columns, live_mask, route_out
-from transforms import frame as fr
-from transforms.base import PartitionStep
+from assay.pipelines.routing import HIDDEN, QUARANTINED, Mark, data_columns, live_mask, route_out
+from assay.transforms import frame as fr
+from assay.transforms.base import PartitionStep
 
 
 def run_chain(part: pd.DataFrame, steps: Sequence[PartitionStep]) -> pd.DataFrame:

@@ -10,12 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import dask
+from assay.pipelines.backend import BackendUnavailable, visible_gpus
+from assay.pipelines.spec import ClusterSpec
+from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config
+from assay.transforms import frame as fr
 from distributed import Client, LocalCluster
-
-from pipelines.backend import BackendUnavailable, visible_gpus
-from pipelines.spec import ClusterSpec
-from pipelines.workers import ForgetFinishedTasks, local_cluster_config
-from transforms import frame as fr
 
 log = logging.getLogger("assay.backend")
 
@@ -72,7 +71,7 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
     """A connected client; a local cluster is torn down on exit, a remote one is left alone.
 
     ``workers`` and ``address`` (from the command line) override the spec; ``backend`` is a
-    resolved backend name (``pipelines.backend.resolve_backend``).
+    resolved backend name (``assay.pipelines.backend.resolve_backend``).
     """
     address = address or cluster.address
     config = _run_config(cluster, bool(address), backend)

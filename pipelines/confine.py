@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from assay.pipelines.errors import UploadRejected
+from assay.pipelines.spec import PipelineSpec
 from fsspec.core import split_protocol
-
-from pipelines.errors import UploadRejected
-from pipelines.spec import PipelineSpec
 
 _GLOB = re.compile(r"[*?\[]")
 _LOCAL = {"file", "local"}

@@ -9,13 +9,12 @@ from typing import Any
 
 import dask.dataframe as dd
 import pandas as pd
-
-from pipelines.routing import QUARANTINED, Mark, data_columns, live_mask, route_out
-from pipelines.spec import GateSpec
-from transforms import frame as fr
-from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
-from validation.gate import GateEvaluator
-from validation.suite import load_gate_suite
+from assay.pipelines.routing import QUARANTINED, Mark, data_columns, live_mask, route_out
+from assay.pipelines.spec import GateSpec
+from assay.transforms import frame as fr
+from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+from assay.validation.gate import GateEvaluator
+from assay.validation.suite import load_gate_suite
 
 
 @dataclass

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 import dask.dataframe as dd
 import pandas as pd
-
-from pipelines.chain import run_chain
-from pipelines.gates import GatePoint, apply_gate
-from pipelines.routing import (
+from assay.pipelines.chain import run_chain
+from assay.pipelines.gates import GatePoint, apply_gate
+from assay.pipelines.routing import (
     DROPPED,
     LINEAGE,
     Mark,
@@ -24,9 +23,9 @@ from pipelines.routing import (
     route_out,
     with_routing,
 )
-from pipelines.spec import GateSpec, PipelineSpec
-from transforms import frame as fr
-from transforms.base import GlobalStep, PartitionStep
+from assay.pipelines.spec import GateSpec, PipelineSpec
+from assay.transforms import frame as fr
+from assay.transforms.base import GlobalStep, PartitionStep
 
 
 @dataclass

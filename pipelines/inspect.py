@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipelines.staging import sink_fs
-from pipelines.versions import read_latest, version_numbers
+from assay.pipelines.staging import sink_fs
+from assay.pipelines.versions import read_latest, version_numbers
 
 
 def list_versions(sink_path: str, storage_options: dict[str, Any] | None = None) -> list[dict]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.errors import AssayError
+from assay.pipelines.errors import AssayError
 
 
 class LockTimeout(AssayError):

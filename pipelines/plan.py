@@ -13,13 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipelines.confine import Roots
-from pipelines.errors import UploadRejected
-from pipelines.sources.csv_reader import parse_header
-from pipelines.sources.discover import discover
-from pipelines.sources.parquet_reader import parquet_blocks
-from pipelines.sources.scan import InputFile, scan, sniff
-from pipelines.spec import PipelineSpec
+from assay.pipelines.confine import Roots
+from assay.pipelines.errors import UploadRejected
+from assay.pipelines.sources.csv_reader import parse_header
+from assay.pipelines.sources.discover import discover
+from assay.pipelines.sources.parquet_reader import parquet_blocks
+from assay.pipelines.sources.scan import InputFile, scan, sniff
+from assay.pipelines.spec import PipelineSpec
 
 
 @dataclass

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pipelines import killpoints
-from pipelines import staging as staging_area
-from pipelines.errors import storage_failure
-from pipelines.sink.manifest import build_manifest
-from pipelines.sink.shards import write_table
-from pipelines.versions import LATEST, remove_unpublished, renamed_by, version_numbers
+from assay.pipelines import killpoints
+from assay.pipelines import staging as staging_area
+from assay.pipelines.errors import storage_failure
+from assay.pipelines.sink.manifest import build_manifest
+from assay.pipelines.sink.shards import write_table
+from assay.pipelines.versions import LATEST, remove_unpublished, renamed_by, version_numbers
 
 
 @dataclass
@@ -106,10 +106,10 @@ def run_pipeline(spec, inputs=None, output=None, client=None, on_progress=None,
                  backend=None) -> PublishedVersion:
     """Plan, execute and publish without Prefect (the flow wraps the same three calls).
     ``backend`` (auto, pandas or cudf) replaces the spec's."""
-    from pipelines.backend import resolve_backend
-    from pipelines.cluster import dask_client
-    from pipelines.plan import plan_run
-    from pipelines.runner import execute_run
+    from assay.pipelines.backend import resolve_backend
+    from assay.pipelines.cluster import dask_client
+    from assay.pipelines.plan import plan_run
+    from assay.pipelines.runner import execute_run
 
     chosen = resolve_backend(backend or spec.backend).backend
     plan = plan_run(spec, inputs, output)

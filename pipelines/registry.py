@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.errors import SpecError
-from pipelines.spec import PipelineSpec, load_spec
+from assay.pipelines.errors import SpecError
+from assay.pipelines.spec import PipelineSpec, load_spec
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from transforms import frame as fr
-from transforms.frame import Column, Frame
+from assay.transforms import frame as fr
+from assay.transforms.frame import Column, Frame
 
 LINEAGE = ["_source_id", "_source_line"]
 ROUTING = ["_fate", "_stage", "_reasons", "_record"]

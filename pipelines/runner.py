@@ -12,18 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from assay.pipelines import staging as staging_area
+from assay.pipelines.accounting import Accounting, accounting_from_ledger
+from assay.pipelines.errors import GateAborted, StorageError, UploadRejected
+from assay.pipelines.graph import build_graph
+from assay.pipelines.plan import RunPlan
+from assay.pipelines.routing import data_columns
+from assay.pipelines.sink.finish import LEDGER_META, finish_partition
+from assay.pipelines.sink.shards import arrow_schema
+from assay.pipelines.sources.read import read_uploads
+from assay.transforms import frame as fr
 from distributed import Client, Future, as_completed, futures_of
-
-from pipelines import staging as staging_area
-from pipelines.accounting import Accounting, accounting_from_ledger
-from pipelines.errors import GateAborted, StorageError, UploadRejected
-from pipelines.graph import build_graph
-from pipelines.plan import RunPlan
-from pipelines.routing import data_columns
-from pipelines.sink.finish import LEDGER_META, finish_partition
-from pipelines.sink.shards import arrow_schema
-from pipelines.sources.read import read_uploads
-from transforms import frame as fr
 
 ProgressCallback = Callable[[int, int], None]
 

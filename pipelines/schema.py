@@ -8,11 +8,11 @@ import functools
 import operator
 from dataclasses import dataclass
 
-from pipelines.spec import CsvOptions, SchemaSpec
-from transforms import frame as fr
-from transforms.casting import cast_column
-from transforms.frame import Column, Frame
-from transforms.masks import as_mask, reasons
+from assay.pipelines.spec import CsvOptions, SchemaSpec
+from assay.transforms import frame as fr
+from assay.transforms.casting import cast_column
+from assay.transforms.frame import Column, Frame
+from assay.transforms.masks import as_mask, reasons
 
 
 @dataclass

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from assay.pipelines.errors import SpecError
+from assay.transforms.base import registered_steps
+from assay.transforms.params import ByteSize
 from dask.utils import parse_bytes
 from pydantic import (
     AfterValidator,
@@ -26,10 +29,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from pipelines.errors import SpecError
-from transforms.base import registered_steps
-from transforms.params import ByteSize
 
 ENV_REFERENCE = re.compile(r"^\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Option names that hold credentials (key, secret, token, password, account_key, sas_token,
@@ -369,7 +368,7 @@ def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
     if not spec.gates:
         return
     """Load each gate's suite now, so an unknown expectation fails the spec, not the run."""
-    from validation.suite import SuiteError, load_gate_suite
+    from assay.validation.suite import SuiteError, load_gate_suite
 
     for i, gate in enumerate(spec.gates):
         try:

@@ -11,12 +11,11 @@ import json
 from typing import Any
 
 import fsspec
+from assay.pipelines.plan import RunPlan
+from assay.pipelines.versions import latest_run_id
+from assay.validation.report import render_html
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
-
-from pipelines.plan import RunPlan
-from pipelines.versions import latest_run_id
-from validation.report import render_html
 
 STAGING = "_staging"
 QUARANTINE = "_quarantine"

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from assay.transforms.frame import Column, Frame
 from pydantic import BaseModel, ConfigDict
-
-from transforms.frame import Column, Frame
 
 Fate = Literal["dropped", "quarantined"]
 # Joins the reasons of one row (a row can fail several checks at once); the engine splits
@@ -95,6 +94,6 @@ def register(cls: type[Step]) -> type[Step]:
 
 
 def registered_steps() -> dict[str, type[Step]]:
-    import transforms.library  # noqa: F401  (registers every step)
+    import assay.transforms.library  # noqa: F401  (registers every step)
 
     return dict(_REGISTRY)

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-
-from transforms import frame as fr
-from transforms.frame import Column
+from assay.transforms import frame as fr
+from assay.transforms.frame import Column
 
 _INT_PATTERN = r"[+-]?\d+"
 _INT_BOUNDS = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}

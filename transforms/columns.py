@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from assay.transforms.base import PartitionStep, StepResult, register
+from assay.transforms.frame import Frame
+from assay.transforms.params import ColumnList, ColumnName, require_columns
 from pydantic import Field, field_validator
-
-from transforms.base import PartitionStep, StepResult, register
-from transforms.frame import Frame
-from transforms.params import ColumnList, ColumnName, require_columns
 
 
 @register

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from assay.transforms import frame as fr
+from assay.transforms.frame import Column, Frame
+from assay.transforms.masks import as_mask, present
+from assay.transforms.params import compile_regex
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
-
-from transforms import frame as fr
-from transforms.frame import Column, Frame
-from transforms.masks import as_mask, present
-from transforms.params import compile_regex
 
 CompareOp = Literal[
     "eq",

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from transforms import frame as fr
-from transforms.frame import Frame
+from assay.transforms import frame as fr
+from assay.transforms.frame import Frame
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 50

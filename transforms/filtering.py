@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from assay.transforms.base import PartitionStep, StepResult, register
+from assay.transforms.conditions import Condition
+from assay.transforms.frame import Frame
+from assay.transforms.params import Action, fate_of, require_columns
 from pydantic import model_validator
-
-from transforms.base import PartitionStep, StepResult, register
-from transforms.conditions import Condition
-from transforms.frame import Frame
-from transforms.params import Action, fate_of, require_columns
 
 
 @register

@@ -1,6 +1,6 @@
 """Imports every step module so each registers its ``op`` (see base.registered_steps)."""
 
-from transforms import (  # noqa: F401
+from assay.transforms import (  # noqa: F401
     columns,
     conversion,
     dedup,

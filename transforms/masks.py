@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from transforms import frame as fr
-from transforms.base import REASON_SEP
-from transforms.frame import Column, Frame
+from assay.transforms import frame as fr
+from assay.transforms.base import REASON_SEP
+from assay.transforms.frame import Column, Frame
 
 
 def as_mask(values: Column) -> Column:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from assay.transforms import frame as fr
+from assay.transforms.base import PartitionStep, StepResult, register
+from assay.transforms.frame import Frame
+from assay.transforms.masks import as_mask
+from assay.transforms.params import Action, ColumnList, ColumnName, fate_of, require_columns
 from pydantic import Field
-
-from transforms import frame as fr
-from transforms.base import PartitionStep, StepResult, register
-from transforms.frame import Frame
-from transforms.masks import as_mask
-from transforms.params import Action, ColumnList, ColumnName, fate_of, require_columns
 
 
 @register

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from assay.transforms import frame as fr
+from assay.transforms.base import PartitionStep, StepResult, register
+from assay.transforms.frame import Column, Frame
+from assay.transforms.masks import as_mask, reasons
+from assay.transforms.params import Action, ColumnName, fate_of, require_columns
 from pydantic import model_validator
-
-from transforms import frame as fr
-from transforms.base import PartitionStep, StepResult, register
-from transforms.frame import Column, Frame
-from transforms.masks import as_mask, reasons
-from transforms.params import Action, ColumnName, fate_of, require_columns
 
 Bound = float | int | str | None  # str for timestamps
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from transforms import frame as fr
-from transforms.base import PartitionStep, StepResult, register
-from transforms.frame import Frame
-from transforms.params import ColumnList, ColumnName, add_columns, require_columns
+from assay.transforms import frame as fr
+from assay.transforms.base import PartitionStep, StepResult, register
+from assay.transforms.frame import Frame
+from assay.transforms.params import ColumnList, ColumnName, add_columns, require_columns
 
 
 @register

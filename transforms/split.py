@@ -7,8 +7,8 @@ from __future__ import annotations
 import itertools
 import math
 
-from transforms import frame as fr
-from transforms.frame import Column, Frame
+from assay.transforms import frame as fr
+from assay.transforms.frame import Column, Frame
 
 _SEED_COLUMN = "__split_seed__"
 _UNIT = float(2**53)

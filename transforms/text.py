@@ -6,18 +6,17 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, model_validator
-
-from transforms import frame as fr
-from transforms.base import PartitionStep, StepResult, register
-from transforms.frame import Column, Frame
-from transforms.params import (
+from assay.transforms import frame as fr
+from assay.transforms.base import PartitionStep, StepResult, register
+from assay.transforms.frame import Column, Frame
+from assay.transforms.params import (
     ColumnList,
     ColumnName,
     add_columns,
     compile_regex,
     require_columns,
 )
+from pydantic import Field, model_validator
 
 
 def _string_column(frame: Frame, column: str, label: str) -> Column:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.frame import library
+from assay.transforms.frame import library
 
 
 def _last_present(part: Any, column: str, partition_info: dict | None = None) -> Any:

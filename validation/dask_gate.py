@@ -13,13 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-
-from transforms.frame import hash_rows
-from validation import repeats
-from validation.boundaries import previous_values
-from validation.expectations.frames import KEY_HASH
-from validation.expectations.ordering import PREVIOUS
-from validation.gate import GateEvaluator, Stats
+from assay.transforms.frame import hash_rows
+from assay.validation import repeats
+from assay.validation.boundaries import previous_values
+from assay.validation.expectations.frames import KEY_HASH
+from assay.validation.expectations.ordering import PREVIOUS
+from assay.validation.gate import GateEvaluator, Stats
 
 Key = tuple[str, ...]
 

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from validation.draft_read import DraftError, Sample, read_sample
-from validation.expectations import REGISTRY, ConfigError
-from validation.gate import GateEvaluator
-from validation.suite import parse_suite
+from assay.validation.draft_read import DraftError, Sample, read_sample
+from assay.validation.expectations import REGISTRY, ConfigError
+from assay.validation.gate import GateEvaluator
+from assay.validation.suite import parse_suite
 
 SAMPLE_ROWS = 100_000
 IN_SET_MAX = 20

@@ -2,7 +2,7 @@
 
 CSV values arrive as strings, as in the engine; a string column whose values (all but at
 most 1%) convert to int64, float64 or an ISO 8601 timestamp is typed so, with the engine's
-own converters (``transforms.casting``), and the values that do not convert become null
+own converters (``assay.transforms.casting``), and the values that do not convert become null
 (the engine would quarantine their rows when the schema declares that type). Malformed CSV
 and JSON lines are skipped: a draft describes the good rows.
 """
@@ -17,8 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
-
-from transforms.casting import cast_column
+from assay.transforms.casting import cast_column
 
 COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2",
                 ".xz": "xz"}

@@ -1,6 +1,6 @@
 """Evaluating a suite on partitions: per-partition statistics, their fold, GE-shaped results.
 
-The evaluator is plain Python and picklable; ``validation.dask_gate`` wires it into a graph.
+The evaluator is plain Python and picklable; ``assay.validation.dask_gate`` wires it into a graph.
 An expectation that fails to evaluate where GE's engine raises too (a missing column,
 incomparable types) becomes a failed result with ``exception_info``, never a crashed run.
 """
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
-from transforms.frame import library
-from transforms.masks import reasons
-from validation.expectations import Expectation, ExpectationError, Table
-from validation.expectations.map import MapExpectation
-from validation.expectations.shared import partition_scope
-from validation.suite import Suite
+from assay.transforms.frame import library
+from assay.transforms.masks import reasons
+from assay.validation.expectations import Expectation, ExpectationError, Table
+from assay.validation.expectations.map import MapExpectation
+from assay.validation.expectations.shared import partition_scope
+from assay.validation.suite import Suite
 
 Duplicates = dict[tuple[str, ...], Any]
 

@@ -5,7 +5,7 @@ Each partition sorts its distinct hashes and flags those it holds more than once
 reduction merges sorted runs (a stable sort of concatenated runs is a merge) and flags a
 hash repeated when either run flagged it or it appears in two runs. Measured on 5M rows in
 16 partitions with 2 threads: 0.63 s, against 1.3 s for ``value_counts`` however split.
-Arrays come from ``transforms.frame.array_values``, so the same code runs on numpy (CPU)
+Arrays come from ``assay.transforms.frame.array_values``, so the same code runs on numpy (CPU)
 and CuPy (GPU) without a host copy.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.frame import array_module, array_values
+from assay.transforms.frame import array_module, array_values
 
 Summary = tuple[Any, Any]  # (sorted distinct hashes, repeated flag per hash)
 

@@ -21,7 +21,7 @@ import os
 import warnings
 from typing import Any
 
-from validation.report_static import static_html
+from assay.validation.report_static import static_html
 
 log = logging.getLogger(__name__)
 

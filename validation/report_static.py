@@ -12,7 +12,7 @@ import json
 from html import escape
 from typing import Any
 
-from validation.report_rows import sample_of, short
+from assay.validation.report_rows import sample_of, short
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}

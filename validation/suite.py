@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from validation.expectations import REGISTRY, ConfigError, Expectation
+from assay.validation.expectations import REGISTRY, ConfigError, Expectation
 
 # item keys GE writes besides type and kwargs; kept for reporting, never evaluated
 _ITEM_KEYS = {"type", "expectation_type", "kwargs", "meta", "id", "severity", "notes"}

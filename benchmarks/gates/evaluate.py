@@ -44,10 +44,9 @@ def _failing_rows(verdict: Any) -> int:
 def _assay_gate(live: Any, suite: list[dict[str, Any]]) -> tuple[float, dict, int]:
     """The gate as the engine runs it: statistics and row routing in one dask.compute."""
     import dask
-
-    from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
-    from validation.gate import GateEvaluator
-    from validation.suite import parse_suite
+    from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+    from assay.validation.gate import GateEvaluator
+    from assay.validation.suite import parse_suite
 
     started = time.perf_counter()
     evaluator = GateEvaluator(parse_suite(suite, name="bench"), "bench")

@@ -2,7 +2,7 @@
 set -u
 mkdir -p /tmp/repo /tmp/bin /tmp/out
 (cd "$1" && tar --exclude=./.gpu --exclude=./.git -cf - .) | tar -xf - -C /tmp/repo
-printf '#!/bin/sh\nexec python3 -c "from flows.cli import app; app(prog_name=\\"assay\\")" "$@"\n' \
+printf '#!/bin/sh\nexec python3 -c "from assay.flows.cli import app; app(prog_name=\\"assay\\")" "$@"\n' \
   > /tmp/bin/assay && chmod +x /tmp/bin/assay
 . /tmp/repo/benchmarks/gpu_lease/env.sh
 cd /tmp/repo

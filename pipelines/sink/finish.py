@@ -10,17 +10,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from pipelines import killpoints
-from pipelines.errors import storage_failure
-from pipelines.routing import QUARANTINED, data_columns, live_mask
-from pipelines.sink.shards import write_shards, write_table
-from pipelines.spec import SinkSpec
-from transforms import frame as fr
-from transforms.base import REASON_SEP
-from transforms.frame import Column, Frame
-from transforms.masks import as_mask
-from transforms.split import assign_split
+from assay.pipelines import killpoints
+from assay.pipelines.errors import storage_failure
+from assay.pipelines.routing import QUARANTINED, data_columns, live_mask
+from assay.pipelines.sink.shards import write_shards, write_table
+from assay.pipelines.spec import SinkSpec
+from assay.transforms import frame as fr
+from assay.transforms.base import REASON_SEP
+from assay.transforms.frame import Column, Frame
+from assay.transforms.masks import as_mask
+from assay.transforms.split import assign_split
 
 LEDGER_META = pd.DataFrame({
     "kind": pd.Series(dtype="str"),  # shard | quarantine | rows

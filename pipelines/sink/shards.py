@@ -18,10 +18,9 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from pipelines.spec import SinkSpec
-from transforms import frame as fr
-from transforms.frame import Frame
+from assay.pipelines.spec import SinkSpec
+from assay.transforms import frame as fr
+from assay.transforms.frame import Frame
 
 log = logging.getLogger("assay.backend")
 

@@ -16,21 +16,20 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-
-from pipelines.errors import UploadRejected
-from pipelines.sources.csv_shape import plain_lines
-from pipelines.sources.lines import (
+from assay.pipelines.errors import UploadRejected
+from assay.pipelines.sources.csv_shape import plain_lines
+from assay.pipelines.sources.lines import (
     blank_lines,
     line_bounds,
     load_block,
     lone_carriage_returns,
     take_out_invalid_utf8,
 )
-from pipelines.sources.partition import BadRecords, routed_partition
-from pipelines.sources.scan import Block, InputFile
-from pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
-from transforms import frame as fr
-from transforms.frame import Frame
+from assay.pipelines.sources.partition import BadRecords, routed_partition
+from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
+from assay.transforms import frame as fr
+from assay.transforms.frame import Frame
 
 UNSPLITTABLE = "malformed: an unbalanced quote or a lone carriage return"
 

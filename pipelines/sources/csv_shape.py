@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.sources.lines import line_bounds_of
-from transforms.frame import array_module
+from assay.pipelines.sources.lines import line_bounds_of
+from assay.transforms.frame import array_module
 
 Array = Any  # numpy or CuPy
 

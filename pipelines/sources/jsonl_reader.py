@@ -14,13 +14,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
-
-from pipelines.sources.lines import blank_lines, line_bounds, load_block, take_out_invalid_utf8
-from pipelines.sources.partition import BadRecords, routed_partition
-from pipelines.sources.scan import Block, InputFile
-from pipelines.spec import SchemaSpec, SourceSpec
-from transforms import frame as fr
-from transforms.frame import Frame
+from assay.pipelines.sources.lines import (
+    blank_lines,
+    line_bounds,
+    load_block,
+    take_out_invalid_utf8,
+)
+from assay.pipelines.sources.partition import BadRecords, routed_partition
+from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.spec import SchemaSpec, SourceSpec
+from assay.transforms import frame as fr
+from assay.transforms.frame import Frame
 
 _JSON_TYPES = {"int64": pa.int64(), "int32": pa.int64(), "float64": pa.float64(),
                "float32": pa.float64(), "bool": pa.bool_(), "string": pa.string(),

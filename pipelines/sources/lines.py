@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-
-from pipelines.errors import StorageError, UploadRejected
-from pipelines.sources.scan import Block, InputFile
-from pipelines.sources.storage import open_upload
-from pipelines.spec import SourceSpec
-from transforms.frame import array_module
+from assay.pipelines.errors import StorageError, UploadRejected
+from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.sources.storage import open_upload
+from assay.pipelines.spec import SourceSpec
+from assay.transforms.frame import array_module
 
 BOM = b"\xef\xbb\xbf"
 

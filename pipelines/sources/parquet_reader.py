@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from pipelines.errors import StorageError, UploadRejected
-from pipelines.sources.partition import BadRecords, routed_partition
-from pipelines.sources.scan import Block, InputFile
-from pipelines.sources.storage import open_upload
-from pipelines.spec import SchemaSpec
-from transforms import frame as fr
-from transforms.frame import Frame
+from assay.pipelines.errors import StorageError, UploadRejected
+from assay.pipelines.sources.partition import BadRecords, routed_partition
+from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.sources.storage import open_upload
+from assay.pipelines.spec import SchemaSpec
+from assay.transforms import frame as fr
+from assay.transforms.frame import Frame
 
 _NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
              pa.bool_(): pd.BooleanDtype()}

@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from pipelines.routing import QUARANTINED, Mark, conform, rejected, route_out, with_routing
-from pipelines.schema import enforce_schema
-from pipelines.spec import CsvOptions, SchemaSpec
-from transforms import frame as fr
-from transforms.frame import Frame
+from assay.pipelines.routing import QUARANTINED, Mark, conform, rejected, route_out, with_routing
+from assay.pipelines.schema import enforce_schema
+from assay.pipelines.spec import CsvOptions, SchemaSpec
+from assay.transforms import frame as fr
+from assay.transforms.frame import Frame
 
 READ_STAGE = "read"
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import dask.dataframe as dd
 import pandas as pd
-
-from pipelines import killpoints
-from pipelines.plan import RunPlan
-from pipelines.routing import empty_routed
-from pipelines.sources.csv_reader import read_csv_block
-from pipelines.sources.jsonl_reader import read_jsonl_block
-from pipelines.sources.parquet_reader import read_parquet_block
-from pipelines.sources.scan import Block, InputFile
-from pipelines.spec import PipelineSpec
-from transforms import frame as fr
-from transforms.casting import cast_column
-from transforms.frame import Frame
+from assay.pipelines import killpoints
+from assay.pipelines.plan import RunPlan
+from assay.pipelines.routing import empty_routed
+from assay.pipelines.sources.csv_reader import read_csv_block
+from assay.pipelines.sources.jsonl_reader import read_jsonl_block
+from assay.pipelines.sources.parquet_reader import read_parquet_block
+from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.spec import PipelineSpec
+from assay.transforms import frame as fr
+from assay.transforms.casting import cast_column
+from assay.transforms.frame import Frame
 
 
 def data_meta(spec: PipelineSpec, plan: RunPlan) -> pd.DataFrame:

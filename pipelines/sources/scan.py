@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from pipelines.errors import StorageError, UploadRejected
-from pipelines.sources.discover import FoundFile
-from pipelines.sources.storage import open_upload
+from assay.pipelines.errors import StorageError, UploadRejected
+from assay.pipelines.sources.discover import FoundFile
+from assay.pipelines.sources.storage import open_upload
 
 _CHUNK = 8 * 1024 * 1024
 _SNIFF = 64 * 1024

@@ -14,9 +14,8 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 import fsspec
+from assay.pipelines.errors import storage_failure
 from fsspec.compression import compr
-
-from pipelines.errors import storage_failure
 
 
 class _StorageFile:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from assay.pipelines.spec import load_spec
 
 from benchmarks.run_gpu import GpuMemoryPeak, cpu_spec, gpu_spec, main, report
 from benchmarks.run_standard import JOB, Measured
-from pipelines.spec import load_spec
 
 
 def test_gpu_spec_is_the_standard_job_on_one_worker_per_gpu(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from assay.flows.summary import RunSummary, to_table
 from rich.console import Console
 
 from benchmarks.run_standard import summary_times
-from flows.summary import RunSummary, to_table
 
 
 def test_engine_and_phase_times_are_read_from_the_printed_summary() -> None:

@@ -12,8 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-from pipelines.accounting import Accounting
+from assay.pipelines.accounting import Accounting
 
 TINY_SPEC = """\
 name: {name}
@@ -118,12 +117,12 @@ class FakeEngine:
 
 @pytest.fixture
 def fake_engine(monkeypatch: pytest.MonkeyPatch, prefect_harness: None) -> FakeEngine:
-    import flows.ingest
+    import assay.flows.ingest
 
     engine = FakeEngine()
     for name in ("plan_run", "dask_client", "execute_run", "publish_run"):
-        monkeypatch.setattr(flows.ingest, name, getattr(engine, name))
-    for io_task in (flows.ingest.plan_inputs, flows.ingest.run_engine,
-                    flows.ingest.publish_version):
+        monkeypatch.setattr(assay.flows.ingest, name, getattr(engine, name))
+    for io_task in (assay.flows.ingest.plan_inputs, assay.flows.ingest.run_engine,
+                    assay.flows.ingest.publish_version):
         monkeypatch.setattr(io_task, "retry_delay_seconds", 0)
     return engine

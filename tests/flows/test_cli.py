@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import typer
+from assay.flows.cli import app
+from assay.pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
 from typer.testing import CliRunner
-
-from flows.cli import app
-from pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
 
 if TYPE_CHECKING:
     from conftest import FakeEngine
@@ -123,7 +122,7 @@ def test_inspect_lists_versions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             "latest": True,
         },
     ]
-    monkeypatch.setattr("pipelines.inspect.list_versions", lambda path: versions)
+    monkeypatch.setattr("assay.pipelines.inspect.list_versions", lambda path: versions)
     result = runner.invoke(app, ["inspect", str(tmp_path)], terminal_width=200)
     assert result.exit_code == 0, result.output
     rows = {line.split()[1]: line for line in result.stdout.splitlines() if " v0000" in line}

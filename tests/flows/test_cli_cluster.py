@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from assay.flows.cli import app
+from assay.pipelines.cluster import dask_client
+from assay.pipelines.publish import run_pipeline
+from assay.pipelines.spec import ClusterSpec, load_spec
 from typer.testing import CliRunner
 
-from flows.cli import app
-from pipelines.cluster import dask_client
-from pipelines.publish import run_pipeline
-from pipelines.spec import ClusterSpec, load_spec
 from tests.dask_cli_cluster import CliCluster
 
 pytestmark = pytest.mark.slow

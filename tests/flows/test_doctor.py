@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from assay.flows.cli import app
+from assay.flows.doctor import installed_version
 from typer.testing import CliRunner
-
-from flows.cli import app
-from flows.doctor import installed_version
 
 SAMPLE = Path(__file__).parents[2] / "data_samples" / "events" / "pipeline.yaml"
 

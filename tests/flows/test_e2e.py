@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from assay.flows.cli import app
+from assay.flows.ingest import ingest
 from typer.testing import CliRunner
-
-from flows.cli import app
-from flows.ingest import ingest
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from assay.flows.ingest import artifact_key, ingest
+from assay.pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
 from prefect.artifacts import Artifact
-
-from flows.ingest import artifact_key, ingest
-from pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
 
 if TYPE_CHECKING:
     from conftest import FakeEngine

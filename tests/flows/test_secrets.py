@@ -12,11 +12,10 @@ from typing import Any
 
 import fsspec
 import pytest
+from assay.flows.ingest import ingest
+from assay.pipelines.errors import SpecError
+from assay.pipelines.spec import load_spec
 from fsspec.implementations.local import LocalFileSystem
-
-from flows.ingest import ingest
-from pipelines.errors import SpecError
-from pipelines.spec import load_spec
 
 PASSWORD_VARIABLE = "ASSAY_TEST_STORE_PASSWORD"
 SPEC = """\

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import assay.flows.ingest
 import pytest
+from assay.flows.cli import app
+from assay.pipelines.errors import EXIT_STORAGE
 from typer.testing import CliRunner
 
-import flows.ingest
-from flows.cli import app
-from pipelines.errors import EXIT_STORAGE
 from tests.fault_kit import (
     BudgetFileSystem,
     FlakyFileSystem,
@@ -72,7 +72,7 @@ def test_full_sink_fails_cleanly_with_nothing_published(pipeline: Path, tmp_path
 def test_transient_read_errors_are_retried_by_the_flow(
     pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(flows.ingest.run_engine, "retry_delay_seconds", 0)
+    monkeypatch.setattr(assay.flows.ingest.run_engine, "retry_delay_seconds", 0)
     uploads = f"flaky://{tmp_path / 'uploads'}"
     FlakyFileSystem.arm(0)
     assert _run(pipeline, "-i", uploads, "-o", str(tmp_path / "reference")).exit_code == 0
@@ -89,7 +89,7 @@ def test_transient_read_errors_are_retried_by_the_flow(
 def test_permanent_read_error_fails_after_the_retries(
     pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(flows.ingest.run_engine, "retry_delay_seconds", 0)
+    monkeypatch.setattr(assay.flows.ingest.run_engine, "retry_delay_seconds", 0)
     uploads = tmp_path / "uploads"
     FlakyFileSystem.arm(10**6)
     try:
@@ -101,6 +101,6 @@ def test_permanent_read_error_fails_after_the_retries(
     assert failed.exit_code == EXIT_STORAGE, failed.output
     assert _complaints(failed.stderr) == (f"error: flaky://{uploads}/a.csv: open failed "
                              "(ConnectionResetError: [Errno 104] Connection reset by peer)\n")
-    assert met >= 1 + flows.ingest.IO_RETRIES  # every attempt met it
+    assert met >= 1 + assay.flows.ingest.IO_RETRIES  # every attempt met it
     assert not (tmp_path / "out" / "LATEST").exists()
     assert not list((tmp_path / "out" / "_staging").iterdir())

@@ -11,12 +11,11 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import yaml
+from assay.flows.cli import app
+from assay.validation.draft import draft_suite
+from assay.validation.expectations import REGISTRY
+from assay.validation.suite import load_gate_suite
 from typer.testing import CliRunner
-
-from flows.cli import app
-from validation.draft import draft_suite
-from validation.expectations import REGISTRY
-from validation.suite import load_gate_suite
 
 EVENTS = Path(__file__).resolve().parents[2] / "data_samples/events/uploads/events-1.csv"
 runner = CliRunner()
@@ -59,8 +58,8 @@ def test_draft_passes_on_its_upload_through_the_engine(events_suite: Path, tmp_p
                                                        ) -> None:
     """The guarantee: a pipeline whose schema declares the drafted column types, gated by the
     draft, passes every expectation on the upload the draft came from."""
-    from pipelines.publish import run_pipeline
-    from pipelines.spec import load_spec
+    from assay.pipelines.publish import run_pipeline
+    from assay.pipelines.spec import load_spec
 
     types = json.loads(events_suite.read_text())["meta"]["assay_draft"]["column_types"]
     spec = {

@@ -15,20 +15,20 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from assay.pipelines.plan import plan_run
+from assay.pipelines.publish import run_pipeline
+from assay.pipelines.sources import csv_reader
+from assay.pipelines.sources.read import read_uploads
+from assay.pipelines.spec import load_spec, parse_spec
+from assay.transforms.base import registered_steps
+from assay.transforms.frame import is_cudf
+from assay.validation.expectations.registry import REGISTRY
 
 import tests.validation.test_catalogue_aggregates as aggregates
 import tests.validation.test_catalogue_map as column_map
 import tests.validation.test_catalogue_rows as rows
 import tests.validation.test_differential as differential
-from pipelines.plan import plan_run
-from pipelines.publish import run_pipeline
-from pipelines.sources import csv_reader
-from pipelines.sources.read import read_uploads
-from pipelines.spec import load_spec, parse_spec
 from tests.validation.conftest import assert_agrees, run_native
-from transforms.base import registered_steps
-from transforms.frame import is_cudf
-from validation.expectations.registry import REGISTRY
 
 SAMPLES = Path(__file__).parents[2] / "data_samples"
 ToDevice = Callable[[pd.DataFrame], Any]  # a pandas frame onto the backend under test

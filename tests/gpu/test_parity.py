@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pipelines.backend import gpu_stack_problem, visible_gpus
+from assay.pipelines.backend import gpu_stack_problem, visible_gpus
 
 pytestmark = pytest.mark.gpu
 

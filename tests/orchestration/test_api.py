@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from assay.flows.api import create_app, load_tokens, openapi_json
+from assay.pipelines.errors import SpecError
+from assay.pipelines.ledger import Ledger
+from assay.pipelines.registry import load_pipelines
 from fastapi.testclient import TestClient
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from flows.api import create_app, load_tokens, openapi_json
-from pipelines.errors import SpecError
-from pipelines.ledger import Ledger
-from pipelines.registry import load_pipelines
 from tests.orchestration.conftest import add_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-from pipelines.ledger import Ledger
-from pipelines.lock import LockTimeout, dataset_lock
+from assay.pipelines.ledger import Ledger
+from assay.pipelines.lock import LockTimeout, dataset_lock
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def test_of_many_concurrent_claims_exactly_one_wins(ledger: Ledger) -> None:
 def test_a_crashed_claim_is_claimed_again(ledger: Ledger) -> None:
     upload, _ = ledger.register("p", "abc", 3, "/l/1.csv")
     # a child process claims the upload and dies without finishing
-    code = (f"from pipelines.ledger import Ledger; from pathlib import Path; "
+    code = (f"from assay.pipelines.ledger import Ledger; from pathlib import Path; "
             f"Ledger(Path({str(ledger.path)!r})).claim({upload.id!r})")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
     assert ledger.get(upload.id).state == "running"  # type: ignore[union-attr]

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from assay.pipelines.publish import PublishedVersion, run_pipeline
+from assay.pipelines.spec import PipelineSpec, parse_spec
 from distributed import Client, LocalCluster
-
-from pipelines.publish import PublishedVersion, run_pipeline
-from pipelines.spec import PipelineSpec, parse_spec
 
 BASIC_SCHEMA = {
     "columns": [

@@ -14,14 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from assay.flows.cli import app
+from assay.pipelines import backend as be
+from assay.pipelines.cluster import _require_gpus, _require_ucx, _run_config, cuda_cluster_kwargs
+from assay.pipelines.errors import EXIT_INVALID_SPEC, SpecError
+from assay.pipelines.spec import ClusterSpec, parse_spec
+from assay.transforms import frame as fr
 from typer.testing import CliRunner
-
-from flows.cli import app
-from pipelines import backend as be
-from pipelines.cluster import _require_gpus, _require_ucx, _run_config, cuda_cluster_kwargs
-from pipelines.errors import EXIT_INVALID_SPEC, SpecError
-from pipelines.spec import ClusterSpec, parse_spec
-from transforms import frame as fr
 
 SAMPLE = Path(__file__).parents[2] / "data_samples" / "events" / "pipeline.yaml"
 SMI_OUTPUT = ("GPU 0: NVIDIA H200 (UUID: GPU-aaaa1111)\n"
@@ -239,7 +238,7 @@ def test_host_fallbacks_compute_on_the_host_move_back_and_log(
 
 def test_more_gpu_workers_than_gpus_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    monkeypatch.setattr("pipelines.cluster.visible_gpus", lambda: [])
+    monkeypatch.setattr("assay.pipelines.cluster.visible_gpus", lambda: [])
     with pytest.raises(be.BackendUnavailable, match=r"--workers 2: the cuDF backend runs one "
                        r"worker per GPU, and 0 GPU\(s\) are visible"):
         _require_gpus(2)

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import yaml
+from assay.pipelines.errors import UploadRejected
+from assay.pipelines.publish import PublishedVersion
+from assay.pipelines.spec import PipelineSpec
 
 from data_samples.hostile import CASES, Case
-from pipelines.errors import UploadRejected
-from pipelines.publish import PublishedVersion
-from pipelines.spec import PipelineSpec
 from tests.pipelines.conftest import read_quarantine
 
 GOOD = b"id,name,amount\n1,a,1\n"

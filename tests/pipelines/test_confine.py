@@ -9,11 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from pipelines.confine import Roots, served_roots
-from pipelines.errors import UploadRejected
-from pipelines.plan import plan_run
-from pipelines.spec import PipelineSpec
+from assay.pipelines.confine import Roots, served_roots
+from assay.pipelines.errors import UploadRejected
+from assay.pipelines.plan import plan_run
+from assay.pipelines.spec import PipelineSpec
 
 CSV = b"id,name,amount\n1,a,1\n"
 

@@ -11,15 +11,15 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from assay.pipelines.sources import csv_reader
+from assay.pipelines.sources.csv_shape import plain_lines
+from assay.pipelines.sources.lines import blank_lines, line_bounds
+from assay.pipelines.spec import CsvOptions
+from assay.transforms import frame as fr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.sources import csv_reader
-from pipelines.sources.csv_shape import plain_lines
-from pipelines.sources.lines import blank_lines, line_bounds
-from pipelines.spec import CsvOptions
 from tests.gpu.parity import PLAIN_UPLOADS, READER_UPLOADS
-from transforms import frame as fr
 
 NAMES = ["id", "a", "b"]
 

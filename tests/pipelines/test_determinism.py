@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from assay.pipelines.cluster import dask_client
+from assay.pipelines.publish import PublishedVersion, run_pipeline
+from assay.pipelines.spec import ClusterSpec, PipelineSpec, load_spec
 
 from data_samples.generate import EventDirt, dirty_events, write_csv_files
-from pipelines.cluster import dask_client
-from pipelines.publish import PublishedVersion, run_pipeline
-from pipelines.spec import ClusterSpec, PipelineSpec, load_spec
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 RUN_KEYS = {"created_at", "run_id"}

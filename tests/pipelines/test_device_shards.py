@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from pipelines.sink import shards
-from pipelines.spec import SinkSpec
-from transforms import frame as fr
+from assay.pipelines.sink import shards
+from assay.pipelines.spec import SinkSpec
+from assay.transforms import frame as fr
 
 ROWS = pd.DataFrame({"id": np.arange(20_000), "text": [f"row {i} " * 8 for i in range(20_000)]})
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import dask
 import pytest
+from assay.pipelines import killpoints
+from assay.pipelines.lock import dataset_lock
+from assay.pipelines.publish import run_pipeline
+from assay.pipelines.spec import load_spec
 from distributed import Client, LocalCluster
 
-from pipelines import killpoints
-from pipelines.lock import dataset_lock
-from pipelines.publish import run_pipeline
-from pipelines.spec import load_spec
 from tests.fault_kit import (
     assert_nothing_left,
     assert_same_dataset,

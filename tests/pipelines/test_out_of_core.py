@@ -4,7 +4,7 @@ input, on ``dask worker`` processes that must keep the data on disk.
 Two clusters, because one limit cannot serve both checks in a test's time:
 
 - As deployed: Dask's pause (80%) and the nanny's kill (95%) on, the worker environment
-  assay documents (``pipelines.workers``), a limit a little above what the libraries take
+  assay documents (``assay.pipelines.workers``), a limit a little above what the libraries take
   (a worker holds ~180 MiB before any data), so the workers spill and the shuffle goes
   through disk. No worker may be killed or stall paused. The input is far below 10x that
   limit: 10x of 2 x 352 MiB is 7 GiB, minutes of work on 2 cores, a benchmark's size
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from assay.pipelines.publish import run_pipeline
+from assay.pipelines.workers import worker_environment
 
 from data_samples.generate import write_csv_files
-from pipelines.publish import run_pipeline
-from pipelines.workers import worker_environment
 from tests.dask_cli_cluster import CliCluster, dask_cli_cluster
 
 WORKERS, SPILL_ONLY_LIMIT, DEPLOYED_LIMIT = 2, 2 * 2**20, 352 * 2**20

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from assay.pipelines.errors import GateAborted
 
-from pipelines.errors import GateAborted
 from tests.pipelines.conftest import read_quarantine
 
 SCHEMA = {"columns": [
@@ -135,9 +135,8 @@ def test_split_writes_a_folder_per_split(make_spec, uploads, run):
 
 def test_same_shards_whatever_the_worker_count_and_shuffle(make_spec, uploads, tmp_path):
     import dask
+    from assay.pipelines.publish import run_pipeline
     from distributed import Client, LocalCluster
-
-    from pipelines.publish import run_pipeline
 
     rows = "".join(f"{i % 700},u{i % 50},US,2024-01-01T00:00:00Z,{i % 700}\n"
                    for i in range(3000))

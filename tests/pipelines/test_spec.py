@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from pipelines.errors import SpecError
-from pipelines.spec import load_spec, parse_spec
+from assay.pipelines.errors import SpecError
+from assay.pipelines.spec import load_spec, parse_spec
 
 BASE = {
     "name": "ok",

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from pipelines.errors import SpecError
-from pipelines.spec import load_spec
+from assay.pipelines.errors import SpecError
+from assay.pipelines.spec import load_spec
 
 SPEC = """\
 name: escapes

@@ -5,8 +5,7 @@ from __future__ import annotations
 import errno
 
 import pytest
-
-from pipelines.errors import (
+from assay.pipelines.errors import (
     EXIT_STORAGE,
     StorageError,
     TransientStorageError,

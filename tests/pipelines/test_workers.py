@@ -1,14 +1,13 @@
 """The workers assay starts get the settings that keep their own memory small
-(``pipelines.workers``), and the environment documented for ``dask worker`` says the same."""
+(``assay.pipelines.workers``), and the environment documented for ``dask worker`` says the same."""
 
 from __future__ import annotations
 
 import dask
+from assay.pipelines.cluster import dask_client
+from assay.pipelines.spec import ClusterSpec
+from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config, worker_environment
 from distributed import Client
-
-from pipelines.cluster import dask_client
-from pipelines.spec import ClusterSpec
-from pipelines.workers import ForgetFinishedTasks, local_cluster_config, worker_environment
 
 
 def _settings(dask_worker) -> tuple[str, bool]:  # runs on each worker

@@ -280,7 +280,7 @@ def test_samples_are_small_and_reproducible(sample: str, tmp_path: Path) -> None
 
 def test_sample_specs_load() -> None:
     """The specs name only steps and expectations assay knows (loading checks both)."""
-    spec_module = pytest.importorskip("pipelines.spec")
+    spec_module = pytest.importorskip("assay.pipelines.spec")
     for sample in ("events", "records"):
         spec = spec_module.load_spec(SAMPLES / sample / "pipeline.yaml")
         labels = {step.label for step in spec.steps}

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-
-from transforms.base import PartitionStep, StepResult
+from assay.transforms.base import PartitionStep, StepResult
 
 
 def apply_checked(step: PartitionStep, frame: pd.DataFrame) -> StepResult:

@@ -1,8 +1,8 @@
 import pytest
+from assay.transforms.columns import Drop, Rename, Select
 from pydantic import ValidationError
 
 from tests.transforms.helpers import apply_checked
-from transforms.columns import Drop, Rename, Select
 
 
 def test_select_keeps_listed_columns_in_the_given_order(people):

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
+from assay.transforms.base import REASON_SEP
+from assay.transforms.conversion import Cast, ParseTimestamp
 from pydantic import ValidationError
 
 from tests.transforms.helpers import apply_checked, removed_list
-from transforms.base import REASON_SEP
-from transforms.conversion import Cast, ParseTimestamp
 
 
 @pytest.fixture

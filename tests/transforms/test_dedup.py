@@ -1,10 +1,9 @@
 import dask.dataframe as dd
 import pandas as pd
 import pytest
+from assay.transforms import frame as fr
+from assay.transforms.dedup import Dedup
 from pydantic import ValidationError
-
-from transforms import frame as fr
-from transforms.dedup import Dedup
 
 
 def uploads() -> pd.DataFrame:
@@ -62,7 +61,7 @@ def test_dedup_is_identical_whatever_the_partitioning(dask_client):
 def test_hash_collisions_never_remove_distinct_rows(dask_client, monkeypatch):
     # every row gets the same hash: only real equality may mark duplicates
     monkeypatch.setattr(
-        "transforms.dedup._key_hash",
+        "assay.transforms.dedup._key_hash",
         lambda part, key: fr.library(part).Series(0, index=part.index, dtype="uint64"),
     )
     out = run(Dedup(), uploads(), npartitions=3)

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
+from assay.transforms.derive import Derive
+from assay.transforms.expressions import parse_expression
 from pydantic import ValidationError
 
 from tests.transforms.helpers import apply_checked
-from transforms.derive import Derive
-from transforms.expressions import parse_expression
 
 
 def derive(frame: pd.DataFrame, expr: str) -> pd.Series:

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
+from assay.transforms.conditions import Condition
+from assay.transforms.filtering import Filter
 from pydantic import TypeAdapter, ValidationError
 
 from tests.transforms.helpers import apply_checked, removed_list
-from transforms.conditions import Condition
-from transforms.filtering import Filter
 
 condition = TypeAdapter(Condition)
 

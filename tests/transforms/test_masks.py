@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from assay.transforms.base import REASON_SEP
+from assay.transforms.masks import reasons
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from transforms.base import REASON_SEP
-from transforms.masks import reasons
 
 
 def _naive(masks: list[list[bool | None]], texts: list[str], rows: int) -> list[str]:

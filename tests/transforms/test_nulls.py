@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
+from assay.transforms.nulls import DropNull, FillNull
 from pydantic import ValidationError
 
 from tests.transforms.helpers import apply_checked, removed_list
-from transforms.nulls import DropNull, FillNull
 
 
 def test_fill_null_per_column_keeps_dtypes(people):

@@ -1,8 +1,8 @@
 import pytest
+from assay.transforms.ranges import Clip, RangeFilter
 from pydantic import ValidationError
 
 from tests.transforms.helpers import apply_checked, removed_list
-from transforms.ranges import Clip, RangeFilter
 
 
 def test_clip_keeps_dtype_and_nulls(people):

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
+from assay.transforms.row_id import RowId
+from assay.transforms.split import assign_split
 from pydantic import ValidationError
 
 from tests.transforms.helpers import apply_checked
-from transforms.row_id import RowId
-from transforms.split import assign_split
 
 
 def test_row_id_is_stable_int64_and_depends_only_on_values(people):

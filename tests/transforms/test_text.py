@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
+from assay.transforms.text import MapValues, Normalize, RegexExtract, RegexReplace
 from pydantic import ValidationError
 
 from tests.transforms.helpers import apply_checked
-from transforms.text import MapValues, Normalize, RegexExtract, RegexReplace
 
 
 def strings(*values: str | None) -> pd.DataFrame:

@@ -13,11 +13,10 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 import pytest
-
-from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
-from validation.gate import GateEvaluator, GateResult
-from validation.results import jsonable
-from validation.suite import parse_suite
+from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+from assay.validation.gate import GateEvaluator, GateResult
+from assay.validation.results import jsonable
+from assay.validation.suite import parse_suite
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

@@ -13,6 +13,8 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+from assay.validation.expectations.column_map_more import like_to_regex
+from assay.validation.suite import SuiteError, parse_suite
 
 from tests.validation.conftest import (
     assert_agrees,
@@ -20,8 +22,6 @@ from tests.validation.conftest import (
     ge_answers,
     run_native,
 )
-from validation.expectations.column_map_more import like_to_regex
-from validation.suite import SuiteError, parse_suite
 
 
 def _frame() -> pd.DataFrame:

@@ -18,12 +18,12 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+from assay.validation.expectations.registry import REGISTRY
+from assay.validation.suite import SuiteError, parse_suite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.validation.conftest import assert_agrees, run_native
-from validation.expectations.registry import REGISTRY
-from validation.suite import SuiteError, parse_suite
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("ASSAY_HYPOTHESIS_EXAMPLES", "12")),

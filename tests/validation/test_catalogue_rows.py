@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from assay.validation.suite import SuiteError, parse_suite
 
 from tests.validation.conftest import (
     assert_agrees,
@@ -14,7 +15,6 @@ from tests.validation.conftest import (
     ge_answers,
     run_native,
 )
-from validation.suite import SuiteError, parse_suite
 
 N = 12
 

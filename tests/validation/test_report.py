@@ -9,11 +9,11 @@ from html import unescape
 
 import pandas as pd
 import pytest
+from assay.validation.report import render_html
+from assay.validation.report_rows import expectation_rows
+from assay.validation.report_static import static_html
 
 from tests.validation.conftest import run_native
-from validation.report import render_html
-from validation.report_rows import expectation_rows
-from validation.report_static import static_html
 
 FRAME = pd.DataFrame({
     "id": [1, 2, 3, 4, 5, 6, 7, 8],

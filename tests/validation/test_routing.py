@@ -8,12 +8,12 @@ from typing import Any
 import dask
 import dask.dataframe as dd
 import pandas as pd
+from assay.transforms.base import REASON_SEP
+from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+from assay.validation.gate import GateEvaluator
+from assay.validation.suite import parse_suite
 
 from tests.validation.conftest import route_failures, run_native
-from transforms.base import REASON_SEP
-from validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
-from validation.gate import GateEvaluator
-from validation.suite import parse_suite
 
 CALLS: Counter[int] = Counter()
 
@@ -114,7 +114,7 @@ def test_the_hot_path_does_not_import_great_expectations() -> None:
     import sys
 
     code = (
-        "import sys, validation, validation.dask_gate; "
+        "import sys, assay.validation, assay.validation.dask_gate; "
         "sys.exit('great_expectations' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

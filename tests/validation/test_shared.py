@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from validation.expectations.shared import partition_scope, shared
+from assay.validation.expectations.shared import partition_scope, shared
 
 
 def test_computed_once_per_scope_and_key() -> None:

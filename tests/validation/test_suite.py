@@ -8,8 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-from validation.suite import SuiteError, load_gate_suite
+from assay.validation.suite import SuiteError, load_gate_suite
 
 
 def _gate(suite: str | None = None, expectations: list[Any] | None = None) -> SimpleNamespace:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from validation.expectations import params as p
-from validation.expectations.base import (
+from assay.validation.expectations import params as p
+from assay.validation.expectations.base import (
     ConfigError,
     Expectation,
     ExpectationError,
     Table,
     require_columns,
 )
-from validation.results import between_outcome
+from assay.validation.results import between_outcome
 
 _BOUNDS = {"strict_min": p.Param(p.flag, False), "strict_max": p.Param(p.flag, False)}
 

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from validation.expectations.params import COMMON, Param
+from assay.validation.expectations.params import COMMON, Param
 
 
 class ConfigError(ValueError):

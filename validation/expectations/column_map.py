@@ -6,13 +6,12 @@ import numbers
 from typing import Any, ClassVar
 
 import pandas as pd
-
-from transforms.frame import as_string, is_string_like
-from validation.expectations import params as p
-from validation.expectations.base import ConfigError, ExpectationError
-from validation.expectations.frames import all_rows, between, head_values
-from validation.expectations.map import Duplicates, MapExpectation
-from validation.results import PARTIAL_UNEXPECTED_COUNT
+from assay.transforms.frame import as_string, is_string_like
+from assay.validation.expectations import params as p
+from assay.validation.expectations.base import ConfigError, ExpectationError
+from assay.validation.expectations.frames import all_rows, between, head_values
+from assay.validation.expectations.map import Duplicates, MapExpectation
+from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
 
 _COLUMN_MAP = {
     "column": p.Param(p.column_name),

@@ -24,18 +24,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from transforms.frame import as_string, host_dtype
-from transforms.masks import as_mask
-from validation.expectations import params as p
-from validation.expectations.base import Expectation, ExpectationError, Table, require_columns
-from validation.expectations.column_map import (
+from assay.transforms.frame import as_string, host_dtype
+from assay.transforms.masks import as_mask
+from assay.validation.expectations import params as p
+from assay.validation.expectations.base import Expectation, ExpectationError, Table, require_columns
+from assay.validation.expectations.column_map import (
     _COLUMN_MAP,
     ColumnMapExpectation,
     set_for_column,
 )
-from validation.expectations.frames import all_rows
-from validation.expectations.map import Duplicates
+from assay.validation.expectations.frames import all_rows
+from assay.validation.expectations.map import Duplicates
 
 # --------------------------------------------------------------------------- kwarg checks
 

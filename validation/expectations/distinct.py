@@ -15,20 +15,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from transforms.frame import is_cudf
-from validation.expectations import params as p
-from validation.expectations.aggregate import _BOUNDS, _MetricBetween
-from validation.expectations.base import (
+from assay.transforms.frame import is_cudf
+from assay.validation.expectations import params as p
+from assay.validation.expectations.aggregate import _BOUNDS, _MetricBetween
+from assay.validation.expectations.base import (
     ConfigError,
     Expectation,
     ExpectationError,
     Table,
     require_columns,
 )
-from validation.expectations.shared import shared
-from validation.expectations.statistics import numeric_kind
-from validation.results import jsonable
+from assay.validation.expectations.shared import shared
+from assay.validation.expectations.statistics import numeric_kind
+from assay.validation.results import jsonable
 
 Duplicates = dict[tuple[str, ...], Any]
 Counts = pd.Series  # host pandas: index = distinct non-null values, values = counts

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms.frame import array_module, array_values, hash_rows, is_cudf, to_host
-from transforms.masks import as_mask
+from assay.transforms.frame import array_module, array_values, hash_rows, is_cudf, to_host
+from assay.transforms.masks import as_mask
 
 Column = Any  # pandas.Series or cudf.Series
 Frame = Any

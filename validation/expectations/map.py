@@ -6,9 +6,9 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from transforms.masks import as_mask
-from validation.expectations.base import Expectation, Table, require_columns
-from validation.results import PARTIAL_UNEXPECTED_COUNT, map_result, mostly_success
+from assay.transforms.masks import as_mask
+from assay.validation.expectations.base import Expectation, Table, require_columns
+from assay.validation.results import PARTIAL_UNEXPECTED_COUNT, map_result, mostly_success
 
 Duplicates = dict[tuple[str, ...], Any]
 

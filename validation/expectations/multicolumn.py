@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from validation.expectations import params as p
-from validation.expectations.frames import all_rows, head_records, rows_in
-from validation.expectations.map import Duplicates, MapExpectation
-from validation.results import PARTIAL_UNEXPECTED_COUNT
+from assay.validation.expectations import params as p
+from assay.validation.expectations.frames import all_rows, head_records, rows_in
+from assay.validation.expectations.map import Duplicates, MapExpectation
+from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
 
 
 class CompoundColumnsUnique(MapExpectation):

@@ -5,7 +5,7 @@ order (``>= 0``, ``> 0`` when strict, against a zero timedelta for datetimes) or
 first value, and ``inf - inf``). Rows are in input order, so the comparison crosses
 partitions: the first non-null value of a partition is compared with the last non-null
 value of the partitions before it. That value comes from a small boundary table, one row
-per partition (``validation.boundaries``), requested through ``duplicate_key`` like the
+per partition (``assay.validation.boundaries``), requested through ``duplicate_key`` like the
 duplicate tables of the uniqueness expectations; the kernel prepends it and runs the very
 ``diff`` GE runs.
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from transforms.frame import library
-from validation.expectations import params as p
-from validation.expectations.column_map import ColumnMapExpectation
-from validation.expectations.frames import expand
-from validation.expectations.map import Duplicates
+from assay.transforms.frame import library
+from assay.validation.expectations import params as p
+from assay.validation.expectations.column_map import ColumnMapExpectation
+from assay.validation.expectations.frames import expand
+from assay.validation.expectations.map import Duplicates
 
 PREVIOUS = "\x00previous"  # first item of a boundary-table key: (PREVIOUS, column)
 

@@ -13,12 +13,12 @@ import math
 from abc import abstractmethod
 from typing import Any, ClassVar
 
-from transforms.masks import as_mask
-from validation.expectations import params as p
-from validation.expectations.base import ConfigError, ExpectationError
-from validation.expectations.frames import all_rows, expand, head_records, head_values
-from validation.expectations.map import Duplicates, MapExpectation
-from validation.results import PARTIAL_UNEXPECTED_COUNT
+from assay.transforms.masks import as_mask
+from assay.validation.expectations import params as p
+from assay.validation.expectations.base import ConfigError, ExpectationError
+from assay.validation.expectations.frames import all_rows, expand, head_records, head_values
+from assay.validation.expectations.map import Duplicates, MapExpectation
+from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
 
 Column = Any
 Frame = Any

@@ -12,11 +12,11 @@ import datetime as dt
 import json
 from typing import Any, ClassVar
 
-from validation.expectations import params as p
-from validation.expectations.base import ExpectationError
-from validation.expectations.column_map import ColumnMapExpectation
-from validation.expectations.frames import distinct_failures
-from validation.expectations.map import Duplicates
+from assay.validation.expectations import params as p
+from assay.validation.expectations.base import ExpectationError
+from assay.validation.expectations.column_map import ColumnMapExpectation
+from assay.validation.expectations.frames import distinct_failures
+from assay.validation.expectations.map import Duplicates
 
 
 def _strings_only(expectation: str) -> ExpectationError:

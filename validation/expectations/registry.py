@@ -3,9 +3,13 @@ the modules' ``EXPECTATIONS`` (or to the list below)."""
 
 from __future__ import annotations
 
-from validation.expectations.aggregate import ColumnMeanBetween, ColumnToExist, TableRowCountBetween
-from validation.expectations.base import Expectation
-from validation.expectations.column_map import (
+from assay.validation.expectations.aggregate import (
+    ColumnMeanBetween,
+    ColumnToExist,
+    TableRowCountBetween,
+)
+from assay.validation.expectations.base import Expectation
+from assay.validation.expectations.column_map import (
     InSet,
     MatchRegex,
     NotNull,
@@ -13,12 +17,12 @@ from validation.expectations.column_map import (
     ValueLengthsBetween,
     ValuesBetween,
 )
-from validation.expectations.column_map_more import EXPECTATIONS as MORE_COLUMN_MAP
-from validation.expectations.distinct import EXPECTATIONS as DISTINCT
-from validation.expectations.multicolumn import CompoundColumnsUnique
-from validation.expectations.rows import EXPECTATIONS as ROWS
-from validation.expectations.statistics import EXPECTATIONS as STATISTICS
-from validation.expectations.table import EXPECTATIONS as TABLE
+from assay.validation.expectations.column_map_more import EXPECTATIONS as MORE_COLUMN_MAP
+from assay.validation.expectations.distinct import EXPECTATIONS as DISTINCT
+from assay.validation.expectations.multicolumn import CompoundColumnsUnique
+from assay.validation.expectations.rows import EXPECTATIONS as ROWS
+from assay.validation.expectations.statistics import EXPECTATIONS as STATISTICS
+from assay.validation.expectations.table import EXPECTATIONS as TABLE
 
 CORE = (
     ColumnToExist,

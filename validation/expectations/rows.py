@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from validation.expectations.base import Expectation
-from validation.expectations.ordering import Decreasing, Increasing
-from validation.expectations.pairs import (
+from assay.validation.expectations.base import Expectation
+from assay.validation.expectations.ordering import Decreasing, Increasing
+from assay.validation.expectations.pairs import (
     MulticolumnSumEqual,
     PairAGreaterThanB,
     PairEqual,
     PairInSet,
     SelectUniqueWithinRecord,
 )
-from validation.expectations.parsing import DateutilParseable, JsonParseable, MatchStrftimeFormat
+from assay.validation.expectations.parsing import (
+    DateutilParseable,
+    JsonParseable,
+    MatchStrftimeFormat,
+)
 
 EXPECTATIONS: tuple[type[Expectation], ...] = (
     Increasing,

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from validation.expectations import params as p
-from validation.expectations.aggregate import _BOUNDS, SumCount, _MetricBetween
-from validation.expectations.base import ExpectationError, Table, require_columns
-from validation.expectations.shared import shared
+from assay.validation.expectations import params as p
+from assay.validation.expectations.aggregate import _BOUNDS, SumCount, _MetricBetween
+from assay.validation.expectations.base import ExpectationError, Table, require_columns
+from assay.validation.expectations.shared import shared
 
 Duplicates = dict[tuple[str, ...], Any]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any, ClassVar
 
-from validation.expectations import params as p
-from validation.expectations.aggregate import _MetricBetween
-from validation.expectations.base import Expectation, Table
-from validation.results import between_outcome
+from assay.validation.expectations import params as p
+from assay.validation.expectations.aggregate import _MetricBetween
+from assay.validation.expectations.base import Expectation, Table
+from assay.validation.results import between_outcome
 
 
 def _names(value: Any) -> tuple[str, ...] | None:

@@ -1,0 +1,53 @@
+"""assay: raw uploads in, curated and validated Parquet datasets out.
+
+The public Python API. Importing ``assay`` is cheap: the engine (Dask, pandas, pyarrow) is
+imported when a function here is first called, so the command line and the workers pay only
+for what they use. The layers are subpackages: ``assay.pipelines`` (the engine),
+``assay.transforms``, ``assay.validation`` and ``assay.flows`` (Prefect and the CLI).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from os import PathLike
+
+    from assay.pipelines.publish import PublishedVersion
+    from assay.pipelines.spec import PipelineSpec
+
+__version__ = "0.1.0"
+
+
+def run(
+    spec: str | PathLike[str] | PipelineSpec,
+    inputs: Sequence[str] | None = None,
+    output: str | None = None,
+    *,
+    backend: str | None = None,
+    workers: int | None = None,
+    cluster_address: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
+) -> PublishedVersion:
+    """Run a pipeline without Prefect and publish a new version of its dataset.
+
+    ``spec`` is a spec file's path or a loaded ``PipelineSpec``; ``inputs`` (paths, globs or
+    fsspec URLs) replace its ``source.paths`` and ``output`` its ``sink.path``. ``backend``
+    (``auto``, ``pandas`` or ``cudf``) replaces the spec's. The run starts a local Dask
+    cluster of ``workers`` (or the spec's ``cluster``), joins the scheduler at
+    ``cluster_address``, or uses a ``distributed.Client`` you pass. It holds the dataset's
+    lock while it runs, so two runs on one sink publish one after the other.
+    Returns what was published; raises ``assay.pipelines.errors``' ``AssayError``
+    subclasses (a bad spec, a rejected upload, a gate abort, storage).
+    """
+    from assay.pipelines.publish import run_pipeline
+    from assay.pipelines.spec import load_spec
+
+    loaded = spec if hasattr(spec, "sink") else load_spec(spec)
+    return run_pipeline(loaded, list(inputs) if inputs else None, output, client,
+                        on_progress, backend)
+
+
+__all__ = ["__version__", "run"]
