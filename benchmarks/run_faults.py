@@ -100,9 +100,10 @@ def _set_environment(name: str, value: str) -> None:
 def worker_kills(folder: Path, reference: Path) -> dict:
     """SIGKILL one of two worker processes at a point; the run must finish and equal v1."""
     import dask
-    from assay.pipelines.publish import run_pipeline
     from assay.pipelines.spec import load_spec
     from distributed import Client, LocalCluster
+
+    import assay
 
     spec = load_spec(folder / "pipeline.yaml")
     uploads = [str(folder / "uploads")]
@@ -111,17 +112,17 @@ def worker_kills(folder: Path, reference: Path) -> dict:
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                          dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
-        run_pipeline(spec, uploads, str(folder / "workers-warm-up"), client)
+        assay.run(spec, uploads, str(folder / "workers-warm-up"), client=client)
         sink = folder / "workers-undisturbed"
-        result["undisturbed_s"], _ = _timed(lambda: run_pipeline(spec, uploads, str(sink),
-                                                                 client))
+        result["undisturbed_s"], _ = _timed(lambda: assay.run(spec, uploads, str(sink),
+                                                              client=client))
         for point in ("read", "staging-write"):
             marker = folder / f"worker-paused-{point}"
             client.run(_set_environment, killpoints.VARIABLE, f"{point}:{marker}")
             sink = folder / f"workers-killed-{point}"
             started = time.perf_counter()
             with ThreadPoolExecutor(1) as pool:
-                run = pool.submit(run_pipeline, spec, uploads, str(sink), client)
+                run = pool.submit(assay.run, spec, uploads, str(sink), client=client)
                 _wait_for(marker)
                 killed_at = time.perf_counter() - started
                 os.kill(int(marker.read_text()), signal.SIGKILL)

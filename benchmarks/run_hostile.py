@@ -28,10 +28,10 @@ from data_samples.hostile import CASES, Case, write_cases  # noqa: E402
 RUNNER = """
 import sys
 from assay.pipelines.errors import AssayError
-from assay.pipelines.publish import run_pipeline
+import assay
 from assay.pipelines.spec import load_spec
 try:
-    version = run_pipeline(load_spec(sys.argv[1]))
+    version = assay.run(sys.argv[1])
     a = version.manifest["accounting"]
     print(f"published {a['rows_written']} rows, quarantined {a['rows_quarantined']}")
 except AssayError as exc:

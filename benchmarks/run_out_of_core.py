@@ -84,14 +84,14 @@ def ensure_data(files: int, rows: int, copies: int, seed: int) -> Path:
     return folder
 
 
-# The engine without Prefect (``assay.pipelines.publish.run_pipeline``): on a loaded machine the
+# The engine without Prefect (``assay.run``): on a loaded machine the
 # CLI's ephemeral Prefect server can time out before the run starts, which is not what this
 # measures. The spec's ``cluster.address`` makes it join the running scheduler.
 ENGINE = """
 import sys
-from assay.pipelines.publish import run_pipeline
+import assay
 from assay.pipelines.spec import load_spec
-run_pipeline(load_spec(sys.argv[1]), inputs=[sys.argv[2]], output=sys.argv[3])
+assay.run(sys.argv[1], inputs=[sys.argv[2]], output=sys.argv[3])
 """
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from assay.flows.doctor import doctor
-from assay.pipelines.backend import BackendChoice, resolve_backend
+from assay.pipelines.backend import BackendChoice
 from assay.pipelines.errors import EXIT_INTERNAL, AssayError
 from assay.pipelines.spec import PipelineSpec, load_spec
 from rich.console import Console
@@ -121,18 +121,19 @@ class _HideRunFailures(logging.Filter):
 def _quiet_console() -> None:
     """Without --verbose the console shows warnings, not Dask's chatter or run failures.
 
-    Call after importing ``assay.flows.ingest``: importing distributed sets its loggers to INFO,
-    and an in-process cluster's scheduler and workers log through them.
+    Call after importing ``assay.flows.ingest``: importing distributed sets its loggers to
+    INFO, and an in-process cluster's scheduler and workers log through them. Distributed's
+    logger has a console handler of its own (and whether its records also reach the root
+    logger's depends on which library configured logging first), so both get the filter.
     """
     from prefect.logging.handlers import PrefectConsoleHandler
 
     # p2p shuffles log their lifecycle at WARNING; real problems surface as task errors
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PrefectConsoleHandler) and not any(
-            isinstance(f, _HideRunFailures) for f in handler.filters
-        ):
+    distributed = logging.getLogger("distributed")
+    distributed.setLevel(logging.ERROR)
+    consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    for handler in [*consoles, *distributed.handlers]:
+        if not any(isinstance(f, _HideRunFailures) for f in handler.filters):
             handler.addFilter(_HideRunFailures())
 
 
@@ -230,8 +231,12 @@ def run(
     """Run a pipeline and publish a new dataset version (exit 0 when one is published)."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
-        parsed = load_spec(spec)  # fail fast (exit 2) before Prefect and Dask start
-        resolve_backend(backend or parsed.backend)  # and on a backend that cannot run here
+        # fail fast (exit 2) on a bad spec, or a backend that cannot run here, before
+        # Prefect and Dask start; the flow takes the checked request as it is
+        from assay.pipelines import compose
+
+        request = compose.load(spec, inputs=input_, output=output, backend=backend,
+                               workers=workers, cluster_address=cluster)
         from assay.flows.ingest import ingest
         from assay.flows.summary import to_table
 
@@ -239,15 +244,7 @@ def run(
             _quiet_console()
 
         with _progress_reporter() as on_progress:
-            summary = ingest(
-                spec_path=str(spec),
-                inputs=input_ or None,
-                output=output,
-                workers=workers,
-                cluster_address=cluster,
-                on_progress=on_progress,
-                backend=backend,
-            )
+            summary = ingest(spec_path=request, on_progress=on_progress)
         stdout.print(to_table(summary))
 
 

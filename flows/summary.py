@@ -1,122 +1,10 @@
-"""The human summary of one run, for the terminal and for the Prefect artifact.
-
-The numbers are computed once, in :func:`summarize`; the rich table and the markdown are two
-renderings of the same label/value rows, so the CLI and the Prefect UI can never disagree.
-"""
+"""The run summary rendered for people: a rich table for the terminal, markdown for the
+Prefect artifact. Both render ``RunSummary.rows()``, so they can never disagree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
+from assay.pipelines.summary import RunSummary
 from rich.table import Table
-
-if TYPE_CHECKING:  # the engine is only needed for the types here
-    from assay.pipelines.publish import PublishedVersion
-    from assay.pipelines.runner import StagedRun
-
-
-@dataclass(frozen=True)
-class GateOutcome:
-    name: str
-    success: bool
-    policy: str | None = None
-    rows_quarantined: int = 0
-    failed: tuple[str, ...] = ()
-
-    def verdict(self) -> str:
-        """A quarantine gate that routed rows did its job: say how many, not FAILED."""
-        if self.success:
-            return "passed"
-        if self.policy == "quarantine":
-            return f"{self.rows_quarantined:,} rows quarantined ({', '.join(self.failed)})"
-        return f"FAILED (policy {self.policy}): {', '.join(self.failed)}"
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did, as plain data (picklable, so a Prefect flow can return it)."""
-
-    pipeline: str
-    run_id: str
-    backend: str
-    rows_read: int
-    rows_written: int
-    quarantined: int
-    wall_seconds: float
-    shards: int
-    shard_bytes: int
-    version: str
-    path: str
-    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
-    dropped_by_step: dict[str, int] = field(default_factory=dict)
-    gates: list[GateOutcome] = field(default_factory=list)
-    # seconds outside the engine, by phase (plan, cluster start, cluster stop, publish)
-    phases: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def rows_per_second(self) -> float:
-        """Input rows per second of engine wall time (0 when the run took no time)."""
-        return self.rows_read / self.wall_seconds if self.wall_seconds > 0 else 0.0
-
-    @property
-    def rows_dropped(self) -> int:
-        return sum(self.dropped_by_step.values())
-
-    def rows(self) -> list[tuple[str, str]]:
-        """The summary as (label, value) rows: the one layout both renderings use."""
-        out = [
-            ("pipeline", self.pipeline),
-            ("run id", self.run_id),
-            ("backend", self.backend),
-            ("rows read", f"{self.rows_read:,}"),
-            ("rows written", f"{self.rows_written:,}"),
-            ("rows quarantined", f"{self.quarantined:,}"),
-        ]
-        out += [(f"  {reason}", f"{n:,}") for reason, n in self.quarantined_by_reason.items()]
-        out.append(("rows dropped", f"{self.rows_dropped:,}"))
-        out += [(f"  dropped by {s}", f"{n:,}") for s, n in self.dropped_by_step.items()]
-        out.append(("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"))
-        out += [(f"gate {gate.name}", gate.verdict()) for gate in self.gates]
-        out += [
-            ("engine time", f"{self.wall_seconds:.2f} s"),
-            ("rows per second", f"{self.rows_per_second:,.0f}"),
-        ]
-        out += [(f"{phase} time", f"{seconds:.2f} s") for phase, seconds in self.phases.items()]
-        out += [
-            ("version", self.version),
-            ("path", self.path),
-        ]
-        return out
-
-
-def summarize(staged: StagedRun, published: PublishedVersion,
-              phases: dict[str, float] | None = None) -> RunSummary:
-    """Build the summary from the engine's StagedRun and PublishedVersion (and the seconds
-    the run spent in each phase outside the engine)."""
-    acc = staged.accounting
-    return RunSummary(
-        pipeline=staged.plan.spec.name,
-        run_id=str(staged.plan.run_id),
-        backend=str(staged.backend),
-        rows_read=acc.rows_read,
-        rows_written=acc.rows_written,
-        quarantined=acc.rows_quarantined,
-        quarantined_by_reason=dict(acc.quarantined_by_reason),
-        dropped_by_step=dict(acc.dropped_by_step),
-        shards=len(staged.shards),
-        shard_bytes=sum(int(s.get("bytes", 0)) for s in staged.shards),
-        gates=[
-            GateOutcome(str(g["name"]), bool(g["success"]), g.get("policy"),
-                        int(g.get("rows_quarantined", 0)),
-                        tuple(g.get("row_level_failed", []) + g.get("aggregate_failed", [])))
-            for g in staged.gates
-        ],
-        wall_seconds=float(staged.wall_seconds),
-        version=published.version,
-        path=published.path,
-        phases=dict(phases or {}),
-    )
 
 
 def to_table(summary: RunSummary) -> Table:
@@ -140,14 +28,3 @@ def _md(text: str) -> str:
     stripped = text.lstrip(" ")
     indent = "&nbsp;" * (len(text) - len(stripped))
     return indent + stripped.replace("|", "\\|")
-
-
-def _human_bytes(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    size = n / 1024
-    for unit in ("KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            break
-        size /= 1024
-    return f"{size:.1f} {unit}"

@@ -102,21 +102,4 @@ def _place_shards(fs, staged, folder: str) -> list[dict]:
     return placed
 
 
-def run_pipeline(spec, inputs=None, output=None, client=None, on_progress=None,
-                 backend=None) -> PublishedVersion:
-    """Plan, execute and publish without Prefect (the flow wraps the same three calls).
-    ``backend`` (auto, pandas or cudf) replaces the spec's."""
-    from assay.pipelines.backend import resolve_backend
-    from assay.pipelines.cluster import dask_client
-    from assay.pipelines.plan import plan_run
-    from assay.pipelines.runner import execute_run
-
-    chosen = resolve_backend(backend or spec.backend).backend
-    plan = plan_run(spec, inputs, output)
-    if client is not None:
-        return publish_run(execute_run(plan, client, on_progress, chosen))
-    with dask_client(spec.cluster, backend=chosen) as own:
-        return publish_run(execute_run(plan, own, on_progress, chosen))
-
-
-__all__ = ["PublishedVersion", "publish_run", "run_pipeline"]
+__all__ = ["PublishedVersion", "publish_run"]

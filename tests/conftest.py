@@ -6,7 +6,9 @@ temporary Prefect server (a few seconds) per test session and worker process.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -47,3 +49,24 @@ def cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliCluster
     what ``--cluster tcp://host:port`` joins in production."""
     with dask_cli_cluster(tmp_path_factory.mktemp("dask-cli")) as cluster:
         yield cluster
+
+
+@pytest.fixture
+def count_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, int]]:
+    """``count_calls(module, *names)``: wrap each function so its calls are counted in the
+    returned dict (the functions still run)."""
+
+    def wrap(module: ModuleType, *names: str) -> dict[str, int]:
+        calls = dict.fromkeys(names, 0)
+        for name in names:
+            original = getattr(module, name)
+
+            def counted(*args: Any, _name: str = name, _original: Any = original,
+                        **kwargs: Any) -> Any:
+                calls[_name] += 1
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, counted)
+        return calls
+
+    return wrap

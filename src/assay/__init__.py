@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from os import PathLike
 
-    from assay.pipelines.publish import PublishedVersion
+    from assay.pipelines.compose import RunResult
     from assay.pipelines.spec import PipelineSpec
 
 __version__ = "0.1.0"
@@ -30,7 +30,7 @@ def run(
     cluster_address: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     client: Any = None,
-) -> PublishedVersion:
+) -> RunResult:
     """Run a pipeline without Prefect and publish a new version of its dataset.
 
     ``spec`` is a spec file's path or a loaded ``PipelineSpec``; ``inputs`` (paths, globs or
@@ -39,15 +39,15 @@ def run(
     cluster of ``workers`` (or the spec's ``cluster``), joins the scheduler at
     ``cluster_address``, or uses a ``distributed.Client`` you pass. It holds the dataset's
     lock while it runs, so two runs on one sink publish one after the other.
-    Returns what was published; raises ``assay.pipelines.errors``' ``AssayError``
-    subclasses (a bad spec, a rejected upload, a gate abort, storage).
+    Returns the published version (``version``, ``path``, ``manifest``) and the run's
+    ``summary``; raises an ``assay.pipelines.errors.AssayError`` subclass for a bad spec, a
+    rejected upload, a gate abort or failed storage, with one line naming the cause.
     """
-    from assay.pipelines.publish import run_pipeline
-    from assay.pipelines.spec import load_spec
+    from assay.pipelines import compose
 
-    loaded = spec if hasattr(spec, "sink") else load_spec(spec)
-    return run_pipeline(loaded, list(inputs) if inputs else None, output, client,
-                        on_progress, backend)
+    request = compose.load(spec, inputs=inputs, output=output, backend=backend,
+                           workers=workers, cluster_address=cluster_address)
+    return compose.run_all(request, on_progress=on_progress, client=client)
 
 
 __all__ = ["__version__", "run"]

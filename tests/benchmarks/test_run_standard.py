@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from assay.flows.summary import RunSummary, to_table
+from assay.flows.summary import to_table
+from assay.pipelines.summary import RunSummary
 from rich.console import Console
 
 from benchmarks.run_standard import summary_times

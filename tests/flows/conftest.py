@@ -53,8 +53,9 @@ def tiny_pipeline() -> Callable[..., Path]:
 
 @dataclass
 class FakeEngine:
-    """Stands in for pipelines' plan/cluster/runner/publish; ``fail[stage]`` lists
-    exceptions that stage raises on its first calls, before it succeeds."""
+    """Stands in for the engine under the composer (plan, cluster, runner, publish);
+    ``fail[stage]`` lists exceptions that stage raises on its first calls, before it
+    succeeds."""
 
     fail: dict[str, list[BaseException]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
@@ -118,10 +119,11 @@ class FakeEngine:
 @pytest.fixture
 def fake_engine(monkeypatch: pytest.MonkeyPatch, prefect_harness: None) -> FakeEngine:
     import assay.flows.ingest
+    from assay.pipelines import compose
 
     engine = FakeEngine()
     for name in ("plan_run", "dask_client", "execute_run", "publish_run"):
-        monkeypatch.setattr(assay.flows.ingest, name, getattr(engine, name))
+        monkeypatch.setattr(compose, name, getattr(engine, name))
     for io_task in (assay.flows.ingest.plan_inputs, assay.flows.ingest.run_engine,
                     assay.flows.ingest.publish_version):
         monkeypatch.setattr(io_task, "retry_delay_seconds", 0)

@@ -43,6 +43,19 @@ def test_validate_one_bad_value_is_one_line(tiny_spec: Path) -> None:
     assert "schema.columns[0].type" in result.stderr
 
 
+def test_run_loads_the_spec_and_resolves_the_backend_once(
+        fake_engine: FakeEngine, tiny_spec: Path, count_calls) -> None:
+    """The CLI checks the spec before Prefect starts and hands the flow what it loaded."""
+    from assay.pipelines import compose
+
+    calls = count_calls(compose, "load_spec", "resolve_backend")
+    result = runner.invoke(app, ["run", str(tiny_spec)])
+
+    assert result.exit_code == 0, result.output
+    assert calls == {"load_spec": 1, "resolve_backend": 1}
+    assert fake_engine.calls["plan"] == 1
+
+
 def test_run_prints_summary(fake_engine: FakeEngine, tiny_spec: Path) -> None:
     result = runner.invoke(app, ["run", str(tiny_spec), "--workers", "2"])
     assert result.exit_code == 0, result.output

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from assay.flows.cli import app
 from assay.pipelines.cluster import dask_client
-from assay.pipelines.publish import run_pipeline
-from assay.pipelines.spec import ClusterSpec, load_spec
+from assay.pipelines.spec import ClusterSpec
 from typer.testing import CliRunner
 
+import assay
 from tests.dask_cli_cluster import CliCluster
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def test_run_on_an_existing_cluster(prefect_harness: None, cli_cluster: CliClust
     assert {k: manifest["accounting"][k] for k in expected} == expected
 
     with dask_client(ClusterSpec(workers=1)) as local:
-        here = run_pipeline(load_spec(SAMPLE / "pipeline.yaml"), output=str(tmp_path / "local"),
+        here = assay.run(SAMPLE / "pipeline.yaml", output=str(tmp_path / "local"),
                             client=local)
     assert [s["sha256"] for s in manifest["shards"]] == \
         [s["sha256"] for s in here.manifest["shards"]]

@@ -58,8 +58,8 @@ def test_draft_passes_on_its_upload_through_the_engine(events_suite: Path, tmp_p
                                                        ) -> None:
     """The guarantee: a pipeline whose schema declares the drafted column types, gated by the
     draft, passes every expectation on the upload the draft came from."""
-    from assay.pipelines.publish import run_pipeline
-    from assay.pipelines.spec import load_spec
+
+    import assay
 
     types = json.loads(events_suite.read_text())["meta"]["assay_draft"]["column_types"]
     spec = {
@@ -72,7 +72,7 @@ def test_draft_passes_on_its_upload_through_the_engine(events_suite: Path, tmp_p
     }
     spec_path = tmp_path / "pipeline.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
-    published = run_pipeline(load_spec(spec_path))
+    published = assay.run(spec_path)
 
     result = json.loads(Path(published.path, "validation/drafted.json").read_text())
     failed = [r["expectation_config"] for r in result["results"] if not r["success"]]

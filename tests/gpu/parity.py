@@ -16,7 +16,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from assay.pipelines.plan import plan_run
-from assay.pipelines.publish import run_pipeline
 from assay.pipelines.sources import csv_reader
 from assay.pipelines.sources.read import read_uploads
 from assay.pipelines.spec import load_spec, parse_spec
@@ -24,6 +23,7 @@ from assay.transforms.base import registered_steps
 from assay.transforms.frame import is_cudf
 from assay.validation.expectations.registry import REGISTRY
 
+import assay
 import tests.validation.test_catalogue_aggregates as aggregates
 import tests.validation.test_catalogue_map as column_map
 import tests.validation.test_catalogue_rows as rows
@@ -245,7 +245,7 @@ def check_sample(sample: str, tmp_path: Path, device_backend: str) -> None:
     spec = load_spec(SAMPLES / sample / "pipeline.yaml")
     # a small RMM pool: xdist runs the two samples side by side on one GPU
     spec.cluster = spec.cluster.model_copy(update={"rmm_pool_size": 0.05})
-    published = {side: run_pipeline(spec, output=str(tmp_path / side), backend=backend)
+    published = {side: assay.run(spec, output=str(tmp_path / side), backend=backend)
                  for side, backend in (("pandas", "pandas"), ("cudf", device_backend))}
     manifests = {side: version.manifest for side, version in published.items()}
     assert manifests["pandas"]["backend"] == "pandas"

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from assay.pipelines.publish import PublishedVersion, run_pipeline
+from assay.pipelines.compose import RunResult
 from assay.pipelines.spec import PipelineSpec, parse_spec
 from distributed import Client, LocalCluster
+
+import assay
 
 BASIC_SCHEMA = {
     "columns": [
@@ -57,14 +59,14 @@ def uploads(tmp_path: Path) -> Callable[[str, bytes], Path]:
 
 
 @pytest.fixture
-def run(dask_client: Client) -> Callable[[PipelineSpec], PublishedVersion]:
-    def execute(spec: PipelineSpec, **kwargs: Any) -> PublishedVersion:
-        return run_pipeline(spec, client=dask_client, **kwargs)
+def run(dask_client: Client) -> Callable[[PipelineSpec], RunResult]:
+    def execute(spec: PipelineSpec, **kwargs: Any) -> RunResult:
+        return assay.run(spec, client=dask_client, **kwargs)
 
     return execute
 
 
-def read_quarantine(version: PublishedVersion) -> list[dict]:
+def read_quarantine(version: RunResult) -> list[dict]:
     import pyarrow.parquet as pq
 
     relative = version.manifest["quarantine"]["path"]
@@ -77,5 +79,5 @@ def read_quarantine(version: PublishedVersion) -> list[dict]:
     return rows
 
 
-def load_manifest(version: PublishedVersion) -> dict:
+def load_manifest(version: RunResult) -> dict:
     return json.loads((Path(version.path) / "manifest.json").read_text())

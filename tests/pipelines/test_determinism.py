@@ -16,9 +16,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from assay.pipelines.cluster import dask_client
-from assay.pipelines.publish import PublishedVersion, run_pipeline
+from assay.pipelines.compose import RunResult
 from assay.pipelines.spec import ClusterSpec, PipelineSpec, load_spec
 
+import assay
 from data_samples.generate import EventDirt, dirty_events, write_csv_files
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
@@ -28,12 +29,12 @@ CONFIGS = [(1, None), (4, None), (2, 48 * 1024)]
 
 
 def _run(spec: PipelineSpec, output: Path, workers: int, block_size: int | None,
-         inputs: list[str] | None) -> PublishedVersion:
+         inputs: list[str] | None) -> RunResult:
     if block_size is not None:
         source = spec.source.model_copy(update={"block_size": block_size})
         spec = spec.model_copy(update={"source": source})
     with dask_client(ClusterSpec(workers=workers, threads_per_worker=1)) as client:
-        return run_pipeline(spec, inputs=inputs, output=str(output), client=client)
+        return assay.run(spec, inputs=inputs, output=str(output), client=client)
 
 
 def _comparable(manifest: dict) -> dict:
@@ -42,19 +43,19 @@ def _comparable(manifest: dict) -> dict:
     return kept
 
 
-def _quarantine_pieces(version: PublishedVersion) -> list[bytes]:
+def _quarantine_pieces(version: RunResult) -> list[bytes]:
     folder = Path(version.path) / version.manifest["quarantine"]["path"]
     return [piece.read_bytes() for piece in sorted(folder.glob("*.parquet"))]
 
 
-def _quarantine_rows(version: PublishedVersion) -> list[dict]:
+def _quarantine_rows(version: RunResult) -> list[dict]:
     folder = Path(version.path) / version.manifest["quarantine"]["path"]
     rows = [row for piece in sorted(folder.glob("*.parquet"))
             for row in pq.read_table(piece).to_pylist()]
     return sorted(rows, key=lambda r: (r["_source_file"], r["_source_line"]))
 
 
-def _shard_bytes(version: PublishedVersion) -> list[bytes]:
+def _shard_bytes(version: RunResult) -> list[bytes]:
     return [(Path(version.path) / s["path"]).read_bytes() for s in version.manifest["shards"]]
 
 

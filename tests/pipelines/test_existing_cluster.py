@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from assay.pipelines.cluster import dask_client
-from assay.pipelines.publish import run_pipeline
 from assay.pipelines.spec import ClusterSpec
 
+import assay
 from tests.dask_cli_cluster import CliCluster
 
 ROWS = "".join(f"{i % 900},u{i % 900 % 37},US,2024-01-0{1 + i % 9}T00:00:00Z,{i % 900}\n"
@@ -33,11 +33,11 @@ def test_existing_scheduler_gives_the_same_dataset(make_spec, uploads, tmp_path:
                      source={"paths": [(tmp_path / "uploads").as_uri()], "block_size": 30_000},
                      sink={"path": (tmp_path / "out").as_uri()})
     with dask_client(ClusterSpec(workers=1)) as local:
-        here = run_pipeline(spec, output=str(tmp_path / "local"), client=local)
+        here = assay.run(spec, output=str(tmp_path / "local"), client=local)
     p2p_before = cli_cluster.disk_writes()["p2p"]
     with dask_client(ClusterSpec(), address=cli_cluster.address) as client:
         assert len(client.scheduler_info()["workers"]) == 2
-        there = run_pipeline(spec, client=client)
+        there = assay.run(spec, client=client)
     assert there.path.startswith("file://")
     assert there.manifest["accounting"]["dropped_by_step"] == {"dedup": 4000 - 900}
     assert _shards(there) == _shards(here)
@@ -52,7 +52,7 @@ def test_the_specs_cluster_address_is_joined(make_spec, uploads, tmp_path: Path,
                      sink={"path": (tmp_path / "out").as_uri()},
                      cluster={"address": cli_cluster.address})
     p2p_before = cli_cluster.disk_writes()["p2p"]
-    version = run_pipeline(spec)  # no client given: the spec's address is joined
+    version = assay.run(spec)  # no client given: the spec's address is joined
     assert version.manifest["rows"] == 900
     assert cli_cluster.disk_writes()["p2p"] > p2p_before
     assert len(cli_cluster.worker_pids()) == 2  # joined, not started: the workers remain
@@ -92,7 +92,7 @@ def test_inputs_and_sink_in_an_object_store(make_spec, s3_options: dict,
                              "storage_options": s3_options},
                      sink={"path": "s3://lake/datasets/events", "storage_options": s3_options},
                      cluster={"address": cli_cluster.address})
-    version = run_pipeline(spec)
+    version = assay.run(spec)
     fs.invalidate_cache()
     assert fs.cat("lake/datasets/events/LATEST").decode().strip() == version.version
     assert version.manifest["rows"] == 900

@@ -20,10 +20,10 @@ import dask
 import pytest
 from assay.pipelines import killpoints
 from assay.pipelines.lock import dataset_lock
-from assay.pipelines.publish import run_pipeline
 from assay.pipelines.spec import load_spec
 from distributed import Client, LocalCluster
 
+import assay
 from tests.fault_kit import (
     assert_nothing_left,
     assert_same_dataset,
@@ -97,8 +97,8 @@ def test_assay_run_killed_at_a_point(point: str, undisturbed: Path, dask_client:
 
     # the next run (the engine on the session's cluster: quicker than another process)
     spec = load_spec(undisturbed / "pipeline.yaml")
-    assert run_pipeline(spec, [str(undisturbed / "uploads")], str(sink),
-                        dask_client).version == "v000002"
+    assert assay.run(spec, [str(undisturbed / "uploads")], str(sink),
+                     client=dask_client).version == "v000002"
     assert latest(sink) == "v000002"
     assert_nothing_left(sink, ["v000001", "v000002"])
     assert_same_dataset(sink, "v000002", reference, "v000001")
@@ -136,8 +136,8 @@ def test_worker_killed_mid_run(point: str, process_workers: Client, undisturbed:
     sink = tmp_path / "out"
 
     with ThreadPoolExecutor(1) as pool:
-        run = pool.submit(run_pipeline, spec, [str(undisturbed / "uploads")], str(sink),
-                          client)
+        run = pool.submit(assay.run, spec, [str(undisturbed / "uploads")], str(sink),
+                          client=client)
         victim = _wait_for(marker, run)
         assert victim in client.run(os.getpid).values()  # a worker, holding a running task
         os.kill(victim, signal.SIGKILL)

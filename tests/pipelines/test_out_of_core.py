@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from assay.pipelines.publish import run_pipeline
 from assay.pipelines.workers import worker_environment
 
+import assay
 from data_samples.generate import write_csv_files
 from tests.dask_cli_cluster import CliCluster, dask_cli_cluster
 
@@ -78,7 +78,7 @@ def _run_and_check(make_spec, uploads: tuple[Path, int], out: Path, cluster: Cli
         sink={"path": str(out), "target_shard_bytes": "1MiB"},
         cluster={"address": cluster.address})
     with ThreadPoolExecutor(1) as pool:
-        version = pool.submit(run_pipeline, spec).result(timeout=RUN_TIMEOUT_S)
+        version = pool.submit(assay.run, spec).result(timeout=RUN_TIMEOUT_S)
 
     accounting = version.manifest["accounting"]
     assert accounting["rows_read"] == ROWS

@@ -135,8 +135,9 @@ def test_split_writes_a_folder_per_split(make_spec, uploads, run):
 
 def test_same_shards_whatever_the_worker_count_and_shuffle(make_spec, uploads, tmp_path):
     import dask
-    from assay.pipelines.publish import run_pipeline
     from distributed import Client, LocalCluster
+
+    import assay
 
     rows = "".join(f"{i % 700},u{i % 50},US,2024-01-01T00:00:00Z,{i % 700}\n"
                    for i in range(3000))
@@ -148,7 +149,7 @@ def test_same_shards_whatever_the_worker_count_and_shuffle(make_spec, uploads, t
         with dask.config.set({"dataframe.shuffle.method": shuffle}), \
                 LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
                              dashboard_address=None) as cluster, Client(cluster) as client:
-            version = run_pipeline(spec, client=client)
+            version = assay.run(spec, client=client)
         hashes.append([s["sha256"] for s in version.manifest["shards"]])
     assert hashes[0] == hashes[1] == hashes[2]
     assert version.manifest["accounting"]["dropped_by_step"]["dedup"] == 3000 - 700

@@ -1,0 +1,176 @@
+"""One run of a pipeline, composed in one place: load, lock, plan, execute, publish, report.
+
+Every way of running assay goes through ``run_all``: ``assay.run`` calls it with the plain
+phases, the Prefect flow (``assay.flows.ingest``) with the same phases wrapped as tasks for
+retries and artifacts. So a plain-Python run holds the dataset's lock and a served run's
+paths are confined exactly as a flow run's are, the spec is read once (``load``), and the
+backend is resolved once, into the ``RunRequest`` every later phase reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from assay.pipelines.backend import Resolution, resolve_backend
+from assay.pipelines.cluster import dask_client
+from assay.pipelines.confine import Roots
+from assay.pipelines.ledger import default_data_dir
+from assay.pipelines.lock import dataset_lock
+from assay.pipelines.plan import RunPlan, plan_run
+from assay.pipelines.publish import PublishedVersion, publish_run
+from assay.pipelines.runner import ProgressCallback, StagedRun, execute_run
+from assay.pipelines.spec import PipelineSpec, load_spec
+from assay.pipelines.summary import RunSummary, summarize
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a caller asked for, checked: the loaded spec and the resolved backend.
+
+    ``inputs`` and ``output`` replace the spec's source paths and sink; ``workers`` sizes a
+    local cluster, ``cluster_address`` joins a running scheduler instead; ``roots`` (a
+    served run) confines every input and the sink; ``data_dir`` holds the dataset locks.
+    """
+
+    spec: PipelineSpec
+    backend: Resolution
+    inputs: tuple[str, ...] | None = None
+    output: str | None = None
+    workers: int | None = None
+    cluster_address: str | None = None
+    roots: Roots | None = None
+    data_dir: Path = field(default_factory=default_data_dir)
+
+    @property
+    def sink(self) -> str:
+        return self.output or self.spec.resolve(self.spec.sink.path)
+
+    def with_inputs(self, inputs: Sequence[str]) -> RunRequest:
+        return replace(self, inputs=tuple(inputs))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run published, and its summary."""
+
+    published: PublishedVersion
+    summary: RunSummary
+
+    @property
+    def version(self) -> str:
+        return self.published.version
+
+    @property
+    def path(self) -> str:
+        return self.published.path
+
+    @property
+    def manifest(self) -> dict:
+        return self.published.manifest
+
+
+def load(spec: str | PathLike[str] | PipelineSpec, *, inputs: Sequence[str] | None = None,
+         output: str | None = None, backend: str | None = None, workers: int | None = None,
+         cluster_address: str | None = None, roots: Roots | None = None,
+         data_dir: Path | None = None) -> RunRequest:
+    """Phase ``load``: read and check the spec (a path, or a spec already loaded) and
+    resolve the backend; raise ``SpecError`` (or ``BackendUnavailable``) before any work."""
+    loaded = spec if isinstance(spec, PipelineSpec) else load_spec(spec)
+    return RunRequest(
+        spec=loaded, backend=resolve_backend(backend or loaded.backend),
+        inputs=tuple(inputs) if inputs else None, output=output, workers=workers,
+        cluster_address=cluster_address, roots=roots,
+        data_dir=data_dir or default_data_dir())
+
+
+def lock(request: RunRequest) -> Any:
+    """Phase ``lock``: the dataset's lock, held from planning to publishing, so runs on one
+    sink (from any process sharing the data directory) publish one after the other."""
+    return dataset_lock(request.sink, request.data_dir)
+
+
+def plan(request: RunRequest) -> RunPlan:
+    """Phase ``plan``: expand, hash and sniff the uploads; confine them to ``roots``."""
+    return plan_run(request.spec, list(request.inputs) if request.inputs else None,
+                    request.output, request.roots)
+
+
+@contextmanager
+def cluster(request: RunRequest, client: Any = None) -> Iterator[Any]:
+    """The run's Dask client: ``client`` when the caller has one, else one for a local
+    cluster (started and stopped here) or for the scheduler at ``cluster_address``."""
+    if client is not None:
+        yield client
+        return
+    with dask_client(request.spec.cluster, workers=request.workers,
+                     address=request.cluster_address,
+                     backend=request.backend.backend) as own:
+        yield own
+
+
+def execute(plan: RunPlan, client: Any, backend: str,
+            on_progress: ProgressCallback | None = None) -> StagedRun:
+    """Phase ``execute``: read, transform, gate and stage shards on the cluster."""
+    return execute_run(plan, client, on_progress=on_progress, backend=backend)
+
+
+def publish(staged: StagedRun) -> PublishedVersion:
+    """Phase ``publish``: promote the staged shards to a new version."""
+    return publish_run(staged)
+
+
+def report(staged: StagedRun, published: PublishedVersion,
+           phases: dict[str, float]) -> RunSummary:
+    """Phase ``report``: the run's summary (and the seconds of each phase outside the engine)."""
+    return summarize(staged, published, phases)
+
+
+@dataclass(frozen=True)
+class Phases:
+    """The callables a run goes through, in order. The flow passes Prefect tasks wrapping
+    the same functions; ``load`` and ``lock`` run before them, in the caller."""
+
+    plan: Callable[[RunRequest], RunPlan] = plan
+    execute: Callable[..., StagedRun] = execute
+    publish: Callable[[StagedRun], PublishedVersion] = publish
+    report: Callable[[StagedRun, PublishedVersion, dict[str, float]], RunSummary] = report
+
+
+def run_all(request: RunRequest, phases: Phases = Phases(),
+            on_progress: ProgressCallback | None = None, client: Any = None) -> RunResult:
+    """Lock the dataset, plan, execute on the cluster, publish and report one version."""
+    with lock(request):
+        clock = _PhaseClock()
+        planned = phases.plan(request)
+        clock.lap("plan")
+        with cluster(request, client) as run_client:
+            clock.lap("cluster start")
+            staged = phases.execute(planned, run_client, request.backend.backend, on_progress)
+            clock.lap("engine")
+        clock.lap("cluster stop")
+        # The cluster is gone before publishing: a publish is a few renames, no workers.
+        published = phases.publish(staged)
+        clock.lap("publish")
+        return RunResult(published, phases.report(staged, published, clock.outside("engine")))
+
+
+class _PhaseClock:
+    """Seconds per phase of a run, so its summary says where time outside the engine went
+    (planning hashes every upload; a cluster of processes takes seconds to start and stop)."""
+
+    def __init__(self) -> None:
+        self.mark = time.perf_counter()
+        self.phases: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase], self.mark = now - self.mark, now
+
+    def outside(self, phase: str) -> dict[str, float]:
+        return {name: seconds for name, seconds in self.phases.items() if name != phase}
