@@ -7,7 +7,6 @@ implementations side by side, picking by the type of the object it is given.
 
 from __future__ import annotations
 
-import io
 import logging
 from functools import cache
 from typing import Any
@@ -92,43 +91,6 @@ def from_arrow(table: pa.Table, like: Frame, types_mapper: Any = None) -> Frame:
 
         return cudf.DataFrame.from_arrow(table)
     return table.to_pandas(types_mapper=types_mapper)
-
-
-def read_csv_fields(data: bytes, names: list[str], keep: list[str], delimiter: str,
-                    quote_char: str) -> Frame:
-    """Every field of a plain CSV block (``pipelines/sources/csv_shape.py``) as a string,
-    parsed on the device by cuDF, one row per non-blank line; empty fields are "" (cuDF
-    reads them as null whatever it is told, so its nulls are turned back)."""
-    import cudf
-
-    frame = cudf.read_csv(io.BytesIO(data), compression=None, header=None, names=names,
-                          usecols=keep, dtype=dict.fromkeys(keep, "str"), delimiter=delimiter,
-                          quotechar=quote_char, doublequote=True, skipinitialspace=False,
-                          na_filter=False, keep_default_na=False, skip_blank_lines=True)
-    return frame[keep].fillna("")
-
-
-def parquet_bytes(frame: Frame, compression: str | None, row_group_rows: int) -> bytes:
-    """A cuDF frame as one Parquet file, encoded and compressed on the device. The Arrow
-    schema goes into the footer, as pyarrow's writer puts it there, so readers get the
-    same types from either backend's shards."""
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, compression=compression, index=False,
-                     row_group_size_rows=row_group_rows, store_schema=True)
-    return buffer.getvalue()
-
-
-def spilled_bytes() -> int | None:
-    """Bytes cuDF spilled from device to host in this process (a worker), or None when
-    spilling or its statistics (``cudf_spill_stats``) are off or unreadable."""
-    try:
-        from cudf.core.buffer.spill_manager import get_global_manager
-
-        totals = get_global_manager().statistics.spill_totals
-    except Exception:  # no cuDF, spilling off (no manager), or a changed internal API
-        return None
-    return int(sum(nbytes for (src, dst), (nbytes, _) in totals.items()
-                   if (src, dst) == ("gpu", "cpu")))
 
 
 def has_nulls(values: Column) -> bool:

@@ -179,12 +179,26 @@ def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptio
                           options.quote_char, options.null_values)
     if content is None or len(content) == 0:
         return None
-    raw = fr.read_csv_fields(data, names, keep, options.delimiter, options.quote_char)
+    raw = _plain_fields(data, names, keep, options, meta)
     if len(raw) != len(content):
         return None
     for name in keep:
         raw[name] = raw[name].where(~raw[name].isin(options.null_values))
     return raw, fr.host_array(content), BadRecords.empty()
+
+
+def _plain_fields(data: bytes, names: list[str], keep: list[str], options: CsvOptions,
+                  meta: Frame) -> Frame:
+    """Every field of a plain block as a string, parsed by ``meta``'s library (cuDF's
+    reader on the device: both libraries take these arguments), one row per non-blank
+    line; empty fields are "" (cuDF reads them as null whatever it is told, so its nulls
+    are turned back)."""
+    frame = fr.library(meta).read_csv(
+        io.BytesIO(data), compression=None, header=None, names=names, usecols=keep,
+        dtype=dict.fromkeys(keep, "str"), delimiter=options.delimiter,
+        quotechar=options.quote_char, doublequote=True, skipinitialspace=False,
+        na_filter=False, keep_default_na=False, skip_blank_lines=True)
+    return frame[keep].fillna("")
 
 
 def _on_host(data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
