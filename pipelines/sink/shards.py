@@ -90,7 +90,7 @@ def write_shards(rows: Frame, schema: pa.Schema, directory: str, stem: str,
                  sink: SinkSpec) -> list[dict]:
     """Write ``rows`` as ``{stem}-{k:03d}.parquet`` files in ``directory``; describe each.
     A cuDF frame is encoded on the device where it can be, anything else by pyarrow."""
-    if fr.is_cudf(rows):
+    if fr.on_device(rows):
         written = _device_shards(rows, directory, stem, sink)
         if written is not None:
             return written
