@@ -13,7 +13,6 @@ import dask
 from assay.pipelines.backend import BackendUnavailable, visible_gpus
 from assay.pipelines.spec import ClusterSpec
 from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config
-from assay.transforms import frame as fr
 from distributed import Client, LocalCluster
 
 log = logging.getLogger("assay.backend")
@@ -95,7 +94,7 @@ def _report_spilling(client: Client) -> None:
     """One line saying whether cuDF spilled to host: a run that spills is much slower, and
     the fix (a bigger ``rmm_pool_size``, more GPUs, smaller blocks) is the user's."""
     try:
-        counts = [n for n in client.run(fr.spilled_bytes).values() if n is not None]
+        counts = [n for n in client.run(spilled_bytes).values() if n is not None]
     except Exception as exc:  # diagnostics only: never fail a finished run over them
         log.info("cuDF spilling: statistics not read (%s)", exc)
         return
@@ -105,6 +104,24 @@ def _report_spilling(client: Client) -> None:
         log.warning("cuDF spilled %d bytes from device to host during the run", sum(counts))
     else:
         log.info("cuDF spilling: none")
+
+
+def spilled_bytes() -> int | None:
+    """Bytes cuDF spilled from device to host in this process (a worker), or None where
+    cuDF or its spill manager (``enable_cudf_spill``) is absent. Run on each worker by
+    ``_report_spilling``; the statistics count only with ``cudf_spill_stats`` set, as
+    ``cuda_cluster_kwargs`` sets it."""
+    try:
+        from cudf.core.buffer.spill_manager import get_global_manager
+
+        manager = get_global_manager()
+        if manager is None:  # spilling off
+            return None
+        totals = manager.statistics.spill_totals
+    except (ImportError, AttributeError):  # no cuDF, or a changed private API
+        return None
+    return int(sum(nbytes for (src, dst), (nbytes, _) in totals.items()
+                   if (src, dst) == ("gpu", "cpu")))
 
 
 def _local_cluster(cluster: ClusterSpec, workers: int | None, backend: str) -> LocalCluster:

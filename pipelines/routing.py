@@ -88,10 +88,12 @@ def route_out(frame: Frame, marks: list[Mark]) -> Frame:
         if mark.records is not None:
             columns["_record"][rows] = fr.to_host(mark.records)
     out = frame.copy(deep=False)
-    where = fr.library(frame).Series(leaving, index=frame.index)
+    lib = fr.library(frame)
+    where = lib.Series(leaving, index=frame.index)
     at = frame.index[leaving]
     for name, values in columns.items():
-        out[name] = fr.replace_rows(out[name], where, values[leaving], at)
+        new = lib.Series(values[leaving], index=at, dtype="str")
+        out[name] = fr.replace_where(out[name], where, new)
     return out
 
 

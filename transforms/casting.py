@@ -11,12 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from assay.transforms import frame as fr
 from assay.transforms.frame import Column
+from assay.transforms.timestamps import parse_timestamps
 
 _INT_PATTERN = r"[+-]?\d+"
 _INT_BOUNDS = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
 _FLOAT_NULL_WORDS = ("nan", "NaN", "NAN")
+_ARROW_TYPES = {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(),
+                "float32": pa.float32()}
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
 
 
 @dataclass
@@ -40,7 +46,7 @@ def cast_column(
     """Convert ``values`` to ``type_name`` (a spec column type)."""
     present = values.notna()
     if type_name in _INT_BOUNDS or type_name in ("float64", "float32"):
-        fast = fr.strict_cast(values, type_name) if fr.is_string_like(values) else None
+        fast = _strict_cast(values, type_name)
         if fast is not None:
             return CastResult(fast.astype(type_name) if type_name.startswith("float")
                               else fast, present & False)
@@ -53,7 +59,7 @@ def cast_column(
     if type_name == "bool":
         return _to_bool(values, present, true_values, false_values)
     if type_name == "timestamp":
-        parsed = fr.parse_timestamps(values, format or "ISO8601", timezone or "UTC")
+        parsed = parse_timestamps(values, format or "ISO8601", timezone or "UTC")
         parsed = parsed.where((parsed >= TIMESTAMP_MIN) & (parsed <= TIMESTAMP_MAX))
         return CastResult(parsed, present & parsed.isna())
     raise ValueError(f"unknown column type {type_name!r}")
@@ -63,6 +69,25 @@ def cast_column(
 # but breaks most readers of the dataset, so it counts as not a timestamp.
 TIMESTAMP_MIN = pd.Timestamp("0001-01-01", tz="UTC")
 TIMESTAMP_MAX = pd.Timestamp("9999-12-31 23:59:59.999999", tz="UTC")
+
+
+def _strict_cast(values: Column, type_name: str) -> Column | None:
+    """A column of strings cast in one C++ pass, or None when any value does not convert
+    or the strings are not held in Arrow on the host.
+
+    The fast path for clean columns: Arrow's parser is stricter than the general one (no
+    surrounding spaces, no ``+``), so when it succeeds the result is the same, and when it
+    fails the caller falls back to the per-value path that finds the bad values.
+    """
+    arrow = fr.arrow_strings(values)
+    if arrow is None:
+        return None
+    try:
+        cast = pc.cast(arrow, _ARROW_TYPES[type_name])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = cast.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    return out.set_axis(values.index).rename(values.name)
 
 
 def _to_int(values: Column, present: Column, type_name: str) -> CastResult:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from assay.transforms import frame as fr
 from assay.transforms.frame import Column, Frame
 from assay.transforms.masks import as_mask, present
 from assay.transforms.params import compile_regex
+from assay.transforms.timestamps import scalar_for
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 CompareOp = Literal[
@@ -81,12 +81,12 @@ class Compare(_Model):
         if self.op == "matches":
             return as_mask(values.str.contains(self.value, regex=True)) & present(values)
         if self.op in ("in", "not_in"):
-            found = as_mask(values.isin([fr.scalar_for(values, v) for v in self.value]))
+            found = as_mask(values.isin([scalar_for(values, v) for v in self.value]))
             return (found if self.op == "in" else ~found) & present(values)
         if self.op == "between":
-            low, high = (fr.scalar_for(values, v) for v in self.value)
+            low, high = (scalar_for(values, v) for v in self.value)
             return as_mask((values >= low) & (values <= high)) & present(values)
-        return as_mask(_BINARY[self.op](values, fr.scalar_for(values, self.value))) & present(
+        return as_mask(_BINARY[self.op](values, scalar_for(values, self.value))) & present(
             values
         )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
 from assay.transforms.masks import as_mask
 from assay.transforms.params import Action, ColumnList, ColumnName, fate_of, require_columns
+from assay.transforms.timestamps import scalar_for
 from pydantic import Field
 
 
@@ -30,7 +30,7 @@ class FillNull(PartitionStep):
         for column, value in self.values.items():
             before = frame[column]
             try:
-                after = before.fillna(fr.scalar_for(before, value))
+                after = before.fillna(scalar_for(before, value))
             except (TypeError, ValueError) as exc:
                 raise ValueError(self._misfit(column, value, before.dtype)) from exc
             if after.dtype != before.dtype:

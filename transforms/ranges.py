@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.masks import as_mask, reasons
 from assay.transforms.params import Action, ColumnName, fate_of, require_columns
+from assay.transforms.timestamps import scalar_for
 from pydantic import model_validator
 
 Bound = float | int | str | None  # str for timestamps
@@ -40,7 +40,7 @@ class _Bounded(PartitionStep):
         return columns
 
     def bounds(self, values: Column) -> tuple[Any, Any]:
-        return fr.scalar_for(values, self.min), fr.scalar_for(values, self.max)
+        return scalar_for(values, self.min), scalar_for(values, self.max)
 
 
 @register

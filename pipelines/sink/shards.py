@@ -10,6 +10,7 @@ not in rows, values or types).
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import logging
 from typing import Any
@@ -89,7 +90,7 @@ def write_shards(rows: Frame, schema: pa.Schema, directory: str, stem: str,
                  sink: SinkSpec) -> list[dict]:
     """Write ``rows`` as ``{stem}-{k:03d}.parquet`` files in ``directory``; describe each.
     A cuDF frame is encoded on the device where it can be, anything else by pyarrow."""
-    if fr.is_cudf(rows):
+    if fr.on_device(rows):
         written = _device_shards(rows, directory, stem, sink)
         if written is not None:
             return written
@@ -159,13 +160,23 @@ def _encoded_slices(rows: Frame, codec: str | None, row_group_rows: int, target:
                     ) -> list[tuple[int, bytes]]:
     """(rows, file bytes) of one file for ``rows``, or of equal slices when one file would
     pass ``target`` bytes."""
-    whole = fr.parquet_bytes(rows, codec, row_group_rows)
+    whole = parquet_bytes(rows, codec, row_group_rows)
     pieces = -(-len(whole) // target)
     if pieces <= 1:
         return [(len(rows), whole)]
     bounds = np.linspace(0, len(rows), pieces + 1).astype(int)
-    return [(stop - start, fr.parquet_bytes(rows.iloc[start:stop], codec, row_group_rows))
+    return [(stop - start, parquet_bytes(rows.iloc[start:stop], codec, row_group_rows))
             for start, stop in itertools.pairwise(bounds) if stop > start]
+
+
+def parquet_bytes(rows: Frame, compression: str | None, row_group_rows: int) -> bytes:
+    """A cuDF frame as one Parquet file, encoded and compressed on the device by cuDF's
+    writer. The Arrow schema goes into the footer, as pyarrow's writer puts it there, so
+    readers get the same types from either backend's shards."""
+    buffer = io.BytesIO()
+    rows.to_parquet(buffer, compression=compression, index=False,
+                    row_group_size_rows=row_group_rows, store_schema=True)
+    return buffer.getvalue()
 
 
 def write_table(table: pa.Table, path: str, sink: SinkSpec) -> dict:

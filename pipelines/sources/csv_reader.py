@@ -158,7 +158,7 @@ def read_csv_block(
     names = upload.header or schema.names
     data, invalid = take_out_invalid_utf8(data)
     keep = [n for n in names if n in schema.names or schema.extra_columns == "keep"]
-    parsed = _on_device(data, names, keep, options, meta) if fr.is_cudf(meta) else None
+    parsed = _on_device(data, names, keep, options, meta) if fr.on_device(meta) else None
     if parsed is None:
         starts, ends = line_bounds(data)
         parsed = _on_host(data, starts, ends, names, keep, options, meta)
@@ -179,7 +179,7 @@ def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptio
                           options.quote_char, options.null_values)
     if content is None or len(content) == 0:
         return None
-    raw = fr.read_csv_fields(data, names, keep, options.delimiter, options.quote_char)
+    raw = _plain_fields(data, names, keep, options, meta)
     if len(raw) != len(content):
         return None
     for name in keep:
@@ -187,21 +187,35 @@ def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptio
     return raw, fr.host_array(content), BadRecords.empty()
 
 
+def _plain_fields(data: bytes, names: list[str], keep: list[str], options: CsvOptions,
+                  meta: Frame) -> Frame:
+    """Every field of a plain block as a string, parsed by ``meta``'s library (cuDF's
+    reader on the device: both libraries take these arguments), one row per non-blank
+    line; empty fields are "" (cuDF reads them as null whatever it is told, so its nulls
+    are turned back)."""
+    frame = fr.library(meta).read_csv(
+        io.BytesIO(data), compression=None, header=None, names=names, usecols=keep,
+        dtype=dict.fromkeys(keep, "str"), delimiter=options.delimiter,
+        quotechar=options.quote_char, doublequote=True, skipinitialspace=False,
+        na_filter=False, keep_default_na=False, skip_blank_lines=True)
+    return frame[keep].fillna("")
+
+
 def _on_host(data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
              keep: list[str], options: CsvOptions, meta: Frame
              ) -> tuple[Frame, np.ndarray, BadRecords]:
     """Raw rows, their line indices and the block's bad lines, parsed by pyarrow."""
-    if fr.is_cudf(meta):
+    if fr.on_device(meta):
         fr.host_fallback("read_csv")
     parser = _Parser(data, starts, ends, names, keep, options)
     if len(starts):
         parser.parse(0, len(starts))
     if not parser.tables:
-        return fr.from_arrow(_empty_raw(keep), meta), np.zeros(0, dtype=np.int64), parser.bad
+        return fr.from_arrow(meta, _empty_raw(keep)), np.zeros(0, dtype=np.int64), parser.bad
     good = np.concatenate(parser.good)
     table = pa.concat_tables(parser.tables)
     content = ~parser.blank[good]
-    return fr.from_arrow(table.filter(pa.array(content)), meta), good[content], parser.bad
+    return fr.from_arrow(meta, table.filter(pa.array(content))), good[content], parser.bad
 
 
 def _empty_raw(columns: list[str]) -> pa.Table:

@@ -102,5 +102,5 @@ def read_jsonl_block(
     else:
         table = pa.table({c.name: pa.array([], pa.string()) for c in schema.columns})
         lines = np.zeros(0, dtype=np.int64)
-    raw = fr.from_arrow(table, meta, _NULLABLE.get)
+    raw = fr.from_arrow(meta, table, _NULLABLE.get)
     return routed_partition(raw, lines, bad, upload.source_id, schema, meta)

@@ -58,6 +58,6 @@ def read_parquet_block(
     except Exception as exc:
         raise UploadRejected(f"{upload.url}: row group {block.start}: cannot read: {exc}"
                              ) from None
-    raw = fr.from_arrow(table.select(wanted), meta, _NULLABLE.get)
+    raw = fr.from_arrow(meta, table.select(wanted), _NULLABLE.get)
     lines = block.first_line + np.arange(len(raw), dtype=np.int64)
     return routed_partition(raw, lines, BadRecords.empty(), upload.source_id, schema, meta)

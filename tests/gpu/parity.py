@@ -20,7 +20,7 @@ from assay.pipelines.sources import csv_reader
 from assay.pipelines.sources.read import read_uploads
 from assay.pipelines.spec import load_spec, parse_spec
 from assay.transforms.base import registered_steps
-from assay.transforms.frame import is_cudf
+from assay.transforms.frame import on_device
 from assay.validation.expectations.registry import REGISTRY
 
 import assay
@@ -37,7 +37,7 @@ ToDevice = Callable[[pd.DataFrame], Any]  # a pandas frame onto the backend unde
 def _on_host(frame: Any) -> pd.DataFrame:
     """pandas from either backend; cuDF's integer columns keep their width (its plain
     ``to_pandas`` turns an int32 column with nulls into float64)."""
-    if not is_cudf(frame):
+    if not on_device(frame):
         return frame.to_frame() if isinstance(frame, pd.Series) else frame
     frame = frame.to_frame() if frame.ndim == 1 else frame
     plain, nullable = frame.to_pandas(), frame.to_pandas(nullable=True)

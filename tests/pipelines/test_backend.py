@@ -7,8 +7,10 @@ GPUs are faked with an ``nvidia-smi`` script on PATH, and cuDF with stand-in mod
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -20,9 +22,12 @@ from assay.pipelines.cluster import _require_gpus, _require_ucx, _run_config, cu
 from assay.pipelines.errors import EXIT_INVALID_SPEC, SpecError
 from assay.pipelines.spec import ClusterSpec, parse_spec
 from assay.transforms import frame as fr
+from assay.transforms.timestamps import parse_timestamps
+from dask.utils import Dispatch
 from typer.testing import CliRunner
 
 SAMPLE = Path(__file__).parents[2] / "data_samples" / "events" / "pipeline.yaml"
+DEVICE_SIDE = "assay.transforms.frame_cudf"
 SMI_OUTPUT = ("GPU 0: NVIDIA H200 (UUID: GPU-aaaa1111)\n"
               "GPU 1: NVIDIA H200 (UUID: GPU-bbbb2222)\n")
 
@@ -203,7 +208,8 @@ def test_pandas_frames_pass_the_seam_unchanged() -> None:
 
 
 class _OnDevice:
-    """Stands in for a cuDF object: ``is_cudf`` reads the class's module."""
+    """Stands in for a cuDF frame or column: it lives in a ``cudf`` module, as the seam's
+    dispatchers see (that is what makes them register the cuDF side)."""
 
     __module__ = "cudf.core.series"
 
@@ -214,9 +220,30 @@ class _OnDevice:
         return self.host
 
 
+@pytest.fixture
+def stand_in_cudf(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``cudf`` and ``cupy`` modules whose frame, column, index and array types are
+    stand-ins, met by a seam whose device side is registered afresh and forgotten
+    afterwards (so a real cuDF later in the session registers its own types)."""
+    cudf = types.ModuleType("cudf")
+    cudf.DataFrame = cudf.Series = cudf.BaseIndex = cudf.from_pandas = _OnDevice
+    cupy = types.ModuleType("cupy")
+    cupy.ndarray = type("ndarray", (), {"__module__": "cupy"})
+    monkeypatch.setitem(sys.modules, "cudf", cudf)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setattr(sys.modules["assay.transforms"], "frame_cudf", None, raising=False)
+    for dispatch in (v for v in vars(fr).values() if isinstance(v, Dispatch)):
+        monkeypatch.setattr(dispatch, "_lookup", dict(dispatch._lookup))
+        monkeypatch.setattr(dispatch, "_lazy", dict(dispatch._lazy))
+    device_side = sys.modules.pop(DEVICE_SIDE, None)
+    yield
+    sys.modules.pop(DEVICE_SIDE, None)
+    if device_side is not None:
+        sys.modules[DEVICE_SIDE] = device_side
+
+
 def test_host_fallbacks_compute_on_the_host_move_back_and_log(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setitem(sys.modules, "cudf", types.SimpleNamespace(from_pandas=_OnDevice))
+        stand_in_cudf: None, caplog: pytest.LogCaptureFixture) -> None:
     fr.host_fallback.cache_clear()
     text = pd.Series(["\uff25ve", None], dtype="str")
     normal = fr.normalize_unicode(_OnDevice(text), "NFKC")
@@ -225,8 +252,8 @@ def test_host_fallbacks_compute_on_the_host_move_back_and_log(
     part = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     hashes = fr.stable_hash_rows(_OnDevice(part), ["a", "b"])
     assert hashes.host.equals(fr.hash_rows(part, ["a", "b"]))
-    stamps = fr.parse_timestamps(_OnDevice(pd.Series(["2024-01-02 03:04:05", "x"],
-                                                     dtype="str")), "%Y-%m-%d %H:%M:%S", "UTC")
+    stamps = parse_timestamps(_OnDevice(pd.Series(["2024-01-02 03:04:05", "x"], dtype="str")),
+                              "%Y-%m-%d %H:%M:%S", "UTC")
     assert str(stamps.host.iloc[0]) == "2024-01-02 03:04:05+00:00"
     assert stamps.host.isna().tolist() == [False, True]
     logged = [r.getMessage() for r in caplog.records if r.name == "assay.backend"]
@@ -234,6 +261,43 @@ def test_host_fallbacks_compute_on_the_host_move_back_and_log(
         "normalize's", "row_id", "parse_timestamp"]
     fr.normalize_unicode(_OnDevice(text), "NFC")  # logged once per process
     assert len([r for r in caplog.records if r.name == "assay.backend"]) == 3
+
+
+_CPU_RUN = """
+import sys
+
+class Watch:
+    \"\"\"Records every attempt to import cuDF or CuPy, even one whose error is caught.\"\"\"
+    tried = []
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("cudf", "cupy"):
+            self.tried.append(name)
+
+sys.meta_path.insert(0, Watch())
+import pandas as pd
+import assay.pipelines.publish
+from assay.transforms import frame as fr
+from assay.transforms.casting import cast_column
+from assay.transforms.timestamps import parse_timestamps
+
+part = pd.DataFrame({"n": ["1", "2"], "t": ["2024-01-01T00:00:00Z", "2024-01-01 00:00"]})
+fr.records_as_json(part), fr.to_host(part["t"]), fr.stable_hash_rows(part, ["n"])
+fr.host_array(fr.array_values(part.index.to_series())), fr.bytes_array(b"a,b", part)
+parse_timestamps(part["t"], "ISO8601", "UTC"), cast_column(part["n"], "int64")
+assert fr.backend_name(part) == "pandas" and not fr.on_device(part)
+loaded = {"cudf", "cupy", "assay.transforms.frame_cudf"} & set(sys.modules)
+assert not Watch.tried and not loaded, (Watch.tried, loaded)
+"""
+
+
+def test_the_seam_never_imports_cudf_for_pandas_partitions() -> None:
+    """The device side is registered only once a cuDF or CuPy object is met: a fresh
+    process that loads the engine and sends pandas objects through the seam tries to
+    import neither."""
+    done = subprocess.run([sys.executable, "-c", _CPU_RUN], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
 
 
 def test_more_gpu_workers_than_gpus_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch

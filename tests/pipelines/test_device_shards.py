@@ -36,7 +36,7 @@ def encoder(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls.append(len(frame))
         return _encode(frame, compression, row_group_rows)
 
-    monkeypatch.setattr(fr, "parquet_bytes", encode)
+    monkeypatch.setattr(shards, "parquet_bytes", encode)
     return calls
 
 
@@ -74,7 +74,7 @@ def test_a_compression_level_or_a_failing_encoder_leaves_the_shards_to_the_host(
     def broken(*args: object) -> bytes:
         raise TypeError("unexpected keyword argument 'store_schema'")
 
-    monkeypatch.setattr(fr, "parquet_bytes", broken)
+    monkeypatch.setattr(shards, "parquet_bytes", broken)
     with caplog.at_level(logging.WARNING, logger="assay.backend"):
         assert shards._device_shards(ROWS, str(tmp_path), "p", SinkSpec(path="x")) is None
     messages = [r.getMessage() for r in caplog.records]

@@ -1,11 +1,12 @@
-"""The Arrow fast paths in frame.py must give exactly what the general pandas path gives."""
+"""The fast paths of casting and timestamp parsing must give exactly what the general pandas
+path gives."""
 
 from __future__ import annotations
 
 import math
 
 import pandas as pd
-from assay.transforms import frame as fr
+from assay.transforms import timestamps
 from assay.transforms.casting import cast_column
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ anything = st.one_of(canonical_like, st.text(max_size=25), st.none(),
 @example(["0001-01-01T00:00:00+25:00", "2024-01-01T00:00:00-23:59", "2024-01-01T00:00:00+2400"])
 def test_iso_fast_path_equals_pandas(raw):
     values = pd.Series(raw, dtype="str", index=range(7, 7 + len(raw)))  # like a partition
-    fast = fr.parse_timestamps(values, "ISO8601", "UTC")
+    fast = timestamps.parse_timestamps(values, "ISO8601", "UTC")
     general = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
     assert fast.dtype == "datetime64[us, UTC]"
     assert fast.equals(general.dt.as_unit("us"))
@@ -60,7 +61,7 @@ def test_device_iso_parser_equals_pandas_where_it_answers(raw):
     """The cuDF path's parser, run here on pandas through the API the two share: what it
     parses equals pandas' general parser, and what it leaves is left null for that parser."""
     values = pd.Series(raw, dtype="str", index=range(7, 7 + len(raw)))
-    stamps, leftover = fr.canonical_iso_utc_shared(values)
+    stamps, leftover = timestamps.canonical_iso_utc_shared(values)
     general = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
     assert stamps.dtype == "datetime64[us, UTC]"
     assert stamps[~leftover].equals(general[~leftover].dt.as_unit("us"))
@@ -72,7 +73,7 @@ def test_device_iso_parser_answers_the_canonical_shape_itself():
     values = pd.Series(["2024-03-01T10:00:00-05:30", "2024-03-01T10:00:00+0530",
                         "2024-12-31T23:59:59Z", "2024-02-30T10:00:00Z", "2024-06-01T10:61:00Z",
                         "2024-01-01 00:00:00", None], dtype="str")
-    stamps, leftover = fr.canonical_iso_utc_shared(values)
+    stamps, leftover = timestamps.canonical_iso_utc_shared(values)
     assert leftover.tolist() == [False, False, False, True, True, True, False]
     assert [str(s) for s in stamps.iloc[:3]] == [
         "2024-03-01 15:30:00+00:00", "2024-03-01 04:30:00+00:00", "2024-12-31 23:59:59+00:00"]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from assay.transforms.frame import is_cudf
+from assay.transforms.frame import to_pandas
 from assay.validation.expectations import params as p
 from assay.validation.expectations.aggregate import _BOUNDS, _MetricBetween
 from assay.validation.expectations.base import (
@@ -37,7 +37,7 @@ MAX_DISTINCT_VALUES = 20  # GE's cap on the partial lists of distinct-value expe
 def value_counts(values: Any) -> Counts:
     """The column's non-null value counts on the host (small: one row per distinct value)."""
     counts = values[values.notna()].value_counts(sort=False)
-    return counts.to_pandas() if is_cudf(counts) else counts
+    return to_pandas(counts)
 
 
 def merge_counts(a: Counts | None, b: Counts | None) -> Counts | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.transforms.frame import array_module, array_values, hash_rows, is_cudf, to_host
+from assay.transforms.frame import array_module, array_values, hash_rows, to_host, to_pandas
 from assay.transforms.masks import as_mask
 
 Column = Any  # pandas.Series or cudf.Series
@@ -25,13 +25,13 @@ def _first(rows: Column, limit: int) -> Any:
 def head_values(values: Column, rows: Column, limit: int) -> list[Any]:
     """The first ``limit`` values where ``rows`` is True, as Python objects, in order."""
     head = values.iloc[_first(rows, limit)]
-    return (head.to_pandas() if is_cudf(head) else head).tolist()
+    return to_pandas(head).tolist()
 
 
 def head_records(frame: Frame, rows: Column, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` records where ``rows`` is True, as dicts, in order."""
     head = frame.iloc[_first(rows, limit)]
-    return (head.to_pandas() if is_cudf(head) else head).to_dict("records")
+    return to_pandas(head).to_dict("records")
 
 
 def between(values: Column, low: Any, high: Any, strict_low: bool, strict_high: bool) -> Column:

@@ -1,0 +1,138 @@
+"""Timestamps from strings with pandas' semantics, on either backend.
+
+pandas' general parser (``pd.to_datetime``) defines the answer. ISO 8601 in UTC, the shape
+uploads mostly use, has faster parsers for its canonical form, which answer exactly where
+they answer and leave the other values to the general parser: Arrow's ``strptime`` on the
+strings pandas holds in Arrow, and on the device a parser written in the column API pandas
+and cuDF share (so the tests check it on pandas). cuDF has no parser with pandas'
+semantics, so whatever the device parser leaves is parsed on the host (a logged host
+fallback, for those values only).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from assay.transforms import frame as fr
+from assay.transforms.frame import Column
+
+log = logging.getLogger("assay.backend")
+
+# The one ISO 8601 shape uploads mostly use; anything else goes to pandas' general parser.
+# (offsets below 24 hours: pandas refuses larger ones, Arrow's %z reads them)
+CANONICAL_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$"
+_ISO_FIELDS = (("year", 0, 4), ("month", 5, 7), ("day", 8, 10), ("hour", 11, 13),
+               ("minute", 14, 16), ("second", 17, 19))
+
+
+def parse_timestamps(values: Column, format: str, timezone: str) -> Column:
+    """UTC timestamps (microseconds) from strings; unparseable values become null.
+
+    Naive values are read in ``timezone``; values with an offset are converted to UTC.
+    """
+    if format.upper() == "ISO8601":
+        format = "ISO8601"
+    if format == "ISO8601" and timezone.upper() == "UTC":
+        canonical = _canonical_iso_utc(values)
+        if canonical is not None:
+            stamps, leftover = canonical
+            if not leftover.any():
+                return stamps
+            rest = fr.via_host(values[leftover], "parse_timestamps", _general, format, timezone)
+            return fr.replace_where(stamps, leftover, rest)
+    return fr.via_host(values, "parse_timestamps", _general, format, timezone)
+
+
+def _general(values: pd.Series, format: str, timezone: str) -> pd.Series:
+    """pandas' general parser, on the host: the answer every faster parser must give."""
+    if timezone.upper() == "UTC":
+        parsed = pd.to_datetime(values, format=format, errors="coerce", utc=True)
+    else:
+        parsed = pd.to_datetime(values, format=format, errors="coerce")
+        parsed = (
+            parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            if parsed.dt.tz is None
+            else parsed
+        ).dt.tz_convert("UTC")
+    return parsed.dt.as_unit("us")
+
+
+def _canonical_iso_utc(values: Column) -> tuple[Column, Column] | None:
+    """Timestamps of the values of the canonical shape and a mask of the values left for
+    the general parser, by the fastest parser the column's backend has; None where it has
+    none (strings pandas does not hold in Arrow, a cuDF release without a shared call)."""
+    arrow = fr.arrow_strings(values)
+    if arrow is not None:
+        return _arrow_iso_utc(arrow, values)
+    if not fr.on_device(values):
+        return None
+    try:
+        return canonical_iso_utc_shared(values)
+    except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
+        # a cuDF release without one of the shared calls: exact answers on the host
+        log.warning("cuDF backend: device ISO 8601 parser unavailable (%s)", exc)
+        return None
+
+
+def _digits(arrow: pa.Array, start: int, stop: int) -> pa.Array:
+    return pc.cast(pc.utf8_slice_codeunits(arrow, start, stop), pa.int64())
+
+
+def _arrow_iso_utc(arrow: pa.Array | pa.ChunkedArray, values: pd.Series
+                   ) -> tuple[pd.Series, pd.Series]:
+    """``_canonical_iso_utc`` by Arrow's kernels on ``arrow``, the strings of ``values``.
+    Arrow's strptime rolls impossible dates over (Feb 30 becomes Mar 1) where pandas says
+    null, so a value is kept only when its parsed day and second equal the digits written
+    in it."""
+    shaped = pc.fill_null(pc.match_substring_regex(arrow, CANONICAL_ISO), False)
+    candidates = pc.if_else(shaped, arrow, pa.scalar(None, arrow.type))
+    local = pc.strptime(pc.utf8_slice_codeunits(candidates, 0, 19),
+                        format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
+    exact = pc.and_(pc.equal(pc.day(local), _digits(candidates, 8, 10)),
+                    pc.equal(pc.second(local), _digits(candidates, 17, 19)))
+    parsed = pc.strptime(candidates, format="%Y-%m-%dT%H:%M:%S%z", unit="us",
+                         error_is_null=True)
+    parsed = pc.if_else(pc.fill_null(exact, False), parsed, pa.scalar(None, parsed.type))
+    stamps = parsed.to_pandas().set_axis(values.index).dt.tz_convert("UTC")
+    leftover = values.notna() & stamps.isna()
+    return stamps.dt.as_unit("us"), leftover
+
+
+def _number(values: Column) -> Column:
+    return fr.library(values).to_numeric(values, errors="coerce")
+
+
+def canonical_iso_utc_shared(values: Column) -> tuple[Column, Column]:
+    """``_canonical_iso_utc`` in the column API pandas and cuDF share, so it runs on the
+    device: a value of the canonical shape is kept only when every field of its parse equals
+    the digits written in it (whatever a library does with Feb 30 or minute 61, the fields
+    would differ), then its offset is subtracted."""
+    lib = fr.library(values)
+    shaped = values.str.match(CANONICAL_ISO).fillna(False).astype("bool")
+    candidates = values.where(shaped)
+    local = lib.to_datetime(candidates.str.slice(0, 19), format="%Y-%m-%dT%H:%M:%S",
+                            errors="coerce").astype("datetime64[us]")
+    exact = shaped
+    for field, start, stop in _ISO_FIELDS:
+        exact = exact & (getattr(local.dt, field) == _number(candidates.str.slice(start, stop)))
+    exact = exact.fillna(False).astype("bool")
+    zone = candidates.str.slice(19).str.replace("Z", "+0000", regex=False)
+    zone = zone.str.replace(":", "", regex=False)
+    minutes = (_number(zone.str.slice(1, 3)) * 60 + _number(zone.str.slice(3, 5))).fillna(0)
+    sign = 1 - 2 * zone.str.startswith("-").fillna(False).astype("int64")
+    offset = (minutes.astype("int64") * sign * 60_000_000).astype("timedelta64[us]")
+    stamps = (local - offset).where(exact).dt.tz_localize("UTC")
+    return stamps, values.notna() & ~exact
+
+
+def scalar_for(values: Column, value: Any) -> Any:
+    """A spec value (YAML scalar) in a form comparable with ``values``: timestamps from
+    strings or numbers are read as UTC, everything else is passed through."""
+    if value is None or not str(values.dtype).startswith("datetime64"):
+        return value
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
