@@ -1,9 +1,10 @@
-"""Field types of expectation kwargs, as strict as GE's own checks or stricter, never looser.
+"""Field types of expectation kwargs, shared so that every expectation checks a kind of
+value the same way when its suite loads.
 
-pydantic's strict types cover strings and booleans; the rest carry a small validator where
-GE's meaning is particular: a number is never a bool, a bound may be an ISO date, a regex
-must compile. A validator's ValueError says what was expected, not where: the error text
-names the key (see ``params.explain``).
+pydantic's strict types cover strings and booleans (no "yes" for true, no 1 for "1"); the
+rest carry a small validator where GE's meaning is particular: a number is never a bool, a
+bound may be an ISO date, a regex must compile. A validator's ValueError says what was
+expected, not where: the error text names the key (see ``params.explain``).
 """
 
 from __future__ import annotations
