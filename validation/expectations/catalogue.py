@@ -9,6 +9,7 @@ from assay.validation.expectations import (  # noqa: F401
     ordering,
     pairs,
     parsing,
+    quantiles,
     statistics,
     table,
 )
