@@ -12,7 +12,7 @@ import pandas as pd
 from assay.pipelines.routing import QUARANTINED, Mark, data_columns, live_mask, route_out
 from assay.pipelines.spec import GateSpec
 from assay.transforms import frame as fr
-from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
 from assay.validation.gate import GateEvaluator
 from assay.validation.suite import load_gate_suite
 
@@ -53,8 +53,8 @@ def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str
     and (under ``quarantine``) routing both read them, in the run's one graph."""
     evaluator = GateEvaluator(load_gate_suite(gate, resolve), gate.name)
     live = frame[live_mask(frame)][data_columns(frame._meta)]
-    duplicates = duplicate_values(live, evaluator.duplicate_keys)
-    verdicts = gate_verdicts(frame, evaluator, duplicates, select=live_data)
+    answers = answer_requests(live, evaluator.requests)
+    verdicts = gate_verdicts(frame, evaluator, answers, select=live_data)
     point = GatePoint(gate, evaluator, gate_statistics(verdicts, evaluator))
     if gate.policy == "quarantine":
         frame = frame.map_partitions(_route, verdicts, point.stage, meta=frame._meta,

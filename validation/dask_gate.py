@@ -3,50 +3,42 @@
 Everything here stays a dask-expr collection. A ``dask.delayed`` made with ``to_delayed()``
 is optimised on its own, so computing it next to the write evaluates the upstream twice
 (measured on dask 2026.7.1); collections computed together share one optimised graph.
-Duplicate tables are single-partition frames: passed to ``map_partitions`` they are
-broadcast to every partition.
+The answers to the expectations' requests are frames passed to ``map_partitions`` next to
+the data: a duplicate table has one partition, broadcast to every partition; a boundary
+table has one per partition, zipped with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, assert_never
 
 import pandas as pd
 from assay.transforms.frame import hash_rows
 from assay.validation import repeats
 from assay.validation.boundaries import previous_values
 from assay.validation.expectations.frames import KEY_HASH
-from assay.validation.expectations.ordering import PREVIOUS
+from assay.validation.expectations.requests import DuplicatesOf, PreviousValue, Request
 from assay.validation.gate import GateEvaluator, Stats
 
-Key = tuple[str, ...]
+
+def answer_requests(live: Any, requests: list[Request]) -> dict[Request, Any]:
+    """Lazily the answer to each request, built on ``live`` (the rows the gate evaluates);
+    see ``requests`` for what each answer holds. A request naming a missing column is
+    answered None: the expectation then reports GE's missing-column exception."""
+    return {request: _answer(live, request) for request in requests}
 
 
-def duplicate_values(live: Any, keys: list[Key]) -> dict[Key, Any]:
-    """For each key: a lazy one-partition frame of the key values that occur more than once,
-    with their row hash in ``KEY_HASH`` (for ``frames.rows_in``).
-
-    Single columns drop nulls (GE ignores them); compound keys keep them, grouped like
-    pandas ``duplicated`` does (null equals null). Keys naming a missing column map to None:
-    the expectation then reports GE's missing-column exception.
-
-    Rows are first counted by a 64-bit hash of their key (a tree reduction over integers,
-    far cheaper than grouping strings or timestamps); only rows whose hash repeats are
-    gathered and grouped on their real values, so a hash collision never makes a
-    duplicate.
-    """
-    duplicates: dict[Key, Any] = {}
-    for key in keys:
-        if key[0] == PREVIOUS:  # a boundary table, not a duplicate table (ordering.py)
-            duplicates[key] = previous_values(live, key[1]) if key[1] in live.columns else None
-            continue
-        columns = list(key)
-        if not set(columns) <= set(live.columns):
-            duplicates[key] = None
-            continue
-        duplicates[key] = _repeated_keys(live[columns], drop_nulls=len(columns) == 1)
-    return duplicates
+def _answer(live: Any, request: Request) -> Any:
+    match request:
+        case DuplicatesOf(columns):
+            if not set(columns) <= set(live.columns):
+                return None
+            return _repeated_keys(live[list(columns)], drop_nulls=len(columns) == 1)
+        case PreviousValue(column):
+            return previous_values(live, column) if column in live.columns else None
+        case _:
+            assert_never(request)
 
 
 def _hashed_keys(part: Any, drop_nulls: bool) -> Any:
@@ -77,6 +69,14 @@ def _merge_summaries(chunks: pd.Series) -> repeats.Summary:
 
 
 def _repeated_keys(keys: Any, drop_nulls: bool) -> Any:
+    """A one-partition frame of the key values that occur more than once, with their row
+    hash in ``KEY_HASH`` (for ``frames.rows_in``).
+
+    Rows are first counted by a 64-bit hash of their key (a tree reduction over integers,
+    far cheaper than grouping strings or timestamps); only rows whose hash repeats are
+    gathered and grouped on their real values, so a hash collision never makes a
+    duplicate.
+    """
     meta = _hashed_keys(keys._meta, drop_nulls)
     hashed = keys.map_partitions(_hashed_keys, drop_nulls, meta=meta)
     summary = hashed.map_partitions(
@@ -92,18 +92,19 @@ def _identity(part: Any) -> Any:
 
 
 def _verdict(part: Any, evaluator: GateEvaluator, select: Callable[[Any], Any],
-             keys: list[Key], *tables: Any) -> pd.Series:
-    verdict = evaluator.evaluate(select(part), dict(zip(keys, tables, strict=True)))
+             requests: list[Request], *tables: Any) -> pd.Series:
+    verdict = evaluator.evaluate(select(part), dict(zip(requests, tables, strict=True)))
     return pd.Series([verdict], dtype=object)
 
 
-def gate_verdicts(frame: Any, evaluator: GateEvaluator, duplicates: dict[Key, Any],
+def gate_verdicts(frame: Any, evaluator: GateEvaluator, answers: dict[Request, Any],
                   select: Callable[[Any], Any] = _identity) -> Any:
     """Lazily one ``Verdict`` per partition of ``frame``, evaluated on ``select(partition)``
-    (the engine selects the live rows). Statistics and routing both read the verdicts, so
-    each expectation's masks are computed once per partition."""
+    (the engine selects the live rows) with the ``answers`` of ``answer_requests``.
+    Statistics and routing both read the verdicts, so each expectation's masks are computed
+    once per partition."""
     return frame.map_partitions(
-        _verdict, evaluator, select, list(duplicates), *duplicates.values(),
+        _verdict, evaluator, select, list(answers), *answers.values(),
         meta=pd.Series(dtype=object), enforce_metadata=False, align_dataframes=False,
     )
 

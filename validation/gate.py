@@ -16,10 +16,9 @@ from assay.transforms.frame import library
 from assay.transforms.masks import reasons
 from assay.validation.expectations import Expectation, ExpectationError, Table
 from assay.validation.expectations.map import MapExpectation
+from assay.validation.expectations.requests import Answers, Request
 from assay.validation.expectations.shared import partition_scope
 from assay.validation.suite import Suite
-
-Duplicates = dict[tuple[str, ...], Any]
 
 
 @dataclass(frozen=True)
@@ -65,35 +64,35 @@ class GateEvaluator:
     def __init__(self, suite: Suite, gate_name: str) -> None:
         self.suite = suite
         self.gate_name = gate_name
-        keys = (e.duplicate_key for e in suite.expectations)
-        self.duplicate_keys: list[tuple[str, ...]] = list(dict.fromkeys(k for k in keys if k))
+        asked = (request for e in suite.expectations for request in e.requests)
+        self.requests: list[Request] = list(dict.fromkeys(asked))  # each distinct one once
 
     def __dask_tokenize__(self) -> Any:
         configs = [e.config() for e in self.suite.expectations]
         return ("GateEvaluator", self.gate_name, self.suite.name, repr(configs))
 
-    def evaluate(self, part: Any, duplicates: Duplicates) -> Verdict:
+    def evaluate(self, part: Any, answers: Answers) -> Verdict:
         """The partition's statistics and row failures, each expectation's masks computed
         once for both. Failing rows are flagged whatever ``mostly`` allows: ``mostly``
         decides the gate's success, the quarantine takes every unexpected row."""
         partials, parts = [], []
         with partition_scope():
             for expectation in self.suite.expectations:
-                self._evaluate_one(expectation, part, duplicates, partials, parts)
+                self._evaluate_one(expectation, part, answers, partials, parts)
         failed = reduce(operator.or_, (rows for rows, _ in parts),
                         library(part).Series(False, index=part.index, dtype=bool))
         stats = Stats(len(part), tuple(part.columns), partials)
         return Verdict(stats, failed, reasons(part, parts))
 
-    def _evaluate_one(self, expectation: Expectation, part: Any, duplicates: Duplicates,
+    def _evaluate_one(self, expectation: Expectation, part: Any, answers: Answers,
                       partials: list[Any], parts: list[tuple[Any, str]]) -> None:
         try:
             if isinstance(expectation, MapExpectation):
-                considered, rows = expectation.masks(part, duplicates)
+                considered, rows = expectation.masks(part, answers)
                 partials.append(expectation.summarize(part, considered, rows))
                 parts.append((rows, f"{self.gate_name}: {expectation.label}"))
             else:
-                partials.append(expectation.partial(part, duplicates))
+                partials.append(expectation.partial(part, answers))
         except _EVALUATION_ERRORS as exc:  # reported as a failed result, nothing routed
             partials.append(Failed(str(exc)))
 

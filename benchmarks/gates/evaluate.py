@@ -44,14 +44,14 @@ def _failing_rows(verdict: Any) -> int:
 def _assay_gate(live: Any, suite: list[dict[str, Any]]) -> tuple[float, dict, int]:
     """The gate as the engine runs it: statistics and row routing in one dask.compute."""
     import dask
-    from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+    from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
     from assay.validation.gate import GateEvaluator
     from assay.validation.suite import parse_suite
 
     started = time.perf_counter()
     evaluator = GateEvaluator(parse_suite(suite, name="bench"), "bench")
-    duplicates = duplicate_values(live, evaluator.duplicate_keys)
-    verdicts = gate_verdicts(live, evaluator, duplicates)
+    tables = answer_requests(live, evaluator.requests)
+    verdicts = gate_verdicts(live, evaluator, tables)
     stats = gate_statistics(verdicts, evaluator)
     routed = verdicts.map(_failing_rows, meta=(None, "int64")).sum()
     stats, failed_rows = dask.compute(stats, routed)

@@ -13,7 +13,7 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 import pytest
-from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
 from assay.validation.gate import GateEvaluator, GateResult
 from assay.validation.results import jsonable
 from assay.validation.suite import parse_suite
@@ -98,8 +98,8 @@ def run_native(
     """The gate's result and the routed frame, computed together in one ``dask.compute``."""
     evaluator = GateEvaluator(parse_suite(configs, name="suite"), gate)
     live = dd.from_pandas(frame, npartitions=npartitions)
-    duplicates = duplicate_values(live, evaluator.duplicate_keys)
-    verdicts = gate_verdicts(live, evaluator, duplicates)
+    answers = answer_requests(live, evaluator.requests)
+    verdicts = gate_verdicts(live, evaluator, answers)
     stats = gate_statistics(verdicts, evaluator)
     routed = route_failures(live, verdicts)
     stats, routed = dask.compute(stats, routed, scheduler=scheduler)

@@ -9,7 +9,7 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 from assay.transforms.base import REASON_SEP
-from assay.validation.dask_gate import duplicate_values, gate_statistics, gate_verdicts
+from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
 from assay.validation.gate import GateEvaluator
 from assay.validation.suite import parse_suite
 
@@ -87,8 +87,8 @@ def test_statistics_and_routing_share_one_pass_over_the_upstream(tmp_path) -> No
         source = dd.read_parquet(tmp_path / "in")
         live = source.map_partitions(_counted, meta=source._meta)
         evaluator = GateEvaluator(parse_suite(SUITE, name="s"), "g")
-        duplicates = duplicate_values(live, evaluator.duplicate_keys)
-        verdicts = gate_verdicts(live, evaluator, duplicates)
+        answers = answer_requests(live, evaluator.requests)
+        verdicts = gate_verdicts(live, evaluator, answers)
         stats = gate_statistics(verdicts, evaluator)
         routed = route_failures(live, verdicts)
         write = routed[routed["_gate_failed"]].to_parquet(tmp_path / "out", compute=False)

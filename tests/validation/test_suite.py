@@ -161,6 +161,23 @@ def test_not_a_suite_and_errors_inside_a_file_name_the_file(tmp_path: Path) -> N
             "min_value: expected an integer, got 1.5",
         ),
         (
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "a", "min_value": 1, "strict_min": "yes"},
+            },
+            "(expect_column_values_to_be_between): strict_min: expected true or false, got str",
+        ),
+        (
+            {
+                "type": "expect_column_quantile_values_to_be_between",
+                "kwargs": {
+                    "column": "a",
+                    "quantile_ranges": {"quantiles": [1.5], "value_ranges": [[0, 1]]},
+                },
+            },
+            "quantile_ranges.quantiles[0]: expected a fraction between 0 and 1, got 1.5",
+        ),
+        (
             {"type": "expect_column_to_exist", "kwargs": {"column": "a"}, "color": "red"},
             "expectations[0] (expect_column_to_exist): unknown key 'color'",
         ),
@@ -175,6 +192,7 @@ def test_suite_errors_name_the_expectation_and_key(item: Any, expected: str) -> 
 def test_the_failing_index_is_named() -> None:
     good = {"type": "expect_column_to_exist", "kwargs": {"column": "a"}}
     bad = {"type": "expect_column_values_to_be_unique", "kwargs": {"colum": "a"}}
-    assert _error([good, good, bad]).startswith(
-        "expectations[2] (expect_column_values_to_be_unique): unknown key 'colum'"
+    assert _error([good, good, bad]) == (
+        "expectations[2] (expect_column_values_to_be_unique): unknown key 'colum'; "
+        "missing required key 'column'"
     )

@@ -5,43 +5,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from assay.validation.expectations import params as p
 from assay.validation.expectations.base import (
-    ConfigError,
     Expectation,
     ExpectationError,
     Table,
     require_columns,
 )
+from assay.validation.expectations.fields import ColumnName, Integer
+from assay.validation.expectations.params import (
+    Bounds,
+    ColumnMetricBounds,
+    Conditional,
+    Params,
+    StrictBounds,
+)
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.requests import Answers
 from assay.validation.results import between_outcome
-
-_BOUNDS = {"strict_min": p.Param(p.flag, False), "strict_max": p.Param(p.flag, False)}
+from pydantic import Field
 
 
 class _MetricBetween(Expectation):
     """GE's ``_validate_metric_value_between`` around one observed metric."""
 
-    def check(self) -> None:
-        try:
-            p.ordered_bounds(self.kw["min_value"], self.kw["max_value"])
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    params: ClassVar[type[Bounds]] = ColumnMetricBounds
 
     def outcome(self, observed: Any) -> dict[str, Any]:
         kw = self.kw
-        return between_outcome(
-            observed, kw["min_value"], kw["max_value"], kw["strict_min"], kw["strict_max"]
-        )
+        return between_outcome(observed, kw.min_value, kw.max_value, kw.strict_min, kw.strict_max)
 
 
+class RowCountBounds(Conditional, StrictBounds[Integer]):
+    pass
+
+
+@register
 class TableRowCountBetween(_MetricBetween):
     type = "expect_table_row_count_to_be_between"
-    params: ClassVar[dict[str, p.Param]] = {
-        "min_value": p.Param(p.optional(p.integer), None),
-        "max_value": p.Param(p.optional(p.integer), None),
-        **_BOUNDS,
-        **p.CONDITIONS,
-    }
+    params = RowCountBounds
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
         return self.outcome(table.rows)
@@ -55,26 +56,20 @@ class SumCount:
     count: int = 0
 
 
+@register
 class ColumnMeanBetween(_MetricBetween):
     type = "expect_column_mean_to_be_between"
-    params: ClassVar[dict[str, p.Param]] = {
-        "column": p.Param(p.column_name),
-        "min_value": p.Param(p.optional(p.number), None),
-        "max_value": p.Param(p.optional(p.number), None),
-        **_BOUNDS,
-        **p.CONDITIONS,
-    }
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.kw["column"],)
+        return (self.kw.column,)
 
     def empty(self) -> SumCount:
         return SumCount()
 
-    def partial(self, part: Any, duplicates: dict[tuple[str, ...], Any]) -> SumCount:
+    def partial(self, part: Any, answers: Answers) -> SumCount:
         require_columns(part, self.columns)
-        values = part[self.kw["column"]]
+        values = part[self.kw.column]
         kind = str(values.dtype).lower()
         if kind.startswith("bool"):  # GE averages booleans as 0/1
             kind = "int"
@@ -94,20 +89,23 @@ class ColumnMeanBetween(_MetricBetween):
         return self.outcome(mean)
 
 
+class ColumnToExistParams(Params):
+    column: ColumnName = Field(description="the column that must exist")
+    column_index: Integer | None = Field(None, description="its position; 0 or null: any")
+
+
+@register
 class ColumnToExist(Expectation):
     type = "expect_column_to_exist"
-    params: ClassVar[dict[str, p.Param]] = {
-        "column": p.Param(p.column_name),
-        "column_index": p.Param(p.optional(p.integer), None),
-    }
+    params = ColumnToExistParams
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.kw["column"],)
+        return (self.kw.column,)
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
         columns = list(table.columns or ())
-        name, index = self.kw["column"], self.kw["column_index"]
+        name, index = self.kw.column, self.kw.column_index
         if index:  # GE tests truthiness: column_index 0 only checks membership
             success = -len(columns) <= index < len(columns) and columns[index] == name
         else:

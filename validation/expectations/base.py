@@ -1,7 +1,9 @@
 """The expectation contract: parse GE kwargs once, then evaluate per partition and combine.
 
-An expectation turns one partition into a small picklable partial (``partial``), folds two
-partials (``merge``) and turns the total into GE's ``{"success", "result"}`` (``validate``).
+An expectation validates its kwargs with its ``params`` model when the suite loads, turns one
+partition into a small picklable partial (``partial``), folds two partials (``merge``) and
+turns the total into GE's ``{"success", "result"}`` (``validate``). What a partition cannot
+know alone (duplicates over the table, the value before it) it asks for with ``requests``.
 Row-level expectations (``map.MapExpectation``) also say which rows are unexpected.
 """
 
@@ -11,11 +13,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from assay.validation.expectations.params import COMMON, Param
+from assay.validation.expectations.params import ConfigError, Params, parse
+from assay.validation.expectations.requests import Answers, Request
 
-
-class ConfigError(ValueError):
-    """A kwarg is unknown, missing or invalid; the text names the key."""
+__all__ = ["ConfigError", "Expectation", "ExpectationError", "Table", "require_columns"]
 
 
 class ExpectationError(Exception):
@@ -40,35 +41,13 @@ class Expectation(ABC):
     """One configured expectation of a suite."""
 
     type: ClassVar[str]
-    params: ClassVar[dict[str, Param]] = {}
+    params: ClassVar[type[Params]] = Params  # the model of its kwargs
     row_level: ClassVar[bool] = False
 
     def __init__(self, kwargs: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
-        self.kwargs = dict(kwargs)
+        self.kwargs = dict(kwargs)  # as given, for reports
         self.meta = dict(meta or {})
-        self.kw = self._parse(kwargs)
-        self.check()
-
-    def _parse(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        accepted = {**COMMON, **self.params}
-        for key in kwargs:
-            if key not in accepted:
-                raise ConfigError(f"unknown key {key!r}")
-        values: dict[str, Any] = {}
-        for key, param in accepted.items():
-            if key in kwargs:
-                try:
-                    values[key] = param.check(kwargs[key])
-                except ValueError as exc:
-                    raise ConfigError(f"{key}: {exc}") from None
-            elif param.required:
-                raise ConfigError(f"missing required key {key!r}")
-            else:
-                values[key] = param.default
-        return values
-
-    def check(self) -> None:  # noqa: B027 - optional hook, most expectations need none
-        """Cross-key checks; raise ConfigError."""
+        self.kw: Any = parse(self.params, self.kwargs)  # an instance of ``params``
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -79,15 +58,15 @@ class Expectation(ABC):
         return f"{self.type}({', '.join(self.columns)})"
 
     @property
-    def duplicate_key(self) -> tuple[str, ...] | None:
-        """Columns whose globally duplicated values this expectation needs, if any."""
-        return None
+    def requests(self) -> tuple[Request, ...]:
+        """Whole-table facts ``partial`` needs; their answers come in its ``answers``."""
+        return ()
 
     def empty(self) -> Any:
         """The partial of no rows (identity of ``merge``)."""
         return None
 
-    def partial(self, part: Any, duplicates: dict[tuple[str, ...], Any]) -> Any:
+    def partial(self, part: Any, answers: Answers) -> Any:
         return None
 
     def merge(self, a: Any, b: Any) -> Any:

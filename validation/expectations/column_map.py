@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pandas as pd
 from assay.transforms.frame import as_string, is_string_like
-from assay.validation.expectations import params as p
-from assay.validation.expectations.base import ConfigError, ExpectationError
+from assay.validation.expectations.base import ExpectationError
+from assay.validation.expectations.fields import Comparable, Integer, Regex, ValueSet
 from assay.validation.expectations.frames import all_rows, between, head_values
-from assay.validation.expectations.map import Duplicates, MapExpectation
+from assay.validation.expectations.map import MapExpectation
+from assay.validation.expectations.params import ColumnMapParams, StrictBounds
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.requests import Answers, DuplicatesOf, Request
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
+from pydantic import Field, model_validator
 
-_COLUMN_MAP = {
-    "column": p.Param(p.column_name),
-    "mostly": p.Param(p.mostly, 1.0),
-    **p.CONDITIONS,
-}
+B = TypeVar("B")
 
 
 class ColumnMapExpectation(MapExpectation):
-    params: ClassVar[dict[str, p.Param]] = _COLUMN_MAP
+    params: ClassVar[type[ColumnMapParams]] = ColumnMapParams
 
     @property
     def column(self) -> str:
-        return self.kw["column"]
+        return self.kw.column
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -38,6 +38,7 @@ class ColumnMapExpectation(MapExpectation):
         return head_values(part[self.column], rows, PARTIAL_UNEXPECTED_COUNT)
 
 
+@register
 class NotNull(ColumnMapExpectation):
     type = "expect_column_values_to_not_be_null"
     report_missing = False
@@ -45,7 +46,7 @@ class NotNull(ColumnMapExpectation):
     def considered(self, part: Any) -> Any:
         return all_rows(part[self.column])
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return part[self.column].isna()
 
 
@@ -70,81 +71,88 @@ def set_for_column(values: Any, value_set: tuple[Any, ...]) -> list[Any]:
         raise ExpectationError(f"value_set: {exc}") from None
 
 
+class ValueSetParams(ColumnMapParams):
+    value_set: ValueSet = Field(description="the values compared with")
+
+
+@register
 class InSet(ColumnMapExpectation):
     type = "expect_column_values_to_be_in_set"
-    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "value_set": p.Param(p.value_set)}
+    params = ValueSetParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
-        return ~values.isin(set_for_column(values, self.kw["value_set"]))
+        return ~values.isin(set_for_column(values, self.kw.value_set))
 
 
-_BOUNDS = {"strict_min": p.Param(p.flag, False), "strict_max": p.Param(p.flag, False)}
+class _BoundedParams(ColumnMapParams, StrictBounds[B], Generic[B]):
+    """GE refuses both bounds None (and, at run time, min above max: ``Bounds``)."""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> _BoundedParams[B]:
+        if self.min_value is None and self.max_value is None:
+            raise ValueError("min_value and max_value cannot both be None")
+        return self
+
+
+class ValuesBetweenParams(_BoundedParams[Comparable]):
+    """Bounds are numbers or ISO 8601 dates/times (compared with datetime columns)."""
+
+
+class LengthsBetweenParams(_BoundedParams[Integer]):
+    """Bounds of ``len(str(value))``."""
 
 
 class _Bounded(ColumnMapExpectation):
-    """Shared bound checks: GE refuses both bounds None and (at run time) min above max."""
-
-    def check(self) -> None:
-        low, high = self.kw["min_value"], self.kw["max_value"]
-        if low is None and high is None:
-            raise ConfigError("min_value and max_value cannot both be None")
-        try:
-            p.ordered_bounds(low, high)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-
     def inside(self, values: Any) -> Any:
         kw = self.kw
-        return between(values, kw["min_value"], kw["max_value"], kw["strict_min"], kw["strict_max"])
+        return between(values, kw.min_value, kw.max_value, kw.strict_min, kw.strict_max)
 
 
+@register
 class ValuesBetween(_Bounded):
     type = "expect_column_values_to_be_between"
-    params: ClassVar[dict[str, p.Param]] = {
-        **_COLUMN_MAP,
-        "min_value": p.Param(p.optional(p.comparable), None),
-        "max_value": p.Param(p.optional(p.comparable), None),
-        **_BOUNDS,
-    }
+    params = ValuesBetweenParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return ~self.inside(part[self.column])
 
 
+@register
 class ValueLengthsBetween(_Bounded):
     type = "expect_column_value_lengths_to_be_between"
-    params: ClassVar[dict[str, p.Param]] = {
-        **_COLUMN_MAP,
-        "min_value": p.Param(p.optional(p.integer), None),
-        "max_value": p.Param(p.optional(p.integer), None),
-        **_BOUNDS,
-    }
+    params = LengthsBetweenParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return ~self.inside(as_string(part[self.column]).str.len())
 
 
+class RegexParams(ColumnMapParams):
+    regex: Regex = Field(description="a Python regular expression, searched (not anchored)")
+
+
+@register
 class MatchRegex(ColumnMapExpectation):
     type = "expect_column_values_to_match_regex"
-    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "regex": p.Param(p.regex)}
+    params = RegexParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         # GE searches (re.search semantics), it does not anchor the pattern
-        return ~as_string(part[self.column]).str.contains(self.kw["regex"], regex=True)
+        return ~as_string(part[self.column]).str.contains(self.kw.regex, regex=True)
 
 
+@register
 class Unique(ColumnMapExpectation):
     """Every occurrence of a value seen more than once (over all partitions) is unexpected."""
 
     type = "expect_column_values_to_be_unique"
 
     @property
-    def duplicate_key(self) -> tuple[str, ...]:
-        return self.columns
+    def requests(self) -> tuple[Request, ...]:
+        return (DuplicatesOf(self.columns),)
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
-        table = duplicates.get(self.columns)
+    def unexpected(self, part: Any, answers: Answers) -> Any:
+        table = answers.get(DuplicatesOf(self.columns))
         values = part[self.column]
         if table is None:
             return values.isna() & False

@@ -20,61 +20,40 @@ vectorisable, so it is refused (an evaluation error naming the column), never gu
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from assay.transforms.frame import as_string, host_dtype
 from assay.transforms.masks import as_mask
-from assay.validation.expectations import params as p
 from assay.validation.expectations.base import Expectation, ExpectationError, Table, require_columns
 from assay.validation.expectations.column_map import (
-    _COLUMN_MAP,
     ColumnMapExpectation,
+    RegexParams,
+    ValueSetParams,
     set_for_column,
 )
+from assay.validation.expectations.fields import (
+    Char,
+    Number,
+    Regex,
+    Text,
+    TypeName,
+    non_empty,
+)
 from assay.validation.expectations.frames import all_rows
-from assay.validation.expectations.map import Duplicates
+from assay.validation.expectations.params import ColumnMapParams
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.requests import Answers
+from pydantic import AfterValidator, Field
 
-# --------------------------------------------------------------------------- kwarg checks
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _single_char(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 1:
-        raise ValueError(f"expected a single character, got {value!r}")
-    return value
-
-
-def _regex_list(value: Any) -> tuple[str, ...]:
-    """A non-empty list of regexes (GE's validator refuses an empty one)."""
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError("expected a non-empty list of regular expressions")
-    return tuple(p.regex(v) for v in value)
-
-
-def _type_name(value: Any) -> str:
-    """A type name as GE resolves it; names with a leading underscore are refused, so a
-    suite cannot reach private attributes of numpy or pandas."""
-    if not isinstance(value, str) or not value or value.startswith("_"):
-        raise ValueError(f"expected a type name such as 'int64' or 'str', got {value!r}")
-    return value
-
-
-def _type_names(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise ValueError(f"expected a list of type names, got {type(value).__name__}")
-    return tuple(_type_name(v) for v in value)
+RegexList = Annotated[tuple[Regex, ...], AfterValidator(non_empty)]
 
 
 # --------------------------------------------------------------------------- value checks
 
 
+@register
 class BeNull(ColumnMapExpectation):
     """Every row is evaluated; the non-null ones are unexpected (GE: ``column_values.null``)."""
 
@@ -84,17 +63,18 @@ class BeNull(ColumnMapExpectation):
     def considered(self, part: Any) -> Any:
         return all_rows(part[self.column])
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return part[self.column].notna()
 
 
+@register
 class NotInSet(ColumnMapExpectation):
     type = "expect_column_values_to_not_be_in_set"
-    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "value_set": p.Param(p.value_set)}
+    params = ValueSetParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
-        return values.isin(set_for_column(values, self.kw["value_set"]))
+        return values.isin(set_for_column(values, self.kw.value_set))
 
 
 def _search(values: Any, pattern: str, flags: int = 0) -> Any:
@@ -102,12 +82,21 @@ def _search(values: Any, pattern: str, flags: int = 0) -> Any:
     return as_string(values).str.contains(pattern, regex=True, flags=flags)
 
 
+@register
 class NotMatchRegex(ColumnMapExpectation):
     type = "expect_column_values_to_not_match_regex"
-    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "regex": p.Param(p.regex)}
+    params = RegexParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
-        return _search(part[self.column], self.kw["regex"])
+    def unexpected(self, part: Any, answers: Answers) -> Any:
+        return _search(part[self.column], self.kw.regex)
+
+
+class RegexListParams(ColumnMapParams):
+    regex_list: RegexList = Field(description="Python regular expressions, each searched")
+
+
+class MatchRegexListParams(RegexListParams):
+    match_on: Literal["any", "all"] = Field("any", description="how many must match")
 
 
 class _RegexList(ColumnMapExpectation):
@@ -115,7 +104,7 @@ class _RegexList(ColumnMapExpectation):
 
     def matches(self, values: Any, match_on: str) -> Any:
         combined = None
-        for pattern in self.kw["regex_list"]:
+        for pattern in self.kw.regex_list:
             hit = as_mask(_search(values, pattern))
             if combined is None:
                 combined = hit
@@ -124,23 +113,21 @@ class _RegexList(ColumnMapExpectation):
         return combined
 
 
+@register
 class MatchRegexList(_RegexList):
     type = "expect_column_values_to_match_regex_list"
-    params: ClassVar[dict[str, p.Param]] = {
-        **_COLUMN_MAP,
-        "regex_list": p.Param(_regex_list),
-        "match_on": p.Param(p.choice("any", "all"), "any"),
-    }
+    params = MatchRegexListParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
-        return ~self.matches(part[self.column], self.kw["match_on"])
+    def unexpected(self, part: Any, answers: Answers) -> Any:
+        return ~self.matches(part[self.column], self.kw.match_on)
 
 
+@register
 class NotMatchRegexList(_RegexList):
     type = "expect_column_values_to_not_match_regex_list"
-    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "regex_list": p.Param(_regex_list)}
+    params = RegexListParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return self.matches(part[self.column], "any")
 
 
@@ -164,44 +151,49 @@ def like_to_regex(pattern: str, escape: str | None = None) -> str:
     return r"\A(?:" + "".join(out) + r")\Z"
 
 
-_LIKE = {
-    **_COLUMN_MAP,
-    "like_pattern": p.Param(_text),
-    "escape": p.Param(p.optional(_single_char), None),
-}
+class LikeParams(ColumnMapParams):
+    like_pattern: Text = Field(description="SQL LIKE: % any run of characters, _ exactly one")
+    escape: Char | None = Field(None, description="makes the next %, _ or itself literal")
 
 
 class _Like(ColumnMapExpectation):
-    params: ClassVar[dict[str, p.Param]] = _LIKE
+    params = LikeParams
 
     def like(self, values: Any) -> Any:
-        regex = like_to_regex(self.kw["like_pattern"], self.kw["escape"])
+        regex = like_to_regex(self.kw.like_pattern, self.kw.escape)
         return _search(values, regex, flags=re.DOTALL)
 
 
+@register
 class MatchLikePattern(_Like):
     type = "expect_column_values_to_match_like_pattern"
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return ~self.like(part[self.column])
 
 
+@register
 class NotMatchLikePattern(_Like):
     type = "expect_column_values_to_not_match_like_pattern"
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return self.like(part[self.column])
 
 
+class LengthParams(ColumnMapParams):
+    value: Number = Field(description="the length every value must have")
+
+
+@register
 class ValueLengthsEqual(ColumnMapExpectation):
     """GE compares ``len(str(value))`` with ``value`` (a float is allowed and never equal
     unless integral)."""
 
     type = "expect_column_value_lengths_to_equal"
-    params: ClassVar[dict[str, p.Param]] = {**_COLUMN_MAP, "value": p.Param(p.number)}
+    params = LengthParams
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
-        return as_string(part[self.column]).str.len() != self.kw["value"]
+    def unexpected(self, part: Any, answers: Answers) -> Any:
+        return as_string(part[self.column]).str.len() != self.kw.value
 
 
 # --------------------------------------------------------------------------- dtype checks
@@ -268,15 +260,11 @@ def _dtypes_module() -> Any:
 class _ColumnType(Expectation):
     """GE's pandas dtype check; the partial is the outcome, every partition has the same."""
 
-    params: ClassVar[dict[str, p.Param]] = {
-        "column": p.Param(p.column_name),
-        "mostly": p.Param(p.mostly, 1.0),
-        **p.CONDITIONS,
-    }
+    params: ClassVar[type[ColumnMapParams]] = ColumnMapParams
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.kw["column"],)
+        return (self.kw.column,)
 
     def per_value(self) -> bool:
         """Whether GE would check each value's type on an ``object`` column."""
@@ -285,12 +273,12 @@ class _ColumnType(Expectation):
     def outcome(self, dtype: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    def partial(self, part: Any, duplicates: Duplicates) -> dict[str, Any]:
+    def partial(self, part: Any, answers: Answers) -> dict[str, Any]:
         require_columns(part, self.columns)
-        dtype = host_dtype(part[self.kw["column"]])
+        dtype = host_dtype(part[self.kw.column])
         if dtype.type.__name__ == "object_" and self.per_value():
             raise ExpectationError(
-                f'column "{self.kw["column"]}" has dtype object: GE checks each value\'s '
+                f'column "{self.kw.column}" has dtype object: GE checks each value\'s '
                 "Python type there, which the native evaluator does not do"
             )
         try:
@@ -305,46 +293,37 @@ class _ColumnType(Expectation):
         return partial
 
 
+class OfTypeParams(ColumnMapParams):
+    type_: TypeName = Field(description="a numpy, pandas or Python type name")
+
+
+@register
 class OfType(_ColumnType):
     type = "expect_column_values_to_be_of_type"
-    params: ClassVar[dict[str, p.Param]] = {
-        **_ColumnType.params,
-        "type_": p.Param(_type_name),
-    }
+    params = OfTypeParams
 
     def per_value(self) -> bool:
-        return self.kw["type_"] not in _OBJECT_NAMES
+        return self.kw.type_ not in _OBJECT_NAMES
 
     def outcome(self, dtype: Any) -> dict[str, Any]:
-        success = dtype.type in of_type_candidates(self.kw["type_"])
+        success = dtype.type in of_type_candidates(self.kw.type_)
         return {"success": success, "result": {"observed_value": dtype.type.__name__}}
 
 
+class InTypeListParams(ColumnMapParams):
+    type_list: tuple[TypeName, ...] | None = Field(None, description="type names; null: any")
+
+
+@register
 class InTypeList(_ColumnType):
     type = "expect_column_values_to_be_in_type_list"
-    params: ClassVar[dict[str, p.Param]] = {
-        **_ColumnType.params,
-        "type_list": p.Param(p.optional(_type_names), None),
-    }
+    params = InTypeListParams
 
     def per_value(self) -> bool:
-        return self.kw["type_list"] is not None
+        return self.kw.type_list is not None
 
     def outcome(self, dtype: Any) -> dict[str, Any]:
-        names = self.kw["type_list"]
+        names = self.kw.type_list
         success = names is None or dtype in in_type_list_candidates(names)
         return {"success": bool(success), "result": {"observed_value": dtype.type.__name__}}
 
-
-EXPECTATIONS: tuple[type[Expectation], ...] = (
-    BeNull,
-    NotInSet,
-    NotMatchRegex,
-    MatchRegexList,
-    NotMatchRegexList,
-    MatchLikePattern,
-    NotMatchLikePattern,
-    ValueLengthsEqual,
-    OfType,
-    InTypeList,
-)

@@ -8,9 +8,8 @@ from typing import Any, ClassVar
 
 from assay.transforms.masks import as_mask
 from assay.validation.expectations.base import Expectation, Table, require_columns
+from assay.validation.expectations.requests import Answers
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT, map_result, mostly_success
-
-Duplicates = dict[tuple[str, ...], Any]
 
 
 @dataclass
@@ -34,24 +33,24 @@ class MapExpectation(Expectation):
         """Mask of the rows GE evaluates at all (the rest are 'missing')."""
 
     @abstractmethod
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         """Mask (nulls allowed) of failing rows; only read where ``considered``."""
 
     @abstractmethod
     def sample(self, part: Any, rows: Any) -> list[Any]:
         """The first unexpected values among ``rows``."""
 
-    def masks(self, part: Any, duplicates: Duplicates) -> tuple[Any, Any]:
+    def masks(self, part: Any, answers: Answers) -> tuple[Any, Any]:
         """The rows GE evaluates, and the unexpected rows among them (plain bool masks)."""
         require_columns(part, self.columns)
         considered = self.considered(part)
-        return considered, as_mask(self.unexpected(part, duplicates)) & considered
+        return considered, as_mask(self.unexpected(part, answers)) & considered
 
     def empty(self) -> MapPartial:
         return MapPartial()
 
-    def partial(self, part: Any, duplicates: Duplicates) -> MapPartial:
-        return self.summarize(part, *self.masks(part, duplicates))
+    def partial(self, part: Any, answers: Answers) -> MapPartial:
+        return self.summarize(part, *self.masks(part, answers))
 
     def summarize(self, part: Any, considered: Any, rows: Any) -> MapPartial:
         """The partial from masks already computed (the gate routes rows with them too)."""
@@ -74,7 +73,7 @@ class MapExpectation(Expectation):
         )
 
     def validate(self, partial: MapPartial, table: Table) -> dict[str, Any]:
-        success = mostly_success(partial.considered, partial.unexpected_count, self.kw["mostly"])
+        success = mostly_success(partial.considered, partial.unexpected_count, self.kw.mostly)
         result = map_result(
             partial.element_count,
             partial.considered if self.report_missing else None,

@@ -4,10 +4,9 @@ GE's pandas kernel drops nulls, takes ``diff()`` and passes a row where the diff
 order (``>= 0``, ``> 0`` when strict, against a zero timedelta for datetimes) or null (the
 first value, and ``inf - inf``). Rows are in input order, so the comparison crosses
 partitions: the first non-null value of a partition is compared with the last non-null
-value of the partitions before it. That value comes from a small boundary table, one row
-per partition (``assay.validation.boundaries``), requested through ``duplicate_key`` like the
-duplicate tables of the uniqueness expectations; the kernel prepends it and runs the very
-``diff`` GE runs.
+value of the partitions before it. The expectation requests that value
+(``requests.PreviousValue``; the gate answers it with ``assay.validation.boundaries``); the
+kernel prepends it and runs the very ``diff`` GE runs.
 """
 
 from __future__ import annotations
@@ -15,24 +14,26 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from assay.transforms.frame import library
-from assay.validation.expectations import params as p
 from assay.validation.expectations.column_map import ColumnMapExpectation
+from assay.validation.expectations.fields import Flag
 from assay.validation.expectations.frames import expand
-from assay.validation.expectations.map import Duplicates
+from assay.validation.expectations.params import ColumnMapParams
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.requests import Answers, PreviousValue, Request
+from pydantic import Field
 
-PREVIOUS = "\x00previous"  # first item of a boundary-table key: (PREVIOUS, column)
+
+class MonotonicParams(ColumnMapParams):
+    strictly: Flag | None = Field(None, description="equal neighbours fail too")
 
 
 class _Monotonic(ColumnMapExpectation):
-    params: ClassVar[dict[str, p.Param]] = {
-        **ColumnMapExpectation.params,
-        "strictly": p.Param(p.optional(p.flag), None),
-    }
+    params = MonotonicParams
     ascending: ClassVar[bool]
 
     @property
-    def duplicate_key(self) -> tuple[str, ...]:
-        return (PREVIOUS, self.column)
+    def requests(self) -> tuple[Request, ...]:
+        return (PreviousValue(self.column),)
 
     def in_order(self, diff: Any) -> Any:
         zero = 0
@@ -40,18 +41,18 @@ class _Monotonic(ColumnMapExpectation):
             import pandas as pd
 
             zero = pd.Timedelta(0)
-        strictly = bool(self.kw["strictly"])
+        strictly = bool(self.kw.strictly)
         if self.ascending:
             ordered = diff > zero if strictly else diff >= zero
         else:
             ordered = diff < zero if strictly else diff <= zero
         return ordered | diff.isna()
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
         present = values.notna()
         kept = values[present.values]
-        boundary = duplicates.get(self.duplicate_key)
+        boundary = answers.get(PreviousValue(self.column))
         before = 0 if boundary is None else len(boundary)
         if before:
             kept = library(values).concat([boundary["value"], kept], ignore_index=True)
@@ -59,11 +60,13 @@ class _Monotonic(ColumnMapExpectation):
         return expand(~self.in_order(diff).astype(bool), present)
 
 
+@register
 class Increasing(_Monotonic):
     type = "expect_column_values_to_be_increasing"
     ascending = True
 
 
+@register
 class Decreasing(_Monotonic):
     type = "expect_column_values_to_be_decreasing"
     ascending = False

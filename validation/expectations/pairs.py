@@ -11,24 +11,25 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from assay.transforms.masks import as_mask
-from assay.validation.expectations import params as p
-from assay.validation.expectations.base import ConfigError, ExpectationError
+from assay.validation.expectations.base import ExpectationError
+from assay.validation.expectations.fields import ColumnName, Flag, Mostly, Number, scalars
 from assay.validation.expectations.frames import all_rows, expand, head_records, head_values
-from assay.validation.expectations.map import Duplicates, MapExpectation
+from assay.validation.expectations.map import MapExpectation
+from assay.validation.expectations.params import Conditional, MulticolumnParams
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.requests import Answers
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
+from pydantic import Field, PlainValidator, model_validator
 
 Column = Any
 Frame = Any
 
+# ignore_row_if: which of the columns must be missing for a row to be skipped
 _PAIR_MODES = {"both_values_are_missing": "all", "either_value_is_missing": "any", "neither": None}
 _LIST_MODES = {"all_values_are_missing": "all", "any_value_is_missing": "any", "never": None}
-
-
-def _mode_param(modes: dict[str, str | None], default: str) -> p.Param:
-    return p.Param(p.choice(*modes), default)
 
 
 _MASKED = ("Int", "UInt", "Float", "boolean")
@@ -52,7 +53,7 @@ class RecordExpectation(MapExpectation):
         return list(dict.fromkeys(self.columns))  # a pair may name one column twice
 
     def considered(self, part: Frame) -> Column:
-        rule = self.modes[self.kw["ignore_row_if"]]
+        rule = self.modes[self.kw.ignore_row_if]
         if rule is None:
             return all_rows(part[self.columns[0]])
         missing = part[self.distinct_columns].isna()
@@ -62,7 +63,7 @@ class RecordExpectation(MapExpectation):
     def holds(self, rows: Frame) -> Column:
         """GE's condition (True = expected) on the kept rows."""
 
-    def unexpected(self, part: Frame, duplicates: Duplicates) -> Column:
+    def unexpected(self, part: Frame, answers: Answers) -> Column:
         considered = self.considered(part)
         rows = part[self.distinct_columns][considered.values]
         holds = self.holds(rows)
@@ -74,36 +75,42 @@ class RecordExpectation(MapExpectation):
         return head_records(part[self.distinct_columns], rows, PARTIAL_UNEXPECTED_COUNT)
 
 
+class PairParams(Conditional):
+    column_A: ColumnName = Field(description="the first column of the pair")
+    column_B: ColumnName = Field(description="the second column of the pair")
+    mostly: Mostly = 1.0
+    ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = (
+        Field("both_values_are_missing", description="rows skipped")
+    )
+
+    @model_validator(mode="after")
+    def _two_columns(self) -> PairParams:
+        # GE accepts one column twice and then reports each unexpected value as a pair of
+        # pairs ([[a, a], [a, a]]); a config error is more useful than copying that
+        if self.column_A == self.column_B:
+            raise ValueError("column_A and column_B must name different columns")
+        return self
+
+
 class ColumnPairExpectation(RecordExpectation):
     """GE's pair maps: ``column_A``, ``column_B``; unexpected values are ``[a, b]`` pairs."""
 
     modes: ClassVar[dict[str, str | None]] = _PAIR_MODES
-    params: ClassVar[dict[str, p.Param]] = {
-        "column_A": p.Param(p.column_name),
-        "column_B": p.Param(p.column_name),
-        "mostly": p.Param(p.mostly, 1.0),
-        "ignore_row_if": _mode_param(_PAIR_MODES, "both_values_are_missing"),
-        **p.CONDITIONS,
-    }
+    params: ClassVar[type[PairParams]] = PairParams
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.kw["column_A"], self.kw["column_B"])
-
-    def check(self) -> None:
-        # GE accepts one column twice and then reports each unexpected value as a pair of
-        # pairs ([[a, a], [a, a]]); a config error is more useful than copying that
-        if self.kw["column_A"] == self.kw["column_B"]:
-            raise ConfigError("column_A and column_B must name different columns")
+        return (self.kw.column_A, self.kw.column_B)
 
     def sample(self, part: Frame, rows: Column) -> list[Any]:
         a, b = (head_values(part[c], rows, PARTIAL_UNEXPECTED_COUNT) for c in self.columns)
         return list(zip(a, b, strict=True))
 
     def pair(self, rows: Frame) -> tuple[Column, Column]:
-        return rows[self.kw["column_A"]], rows[self.kw["column_B"]]
+        return rows[self.kw.column_A], rows[self.kw.column_B]
 
 
+@register
 class PairEqual(ColumnPairExpectation):
     type = "expect_column_pair_values_to_be_equal"
 
@@ -112,19 +119,21 @@ class PairEqual(ColumnPairExpectation):
         return a == b
 
 
+class GreaterParams(PairParams):
+    or_equal: Flag | None = Field(None, description="a equal to b passes too")
+
+
+@register
 class PairAGreaterThanB(ColumnPairExpectation):
     type = "expect_column_pair_values_a_to_be_greater_than_b"
-    params: ClassVar[dict[str, p.Param]] = {
-        **ColumnPairExpectation.params,
-        "or_equal": p.Param(p.optional(p.flag), None),
-    }
+    params = GreaterParams
 
     def holds(self, rows: Frame) -> Column:
         a, b = self.pair(rows)
-        return a >= b if self.kw["or_equal"] else a > b
+        return a >= b if self.kw.or_equal else a > b
 
 
-def value_pairs(value: Any) -> tuple[tuple[Any, Any], ...]:
+def _value_pairs(value: Any) -> tuple[tuple[Any, Any], ...]:
     """GE's ``value_pairs_set``: a list of two-item lists of scalars (or nulls)."""
     if not isinstance(value, list | tuple | set | frozenset):
         raise ValueError("expected a list of [a, b] pairs")
@@ -132,8 +141,14 @@ def value_pairs(value: Any) -> tuple[tuple[Any, Any], ...]:
     for item in value:
         if not isinstance(item, list | tuple) or len(item) != 2:
             raise ValueError(f"expected a pair [a, b], got {item!r}")
-        pairs.append(tuple(p.value_set(list(item))))
+        pairs.append(scalars(list(item)))
     return tuple(pairs)
+
+
+ValuePairs = Annotated[
+    tuple[tuple[Any, Any], ...],
+    PlainValidator(_value_pairs, json_schema_input_type=list[tuple[Any, Any]]),
+]
 
 
 def _is(values: Column, wanted: Any) -> Column:
@@ -145,37 +160,31 @@ def _is(values: Column, wanted: Any) -> Column:
     return values.isin([wanted]) & values.notna()
 
 
+class PairSetParams(PairParams):
+    value_pairs_set: ValuePairs = Field(description="the allowed [a, b] pairs")
+
+
+@register
 class PairInSet(ColumnPairExpectation):
     """The pair ``(a, b)`` is one of ``value_pairs_set``; one vectorised test per pair."""
 
     type = "expect_column_pair_values_to_be_in_set"
-    params: ClassVar[dict[str, p.Param]] = {
-        **ColumnPairExpectation.params,
-        "value_pairs_set": p.Param(value_pairs),
-    }
+    params = PairSetParams
 
     def holds(self, rows: Frame) -> Column:
         a, b = self.pair(rows)
         hit = a.isna() & False
-        for x, y in self.kw["value_pairs_set"]:
+        for x, y in self.kw.value_pairs_set:
             hit = hit | (_is(a, x) & _is(b, y))
         return hit
 
 
-_LIST_PARAMS: dict[str, p.Param] = {
-    "column_list": p.Param(p.column_list),
-    "mostly": p.Param(p.mostly, 1.0),
-    "ignore_row_if": _mode_param(_LIST_MODES, "all_values_are_missing"),
-    **p.CONDITIONS,
-}
-
-
 class MulticolumnExpectation(RecordExpectation):
-    params: ClassVar[dict[str, p.Param]] = _LIST_PARAMS
+    params: ClassVar[type[MulticolumnParams]] = MulticolumnParams
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.kw["column_list"]
+        return self.kw.column_list
 
 
 def _null_kind(dtype: Any) -> str:
@@ -200,6 +209,7 @@ def _same(a: Column, b: Column, nulls_alike: bool) -> Column:
     return equal | (a.isna() & b.isna()) if nulls_alike else equal
 
 
+@register
 class SelectUniqueWithinRecord(MulticolumnExpectation):
     """No two of the columns hold the same value in a record: pairwise comparisons in
     place of GE's row-wise ``nunique(dropna=False, axis=1)``.
@@ -223,9 +233,14 @@ class SelectUniqueWithinRecord(MulticolumnExpectation):
         return ~repeated
 
 
+class SumParams(MulticolumnParams):
+    sum_total: Number = Field(description="what each record's values must add up to")
+
+
+@register
 class MulticolumnSumEqual(MulticolumnExpectation):
     type = "expect_multicolumn_sum_to_equal"
-    params: ClassVar[dict[str, p.Param]] = {**_LIST_PARAMS, "sum_total": p.Param(p.number)}
+    params = SumParams
 
     def holds(self, rows: Frame) -> Column:
-        return rows.sum(axis=1, skipna=False) == float(self.kw["sum_total"])
+        return rows.sum(axis=1, skipna=False) == float(self.kw.sum_total)

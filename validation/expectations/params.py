@@ -1,152 +1,152 @@
-"""Checks for expectation kwargs: each returns the clean value or raises ValueError(reason).
-
-The reason becomes the SuiteError text, so it says what was expected, not where (the caller
-adds the expectation index, its type and the key).
+"""Expectation kwargs as pydantic models: the keys every expectation accepts, the groups
+several share (a column, conditions, bounds), and the one place where a ValidationError
+becomes a one-line ConfigError that names each bad key.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-Check = Callable[[Any], Any]
-_REQUIRED = object()
+from assay.validation.expectations.fields import (
+    ColumnList,
+    ColumnName,
+    Flag,
+    Mostly,
+    Number,
+    RowMode,
+    Unsupported,
+)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
-
-@dataclass(frozen=True)
-class Param:
-    """One accepted kwarg: its check and its default (``REQUIRED`` when it must be given)."""
-
-    check: Check
-    default: Any = _REQUIRED
-
-    @property
-    def required(self) -> bool:
-        return self.default is _REQUIRED
+P = TypeVar("P", bound="Params")
+B = TypeVar("B")
 
 
-def _type_name(value: Any) -> str:
-    return type(value).__name__
+class ConfigError(ValueError):
+    """A kwarg is unknown, missing or invalid; the text names the key."""
 
 
-def column_name(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a non-empty column name, got {value!r}")
-    return value
+class Params(BaseModel):
+    """Keys every expectation accepts: GE uses them for reporting, or they are ours to ignore.
+    Any other key is refused, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    result_format: Any = Field(None, description="GE's result format; ignored")
+    catch_exceptions: Any = Field(None, description="ignored: errors are always caught")
+    batch_id: Any = Field(None, description="ignored")
 
 
-def column_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or len(value) < 2:
-        raise ValueError("expected a list of at least two column names")
-    return tuple(column_name(v) for v in value)
+class Conditional(Params):
+    """GE's condition keys, accepted on column and multicolumn expectations."""
+
+    row_condition: Unsupported = None
+    condition_parser: Any = Field(None, description="ignored without a row_condition")
 
 
-def flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_type_name(value)}")
-    return value
+class ColumnParams(Conditional):
+    column: ColumnName = Field(description="the column evaluated")
 
 
-def number(value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {_type_name(value)}")
-    return value
+class ColumnMapParams(ColumnParams):
+    mostly: Mostly = 1.0
 
 
-def optional(check: Check) -> Check:
-    def checked(value: Any) -> Any:
-        return None if value is None else check(value)
-
-    return checked
-
-
-def integer(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected an integer, got {value!r}")
-    return value
-
-
-def mostly(value: Any) -> float:
-    value = number(value)
-    if not 0 <= value <= 1:
-        raise ValueError(f"expected a fraction between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def comparable(value: Any) -> float | dt.datetime | dt.date:
-    """A bound of a value comparison: a number, or an ISO 8601 date/time string as GE parses."""
-    if isinstance(value, str):
-        for parse in (dt.datetime.fromisoformat, dt.date.fromisoformat):
-            try:
-                return parse(value)
-            except ValueError:
-                continue
-        raise ValueError(f"expected a number or an ISO 8601 date/time, got {value!r}")
-    return float(number(value))
-
-
-def value_set(value: Any) -> tuple[Any, ...]:
-    if not isinstance(value, list | tuple | set | frozenset):
-        raise ValueError(f"expected a list of values, got {_type_name(value)}")
-    for item in value:
-        if item is not None and not isinstance(item, str | int | float | bool):
-            raise ValueError(f"expected scalar values, got {_type_name(item)}")
-    return tuple(value)
-
-
-def regex(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a regular expression string, got {_type_name(value)}")
+def ordered(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value")) -> None:
+    """Raise ValueError unless ``low <= high`` (either may be None: an open bound)."""
+    if low is None or high is None:
+        return
     try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
-    return value
+        reversed_ = low > high
+    except TypeError:
+        raise ValueError(f"{names[0]} and {names[1]} are of different types") from None
+    if reversed_:
+        raise ValueError(f"{names[0]} ({low!r}) must not exceed {names[1]} ({high!r})")
 
 
-def choice(*options: str) -> Check:
-    def checked(value: Any) -> str:
-        if value not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {value!r}")
-        return value
+class Bounds(Params, Generic[B]):
+    """Inclusive bounds of a value or metric; GE refuses a low bound above the high one."""
 
-    return checked
+    min_value: B | None = Field(None, description="lower bound; null for none")
+    max_value: B | None = Field(None, description="upper bound; null for none")
 
-
-def absent(value: Any) -> None:
-    """A GE kwarg we recognise but do not evaluate: only its 'off' value is accepted."""
-    if value is not None:
-        raise ValueError("is not supported by the native evaluator")
-    return None
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds[B]:
+        ordered(self.min_value, self.max_value)
+        return self
 
 
-def anything(value: Any) -> Any:
-    return value
+class StrictBounds(Bounds[B], Generic[B]):
+    strict_min: Flag = Field(False, description="the lower bound itself fails")
+    strict_max: Flag = Field(False, description="the upper bound itself fails")
 
 
-def ordered_bounds(low: Any, high: Any) -> None:
-    if low is not None and high is not None:
-        try:
-            reversed_ = low > high
-        except TypeError:
-            raise ValueError("min_value and max_value are of different types") from None
-        if reversed_:
-            raise ValueError(f"min_value ({low!r}) must not exceed max_value ({high!r})")
+class ColumnMetricBounds(ColumnParams, StrictBounds[Number]):
+    """Bounds of a column metric (min, mean, a proportion)."""
 
 
-# kwargs every expectation accepts; GE uses them for reporting or they are ours to ignore
-COMMON: dict[str, Param] = {
-    "result_format": Param(anything, None),
-    "catch_exceptions": Param(anything, None),
-    "batch_id": Param(anything, None),
+class MulticolumnParams(Conditional):
+    column_list: ColumnList = Field(description="the columns of each record")
+    mostly: Mostly = 1.0
+    # GE 1.24's default, although its docstring says "never"
+    ignore_row_if: RowMode = Field("all_values_are_missing", description="rows skipped")
+
+
+def parse(model: type[P], kwargs: dict[str, Any]) -> P:
+    """``kwargs`` validated by ``model``; a ConfigError naming each bad key otherwise."""
+    try:
+        return model.model_validate(kwargs)
+    except ValidationError as exc:
+        raise ConfigError(explain(exc)) from None
+
+
+def explain(exc: ValidationError) -> str:
+    """One line for all errors, unknown keys first (a typo explains the errors after it)."""
+    errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
+    return "; ".join(_line(error) for error in errors)
+
+
+_REASONS = {  # pydantic's error types in the words of the rest of the suite errors
+    "bool_type": "expected true or false, got {kind}",
+    "string_type": "expected a string, got {kind}",
+    "string_too_short": "expected a non-empty string",
+    "list_type": "expected a list, got {kind}",
+    "tuple_type": "expected a list, got {kind}",
+    "model_type": "expected an object, got {kind}",
+    "literal_error": "expected one of {options}, got {input!r}",
+    "none_required": "is not supported by the native evaluator",
 }
-# kwargs GE accepts on column and multicolumn expectations, not evaluated natively
-CONDITIONS: dict[str, Param] = {
-    "row_condition": Param(absent, None),
-    "condition_parser": Param(anything, None),
-}
+
+
+def _line(error: ErrorDetails) -> str:
+    key = _path(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {key!r}"
+    if error["type"] == "missing":
+        return f"missing required key {key!r}"
+    reason = _reason(error)
+    return f"{key}: {reason}" if key else reason
+
+
+def _reason(error: ErrorDetails) -> str:
+    ctx = error.get("ctx") or {}
+    if error["type"] == "value_error":
+        return str(ctx["error"])
+    template = _REASONS.get(error["type"])
+    if template is None:
+        return error["msg"]
+    given = error["input"]
+    options = str(ctx.get("expected", "")).replace("'", "")
+    return template.format(kind=type(given).__name__, input=given, options=options)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """pydantic's location as a key path, e.g. ``quantile_ranges.quantiles[2]``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path

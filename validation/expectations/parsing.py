@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
-from assay.validation.expectations import params as p
 from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.column_map import ColumnMapExpectation
 from assay.validation.expectations.frames import distinct_failures
-from assay.validation.expectations.map import Duplicates
+from assay.validation.expectations.params import ColumnMapParams
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.requests import Answers
+from pydantic import AfterValidator, Field, Strict
 
 
 def _strings_only(expectation: str) -> ExpectationError:
@@ -31,10 +33,11 @@ class _ParsedByPython(ColumnMapExpectation):
     def parses(self, value: Any) -> bool:
         raise NotImplementedError
 
-    def unexpected(self, part: Any, duplicates: Duplicates) -> Any:
+    def unexpected(self, part: Any, answers: Answers) -> Any:
         return distinct_failures(part[self.column], self.parses)
 
 
+@register
 class DateutilParseable(_ParsedByPython):
     """``dateutil.parser.parse`` accepts the value; non-strings raise, as in GE."""
 
@@ -52,10 +55,8 @@ class DateutilParseable(_ParsedByPython):
         return True
 
 
-def strftime_format(value: Any) -> str:
+def _round_trips(value: str) -> str:
     """GE's check: a format that round-trips the current time through strftime/strptime."""
-    if not isinstance(value, str):
-        raise ValueError(f"expected a strftime format string, got {type(value).__name__}")
     try:
         now = dt.datetime.now(tz=dt.UTC)
         dt.datetime.strptime(dt.datetime.strftime(now, value), value)
@@ -64,18 +65,23 @@ def strftime_format(value: Any) -> str:
     return value
 
 
+StrftimeFormat = Annotated[str, Strict(), AfterValidator(_round_trips)]
+
+
+class StrftimeParams(ColumnMapParams):
+    strftime_format: StrftimeFormat = Field(description="a strptime format, e.g. %Y-%m-%d")
+
+
+@register
 class MatchStrftimeFormat(_ParsedByPython):
     """``datetime.strptime(value, strftime_format)`` succeeds; non-strings raise, as in GE."""
 
     type = "expect_column_values_to_match_strftime_format"
-    params: ClassVar[dict[str, p.Param]] = {
-        **ColumnMapExpectation.params,
-        "strftime_format": p.Param(strftime_format),
-    }
+    params = StrftimeParams
 
     def parses(self, value: Any) -> bool:
         try:
-            dt.datetime.strptime(value, self.kw["strftime_format"])
+            dt.datetime.strptime(value, self.kw.strftime_format)
         except TypeError:
             raise _strings_only(self.type) from None
         except ValueError:
@@ -83,6 +89,7 @@ class MatchStrftimeFormat(_ParsedByPython):
         return True
 
 
+@register
 class JsonParseable(_ParsedByPython):
     """``json.loads`` accepts the value; anything it refuses (non-strings too) is unexpected."""
 

@@ -11,12 +11,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from assay.validation.expectations import params as p
-from assay.validation.expectations.aggregate import _BOUNDS, SumCount, _MetricBetween
+from assay.validation.expectations.aggregate import SumCount, _MetricBetween
 from assay.validation.expectations.base import ExpectationError, Table, require_columns
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.requests import Answers
 from assay.validation.expectations.shared import shared
-
-Duplicates = dict[tuple[str, ...], Any]
 
 
 def numeric_kind(values: Any, what: str) -> str:
@@ -40,24 +39,17 @@ def present_values(part: Any, column: str) -> Any:
 
 
 class _ColumnStatistic(_MetricBetween):
-    params: ClassVar[dict[str, p.Param]] = {
-        "column": p.Param(p.column_name),
-        "min_value": p.Param(p.optional(p.number), None),
-        "max_value": p.Param(p.optional(p.number), None),
-        **_BOUNDS,
-        **p.CONDITIONS,
-    }
     reduction: ClassVar[str] = ""
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.kw["column"],)
+        return (self.kw.column,)
 
     def values(self, part: Any) -> tuple[Any, str]:
         """The column's non-null values and their kind."""
         require_columns(part, self.columns)
-        kind = numeric_kind(part[self.kw["column"]], self.reduction)
-        return present_values(part, self.kw["column"]), kind
+        kind = numeric_kind(part[self.kw.column], self.reduction)
+        return present_values(part, self.kw.column), kind
 
 
 class _Extreme(_ColumnStatistic):
@@ -65,9 +57,9 @@ class _Extreme(_ColumnStatistic):
 
     pick: ClassVar[Any] = min
 
-    def partial(self, part: Any, duplicates: Duplicates) -> Any:
+    def partial(self, part: Any, answers: Answers) -> Any:
         require_columns(part, self.columns)
-        if len(present_values(part, self.kw["column"])) == 0:
+        if len(present_values(part, self.kw.column)) == 0:
             return None  # GE: no values, observed null, whatever the dtype
         values, kind = self.values(part)
         value = scalar(getattr(values, self.reduction)())
@@ -82,18 +74,21 @@ class _Extreme(_ColumnStatistic):
         return self.outcome(partial)
 
 
+@register
 class ColumnMinBetween(_Extreme):
     type = "expect_column_min_to_be_between"
     reduction = "min"
     pick = min
 
 
+@register
 class ColumnMaxBetween(_Extreme):
     type = "expect_column_max_to_be_between"
     reduction = "max"
     pick = max
 
 
+@register
 class ColumnSumBetween(_ColumnStatistic):
     """Exact for integers and booleans (Python ints); floats add per-partition sums."""
 
@@ -103,7 +98,7 @@ class ColumnSumBetween(_ColumnStatistic):
     def empty(self) -> SumCount:
         return SumCount()
 
-    def partial(self, part: Any, duplicates: Duplicates) -> SumCount:
+    def partial(self, part: Any, answers: Answers) -> SumCount:
         values, kind = self.values(part)
         total = scalar(values.sum()) if len(values) else 0
         return SumCount(float(total) if kind == "float" else int(total), len(values))
@@ -124,6 +119,7 @@ class Moments:
     m2: float = 0.0
 
 
+@register
 class ColumnStdevBetween(_ColumnStatistic):
     """Sample standard deviation (ddof=1) as pandas' ``std``; fewer than 2 values: null."""
 
@@ -133,7 +129,7 @@ class ColumnStdevBetween(_ColumnStatistic):
     def empty(self) -> Moments:
         return Moments()
 
-    def partial(self, part: Any, duplicates: Duplicates) -> Moments:
+    def partial(self, part: Any, answers: Answers) -> Moments:
         values, _ = self.values(part)
         if len(values) == 0:
             return Moments()
@@ -157,33 +153,25 @@ class ColumnStdevBetween(_ColumnStatistic):
         return self.outcome(math.sqrt(partial.m2 / (partial.count - 1)))
 
 
+@register
 class ColumnNonNullProportionBetween(_MetricBetween):
     """Non-null rows over all rows; 0 for an empty table (GE's rule)."""
 
     type = "expect_column_proportion_of_non_null_values_to_be_between"
-    params: ClassVar[dict[str, p.Param]] = _ColumnStatistic.params
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.kw["column"],)
+        return (self.kw.column,)
 
     def empty(self) -> int:
         return 0
 
-    def partial(self, part: Any, duplicates: Duplicates) -> int:
+    def partial(self, part: Any, answers: Answers) -> int:
         require_columns(part, self.columns)
-        return int(part[self.kw["column"]].notna().sum())
+        return int(part[self.kw.column].notna().sum())
 
     def merge(self, a: int, b: int) -> int:
         return a + b
 
     def validate(self, partial: int, table: Table) -> dict[str, Any]:
         return self.outcome(partial / table.rows if table.rows > 0 else 0)
-
-EXPECTATIONS = (
-    ColumnMinBetween,
-    ColumnMaxBetween,
-    ColumnSumBetween,
-    ColumnStdevBetween,
-    ColumnNonNullProportionBetween,
-)

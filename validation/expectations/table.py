@@ -3,60 +3,69 @@
 from __future__ import annotations
 
 from itertools import zip_longest
-from typing import Any, ClassVar
+from typing import Any
 
-from assay.validation.expectations import params as p
 from assay.validation.expectations.aggregate import _MetricBetween
 from assay.validation.expectations.base import Expectation, Table
+from assay.validation.expectations.fields import ColumnNames, Flag, Integer
+from assay.validation.expectations.params import Bounds, Conditional, Params
+from assay.validation.expectations.registry import register
 from assay.validation.results import between_outcome
+from pydantic import Field
 
 
-def _names(value: Any) -> tuple[str, ...] | None:
-    """A list of column names, or None (GE accepts a null list)."""
-    if value is None:
-        return None
-    if not isinstance(value, list | tuple | set | frozenset):
-        raise ValueError(f"expected a list of column names, got {type(value).__name__}")
-    return tuple(p.column_name(v) for v in value)
+class RowCountParams(Conditional):
+    value: Integer = Field(description="the number of rows")
 
 
+@register
 class TableRowCountEqual(Expectation):
     type = "expect_table_row_count_to_equal"
-    params: ClassVar[dict[str, p.Param]] = {"value": p.Param(p.integer), **p.CONDITIONS}
+    params = RowCountParams
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
-        return {"success": table.rows == self.kw["value"], "result": {"observed_value": table.rows}}
+        return {"success": table.rows == self.kw.value, "result": {"observed_value": table.rows}}
 
 
+class ColumnCountParams(Params):
+    value: Integer = Field(description="the number of columns")
+
+
+@register
 class TableColumnCountEqual(Expectation):
     type = "expect_table_column_count_to_equal"
-    params: ClassVar[dict[str, p.Param]] = {"value": p.Param(p.integer)}
+    params = ColumnCountParams
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
         count = len(table.columns or ())
-        return {"success": count == self.kw["value"], "result": {"observed_value": count}}
+        return {"success": count == self.kw.value, "result": {"observed_value": count}}
 
 
-class TableColumnCountBetween(_MetricBetween):
+class ColumnCountBounds(Bounds[Integer]):
     """Inclusive bounds only: GE's model has no strict_min/strict_max here."""
 
+
+@register
+class TableColumnCountBetween(_MetricBetween):
     type = "expect_table_column_count_to_be_between"
-    params: ClassVar[dict[str, p.Param]] = {
-        "min_value": p.Param(p.optional(p.integer), None),
-        "max_value": p.Param(p.optional(p.integer), None),
-    }
+    params = ColumnCountBounds
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
         count = len(table.columns or ())
-        return between_outcome(count, self.kw["min_value"], self.kw["max_value"], False, False)
+        return between_outcome(count, self.kw.min_value, self.kw.max_value, False, False)
 
 
+class OrderedListParams(Params):
+    column_list: ColumnNames | None = Field(description="the columns in order; null: any")
+
+
+@register
 class TableColumnsMatchOrderedList(Expectation):
     type = "expect_table_columns_to_match_ordered_list"
-    params: ClassVar[dict[str, p.Param]] = {"column_list": p.Param(_names)}
+    params = OrderedListParams
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
-        actual, expected = list(table.columns or ()), self.kw["column_list"]
+        actual, expected = list(table.columns or ()), self.kw.column_list
         if expected is None or actual == list(expected):
             return {"success": True, "result": {"observed_value": actual}}
         mismatched = [
@@ -70,18 +79,21 @@ class TableColumnsMatchOrderedList(Expectation):
         }
 
 
+class ColumnSetParams(Params):
+    column_set: ColumnNames | None = Field(description="the columns; null: none")
+    exact_match: Flag | None = Field(True, description="other columns fail too")
+
+
+@register
 class TableColumnsMatchSet(Expectation):
     """GE: a null column_set is the empty set; without exact_match extra columns are fine."""
 
     type = "expect_table_columns_to_match_set"
-    params: ClassVar[dict[str, p.Param]] = {
-        "column_set": p.Param(_names),
-        "exact_match": p.Param(p.optional(p.flag), True),
-    }
+    params = ColumnSetParams
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
         actual = set(table.columns or ())
-        expected = set(self.kw["column_set"] or ())
+        expected = set(self.kw.column_set or ())
         observed = sorted(actual)
         unexpected, missing = sorted(actual - expected), sorted(expected - actual)
         if not unexpected and not missing:
@@ -91,16 +103,8 @@ class TableColumnsMatchSet(Expectation):
             mismatched["unexpected"] = unexpected
         if missing:
             mismatched["missing"] = missing
-        success = not self.kw["exact_match"] and not missing
+        success = not self.kw.exact_match and not missing
         return {
             "success": success,
             "result": {"observed_value": observed, "details": {"mismatched": mismatched}},
         }
-
-EXPECTATIONS = (
-    TableRowCountEqual,
-    TableColumnCountEqual,
-    TableColumnCountBetween,
-    TableColumnsMatchOrderedList,
-    TableColumnsMatchSet,
-)

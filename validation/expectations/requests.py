@@ -1,0 +1,41 @@
+"""What an expectation needs to know about the whole table to judge one partition.
+
+An expectation declares its requests (``Expectation.requests``); the gate collects them over
+the suite, builds each distinct one once, in the run's graph
+(``assay.validation.dask_gate.answer``), and hands every partition the answers, keyed by
+request. Requests are frozen dataclasses, so equal requests from two expectations share one
+answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DuplicatesOf:
+    """The key values of ``columns`` that occur in more than one row of the table.
+
+    Answer: a frame with those columns, one row per repeated key, plus its row hash in
+    ``frames.KEY_HASH``. A single column drops nulls (GE ignores them); several keep them,
+    null equal to null. None when a column is missing.
+    """
+
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreviousValue:
+    """The last non-null value of ``column`` in the partitions before this one.
+
+    Answer: a frame with one column, ``value``, and at most one row (none in the first
+    partition, or when every value before is null). None when the column is missing.
+    """
+
+    column: str
+
+
+Request = DuplicatesOf | PreviousValue
+Answers = Mapping[Request, Any]  # a request's answer (see its class); absent when not asked
