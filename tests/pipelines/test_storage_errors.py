@@ -97,8 +97,13 @@ def test_a_bug_under_a_read_is_not_a_storage_error(
     assert caught.value is error
 
 
-def _found(url: str, compression: str) -> InputFile:
-    return InputFile(0, FoundFile(url, url, "csv", compression, 0), "0", [Block(0, None, 1)])
+def _gzip_upload_raising(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                         error: BaseException) -> InputFile:
+    """A .csv.gz upload whose codec raises ``error`` on its first read."""
+    url = str(tmp_path / "a.csv.gz")
+    Path(url).write_bytes(b"\x1f\x8b")
+    monkeypatch.setitem(compr, "gzip", lambda raw, mode: _Handle(error))
+    return InputFile(0, FoundFile(url, url, "csv", "gzip", 0), "0", [Block(0, None, 1)])
 
 
 @pytest.mark.parametrize("error", [EOFError("ended before the end-of-stream marker"),
@@ -106,9 +111,7 @@ def _found(url: str, compression: str) -> InputFile:
 def test_bytes_the_codec_refuses_reject_the_upload_with_its_error_as_cause(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error: Exception
 ) -> None:
-    (tmp_path / "a.csv.gz").write_bytes(b"\x1f\x8b")
-    monkeypatch.setitem(compr, "gzip", lambda raw, mode: _Handle(error))
-    upload = _found(str(tmp_path / "a.csv.gz"), "gzip")
+    upload = _gzip_upload_raising(monkeypatch, tmp_path, error)
     with pytest.raises(UploadRejected, match=r"a\.csv\.gz: cannot read \(gzip\): ") as caught:
         sniff(upload, {})
     assert caught.value.__cause__ is error
@@ -120,12 +123,9 @@ def test_an_error_that_is_not_the_codecs_does_not_reject_the_upload(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error: BaseException
 ) -> None:
     """A MemoryError while decompressing is not a verdict on the upload."""
-    (tmp_path / "a.csv.gz").write_bytes(b"\x1f\x8b")
-    monkeypatch.setitem(compr, "gzip", lambda raw, mode: _Handle(error))
-    upload = _found(str(tmp_path / "a.csv.gz"), "gzip")
-    source = SourceSpec(paths=["a.csv.gz"])
+    upload = _gzip_upload_raising(monkeypatch, tmp_path, error)
     with pytest.raises(type(error)) as caught:
-        load_block(upload, upload.blocks[0], source)
+        load_block(upload, upload.blocks[0], SourceSpec(paths=["a.csv.gz"]))
     assert caught.value is error
 
 
