@@ -3,7 +3,8 @@
 Exit codes (stable, documented in the README): 0 ok, 1 internal failure, 2 invalid spec,
 3 upload rejected, 4 gate abort, 5 storage failed. An error we explain prints one
 ``error: ...`` line to stderr and no traceback; an internal failure prints the traceback
-and a hint.
+and a hint. ``--verbose`` prints the traceback of an explained error too, with the library
+error it was raised from (its ``__cause__``: a codec's, pyarrow's, the storage's).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _exit_codes(verbose: bool) -> Iterator[None]:
         raise
     except Exception as exc:
         known = isinstance(exc, AssayError) and exc.exit_code != EXIT_INTERNAL
-        if verbose or not known:
+        if verbose or not known:  # with the library error it was raised from, if any
             traceback.print_exc()
         if isinstance(exc, AssayError):
             for line in str(exc).splitlines() or [type(exc).__name__]:
@@ -131,6 +132,7 @@ def _quiet_console() -> None:
     # p2p shuffles log their lifecycle at WARNING; real problems surface as task errors
     distributed = logging.getLogger("distributed")
     distributed.setLevel(logging.ERROR)
+    # distributed logs to its own stderr handler (its logger does not propagate to Prefect's)
     consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     for handler in [*consoles, *distributed.handlers]:
         if not any(isinstance(f, _HideRunFailures) for f in handler.filters):
@@ -388,6 +390,8 @@ def suite_draft(
         try:
             draft = draft_suite(upload, name=name, sample_rows=sample_rows)
         except DraftError as exc:
+            if verbose:  # the reader's own error is its cause
+                traceback.print_exc()
             _fail(str(exc))
             raise typer.Exit(EXIT_REJECTED) from None
         try:

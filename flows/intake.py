@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from assay.pipelines.ledger import Ledger, Upload, landing_folder
 from assay.pipelines.registry import Pipeline
 from assay.pipelines.sources.discover import _suffixes
@@ -33,6 +34,7 @@ from prefect.events import Event
 from prefect.events.clients import PrefectEventsClient
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
+from websockets.exceptions import WebSocketException
 
 EVENT = "assay.upload.received"
 _EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
@@ -149,7 +151,7 @@ class Intake:
             return Received(upload, duplicate=True)
         try:
             event_id = await emit_received(upload)
-        except Exception as exc:
+        except _UNREACHABLE as exc:
             notice = f"ingestion pending: {_unreachable(exc)}; the upload is kept and sent " \
                      "again when an intake starts"
             self.ledger.mark(upload.id, "pending", reason=notice)
@@ -171,6 +173,13 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# How "no Prefect server to trigger" fails: httpx's errors (the health check; a malformed
+# PREFECT_API_URL is httpx's InvalidURL), the events websocket's (OSError, TimeoutError,
+# websockets' errors), our ConnectionError when no URL is set and PermissionError for a
+# refused events handshake. A bug (a TypeError building the event) is not among them.
+_UNREACHABLE = (OSError, httpx.HTTPError, httpx.InvalidURL, WebSocketException)
 
 
 def _unreachable(exc: Exception) -> str:
@@ -201,8 +210,13 @@ async def emit_received(upload: Upload) -> str:
     if failure is not None:
         raise failure
     event = Event(**event_for(upload))
-    async with PrefectEventsClient(reconnection_attempts=2) as events:
-        await events.emit(event)
+    try:
+        async with PrefectEventsClient(reconnection_attempts=2) as events:
+            await events.emit(event)
+    except Exception as exc:
+        if type(exc) is Exception:  # Prefect's refused events auth handshake: a bare one
+            raise PermissionError(str(exc)) from exc
+        raise
     return str(event.id)
 
 

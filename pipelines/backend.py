@@ -80,9 +80,11 @@ def _pynvml() -> list[Gpu] | None:
     """GPUs seen by NVML (the ``nvidia-ml-py`` package), when it is installed."""
     try:
         import pynvml
-
+    except ImportError:
+        return None
+    try:
         pynvml.nvmlInit()
-    except Exception:  # not installed, or no driver: NVML raises its own error types
+    except pynvml.NVMLError:  # no driver or no libnvidia-ml: NVMLError's subclasses
         return None
     try:
         handles = [pynvml.nvmlDeviceGetHandleByIndex(i)
@@ -108,7 +110,11 @@ def gpu_stack_problem() -> str | None:
     for name in GPU_MODULES:
         try:
             importlib.import_module(name)
-        except Exception as exc:  # CUDA driver and runtime mismatches raise non-ImportErrors
+        # Broad on purpose: this reports why the stack does not import, and cuDF's import
+        # checks the CUDA setup, raising rmm's CUDARuntimeError, cudf.errors'
+        # UnsupportedCUDAError (a plain Exception), OSError for a missing libcudart, ...:
+        # types that cannot be named without the import that failed.
+        except Exception as exc:
             return f"{name} does not import ({type(exc).__name__}: {exc})"
     return None
 

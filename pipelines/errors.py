@@ -1,12 +1,15 @@
 """Errors a user can act on, each mapped to a documented exit code.
 
 They carry one line of text that names the file, line or key at fault; the CLI prints that
-line and exits with the code, never a traceback.
+line and exits with the code, never a traceback. One raised over a library's error keeps it
+as its cause (``raise ... from exc``): ``assay ... --verbose`` prints the chain.
 """
 
 from __future__ import annotations
 
 import errno
+import http.client
+import sys
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -54,6 +57,37 @@ class StorageError(AssayError):
 class TransientStorageError(StorageError):
     """A storage failure that may pass (a dropped connection, an object store's 5xx after
     the storage library's own retries): the flow retries the task that met it."""
+
+
+# Base errors of the network libraries under fsspec's object-store filesystems that reach a
+# caller untranslated: s3fs raises botocore's connection and response-parsing errors,
+# aiohttp's payload errors and urllib3's IncompleteRead as they are once its retries are
+# spent; gcsfs its HttpError, ChecksumError and google-auth's errors; adlfs azure-core's.
+# Named by module, looked up only when the module is loaded: a library never imported cannot
+# have raised.
+_LIBRARY_STORAGE_ERRORS = (
+    ("botocore.exceptions", "BotoCoreError"),
+    ("botocore.parsers", "ResponseParserError"),
+    ("aiohttp", "ClientError"),
+    ("urllib3.exceptions", "HTTPError"),
+    ("gcsfs.retry", "HttpError"),
+    ("gcsfs.retry", "ChecksumError"),
+    ("google.auth.exceptions", "GoogleAuthError"),
+    ("azure.core.exceptions", "AzureError"),
+)
+
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """What a storage call raises when the storage fails: OSError (local disks, and what
+    fsspec's filesystems translate their errors to: FileNotFoundError, PermissionError,
+    timeouts), ``http.client.HTTPException`` and the libraries' base errors above. Anything
+    else (a TypeError, a MemoryError) is not the storage's and propagates as it is."""
+    found: list[type[Exception]] = [OSError, http.client.HTTPException]
+    for module, name in _LIBRARY_STORAGE_ERRORS:
+        error = getattr(sys.modules.get(module), name, None)
+        if isinstance(error, type) and issubclass(error, Exception):
+            found.append(error)
+    return tuple(found)
 
 
 _OUT_OF_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}

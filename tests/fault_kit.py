@@ -1,6 +1,6 @@
 """What the fault tests share: a dataset with some of everything, the comparison of two
-published versions, and two fsspec filesystems that misbehave on purpose (a disk that
-fills up, a store whose reads fail), registered under test protocols."""
+published versions, and fsspec filesystems that misbehave on purpose (a disk that fills up,
+a store whose reads fail, a bug under the reads), registered under test protocols."""
 
 from __future__ import annotations
 
@@ -161,6 +161,29 @@ class FlakyFileSystem(LocalFileSystem):
         return super()._open(path, mode, block_size, **kwargs)
 
 
+class _BuggyFile(LocalFileOpener):
+    def read(self, *args: Any) -> bytes:
+        if _in_dask_task():
+            with BuggyFileSystem._lock:
+                BuggyFileSystem.reads += 1
+            raise TypeError("read() got an unexpected keyword argument 'fetch'")
+        return super().read(*args)
+
+
+class BuggyFileSystem(LocalFileSystem):
+    """The local disk with a bug under its reads: every read made by a Dask task raises
+    TypeError, as a programming error (not a storage failure) would."""
+
+    protocol = ("buggy",)
+    reads: ClassVar[int] = 0
+    _lock = threading.Lock()
+
+    def _open(self, path: str, mode: str = "rb", block_size: Any = None, **kwargs: Any):
+        if "r" in mode:
+            return _BuggyFile(self._strip_protocol(path), mode, fs=self, **kwargs)
+        return super()._open(path, mode, block_size, **kwargs)
+
+
 def _in_dask_task() -> bool:
     from distributed import get_worker
 
@@ -174,3 +197,4 @@ def _in_dask_task() -> bool:
 def register_faulty_filesystems() -> None:
     fsspec.register_implementation("budget", BudgetFileSystem, clobber=True)
     fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
+    fsspec.register_implementation("buggy", BuggyFileSystem, clobber=True)

@@ -68,7 +68,7 @@ def read_sample(path: str, rows: int) -> Sample:
     except UnicodeDecodeError as exc:
         raise DraftError(f"{path}: not UTF-8 text: {exc.reason}") from None
     except _READ_ERRORS as exc:
-        raise DraftError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
+        raise DraftError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from exc
     if len(frame) == 0:
         raise DraftError(f"{path}: no data rows")
     return _typed(frame, whole)

@@ -30,7 +30,11 @@ def render_html(ge_result: dict[str, Any]) -> str:
     """The report page of one gate's GE-shaped result: GE's renderer, else our static page."""
     try:
         return _ge_html(ge_result)
-    except Exception as exc:  # any renderer failure falls back; the report must not fail a run
+    except MemoryError:
+        raise
+    # Broad on purpose: the report must not fail a run, and GE's renderer trips on shapes it
+    # does not know with its own errors but also TypeError, KeyError and AttributeError
+    except Exception as exc:
         log.info("GE's renderer could not render gate %r (%s: %s); static report written",
                  (ge_result.get("meta") or {}).get("gate"), type(exc).__name__, exc)
         return static_html(ge_result)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from assay.pipelines import killpoints
-from assay.pipelines.errors import storage_failure
+from assay.pipelines.errors import storage_errors, storage_failure
 from assay.pipelines.routing import QUARANTINED, data_columns, live_mask
 from assay.pipelines.sink.shards import write_shards, write_table
 from assay.pipelines.spec import SinkSpec
@@ -78,8 +78,8 @@ def finish_partition(
     live = live_mask(part)
     try:
         entries = _write_partition(part, live, staging, sink, schema, sources, number)
-    except OSError as exc:  # a full disk, an object store that refused the write
-        raise storage_failure(staging, "write", exc) from None
+    except storage_errors() as exc:  # a full disk, an object store that refused the write
+        raise storage_failure(staging, "write", exc) from exc
     ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),
                         _row_counts(part, live)], ignore_index=True)
     ledger = ledger.reindex(columns=LEDGER_META.columns)

@@ -48,7 +48,7 @@ def parse_header(head: bytes, options: CsvOptions, url: str) -> list[str]:
         )
         names = [str(v) for v in table.to_pylist()[0].values()]
     except (pa.ArrowInvalid, IndexError) as exc:
-        raise UploadRejected(f"{url}: line 1: cannot parse the CSV header: {exc}") from None
+        raise UploadRejected(f"{url}: line 1: cannot parse the CSV header: {exc}") from exc
     names = [n.strip() for n in names]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

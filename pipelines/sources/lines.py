@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from assay.pipelines.errors import StorageError, UploadRejected
+from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.scan import Block, InputFile
-from assay.pipelines.sources.storage import open_upload
+from assay.pipelines.sources.storage import open_decompressed
 from assay.pipelines.spec import SourceSpec
 from assay.transforms.frame import array_module
 
@@ -23,18 +23,12 @@ def load_block(upload: InputFile, block: Block, source: SourceSpec) -> bytes:
     failure raises StorageError, bytes that do not decompress reject the upload."""
     found = upload.found
     limit = source.max_decompressed_bytes
-    try:
-        with open_upload(found.url, source.storage_options, found.compression) as handle:
-            if found.compression is None and block.start:
-                handle.seek(block.start)
-            size = block.end - block.start if block.end is not None \
-                else -1 if found.compression is None else limit + 1
-            data = handle.read(size)
-    except StorageError:
-        raise
-    except Exception as exc:
-        raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
-                             f"{type(exc).__name__}: {exc}") from None
+    with open_decompressed(found.url, source.storage_options, found.compression) as handle:
+        if found.compression is None and block.start:
+            handle.seek(block.start)
+        size = block.end - block.start if block.end is not None \
+            else -1 if found.compression is None else limit + 1
+        data = handle.read(size)
     if found.compression is not None and len(data) > limit:
         raise UploadRejected(f"{found.url}: decompresses to more than {limit:,} bytes "
                              "(source.max_decompressed_bytes)")

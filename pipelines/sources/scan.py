@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from assay.pipelines.errors import StorageError, UploadRejected
+from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.discover import FoundFile
-from assay.pipelines.sources.storage import open_upload
+from assay.pipelines.sources.storage import open_decompressed, open_upload
 
 _CHUNK = 8 * 1024 * 1024
 _SNIFF = 64 * 1024
@@ -82,14 +82,8 @@ def scan(found: FoundFile, source_id: int, block_size: int, storage_options: dic
 def sniff(upload: InputFile, storage_options: dict[str, Any]) -> bytes:
     """Reject uploads that cannot be read at all; return the first (decompressed) bytes."""
     found = upload.found
-    try:
-        with open_upload(found.url, storage_options, found.compression) as handle:
-            head = handle.read(_SNIFF)
-    except StorageError:
-        raise
-    except Exception as exc:
-        raise UploadRejected(f"{found.url}: cannot read ({found.compression or 'plain'}): "
-                             f"{exc}") from None
+    with open_decompressed(found.url, storage_options, found.compression) as handle:
+        head = handle.read(_SNIFF)
     if found.format == "parquet":
         if not head.startswith(PARQUET_MAGIC):
             raise UploadRejected(f"{found.url}: not a Parquet file (no PAR1 magic bytes)")

@@ -3,19 +3,42 @@
 A failure to open or read an upload's bytes (a dropped connection, an object store's error
 that outlasted the storage library's own retries, a file gone since planning) says nothing
 about the upload: it raises ``StorageError`` naming the file, which the flow retries when it
-may pass. Whatever goes wrong while decoding the bytes (decompressing, parsing) is the
-data's fault and stays the caller's to judge.
+may pass. Bytes the codec refuses reject the upload (``open_decompressed``); parsing is the
+caller's to judge. Only the libraries' own error types are taken for either: a MemoryError
+or a bug (a TypeError in a reader) propagates as it is, an internal failure.
 """
 
 from __future__ import annotations
 
+import importlib
+import lzma
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
 import fsspec
-from assay.pipelines.errors import storage_failure
+from assay.pipelines.errors import UploadRejected, storage_errors, storage_failure
 from fsspec.compression import compr
+
+
+def _zstd_errors() -> tuple[type[Exception], ...]:
+    """ZstdError of each zstd module fsspec may read .zst with (it picks the first present:
+    the standard library's on Python 3.14, backports.zstd, zstandard)."""
+    found = []
+    for module in ("compression.zstd", "backports.zstd", "zstandard"):
+        try:
+            found.append(importlib.import_module(module).ZstdError)
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+# What the codecs raise on bytes they refuse: gzip BadGzipFile (an OSError) or zlib.error,
+# bz2 OSError, xz LZMAError, zstd ZstdError, each EOFError when the stream is cut short.
+# An OSError above the codec is the data's: the storage's own were StorageError below it.
+DECOMPRESSION_ERRORS: tuple[type[Exception], ...] = (
+    OSError, EOFError, zlib.error, lzma.LZMAError, *_zstd_errors())
 
 
 class _StorageFile:
@@ -28,8 +51,8 @@ class _StorageFile:
     def _call(self, method: str, *args: Any) -> Any:
         try:
             return getattr(self._handle, method)(*args)
-        except Exception as exc:
-            raise storage_failure(self._url, "read", exc) from None
+        except storage_errors() as exc:
+            raise storage_failure(self._url, "read", exc) from exc
 
     def read(self, size: int = -1) -> bytes:
         return self._call("read", size)
@@ -53,8 +76,8 @@ def open_upload(url: str, storage_options: dict[str, Any], compression: str | No
     """The upload's bytes, decompressed with ``compression`` (an fsspec codec name)."""
     try:
         raw = fsspec.open(url, "rb", **storage_options).open()
-    except Exception as exc:
-        raise storage_failure(url, "open", exc) from None
+    except storage_errors() as exc:
+        raise storage_failure(url, "open", exc) from exc
     guarded = _StorageFile(raw, url)
     stream = guarded if compression is None else compr[compression](guarded, mode="rb")
     try:
@@ -63,3 +86,16 @@ def open_upload(url: str, storage_options: dict[str, Any], compression: str | No
         if stream is not guarded:
             stream.close()
         raw.close()
+
+
+@contextmanager
+def open_decompressed(url: str, storage_options: dict[str, Any], compression: str | None
+                      ) -> Iterator[IO[bytes]]:
+    """``open_upload``, where bytes the codec refuses (read in the block) reject the upload,
+    with the codec's error as the cause; a storage failure stays a StorageError."""
+    try:
+        with open_upload(url, storage_options, compression) as stream:
+            yield stream
+    except DECOMPRESSION_ERRORS as exc:
+        raise UploadRejected(f"{url}: cannot read ({compression or 'plain'}): "
+                             f"{type(exc).__name__}: {exc}") from exc

@@ -161,3 +161,37 @@ def test_every_command_and_option_has_help() -> None:
         assert command.help, name
         for param in command.params:
             assert getattr(param, "help", None), f"{name} {param.name}"
+
+
+@pytest.mark.slow
+def test_verbose_shows_the_library_error_behind_a_rejected_upload(
+    prefect_harness: None, tiny_spec: Path
+) -> None:
+    """``assay run`` (a fresh process, as a user runs it) on a cut gzip: one line; with -v
+    the traceback, down to the codec's own error as the rejection's cause."""
+    import gzip
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    upload = tiny_spec.parent / "cut.csv.gz"
+    whole = gzip.compress(b"id,city\n" + b"".join(b"%d,c%d\n" % (i, i * i) for i in range(9999)))
+    upload.write_bytes(whole[: len(whole) // 2])
+    assay = [str(Path(sys.executable).with_name("assay")), "run", str(tiny_spec), "-i",
+             str(upload)]
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    line = (f"error: {upload}: cannot read (gzip): EOFError: Compressed file ended before the "
+            "end-of-stream marker was reached")
+
+    quiet = subprocess.run(assay, capture_output=True, text=True, timeout=180, env=env)
+    assert quiet.returncode == 3, quiet.stderr
+    assert [x for x in quiet.stderr.splitlines() if not x.startswith("progress: ")] == [line]
+
+    verbose = subprocess.run([*assay, "-v"], capture_output=True, text=True, timeout=180,
+                             env=env)
+    assert verbose.returncode == 3, verbose.stderr
+    cause = verbose.stderr.rindex("\nEOFError: Compressed file ended")
+    assert "direct cause of the following exception" in verbose.stderr[cause:]
+    assert verbose.stderr.splitlines()[-1] == line

@@ -1,5 +1,6 @@
 """Storage that fails under a real run: a sink that runs out of space, an object store
-whose reads fail for a while or for good. Real engine, real flow, the CLI in process (the
+whose reads fail for a while or for good, and a bug under the reads that is no storage
+failure. Real engine, real flow, the CLI in process (the
 faulty filesystems live in this process's fsspec registry; the workers are its threads)."""
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from pathlib import Path
 import assay.flows.ingest
 import pytest
 from assay.flows.cli import app
-from assay.pipelines.errors import EXIT_STORAGE
+from assay.pipelines.errors import EXIT_INTERNAL, EXIT_STORAGE
 from typer.testing import CliRunner
 
 from tests.fault_kit import (
     BudgetFileSystem,
+    BuggyFileSystem,
     FlakyFileSystem,
     assert_nothing_left,
     assert_same_dataset,
@@ -104,3 +106,22 @@ def test_permanent_read_error_fails_after_the_retries(
     assert met >= 1 + assay.flows.ingest.IO_RETRIES  # every attempt met it
     assert not (tmp_path / "out" / "LATEST").exists()
     assert not list((tmp_path / "out" / "_staging").iterdir())
+
+
+def test_a_bug_under_a_read_is_an_internal_failure_not_retried(
+    pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assay.flows.ingest.run_engine, "retry_delay_seconds", 0)
+    attempts = []
+    execute_run = assay.flows.ingest.execute_run
+    monkeypatch.setattr(assay.flows.ingest, "execute_run",
+                        lambda *a, **k: attempts.append(1) or execute_run(*a, **k))
+    BuggyFileSystem.reads = 0
+    failed = _run(pipeline, "-i", f"buggy://{tmp_path / 'uploads'}", "-o", str(tmp_path / "out"))
+
+    assert failed.exit_code == EXIT_INTERNAL, failed.output
+    assert "error: internal failure: TypeError: read() got an unexpected keyword argument " \
+        "'fetch'" in failed.stderr
+    assert "Traceback" in failed.stderr and "StorageError" not in failed.stderr
+    assert BuggyFileSystem.reads >= 1 and len(attempts) == 1  # the engine ran once
+    assert not (tmp_path / "out" / "LATEST").exists()

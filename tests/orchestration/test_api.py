@@ -3,13 +3,17 @@ committed OpenAPI schema; uploads are kept as pending (nothing to trigger)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import assay.flows.intake as intake_module
+import httpx
 import pytest
 from assay.flows.api import create_app, load_tokens, openapi_json
+from assay.flows.intake import Intake
 from assay.pipelines.errors import SpecError
 from assay.pipelines.ledger import Ledger
 from assay.pipelines.registry import load_pipelines
@@ -178,3 +182,59 @@ def test_tokens_from_file_or_environment(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ASSAY_API_TOKENS", "")
     with pytest.raises(SpecError, match="no API tokens"):
         load_tokens()
+
+
+@pytest.mark.parametrize(("error", "pending"), [
+    (PermissionError("Unable to authenticate to the event stream"), True),
+    (httpx.ConnectError("All connection attempts failed"), True),
+    (TypeError("Event() got an unexpected keyword argument"), False),
+])
+def test_only_an_unreachable_server_leaves_an_upload_pending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, pending: bool
+) -> None:
+    """A bug while triggering is an error of the API, not an upload left pending."""
+    intake = Intake(tmp_path / "data")
+    upload, new = intake.ledger.register("a", "0" * 64, 1, str(tmp_path / "x.csv"))
+
+    async def emit(upload: object) -> str:
+        raise error
+
+    monkeypatch.setattr(intake_module, "emit_received", emit)
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        if not pending:
+            with pytest.raises(type(error)):
+                asyncio.run(intake.trigger(upload, new))
+            return
+        received = asyncio.run(intake.trigger(upload, new))
+    assert received.upload.state == "pending"
+    assert f"({type(error).__name__}: {error})" in (received.notice or "")
+
+
+def test_a_refused_events_handshake_is_a_permission_error(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    """Prefect's events client refuses a bad token with a bare Exception."""
+
+    class Healthy:
+        async def __aenter__(self) -> Healthy:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def api_healthcheck(self) -> None:
+            return None
+
+    class Refusing(Healthy):
+        def __init__(self, **kwargs: object) -> None:
+            pass
+
+        async def __aenter__(self) -> Healthy:
+            raise Exception("Unable to authenticate to the event stream.")
+
+    monkeypatch.setattr(intake_module, "get_client", Healthy)
+    monkeypatch.setattr(intake_module, "PrefectEventsClient", Refusing)
+    upload, _ = Ledger.in_data_dir(tmp_path).register("a", "1" * 64, 1, "x.csv")
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
+            pytest.raises(PermissionError, match="authenticate") as caught:
+        asyncio.run(intake_module.emit_received(upload))
+    assert type(caught.value.__cause__) is Exception

@@ -10,7 +10,7 @@ import logging
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -306,3 +306,28 @@ def test_more_gpu_workers_than_gpus_is_refused_in_one_line(monkeypatch: pytest.M
     with pytest.raises(be.BackendUnavailable, match=r"--workers 2: the cuDF backend runs one "
                        r"worker per GPU, and 0 GPU\(s\) are visible"):
         _require_gpus(2)
+
+
+def _nvml_raising(monkeypatch: pytest.MonkeyPatch,
+                  make_error: Callable[[type[Exception]], BaseException]) -> None:
+    """An installed ``pynvml`` whose ``nvmlInit`` raises ``make_error(pynvml.NVMLError)``."""
+    class NVMLError(Exception):
+        pass
+
+    def init() -> None:
+        raise make_error(NVMLError)
+
+    module = types.SimpleNamespace(NVMLError=NVMLError, nvmlInit=init)
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+
+
+def test_nvml_without_a_driver_sees_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    _nvml_raising(monkeypatch, lambda nvml: type("NVMLError_DriverNotLoaded", (nvml,), {})())
+    assert be._pynvml() is None
+
+
+def test_a_bug_under_nvml_is_not_taken_for_a_missing_driver(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    _nvml_raising(monkeypatch, lambda nvml: TypeError("nvmlInit() takes no arguments"))
+    with pytest.raises(TypeError):
+        be._pynvml()

@@ -188,3 +188,18 @@ def test_routed_rows_are_the_unexpected_ones(oracle, npartitions: int) -> None:
 def test_refused_configs_name_the_key(config: dict[str, Any]) -> None:
     with pytest.raises(SuiteError):
         parse_suite([config], name="s")
+
+
+def test_json_parseable_takes_what_json_refuses_as_unexpected_as_ge_does() -> None:
+    """GE's metric returns False on any error of ``json.loads``; here a value too deeply
+    nested (RecursionError), one not a string (TypeError) and bad JSON (ValueError)."""
+    import json
+
+    from assay.validation.expectations.parsing import JsonParseable
+
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(RecursionError):
+        json.loads(deep)
+    check = JsonParseable({"column": "j"}, {})
+    assert [check.parses(v) for v in (deep, 3, "{bad}", b"\xff", "[1]")] == [
+        False, False, False, False, True]

@@ -9,6 +9,7 @@ from html import unescape
 
 import pandas as pd
 import pytest
+from assay.validation import report
 from assay.validation.report import render_html
 from assay.validation.report_rows import expectation_rows
 from assay.validation.report_static import static_html
@@ -84,6 +85,17 @@ def test_falls_back_to_the_static_page_where_ge_cannot_render(failing: dict) -> 
 
     assert html == static_html(unknown)
     assert "expect_something_ge_lacks" in html
+
+
+def test_running_out_of_memory_while_rendering_is_not_a_fallback(
+    failing: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(result: dict) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr(report, "_ge_html", out_of_memory)
+    with pytest.raises(MemoryError):
+        render_html(failing)
 
 
 def test_static_page_has_each_expectation_its_counts_and_sample(failing: dict) -> None:

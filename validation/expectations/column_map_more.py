@@ -283,8 +283,8 @@ class _ColumnType(Expectation):
             )
         try:
             return self.outcome(dtype)
-        except Exception as exc:  # GE's engine raises on the same names
-            raise ExpectationError(f"{type(exc).__name__}: {exc}") from None
+        except (SyntaxError, ValueError) as exc:  # as GE: np.dtype("(int,3)"), pd.Timedelta()
+            raise ExpectationError(f"{type(exc).__name__}: {exc}") from exc
 
     def merge(self, a: Any, b: Any) -> Any:
         return a if a is not None else b

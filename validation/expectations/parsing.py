@@ -98,7 +98,7 @@ class JsonParseable(_ParsedByPython):
     def parses(self, value: Any) -> bool:
         try:
             json.loads(value)
-        except Exception:
+        except (ValueError, TypeError, RecursionError):  # not JSON, not a string, too deep
             return False
         return True
 
