@@ -22,6 +22,7 @@ from assay.transforms.base import GlobalStep, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.params import ByteSize, ColumnList, require_columns
 from dask.utils import parse_bytes
+from pydantic import Field
 
 LINEAGE = ["_source_id", "_source_line"]
 _HASH = "_dedup_hash"
@@ -62,11 +63,18 @@ def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
 
 @register
 class Dedup(GlobalStep):
-    """Remove rows whose ``columns`` (all data columns by default) equal an earlier row's."""
+    """Remove rows whose ``columns`` (all data columns by default) equal an earlier row's.
+    The keeper is the first row in input order (file, line), whatever the partitioning;
+    this step adds the run's shuffle."""
 
     op: Literal["dedup"] = "dedup"
-    columns: ColumnList | None = None
-    partition_bytes: ByteSize = parse_bytes("64MiB")  # input bytes per shuffled partition
+    columns: ColumnList | None = Field(None, description=(
+        "The key: rows equal on these columns are duplicates (null: all data columns)."),
+        examples=[["event_id"]])
+    partition_bytes: ByteSize = Field(parse_bytes("64MiB"), description=(
+        "Input bytes per shuffled partition: the shuffle makes one partition per this much "
+        "of the uploads' total size, whatever the block size or worker count. Each must fit "
+        "a worker's memory several times over once parsed."), examples=["32MiB"])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns or [], self.label)
