@@ -38,9 +38,9 @@ def _with_hash(part: Frame, key: list[str]) -> Frame:
 
 def _routing_key(meta: Frame, key: list[str]) -> list[str]:
     """The key columns to hash for the shuffle. Equal keys meet whatever subset routes them,
-    and numbers hash some 60x faster than strings, so the key's non-string columns route
-    when it has any (a key whose only numbers are low-cardinality would skew partitions;
-    rows are still compared on the whole key)."""
+    and numbers hash far faster than strings (``benchmarks/RESULTS.md``), so the key's
+    non-string columns route when it has any (a key whose only numbers are low-cardinality
+    would skew partitions; rows are still compared on the whole key)."""
     numeric = [c for c in key if not fr.is_string_like(meta[c])]
     return numeric or key
 
