@@ -320,7 +320,9 @@ the YAML language server (VS Code's YAML extension, and editors that use it), a 
 ```
 
 (a path relative to the spec, or a URL) completes keys and step names and shows these
-descriptions. The schema cannot state every check (a gate's `after` naming a step, the
+descriptions. Or map it to your specs once, in VS Code's settings:
+`"yaml.schemas": {{"./docs/spec.schema.json": ["**/pipeline.yaml", "pipelines/*.yaml"]}}`.
+The schema cannot state every check (a gate's `after` naming a step, the
 columns a step needs, an expression's syntax, a suite's expectations): `assay validate` has
 the last word."""
 
