@@ -3,7 +3,7 @@
 Every case is built from a seeded ``random.Random`` (seeded by its name), so the bytes are
 the same on every machine and run; nothing here is committed as data. The tests
 (``tests/pipelines/test_bad_uploads.py``) run each case through the real pipeline and check
-its promised outcome; README.md's "Bad uploads" table lists the same cases.
+its promised outcome; docs/bad-uploads.md lists the same cases.
 
     python -m data_samples.hostile OUT_DIR      # write every case's upload to OUT_DIR
 """

@@ -205,7 +205,7 @@ def run(
             min=1,
             metavar="N",
             help="Workers of the local Dask cluster (default: the spec's cluster.workers, "
-            "else one per core).",
+            "else Dask's choice); on the cuDF backend, how many GPUs to use.",
             show_default=False,
         ),
     ] = None,
@@ -498,7 +498,7 @@ def api(
     ] = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Take uploads over HTTP and trigger their ingestion (see README, Orchestration)."""
+    """Take uploads over HTTP and trigger their ingestion (see docs/operations.md)."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
         from assay.pipelines.registry import load_pipelines

@@ -93,7 +93,7 @@ def _compute(client: Client, collections: list, on_progress: ProgressCallback | 
     per partition), then gather the rest.
 
     A worker keeps the tasks a result it holds came from, so ledger partitions held until
-    the end grew each worker's memory with the input (a stall at 8 GiB on 2 x 384 MiB):
+    the end grew each worker's memory with the input (a stall: ``benchmarks/RESULTS.md``):
     each is fetched and let go as it finishes. A failure cancels the run's tasks on the
     scheduler: a retry builds the same keys, and must compute them again rather than be
     handed the errors the scheduler still holds."""

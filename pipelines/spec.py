@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 ENV_REFERENCE = re.compile(r"^\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Option names that hold credentials (key, secret, token, password, account_key, sas_token,
@@ -94,39 +95,86 @@ class Model(BaseModel):
 
 
 class CsvOptions(Model):
-    """How CSV uploads are parsed."""
+    """How CSV uploads are parsed. Every value is read as a string first and converted to
+    its column's type afterwards, so a bad value quarantines its row, not the upload."""
 
-    delimiter: str = Field(",", min_length=1, max_length=1)
-    quote_char: str = Field('"', min_length=1, max_length=1)
-    header: bool = True
-    null_values: list[str] = Field(default_factory=lambda: [""])
-    true_values: list[str] = Field(default_factory=lambda: ["true", "True", "TRUE", "1"])
-    false_values: list[str] = Field(default_factory=lambda: ["false", "False", "FALSE", "0"])
+    delimiter: str = Field(",", min_length=1, max_length=1, description=(
+        "The field separator, one character."), examples=["\t"])
+    quote_char: str = Field('"', min_length=1, max_length=1, description=(
+        "The character that quotes a field holding the delimiter; doubled inside a quoted "
+        "field, it stands for itself."), examples=["'"])
+    header: bool = Field(True, description=(
+        "Whether the first line names the columns. Without a header, the columns are the "
+        "schema's, in order."), examples=[False])
+    null_values: list[str] = Field(default_factory=lambda: [""], description=(
+        "Strings read as null (an empty field by default)."), examples=[["", "NA", "null"]])
+    true_values: list[str] = Field(
+        default_factory=lambda: ["true", "True", "TRUE", "1"],
+        description="Spellings of true in `bool` columns.", examples=[["yes", "y", "1"]])
+    false_values: list[str] = Field(
+        default_factory=lambda: ["false", "False", "FALSE", "0"],
+        description="Spellings of false in `bool` columns.", examples=[["no", "n", "0"]])
 
 
 class SourceSpec(Model):
     """Where the uploads are and how to read them."""
 
-    paths: list[str] = Field(min_length=1)
-    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
-    csv: CsvOptions = Field(default_factory=CsvOptions)
-    block_size: ByteSize = parse_bytes("64MiB")
+    paths: list[str] = Field(min_length=1, description=(
+        "One or more files, folders, globs or fsspec URLs (a single string is one path). A "
+        "folder means every file in it with a known extension, hidden files skipped. "
+        "Relative paths resolve against the spec file's folder; `assay run --input` "
+        "replaces them."), examples=[["uploads/*.csv", "uploads/*.csv.gz"], "s3://inbox/events/"])
+    format: Literal["auto", "csv", "jsonl", "parquet"] = Field("auto", description=(
+        "`auto` detects the format from the extension: `.csv .tsv .txt` are csv, `.jsonl "
+        ".ndjson .json` jsonl, `.parquet .pq` parquet, each optionally followed by `.gz .zst "
+        ".bz2 .xz`."), examples=["jsonl"])
+    csv: CsvOptions = Field(default_factory=CsvOptions, description=(
+        "How CSV uploads are parsed."), examples=[{"delimiter": ";", "null_values": ["", "NA"]}])
+    block_size: ByteSize = Field(parse_bytes("64MiB"), description=(
+        "Uncompressed CSV and JSON Lines files larger than this are read as several blocks, "
+        "in parallel; a compressed file is one block, a Parquet file one block per row "
+        "group. Like `cluster`, it is not part of `spec_sha256`: how the work is cut does "
+        "not change the dataset."), examples=["16MiB"])
     # a compressed upload is decompressed whole in one task: more than this rejects it
-    max_decompressed_bytes: ByteSize = parse_bytes("2GiB")
-    storage_options: Options = Field(default_factory=dict)
+    max_decompressed_bytes: ByteSize = Field(parse_bytes("2GiB"), description=(
+        "A compressed upload is decompressed whole in one task's memory: one that expands "
+        "past this is rejected (a zip bomb), before more is read."), examples=["8GiB"])
+    storage_options: Options = Field(default_factory=dict, description=(
+        "fsspec options for reading the inputs. A credential is written as a reference to "
+        "an environment variable, `${ENV:NAME}` (the whole value), resolved when the spec "
+        "loads; an option named like a credential (`key`, `secret`, `token`, `password`, "
+        "`*_key`, `*_secret`, `*_token`, `sas_token`, `connection_string`, ...) with a "
+        "literal value, or a reference to an unset variable, fails the spec naming the key. "
+        "Only the references reach `spec_sha256`, manifests, logs and error messages. "
+        "Credentials fsspec finds on its own (`AWS_*` variables, instance roles) need no "
+        "option."), examples=[{"key": "${ENV:S3_KEY}", "secret": "${ENV:S3_SECRET}",
+                               "client_kwargs": {"region_name": "eu-west-1"}}])
 
-    @field_validator("paths", mode="before")
+    @field_validator("paths", mode="before",
+                     json_schema_input_type=str | Annotated[list[str], Field(min_length=1)])
     @classmethod
     def _one_path(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
 
 class ColumnSpec(Model):
-    name: str = Field(min_length=1)
-    type: ColumnType = "string"
-    nullable: bool = True
-    format: str | None = None  # strptime format, for timestamp columns
-    timezone: str | None = None  # zone of naive timestamps; stored as UTC
+    """A declared column of the uploads."""
+
+    name: str = Field(min_length=1, description=(
+        "The column's name in the upload (CSV header, JSON key, Parquet field). Names "
+        "starting with `_` are reserved."), examples=["event_id"])
+    type: ColumnType = Field("string", description=(
+        "The column's type. A value that does not parse as it quarantines its row "
+        "(`schema: amount is not float64`). `timestamp` is stored as UTC microseconds; "
+        "values outside the years 1 to 9999 are not timestamps."), examples=["int64"])
+    nullable: bool = Field(True, description=(
+        "`false`: a null (or missing) value quarantines its row."), examples=[False])
+    format: str | None = Field(None, description=(
+        "For `timestamp` columns: a strptime format or `ISO8601` (null: ISO 8601)."),
+        examples=["%d/%m/%Y %H:%M"])
+    timezone: str | None = Field(None, description=(
+        "For `timestamp` columns: the IANA zone of values without an offset (null: UTC). "
+        "Values are stored in UTC."), examples=["Europe/Oslo"])
 
     @model_validator(mode="after")
     def _format_only_for_timestamps(self) -> ColumnSpec:
@@ -138,9 +186,17 @@ class ColumnSpec(Model):
 class SchemaSpec(Model):
     """The columns an upload must have, and what to do with extra or missing ones."""
 
-    columns: list[ColumnSpec] = Field(min_length=1)
-    extra_columns: Literal["drop", "keep", "reject"] = "drop"
-    missing_columns: Literal["reject", "null"] = "reject"
+    columns: list[ColumnSpec] = Field(min_length=1, description=(
+        "The declared columns, in order."), examples=[[
+            {"name": "event_id", "type": "int64", "nullable": False},
+            {"name": "ts", "type": "timestamp", "format": "ISO8601", "timezone": "UTC"},
+            {"name": "user"}]])
+    extra_columns: Literal["drop", "keep", "reject"] = Field("drop", description=(
+        "Columns an upload has that the schema does not declare: `drop` them, `keep` them "
+        "(as strings), or `reject` the upload."), examples=["keep"])
+    missing_columns: Literal["reject", "null"] = Field("reject", description=(
+        "An upload that lacks a declared column: `reject` it, or fill the column with "
+        "`null`s."), examples=["null"])
 
     @field_validator("columns")
     @classmethod
@@ -160,14 +216,29 @@ class SchemaSpec(Model):
 
 
 class GateSpec(Model):
-    """A validation gate: a GE suite evaluated at a point of the step list."""
+    """A validation gate: a Great Expectations 1.x suite evaluated at a point of the step
+    list. Give exactly one of `suite` and `expectations`."""
 
-    name: str = Field(min_length=1)
-    after: str | None = None  # a step's label; None = after the last step
-    suite: str | None = None  # path of a GE 1.x suite JSON file
-    expectations: list[dict[str, Any]] | None = None  # inline GE expectation configs
-    policy: Literal["quarantine", "abort", "warn"] = "quarantine"
-    max_quarantined_fraction: float | None = Field(None, ge=0, le=1)
+    name: str = Field(min_length=1, description=(
+        "The gate's name: in reasons (`quality: expect_...`), results "
+        "(`validation/<name>.json`) and the manifest."), examples=["quality"])
+    after: str | None = Field(None, description=(
+        "The step after which the gate runs, by its label (its `name`, else its `op`); "
+        "null: after the last step."), examples=["parse_timestamp"])
+    suite: str | None = Field(None, description=(
+        "A GE 1.x suite JSON file (as GE writes it), relative to the spec's folder."),
+        examples=["suites/events.json"])
+    expectations: list[dict[str, Any]] | None = Field(None, description=(
+        "Inline expectations, in the shape of a suite's `expectations` list."), examples=[[
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "ts"}}]])
+    policy: Literal["quarantine", "abort", "warn"] = Field("quarantine", description=(
+        "`quarantine`: failing rows go to the quarantine and the rest flow on (a failing "
+        "table-level expectation aborts); `abort`: a failing expectation aborts the run, "
+        "nothing published (exit 4); `warn`: recorded in the manifest and results only."),
+        examples=["abort"])
+    max_quarantined_fraction: float | None = Field(None, ge=0, le=1, description=(
+        "Abort the run when the gate quarantines more than this fraction of the rows read "
+        "(null: no limit)."), examples=[0.05])
 
     @model_validator(mode="after")
     def _one_suite(self) -> GateSpec:
@@ -177,11 +248,18 @@ class GateSpec(Model):
 
 
 class SplitSpec(Model):
-    """Deterministic train/validation/test split by a stable hash of key columns."""
+    """Deterministic train/validation/test split by a stable hash of key columns: shards
+    go to one hive-style folder per split (`split=train/`, so Parquet readers see a `split`
+    column) and the manifest gives the rows of each."""
 
-    key: list[str] = Field(min_length=1)
-    fractions: dict[str, float] = Field(min_length=1)
-    seed: int = 0
+    key: list[str] = Field(min_length=1, description=(
+        "The columns whose values decide a row's split: equal keys land in the same split "
+        "in every run."), examples=[["user"]])
+    fractions: dict[str, float] = Field(min_length=1, description=(
+        "Each split's name (a plain identifier) and share of the rows; the shares sum to "
+        "1."), examples=[{"train": 0.8, "validation": 0.1, "test": 0.1}])
+    seed: int = Field(0, description="Changes the assignment, keeping the fractions.",
+                      examples=[42])
 
     @field_validator("fractions")
     @classmethod
@@ -199,54 +277,98 @@ class SplitSpec(Model):
 class SinkSpec(Model):
     """Where and how curated shards are written."""
 
-    path: str
-    target_shard_bytes: ByteSize = parse_bytes("128MiB")
-    row_group_rows: int = Field(128 * 1024, gt=0)
-    compression: Literal["zstd", "snappy", "gzip", "lz4", "none"] = "zstd"
-    compression_level: int | None = None
-    split: SplitSpec | None = None
-    storage_options: Options = Field(default_factory=dict)
+    path: str = Field(description=(
+        "The dataset folder, local or an fsspec URL, relative to the spec's folder; `assay "
+        "run --output` replaces it."), examples=["../out/events", "s3://datasets/events"])
+    target_shard_bytes: ByteSize = Field(parse_bytes("128MiB"), description=(
+        "A shard is closed once it reaches this size."), examples=["256MiB"])
+    row_group_rows: int = Field(128 * 1024, gt=0, description=(
+        "Rows per Parquet row group."), examples=[65536])
+    compression: Literal["zstd", "snappy", "gzip", "lz4", "none"] = Field("zstd", description=(
+        "The shards' Parquet compression."), examples=["snappy"])
+    compression_level: int | None = Field(None, description=(
+        "The codec's level (null: its default). On the cuDF backend a level sends shards "
+        "through the host writer."), examples=[9])
+    split: SplitSpec | None = Field(None, description=(
+        "Split the rows into named parts by a stable hash (null: no split)."),
+        examples=[{"key": ["user"], "fractions": {"train": 0.9, "test": 0.1}, "seed": 0}])
+    storage_options: Options = Field(default_factory=dict, description=(
+        "fsspec options for writing the dataset; credentials as `${ENV:NAME}`, as for "
+        "`source.storage_options`."), examples=[{"token": "${ENV:GCS_TOKEN}"}])
 
 
 class ClusterSpec(Model):
     """The Dask cluster: a local one the run starts, or an existing scheduler's address.
+    `assay run --workers` and `--cluster` override it. Not part of `spec_sha256`: how the
+    work is spread does not change the dataset.
 
     A local cluster runs its workers as threads of the run's own process by default: the
     hot path is vectorised pandas/pyarrow code that releases the GIL, so threads match
-    processes on speed (measured) while starting faster, sharing one copy of the libraries
-    and handing shuffle data over without serialising it. ``processes: true`` isolates
-    workers (one crashing cannot take the run down) at the cost of memory.
+    processes on speed while starting faster, sharing one copy of the libraries and handing
+    shuffle data over without serialising it (measured: ``benchmarks/RESULTS.md``).
+    ``processes: true`` isolates workers (one crashing cannot take the run down) at the cost
+    of memory.
     """
 
-    address: str | None = None
-    workers: int | None = Field(None, gt=0)  # None: Dask's choice (1 in-process worker)
-    threads_per_worker: int | None = Field(None, gt=0)  # None: all cores, spread over workers
-    memory_limit: ByteSize | Literal["auto"] = "auto"
-    processes: bool = False
-    shuffle: Literal["auto", "tasks", "p2p"] = "auto"
+    address: str | None = Field(None, description=(
+        "A running Dask scheduler to join instead of starting a local cluster; assay starts "
+        "nothing and leaves it running."), examples=["tcp://scheduler:8786"])
+    workers: int | None = Field(None, gt=0, description=(
+        "Workers of the local CPU cluster (null: Dask's choice, one worker with a thread "
+        "per core, or with `processes: true` about one process per core). On the cuDF "
+        "backend there is one worker per visible GPU and this does not apply."), examples=[4])
+    threads_per_worker: int | None = Field(None, gt=0, description=(
+        "Threads per worker (null: all cores, spread over the workers; 1 on GPUs)."),
+        examples=[2])
+    memory_limit: ByteSize | Literal["auto"] = Field("auto", description=(
+        "Host memory per worker (`auto`: Dask's share of the machine's memory)."),
+        examples=["4GiB"])
+    processes: bool = Field(False, description=(
+        "Run local workers as processes instead of threads of the run's process: a crashing "
+        "worker cannot take the run down, at the cost of memory and serialisation."),
+        examples=[True])
+    shuffle: Literal["auto", "tasks", "p2p"] = Field("auto", description=(
+        "How `dedup` shuffles: `auto` uses Dask's task shuffle for in-process workers "
+        "(partitions handed over by reference) and p2p wherever data crosses processes or "
+        "machines (it streams through disk)."), examples=["p2p"])
     # GPU workers (backend cudf): one process per visible GPU, started by dask-cuda
-    cuda_visible_devices: str | None = None  # e.g. "0,2"; None: the environment's
-    rmm_pool_size: DeviceSize | None = 0.5  # a pool avoids cudaMalloc on the hot path
-    rmm_async: bool = False  # CUDA's async allocator instead of the pool
-    device_memory_limit: DeviceSize | None = None  # Dask-CUDA's own spilling; None: default
-    enable_cudf_spill: bool = True  # cuDF moves buffers to host under memory pressure
-    protocol: Literal["tcp", "ucx"] = "tcp"  # ucx needs the distributed-ucxx package
+    cuda_visible_devices: str | None = Field(None, description=(
+        "Backend cudf: the GPUs to use (null: the environment's `CUDA_VISIBLE_DEVICES`)."),
+        examples=["0,2"])
+    rmm_pool_size: DeviceSize | None = Field(0.5, description=(
+        "Backend cudf: the RMM pool of each GPU, a fraction of its memory or a size; a pool "
+        "avoids `cudaMalloc` on the hot path (null: no pool)."), examples=["24GiB"])
+    rmm_async: bool = Field(False, description=(
+        "Backend cudf: CUDA's async allocator instead of the pool."), examples=[True])
+    device_memory_limit: DeviceSize | None = Field(None, description=(
+        "Backend cudf: Dask-CUDA's own device-to-host spilling threshold, a fraction or a "
+        "size (null: Dask-CUDA's default)."), examples=[0.8])
+    enable_cudf_spill: bool = Field(True, description=(
+        "Backend cudf: cuDF moves buffers to host memory under pressure; whether a run "
+        "spilled is logged when its cluster closes."), examples=[False])
+    protocol: Literal["tcp", "ucx"] = Field("tcp", description=(
+        "Backend cudf: the workers' transport; `ucx` needs the `distributed-ucxx` "
+        "package."), examples=["ucx"])
 
     def shuffle_method(self, remote: bool) -> str:
         """``auto``: the task shuffle for in-process workers, which hands partitions over by
-        reference (measured 20% faster on the standard job); p2p wherever data crosses
-        processes or machines, where it is built to stream and spill."""
+        reference (faster on the standard job: ``benchmarks/RESULTS.md``); p2p wherever data
+        crosses processes or machines, where it is built to stream and spill."""
         if self.shuffle != "auto":
             return self.shuffle
         return "p2p" if remote or self.processes else "tasks"
 
 
 class ScheduleSpec(Model):
-    """When a served deployment runs on its own: a cron line or an interval, in a zone."""
+    """When a served deployment (`assay serve`) runs on its own: a cron line or an
+    interval, in a zone. Give exactly one of `cron` and `interval`. Each scheduled run
+    sweeps the source files and the outstanding uploads."""
 
-    cron: str | None = None  # e.g. "0 3 * * *"
-    interval: float | None = Field(None, gt=0)  # seconds
-    timezone: str = "UTC"  # IANA name; cron times are read in it
+    cron: str | None = Field(None, description="A cron line.", examples=["0 3 * * *"])
+    interval: float | None = Field(None, gt=0, description="Seconds between runs.",
+                                   examples=[3600])
+    timezone: str = Field("UTC", description=(
+        "The IANA zone cron times are read in."), examples=["Europe/Oslo"])
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScheduleSpec:
@@ -256,11 +378,15 @@ class ScheduleSpec(Model):
 
 
 class IntakeSpec(Model):
-    """What ``assay api`` and ``assay watch`` accept for this pipeline."""
+    """What `assay api` and `assay watch` accept for this pipeline."""
 
     formats: list[Literal["csv", "jsonl", "parquet"]] = Field(
-        default_factory=lambda: ["csv", "jsonl", "parquet"], min_length=1)
-    max_bytes: ByteSize = parse_bytes("1GiB")
+        default_factory=lambda: ["csv", "jsonl", "parquet"], min_length=1, description=(
+            "The upload formats accepted; another is refused (HTTP 415)."),
+        examples=[["csv"]])
+    max_bytes: ByteSize = Field(parse_bytes("1GiB"), description=(
+        "The largest upload; a larger one is refused (HTTP 413) and nothing is kept."),
+        examples=["200MiB"])
 
 
 # A tagged union of every registered step, discriminated by ``op``: errors then name the
@@ -270,17 +396,38 @@ AnyStep = Annotated[functools.reduce(operator.or_, registered_steps().values()),
 
 
 class PipelineSpec(Model):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    source: SourceSpec
-    schema_: SchemaSpec = Field(alias="schema")
-    steps: list[AnyStep] = Field(default_factory=list)
-    gates: list[GateSpec] = Field(default_factory=list)
-    sink: SinkSpec
-    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
-    schedule: ScheduleSpec | None = None  # for `assay serve`
-    intake: IntakeSpec = Field(default_factory=IntakeSpec)
-    backend: Literal["auto", "pandas", "cudf"] = "auto"  # see pipelines/backend.py
-    base_dir: Path = Field(default=Path("."), exclude=True)
+    """A pipeline: where its uploads come from, the schema they must have, the steps and
+    gates that clean them, and where the dataset goes."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description=(
+        "The pipeline's name (letters, digits, `.`, `_`, `-`): flow runs, deployments "
+        "(`ingest/<name>`), the manifest."), examples=["events"])
+    source: SourceSpec = Field(description="Where the uploads are and how to read them.",
+                               examples=[{"paths": ["uploads/*.csv"]}])
+    schema_: SchemaSpec = Field(alias="schema", description=(
+        "The columns the uploads must have."), examples=[{"columns": [{"name": "user"}]}])
+    steps: list[AnyStep] = Field(default_factory=list, description=(
+        "The transforms, in order: each is `op:` plus its parameters."), examples=[[
+            {"op": "normalize", "columns": ["user"], "case": "lower"}, {"op": "dedup"}]])
+    gates: list[GateSpec] = Field(default_factory=list, description=(
+        "Validation gates (Great Expectations suites)."), examples=[[
+            {"name": "quality", "suite": "suites/events.json"}]])
+    sink: SinkSpec = Field(description="Where and how the dataset is written.",
+                           examples=[{"path": "../out/events"}])
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec, description=(
+        "The Dask cluster the run uses."), examples=[{"workers": 4, "memory_limit": "4GiB"}])
+    schedule: ScheduleSpec | None = Field(None, description=(
+        "When `assay serve`'s deployment runs on its own (null: only when triggered). Not "
+        "part of `spec_sha256`."), examples=[{"cron": "0 3 * * *", "timezone": "Europe/Oslo"}])
+    intake: IntakeSpec = Field(default_factory=IntakeSpec, description=(
+        "What `assay api` and `assay watch` accept. Not part of `spec_sha256`."),
+        examples=[{"max_bytes": "200MiB"}])
+    backend: Literal["auto", "pandas", "cudf"] = Field("auto", description=(
+        "The frame library: `auto` picks cuDF when a GPU is visible and cuDF and dask-cuDF "
+        "import, else pandas; `cudf` where it cannot run fails the run (exit 2). `assay run "
+        "--backend` replaces it; the summary and the manifest name the backend that ran."),
+        examples=["pandas"])  # see pipelines/backend.py
+    base_dir: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -3,24 +3,23 @@ for data.
 
 Dask pauses a worker at 80% of its limit and the nanny kills it at 95%, counting the whole
 process, not just the data it can spill. What a worker holds beyond its data was measured
-on the standard job (``benchmarks/RESULTS.md``, issue 7, out of core):
+on the standard job; the figures are in ``benchmarks/RESULTS.md`` (issue 7, out of core):
 
 - Dask's statistical profiler samples every thread's stack each 10 ms and keeps the last
-  1,000 one-second profiles, with the source lines of every sampled file cached: about
-  40 MiB after a minute's work, growing with run time, not with data.
-- pyarrow's default pool (mimalloc) keeps freed pages mapped: 55 to 65 MiB more RSS after
-  the same work than the system allocator, whose frees Dask's nanny already trims
-  (``MALLOC_TRIM_THRESHOLD_``).
+  1,000 one-second profiles, with the source lines of every sampled file cached: it grows
+  with run time, not with data.
+- pyarrow's default pool (mimalloc) keeps freed pages mapped, where the system allocator's
+  frees are trimmed by Dask's nanny (``MALLOC_TRIM_THRESHOLD_``).
 - glibc gives each thread (the task thread, p2p's comm and disk threads) an arena of its
-  own, and trims only the main one: with one arena a worker's unmanaged memory was 5 to
-  9 MiB lower and it spilled 0.23 GB instead of 1.2 GB on 690 MB of CSV (2 x 384 MiB).
+  own, and trims only the main one: with one arena a worker's unmanaged memory was lower
+  and it spilled less.
 
-What remains is the libraries (~180 MiB RSS once pandas, pyarrow and dask.dataframe, which
-imports dask.array and scipy, are loaded) and each task's working memory.
+What remains is the libraries (pandas, pyarrow and dask.dataframe, which imports
+dask.array and scipy) and each task's working memory.
 
 Assay applies these to the CPU workers it starts; ``dask worker`` processes that a user
-starts get them as environment variables (``worker_environment``), as README's "Scaling
-out" says. Every run, on workers it starts or joins, registers ``ForgetFinishedTasks``;
+starts get them as environment variables (``worker_environment``), as docs/scaling-out.md
+says. Every run, on workers it starts or joins, registers ``ForgetFinishedTasks``;
 a run on a cluster it joined takes the plugin away when it ends.
 """
 
@@ -60,8 +59,9 @@ class ForgetFinishedTasks(WorkerPlugin):
     A worker keeps the state of a finished task while a task it fed is held, and a p2p
     shuffle holds its inputs' transfer tasks until every input went through: so each input
     block's whole chain of tasks (arguments, meta frames, specs) stayed on the worker until
-    the shuffle's barrier, ~0.16 MiB a block, which stalled 2 x 512 MiB workers paused on
-    10 GiB of 8 MiB blocks. A task Dask runs again gets its arguments again with the order.
+    the shuffle's barrier, which stalled small workers on inputs of many blocks (measured:
+    ``benchmarks/RESULTS.md``, issue 7, out of core). A task Dask runs again gets its
+    arguments again with the order.
     """
 
     name = "assay-forget-finished-tasks"

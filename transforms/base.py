@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from assay.transforms.frame import Column, Frame
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Fate = Literal["dropped", "quarantined"]
 # Joins the reasons of one row (a row can fail several checks at once); the engine splits
@@ -45,8 +45,12 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     op: str
-    name: str | None = None
-    keep_removed: bool = False
+    name: str | None = Field(None, description=(
+        "The step's label in accounting and reasons (default: its `op`); needed when an op "
+        "is used twice, and what a gate's `after` names."), examples=["country_upper"])
+    keep_removed: bool = Field(False, description=(
+        "Keep the rows this step drops in the quarantine folder, with `_fate: dropped`, "
+        "for inspection (they still count as dropped)."), examples=[True])
 
     is_global: ClassVar[bool] = False
 

@@ -15,7 +15,8 @@ class Select(PartitionStep):
     """Keep only ``columns``, in the order given."""
 
     op: Literal["select"] = "select"
-    columns: ColumnList
+    columns: ColumnList = Field(description="The columns to keep, in their new order.",
+                                examples=[["event_id", "ts", "user"]])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns, self.label)
@@ -31,7 +32,7 @@ class Drop(PartitionStep):
     """Remove ``columns``."""
 
     op: Literal["drop"] = "drop"
-    columns: ColumnList
+    columns: ColumnList = Field(description="The columns to remove.", examples=[["text"]])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns, self.label)
@@ -47,7 +48,9 @@ class Rename(PartitionStep):
     """Rename columns ``{old: new}``; the column order is kept."""
 
     op: Literal["rename"] = "rename"
-    columns: dict[ColumnName, ColumnName] = Field(min_length=1)
+    columns: dict[ColumnName, ColumnName] = Field(min_length=1, description=(
+        "`{old: new}`: no two columns onto one name, none onto a name that stays."),
+        examples=[{"usr": "user", "cc": "country"}])
 
     @field_validator("columns")
     @classmethod

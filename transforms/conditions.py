@@ -44,11 +44,20 @@ class _Model(BaseModel):
 
 
 class Compare(_Model):
-    """``column`` compared with ``value`` by ``op``."""
+    """``{column, op, value}``: ``column`` compared with ``value`` by ``op``. A comparison
+    with a null value is false (only ``is_null`` holds there)."""
 
-    column: str = Field(min_length=1)
-    op: CompareOp
-    value: Any = None
+    column: str = Field(min_length=1, description="The column to test.",
+                        examples=["country"])
+    op: CompareOp = Field(description=(
+        "`eq ne lt le gt ge` compare with `value`; `in`, `not_in` test membership of a "
+        "list; `is_null`, `not_null` take no value; `matches` searches a regular expression "
+        "anywhere (anchor it with `^...$`); `between` takes `[low, high]`, both included."),
+        examples=["in"])
+    value: Any = Field(None, description=(
+        "What `op` compares with: one value, a list (`in`, `not_in`), `[low, high]` "
+        "(`between`), a regular expression (`matches`), nothing (`is_null`, `not_null`)."),
+        examples=[["US", "DE"]])
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Compare:
@@ -92,7 +101,12 @@ class Compare(_Model):
 
 
 class AllOf(_Model):
-    all: list[Condition] = Field(min_length=1)
+    """``{all: [COND, ...]}``: every condition holds."""
+
+    all: list[Condition] = Field(min_length=1, description=(
+        "Holds where every condition holds."), examples=[[
+            {"column": "amount", "op": "ge", "value": 0},
+            {"column": "country", "op": "not_null"}]])
 
     def columns(self) -> set[str]:
         return set().union(*(c.columns() for c in self.all))
@@ -105,7 +119,12 @@ class AllOf(_Model):
 
 
 class AnyOf(_Model):
-    any: list[Condition] = Field(min_length=1)
+    """``{any: [COND, ...]}``: at least one condition holds."""
+
+    any: list[Condition] = Field(min_length=1, description=(
+        "Holds where at least one condition holds."), examples=[[
+            {"column": "plan", "op": "eq", "value": "pro"},
+            {"column": "amount", "op": "gt", "value": 1000}]])
 
     def columns(self) -> set[str]:
         return set().union(*(c.columns() for c in self.any))
@@ -118,7 +137,11 @@ class AnyOf(_Model):
 
 
 class Not(_Model):
-    not_: Condition = Field(alias="not")
+    """``{not: COND}``: the condition does not hold."""
+
+    not_: Condition = Field(alias="not", description=(
+        "Holds where the condition does not (so rows where it compared a null)."),
+        examples=[{"column": "user", "op": "matches", "value": "^test_"}])
 
     def columns(self) -> set[str]:
         return self.not_.columns()

@@ -20,8 +20,12 @@ class Cast(PartitionStep):
     quarantined (``on_error: quarantine``) or becomes null (``on_error: null``)."""
 
     op: Literal["cast"] = "cast"
-    columns: dict[ColumnName, ColumnType] = Field(min_length=1)
-    on_error: Literal["quarantine", "null"] = "quarantine"
+    columns: dict[ColumnName, ColumnType] = Field(min_length=1, description=(
+        "`{column: type}`, types as in `schema.columns[].type`."),
+        examples=[{"amount": "float64", "age": "int32"}])
+    on_error: Literal["quarantine", "null"] = Field("quarantine", description=(
+        "A value that does not convert quarantines its row (`cast: amount is not "
+        "float64`), or becomes `null`."), examples=["null"])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns, self.label)
@@ -50,11 +54,18 @@ class ParseTimestamp(PartitionStep):
     dropped (``on_error``)."""
 
     op: Literal["parse_timestamp"] = "parse_timestamp"
-    column: ColumnName
-    format: str = Field("ISO8601", min_length=1)
-    timezone: str = "UTC"
-    into: ColumnName | None = None
-    on_error: Literal["quarantine", "null", "drop"] = "quarantine"
+    column: ColumnName = Field(description="The column of strings to parse.",
+                               examples=["ts_raw"])
+    format: str = Field("ISO8601", min_length=1, description=(
+        "`ISO8601` or a strptime format."), examples=["%d/%m/%Y %H:%M"])
+    timezone: str = Field("UTC", description=(
+        "The IANA zone of values without an offset; results are UTC (microseconds). "
+        "Values outside the years 1 to 9999 do not parse."), examples=["Europe/Oslo"])
+    into: ColumnName | None = Field(None, description=(
+        "Write the timestamps to this column (null: replace `column`)."), examples=["ts"])
+    on_error: Literal["quarantine", "null", "drop"] = Field("quarantine", description=(
+        "A value that does not parse quarantines its row, becomes `null`, or drops the "
+        "row (counted by the step)."), examples=["null"])
 
     @field_validator("timezone")
     @classmethod

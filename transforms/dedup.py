@@ -22,6 +22,7 @@ from assay.transforms.base import GlobalStep, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.params import ByteSize, ColumnList, require_columns
 from dask.utils import parse_bytes
+from pydantic import Field
 
 LINEAGE = ["_source_id", "_source_line"]
 _HASH = "_dedup_hash"
@@ -37,9 +38,9 @@ def _with_hash(part: Frame, key: list[str]) -> Frame:
 
 def _routing_key(meta: Frame, key: list[str]) -> list[str]:
     """The key columns to hash for the shuffle. Equal keys meet whatever subset routes them,
-    and numbers hash some 60x faster than strings, so the key's non-string columns route
-    when it has any (a key whose only numbers are low-cardinality would skew partitions;
-    rows are still compared on the whole key)."""
+    and numbers hash far faster than strings (``benchmarks/RESULTS.md``), so the key's
+    non-string columns route when it has any (a key whose only numbers are low-cardinality
+    would skew partitions; rows are still compared on the whole key)."""
     numeric = [c for c in key if not fr.is_string_like(meta[c])]
     return numeric or key
 
@@ -62,11 +63,18 @@ def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
 
 @register
 class Dedup(GlobalStep):
-    """Remove rows whose ``columns`` (all data columns by default) equal an earlier row's."""
+    """Remove rows whose ``columns`` (all data columns by default) equal an earlier row's.
+    The keeper is the first row in input order (file, line), whatever the partitioning;
+    this step adds the run's shuffle."""
 
     op: Literal["dedup"] = "dedup"
-    columns: ColumnList | None = None
-    partition_bytes: ByteSize = parse_bytes("64MiB")  # input bytes per shuffled partition
+    columns: ColumnList | None = Field(None, description=(
+        "The key: rows equal on these columns are duplicates (null: all data columns)."),
+        examples=[["event_id"]])
+    partition_bytes: ByteSize = Field(parse_bytes("64MiB"), description=(
+        "Input bytes per shuffled partition: the shuffle makes one partition per this much "
+        "of the uploads' total size, whatever the block size or worker count. Each must fit "
+        "a worker's memory several times over once parsed."), examples=["32MiB"])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns or [], self.label)

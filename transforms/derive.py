@@ -14,11 +14,16 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 @register
 class Derive(PartitionStep):
-    """Set ``column`` to ``expr`` (see expressions.py for the language)."""
+    """Set ``column`` to ``expr``, a safe expression over the row's columns (the language
+    is in expressions.py's docstring and docs/spec-guide.md)."""
 
     op: Literal["derive"] = "derive"
-    column: ColumnName
-    expr: str = Field(min_length=1)
+    column: ColumnName = Field(description="The column to set (new or replaced).",
+                               examples=["total"])
+    expr: str = Field(min_length=1, description=(
+        "A safe expression over the row's columns, checked when the spec loads (see the "
+        "expression language in docs/spec-guide.md)."),
+        examples=['where(amount > 100, "big", "small")', "round(price * qty, 2)"])
     _parsed: Expression = PrivateAttr()
 
     @field_validator("expr")

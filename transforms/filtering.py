@@ -8,7 +8,7 @@ from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.conditions import Condition
 from assay.transforms.frame import Frame
 from assay.transforms.params import Action, fate_of, require_columns
-from pydantic import model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 
 @register
@@ -16,10 +16,20 @@ class Filter(PartitionStep):
     """``keep: COND`` removes rows where COND is not True (a null comparison is not True);
     ``drop: COND`` removes rows where it is. Give exactly one of the two."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "op": "filter", "name": "country_allowed", "action": "quarantine",
+        "keep": {"column": "country", "op": "in", "value": ["US", "DE", "FR"]}}]})
+
     op: Literal["filter"] = "filter"
-    keep: Condition | None = None
-    drop: Condition | None = None
-    action: Action = "drop"
+    keep: Condition | None = Field(None, description=(
+        "Keep the rows where this condition holds; the rest are removed."),
+        examples=[{"column": "country", "op": "in", "value": ["US", "DE"]}])
+    drop: Condition | None = Field(None, description=(
+        "Remove the rows where this condition holds."),
+        examples=[{"column": "user", "op": "matches", "value": "^test_"}])
+    action: Action = Field("drop", description=(
+        "Removed rows are counted as `drop`ped by the step, or sent to the quarantine "
+        "with a reason."), examples=["quarantine"])
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Filter:

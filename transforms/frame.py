@@ -40,7 +40,7 @@ ARRAYS = (np.ndarray,)  # and CuPy's
 
 log = logging.getLogger("assay.backend")
 
-# The steps that leave the GPU for the host on cuDF partitions (README, "Host fallbacks").
+# The steps that leave the GPU for the host on cuDF partitions (docs/gpu.md, "Host fallbacks").
 HOST_FALLBACKS = {
     "records_as_json": "the quarantine's _record JSON (rejected rows only)",
     "normalize_unicode": "normalize's unicode: NFC/NFKC/NFD/NFKD (cuDF has no such kernel)",

@@ -9,7 +9,7 @@ from assay.transforms.frame import Frame
 from assay.transforms.masks import as_mask
 from assay.transforms.params import Action, ColumnList, ColumnName, fate_of, require_columns
 from assay.transforms.timestamps import scalar_for
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 
 @register
@@ -18,7 +18,9 @@ class FillNull(PartitionStep):
     does not fit is an error), so every partition has the same schema."""
 
     op: Literal["fill_null"] = "fill_null"
-    values: dict[ColumnName, Any] = Field(min_length=1)
+    values: dict[ColumnName, Any] = Field(min_length=1, description=(
+        "`{column: value}`; a value that would change the column's type is an error."),
+        examples=[{"country": "unknown", "amount": 0}])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.values, self.label)
@@ -47,10 +49,19 @@ class DropNull(PartitionStep):
     """Remove rows with nulls in ``columns`` (all columns by default): with ``how: any``
     a row goes if any is null, with ``how: all`` only if all are."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"op": "drop_null", "name": "amount_present", "columns": ["amount"],
+         "action": "quarantine"}]})
+
     op: Literal["drop_null"] = "drop_null"
-    columns: ColumnList | None = None
-    how: Literal["any", "all"] = "any"
-    action: Action = "drop"
+    columns: ColumnList | None = Field(None, description=(
+        "The columns to look at (null: all)."), examples=[["amount"]])
+    how: Literal["any", "all"] = Field("any", description=(
+        "Remove a row when `any` of the columns is null, or only when `all` are."),
+        examples=["all"])
+    action: Action = Field("drop", description=(
+        "Removed rows are counted as `drop`ped by the step, or sent to the quarantine "
+        "with a reason."), examples=["quarantine"])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns or [], self.label)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from assay.transforms.base import Fate
 from dask.utils import parse_bytes
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 Action = Literal["drop", "quarantine"]
 ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]
@@ -32,7 +32,12 @@ def _bytes(value: Any) -> int:
     return value
 
 
-ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
+# A spec writes a byte size as a number or a string with a unit; the JSON Schema says so
+# (tools such as YAML editors read it), and the pattern is how it tells one from a name.
+BYTE_SIZE_PATTERN = r"^\s*[0-9]*\.?[0-9]+([eE][0-9]+)?\s*[A-Za-z]*\s*$"
+ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0), WithJsonSchema({"anyOf": [
+    {"type": "integer", "exclusiveMinimum": 0},
+    {"type": "string", "pattern": BYTE_SIZE_PATTERN}]})]
 ColumnName = Annotated[str, Field(min_length=1)]
 ColumnList = Annotated[list[ColumnName], Field(min_length=1), AfterValidator(_unique)]
 

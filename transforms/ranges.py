@@ -10,7 +10,7 @@ from assay.transforms.frame import Column, Frame
 from assay.transforms.masks import as_mask, reasons
 from assay.transforms.params import Action, ColumnName, fate_of, require_columns
 from assay.transforms.timestamps import scalar_for
-from pydantic import model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 Bound = float | int | str | None  # str for timestamps
 
@@ -18,9 +18,12 @@ Bound = float | int | str | None  # str for timestamps
 class _Bounded(PartitionStep):
     """A column with an optional lower and upper bound (at least one)."""
 
-    column: ColumnName
-    min: Bound = None
-    max: Bound = None
+    column: ColumnName = Field(description="A numeric or timestamp column.",
+                               examples=["amount"])
+    min: Bound = Field(None, description=(
+        "The lower bound (a timestamp as an ISO 8601 string); give `min`, `max` or both."),
+        examples=[0])
+    max: Bound = Field(None, description="The upper bound.", examples=[1000000])
 
     @model_validator(mode="after")
     def _some_bound(self) -> _Bounded:
@@ -47,6 +50,9 @@ class _Bounded(PartitionStep):
 class Clip(_Bounded):
     """Replace values below ``min`` by ``min`` and above ``max`` by ``max``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"op": "clip", "column": "score", "min": 0, "max": 1}]})
+
     op: Literal["clip"] = "clip"
 
     def apply(self, frame: Frame) -> StepResult:
@@ -62,10 +68,18 @@ class RangeFilter(_Bounded):
     """Remove rows whose value is outside the range; ``inclusive`` says which ends belong
     to it, ``nulls`` whether null values stay (keep) or go (remove)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"op": "range_filter", "column": "amount", "min": 0, "max": 1000000,
+         "action": "quarantine"}]})
+
     op: Literal["range_filter"] = "range_filter"
-    inclusive: Literal["both", "neither", "left", "right"] = "both"
-    action: Action = "drop"
-    nulls: Literal["keep", "remove"] = "keep"
+    inclusive: Literal["both", "neither", "left", "right"] = Field("both", description=(
+        "Which bounds belong to the range."), examples=["left"])
+    action: Action = Field("drop", description=(
+        "Removed rows are counted as `drop`ped by the step, or sent to the quarantine "
+        "with a reason."), examples=["quarantine"])
+    nulls: Literal["keep", "remove"] = Field("keep", description=(
+        "Whether rows with a null value stay or are removed too."), examples=["remove"])
 
     def apply(self, frame: Frame) -> StepResult:
         require_columns(frame.columns, [self.column], self.label)

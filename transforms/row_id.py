@@ -9,6 +9,7 @@ from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
 from assay.transforms.params import ColumnList, ColumnName, add_columns, require_columns
+from pydantic import Field
 
 
 @register
@@ -16,8 +17,10 @@ class RowId(PartitionStep):
     """Set ``into`` to a 64-bit hash of ``columns`` (equal values give equal ids)."""
 
     op: Literal["row_id"] = "row_id"
-    columns: ColumnList
-    into: ColumnName = "row_id"
+    columns: ColumnList = Field(description="The columns whose values make the id.",
+                                examples=[["user", "ts"]])
+    into: ColumnName = Field("row_id", description="The id column (int64).",
+                             examples=["event_key"])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns, self.label)

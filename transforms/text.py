@@ -33,11 +33,17 @@ class Normalize(PartitionStep):
     """Tidy strings: Unicode normal form, then whitespace collapsing, stripping, case."""
 
     op: Literal["normalize"] = "normalize"
-    columns: ColumnList
-    strip: bool = True
-    case: Literal["lower", "upper", "title"] | None = None
-    unicode: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = None
-    collapse_whitespace: bool = False
+    columns: ColumnList = Field(description="String columns to tidy.",
+                                examples=[["user", "country"]])
+    strip: bool = Field(True, description="Remove leading and trailing whitespace.",
+                        examples=[False])
+    case: Literal["lower", "upper", "title"] | None = Field(None, description=(
+        "Change the case (null: leave it)."), examples=["lower"])
+    unicode: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = Field(None, description=(
+        "Bring strings to this Unicode normal form first (null: leave them)."),
+        examples=["NFKC"])
+    collapse_whitespace: bool = Field(False, description=(
+        "Replace each run of whitespace by one space."), examples=[True])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns, self.label)
@@ -65,10 +71,14 @@ class RegexReplace(PartitionStep):
     in place or into a new column."""
 
     op: Literal["regex_replace"] = "regex_replace"
-    column: ColumnName
-    pattern: str = Field(min_length=1)
-    replacement: str
-    into: ColumnName | None = None
+    column: ColumnName = Field(description="A string column.", examples=["phone"])
+    pattern: str = Field(min_length=1, description=(
+        "A Python regular expression, checked when the spec loads."), examples=[r"[^0-9+]"])
+    replacement: str = Field(description=(
+        "What each match becomes; `\\1` refers to a group."), examples=["", r"\1-\2"])
+    into: ColumnName | None = Field(None, description=(
+        "Write the result to this column (null: replace `column`)."),
+        examples=["phone_clean"])
 
     @model_validator(mode="after")
     def _valid_pattern(self) -> RegexReplace:
@@ -95,9 +105,12 @@ class RegexExtract(PartitionStep):
     or ``into`` for a pattern with a single unnamed group. No match gives nulls."""
 
     op: Literal["regex_extract"] = "regex_extract"
-    column: ColumnName
-    pattern: str = Field(min_length=1)
-    into: ColumnName | None = None
+    column: ColumnName = Field(description="A string column.", examples=["email"])
+    pattern: str = Field(min_length=1, description=(
+        "A Python regular expression with named groups (one column each), or with one "
+        "unnamed group and `into`."), examples=[r"^(?P<local>[^@]+)@(?P<domain>.+)$"])
+    into: ColumnName | None = Field(None, description=(
+        "The column for a pattern's single unnamed group."), examples=["domain"])
 
     @model_validator(mode="after")
     def _groups_have_names(self) -> RegexExtract:
@@ -137,10 +150,15 @@ class MapValues(PartitionStep):
     Unmapped values are kept or become null (``unmapped``)."""
 
     op: Literal["map_values"] = "map_values"
-    column: ColumnName
-    aliases: dict[str, list[str]] = Field(min_length=1)
-    case_insensitive: bool = False
-    unmapped: Literal["keep", "null"] = "keep"
+    column: ColumnName = Field(description="A string column.", examples=["plan"])
+    aliases: dict[str, list[str]] = Field(min_length=1, description=(
+        "`{canonical: [alias, ...]}`; no alias may belong to two canonical values."),
+        examples=[{"pro": ["Pro", "PRO", "professional"], "free": ["trial"]}])
+    case_insensitive: bool = Field(False, description=(
+        "Match aliases whatever their case."), examples=[True])
+    unmapped: Literal["keep", "null"] = Field("keep", description=(
+        "Values that are neither an alias nor a canonical value are kept, or become "
+        "`null`."), examples=["null"])
 
     @model_validator(mode="after")
     def _unambiguous(self) -> MapValues:

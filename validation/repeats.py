@@ -3,8 +3,8 @@ grouping every row in one place.
 
 Each partition sorts its distinct hashes and flags those it holds more than once; a tree
 reduction merges sorted runs (a stable sort of concatenated runs is a merge) and flags a
-hash repeated when either run flagged it or it appears in two runs. Measured on 5M rows in
-16 partitions with 2 threads: 0.63 s, against 1.3 s for ``value_counts`` however split.
+hash repeated when either run flagged it or it appears in two runs: faster than
+``value_counts`` however split (``benchmarks/RESULTS.md``, gate evaluation).
 Arrays come from ``assay.transforms.frame.array_values``, so the same code runs on numpy (CPU)
 and CuPy (GPU) without a host copy.
 """

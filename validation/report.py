@@ -10,8 +10,8 @@ unstyled but complete.
 
 Where GE cannot render a result (an expectation type GE does not know, a shape its templates
 trip on), the compact static page of ``report_static`` is written instead, with the same
-content. GE is imported here, lazily, when a page is rendered (about 2 s the first time),
-never on the hot path.
+content. GE is imported here, lazily, when a page is rendered (seconds the first time:
+``benchmarks/RESULTS.md``), never on the hot path.
 """
 
 from __future__ import annotations

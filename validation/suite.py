@@ -79,7 +79,7 @@ def parse_expectation(index: int, item: Any) -> Expectation:
     cls = REGISTRY.get(kind)
     if cls is None:
         close = difflib.get_close_matches(str(kind), REGISTRY, n=3, cutoff=0.6)
-        hint = f"did you mean {' or '.join(close)}?" if close else "see README, Gates"
+        hint = f"did you mean {' or '.join(close)}?" if close else "see docs/gates.md"
         raise SuiteError(
             f"expectations[{index}]: expectation type {kind!r} is not supported ({hint})"
         )

@@ -93,7 +93,7 @@ def test_not_a_suite_and_errors_inside_a_file_name_the_file(tmp_path: Path) -> N
         ),
         (
             {"type": "expect_foo", "kwargs": {}},
-            "expectations[0]: expectation type 'expect_foo' is not supported (see README",
+            "expectations[0]: expectation type 'expect_foo' is not supported (see docs/gates.md",
         ),
         (
             {"type": "expect_column_values_to_be_nul", "kwargs": {}},
