@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assay.pipelines import killpoints  # noqa: E402
-
 from tests import fault_kit as kit  # noqa: E402
 
 ASSAY = str(Path(sys.executable).parent / "assay")
@@ -100,10 +99,10 @@ def _set_environment(name: str, value: str) -> None:
 def worker_kills(folder: Path, reference: Path) -> dict:
     """SIGKILL one of two worker processes at a point; the run must finish and equal v1."""
     import dask
-    from assay.pipelines.spec import load_spec
     from distributed import Client, LocalCluster
 
     import assay
+    from assay.pipelines.spec import load_spec
 
     spec = load_spec(folder / "pipeline.yaml")
     uploads = [str(folder / "uploads")]
@@ -139,8 +138,9 @@ def worker_kills(folder: Path, reference: Path) -> dict:
 
 
 def _cli(*args: str) -> Any:
-    from assay.flows.cli import app
     from typer.testing import CliRunner
+
+    from assay.flows.cli import app
 
     return CliRunner().invoke(app, list(args))
 

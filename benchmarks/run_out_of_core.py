@@ -44,7 +44,6 @@ if __package__ in (None, ""):  # run as a script: make the repo's packages impor
     sys.path.insert(0, str(ROOT))
 
 from assay.pipelines.workers import worker_environment  # noqa: E402
-
 from benchmarks.run_standard import (  # noqa: E402
     JOB,
     PYTHON,

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from assay.flows.intake import Intake, IntakeRefused, Received, upload_suffix
-from assay.pipelines.errors import SpecError
-from assay.pipelines.ledger import Upload
-from assay.pipelines.registry import Pipeline
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+
+from assay.flows.intake import Intake, IntakeRefused, Received, upload_suffix
+from assay.pipelines.errors import SpecError
+from assay.pipelines.ledger import Upload
+from assay.pipelines.registry import Pipeline
 
 TOKENS_ENV = "ASSAY_API_TOKENS"
 ANY_PIPELINE = "*"

@@ -20,10 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from assay.flows.doctor import doctor
-from assay.pipelines.backend import BackendChoice
-from assay.pipelines.errors import EXIT_INTERNAL, AssayError
-from assay.pipelines.spec import PipelineSpec, load_spec
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -35,6 +31,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from assay.flows.doctor import doctor
+from assay.pipelines.backend import BackendChoice
+from assay.pipelines.errors import EXIT_INTERNAL, AssayError
+from assay.pipelines.spec import PipelineSpec, load_spec
 
 app = typer.Typer(
     name="assay",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from assay.pipelines.backend import resolve_backend, visible_gpus
 from assay.pipelines.errors import EXIT_INVALID_SPEC, SpecError
 from assay.pipelines.spec import ClusterSpec, load_spec

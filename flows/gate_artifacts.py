@@ -11,10 +11,11 @@ import json
 import re
 from typing import Any
 
+from prefect.artifacts import create_table_artifact
+
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.staging import QUARANTINE, sink_fs
 from assay.validation.report_rows import expectation_rows
-from prefect.artifacts import create_table_artifact
 
 
 def artifact_key(name: str) -> str:

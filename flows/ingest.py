@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.logging import get_run_logger
+from prefect.runtime import deployment, flow_run
+
 from assay.flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
 from assay.flows.summary import to_markdown
 from assay.flows.uploads import ingest_uploads
@@ -29,12 +36,6 @@ from assay.pipelines.publish import PublishedVersion
 from assay.pipelines.runner import ProgressCallback, StagedRun
 from assay.pipelines.spec import load_spec
 from assay.pipelines.summary import RunSummary
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.logging import get_run_logger
-from prefect.runtime import deployment, flow_run
 
 IO_RETRIES = 2
 IO_RETRY_DELAY_SECONDS = 2
@@ -112,6 +113,8 @@ def _report_abort(plan: RunPlan) -> None:
     """Gate artifacts of an aborted run, best effort: never mask the abort itself."""
     try:
         create_gate_artifacts(plan.spec.name, aborted_gate_results(plan))
+    # Broad on purpose: the abort is the run's answer; an artifact the API refuses (httpx,
+    # Prefect's own errors) or a half-written gate file must not replace it
     except Exception as exc:
         get_run_logger().warning("gate artifacts of the aborted run not created: %s", exc)
 

@@ -24,9 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from assay.pipelines.ledger import Ledger, Upload, landing_folder
-from assay.pipelines.registry import Pipeline
-from assay.pipelines.sources.discover import _suffixes
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.sorting import FlowRunSort
@@ -35,6 +32,10 @@ from prefect.events.clients import PrefectEventsClient
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 from websockets.exceptions import WebSocketException
+
+from assay.pipelines.ledger import Ledger, Upload, landing_folder
+from assay.pipelines.registry import Pipeline
+from assay.pipelines.sources.discover import _suffixes
 
 EVENT = "assay.upload.received"
 _EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}

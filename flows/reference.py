@@ -30,8 +30,9 @@ def cli_markdown() -> str:
     """The text of docs/cli.md: typer's markdown for the ``assay`` app, in plain text (no
     HTML escapes), with a note on where it comes from."""
     import typer
-    from assay.flows.cli import app
     from typer.cli import get_docs_for_click
+
+    from assay.flows.cli import app
 
     command = typer.main.get_command(app)
     context = typer.Context(command, info_name="assay", **command.context_settings)

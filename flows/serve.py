@@ -11,14 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from assay.flows.ingest import ingest
-from assay.flows.intake import EVENT
-from assay.pipelines.registry import Pipeline
-from assay.pipelines.spec import ScheduleSpec
 from prefect import serve
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron, Interval, Schedule
+
+from assay.flows.ingest import ingest
+from assay.flows.intake import EVENT
+from assay.pipelines.registry import Pipeline
+from assay.pipelines.spec import ScheduleSpec
 
 
 def schedule_of(spec: ScheduleSpec) -> Schedule:

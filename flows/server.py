@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
 from assay.pipelines.errors import AssayError
 
 

@@ -3,8 +3,9 @@ Prefect artifact. Both render ``RunSummary.rows()``, so they can never disagree.
 
 from __future__ import annotations
 
-from assay.pipelines.summary import RunSummary
 from rich.table import Table
+
+from assay.pipelines.summary import RunSummary
 
 
 def to_table(summary: RunSummary) -> Table:

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
+
 from assay.pipelines.errors import AssayError, GateAborted, UploadRejected
 from assay.pipelines.ledger import Ledger, content_sha256
 from assay.pipelines.sources.discover import discover
 from assay.pipelines.spec import PipelineSpec
 from assay.pipelines.summary import RunSummary
-from prefect.logging import get_run_logger
-from prefect.runtime import flow_run
 
 RunInputs = Callable[[list[str]], RunSummary]
 # the data is at fault: the same bytes would fail again, so they are not retried

@@ -19,9 +19,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import fsspec
+from fsspec.core import url_to_fs
+
 from assay.flows.intake import Intake, IntakeRefused, Received, upload_suffix
 from assay.pipelines.registry import Pipeline
-from fsspec.core import url_to_fs
 
 log = logging.getLogger("assay.watch")
 _WRITING_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import pandas as pd
+
 from assay.pipelines.errors import AssayError
 from assay.pipelines.routing import DROPPED, QUARANTINED
 from assay.transforms.base import REASON_SEP

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+
 from assay.pipelines.routing import HIDDEN, QUARANTINED, Mark, data_columns, live_mask, route_out
 from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep

@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import dask
+from distributed import Client, LocalCluster
+
 from assay.pipelines.backend import BackendUnavailable, visible_gpus
 from assay.pipelines.spec import ClusterSpec
 from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config
-from distributed import Client, LocalCluster
 
 log = logging.getLogger("assay.backend")
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from fsspec.core import split_protocol
+
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.spec import PipelineSpec
-from fsspec.core import split_protocol
 
 _GLOB = re.compile(r"[*?\[]")
 _LOCAL = {"file", "local"}

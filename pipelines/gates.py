@@ -9,6 +9,7 @@ from typing import Any
 
 import dask.dataframe as dd
 import pandas as pd
+
 from assay.pipelines.routing import QUARANTINED, Mark, data_columns, live_mask, route_out
 from assay.pipelines.spec import GateSpec
 from assay.transforms import frame as fr

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import dask.dataframe as dd
 import pandas as pd
+
 from assay.pipelines.chain import run_chain
 from assay.pipelines.gates import GatePoint, apply_gate
 from assay.pipelines.routing import (

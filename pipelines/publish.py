@@ -32,7 +32,7 @@ def publish_run(staged) -> PublishedVersion:
     try:
         return _publish(staged)
     except OSError as exc:
-        raise storage_failure(staged.plan.sink_path, "publish", exc) from None
+        raise storage_failure(staged.plan.sink_path, "publish", exc) from exc
 
 
 def _publish(staged) -> PublishedVersion:

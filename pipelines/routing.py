@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from assay.transforms import frame as fr
 from assay.transforms.frame import Column, Frame
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from distributed import Client, Future, as_completed, futures_of
+
 from assay.pipelines import staging as staging_area
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
 from assay.pipelines.errors import GateAborted, StorageError, UploadRejected
@@ -22,7 +24,6 @@ from assay.pipelines.sink.finish import LEDGER_META, finish_partition
 from assay.pipelines.sink.shards import arrow_schema
 from assay.pipelines.sources.read import read_uploads
 from assay.transforms import frame as fr
-from distributed import Client, Future, as_completed, futures_of
 
 ProgressCallback = Callable[[int, int], None]
 

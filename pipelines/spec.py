@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from assay.pipelines.errors import SpecError
-from assay.transforms.base import registered_steps
-from assay.transforms.params import ByteSize
 from dask.utils import parse_bytes
 from pydantic import (
     AfterValidator,
@@ -30,6 +27,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+
+from assay.pipelines.errors import SpecError
+from assay.transforms.base import registered_steps
+from assay.transforms.params import ByteSize
 
 ENV_REFERENCE = re.compile(r"^\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Option names that hold credentials (key, secret, token, password, account_key, sas_token,

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
 from assay.pipelines.spec import (
     ClusterSpec,
     ColumnSpec,
@@ -38,8 +41,6 @@ from assay.pipelines.spec import (
 from assay.transforms.base import Step, registered_steps
 from assay.transforms.conditions import AllOf, AnyOf, Compare, Not
 from assay.transforms.params import BYTE_SIZE_PATTERN
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
 
 SPEC_MD = "spec.md"
 SCHEMA_JSON = "spec.schema.json"

@@ -11,11 +11,12 @@ import json
 from typing import Any
 
 import fsspec
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.versions import latest_run_id
 from assay.validation.report import render_html
-from fsspec.core import url_to_fs
-from fsspec.implementations.local import LocalFileSystem
 
 STAGING = "_staging"
 QUARANTINE = "_quarantine"

@@ -12,12 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from pydantic import BaseModel
+
 from assay.flows import reference
 from assay.pipelines import spec_reference
 from assay.pipelines.errors import SpecError
 from assay.pipelines.spec import parse_spec
 from assay.transforms.base import registered_steps
-from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

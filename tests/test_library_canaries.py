@@ -22,9 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from distributed import Client, Future, LocalCluster, futures_of
+
 from assay.pipelines.errors import TransientStorageError, storage_errors
 from assay.pipelines.workers import PROFILER, ForgetFinishedTasks
-from distributed import Client, Future, LocalCluster, futures_of
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +163,9 @@ def test_pyarrow_reraises_the_python_files_own_exception() -> None:
 
 def _cut_streams() -> Iterator[tuple[str, bytes]]:
     """Per codec assay reads: a stream cut in half, and bytes that are not that codec."""
-    from assay.pipelines.sources.discover import COMPRESSIONS
     from fsspec.compression import compr
+
+    from assay.pipelines.sources.discover import COMPRESSIONS
 
     payload = b"".join(b"%d,%d\n" % (i, i * 7919 % 10007) for i in range(20_000))
     for codec in sorted(set(COMPRESSIONS.values())):
@@ -182,8 +184,9 @@ def test_each_codec_refuses_bad_bytes_with_an_error_assay_names(codec: str, data
     """``pipelines/sources/storage.py`` ``DECOMPRESSION_ERRORS`` lists what the codecs fsspec
     registers raise on bytes they refuse; only those reject an upload. If this fails, a
     codec (or fsspec's choice of module) raises a new type: add it there, with a test."""
-    from assay.pipelines.sources.storage import DECOMPRESSION_ERRORS
     from fsspec.compression import compr
+
+    from assay.pipelines.sources.storage import DECOMPRESSION_ERRORS
 
     with pytest.raises(DECOMPRESSION_ERRORS):
         compr[codec](io.BytesIO(data), mode="rb").read()
@@ -204,9 +207,10 @@ def test_prefects_health_check_hands_back_an_error_intake_takes_as_unreachable()
     """``flows/intake.py`` ``emit_received`` reads ``api_healthcheck()``'s return value (the
     error, not raised) and keeps the upload pending on the errors in ``_UNREACHABLE``. If
     this fails, Prefect raises now or returns another type: follow it there."""
-    from assay.flows.intake import _UNREACHABLE
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from assay.flows.intake import _UNREACHABLE
 
     async def check() -> Exception | None:
         async with get_client() as prefect:

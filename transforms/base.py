@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from assay.transforms.frame import Column, Frame
 from pydantic import BaseModel, ConfigDict, Field
+
+from assay.transforms.frame import Column, Frame
 
 Fate = Literal["dropped", "quarantined"]
 # Joins the reasons of one row (a row can fail several checks at once); the engine splits

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from assay.transforms import frame as fr
 from assay.transforms.frame import Column
 from assay.transforms.timestamps import parse_timestamps

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field, field_validator
+
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
 from assay.transforms.params import ColumnList, ColumnName, require_columns
-from pydantic import Field, field_validator
 
 
 @register

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
 from assay.transforms.frame import Column, Frame
 from assay.transforms.masks import as_mask, present
 from assay.transforms.params import compile_regex
 from assay.transforms.timestamps import scalar_for
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 CompareOp = Literal[
     "eq",

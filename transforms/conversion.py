@@ -6,12 +6,13 @@ from __future__ import annotations
 import zoneinfo
 from typing import Literal
 
+from pydantic import Field, field_validator
+
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.casting import cast_column
 from assay.transforms.frame import Frame
 from assay.transforms.masks import as_mask, reasons
 from assay.transforms.params import ColumnName, ColumnType, add_columns, require_columns
-from pydantic import Field, field_validator
 
 
 @register

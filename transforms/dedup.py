@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+from dask.utils import parse_bytes
+from pydantic import Field
+
 from assay.transforms import frame as fr
 from assay.transforms.base import GlobalStep, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.params import ByteSize, ColumnList, require_columns
-from dask.utils import parse_bytes
-from pydantic import Field
 
 LINEAGE = ["_source_id", "_source_line"]
 _HASH = "_dedup_hash"

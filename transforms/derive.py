@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
 from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.expressions import Expression, is_column, parse_expression
 from assay.transforms.frame import Frame
 from assay.transforms.params import ColumnName, add_columns, require_columns
-from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 
 @register

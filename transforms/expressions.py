@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from assay.transforms import frame as fr
 from assay.transforms.frame import Frame
 

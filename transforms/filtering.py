@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import ConfigDict, Field, model_validator
+
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.conditions import Condition
 from assay.transforms.frame import Frame
 from assay.transforms.params import Action, fate_of, require_columns
-from pydantic import ConfigDict, Field, model_validator
 
 
 @register

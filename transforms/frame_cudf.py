@@ -14,6 +14,7 @@ from typing import Any
 import cudf
 import cupy
 import pyarrow as pa
+
 from assay.transforms import frame as fr
 from assay.transforms.frame import Column, Frame
 

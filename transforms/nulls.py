@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import ConfigDict, Field
+
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
 from assay.transforms.masks import as_mask
 from assay.transforms.params import Action, ColumnList, ColumnName, fate_of, require_columns
 from assay.transforms.timestamps import scalar_for
-from pydantic import ConfigDict, Field
 
 
 @register

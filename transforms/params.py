@@ -7,9 +7,10 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from assay.transforms.base import Fate
 from dask.utils import parse_bytes
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+
+from assay.transforms.base import Fate
 
 Action = Literal["drop", "quarantine"]
 ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import ConfigDict, Field, model_validator
+
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.masks import as_mask, reasons
 from assay.transforms.params import Action, ColumnName, fate_of, require_columns
 from assay.transforms.timestamps import scalar_for
-from pydantic import ConfigDict, Field, model_validator
 
 Bound = float | int | str | None  # str for timestamps
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
 from assay.transforms.params import ColumnList, ColumnName, add_columns, require_columns
-from pydantic import Field
 
 
 @register

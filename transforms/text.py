@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from pydantic import Field, model_validator
+
 from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Column, Frame
@@ -16,7 +18,6 @@ from assay.transforms.params import (
     compile_regex,
     require_columns,
 )
-from pydantic import Field, model_validator
 
 
 def _string_column(frame: Frame, column: str, label: str) -> Column:

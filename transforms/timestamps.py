@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from assay.transforms import frame as fr
 from assay.transforms.frame import Column
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, assert_never
 
 import pandas as pd
+
 from assay.transforms.frame import hash_rows
 from assay.validation import repeats
 from assay.validation.boundaries import previous_values

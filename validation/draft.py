@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from assay.validation.draft_read import DraftError, Sample, read_sample
 from assay.validation.expectations import REGISTRY, ConfigError
 from assay.validation.gate import GateEvaluator

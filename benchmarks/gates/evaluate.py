@@ -44,6 +44,7 @@ def _failing_rows(verdict: Any) -> int:
 def _assay_gate(live: Any, suite: list[dict[str, Any]]) -> tuple[float, dict, int]:
     """The gate as the engine runs it: statistics and row routing in one dask.compute."""
     import dask
+
     from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
     from assay.validation.gate import GateEvaluator
     from assay.validation.suite import parse_suite

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from assay.pipelines import killpoints
 from assay.pipelines.errors import storage_errors, storage_failure
 from assay.pipelines.routing import QUARANTINED, data_columns, live_mask

@@ -19,6 +19,7 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from assay.pipelines.spec import SinkSpec
 from assay.transforms import frame as fr
 from assay.transforms.frame import Frame

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.csv_shape import plain_lines
 from assay.pipelines.sources.lines import (

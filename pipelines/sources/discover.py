@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import fsspec
-from assay.pipelines.errors import UploadRejected
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
+
+from assay.pipelines.errors import UploadRejected
 
 COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2",
                 ".xz": "xz"}

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
+
 from assay.pipelines.sources.lines import (
     blank_lines,
     line_bounds,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.scan import Block, InputFile
 from assay.pipelines.sources.storage import open_decompressed

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.partition import BadRecords, routed_partition
 from assay.pipelines.sources.scan import Block, InputFile

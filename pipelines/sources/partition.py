@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from assay.pipelines.routing import QUARANTINED, Mark, conform, rejected, route_out, with_routing
 from assay.pipelines.schema import enforce_schema
 from assay.pipelines.spec import CsvOptions, SchemaSpec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dask.dataframe as dd
 import pandas as pd
+
 from assay.pipelines import killpoints
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.routing import empty_routed

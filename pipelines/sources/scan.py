@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.discover import FoundFile
 from assay.pipelines.sources.storage import open_decompressed, open_upload

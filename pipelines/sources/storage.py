@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 import fsspec
-from assay.pipelines.errors import UploadRejected, storage_errors, storage_failure
 from fsspec.compression import compr
+
+from assay.pipelines.errors import UploadRejected, storage_errors, storage_failure
 
 
 def _zstd_errors() -> tuple[type[Exception], ...]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from assay.pipelines.spec import load_spec
 
+from assay.pipelines.spec import load_spec
 from benchmarks.run_gpu import GpuMemoryPeak, cpu_spec, gpu_spec, main, report
 from benchmarks.run_standard import JOB, Measured
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from assay.flows.summary import to_table
-from assay.pipelines.summary import RunSummary
 from rich.console import Console
 
+from assay.flows.summary import to_table
+from assay.pipelines.summary import RunSummary
 from benchmarks.run_standard import summary_times
 
 

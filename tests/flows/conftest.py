@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from assay.pipelines.accounting import Accounting
 
 TINY_SPEC = """\

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from assay.flows.cli import app
 from assay.pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
-from typer.testing import CliRunner
 
 if TYPE_CHECKING:
     from conftest import FakeEngine

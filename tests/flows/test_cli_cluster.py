@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from assay.flows.cli import app
-from assay.pipelines.cluster import dask_client
-from assay.pipelines.spec import ClusterSpec
 from typer.testing import CliRunner
 
 import assay
+from assay.flows.cli import app
+from assay.pipelines.cluster import dask_client
+from assay.pipelines.spec import ClusterSpec
 from tests.dask_cli_cluster import CliCluster
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
 from assay.flows.cli import app
 from assay.flows.doctor import installed_version
-from typer.testing import CliRunner
 
 SAMPLE = Path(__file__).parents[2] / "data_samples" / "events" / "pipeline.yaml"
 

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from assay.flows.cli import app
 from assay.flows.ingest import ingest
-from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from prefect.artifacts import Artifact
+
 from assay.flows.ingest import artifact_key, ingest
 from assay.pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
-from prefect.artifacts import Artifact
 
 if TYPE_CHECKING:
     from conftest import FakeEngine

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from assay.flows.cli import app
-from assay.flows.gate_artifacts import gate_artifact_key
 from prefect.artifacts import Artifact
 from typer.testing import CliRunner
+
+from assay.flows.cli import app
+from assay.flows.gate_artifacts import gate_artifact_key
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"

@@ -12,10 +12,11 @@ from typing import Any
 
 import fsspec
 import pytest
+from fsspec.implementations.local import LocalFileSystem
+
 from assay.flows.ingest import ingest
 from assay.pipelines.errors import SpecError
 from assay.pipelines.spec import load_spec
-from fsspec.implementations.local import LocalFileSystem
 
 PASSWORD_VARIABLE = "ASSAY_TEST_STORE_PASSWORD"
 SPEC = """\

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import assay.flows.ingest
 import pytest
-from assay.flows.cli import app
-from assay.pipelines.errors import EXIT_INTERNAL, EXIT_STORAGE
 from typer.testing import CliRunner
 
+import assay.flows.ingest
+from assay.flows.cli import app
+from assay.pipelines.errors import EXIT_INTERNAL, EXIT_STORAGE
 from tests.fault_kit import (
     BudgetFileSystem,
     BuggyFileSystem,

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import yaml
+from typer.testing import CliRunner
+
 from assay.flows.cli import app
 from assay.validation.draft import draft_suite
 from assay.validation.expectations import REGISTRY
 from assay.validation.suite import load_gate_suite
-from typer.testing import CliRunner
 
 EVENTS = Path(__file__).resolve().parents[2] / "data_samples/events/uploads/events-1.csv"
 runner = CliRunner()

@@ -15,6 +15,12 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
+import assay
+import tests.validation.test_catalogue_aggregates as aggregates
+import tests.validation.test_catalogue_map as column_map
+import tests.validation.test_catalogue_rows as rows
+import tests.validation.test_differential as differential
 from assay.pipelines.plan import plan_run
 from assay.pipelines.sources import csv_reader
 from assay.pipelines.sources.read import read_uploads
@@ -22,12 +28,6 @@ from assay.pipelines.spec import load_spec, parse_spec
 from assay.transforms.base import registered_steps
 from assay.transforms.frame import on_device
 from assay.validation.expectations.registry import REGISTRY
-
-import assay
-import tests.validation.test_catalogue_aggregates as aggregates
-import tests.validation.test_catalogue_map as column_map
-import tests.validation.test_catalogue_rows as rows
-import tests.validation.test_differential as differential
 from tests.validation.conftest import assert_agrees, run_native
 
 SAMPLES = Path(__file__).parents[2] / "data_samples"

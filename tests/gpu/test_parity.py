@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from assay.pipelines.backend import gpu_stack_problem, visible_gpus
 
 pytestmark = pytest.mark.gpu

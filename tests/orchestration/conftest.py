@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
 from assay.flows.api import create_app
 from assay.flows.server import stop
 from assay.pipelines.registry import load_pipelines
-from fastapi.testclient import TestClient
-
 from tests.flows.conftest import TINY_CSV, write_tiny_pipeline
 
 TOKEN = "t0ken"
@@ -60,8 +60,9 @@ def client_for(pipelines_dir: Path, data_dir: Path) -> TestClient:
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The API URL of a session-scoped Prefect server; this process's settings point at it."""
-    from assay.flows.server import local_server
     from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from assay.flows.server import local_server
 
     with local_server(tmp_path_factory.mktemp("prefect-server")) as url, \
             temporary_settings(updates={PREFECT_API_URL: url}):

@@ -9,17 +9,17 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import assay.flows.intake as intake_module
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+import assay.flows.intake as intake_module
 from assay.flows.api import create_app, load_tokens, openapi_json
 from assay.flows.intake import Intake
 from assay.pipelines.errors import SpecError
 from assay.pipelines.ledger import Ledger
 from assay.pipelines.registry import load_pipelines
-from fastapi.testclient import TestClient
-from prefect.settings import PREFECT_API_URL, temporary_settings
-
 from tests.orchestration.conftest import add_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]

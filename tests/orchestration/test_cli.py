@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from assay.pipelines.ledger import Ledger
 
+from assay.pipelines.ledger import Ledger
 from tests.orchestration.conftest import ASSAY, add_pipeline
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from assay.pipelines.ledger import Ledger
 from assay.pipelines.lock import LockTimeout, dataset_lock
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from assay.pipelines.ledger import Ledger
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from assay.pipelines.ledger import Ledger
 from tests.orchestration.conftest import (
     AUTH,
     TINY_CSV,

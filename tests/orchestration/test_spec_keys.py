@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from assay.flows.serve import schedule_of
 from assay.pipelines.errors import SpecError
 from assay.pipelines.registry import load_pipelines
 from assay.pipelines.spec import load_spec
-
 from tests.orchestration.conftest import add_pipeline
 
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
 from assay.flows.intake import Intake
 from assay.flows.watch import Watcher, being_written
 from assay.pipelines.registry import load_pipelines
-from prefect.settings import PREFECT_API_URL, temporary_settings
-
 from tests.flows.conftest import TINY_CSV
 from tests.orchestration.conftest import add_pipeline
 
@@ -86,8 +86,9 @@ def test_a_refused_file_stays_where_it_is(watcher_for, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    from assay.flows.server import free_port
     from moto.server import ThreadedMotoServer
+
+    from assay.flows.server import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)

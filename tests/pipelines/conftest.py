@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from assay.pipelines.compose import RunResult
-from assay.pipelines.spec import PipelineSpec, parse_spec
 from distributed import Client, LocalCluster
 
 import assay
+from assay.pipelines.compose import RunResult
+from assay.pipelines.spec import PipelineSpec, parse_spec
 
 BASIC_SCHEMA = {
     "columns": [

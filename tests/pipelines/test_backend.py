@@ -16,6 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from dask.utils import Dispatch
+from typer.testing import CliRunner
+
 from assay.flows.cli import app
 from assay.pipelines import backend as be
 from assay.pipelines.cluster import _require_gpus, _require_ucx, _run_config, cuda_cluster_kwargs
@@ -23,8 +26,6 @@ from assay.pipelines.errors import EXIT_INVALID_SPEC, SpecError
 from assay.pipelines.spec import ClusterSpec, parse_spec
 from assay.transforms import frame as fr
 from assay.transforms.timestamps import parse_timestamps
-from dask.utils import Dispatch
-from typer.testing import CliRunner
 
 SAMPLE = Path(__file__).parents[2] / "data_samples" / "events" / "pipeline.yaml"
 DEVICE_SIDE = "assay.transforms.frame_cudf"

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
+
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.publish import PublishedVersion
 from assay.pipelines.spec import PipelineSpec
-
 from data_samples.hostile import CASES, Case
 from tests.pipelines.conftest import read_quarantine
 

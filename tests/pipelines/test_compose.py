@@ -7,12 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
+
+import assay
 from assay.pipelines import compose
 from assay.pipelines.confine import Roots
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.lock import LockTimeout, dataset_lock
-
-import assay
 
 GOOD = b"id,name,amount\n1,a,1.5\n2,b,2.5\n"
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from assay.pipelines.confine import Roots, served_roots
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.plan import plan_run

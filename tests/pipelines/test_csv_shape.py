@@ -10,13 +10,13 @@ import csv
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from assay.pipelines.sources import csv_reader
 from assay.pipelines.sources.csv_shape import plain_lines
 from assay.pipelines.sources.lines import blank_lines, line_bounds
 from assay.pipelines.spec import CsvOptions
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.gpu.parity import PLAIN_UPLOADS, READER_UPLOADS
 
 NAMES = ["id", "a", "b"]

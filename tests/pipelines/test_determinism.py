@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
+import assay
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.compose import RunResult
 from assay.pipelines.spec import ClusterSpec, PipelineSpec, load_spec
-
-import assay
 from data_samples.generate import EventDirt, dirty_events, write_csv_files
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from assay.pipelines.sink import shards
 from assay.pipelines.spec import SinkSpec
 from assay.transforms import frame as fr

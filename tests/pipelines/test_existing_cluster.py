@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from assay.pipelines.cluster import dask_client
-from assay.pipelines.spec import ClusterSpec
 
 import assay
+from assay.pipelines.cluster import dask_client
+from assay.pipelines.spec import ClusterSpec
 from tests.dask_cli_cluster import CliCluster
 
 ROWS = "".join(f"{i % 900},u{i % 900 % 37},US,2024-01-0{1 + i % 9}T00:00:00Z,{i % 900}\n"
@@ -62,8 +62,9 @@ def test_the_specs_cluster_address_is_joined(make_spec, uploads, tmp_path: Path,
 def s3_options() -> Iterator[dict]:
     """moto's S3 server on loopback, reachable from the worker processes too."""
     import boto3
-    from assay.flows.server import free_port
     from moto.server import ThreadedMotoServer
+
+    from assay.flows.server import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)

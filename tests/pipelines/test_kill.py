@@ -18,12 +18,12 @@ from pathlib import Path
 
 import dask
 import pytest
-from assay.pipelines import killpoints
-from assay.pipelines.lock import dataset_lock
-from assay.pipelines.spec import load_spec
 from distributed import Client, LocalCluster
 
 import assay
+from assay.pipelines import killpoints
+from assay.pipelines.lock import dataset_lock
+from assay.pipelines.spec import load_spec
 from tests.fault_kit import (
     assert_nothing_left,
     assert_same_dataset,

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from assay.pipelines.workers import worker_environment
 
 import assay
+from assay.pipelines.workers import worker_environment
 from data_samples.generate import write_csv_files
 from tests.dask_cli_cluster import CliCluster, dask_cli_cluster
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from assay.pipelines.errors import GateAborted
 
+from assay.pipelines.errors import GateAborted
 from tests.pipelines.conftest import read_quarantine
 
 SCHEMA = {"columns": [

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+
 from assay.pipelines.errors import StorageError
 from assay.pipelines.plan import plan_run
 from assay.pipelines.publish import publish_run
 from assay.pipelines.runner import execute_run
-
 from tests.pipelines.conftest import load_manifest
 
 ROWS = b"id,name,amount\n" + b"".join(b"%d,n%d,%d.5\n" % (i, i % 7, i) for i in range(3000))

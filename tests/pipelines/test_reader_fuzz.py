@@ -15,13 +15,14 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.plan import plan_run
 from assay.pipelines.routing import empty_routed
 from assay.pipelines.sources.read import _read_block, data_meta
 from assay.pipelines.spec import parse_spec
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 SCHEMA = {"columns": [{"name": "id", "type": "int64", "nullable": False},
                       {"name": "name", "type": "string"},

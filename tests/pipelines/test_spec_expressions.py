@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from assay.pipelines.errors import SpecError
 from assay.pipelines.spec import load_spec
 

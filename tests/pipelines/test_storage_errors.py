@@ -14,6 +14,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fsspec.compression import compr
+
 from assay.pipelines.errors import (
     EXIT_STORAGE,
     StorageError,
@@ -27,7 +29,6 @@ from assay.pipelines.sources.parquet_reader import parquet_blocks
 from assay.pipelines.sources.scan import Block, InputFile, sniff
 from assay.pipelines.sources.storage import open_upload
 from assay.pipelines.spec import SourceSpec
-from fsspec.compression import compr
 
 
 @pytest.mark.parametrize(("error", "transient", "says"), [

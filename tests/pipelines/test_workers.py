@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import dask
+from distributed import Client
+
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.spec import ClusterSpec
 from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config, worker_environment
-from distributed import Client
 
 
 def _settings(dask_worker) -> tuple[str, bool]:  # runs on each worker

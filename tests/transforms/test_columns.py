@@ -1,7 +1,7 @@
 import pytest
-from assay.transforms.columns import Drop, Rename, Select
 from pydantic import ValidationError
 
+from assay.transforms.columns import Drop, Rename, Select
 from tests.transforms.helpers import apply_checked
 
 

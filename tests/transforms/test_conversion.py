@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
-from assay.transforms.base import REASON_SEP
-from assay.transforms.conversion import Cast, ParseTimestamp
 from pydantic import ValidationError
 
+from assay.transforms.base import REASON_SEP
+from assay.transforms.conversion import Cast, ParseTimestamp
 from tests.transforms.helpers import apply_checked, removed_list
 
 

@@ -1,9 +1,10 @@
 import dask.dataframe as dd
 import pandas as pd
 import pytest
+from pydantic import ValidationError
+
 from assay.transforms import frame as fr
 from assay.transforms.dedup import Dedup
-from pydantic import ValidationError
 
 
 def uploads() -> pd.DataFrame:

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
-from assay.transforms.derive import Derive
-from assay.transforms.expressions import parse_expression
 from pydantic import ValidationError
 
+from assay.transforms.derive import Derive
+from assay.transforms.expressions import parse_expression
 from tests.transforms.helpers import apply_checked
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-from assay.transforms import timestamps
-from assay.transforms.casting import cast_column
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+
+from assay.transforms import timestamps
+from assay.transforms.casting import cast_column
 
 digits = st.integers(min_value=0, max_value=99).map(lambda n: f"{n:02d}")
 canonical_like = st.builds(

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
-from assay.transforms.conditions import Condition
-from assay.transforms.filtering import Filter
 from pydantic import TypeAdapter, ValidationError
 
+from assay.transforms.conditions import Condition
+from assay.transforms.filtering import Filter
 from tests.transforms.helpers import apply_checked, removed_list
 
 condition = TypeAdapter(Condition)

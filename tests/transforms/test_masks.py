@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from assay.transforms.base import REASON_SEP
-from assay.transforms.masks import reasons
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from assay.transforms.base import REASON_SEP
+from assay.transforms.masks import reasons
 
 
 def _naive(masks: list[list[bool | None]], texts: list[str], rows: int) -> list[str]:

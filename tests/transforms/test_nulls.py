@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
-from assay.transforms.nulls import DropNull, FillNull
 from pydantic import ValidationError
 
+from assay.transforms.nulls import DropNull, FillNull
 from tests.transforms.helpers import apply_checked, removed_list
 
 

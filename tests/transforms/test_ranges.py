@@ -1,7 +1,7 @@
 import pytest
-from assay.transforms.ranges import Clip, RangeFilter
 from pydantic import ValidationError
 
+from assay.transforms.ranges import Clip, RangeFilter
 from tests.transforms.helpers import apply_checked, removed_list
 
 

@@ -7,8 +7,9 @@ from typing import Annotated
 import pandas as pd
 import pytest
 import yaml
-from assay.transforms.base import registered_steps
 from pydantic import Field, TypeAdapter, ValidationError
+
+from assay.transforms.base import registered_steps
 
 OPS = {
     "select",

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
-from assay.transforms.row_id import RowId
-from assay.transforms.split import assign_split
 from pydantic import ValidationError
 
+from assay.transforms.row_id import RowId
+from assay.transforms.split import assign_split
 from tests.transforms.helpers import apply_checked
 
 

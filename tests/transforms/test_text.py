@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
-from assay.transforms.text import MapValues, Normalize, RegexExtract, RegexReplace
 from pydantic import ValidationError
 
+from assay.transforms.text import MapValues, Normalize, RegexExtract, RegexReplace
 from tests.transforms.helpers import apply_checked
 
 

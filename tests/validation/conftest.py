@@ -13,6 +13,7 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 import pytest
+
 from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
 from assay.validation.gate import GateEvaluator, GateResult
 from assay.validation.results import jsonable

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+
 from assay.validation.expectations.distinct import value_counts
 from assay.validation.expectations.quantiles import OrderStatistics
 from assay.validation.results import jsonable
 from assay.validation.suite import SuiteError, parse_suite
-
 from tests.validation.conftest import _close, _ge_nulls, assert_agrees, ge_answers, run_native
 
 

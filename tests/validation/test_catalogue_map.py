@@ -13,9 +13,9 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+
 from assay.validation.expectations.column_map_more import like_to_regex
 from assay.validation.suite import SuiteError, parse_suite
-
 from tests.validation.conftest import (
     assert_agrees,
     assert_routes_unexpected,

@@ -18,11 +18,11 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
-from assay.validation.expectations.registry import REGISTRY
-from assay.validation.suite import SuiteError, parse_suite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assay.validation.expectations.registry import REGISTRY
+from assay.validation.suite import SuiteError, parse_suite
 from tests.validation.conftest import assert_agrees, run_native
 
 SETTINGS = settings(

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from assay.validation.suite import SuiteError, parse_suite
 
+from assay.validation.suite import SuiteError, parse_suite
 from tests.validation.conftest import (
     assert_agrees,
     assert_routes_unexpected,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from assay.validation.repeats import merge, repeated, summarize
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from assay.validation.repeats import merge, repeated, summarize
 
 
 @settings(max_examples=100, deadline=None)

@@ -9,11 +9,11 @@ from html import unescape
 
 import pandas as pd
 import pytest
+
 from assay.validation import report
 from assay.validation.report import render_html
 from assay.validation.report_rows import expectation_rows
 from assay.validation.report_static import static_html
-
 from tests.validation.conftest import run_native
 
 FRAME = pd.DataFrame({

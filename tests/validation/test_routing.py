@@ -8,11 +8,11 @@ from typing import Any
 import dask
 import dask.dataframe as dd
 import pandas as pd
+
 from assay.transforms.base import REASON_SEP
 from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
 from assay.validation.gate import GateEvaluator
 from assay.validation.suite import parse_suite
-
 from tests.validation.conftest import route_failures, run_native
 
 CALLS: Counter[int] = Counter()

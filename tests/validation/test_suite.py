@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from assay.validation.suite import SuiteError, load_gate_suite
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from assay.validation.expectations.base import (
     Expectation,
     ExpectationError,
@@ -22,7 +24,6 @@ from assay.validation.expectations.params import (
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 from assay.validation.results import between_outcome
-from pydantic import Field
 
 
 class _MetricBetween(Expectation):

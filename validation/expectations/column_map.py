@@ -6,6 +6,8 @@ import numbers
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pandas as pd
+from pydantic import Field, model_validator
+
 from assay.transforms.frame import as_string, is_string_like
 from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.fields import Comparable, Integer, Regex, ValueSet
@@ -15,7 +17,6 @@ from assay.validation.expectations.params import ColumnMapParams, StrictBounds
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers, DuplicatesOf, Request
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
-from pydantic import Field, model_validator
 
 B = TypeVar("B")
 

@@ -24,6 +24,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import AfterValidator, Field
+
 from assay.transforms.frame import as_string, host_dtype
 from assay.transforms.masks import as_mask
 from assay.validation.expectations.base import Expectation, ExpectationError, Table, require_columns
@@ -45,7 +47,6 @@ from assay.validation.expectations.frames import all_rows
 from assay.validation.expectations.params import ColumnMapParams
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
-from pydantic import AfterValidator, Field
 
 RegexList = Annotated[tuple[Regex, ...], AfterValidator(non_empty)]
 

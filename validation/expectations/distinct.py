@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 import pandas as pd
+from pydantic import AfterValidator, Field
+
 from assay.transforms.frame import to_pandas
 from assay.validation.expectations.aggregate import _MetricBetween
 from assay.validation.expectations.base import (
@@ -28,7 +30,6 @@ from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 from assay.validation.expectations.shared import shared
 from assay.validation.results import jsonable
-from pydantic import AfterValidator, Field
 
 Counts = pd.Series  # host pandas: index = distinct non-null values, values = counts
 MAX_DISTINCT_VALUES = 20  # GE's cap on the partial lists of distinct-value expectations

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from assay.transforms.frame import library
 from assay.validation.expectations.column_map import ColumnMapExpectation
 from assay.validation.expectations.fields import Flag
@@ -20,7 +22,6 @@ from assay.validation.expectations.frames import expand
 from assay.validation.expectations.params import ColumnMapParams
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers, PreviousValue, Request
-from pydantic import Field
 
 
 class MonotonicParams(ColumnMapParams):

@@ -13,6 +13,8 @@ import math
 from abc import abstractmethod
 from typing import Annotated, Any, ClassVar, Literal
 
+from pydantic import Field, PlainValidator, model_validator
+
 from assay.transforms.masks import as_mask
 from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.fields import ColumnName, Flag, Mostly, Number, scalars
@@ -22,7 +24,6 @@ from assay.validation.expectations.params import Conditional, MulticolumnParams
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
-from pydantic import Field, PlainValidator, model_validator
 
 Column = Any
 Frame = Any

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
 from assay.validation.expectations.fields import (
     ColumnList,
     ColumnName,
@@ -16,8 +19,6 @@ from assay.validation.expectations.fields import (
     RowMode,
     Unsupported,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import ErrorDetails
 
 P = TypeVar("P", bound="Params")
 B = TypeVar("B")

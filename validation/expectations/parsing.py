@@ -12,13 +12,14 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
+from pydantic import AfterValidator, Field, Strict
+
 from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.column_map import ColumnMapExpectation
 from assay.validation.expectations.frames import distinct_failures
 from assay.validation.expectations.params import ColumnMapParams
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
-from pydantic import AfterValidator, Field, Strict
 
 
 def _strings_only(expectation: str) -> ExpectationError:

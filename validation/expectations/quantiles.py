@@ -6,12 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from assay.validation.expectations.base import ExpectationError, Table
-from assay.validation.expectations.distinct import Counts, _CountsBetween, _CountsExpectation
-from assay.validation.expectations.fields import Fraction, Number
-from assay.validation.expectations.params import ColumnParams, ordered
-from assay.validation.expectations.registry import register
-from assay.validation.expectations.statistics import numeric_kind
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,6 +15,13 @@ from pydantic import (
     Strict,
     model_validator,
 )
+
+from assay.validation.expectations.base import ExpectationError, Table
+from assay.validation.expectations.distinct import Counts, _CountsBetween, _CountsExpectation
+from assay.validation.expectations.fields import Fraction, Number
+from assay.validation.expectations.params import ColumnParams, ordered
+from assay.validation.expectations.registry import register
+from assay.validation.expectations.statistics import numeric_kind
 
 
 class OrderStatistics:

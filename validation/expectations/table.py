@@ -5,13 +5,14 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
+from pydantic import Field
+
 from assay.validation.expectations.aggregate import _MetricBetween
 from assay.validation.expectations.base import Expectation, Table
 from assay.validation.expectations.fields import ColumnNames, Flag, Integer
 from assay.validation.expectations.params import Bounds, Conditional, Params
 from assay.validation.expectations.registry import register
 from assay.validation.results import between_outcome
-from pydantic import Field
 
 
 class RowCountParams(Conditional):
