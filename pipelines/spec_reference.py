@@ -6,8 +6,7 @@ The models are the single source: a key's description and example are its
 ``Field(description=..., examples=[...])``, a section's text is its model's docstring, and a
 step's parameters are its registered model (``assay.transforms``). Regenerate with::
 
-    python -m assay.flows.reference docs         # these two files and docs/cli.md
-    python -m assay.pipelines.spec_reference docs  # these two only
+    python -m assay.flows.reference docs   # these two files and docs/cli.md
 
 ``tests/test_docs.py`` fails when a committed file differs from what this module renders.
 """
@@ -17,8 +16,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -352,22 +349,3 @@ def rendered() -> dict[str, str]:
     """File name (in the docs folder) -> its generated text."""
     return {SPEC_MD: spec_markdown(), SCHEMA_JSON: schema_text()}
 
-
-def write(folder: str | Path) -> list[Path]:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in rendered().items():
-        (folder / name).write_text(text, encoding="utf-8")
-        written.append(folder / name)
-    return written
-
-
-def main(argv: list[str]) -> int:
-    for path in write(argv[0] if argv else "docs"):
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
