@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import assay.flows.ingest
 from assay.flows.cli import app
+from assay.pipelines import compose
 from assay.pipelines.errors import EXIT_INTERNAL, EXIT_STORAGE
 from tests.fault_kit import (
     BudgetFileSystem,
@@ -113,8 +114,8 @@ def test_a_bug_under_a_read_is_an_internal_failure_not_retried(
 ) -> None:
     monkeypatch.setattr(assay.flows.ingest.run_engine, "retry_delay_seconds", 0)
     attempts = []
-    execute_run = assay.flows.ingest.execute_run
-    monkeypatch.setattr(assay.flows.ingest, "execute_run",
+    execute_run = compose.execute_run
+    monkeypatch.setattr(compose, "execute_run",
                         lambda *a, **k: attempts.append(1) or execute_run(*a, **k))
     BuggyFileSystem.reads = 0
     failed = _run(pipeline, "-i", f"buggy://{tmp_path / 'uploads'}", "-o", str(tmp_path / "out"))
