@@ -103,7 +103,7 @@ def _report(staged: StagedRun, published: PublishedVersion,
     create_markdown_artifact(
         markdown=to_markdown(summary),
         key=artifact_key(summary.pipeline),
-        description=f"{summary.pipeline} {summary.version}: {summary.rows_written:,} rows",
+        description=f"{summary.pipeline} version {summary.version}: {summary.rows_written:,} rows",
     )
     create_gate_artifacts(summary.pipeline, staged.gates)
     return summary
@@ -170,8 +170,9 @@ def ingest(
         return compose.run_all(target, _phases(), on_progress).summary
 
     if upload_id is not None or sweep:
+        request = request.for_uploads()
         return ingest_uploads(request.spec, Ledger.in_data_dir(request.data_dir), run_inputs,
-                              upload_id, sweep)
+                              compose.published_in(request), upload_id, sweep)
     return run_inputs(None)
 
 

@@ -17,9 +17,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from assay.pipelines import table as delta
 from assay.pipelines.backend import Resolution, resolve_backend
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.confine import Roots
+from assay.pipelines.errors import SpecError
 from assay.pipelines.ledger import default_data_dir
 from assay.pipelines.lock import dataset_lock
 from assay.pipelines.plan import RunPlan, plan_run
@@ -35,7 +37,8 @@ class RunRequest:
 
     ``inputs`` and ``output`` replace the spec's source paths and sink; ``workers`` sizes a
     local cluster, ``cluster_address`` joins a running scheduler instead; ``roots`` (a
-    served run) confines every input and the sink; ``data_dir`` holds the dataset locks.
+    served run) confines every input and the sink; ``data_dir`` holds the dataset locks;
+    ``mode`` is what the commit does to the table (``overwrite`` or ``append``).
     """
 
     spec: PipelineSpec
@@ -46,6 +49,7 @@ class RunRequest:
     cluster_address: str | None = None
     roots: Roots | None = None
     data_dir: Path = field(default_factory=default_data_dir)
+    mode: str = "overwrite"
 
     @property
     def sink(self) -> str:
@@ -53,6 +57,15 @@ class RunRequest:
 
     def with_inputs(self, inputs: Sequence[str]) -> RunRequest:
         return replace(self, inputs=tuple(inputs))
+
+    def for_uploads(self) -> RunRequest:
+        """The request as upload and scheduled ingestion run it: appending, so every
+        version is the whole dataset. A spec that asks to overwrite is refused."""
+        if self.spec.sink.mode == "overwrite":
+            raise SpecError(f"pipeline {self.spec.name}: sink.mode: overwrite "
+                            "would replace the dataset with each upload; uploads and sweeps "
+                            "append (remove sink.mode, or set it to append)")
+        return replace(self, mode="append")
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ class RunResult:
     summary: RunSummary
 
     @property
-    def version(self) -> str:
+    def version(self) -> int:
         return self.published.version
 
     @property
@@ -86,7 +99,7 @@ def load(spec: str | PathLike[str] | PipelineSpec, *, inputs: Sequence[str] | No
         spec=loaded, backend=resolve_backend(backend or loaded.backend),
         inputs=tuple(inputs) if inputs else None, output=output, workers=workers,
         cluster_address=cluster_address, roots=roots,
-        data_dir=data_dir or default_data_dir())
+        data_dir=data_dir or default_data_dir(), mode=loaded.sink.mode or "overwrite")
 
 
 def lock(request: RunRequest) -> Any:
@@ -95,10 +108,20 @@ def lock(request: RunRequest) -> Any:
     return dataset_lock(request.sink, request.data_dir)
 
 
+def published_in(request: RunRequest) -> Callable[[str], int | None]:
+    """An upload's sha256 -> the version of the dataset's table whose commit ingested it
+    (None: not in the table). The table is read afresh on each call."""
+    def lookup(sha256: str) -> int | None:
+        table = delta.open_table(request.sink, request.spec.sink.storage_options)
+        return delta.committed_in(table, delta.upload_app_id(sha256))
+
+    return lookup
+
+
 def plan(request: RunRequest) -> RunPlan:
     """Phase ``plan``: expand, hash and sniff the uploads; confine them to ``roots``."""
     return plan_run(request.spec, list(request.inputs) if request.inputs else None,
-                    request.output, request.roots)
+                    request.output, request.roots, request.mode)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ EXIT_INVALID_SPEC = 2
 EXIT_REJECTED = 3
 EXIT_GATE_ABORT = 4
 EXIT_STORAGE = 5
+EXIT_ALREADY_PUBLISHED = 6
 
 
 class AssayError(Exception):
@@ -44,6 +45,20 @@ class GateAborted(AssayError):
     """A validation gate with the ``abort`` policy (or over its quarantine limit) failed."""
 
     exit_code = EXIT_GATE_ABORT
+
+
+class AlreadyPublished(AssayError):
+    """An appending run was given an upload the dataset's table already holds (its
+    ``version``): appending it again would add its rows twice, so nothing is published."""
+
+    exit_code = EXIT_ALREADY_PUBLISHED
+
+    def __init__(self, message: str, version: int) -> None:
+        super().__init__(message, version)
+        self.version = version
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class StorageError(AssayError):

@@ -1,34 +1,37 @@
-"""Reading a published dataset's versions back, for ``assay inspect`` and tests."""
+"""Reading a published dataset's versions back from its Delta log, for ``assay inspect``."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from assay.pipelines import table as delta
 from assay.pipelines.staging import sink_fs
-from assay.pipelines.versions import read_latest, version_numbers
 
 
 def list_versions(sink_path: str, storage_options: dict[str, Any] | None = None) -> list[dict]:
-    """One entry per version folder with a manifest, oldest first."""
-    fs, root = sink_fs(sink_path, storage_options or {})
-    latest = read_latest(fs, root)
+    """One entry per committed version, oldest first, with its run's manifest figures."""
+    options = storage_options or {}
+    table = delta.open_table(sink_path, options)
+    if table is None:
+        return []
+    fs, root = sink_fs(sink_path, options)
+    latest = table.version()
     versions = []
-    for number in version_numbers(fs, root):
-        name = f"v{number:06d}"
-        path = f"{root}/{name}/manifest.json"
-        if not fs.exists(path):
-            continue
-        manifest = json.loads(fs.cat_file(path))
+    for commit in sorted(table.history(), key=lambda c: c["version"]):
+        path = commit.get("assay.manifest")
+        manifest = json.loads(fs.cat_file(f"{root}/{path}")) if path else {}
         versions.append({
-            "version": name,
+            "version": commit["version"],
             "created_at": manifest.get("created_at"),
+            "mode": commit.get("assay.mode"),
+            "rows_added": manifest.get("rows_added"),
             "rows": manifest.get("rows"),
             "shards": len(manifest.get("shards", [])),
             "quarantined": manifest.get("accounting", {}).get("rows_quarantined", 0),
             "gates": [{"name": g["name"], "success": g["success"]}
                       for g in manifest.get("gates", [])],
-            "latest": name == latest,
+            "latest": commit["version"] == latest,
             "backend": manifest.get("backend"),
         })
     return versions

@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from assay.pipelines import table as delta
 from assay.pipelines.confine import Roots
-from assay.pipelines.errors import UploadRejected
+from assay.pipelines.errors import AlreadyPublished, UploadRejected
 from assay.pipelines.sources.csv_reader import parse_header
 from assay.pipelines.sources.discover import discover
 from assay.pipelines.sources.parquet_reader import parquet_blocks
@@ -29,6 +30,7 @@ class RunPlan:
     inputs: list[InputFile]
     sink_path: str
     created_at: str
+    mode: str = "overwrite"  # what the commit does to the table: overwrite or append
 
 
 def new_run_id() -> str:
@@ -36,11 +38,11 @@ def new_run_id() -> str:
 
 
 def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | None = None,
-             roots: Roots | None = None) -> RunPlan:
+             roots: Roots | None = None, mode: str = "overwrite") -> RunPlan:
     """Resolve inputs (``--input`` overrides the spec's source, relative to the working
     directory; the spec's own paths are relative to its folder) and the sink. With
     ``roots`` (a served run), every input, each file it expands to and the sink must lie
-    inside them."""
+    inside them. An appending run refuses an upload the table already holds."""
     paths = inputs if inputs else [spec.resolve(p) for p in spec.source.paths]
     sink = output if output else spec.resolve(spec.sink.path)
     options = spec.source.storage_options
@@ -59,7 +61,21 @@ def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | 
             enumerate(found)))
     for upload in scanned:
         _check_readable(upload, spec)
-    return RunPlan(spec, new_run_id(), scanned, sink, datetime.now(UTC).isoformat())
+    if mode == "append":
+        _refuse_published(scanned, sink, spec)
+    return RunPlan(spec, new_run_id(), scanned, sink, datetime.now(UTC).isoformat(), mode)
+
+
+def _refuse_published(uploads: list[InputFile], sink: str, spec: PipelineSpec) -> None:
+    """Appending the same bytes twice would add their rows twice: the log says which
+    uploads the table holds (``assay.pipelines.table``)."""
+    table = delta.open_table(sink, spec.sink.storage_options)
+    for upload in uploads:
+        version = delta.committed_in(table, delta.upload_app_id(upload.sha256))
+        if version is not None:
+            raise AlreadyPublished(f"{upload.url}: already in the dataset (version {version}, "
+                                   f"sha256 {upload.sha256[:12]}...); nothing published",
+                                   version)
 
 
 def _check_readable(upload: InputFile, spec: PipelineSpec) -> None:

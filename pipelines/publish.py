@@ -1,104 +1,106 @@
-"""Publishing a staged run atomically: staging → version folder → ``LATEST``.
+"""Publishing a staged run: one Delta commit is the only moment a version appears.
 
-The version folder is complete (shards, validation results, manifest last) before it is
-renamed into place, and ``LATEST`` is switched last by an atomic rename, so a crash at any
-point leaves the previous version as ``LATEST`` and readable. A version folder newer than
-``LATEST`` can only be the leftover of a crash before the switch; the next publish removes it.
+In order: the staged shards get their final names in the table folder, the gate results
+and the manifest go to ``_assay/runs/<run-id>/``, then one commit adds the shards (and, in
+``overwrite`` mode, removes the previous version's files). A crash before the commit leaves
+files no version lists (the next run of the dataset removes them, ``staging.prepare``); a
+crash after it leaves a published version. The quarantined rows are committed to the
+``_quarantine`` table next, recorded by run id, so finishing it again never adds them twice.
+Every step finds its work done on a retry, so a publish that failed part way resumes.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from assay.pipelines import killpoints
 from assay.pipelines import staging as staging_area
-from assay.pipelines.errors import storage_failure
+from assay.pipelines import table as delta
+from assay.pipelines.errors import storage_errors, storage_failure
 from assay.pipelines.sink.manifest import build_manifest
-from assay.pipelines.sink.shards import write_table
-from assay.pipelines.versions import LATEST, remove_unpublished, renamed_by, version_numbers
 
 
 @dataclass
 class PublishedVersion:
-    version: str
+    version: int
     path: str
     manifest: dict
 
 
 def publish_run(staged) -> PublishedVersion:
-    """Promote the staged run to the next version. A storage failure is one line naming
-    the sink (``StorageError``); whatever it left is the next run's to clean."""
+    """Commit the staged run as the table's next version. A storage failure is one line
+    naming the sink (``StorageError``); whatever it left is the next run's to clean."""
     try:
         return _publish(staged)
-    except OSError as exc:
+    except storage_errors() as exc:
         raise storage_failure(staged.plan.sink_path, "publish", exc) from exc
 
 
 def _publish(staged) -> PublishedVersion:
-    """Every step either is done or finds its work done, so a publish that failed part way
-    (the flow retries it) resumes where it stopped instead of failing on missing files."""
     plan = staged.plan
     options = plan.spec.sink.storage_options
     fs, root = staging_area.sink_fs(plan.sink_path, options)
-    name = renamed_by(fs, root, plan.run_id)
-    if name is not None:
-        manifest = json.loads(fs.cat_file(f"{root}/{name}/manifest.json"))
+    table = delta.open_table(plan.sink_path, options)
+    version = delta.committed_in(table, delta.run_app_id(plan.run_id))
+    run_folder = f"{root}/{delta.RUNS}/{plan.run_id}"
+    if version is None:  # not committed yet (a retry may find the files placed already)
+        shards = _place_shards(fs, staged, root)
+        staging_area.move_folder(fs, f"{_staging(staged)}/validation", f"{run_folder}/gates")
+        staging_area.place_quarantine(fs, staged, root)
+        version = 0 if table is None else table.version() + 1
+        previous_rows = 0 if table is None or plan.mode == "overwrite" else delta.rows_in(table)
+        manifest = build_manifest(staged, version, shards, previous_rows)
+        staging_area.write_json(fs, f"{run_folder}/manifest.json", manifest)
+        killpoints.reached("before-commit")
+        _commit(staged, shards, manifest)
+        killpoints.reached("committed")
     else:
-        remove_unpublished(fs, root)
-        name = f"v{(version_numbers(fs, root) or [0])[-1] + 1:06d}"
-        manifest = _assemble(fs, staged, root, name)
-        killpoints.reached("version-renamed")
-    pointer = f"{root}/{LATEST}.{plan.run_id}.tmp"
-    fs.pipe_file(pointer, (name + "\n").encode())
-    fs.mv(pointer, f"{root}/{LATEST}")
+        manifest = staging_area.read_json(fs, f"{run_folder}/manifest.json")
+    staging_area.commit_quarantine(fs, plan.sink_path, options, plan.run_id)
     staging_area.discard(staged.staging_path, options)  # gone on an object store
-    path = f"{root}/{name}" if "://" not in plan.sink_path else fs.unstrip_protocol(
-        f"{root}/{name}")
-    return PublishedVersion(name, path, manifest)
+    return PublishedVersion(version, plan.sink_path, manifest)
 
 
-def _assemble(fs, staged, root: str, name: str) -> dict:
-    """Build the version folder in staging (shards, validation results, manifest last) and
-    rename it to ``name``; return its manifest."""
+def _staging(staged) -> str:
+    return staging_area.sink_fs(staged.staging_path, staged.plan.spec.sink.storage_options)[1]
+
+
+def _commit(staged, shards: list[dict], manifest: dict) -> None:
+    """The data commit: the run's shards, its metadata, and what it ingested, recorded as
+    application transactions (uploads only when appending: an overwrite's rows do not
+    outlive the next overwrite, so it claims no upload for good)."""
     plan = staged.plan
-    _, staging = staging_area.sink_fs(staged.staging_path, plan.spec.sink.storage_options)
-    folder = f"{staging}/version"
-    shards = _place_shards(fs, staged, folder)
-    staging_area.move_folder(fs, f"{staging}/validation", f"{folder}/validation")
-    quarantine = None
-    if staged.quarantine:
-        quarantine = f"{staging_area.QUARANTINE}/{plan.run_id}"
-        staging_area.move_folder(fs, f"{staging}/quarantine", f"{root}/{quarantine}")
-    manifest = build_manifest(staged, name,
-                              shards, f"../{quarantine}" if quarantine else None)
-    staging_area.write_json(fs, f"{folder}/manifest.json", manifest)
-    killpoints.reached("manifest-written")
-    staging_area.move_folder(fs, folder, f"{root}/{name}")
-    return manifest
+    split = plan.spec.sink.split is not None
+    schema = staged.schema
+    if split:
+        schema = schema.append(delta.split_field())
+    app_ids = [delta.run_app_id(plan.run_id)]
+    if plan.mode == "append":
+        app_ids += [delta.upload_app_id(upload.sha256) for upload in plan.inputs]
+    actions = [delta.add_action(s["path"], s["bytes"], s["rows"], delta.split_values(s["split"]))
+               for s in shards]
+    delta.commit(plan.sink_path, plan.spec.sink.storage_options, actions, schema,
+                 [delta.SPLIT_COLUMN] if split else [], plan.mode,
+                 delta.commit_metadata(manifest), app_ids)
 
 
-def _place_shards(fs, staged, folder: str) -> list[dict]:
-    """Give staged shards their final names: ``part-00000.parquet``, or with a split
-    ``split=<name>/part-00000.parquet`` (hive style, so Parquet readers see a ``split``
-    column and no split name can collide with ``validation/``), in a stable order (split,
-    then partition, then piece), numbered per split."""
+def _place_shards(fs, staged, root: str) -> list[dict]:
+    """Give staged shards their final names in the table folder,
+    ``part-<run-id>-00000.parquet`` or with a split ``split=<name>/part-...`` (hive style,
+    the partition column Delta lists them under), in a stable order (split, then partition,
+    then piece), numbered per split. The run id in the name keeps a run's files apart from
+    every other run's, so a crashed run's leftovers are found by name."""
     placed, counters = [], {}
-    fs.makedirs(folder, exist_ok=True)
     for shard in sorted(staged.shards, key=lambda s: (s["split"] or "", s["path"])):
         split = shard["split"] or ""
         index = counters.get(split, 0)
         counters[split] = index + 1
-        subfolder = f"split={split}/" if split else ""
-        fs.makedirs(f"{folder}/{subfolder}", exist_ok=True)
-        relative = f"{subfolder}part-{index:05d}.parquet"
-        if fs.exists(shard["path"]) or not fs.exists(f"{folder}/{relative}"):
-            fs.mv(shard["path"], f"{folder}/{relative}")  # else: placed by an earlier try
+        folder = f"{delta.SPLIT_COLUMN}={split}/" if split else ""
+        relative = f"{folder}part-{staged.plan.run_id}-{index:05d}.parquet"
+        if fs.exists(shard["path"]) or not fs.exists(f"{root}/{relative}"):
+            fs.makedirs(f"{root}/{folder}", exist_ok=True)
+            fs.mv(shard["path"], f"{root}/{relative}")  # else: placed by an earlier try
         placed.append({**shard, "path": relative})
-    if not placed:  # an empty dataset still tells readers its schema
-        empty = write_table(staged.schema.empty_table(), f"{folder}/part-00000.parquet",
-                            staged.plan.spec.sink)
-        placed.append({**empty, "path": "part-00000.parquet", "split": None})
     return placed
 
 

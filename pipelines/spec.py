@@ -295,7 +295,15 @@ class SinkSpec(Model):
         examples=[{"key": ["user"], "fractions": {"train": 0.9, "test": 0.1}, "seed": 0}])
     storage_options: Options = Field(default_factory=dict, description=(
         "fsspec options for writing the dataset; credentials as `${ENV:NAME}`, as for "
-        "`source.storage_options`."), examples=[{"token": "${ENV:GCS_TOKEN}"}])
+        "`source.storage_options`. The Delta log is written by delta-rs, which gets the "
+        "same credentials translated (S3's `key`, `secret`, `client_kwargs.endpoint_url`, "
+        "...)."), examples=[{"token": "${ENV:GCS_TOKEN}"}])
+    mode: Literal["overwrite", "append"] | None = Field(None, description=(
+        "What a run does to the dataset's table: `overwrite` replaces its rows with the "
+        "run's, `append` adds the run's rows. Either way every version is the whole "
+        "dataset. null: `overwrite` for `assay run` and `assay.run`, `append` for uploads "
+        "and scheduled sweeps (`overwrite` is refused there: each upload would replace the "
+        "dataset)."), examples=["append"])
 
 
 class ClusterSpec(Model):

@@ -1,8 +1,12 @@
-"""The staging area of a run: ``<sink>/_staging/<run-id>/``, never read by anyone.
+"""A run's files before and around its commit: staging, gate results, the quarantine table.
 
-Leftovers of crashed runs are removed when the next run starts. A run a gate aborted keeps
-its quarantine and gate results (moved to ``_quarantine/<run-id>/``) so the abort can be
-explained, and nothing else.
+A run stages under ``<sink>/_assay/staging/<run-id>/`` (no reader looks under ``_assay``).
+Runs of a dataset hold its lock, so a staging folder found when a run starts belongs to a
+run that died; ``prepare`` finishes it when its commit landed (only the quarantine commit
+can be missing) and otherwise removes every file it left: its shards in the table folder
+(named after its run id), its quarantine files and its run folder. A run a gate aborted
+commits its quarantined rows and keeps its gate results and ``ABORTED.json`` under
+``_assay/runs/<run-id>/``, so the abort can be explained, and nothing else.
 """
 
 from __future__ import annotations
@@ -11,16 +15,17 @@ import json
 from typing import Any
 
 import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from assay.pipelines import table as delta
 from assay.pipelines.plan import RunPlan
-from assay.pipelines.versions import latest_run_id
 from assay.validation.report import render_html
 
-STAGING = "_staging"
-QUARANTINE = "_quarantine"
 ABORTED = "ABORTED.json"
+RUN_PARTITION = "run_id"
 
 
 def sink_fs(sink_path: str, storage_options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem,
@@ -30,26 +35,77 @@ def sink_fs(sink_path: str, storage_options: dict[str, Any]) -> tuple[fsspec.Abs
 
 
 def prepare(plan: RunPlan) -> str:
-    """Clean what earlier runs left and create this run's staging folder.
-
-    Runs of a dataset hold its lock, so any staging folder here belongs to a run that died.
-    One that died while publishing may also have moved its quarantine to
-    ``_quarantine/<run-id>/``: that goes too, unless its version became ``LATEST`` (it
-    died after the switch) or a gate abort kept it on purpose (``ABORTED.json``)."""
-    fs, root = sink_fs(plan.sink_path, plan.spec.sink.storage_options)
-    area = f"{root}/{STAGING}"
+    """Finish or clean what earlier runs left and create this run's staging folder."""
+    options = plan.spec.sink.storage_options
+    fs, root = sink_fs(plan.sink_path, options)
+    area = f"{root}/{delta.STAGING}"
     if fs.exists(area):
-        published = latest_run_id(fs, root)
+        table = delta.open_table(plan.sink_path, options)
         for leftover in fs.ls(area, detail=False):
             run_id = leftover.rstrip("/").rsplit("/", 1)[-1]
-            quarantine = f"{root}/{QUARANTINE}/{run_id}"
-            if run_id != published and fs.exists(quarantine) \
-                    and not fs.exists(f"{quarantine}/{ABORTED}"):
-                fs.rm(quarantine, recursive=True)
+            if delta.committed_in(table, delta.run_app_id(run_id)) is not None:
+                commit_quarantine(fs, plan.sink_path, options, run_id)
+            else:
+                _remove_uncommitted(fs, plan.sink_path, options, run_id)
             fs.rm(leftover, recursive=True)
     path = f"{area}/{plan.run_id}"
     fs.makedirs(path, exist_ok=True)
     return path if "://" not in plan.sink_path else fs.unstrip_protocol(path)
+
+
+def _remove_uncommitted(fs: fsspec.AbstractFileSystem, sink_path: str,
+                        options: dict[str, Any], run_id: str) -> None:
+    """Every file of a run that died before its commit; an abort's record stays."""
+    _, root = sink_fs(sink_path, options)
+    shards = fs.glob(f"{root}/part-{run_id}-*.parquet") + \
+        fs.glob(f"{root}/{delta.SPLIT_COLUMN}=*/part-{run_id}-*.parquet")
+    if shards:
+        fs.rm(shards)
+    quarantine = delta.open_table(f"{sink_path}/{delta.QUARANTINE}", options)
+    folder = _quarantine_folder(root, run_id)
+    if delta.committed_in(quarantine, delta.run_app_id(run_id)) is None and fs.exists(folder):
+        fs.rm(folder, recursive=True)
+    run_folder = f"{root}/{delta.RUNS}/{run_id}"
+    if fs.exists(run_folder) and not fs.exists(f"{run_folder}/{ABORTED}"):
+        fs.rm(run_folder, recursive=True)
+
+
+def _quarantine_folder(root: str, run_id: str) -> str:
+    return f"{root}/{delta.QUARANTINE}/{RUN_PARTITION}={run_id}"
+
+
+def place_quarantine(fs: fsspec.AbstractFileSystem, staged: Any, root: str) -> None:
+    """The run's quarantine pieces into the quarantine table's folder (not yet committed)."""
+    _, staging = sink_fs(staged.staging_path, staged.plan.spec.sink.storage_options)
+    move_folder(fs, f"{staging}/quarantine", _quarantine_folder(root, staged.plan.run_id))
+
+
+def commit_quarantine(fs: fsspec.AbstractFileSystem, sink_path: str, options: dict[str, Any],
+                      run_id: str) -> None:
+    """Commit the run's placed quarantine files to the ``_quarantine`` table, once: the
+    commit records the run id, so a second call (a retry, a later run finishing a crashed
+    one) finds it there and adds nothing."""
+    _, root = sink_fs(sink_path, options)
+    folder = _quarantine_folder(root, run_id)
+    table_path = f"{sink_path.rstrip('/')}/{delta.QUARANTINE}"
+    app_id = delta.run_app_id(run_id)
+    if not fs.exists(folder) or delta.committed_in(
+            delta.open_table(table_path, options), app_id) is not None:
+        return
+    files = sorted(fs.find(folder))
+    actions, schema = [], None
+    for path in files:
+        with fs.open(path, "rb") as handle:
+            meta = pq.ParquetFile(handle).metadata
+        schema = schema or meta.schema.to_arrow_schema()
+        relative = path[len(f"{root}/{delta.QUARANTINE}/"):]
+        actions.append(delta.add_action(relative, fs.size(path), meta.num_rows,
+                                        {RUN_PARTITION: run_id}))
+    if not actions:
+        return
+    delta.commit(table_path, options, actions,
+                 schema.append(pa.field(RUN_PARTITION, pa.string())), [RUN_PARTITION],
+                 "append", {"assay.run_id": run_id}, [app_id])
 
 
 def move_folder(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None:
@@ -61,6 +117,12 @@ def move_folder(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None
     if not fs.exists(source):
         return
     if isinstance(fs, LocalFileSystem):
+        fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        if fs.exists(target):  # an earlier try moved part of it
+            for path in fs.find(source):
+                fs.mv(path, target + path[len(source):])
+            fs.rm(source, recursive=True)
+            return
         fs.mv(source, target, recursive=True)
         return
     files = fs.find(source)
@@ -74,9 +136,14 @@ def discard(staging: str, storage_options: dict[str, Any]) -> None:
 
 
 def write_json(fs: fsspec.AbstractFileSystem, path: str, payload: Any) -> None:
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(path, "w") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True, default=str)
         handle.write("\n")
+
+
+def read_json(fs: fsspec.AbstractFileSystem, path: str) -> Any:
+    return json.loads(fs.cat_file(path))
 
 
 def write_gate_results(staging: str, results: dict[str, Any], storage_options: dict[str, Any]
@@ -93,16 +160,16 @@ def write_gate_results(staging: str, results: dict[str, Any], storage_options: d
 
 
 def abandon(staged: Any, message: str) -> None:
-    """A gate aborted the run: keep quarantine and gate results for diagnosis, drop shards."""
+    """A gate aborted the run: commit its quarantined rows, keep its gate results and the
+    abort's record under ``_assay/runs/<run-id>/``, drop its shards."""
     plan = staged.plan
     options = plan.spec.sink.storage_options
     fs, staging = sink_fs(staged.staging_path, options)
     _, sink = sink_fs(plan.sink_path, options)
-    target = f"{sink}/{QUARANTINE}/{plan.run_id}"
-    fs.makedirs(target, exist_ok=True)
-    for folder in ("quarantine", "validation"):
-        if fs.exists(f"{staging}/{folder}"):
-            move_folder(fs, f"{staging}/{folder}", f"{target}/{folder}")
-    write_json(fs, f"{target}/{ABORTED}", {"run_id": plan.run_id, "reason": message,
-                                              "accounting": staged.accounting.as_dict()})
+    run_folder = f"{sink}/{delta.RUNS}/{plan.run_id}"
+    move_folder(fs, f"{staging}/validation", f"{run_folder}/gates")
+    write_json(fs, f"{run_folder}/{ABORTED}", {"run_id": plan.run_id, "reason": message,
+                                                  "accounting": staged.accounting.as_dict()})
+    place_quarantine(fs, staged, sink)
+    commit_quarantine(fs, plan.sink_path, options, plan.run_id)
     discard(staged.staging_path, options)  # on an object store, nothing may be left

@@ -45,8 +45,10 @@ class RunSummary:
     wall_seconds: float
     shards: int
     shard_bytes: int
-    version: str
+    version: int
     path: str
+    mode: str = "overwrite"
+    rows_in_dataset: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     dropped_by_step: dict[str, int] = field(default_factory=dict)
     gates: list[GateOutcome] = field(default_factory=list)
@@ -82,8 +84,9 @@ class RunSummary:
             ("rows per second", f"{self.rows_per_second:,.0f}"),
         ]
         out += [(f"{phase} time", f"{seconds:.2f} s") for phase, seconds in self.phases.items()]
+        verb = "appended to" if self.mode == "append" else "replaced"
         out += [
-            ("version", self.version),
+            ("version", f"{self.version} ({verb} the dataset: {self.rows_in_dataset:,} rows)"),
             ("path", self.path),
         ]
         return out
@@ -114,6 +117,8 @@ def summarize(staged: StagedRun, published: PublishedVersion,
         wall_seconds=float(staged.wall_seconds),
         version=published.version,
         path=published.path,
+        mode=staged.plan.mode,
+        rows_in_dataset=int(published.manifest.get("rows", acc.rows_written)),
         phases=dict(phases or {}),
     )
 

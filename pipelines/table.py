@@ -1,0 +1,160 @@
+"""The dataset's Delta table, through delta-rs: open it, ask what is published, commit.
+
+assay writes its own shards (deterministic bytes, sha256 known as written) and hands them to
+delta-rs as add actions, so the log is the only moment a version appears, and every Delta
+reader (deltalake, Polars, DuckDB, Spark, pandas via pyarrow) reads the result.
+
+What was ingested is recorded in the log itself, as Delta application transactions
+(``txn`` actions): ``assay-upload-<sha256>`` for each upload an appending run ingested and
+``assay-run-<run id>`` for the run, each with the Delta version of its commit. So "is this
+upload published, and where" is one lookup in the table's state, and it survives any crash
+of the process that committed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Schema, Transaction
+from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import AddAction, create_table_with_add_actions
+
+from assay.pipelines.errors import SpecError
+
+ASSAY_FOLDER = "_assay"
+RUNS = f"{ASSAY_FOLDER}/runs"
+STAGING = f"{ASSAY_FOLDER}/staging"
+QUARANTINE = "_quarantine"
+SPLIT_COLUMN = "split"
+
+
+def table_uri(sink_path: str) -> str:
+    """What delta-rs opens: an absolute local path, or the URL as given."""
+    if "://" in sink_path and not sink_path.startswith("file://"):
+        return sink_path.rstrip("/")
+    return str(Path(sink_path.removeprefix("file://")).absolute())
+
+
+def delta_options(options: dict[str, Any]) -> dict[str, str]:
+    """fsspec storage options (as specs write them for s3fs) in delta-rs's terms.
+
+    delta-rs (object_store) takes flat string keys. S3 commits use conditional puts, which
+    every current S3 (and moto) honours, so no locking provider is needed."""
+    client = options.get("client_kwargs") or {}
+    endpoint = options.get("endpoint_url") or client.get("endpoint_url")
+    pairs = {
+        "AWS_ACCESS_KEY_ID": options.get("key"),
+        "AWS_SECRET_ACCESS_KEY": options.get("secret"),
+        "AWS_SESSION_TOKEN": options.get("token"),
+        "AWS_REGION": client.get("region_name"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ALLOW_HTTP": "true" if str(endpoint or "").startswith("http://") else None,
+        "AWS_SKIP_SIGNATURE": "true" if options.get("anon") else None,
+    }
+    translated = {key: str(value) for key, value in pairs.items() if value is not None}
+    if translated.get("AWS_ENDPOINT_URL") or translated.get("AWS_ACCESS_KEY_ID"):
+        translated["AWS_CONDITIONAL_PUT"] = "etag"
+    return translated
+
+
+def open_table(sink_path: str, options: dict[str, Any], version: int | None = None
+               ) -> DeltaTable | None:
+    """The sink's table (at ``version``, else the latest), or None where none exists yet."""
+    try:
+        return DeltaTable(table_uri(sink_path), version=version,
+                          storage_options=delta_options(options) or None)
+    except TableNotFoundError:
+        return None
+
+
+def upload_app_id(sha256: str) -> str:
+    return f"assay-upload-{sha256}"
+
+
+def run_app_id(run_id: str) -> str:
+    return f"assay-run-{run_id}"
+
+
+def committed_in(table: DeltaTable | None, app_id: str) -> int | None:
+    """The version whose commit recorded ``app_id``, or None where none did."""
+    return None if table is None else table.transaction_version(app_id)
+
+
+def rows_in(table: DeltaTable | None) -> int:
+    """Rows of the table's current version, from the add actions' record counts."""
+    if table is None:
+        return 0
+    counts = pa.table(table.get_add_actions(flatten=True)).column("num_records")
+    return int(pc.sum(counts).as_py() or 0)
+
+
+def add_action(path: str, size: int, rows: int, partition: dict[str, str]) -> AddAction:
+    """A file already written at ``path`` (relative to the table root) as a Delta add."""
+    return AddAction(path, size, partition, int(time.time() * 1000), True,
+                     json.dumps({"numRecords": rows}))
+
+
+def commit(sink_path: str, options: dict[str, Any], actions: list[AddAction],
+           schema: pa.Schema, partition_by: list[str], mode: str,
+           metadata: dict[str, str], app_ids: list[str]) -> int:
+    """One commit: create the table (its first version) or append to it or overwrite it;
+    ``app_ids`` are recorded as transactions carrying the new version. Returns it."""
+    table = open_table(sink_path, options)
+    version = 0 if table is None else table.version() + 1
+    properties = CommitProperties(
+        custom_metadata=metadata,
+        app_transactions=[Transaction(app_id, version) for app_id in app_ids])
+    if table is None:
+        create_table_with_add_actions(
+            table_uri(sink_path), Schema.from_arrow(schema), actions, mode="error",
+            partition_by=partition_by or None,
+            storage_options=delta_options(options) or None, commit_properties=properties)
+    else:
+        if mode == "append":
+            _check_same_columns(table, schema, sink_path)
+        table.create_write_transaction(actions, mode, schema, partition_by=partition_by or None,
+                                       commit_properties=properties)
+    return version
+
+
+def _check_same_columns(table: DeltaTable, schema: pa.Schema, sink_path: str) -> None:
+    """An append must not change the table's columns (delta-rs would commit files whose
+    columns the table's schema does not describe)."""
+    have = {f.name: str(f.type) for f in table.schema().fields}
+    want = {f.name: str(f.type) for f in Schema.from_arrow(schema).fields}
+    if have != want:
+        changed = sorted(n for n in have.keys() | want.keys() if have.get(n) != want.get(n))
+        detail = ", ".join(f"{n}: {have.get(n, 'absent')} in the table, "
+                           f"{want.get(n, 'absent')} in this run" for n in changed)
+        raise SpecError(f"{sink_path}: an append must keep the table's columns ({detail}); "
+                        "change them with one run in sink.mode: overwrite")
+
+
+
+def split_values(split: str | None) -> dict[str, str]:
+    """A shard's partition values: its split, where the dataset is split."""
+    return {SPLIT_COLUMN: split} if split else {}
+
+
+def split_field() -> pa.Field:
+    """The partition column of a split dataset (not inside the shards: hive style)."""
+    return pa.field(SPLIT_COLUMN, pa.string())
+
+
+def commit_metadata(manifest: dict) -> dict[str, str]:
+    """What a data commit says about itself in the log (``DeltaTable.history()``): the run,
+    how it wrote, what it ingested and where its full manifest is."""
+    return {
+        "assay.run_id": manifest["run_id"],
+        "assay.pipeline": manifest["pipeline"],
+        "assay.mode": manifest["mode"],
+        "assay.rows_added": str(manifest["rows_added"]),
+        "assay.uploads": json.dumps([{"path": i["path"], "sha256": i["sha256"]}
+                                     for i in manifest["inputs"]]),
+        "assay.manifest": f"{RUNS}/{manifest['run_id']}/manifest.json",
+    }
