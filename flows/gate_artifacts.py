@@ -14,7 +14,8 @@ from typing import Any
 from prefect.artifacts import create_table_artifact
 
 from assay.pipelines.plan import RunPlan
-from assay.pipelines.staging import QUARANTINE, sink_fs
+from assay.pipelines.staging import sink_fs
+from assay.pipelines.table import RUNS
 from assay.validation.report_rows import expectation_rows
 
 
@@ -45,9 +46,9 @@ def create_gate_artifacts(pipeline: str, gates: list[dict[str, Any]]) -> list[st
 
 
 def aborted_gate_results(plan: RunPlan) -> list[dict[str, Any]]:
-    """The gate results an aborted run kept under ``_quarantine/<run-id>/validation/``."""
+    """The gate results an aborted run kept under ``_assay/runs/<run-id>/gates/``."""
     fs, sink = sink_fs(plan.sink_path, plan.spec.sink.storage_options)
-    folder = f"{sink}/{QUARANTINE}/{plan.run_id}/validation"
+    folder = f"{sink}/{RUNS}/{plan.run_id}/gates"
     gates = []
     for spec in plan.spec.gates:
         path = f"{folder}/{spec.name}.json"

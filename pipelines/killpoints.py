@@ -7,8 +7,10 @@ tests) ``reached`` reads one environment variable and returns. The points, in ru
 
 - ``read``: a block of an upload is about to be read (the staging folder exists);
 - ``staging-write``: a partition has written its shards to staging;
-- ``manifest-written``: the version folder is complete, manifest included, in staging;
-- ``version-renamed``: the version folder is in place, ``LATEST`` not yet switched.
+- ``before-commit``: the shards are in the table folder and the manifest is written, but
+  no commit lists them;
+- ``committed``: the version is committed; the quarantine commit and the upload ledger's
+  update are still to come.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 VARIABLE = "ASSAY_TEST_PAUSE"
-POINTS = ("read", "staging-write", "manifest-written", "version-renamed")
+POINTS = ("read", "staging-write", "before-commit", "committed")
 _HOLD_SECONDS = 600  # long enough for any test to kill us; never forever
 
 

@@ -1,9 +1,10 @@
 """One run at a time per dataset: an exclusive file lock keyed by the sink.
 
-Publishing picks the next version number and cleans ``_staging`` leftovers, so two runs
-writing the same dataset at once could publish the same version or delete each other's
-staging. The lock is an OS file lock (``flock``): the kernel releases it when its holder
-dies, so a crashed run never leaves the dataset locked. It serialises runs on one machine
+A run cleans the staging leftovers of dead runs and commits the table's next version, so
+two runs writing the same dataset at once could delete each other's staging, or both
+append one upload (delta-rs would land both commits). The lock is an OS file lock
+(``flock``): the kernel releases it when its holder dies, so a crashed run never leaves the
+dataset locked. It serialises runs on one machine
 (every process that shares the data directory).
 """
 

@@ -71,9 +71,7 @@ def _commit(staged, shards: list[dict], manifest: dict) -> None:
     outlive the next overwrite, so it claims no upload for good)."""
     plan = staged.plan
     split = plan.spec.sink.split is not None
-    schema = staged.schema
-    if split:
-        schema = schema.append(delta.split_field())
+    schema = delta.table_schema(staged.schema, split)
     app_ids = [delta.run_app_id(plan.run_id)]
     if plan.mode == "append":
         app_ids += [delta.upload_app_id(upload.sha256) for upload in plan.inputs]

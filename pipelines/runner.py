@@ -1,6 +1,6 @@
 """Running a planned pipeline on a Dask client: one graph, one persist, staging written.
 
-``execute_run`` writes curated shards and the quarantine to ``_staging/<run-id>/`` and
+``execute_run`` writes curated shards and the quarantine to ``_assay/staging/<run-id>/`` and
 returns what publishing needs; nothing is visible to readers until ``publish_run``.
 """
 
@@ -15,6 +15,7 @@ import pandas as pd
 from distributed import Client, Future, as_completed, futures_of
 
 from assay.pipelines import staging as staging_area
+from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
 from assay.pipelines.errors import GateAborted, StorageError, UploadRejected
 from assay.pipelines.graph import build_graph
@@ -51,12 +52,15 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     which gives line numbers and reasons for every bad record)."""
     started = time.perf_counter()
     spec = plan.spec
-    staging = staging_area.prepare(plan)
     frame = read_uploads(plan, backend)
     graph = build_graph(frame, spec, spec.resolve,
                         input_bytes=sum(upload.found.size for upload in plan.inputs))
     meta = fr.to_pandas(graph.frame._meta)
     schema = arrow_schema(meta[data_columns(meta)])
+    if plan.mode == "append":  # before any work: an append cannot change the columns
+        delta.check_same_columns(plan.sink_path, spec.sink.storage_options,
+                                 delta.table_schema(schema, spec.sink.split is not None))
+    staging = staging_area.prepare(plan)
     sources = [upload.url for upload in plan.inputs]
     ledger_frame = graph.frame.map_partitions(
         finish_partition, staging, spec.sink, schema, sources, meta=LEDGER_META)

@@ -115,18 +115,19 @@ def commit(sink_path: str, options: dict[str, Any], actions: list[AddAction],
             partition_by=partition_by or None,
             storage_options=delta_options(options) or None, commit_properties=properties)
     else:
-        if mode == "append":
-            _check_same_columns(table, schema, sink_path)
         table.create_write_transaction(actions, mode, schema, partition_by=partition_by or None,
                                        commit_properties=properties)
     return version
 
 
-def _check_same_columns(table: DeltaTable, schema: pa.Schema, sink_path: str) -> None:
+def check_same_columns(sink_path: str, options: dict[str, Any], schema: pa.Schema) -> None:
     """An append must not change the table's columns (delta-rs would commit files whose
-    columns the table's schema does not describe)."""
-    have = {f.name: str(f.type) for f in table.schema().fields}
-    want = {f.name: str(f.type) for f in Schema.from_arrow(schema).fields}
+    columns the table's schema does not describe); a first run creates the table."""
+    table = open_table(sink_path, options)
+    if table is None:
+        return
+    have = {f.name: _type_name(f.type) for f in table.schema().fields}
+    want = {f.name: _type_name(f.type) for f in Schema.from_arrow(schema).fields}
     if have != want:
         changed = sorted(n for n in have.keys() | want.keys() if have.get(n) != want.get(n))
         detail = ", ".join(f"{n}: {have.get(n, 'absent')} in the table, "
@@ -136,14 +137,20 @@ def _check_same_columns(table: DeltaTable, schema: pa.Schema, sink_path: str) ->
 
 
 
+def _type_name(delta_type: Any) -> str:
+    """``double`` for a primitive Delta type, its description for a nested one."""
+    return str(getattr(delta_type, "type", delta_type))
+
+
 def split_values(split: str | None) -> dict[str, str]:
     """A shard's partition values: its split, where the dataset is split."""
     return {SPLIT_COLUMN: split} if split else {}
 
 
-def split_field() -> pa.Field:
-    """The partition column of a split dataset (not inside the shards: hive style)."""
-    return pa.field(SPLIT_COLUMN, pa.string())
+def table_schema(shard_schema: pa.Schema, split: bool) -> pa.Schema:
+    """The table's columns: the shards', and the partition column of a split dataset (not
+    inside the shards: hive style)."""
+    return shard_schema.append(pa.field(SPLIT_COLUMN, pa.string())) if split else shard_schema
 
 
 def commit_metadata(manifest: dict) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from distributed import Client, LocalCluster
 import assay
 from assay.pipelines.compose import RunResult
 from assay.pipelines.spec import PipelineSpec, parse_spec
+from tests.published import manifest_of, quarantine_of
 
 BASIC_SCHEMA = {
     "columns": [
@@ -67,17 +67,8 @@ def run(dask_client: Client) -> Callable[[PipelineSpec], RunResult]:
 
 
 def read_quarantine(version: RunResult) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    relative = version.manifest["quarantine"]["path"]
-    if relative is None:
-        return []
-    folder = Path(version.path) / relative
-    rows = []
-    for piece in sorted(folder.glob("*.parquet")):
-        rows.extend(pq.read_table(piece).to_pylist())
-    return rows
+    return quarantine_of(version.path, version.manifest["run_id"])
 
 
 def load_manifest(version: RunResult) -> dict:
-    return json.loads((Path(version.path) / "manifest.json").read_text())
+    return manifest_of(version.path, version.version)

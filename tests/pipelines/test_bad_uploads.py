@@ -6,7 +6,6 @@ exit code, no traceback, and peak memory under a cap."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,11 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
+from assay.pipelines.compose import RunResult
 from assay.pipelines.errors import UploadRejected
-from assay.pipelines.publish import PublishedVersion
 from assay.pipelines.spec import PipelineSpec
 from data_samples.hostile import CASES, Case
 from tests.pipelines.conftest import read_quarantine
+from tests.published import latest_version, leftovers, manifest_of
 
 GOOD = b"id,name,amount\n1,a,1\n"
 CLI_CASES = ["long_line.csv", "bomb.csv.gz", "unbalanced_quote.csv"]
@@ -68,13 +68,11 @@ def _prepare(case: Case, root: Path) -> dict[str, Any]:
 
 
 def _assert_nothing_published(sink: Path) -> None:
-    assert (sink / "LATEST").read_text().strip() == "v000001"
-    assert sorted(p.name for p in sink.glob("v*")) == ["v000001"]
-    staging = sink / "_staging"
-    assert not staging.exists() or not list(staging.iterdir())
+    assert latest_version(sink) == 0
+    assert leftovers(sink) == []
 
 
-def _assert_accounted(case: Case, version: PublishedVersion) -> None:
+def _assert_accounted(case: Case, version: RunResult) -> None:
     manifest = version.manifest
     accounting = manifest["accounting"]
     assert (accounting["rows_written"], accounting["rows_quarantined"],
@@ -94,14 +92,14 @@ def _assert_accounted(case: Case, version: PublishedVersion) -> None:
 @pytest.mark.parametrize("case", [c for c in CASES if c.name not in CLI_CASES],
                          ids=lambda c: c.name)
 def test_bad_upload_outcome(
-    case: Case, tmp_path: Path, run: Callable[..., PublishedVersion],
+    case: Case, tmp_path: Path, run: Callable[..., RunResult],
     make_spec: Callable[..., PipelineSpec],
 ) -> None:
     spec = _prepare(case, tmp_path)
     bad = make_spec(**{**spec, "source": {**spec["source"], "paths": ["bad"]}})
     sink = tmp_path / "out"
     with _within(CASE_TIMEOUT_S):
-        if case.outcome == "rejected":  # a published version first, to see it stay LATEST
+        if case.outcome == "rejected":  # a published version first, to see it stay the latest
             run(make_spec(**spec))
             with pytest.raises(UploadRejected) as caught:
                 run(bad)
@@ -111,7 +109,7 @@ def test_bad_upload_outcome(
             _assert_nothing_published(sink)
             return
         version = run(bad)
-    assert (sink / "LATEST").read_text().strip() == "v000001"
+    assert latest_version(sink) == version.version == 0
     _assert_accounted(case, version)
 
 
@@ -136,7 +134,7 @@ def _with_prefect_server() -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CLI_CASES)
 def test_bad_upload_through_the_cli(
-    name: str, tmp_path: Path, prefect_harness: None, run: Callable[..., PublishedVersion],
+    name: str, tmp_path: Path, prefect_harness: None, run: Callable[..., RunResult],
     make_spec: Callable[..., PipelineSpec],
 ) -> None:
     case = next(c for c in CASES if c.name == name)
@@ -161,7 +159,8 @@ def test_bad_upload_through_the_cli(
         _assert_nothing_published(sink)
         return
     assert done.returncode == 0, done.stderr
-    manifest = json.loads((sink / "v000002" / "manifest.json").read_text())
+    assert latest_version(sink) == 1
+    manifest = manifest_of(sink)
     assert manifest["accounting"]["rows_written"] == case.written
     assert manifest["accounting"]["rows_quarantined"] == case.quarantined
 
@@ -182,8 +181,8 @@ def _assert_rejected(run, spec, tmp_path, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in message
     out = tmp_path / "out"
-    assert not (out / "LATEST").exists()
-    assert not list(out.glob("v*"))
+    assert latest_version(out) is None
+    assert leftovers(out) == [] if out.exists() else True
 
 
 def test_missing_input_rejected(make_spec, run, tmp_path):

@@ -1,20 +1,24 @@
-"""Publishing: manifest contract, determinism, and a storage failure at the pointer switch."""
+"""Publishing to the Delta table: the manifest contract, determinism, modes, and storage
+failures before, at and after the commit."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
-from assay.pipelines.errors import StorageError
+from assay.pipelines import table as delta
+from assay.pipelines.errors import AlreadyPublished, SpecError, StorageError
 from assay.pipelines.plan import plan_run
 from assay.pipelines.publish import publish_run
 from assay.pipelines.runner import execute_run
 from tests.pipelines.conftest import load_manifest
+from tests.published import commits, latest_version, leftovers, rows_of, shard_bytes
 
 ROWS = b"id,name,amount\n" + b"".join(b"%d,n%d,%d.5\n" % (i, i % 7, i) for i in range(3000))
+MORE = b"id,name,amount\n" + b"".join(b"%d,m%d,%d.5\n" % (i, i % 5, i) for i in range(3000, 3500))
 
 
 def test_manifest_holds_the_dataset_contract(make_spec, uploads, run):
@@ -22,10 +26,10 @@ def test_manifest_holds_the_dataset_contract(make_spec, uploads, run):
     version = run(make_spec(sink={"path": "out", "target_shard_bytes": 4096,
                                   "row_group_rows": 500}))
     manifest = load_manifest(version)
-    for key in ("version", "created_at", "spec_sha256", "backend", "rows", "shards", "schema",
-                "inputs", "accounting", "gates"):
+    for key in ("version", "created_at", "spec_sha256", "backend", "rows", "rows_added",
+                "mode", "shards", "schema", "inputs", "accounting", "gates", "quarantine"):
         assert key in manifest
-    assert manifest["version"] == "v000001"
+    assert manifest["version"] == version.version == 0 and manifest["mode"] == "overwrite"
     assert len(manifest["shards"]) > 1
     for shard in manifest["shards"]:
         data = (Path(version.path) / shard["path"]).read_bytes()
@@ -34,45 +38,83 @@ def test_manifest_holds_the_dataset_contract(make_spec, uploads, run):
     assert sum(s["rows"] for s in manifest["shards"]) == manifest["rows"] == 3000
     upload = Path(manifest["inputs"][0]["path"]).read_bytes()
     assert manifest["inputs"][0]["sha256"] == hashlib.sha256(upload).hexdigest()
-    assert (Path(version.path).parent / "LATEST").read_text().strip() == "v000001"
+    table = DeltaTable(version.path)
+    assert table.version() == 0 and table.to_pyarrow_table().num_rows == 3000
+    assert sorted(Path(u).name for u in table.file_uris()) == \
+        sorted(Path(s["path"]).name for s in manifest["shards"])
+    (commit,) = commits(version.path)
+    assert commit["assay.run_id"] == manifest["run_id"]
+    assert commit["assay.manifest"] == f"_assay/runs/{manifest['run_id']}/manifest.json"
 
 
 def test_same_input_gives_byte_identical_shards(make_spec, uploads, run):
     uploads("a.csv", ROWS)
     spec = make_spec(sink={"path": "out", "target_shard_bytes": 8192, "row_group_rows": 700})
-    first, second = run(spec), run(spec)
-    assert second.version == "v000002"
+    first = run(spec)
+    before = shard_bytes(first.path)
+    second = run(spec)
+    assert second.version == 1
     assert [s["sha256"] for s in first.manifest["shards"]] == \
         [s["sha256"] for s in second.manifest["shards"]]
+    assert shard_bytes(second.path) == before  # an overwrite: the same files' worth, once
+    assert rows_of(second.path).num_rows == 3000
 
 
-def test_storage_failure_at_the_pointer_switch(make_spec, uploads, run, dask_client,
-                                               monkeypatch):
-    """The switch itself fails (killed processes: tests/pipelines/test_kill.py)."""
+def test_append_adds_rows_and_refuses_the_same_upload_twice(make_spec, uploads, run, tmp_path):
+    uploads("a.csv", ROWS)
+    spec = make_spec(sink={"path": "out", "mode": "append"})
+    first = run(spec)
+    more = tmp_path / "more.csv"
+    more.write_bytes(MORE)
+    second = run(spec, inputs=[str(more)])
+    assert (second.version, second.manifest["rows"], second.manifest["rows_added"]) == \
+        (1, 3500, 500)
+    assert rows_of(second.path).num_rows == 3500
+    assert rows_of(second.path, version=0).num_rows == 3000  # time travel
+    sha = second.manifest["inputs"][0]["sha256"]
+    assert DeltaTable(second.path).transaction_version(delta.upload_app_id(sha)) == 1
+    with pytest.raises(AlreadyPublished, match=r"more\.csv: already in the dataset "
+                                               r"\(version 1"):
+        run(spec, inputs=[str(more)])
+    assert latest_version(first.path) == 1 and leftovers(first.path) == []
+
+
+def test_an_append_that_changes_the_columns_is_refused(make_spec, uploads, run, tmp_path):
+    uploads("a.csv", ROWS)
+    run(make_spec(sink={"path": "out", "mode": "append"}))
+    other = tmp_path / "other.csv"
+    other.write_bytes(b"id,name,amount\n1,x,2.5\n")
+    wider = make_spec(sink={"path": "out", "mode": "append"}, schema={"columns": [
+        {"name": "id", "type": "int64"}, {"name": "name", "type": "string"},
+        {"name": "amount", "type": "string"}]})
+    with pytest.raises(SpecError, match="amount: double in the table, string in this run"):
+        run(wider, inputs=[str(other)])
+    assert latest_version(tmp_path / "out") == 0
+    assert leftovers(tmp_path / "out") == []  # the next run of the dataset cleans: none yet
+    assert rows_of(tmp_path / "out").num_rows == 3000
+
+
+def test_storage_failure_at_the_commit(make_spec, uploads, run, dask_client, monkeypatch):
+    """The commit itself fails (killed processes: tests/pipelines/test_kill.py): the last
+    version stays as it was, and the next run removes what the failed one placed."""
     uploads("a.csv", ROWS)
     spec = make_spec()
     run(spec)
     staged = execute_run(plan_run(spec), dask_client)
-    import fsspec.implementations.local as local
+    original = delta.commit
 
-    original = local.LocalFileSystem.mv
+    def failing(*args, **kwargs):
+        raise OSError("disk vanished")
 
-    def failing_mv(self, path1, path2, *args, **kwargs):
-        if str(path2).endswith("LATEST"):
-            raise OSError("disk vanished")
-        return original(self, path1, path2, *args, **kwargs)
-
-    monkeypatch.setattr(local.LocalFileSystem, "mv", failing_mv)
+    monkeypatch.setattr(delta, "commit", failing)
     with pytest.raises(StorageError, match=r": publish failed \(OSError: disk vanished\)"):
         publish_run(staged)
-    monkeypatch.undo()
+    monkeypatch.setattr(delta, "commit", original)
     sink = Path(staged.plan.sink_path)
-    assert (sink / "LATEST").read_text().strip() == "v000001"
-    assert (sink / "v000002").exists()  # complete but never pointed at
-    assert json.loads((sink / "v000001" / "manifest.json").read_text())["rows"] == 3000
+    assert latest_version(sink) == 0 and rows_of(sink).num_rows == 3000
+    assert leftovers(sink)  # placed shards no commit lists, until the next run
     again = run(spec)
-    assert again.version == "v000002"
-    assert (sink / "LATEST").read_text().strip() == "v000002"
+    assert again.version == 1 and leftovers(sink) == []
 
 
 def _failing_once(monkeypatch, fails) -> None:
@@ -91,30 +133,48 @@ def _failing_once(monkeypatch, fails) -> None:
     monkeypatch.setattr(local.LocalFileSystem, "mv", mv)
 
 
-@pytest.mark.parametrize("where", ["second shard", "version rename", "pointer switch"])
+@pytest.mark.parametrize("where", ["second shard", "gate results", "quarantine"])
 def test_a_retried_publish_resumes_where_the_failed_try_stopped(
         make_spec, uploads, run, dask_client, monkeypatch, where):
     """The flow retries publish-version: the retry finishes the same version, with the
     shards an undisturbed run publishes."""
-    uploads("a.csv", ROWS)
-    spec = make_spec(sink={"path": "out", "target_shard_bytes": 8192, "row_group_rows": 700})
+    uploads("a.csv", ROWS + b"3000,x,-1\n")
+    spec = make_spec(sink={"path": "out", "target_shard_bytes": 8192, "row_group_rows": 700},
+                     gates=[{"name": "basic", "policy": "quarantine", "expectations": [{
+                         "type": "expect_column_values_to_be_between",
+                         "kwargs": {"column": "amount", "min_value": 0}}]}])
     undisturbed = run(spec)
     staged = execute_run(plan_run(spec), dask_client)
-    assert len(staged.shards) > 1
-    fails = {"second shard": lambda a, b: b.endswith("part-00001.parquet"),
-             "version rename": lambda a, b: b.endswith("/v000002"),
-             "pointer switch": lambda a, b: b.endswith("LATEST")}[where]
+    assert len(staged.shards) > 1 and staged.quarantine
+    fails = {"second shard": lambda a, b: b.endswith("-00001.parquet"),
+             "gate results": lambda a, b: b.endswith("/gates"),
+             "quarantine": lambda a, b: "run_id=" in b}[where]
     _failing_once(monkeypatch, fails)
     with pytest.raises(StorageError, match="store blinked"):
         publish_run(staged)
     published = publish_run(staged)
     sink = Path(staged.plan.sink_path)
-    assert published.version == "v000002"
-    assert (sink / "LATEST").read_text().strip() == "v000002"
+    assert published.version == latest_version(sink) == 1
     assert published.manifest["run_id"] == staged.plan.run_id
     assert [s["sha256"] for s in published.manifest["shards"]] == \
         [s["sha256"] for s in undisturbed.manifest["shards"]]
     for shard in published.manifest["shards"]:
-        data = (sink / "v000002" / shard["path"]).read_bytes()
+        data = (sink / shard["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"]
-    assert not Path(staged.staging_path).exists()
+    assert not Path(staged.staging_path).exists() and leftovers(sink) == []
+    quarantine = DeltaTable(str(sink / "_quarantine")).to_pyarrow_table(
+        partitions=[("run_id", "=", staged.plan.run_id)])
+    assert quarantine.num_rows == 1 and quarantine["_source_line"].to_pylist() == [3002]
+
+
+def test_the_quarantine_is_a_table_queried_by_reason(make_spec, uploads, run):
+    import polars as pl
+
+    uploads("a.csv", b"id,name,amount\n1,a,1.5\nx,b,2.5\n3,c,zz\n")
+    version = run(make_spec())
+    rejected = (pl.scan_delta(f"{version.path}/_quarantine")
+                .explode("_reasons")
+                .filter(pl.col("_reasons").str.contains("is not"))
+                .select("_source_line", "_reasons", "run_id").collect())
+    assert sorted(rejected["_source_line"].to_list()) == [3, 4]
+    assert set(rejected["run_id"].to_list()) == {version.manifest["run_id"]}
