@@ -14,6 +14,8 @@ import fsspec
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
 
+from tests.published import latest_version, leftovers, manifest_of, quarantine_of, shard_bytes
+
 # Several blocks and partitions, a dedup shuffle, rows quarantined by the reader and by a
 # gate: every stage a kill can interrupt has work to do.
 SPEC = """\
@@ -57,50 +59,46 @@ def write_spec(folder: Path, workers: int = 2) -> Path:
     return spec
 
 
-def latest(sink: Path) -> str:
-    return (sink / "LATEST").read_text().strip()
+def latest(sink: Path) -> int | None:
+    return latest_version(sink)
 
 
 def comparable(manifest: dict[str, Any]) -> dict[str, Any]:
-    """A manifest without what differs between two equal runs: times and run ids."""
+    """A manifest without what differs between two equal runs: times, run ids, versions
+    (and the run id in the names of its files)."""
     kept = {k: v for k, v in manifest.items() if k not in VOLATILE}
-    if kept.get("quarantine"):
-        kept["quarantine"] = {**kept["quarantine"], "path": None}
-    return kept
+    text = json.dumps(kept, sort_keys=True).replace(manifest["run_id"], "<run>")
+    return json.loads(text)
 
 
-def read_version(sink: Path, version: str) -> dict[str, Any]:
-    """A version read back in full: its manifest, every shard's bytes (checked against the
-    manifest's sha256 by the reader below) and its quarantine's rows."""
-    folder = sink / version
-    manifest = json.loads((folder / "manifest.json").read_text())
-    shards = {s["path"]: (folder / s["path"]).read_bytes() for s in manifest["shards"]}
+def read_version(sink: Path, version: int) -> dict[str, Any]:
+    """A version read back in full: its run's manifest, every file it reads (by name without
+    the run id; their rows checked against the manifest) and its run's quarantined rows."""
+    manifest = manifest_of(sink, version)
     for shard in manifest["shards"]:
-        assert pq.read_metadata(folder / shard["path"]).num_rows == shard["rows"]
-    quarantine = None
-    if manifest.get("quarantine"):
-        table = pq.read_table(folder / manifest["quarantine"]["path"])
-        quarantine = sorted(zip(table["_source_line"].to_pylist(),
-                                table["_reasons"].to_pylist(), strict=True))
-    return {"manifest": comparable(manifest), "shards": shards, "quarantine": quarantine}
+        assert pq.read_metadata(sink / shard["path"]).num_rows == shard["rows"]
+    quarantine = sorted((r["_source_line"], r["_reasons"])
+                        for r in quarantine_of(sink, manifest["run_id"]))
+    return {"manifest": comparable(manifest), "shards": shard_bytes(sink, version),
+            "quarantine": quarantine}
 
 
-def assert_same_dataset(sink: Path, version: str, reference_sink: Path, reference: str
-                        ) -> None:
-    """Byte-identical shards, equal quarantine rows, equal manifests but for times and ids."""
+def assert_same_dataset(sink: Path, version: int, reference_sink: Path, reference: int,
+                        quarantine: bool = True) -> None:
+    """Byte-identical shards, equal manifests but for times and ids, and (unless the
+    quarantine's commit is still to come) equal quarantine rows."""
     got, want = read_version(sink, version), read_version(reference_sink, reference)
     assert got["shards"].keys() == want["shards"].keys()
     assert got["shards"] == want["shards"]
-    assert got["quarantine"] == want["quarantine"]
+    if quarantine:
+        assert got["quarantine"] == want["quarantine"]
     assert got["manifest"] == want["manifest"]
 
 
-def assert_nothing_left(sink: Path, versions: list[str]) -> None:
-    """Exactly these versions, no staging, and a quarantine folder only for each of them."""
-    assert sorted(p.name for p in sink.glob("v*")) == versions
-    assert not list((sink / "_staging").iterdir())
-    kept = {json.loads((sink / v / "manifest.json").read_text())["run_id"] for v in versions}
-    assert {p.name for p in (sink / "_quarantine").iterdir()} == kept
+def assert_nothing_left(sink: Path, version: int) -> None:
+    """``version`` is the latest, and no run left staged, uncommitted or orphaned files."""
+    assert latest_version(sink) == version
+    assert leftovers(sink) == []
 
 
 class _BudgetFile(LocalFileOpener):

@@ -1,6 +1,7 @@
 """SIGKILL mid-run: the ``assay run`` process at each kill point, and one Dask worker
-process. The previous version stays ``LATEST`` and readable, the next run cleans up what
-the dead one left and publishes shards byte-identical to an undisturbed run's."""
+process. The table's last version stays as it was and readable (or, killed after the
+commit, the new one is complete), the next run cleans up or finishes what the dead one left
+and publishes shards byte-identical to an undisturbed run's."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tests.fault_kit import (
     write_spec,
     write_uploads,
 )
+from tests.published import leftovers
 
 pytestmark = pytest.mark.slow
 ASSAY = str(Path(sys.executable).parent / "assay")
@@ -80,7 +82,7 @@ def test_assay_run_killed_at_a_point(point: str, undisturbed: Path, dask_client:
                                      tmp_path: Path) -> None:
     reference = undisturbed / "out"
     sink = tmp_path / "out"
-    shutil.copytree(reference, sink)  # v000001, published
+    shutil.copytree(reference, sink)  # version 0, published
     marker = tmp_path / "paused"
 
     killed = _start_run(undisturbed, sink, pause=f"{point}:{marker}")
@@ -88,20 +90,23 @@ def test_assay_run_killed_at_a_point(point: str, undisturbed: Path, dask_client:
     os.kill(killed.pid, signal.SIGKILL)
     killed.communicate(timeout=30)
 
-    assert latest(sink) == "v000001"
-    assert_same_dataset(sink, "v000001", reference, "v000001")  # untouched, fully readable
-    assert list((sink / "_staging").iterdir())  # the dead run's leftovers ...
-    assert (sink / "v000002").exists() == (point == "version-renamed")
+    committed = point == "committed"
+    assert latest(sink) == (1 if committed else 0)
+    assert_same_dataset(sink, 0, reference, 0)  # untouched, fully readable
+    if committed:  # complete, though its quarantine is not committed yet
+        assert_same_dataset(sink, 1, reference, 0, quarantine=False)
+    assert leftovers(sink)  # the dead run's leftovers ...
     with dataset_lock(str(sink), Path(os.environ["ASSAY_DATA_DIR"]), timeout=1):
         pass  # ... but not its lock: the kernel released it
 
     # the next run (the engine on the session's cluster: quicker than another process)
     spec = load_spec(undisturbed / "pipeline.yaml")
-    assert assay.run(spec, [str(undisturbed / "uploads")], str(sink),
-                     client=dask_client).version == "v000002"
-    assert latest(sink) == "v000002"
-    assert_nothing_left(sink, ["v000001", "v000002"])
-    assert_same_dataset(sink, "v000002", reference, "v000001")
+    again = assay.run(spec, [str(undisturbed / "uploads")], str(sink), client=dask_client)
+    assert again.version == (2 if committed else 1)
+    assert_nothing_left(sink, again.version)
+    assert_same_dataset(sink, again.version, reference, 0)
+    if committed:  # the next run committed the dead one's quarantine, once
+        assert_same_dataset(sink, 1, reference, 0)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +148,7 @@ def test_worker_killed_mid_run(point: str, process_workers: Client, undisturbed:
         os.kill(victim, signal.SIGKILL)
         published = run.result(timeout=300)
 
-    assert published.version == "v000001"
+    assert published.version == 0
     assert victim not in client.run(os.getpid).values()  # the work finished without it
-    assert_nothing_left(sink, ["v000001"])
-    assert_same_dataset(sink, "v000001", undisturbed / "out", "v000001")
+    assert_nothing_left(sink, 0)
+    assert_same_dataset(sink, 0, undisturbed / "out", 0)
