@@ -7,11 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 import assay
 from assay.pipelines import compose
 from assay.pipelines.confine import Roots
-from assay.pipelines.errors import UploadRejected
+from assay.pipelines.errors import SpecError, UploadRejected
 from assay.pipelines.lock import LockTimeout, dataset_lock
 
 GOOD = b"id,name,amount\n1,a,1.5\n2,b,2.5\n"
@@ -32,8 +33,9 @@ def test_assay_run_takes_a_spec_path_and_returns_the_version_and_summary(
         spec_file: Path, dask_client) -> None:
     result = assay.run(spec_file, client=dask_client)
 
-    assert result.version == "v000001"
-    assert Path(result.path) == spec_file.parent / "out" / "v000001"
+    assert result.version == 0
+    assert Path(result.path) == spec_file.parent / "out"
+    assert DeltaTable(result.path).to_pyarrow_table().num_rows == 2
     assert result.manifest["accounting"]["rows_written"] == 2
     assert (result.summary.pipeline, result.summary.rows_read) == ("compose", 2)
     assert set(result.summary.phases) == {"plan", "cluster start", "cluster stop", "publish"}
@@ -67,7 +69,7 @@ def test_the_phases_run_in_order_under_the_dataset_lock(spec_file: Path, dask_cl
 def test_a_plain_python_run_waits_for_the_dataset_lock(spec_file: Path, dask_client) -> None:
     """Two plain-Python runs on one sink publish one after the other."""
     request = compose.load(spec_file)
-    results: list[str] = []
+    results: list[int] = []
     with dataset_lock(request.sink, request.data_dir):
         runner = threading.Thread(
             target=lambda: results.append(assay.run(spec_file, client=dask_client).version))
@@ -75,7 +77,7 @@ def test_a_plain_python_run_waits_for_the_dataset_lock(spec_file: Path, dask_cli
         runner.join(timeout=2)
         assert runner.is_alive() and not results  # held off by the lock
     runner.join(timeout=120)
-    assert results == ["v000001"]
+    assert results == [0]
 
 
 def test_load_reads_the_spec_once_and_resolves_the_backend_once(
@@ -96,3 +98,16 @@ def test_a_served_request_is_confined_to_its_roots(spec_file: Path, tmp_path: Pa
     with pytest.raises(UploadRejected, match="outside the pipeline's inputs"):
         compose.run_all(request, client=dask_client)
     assert not (tmp_path / "out").exists()
+
+
+def test_uploads_append_and_refuse_a_spec_that_overwrites(spec_file: Path) -> None:
+    """Ad-hoc runs overwrite unless the spec says append; uploads and sweeps always append,
+    and a spec asking them to overwrite is refused in one line."""
+    request = compose.load(spec_file)
+    assert (request.mode, request.for_uploads().mode) == ("overwrite", "append")
+    spec = request.spec.model_copy(update={"sink": request.spec.sink.model_copy(
+        update={"mode": "overwrite"})})
+    with pytest.raises(SpecError, match=r"sink\.mode: overwrite would replace the dataset "
+                                        r"with each upload") as refused:
+        compose.load(spec).for_uploads()
+    assert "\n" not in str(refused.value)

@@ -2,8 +2,8 @@
 rows, with 1, 2 or 4 workers and different source block sizes: on both bundled samples and
 on a dedup-heavy input with duplicates inside and across files.
 
-Manifest keys that name the run are left out of the comparison: ``created_at``, ``run_id``
-and ``quarantine.path`` (``../_quarantine/<run-id>``). Quarantine pieces are one per
+What names the run is left out of the comparison: ``created_at``, ``run_id`` and the run id
+inside file names (``tests.fault_kit.comparable``). Quarantine pieces are one per
 partition, so their files are compared byte for byte between runs with the same block size
 and row by row (ordered by file and line) across block sizes.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 import assay
@@ -21,9 +20,10 @@ from assay.pipelines.cluster import dask_client
 from assay.pipelines.compose import RunResult
 from assay.pipelines.spec import ClusterSpec, PipelineSpec, load_spec
 from data_samples.generate import EventDirt, dirty_events, write_csv_files
+from tests.fault_kit import comparable
+from tests.published import quarantine_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
-RUN_KEYS = {"created_at", "run_id"}
 # (workers, block size): None keeps the spec's 64MiB (one block per file here)
 CONFIGS = [(1, None), (4, None), (2, 48 * 1024)]
 
@@ -37,22 +37,13 @@ def _run(spec: PipelineSpec, output: Path, workers: int, block_size: int | None,
         return assay.run(spec, inputs=inputs, output=str(output), client=client)
 
 
-def _comparable(manifest: dict) -> dict:
-    kept = {k: v for k, v in manifest.items() if k not in RUN_KEYS}
-    kept["quarantine"] = {k: v for k, v in manifest["quarantine"].items() if k != "path"}
-    return kept
-
-
 def _quarantine_pieces(version: RunResult) -> list[bytes]:
-    folder = Path(version.path) / version.manifest["quarantine"]["path"]
+    folder = Path(version.path) / "_quarantine" / f"run_id={version.manifest['run_id']}"
     return [piece.read_bytes() for piece in sorted(folder.glob("*.parquet"))]
 
 
 def _quarantine_rows(version: RunResult) -> list[dict]:
-    folder = Path(version.path) / version.manifest["quarantine"]["path"]
-    rows = [row for piece in sorted(folder.glob("*.parquet"))
-            for row in pq.read_table(piece).to_pylist()]
-    return sorted(rows, key=lambda r: (r["_source_file"], r["_source_line"]))
+    return quarantine_of(version.path, version.manifest["run_id"])
 
 
 def _shard_bytes(version: RunResult) -> list[bytes]:
@@ -90,7 +81,7 @@ def test_identical_whatever_the_workers_and_block_size(case: str, tmp_path: Path
         assert first.manifest["accounting"]["dropped_by_step"]["dedup"] > 5_000
         assert len(first.manifest["inputs"]) == 4
     for other in runs[1:]:
-        assert _comparable(other.manifest) == _comparable(first.manifest)
+        assert comparable(other.manifest) == comparable(first.manifest)
         assert _shard_bytes(other) == _shard_bytes(first)
         assert _quarantine_rows(other) == _quarantine_rows(first)
     assert _quarantine_pieces(runs[1]) == _quarantine_pieces(first)  # same block size

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 import assay
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.spec import ClusterSpec
+from assay.pipelines.table import delta_options
 from tests.dask_cli_cluster import CliCluster
 
 ROWS = "".join(f"{i % 900},u{i % 900 % 37},US,2024-01-0{1 + i % 9}T00:00:00Z,{i % 900}\n"
@@ -95,9 +97,14 @@ def test_inputs_and_sink_in_an_object_store(make_spec, s3_options: dict,
                      cluster={"address": cli_cluster.address})
     version = assay.run(spec)
     fs.invalidate_cache()
-    assert fs.cat("lake/datasets/events/LATEST").decode().strip() == version.version
-    assert version.manifest["rows"] == 900
+    assert version.version == 0 and version.manifest["rows"] == 900
     for shard in version.manifest["shards"]:
-        assert fs.size(f"lake/datasets/events/{version.version}/{shard['path']}") == \
-            shard["bytes"]
-    assert fs.find("lake/datasets/events/_staging") == []  # nothing left behind
+        assert fs.size(f"lake/datasets/events/{shard['path']}") == shard["bytes"]
+    assert fs.find("lake/datasets/events/_assay/staging") == []  # nothing left behind
+    table = DeltaTable("s3://lake/datasets/events",
+                       storage_options=delta_options(spec.sink.storage_options))
+    assert table.version() == 0 and table.to_pyarrow_table().num_rows == 900
+    fs.pipe("lake/more/b.csv", CSV.replace(b"\n1", b"\n91"))
+    again = assay.run(spec.model_copy(update={"sink": spec.sink.model_copy(
+        update={"mode": "append"})}), inputs=["s3://lake/more/b.csv"])
+    assert again.version == 1 and again.manifest["rows"] == 1800

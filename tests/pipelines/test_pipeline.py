@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from assay.pipelines.errors import GateAborted
 from tests.pipelines.conftest import read_quarantine
+from tests.published import latest_version, leftovers, quarantine_of, rows_of
 
 SCHEMA = {"columns": [
     {"name": "id", "type": "int64", "nullable": False},
@@ -63,7 +65,7 @@ def test_standard_job_routes_every_row(make_spec, events, run):
     assert by_line[7]["_reasons"] == ["quality: expect_column_values_to_be_between(amount)"]
     assert by_line[8]["_reasons"] == ["quality: expect_column_values_to_not_be_null(amount)"]
     assert by_line[6]["_stage"] == "parse_timestamp"
-    table = pq.read_table(Path(version.path) / "part-00000.parquet").to_pydict()
+    table = rows_of(version.path).to_pydict()
     assert sorted(table["user"]) == ["ann", "bob", "gil"]
     assert sorted(table["country"]) == ["DE", "IN", "US"]
     gate = version.manifest["gates"][0]
@@ -78,10 +80,13 @@ def test_abort_policy_publishes_nothing(make_spec, events, run, tmp_path):
     with pytest.raises(GateAborted, match="gate 'quality' failed"):
         run(make_spec(schema=SCHEMA, steps=STEPS, gates=[{**QUALITY, "policy": "abort"}]))
     out = tmp_path / "out"
-    assert not (out / "LATEST").exists() and not list(out.glob("v*"))
-    aborted = list(out.glob("_quarantine/*/ABORTED.json"))
+    assert latest_version(out) is None and leftovers(out) == []
+    aborted = list(out.glob("_assay/runs/*/ABORTED.json"))
     assert len(aborted) == 1
-    assert "quality" in json.loads(aborted[0].read_text())["reason"]
+    record = json.loads(aborted[0].read_text())
+    assert "quality" in record["reason"]
+    assert (aborted[0].parent / "gates" / "quality.json").exists()
+    assert [r["_source_line"] for r in quarantine_of(out, record["run_id"])]  # queryable
 
 
 def test_warn_policy_publishes_with_failure_recorded(make_spec, events, run):
@@ -128,9 +133,10 @@ def test_split_writes_a_folder_per_split(make_spec, uploads, run):
         for user in set(table.column("user").to_pylist()):
             users.setdefault(user, set()).add(shard["split"])
     assert all(len(s) == 1 for s in users.values())  # a key never straddles splits
-    dataset = pq.read_table(version.path, partitioning="hive",
-                            ignore_prefixes=["manifest", "validation"])
+    dataset = pq.read_table(version.path, partitioning="hive")  # skips _assay, _delta_log
     assert dataset.num_rows == 2000 and "split" in dataset.column_names
+    train = DeltaTable(version.path).to_pyarrow_table(partitions=[("split", "=", "train")])
+    assert train.num_rows == splits["train"]
 
 
 def test_same_shards_whatever_the_worker_count_and_shuffle(make_spec, uploads, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import zstandard
 
 from tests.pipelines.conftest import read_quarantine
+from tests.published import rows_of
 
 DIRTY_CSV = (
     b"id,name,amount\n"  # line 1
@@ -44,7 +45,7 @@ def test_csv_bad_records_quarantined_with_line_numbers(make_spec, uploads, run, 
     assert all(r["_source_file"].endswith("events.csv") for r in quarantined.values())
     assert quarantined[3]["_record"] == "2,Bob"
     assert '"amount":"abc"' in quarantined[5]["_record"]
-    table = pq.read_table(version.path + "/part-00000.parquet") if block_size > 16 else None
+    table = rows_of(version.path) if block_size > 16 else None
     accounting = version.manifest["accounting"]
     assert accounting["rows_read"] == 8  # every line but the header and the blank one
     assert accounting["rows_written"] == 3
@@ -87,7 +88,7 @@ def test_parquet_upload_and_extra_columns_kept(make_spec, uploads, tmp_path, run
                           {"name": "name"}, {"name": "amount", "type": "float64"}],
               "extra_columns": "keep"}
     version = run(make_spec(schema=schema))
-    table = pq.read_table(version.path + "/part-00000.parquet")
+    table = rows_of(version.path)
     assert table.column_names == ["id", "name", "amount", "note"]
     assert table.column("id").to_pylist() == [1, 3]
     assert [r["_source_line"] for r in read_quarantine(version)] == [2]
@@ -97,5 +98,5 @@ def test_bom_and_crlf(make_spec, uploads, run):
     uploads("w.csv", b"\xef\xbb\xbfid,name,amount\r\n1,a,1\r\n\r\n2,b,2\r\n")
     version = run(make_spec())
     assert version.manifest["accounting"]["rows_read"] == 2
-    table = pq.read_table(version.path + "/part-00000.parquet")
+    table = rows_of(version.path)
     assert table.column("name").to_pylist() == ["a", "b"]
