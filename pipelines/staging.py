@@ -39,9 +39,10 @@ def prepare(plan: RunPlan) -> str:
     options = plan.spec.sink.storage_options
     fs, root = sink_fs(plan.sink_path, options)
     area = f"{root}/{delta.STAGING}"
-    if fs.exists(area):
+    leftovers = fs.ls(area, detail=False) if fs.exists(area) else []
+    if leftovers:
         table = delta.open_table(plan.sink_path, options)
-        for leftover in fs.ls(area, detail=False):
+        for leftover in leftovers:
             run_id = leftover.rstrip("/").rsplit("/", 1)[-1]
             if delta.committed_in(table, delta.run_app_id(run_id)) is not None:
                 commit_quarantine(fs, plan.sink_path, options, run_id)

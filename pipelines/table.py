@@ -18,11 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, create_table_with_add_actions
+from fsspec.implementations.local import LocalFileSystem
 
 from assay.pipelines.errors import SpecError
 
@@ -34,10 +36,12 @@ SPLIT_COLUMN = "split"
 
 
 def table_uri(sink_path: str) -> str:
-    """What delta-rs opens: an absolute local path, or the URL as given."""
-    if "://" in sink_path and not sink_path.startswith("file://"):
+    """What delta-rs opens: an absolute local path (also for fsspec protocols that are a
+    local disk underneath), or the object store URL as given."""
+    protocol, _, path = sink_path.rpartition("://")
+    if protocol and not issubclass(fsspec.get_filesystem_class(protocol), LocalFileSystem):
         return sink_path.rstrip("/")
-    return str(Path(sink_path.removeprefix("file://")).absolute())
+    return str(Path(path).absolute())
 
 
 def delta_options(options: dict[str, Any]) -> dict[str, str]:

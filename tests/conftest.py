@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+pytest.register_assert_rewrite("tests.fault_kit", "tests.published")
+
 from tests.dask_cli_cluster import CliCluster, dask_cli_cluster
 
 

@@ -40,8 +40,8 @@ def shard_bytes(sink: Path | str, version: int | None = None) -> dict[str, bytes
     """The bytes of every file the version reads, by name without the run id (two equal
     runs give equal keys)."""
     table = DeltaTable(str(sink), version=version)
-    return {RUN_IN_NAME.sub("part-", uri.rsplit(str(Path(sink)) + "/", 1)[-1]):
-            Path(uri.removeprefix("file://")).read_bytes() for uri in table.file_uris()}
+    paths = pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()
+    return {RUN_IN_NAME.sub("part-", path): (Path(sink) / path).read_bytes() for path in paths}
 
 
 def quarantine_of(sink: Path | str, run_id: str) -> list[dict[str, Any]]:

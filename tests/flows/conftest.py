@@ -71,9 +71,10 @@ class FakeEngine:
             raise pending.pop(0)
 
     def plan_run(self, spec: Any, inputs: list[str] | None = None, output: str | None = None,
-                 roots: Any = None):
+                 roots: Any = None, mode: str = "overwrite"):
         self._enter("plan")
-        return SimpleNamespace(spec=spec, run_id="run-1", inputs=[], sink_path=output or "out")
+        return SimpleNamespace(spec=spec, run_id="run-1", inputs=[], sink_path=output or "out",
+                               mode=mode)
 
     @contextmanager
     def dask_client(
@@ -114,7 +115,7 @@ class FakeEngine:
 
     def publish_run(self, staged: Any):
         self._enter("publish")
-        return SimpleNamespace(version="v000001", path="/data/out/v000001", manifest={})
+        return SimpleNamespace(version=0, path="/data/out", manifest={"rows": 7})
 
 
 @pytest.fixture

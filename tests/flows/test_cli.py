@@ -67,7 +67,7 @@ def test_run_prints_summary(fake_engine: FakeEngine, tiny_spec: Path) -> None:
         "rows written",
         "schema: id is not an int64",
         "dedup",
-        "v000001",
+        "0 (replaced the dataset: 7 rows)",
         "rows per second",
         "engine time",
         # where the rest of the run's time went
@@ -120,7 +120,7 @@ def test_verbose_shows_traceback_for_known_errors(fake_engine: FakeEngine, tiny_
 def test_inspect_lists_versions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     versions = [
         {
-            "version": "v000001",
+            "version": 0,
             "created_at": "2026-01-01T00:00:00Z",
             "rows": 1000,
             "shards": 2,
@@ -128,7 +128,7 @@ def test_inspect_lists_versions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             "latest": False,
         },
         {
-            "version": "v000002",
+            "version": 1,
             "created_at": "2026-01-02T00:00:00Z",
             "rows": 1200,
             "shards": 3,
@@ -139,10 +139,10 @@ def test_inspect_lists_versions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setattr("assay.pipelines.inspect.list_versions", lambda path: versions)
     result = runner.invoke(app, ["inspect", str(tmp_path)], terminal_width=200)
     assert result.exit_code == 0, result.output
-    rows = {line.split()[1]: line for line in result.stdout.splitlines() if " v0000" in line}
-    assert "LATEST" in rows["v000002"] and "LATEST" not in rows["v000001"]
-    assert "1,200" in rows["v000002"] and "ids pass" in rows["v000002"]
-    assert "ids FAIL" in rows["v000001"]
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if "2026-01" in line}
+    assert "LATEST" in rows["1"] and "LATEST" not in rows["0"]
+    assert "1,200" in rows["1"] and "ids pass" in rows["1"]
+    assert "ids FAIL" in rows["0"]
 
 
 def test_inspect_missing_dir_is_a_usage_error(tmp_path: Path) -> None:

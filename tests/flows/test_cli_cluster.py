@@ -15,6 +15,7 @@ from assay.flows.cli import app
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.spec import ClusterSpec
 from tests.dask_cli_cluster import CliCluster
+from tests.published import manifest_of
 
 pytestmark = pytest.mark.slow
 SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "events"
@@ -28,8 +29,7 @@ def test_run_on_an_existing_cluster(prefect_harness: None, cli_cluster: CliClust
         app, ["run", str(SAMPLE / "pipeline.yaml"), "--cluster", cli_cluster.address,
               "-i", uploads[0], "-i", uploads[1], "-o", output.as_uri()], terminal_width=200)
     assert result.exit_code == 0, result.output
-    latest = (output / "LATEST").read_text().strip()
-    manifest = json.loads((output / latest / "manifest.json").read_text())
+    manifest = manifest_of(output)
     expected = json.loads((SAMPLE / "expected.json").read_text())["accounting"]
     assert {k: manifest["accounting"][k] for k in expected} == expected
 

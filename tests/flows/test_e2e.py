@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 
 from assay.flows.cli import app
 from assay.flows.ingest import ingest
+from tests.published import manifest_of, rows_of
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -27,10 +27,9 @@ def test_flow_publishes_and_accounts_for_every_row(
     assert summary.quarantined == 1
     assert list(summary.quarantined_by_reason.values()) == [1]
     assert "id" in next(iter(summary.quarantined_by_reason))
-    assert summary.version == "v000001"
-    manifest = json.loads((Path(summary.path) / "manifest.json").read_text())
-    assert manifest["rows"] == 4
-    assert (tmp_path / "out" / "LATEST").read_text().strip() == "v000001"
+    assert summary.version == 0
+    assert manifest_of(summary.path)["rows"] == 4
+    assert rows_of(tmp_path / "out").num_rows == 4
 
 
 def test_cli_run_then_inspect(
@@ -51,8 +50,8 @@ def test_cli_run_then_inspect(
     assert table["rows read"] == "5"
     assert table["rows written"] == "4"
     assert table["rows quarantined"] == "1"
-    assert table["version"] == "v000001"
+    assert table["version"] == "0 (replaced the dataset: 4 rows)"
 
     listed = runner.invoke(app, ["inspect", str(output)], terminal_width=200)
     assert listed.exit_code == 0, listed.output
-    assert "v000001" in listed.stdout and "LATEST" in listed.stdout
+    assert "LATEST" in listed.stdout

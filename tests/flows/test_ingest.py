@@ -23,7 +23,7 @@ def test_flow_runs_stages_and_returns_summary(fake_engine: FakeEngine, tiny_spec
     assert (summary.rows_read, summary.rows_written, summary.quarantined) == (10, 7, 2)
     assert summary.dropped_by_step == {"dedup": 1}
     assert summary.rows_per_second == 5.0
-    assert summary.version == "v000001"
+    assert summary.version == 0
     assert progress == [(1, 2), (2, 2)]
     assert fake_engine.cluster_closed
     assert fake_engine.flow_run_name and fake_engine.flow_run_name.startswith("tiny-")
@@ -37,13 +37,13 @@ def test_report_creates_markdown_artifact(
 
     assert artifact is not None and artifact.type == "markdown"
     assert "| rows written | 7 |" in artifact.data
-    assert "v000001" in artifact.data
+    assert "| version | 0 (replaced the dataset: 7 rows) |" in artifact.data
 
 
 @pytest.mark.parametrize("stage", ["plan", "publish"])
 def test_io_errors_are_retried(fake_engine: FakeEngine, tiny_spec: Path, stage: str) -> None:
     fake_engine.fail[stage] = [OSError("flaky disk")]
-    assert ingest(str(tiny_spec)).version == "v000001"
+    assert ingest(str(tiny_spec)).version == 0
     assert fake_engine.calls[stage] == 2
 
 

@@ -54,7 +54,7 @@ def test_full_sink_fails_cleanly_with_nothing_published(pipeline: Path, tmp_path
     assert _run(pipeline, "-o", str(sink)).exit_code == 0
     before = tmp_path / "before"
     before.mkdir()
-    (before / "out").symlink_to(sink)  # the reference: v000001 as it was
+    (before / "out").symlink_to(sink)  # the reference: version 0 as it was
 
     BudgetFileSystem.limit(60_000)  # the run's shards alone need ~130 kB
     try:
@@ -64,12 +64,12 @@ def test_full_sink_fails_cleanly_with_nothing_published(pipeline: Path, tmp_path
 
     assert full.exit_code == EXIT_STORAGE, full.output
     assert re.fullmatch(
-        rf"error: budget://{sink}/_staging/[\w-]+: write failed, out of space "
+        rf"error: budget://{sink}/_assay/staging/[\w-]+: write failed, out of space "
         r"\(OSError: \[Errno 28\] No space left on device: '[^']+\.parquet'\)\n",
         _complaints(full.stderr)), full.stderr
-    assert latest(sink) == "v000001"
-    assert_nothing_left(sink, ["v000001"])
-    assert_same_dataset(sink, "v000001", before / "out", "v000001")
+    assert latest(sink) == 0
+    assert_nothing_left(sink, 0)
+    assert_same_dataset(sink, 0, before / "out", 0)
 
 
 def test_transient_read_errors_are_retried_by_the_flow(
@@ -85,8 +85,8 @@ def test_transient_read_errors_are_retried_by_the_flow(
 
     assert recovered.exit_code == 0, recovered.output
     assert FlakyFileSystem.failed == 2
-    assert_nothing_left(tmp_path / "out", ["v000001"])
-    assert_same_dataset(tmp_path / "out", "v000001", tmp_path / "reference", "v000001")
+    assert_nothing_left(tmp_path / "out", 0)
+    assert_same_dataset(tmp_path / "out", 0, tmp_path / "reference", 0)
 
 
 def test_permanent_read_error_fails_after_the_retries(
@@ -105,8 +105,8 @@ def test_permanent_read_error_fails_after_the_retries(
     assert _complaints(failed.stderr) == (f"error: flaky://{uploads}/a.csv: open failed "
                              "(ConnectionResetError: [Errno 104] Connection reset by peer)\n")
     assert met >= 1 + assay.flows.ingest.IO_RETRIES  # every attempt met it
-    assert not (tmp_path / "out" / "LATEST").exists()
-    assert not list((tmp_path / "out" / "_staging").iterdir())
+    assert latest(tmp_path / "out") is None
+    assert not list((tmp_path / "out" / "_assay" / "staging").iterdir())
 
 
 def test_a_bug_under_a_read_is_an_internal_failure_not_retried(
@@ -125,4 +125,4 @@ def test_a_bug_under_a_read_is_an_internal_failure_not_retried(
         "'fetch'" in failed.stderr
     assert "Traceback" in failed.stderr and "StorageError" not in failed.stderr
     assert BuggyFileSystem.reads >= 1 and len(attempts) == 1  # the engine ran once
-    assert not (tmp_path / "out" / "LATEST").exists()
+    assert latest(tmp_path / "out") is None

@@ -75,7 +75,8 @@ def test_draft_passes_on_its_upload_through_the_engine(events_suite: Path, tmp_p
     spec_path.write_text(yaml.safe_dump(spec))
     published = assay.run(spec_path)
 
-    result = json.loads(Path(published.path, "validation/drafted.json").read_text())
+    result = json.loads(Path(published.path, published.manifest["gates"][0]["result_path"])
+                        .read_text())
     failed = [r["expectation_config"] for r in result["results"] if not r["success"]]
     assert failed == []
     assert result["statistics"]["evaluated_expectations"] >= 19
