@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("tests.fault_kit", "tests.published")
-
 from tests.dask_cli_cluster import CliCluster, dask_cli_cluster
+
+# helpers whose asserts should explain themselves like a test's
+pytest.register_assert_rewrite("tests.fault_kit", "tests.published")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -33,7 +33,7 @@ def test_of_many_concurrent_claims_exactly_one_wins(ledger: Ledger) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         claims = list(pool.map(lambda _: ledger.claim(upload.id), range(16)))
     assert sum(c is not None for c in claims) == 1
-    ledger.finish(upload.id, "published", version="v000001")
+    ledger.finish(upload.id, "published", version="0")
     assert ledger.claim(upload.id) is None
     assert ledger.outstanding("p") == []
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pyarrow.parquet as pq
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from assay.pipelines import compose
 from assay.pipelines.ledger import Ledger
 from tests.orchestration.conftest import (
     AUTH,
@@ -31,6 +31,7 @@ from tests.orchestration.conftest import (
     serving,
     wait_for,
 )
+from tests.published import commits, latest_version, manifest_of, rows_of
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +59,10 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def _manifests(sink: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(sink.glob("v*/manifest.json"))]
+    """The manifest of every version of the sink's table, oldest first."""
+    if latest_version(sink) is None:
+        return []
+    return [manifest_of(sink, commit["version"]) for commit in commits(sink)]
 
 
 def _settled(client, upload_id: str) -> dict | None:
@@ -108,7 +112,7 @@ def test_http_upload_is_published_once(served: Served) -> None:
         assert accepted["flow_run_id"], accepted  # the run its trigger started
         status = wait_for(lambda: _settled(client, accepted["upload_id"]), 90, "publishing")
         assert status["state"] == "published", status
-        assert status["version"] == "v000001"
+        assert status["version"] == "0"
         assert status["flow_run_id"] == accepted["flow_run_id"]
         again = _post(client, name, body, "b.csv")
         assert again.status_code == 200, again.text
@@ -116,7 +120,7 @@ def test_http_upload_is_published_once(served: Served) -> None:
         assert again.json()["state"] == "published"
     (manifest,) = _manifests(served.sink("upload"))
     assert [i["sha256"] for i in manifest["inputs"]] == [accepted["sha256"]]
-    rows = pq.read_table(served.sink("upload") / "v000001" / "part-00000.parquet").to_pydict()
+    rows = rows_of(served.sink("upload")).to_pydict()
     assert sorted(zip(rows["id"], rows["city"], strict=True)) == [(41, "Quito"), (42, "Accra")]
 
 
@@ -136,15 +140,17 @@ def test_concurrent_uploads_all_end_published_or_rejected(served: Served) -> Non
     assert [f["state"] for f in final] == ["published"] * 18 + ["rejected"] * 2, final
     assert all(f["reason"] for f in final[18:])
     manifests = _manifests(served.sink("burst"))
-    # one version per published upload, numbered without gaps or repeats: none lost, and
-    # no two runs picked the same number (they publish one at a time, under the lock)
-    assert [m["version"] for m in manifests] == [f"v{n:06d}" for n in range(1, 19)]
-    assert sorted(f["version"] for f in final[:18]) == [m["version"] for m in manifests]
+    # one appended version per published upload, numbered without gaps or repeats: none
+    # lost, none twice; each version is the whole dataset so far
+    assert [m["version"] for m in manifests] == list(range(18))
+    assert sorted(int(f["version"]) for f in final[:18]) == list(range(18))
     by_version = {m["version"]: m for m in manifests}
     for status in final[:18]:
-        manifest = by_version[status["version"]]
+        manifest = by_version[int(status["version"])]
         assert [i["sha256"] for i in manifest["inputs"]] == [status["sha256"]]
-        assert manifest["rows"] == 1
+        assert (manifest["mode"], manifest["rows_added"]) == ("append", 1)
+        assert manifest["rows"] == manifest["version"] + 1
+    assert sorted(rows_of(served.sink("burst")).column("id").to_pylist()) == list(range(18))
     # rejected uploads keep their files
     for status in final[18:]:
         upload = Ledger.in_data_dir(served.data_dir).get(status["upload_id"])
@@ -194,6 +200,35 @@ def test_crashed_run_is_retried_by_the_next_trigger(served: Served) -> None:
         assert again.json()["duplicate"] and again.json()["event_id"], again.text
         status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
     assert status["state"] == "published", status
+
+
+def test_a_run_that_died_after_its_commit_is_not_appended_twice(served: Served) -> None:
+    """The log is the truth: an upload whose commit landed while the ledger still says
+    ``running`` (the run died between the two) is marked published with that version by the
+    next trigger, and its rows are in the table once."""
+    name = served.names["pending"]
+    body = b"id,city\n8,Oslo\n"
+    ledger = Ledger.in_data_dir(served.data_dir)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
+            client_for(served.pipelines, served.data_dir) as client:
+        upload_id = _post(client, name, body).json()["upload_id"]
+    claimed = ledger.claim(upload_id)
+    assert claimed is not None
+    request = compose.load(served.pipelines / name / "pipeline.yaml", inputs=[claimed.uri],
+                           data_dir=served.data_dir).for_uploads()
+    committed = compose.run_all(request).version  # ... and the process died here
+    with ledger._transaction() as db:
+        db.execute("UPDATE uploads SET owner = ? WHERE id = ?",
+                   (f"{os.uname().nodename}:{dead.pid}", upload_id))
+    with client_for(served.pipelines, served.data_dir) as client:
+        again = _post(client, name, body)
+        assert again.json()["duplicate"] and again.json()["event_id"], again.text
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+    assert (status["state"], status["version"]) == ("published", str(committed))
+    ids = rows_of(served.sink("pending")).column("id").to_pylist()
+    assert ids.count(8) == 1 and latest_version(served.sink("pending")) == committed
 
 
 def _final_state(flow_run_id: str) -> dict | None:
