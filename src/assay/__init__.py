@@ -53,8 +53,8 @@ def run(
 
 
 def __getattr__(name: str) -> Any:
-    """``open_dataset`` and ``Dataset`` load on first use (assay.dataset imports the
-    error classes, which the command line would otherwise pay for on every call)."""
+    """``open_dataset`` and ``Dataset`` load on first use, so ``import assay`` stays on the
+    standard library (PEP 562)."""
     if name in ("Dataset", "open_dataset"):
         from assay import dataset
 

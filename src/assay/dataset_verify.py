@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pyarrow.fs import FileSystem
 
 _CHUNK = 1 << 20
-_THREADS = 8  # hashing is I/O bound on object stores; hashlib releases the GIL
+_THREADS = 8  # hashes in parallel (hashlib releases the GIL; delta-rs's reads hold it)
 _SHOWN = 20  # problems listed in the error; the rest are counted
 
 
