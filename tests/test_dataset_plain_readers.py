@@ -19,6 +19,7 @@ from botocore.exceptions import EndpointConnectionError
 from deltalake import DeltaTable
 
 import assay
+from assay.pipelines.errors import DatasetCorrupt
 from tests.table_kit import TableKit, rows
 
 
@@ -146,6 +147,7 @@ def s3_table(table: TableKit) -> Iterator[dict[str, str]]:
 
 
 def test_storage_options_reach_every_read(s3_table: dict[str, str], expected) -> None:
+    """Last in this module: it removes a file from the copy."""
     dataset = assay.open_dataset("s3://lake/datasets/events", 1, storage_options=s3_table)
     assert dataset.files()[0].startswith("s3://lake/datasets/events/split=")
     assert dataset.manifest["version"] == 1
@@ -155,3 +157,11 @@ def test_storage_options_reach_every_read(s3_table: dict[str, str], expected) ->
     assert _by_id(pa.Table.from_pandas(dataset.to_dask().compute(), preserve_index=False)
                   .cast(expected[1].schema)) == _by_id(expected[1])
     assert dataset.splits == {"test": 5, "train": 35}
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_table["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    gone = dataset.files()[-1].removeprefix("s3://lake/")
+    s3.delete_object(Bucket="lake", Key=gone)
+    with pytest.raises(DatasetCorrupt, match="missing from storage"):
+        dataset.verify()

@@ -91,6 +91,24 @@ def test_a_dataset_is_a_snapshot(own_table: TableKit) -> None:
     assert assay.open_dataset(own_table.root).version == 2
 
 
+def test_a_vacuum_makes_versions_without_a_run(tmp_path: Path) -> None:
+    """delta-rs's vacuum commits twice (start, end): the data is the last run's, and so is
+    the manifest; the removed files were the ones no version since the overwrite reads."""
+    kit = TableKit(tmp_path / "events", split=True)
+    kit.publish(V0)
+    kit.publish(V2, mode="overwrite")
+    removed = DeltaTable(kit.root).vacuum(retention_hours=0, enforce_retention_duration=False,
+                                          dry_run=False)
+    assert len(removed) == 4  # version 0's shards
+    dataset = assay.open_dataset(kit.root)
+    assert dataset.version == 3
+    assert [(entry.operation, entry.run_id) for entry in dataset.history()[:2]] == [
+        ("VACUUM END", None), ("VACUUM START", None)]
+    assert dataset.manifest["run_id"] == kit.run_ids[1]
+    assert dataset.verify().runs == (kit.run_ids[1],)
+    assert _ids(dataset.to_arrow()) == _ids_of(V2)
+
+
 # --- splits and files ----------------------------------------------------------------------
 
 
