@@ -154,7 +154,9 @@ def test_storage_options_reach_every_read(s3_table: dict[str, str], expected) ->
     assert [entry.version for entry in dataset.history()] == [1, 0]
     assert dataset.verify().files == len(dataset.files())
     assert _by_id(dataset.to_arrow()) == _by_id(expected[1])
-    assert _by_id(pa.Table.from_pandas(dataset.to_dask().compute(), preserve_index=False)
+    # worker processes open the files with the options the tasks carry
+    frame = dataset.to_dask().compute(scheduler="processes", num_workers=2)
+    assert _by_id(pa.Table.from_pandas(frame, preserve_index=False)
                   .cast(expected[1].schema)) == _by_id(expected[1])
     assert dataset.splits == {"test": 5, "train": 35}
     import boto3

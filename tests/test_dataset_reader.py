@@ -205,7 +205,8 @@ def test_verify_names_a_changed_file_and_both_hashes(own_table: TableKit) -> Non
     with pytest.raises(DatasetCorrupt) as caught:
         dataset.verify()
     message = str(caught.value)
-    assert message.splitlines()[0] == "version 1: 1 of 5 files failed verification"
+    assert message.splitlines()[0] == \
+        f"{own_table.root} version 1: 1 of 5 files failed verification"
     assert f"{relative}: sha256 {actual}, but _assay/runs/" in message
     assert f"records {recorded}" in message
     assert caught.value.exit_code == EXIT_STORAGE

@@ -122,7 +122,8 @@ class Dataset:
     def verify(self) -> Verified:
         """Hash every file this version reads and compare each with the sha256 its run's
         manifest recorded; raise DatasetCorrupt naming each missing or changed file."""
-        return verify_files(self._fs, self.version, [path for path, _, _ in self._shards])
+        return verify_files(self._fs, [path for path, _, _ in self._shards],
+                            version=self.version, where=self.path)
 
     def to_arrow(self, split: str | None = None,
                  columns: list[str] | None = None) -> pa.Table:

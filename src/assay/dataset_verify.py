@@ -29,9 +29,9 @@ class Verified:
     runs: tuple[str, ...]  # the runs whose shards make up the version
 
 
-def verify_files(fs: FileSystem, version: int, paths: list[str]) -> Verified:
+def verify_files(fs: FileSystem, paths: list[str], *, version: int, where: str) -> Verified:
     """Hash every path (relative to the table root) and compare it with its run's manifest;
-    raise DatasetCorrupt naming each file that is missing or differs."""
+    raise DatasetCorrupt naming ``where`` (the dataset) and each file missing or changed."""
     expected, problems = _expected_hashes(fs, paths)
     checkable = [path for path in paths if path in expected]
     with ThreadPoolExecutor(_THREADS) as pool:
@@ -46,7 +46,8 @@ def verify_files(fs: FileSystem, version: int, paths: list[str]) -> Verified:
     if problems:
         more = len(problems) - _SHOWN
         raise DatasetCorrupt("\n".join([
-            f"version {version}: {len(problems)} of {len(paths)} files failed verification",
+            f"{where} version {version}: {len(problems)} of {len(paths)} files failed "
+            "verification",
             *problems[:_SHOWN], *([f"... and {more} more"] if more > 0 else [])]))
     return Verified(version=version, files=len(paths),
                     bytes=sum(entry[1] for entry in found.values() if entry),
