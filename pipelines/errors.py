@@ -74,6 +74,20 @@ class TransientStorageError(StorageError):
     the storage library's own retries): the flow retries the task that met it."""
 
 
+class DatasetNotFound(AssayError):
+    """A reader asked for what is not there: no Delta table at the path (nothing, another
+    folder, or a dataset in the old version-folder layout), or no such version or split."""
+
+    exit_code = EXIT_STORAGE
+
+
+class DatasetCorrupt(AssayError):
+    """A published file is missing, or its bytes differ from the sha256 its run's manifest
+    recorded: what a training job would read is not what assay published."""
+
+    exit_code = EXIT_STORAGE
+
+
 # Base errors of the network libraries under fsspec's object-store filesystems that reach a
 # caller untranslated: s3fs raises botocore's connection and response-parsing errors,
 # aiohttp's payload errors and urllib3's IncompleteRead as they are once its retries are

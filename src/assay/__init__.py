@@ -1,8 +1,9 @@
 """assay: raw uploads in, curated and validated Parquet datasets out.
 
-The public Python API. Importing ``assay`` is cheap: the engine (Dask, pandas, pyarrow) is
-imported when a function here is first called, so the command line and the workers pay only
-for what they use. The layers are subpackages: ``assay.pipelines`` (the engine),
+The public Python API: ``run`` publishes a version of a dataset, ``open_dataset`` reads one.
+Importing ``assay`` is cheap: the engine (Dask, pandas, pyarrow, deltalake) is imported when
+a function here is first called, so the command line and the workers pay only for what they
+use. The layers are subpackages: ``assay.pipelines`` (the engine),
 ``assay.transforms``, ``assay.validation`` and ``assay.flows`` (Prefect and the CLI).
 """
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from os import PathLike
 
+    from assay.dataset import Dataset, open_dataset
     from assay.pipelines.compose import RunResult
     from assay.pipelines.spec import PipelineSpec
 
@@ -50,4 +52,14 @@ def run(
     return compose.run_all(request, on_progress=on_progress, client=client)
 
 
-__all__ = ["__version__", "run"]
+def __getattr__(name: str) -> Any:
+    """``open_dataset`` and ``Dataset`` load on first use, so ``import assay`` stays on the
+    standard library (PEP 562)."""
+    if name in ("Dataset", "open_dataset"):
+        from assay import dataset
+
+        return getattr(dataset, name)
+    raise AttributeError(f"module 'assay' has no attribute {name!r}")
+
+
+__all__ = ["Dataset", "__version__", "open_dataset", "run"]
