@@ -85,8 +85,9 @@ class TableKit:
                 "assay.uploads": json.dumps(upload_hashes),
                 "assay.manifest": manifest_rel,
             },
-            app_transactions=[Transaction(app_id=f"assay-upload-{upload['sha256']}", version=1)
-                              for upload in upload_hashes]))
+            app_transactions=[Transaction(f"assay-run-{run_id}", version)] + [
+                Transaction(f"assay-upload-{upload['sha256']}", version)
+                for upload in upload_hashes]))
         self.run_ids.append(run_id)
         return version
 

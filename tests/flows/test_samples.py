@@ -12,6 +12,7 @@ import pytest
 from prefect.artifacts import Artifact
 from typer.testing import CliRunner
 
+import assay
 from assay.flows.cli import app
 from assay.flows.gate_artifacts import gate_artifact_key
 from tests.published import manifest_of, quarantine_of
@@ -82,6 +83,10 @@ def _assert_every_reader_sees(output: Path, manifest: dict) -> None:
     assert pl.scan_delta(str(output)).select(pl.len()).collect().item() == manifest["rows"]
     assert ds.dataset(table.file_uris(), format="parquet").count_rows() == manifest["rows"]
     assert table.to_pyarrow_dataset().count_rows() == manifest["rows"]
+    dataset = assay.open_dataset(output)
+    assert dataset.manifest == manifest and dataset.verify().files == len(manifest["shards"])
+    assert dataset.to_arrow().num_rows == manifest["rows"] == len(dataset.to_hf())
+    assert dataset.splits == manifest.get("splits", {})
     for split, rows in manifest.get("splits", {}).items():
         assert pl.scan_delta(str(output)).filter(pl.col("split") == split) \
             .select(pl.len()).collect().item() == rows
