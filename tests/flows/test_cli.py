@@ -10,7 +10,13 @@ import typer
 from typer.testing import CliRunner
 
 from assay.flows.cli import app
-from assay.pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
+from assay.pipelines.errors import (
+    AlreadyPublished,
+    AssayError,
+    GateAborted,
+    SpecError,
+    UploadRejected,
+)
 
 if TYPE_CHECKING:
     from conftest import FakeEngine
@@ -86,6 +92,8 @@ def test_run_prints_summary(fake_engine: FakeEngine, tiny_spec: Path) -> None:
         ("plan", SpecError("spec.yaml: sink.path: field required"), 2),
         ("plan", UploadRejected("a.csv: not CSV"), 3),
         ("engine", GateAborted("gate 'ids': 40% quarantined > 10%"), 4),
+        ("plan", AlreadyPublished("a.csv: already in the dataset (version 3, sha256 "
+                                  "0123456789ab...); nothing published", 3), 6),
     ],
 )
 def test_known_errors_map_to_exit_codes_in_one_line(
