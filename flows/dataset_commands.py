@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from assay.pipelines.table_versions import VersionInfo
 
 dataset_app = typer.Typer()
-stdout = Console()
 
 DatasetArgument = Annotated[
     str,
@@ -231,6 +230,7 @@ def _span(versions: tuple[int, ...]) -> str:
 
 def _show(title: str, header: list[str], rows: list[list[str]], right: set[int]) -> None:
     """A rich table on a terminal; else the title and aligned plain columns."""
+    stdout = Console()  # as wide as the terminal is now
     if stdout.is_terminal:
         table = Table(title=escape(title), title_justify="left")
         for index, name in enumerate(header):
