@@ -78,10 +78,12 @@ def convert(path: str, data_dir: Path | None = None) -> Conversion:
             if fs.isdir(root) and DeltaTable.is_deltatable(table_uri(path)):
                 return Conversion((), (), ())
             raise DatasetError(f"{path}: not a dataset (no LATEST, no _delta_log/)")
+        _refuse_a_published_table(path)
         remove_unpublished(fs, root)  # a crashed publish's folder: the old engine's rule
         latest = int(str(read_latest(fs, root)).removeprefix("v"))
-        versions = tuple(_convert_version(fs, root, path, f"v{number:06d}")
-                         for number in version_numbers(fs, root) if number <= latest)
+        converted = [_convert_version(fs, root, path, f"v{number:06d}")
+                     for number in version_numbers(fs, root) if number <= latest]
+        versions = tuple(done for done in converted if done is not None)
         aborted, left = _convert_aborted(fs, root, path)
         for leftover in (STAGING, LATEST):  # the old runs' staging, then LATEST, last
             if fs.exists(f"{root}/{leftover}"):
@@ -97,9 +99,23 @@ def _storage(path: str) -> Iterator[None]:
         raise storage_failure(path, "convert", exc) from exc
 
 
+def _refuse_a_published_table(path: str) -> None:
+    """Old version folders beside a table that runs have published to: the old versions
+    would land on top of the new ones, so say so instead."""
+    table = _open(table_uri(path))
+    if table is not None and any(CONVERTED_FROM not in e for e in table.history()):
+        raise DatasetError(f"{path}: both old version folders and a Delta table that runs "
+                           "have published to; convert the old folders on their own (a copy "
+                           "without _delta_log/) or remove them")
+
+
 def _convert_version(fs: fsspec.AbstractFileSystem, root: str, path: str, name: str
-                     ) -> tuple[str, int]:
+                     ) -> tuple[str, int] | None:
+    """Convert one old version; None for the rest of a folder whose removal stopped."""
     folder = f"{root}/{name}"
+    if not fs.exists(f"{folder}/manifest.json"):  # every published folder had one
+        fs.rm(folder, recursive=True)
+        return None
     old = json.loads(fs.cat_file(f"{folder}/manifest.json"))
     run_id = old["run_id"]
     table = _open(table_uri(path))

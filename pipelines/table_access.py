@@ -83,8 +83,8 @@ def check_version(path: str, history: list[dict], version: int) -> None:
 
 
 def live_files(table: DeltaTable) -> dict[str, int]:
-    """The files the table's loaded version reads, by path relative to the root as stored
-    (the log keeps paths percent-encoded: ``split=a%20b/``), with their record counts (the
+    """The files the table's loaded version reads, by their paths relative to the root
+    (decoded: the log percent-encodes them, ``split=a%20b/``), with their record counts (the
     add actions' ``numRecords``; 0 where a writer left it out)."""
     actions = pa.table(table.get_add_actions(flatten=True))
     paths = actions.column("path").to_pylist()

@@ -48,8 +48,7 @@ class VersionInfo:
 
 
 def list_versions(path: str) -> list[VersionInfo]:
-    """Every version the log holds, oldest first; the table is loaded at each in turn, so
-    the log is read once, forward."""
+    """Every version the log holds, oldest first (the table is loaded at each in turn)."""
     table = open_table(path)
     fs, root = dataset_fs(path)
     present = data_files(fs, root)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 from deltalake import DeltaTable
@@ -18,7 +19,7 @@ from deltalake import DeltaTable
 from assay.pipelines import legacy
 from assay.pipelines.errors import DatasetError
 from assay.pipelines.table_access import open_table
-from tests.care_kit import rows_at
+from tests.care_kit import commit_run, rows_at
 
 LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy_layout"
 
@@ -180,3 +181,21 @@ def test_old_staging_goes_and_strange_quarantine_folders_stay(dataset: Path) -> 
 def test_a_path_that_is_no_dataset(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r": not a dataset \(no LATEST, no _delta_log/\)$"):
         legacy.convert(str(tmp_path))
+
+
+def test_the_rest_of_a_folder_whose_removal_stopped_goes(dataset: Path) -> None:
+    old = old_state(dataset)
+    legacy.convert(str(dataset))
+    (dataset / "LATEST").write_text(list(old["versions"])[-1] + "\n")  # as if it stopped
+    remnant = dataset / next(iter(old["versions"])) / "validation"
+    remnant.mkdir(parents=True)
+    (remnant / "quality.html").write_text("what rmtree had not reached")
+    assert legacy.convert(str(dataset)).versions == ()
+    check_converted(dataset, old)
+
+
+def test_old_folders_beside_a_table_runs_published_to_are_refused(dataset: Path) -> None:
+    commit_run(dataset, {None: pa.table({"id": [1]})}, run_id="new")
+    with pytest.raises(DatasetError, match="both old version folders and a Delta table"):
+        legacy.convert(str(dataset))
+    assert (dataset / "LATEST").exists() and list(dataset.glob("v0*"))
