@@ -22,12 +22,11 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 
 def gate(name: str = "quality", policy: str = "quarantine", success: bool = True,
          quarantined: int = 0) -> dict[str, Any]:
-    """A gate's manifest entry."""
+    """A gate's manifest entry (``commit_run`` adds its ``result_path``)."""
     failed = [] if success else ["expect_column_values_to_not_be_null"]
     return {"name": name, "policy": policy, "success": success,
             "rows_quarantined": quarantined, "row_level_failed": failed,
-            "aggregate_failed": [], "statistics": {},
-            "result_path": f"_assay/runs/<run>/gates/{name}.json"}
+            "aggregate_failed": [], "statistics": {}}
 
 
 def commit_run(root: Path, tables: dict[str | None, pa.Table], *, mode: str = "append",
@@ -61,7 +60,9 @@ def commit_run(root: Path, tables: dict[str | None, pa.Table], *, mode: str = "a
     _write_manifest(root / manifest, {
         "version": version, "created_at": datetime.now(UTC).isoformat(), "run_id": run_id,
         "pipeline": "kit", "mode": mode, "rows": rows_after, "rows_added": added,
-        "shards": shards, "gates": gates or [], "inputs": inputs,
+        "shards": shards, "inputs": inputs,
+        "gates": [{**g, "result_path": f"_assay/runs/{run_id}/gates/{g['name']}.json"}
+                  for g in gates or []],
         "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}
                    for f in schema]})
     properties = CommitProperties(
