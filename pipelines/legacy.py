@@ -41,7 +41,7 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 from assay.pipelines.errors import DatasetError, storage_errors, storage_failure
 from assay.pipelines.ledger import default_data_dir
 from assay.pipelines.lock import dataset_lock
-from assay.pipelines.staging import ABORTED, STAGING, move_folder, write_json
+from assay.pipelines.staging import ABORTED, move_folder, write_json
 from assay.pipelines.table_access import (
     CONVERTED_FROM,
     MANIFEST,
@@ -60,6 +60,7 @@ from assay.pipelines.versions import LATEST, read_latest, remove_unpublished, ve
 
 SPLIT = "split"
 QUARANTINE_PARTITION = "run_id"
+OLD_STAGING = "_staging"  # the old runs' staging folders (the table keeps _assay/staging/)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def convert(path: str, data_dir: Path | None = None) -> Conversion:
                      for number in version_numbers(fs, root) if number <= latest]
         versions = tuple(done for done in converted if done is not None)
         aborted, left = _convert_aborted(fs, root, path)
-        for leftover in (STAGING, LATEST):  # the old runs' staging, then LATEST, last
+        for leftover in (OLD_STAGING, LATEST):  # LATEST last
             if fs.exists(f"{root}/{leftover}"):
                 fs.rm(f"{root}/{leftover}", recursive=True)
     return Conversion(versions, aborted, left)
