@@ -41,6 +41,13 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 from assay.pipelines.errors import DatasetError, storage_errors, storage_failure
 from assay.pipelines.ledger import default_data_dir
 from assay.pipelines.lock import dataset_lock
+from assay.pipelines.old_layout import (
+    LATEST,
+    is_legacy,
+    read_latest,
+    remove_unpublished,
+    version_numbers,
+)
 from assay.pipelines.staging import ABORTED, move_folder, write_json
 from assay.pipelines.table_access import (
     CONVERTED_FROM,
@@ -53,10 +60,8 @@ from assay.pipelines.table_access import (
     RUNS,
     UPLOADS,
     dataset_fs,
-    is_legacy,
     table_uri,
 )
-from assay.pipelines.versions import LATEST, read_latest, remove_unpublished, version_numbers
 
 SPLIT = "split"
 QUARANTINE_PARTITION = "run_id"

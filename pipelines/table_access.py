@@ -16,8 +16,8 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from assay.pipelines.errors import DatasetError
+from assay.pipelines.old_layout import is_legacy
 from assay.pipelines.staging import sink_fs
-from assay.pipelines.versions import read_latest
 
 ASSAY_FOLDER = "_assay"
 RUNS = f"{ASSAY_FOLDER}/runs"
@@ -44,12 +44,6 @@ def table_uri(path: str) -> str:
 def dataset_fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The dataset's filesystem and root (credentials from the environment)."""
     return sink_fs(path, {})
-
-
-def is_legacy(fs: fsspec.AbstractFileSystem, root: str) -> bool:
-    """The first release's layout: a ``LATEST`` pointer to ``vNNNNNN/`` folders. A
-    conversion that stopped part way still has it (``LATEST`` goes last)."""
-    return read_latest(fs, root) is not None
 
 
 def open_table(path: str, version: int | None = None) -> DeltaTable:
