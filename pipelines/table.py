@@ -33,6 +33,13 @@ RUNS = f"{ASSAY_FOLDER}/runs"
 STAGING = f"{ASSAY_FOLDER}/staging"
 QUARANTINE = "_quarantine"
 SPLIT_COLUMN = "split"
+# keys of a data commit's metadata in the log (``commit_metadata``)
+RUN_ID = "assay.run_id"
+PIPELINE = "assay.pipeline"
+MODE = "assay.mode"
+ROWS_ADDED = "assay.rows_added"
+UPLOADS = "assay.uploads"
+MANIFEST = "assay.manifest"
 
 
 def table_uri(sink_path: str) -> str:
@@ -129,7 +136,7 @@ def commit(sink_path: str, options: dict[str, Any], actions: list[AddAction],
     landed = open_table(sink_path, options)
     if landed is None or landed.version() == version:
         return version
-    run_id = metadata.get("assay.run_id")
+    run_id = metadata.get(RUN_ID)
     return next(c["version"] for c in landed.history() if c.get("assay.run_id") == run_id)
 
 
@@ -176,11 +183,11 @@ def commit_metadata(manifest: dict) -> dict[str, str]:
     """What a data commit says about itself in the log (``DeltaTable.history()``): the run,
     how it wrote, what it ingested and where its full manifest is."""
     return {
-        "assay.run_id": manifest["run_id"],
-        "assay.pipeline": manifest["pipeline"],
-        "assay.mode": manifest["mode"],
-        "assay.rows_added": str(manifest["rows_added"]),
-        "assay.uploads": json.dumps([{"path": i["path"], "sha256": i["sha256"]}
-                                     for i in manifest["inputs"]]),
-        "assay.manifest": f"{RUNS}/{manifest['run_id']}/manifest.json",
+        RUN_ID: manifest["run_id"],
+        PIPELINE: manifest["pipeline"],
+        MODE: manifest["mode"],
+        ROWS_ADDED: str(manifest["rows_added"]),
+        UPLOADS: json.dumps([{"path": i["path"], "sha256": i["sha256"]}
+                             for i in manifest["inputs"]]),
+        MANIFEST: f"{RUNS}/{manifest['run_id']}/manifest.json",
     }
