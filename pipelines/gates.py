@@ -52,7 +52,7 @@ def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str
                ) -> tuple[dd.DataFrame, GatePoint]:
     """The gate's verdicts are evaluated once per partition, on its live rows; statistics
     and (under ``quarantine``) routing both read them, in the run's one graph."""
-    evaluator = GateEvaluator(load_gate_suite(gate, resolve), gate.name)
+    evaluator = GateEvaluator(load_gate_suite(gate, resolve), gate.name, gate.scope)
     live = frame[live_mask(frame)][data_columns(frame._meta)]
     answers = answer_requests(live, evaluator.requests)
     verdicts = gate_verdicts(frame, evaluator, answers, select=live_data)

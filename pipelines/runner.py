@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from distributed import Client, Future, as_completed, futures_of
 
+from assay.pipelines import gate_scope
 from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
@@ -75,14 +76,13 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     if accounting.rows_read == 0:
         staging_area.discard(staging, spec.sink.storage_options)
         raise UploadRejected(f"{', '.join(sources)}: no data rows in any input")
-    gates = [point.evaluator.result(stat) for point, stat in zip(graph.gates, gate_stats,
-                                                                 strict=True)]
+    gates, datasets = _judge(plan, staging, graph.gates, gate_stats)
     staged = StagedRun(
         plan=plan, staging_path=staging, schema=schema,
         shards=_entries(ledger, "shard"), quarantine=_entries(ledger, "quarantine"),
         accounting=accounting,
-        gates=[_gate_summary(point, result, accounting)
-               for point, result in zip(graph.gates, gates, strict=True)],
+        gates=[_gate_summary(point, result, dataset, accounting)
+               for point, result, dataset in zip(graph.gates, gates, datasets, strict=True)],
         backend=fr.backend_name(graph.frame._meta), wall_seconds=time.perf_counter() - started,
     )
     staged_results = {point.spec.name: result for point, result in zip(graph.gates, gates,
@@ -129,17 +129,41 @@ def _take(pending: as_completed, total: int, on_progress: ProgressCallback | Non
     return parts
 
 
+def _judge(plan: RunPlan, staging: str, points: list, run_stats: list
+           ) -> tuple[list, list[gate_scope.DatasetStatistics]]:
+    """Each gate's result, every expectation judged at its scope, and its statistics over
+    the dataset after this run, which are kept in staging for the next append to merge."""
+    version = gate_scope.published(plan)
+    results, datasets = [], []
+    for point, stats in zip(points, run_stats, strict=True):
+        dataset = gate_scope.dataset_statistics(version, point.evaluator, stats)
+        results.append(point.evaluator.result(stats, dataset.stats))
+        datasets.append(dataset)
+        gate_scope.keep(staging, point.spec.name, point.evaluator.kept(dataset.stats),
+                        plan.spec.sink.storage_options)
+    return results, datasets
+
+
 def _entries(ledger: pd.DataFrame, kind: str) -> list[dict]:
     rows = ledger[ledger["kind"] == kind].sort_values("path")
     return [{"path": r.path, "split": r.split or None, "rows": int(r.rows),
              "bytes": int(r.bytes), "sha256": r.sha256} for r in rows.itertuples()]
 
 
-def _gate_summary(point: Any, result: Any, accounting: Accounting) -> dict:
+def _gate_summary(point: Any, result: Any, dataset: gate_scope.DatasetStatistics,
+                  accounting: Accounting) -> dict:
     quarantined = accounting.quarantined_by_stage.get(point.stage, 0)
+    expectations = point.evaluator.suite.expectations
     return {
         "name": point.spec.name,
         "policy": point.spec.policy,
+        "scope": point.spec.scope,
+        "expectations": [
+            {"type": e.type, "columns": list(e.columns), "scope": scope,
+             "success": bool(r["success"])}
+            for e, scope, r in zip(expectations, point.evaluator.scopes,
+                                   result.ge_result["results"], strict=True)],
+        "reread": dataset.reread,
         "success": bool(result.success),
         "rows_quarantined": quarantined,
         "row_level_failed": list(result.row_level_failed),
@@ -149,17 +173,31 @@ def _gate_summary(point: Any, result: Any, accounting: Accounting) -> dict:
     }
 
 
+def _with_scopes(gate: dict, failed: list[str]) -> str:
+    """The failed expectation types, each with the scope it was judged at and, where it has
+    one, its observed value: ``expect_table_row_count_to_be_between (dataset: 812)``."""
+    named = []
+    for outcome in gate["result"]["results"]:
+        kind = outcome["expectation_config"]["type"]
+        if outcome["success"] or kind not in failed:
+            continue
+        observed = outcome["result"].get("observed_value")
+        shown = "" if observed is None else f": {observed}"
+        named.append(f"{kind} ({outcome['meta']['scope']}{shown})")
+    return ", ".join(named)
+
+
 def _enforce_policies(staged: StagedRun) -> None:
     """Abort (nothing published) on a failed ``abort`` gate, on an aggregate failure of a
     ``quarantine`` gate, or when a gate quarantined more than its allowed fraction."""
     for gate, spec in zip(staged.gates, staged.plan.spec.gates, strict=True):
-        failed = gate["row_level_failed"] + gate["aggregate_failed"]
         message = None
         if spec.policy == "abort" and not gate["success"]:
-            message = f"gate {spec.name!r} failed: {', '.join(failed)}"
+            failed = gate["row_level_failed"] + gate["aggregate_failed"]
+            message = f"gate {spec.name!r} failed: {_with_scopes(gate, failed)}"
         elif spec.policy == "quarantine" and gate["aggregate_failed"]:
             message = (f"gate {spec.name!r}: table-level expectations failed: "
-                       f"{', '.join(gate['aggregate_failed'])}")
+                       f"{_with_scopes(gate, gate['aggregate_failed'])}")
         elif spec.policy == "quarantine" and spec.max_quarantined_fraction is not None:
             fraction = gate["rows_quarantined"] / max(staged.accounting.rows_read, 1)
             if fraction > spec.max_quarantined_fraction:

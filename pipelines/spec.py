@@ -240,6 +240,13 @@ class GateSpec(Model):
     max_quarantined_fraction: float | None = Field(None, ge=0, le=1, description=(
         "Abort the run when the gate quarantines more than this fraction of the rows read "
         "(null: no limit)."), examples=[0.05])
+    scope: Literal["dataset", "upload"] = Field("dataset", description=(
+        "What the gate's table-level (aggregate) expectations judge in an appending run: "
+        "`dataset`, the dataset after the append (the published version's kept statistics "
+        "merged with the run's, see gates.md), or `upload`, the run's rows alone. One "
+        "expectation may say otherwise in its GE `meta: {scope: upload}`. Row-level "
+        "expectations always judge the rows being added; an overwrite run is the whole "
+        "dataset, so both scopes agree there."), examples=["upload"])
 
     @model_validator(mode="after")
     def _one_suite(self) -> GateSpec:
@@ -521,14 +528,16 @@ def parse_spec(data: Any, source: str, base_dir: Path) -> PipelineSpec:
 
 
 def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
+    """Load each gate's suite and resolve its scopes now, so an unknown expectation or a
+    refused scope fails the spec, not the run."""
     if not spec.gates:
         return
-    """Load each gate's suite now, so an unknown expectation fails the spec, not the run."""
+    from assay.validation.scope import scopes_of
     from assay.validation.suite import SuiteError, load_gate_suite
 
     for i, gate in enumerate(spec.gates):
         try:
-            load_gate_suite(gate, spec.resolve)
+            scopes_of(load_gate_suite(gate, spec.resolve).expectations, gate.scope)
         except SuiteError as exc:
             raise SpecError(f"{source}: gates[{i}]: {exc}") from None
 

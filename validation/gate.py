@@ -3,11 +3,14 @@
 The evaluator is plain Python and picklable; ``assay.validation.dask_gate`` wires it into a graph.
 An expectation that fails to evaluate where GE's engine raises too (a missing column,
 incomparable types) becomes a failed result with ``exception_info``, never a crashed run.
+An appending run judges each expectation at its scope (``scope``): the run's statistics, or
+those merged with what the published version kept (``kept``).
 """
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -18,6 +21,8 @@ from assay.validation.expectations import Expectation, ExpectationError, Table
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.requests import Answers, Request
 from assay.validation.expectations.shared import partition_scope
+from assay.validation.kept import Kept
+from assay.validation.scope import Scope, scopes_of
 from assay.validation.suite import Suite
 
 
@@ -56,14 +61,29 @@ class GateResult:
 
 
 _EVALUATION_ERRORS = (ExpectationError, TypeError)
+_UNKNOWN = object()  # a dataset statistic the published version did not keep
+
+
+def _partial(expectation: Expectation, part: Any, answers: Answers) -> Any:
+    """The expectation's partial of ``part``, or Failed where it cannot be evaluated."""
+    try:
+        return expectation.partial(part, answers)
+    except _EVALUATION_ERRORS as exc:
+        return Failed(str(exc))
+
+
+def _merge_one(expectation: Expectation, a: Any, b: Any) -> Any:
+    """Two partials of one expectation folded; a failed evaluation wins."""
+    return a if isinstance(a, Failed) else b if isinstance(b, Failed) else expectation.merge(a, b)
 
 
 class GateEvaluator:
     """Evaluates one gate's suite natively; see the module docstring."""
 
-    def __init__(self, suite: Suite, gate_name: str) -> None:
+    def __init__(self, suite: Suite, gate_name: str, scope: Scope = "dataset") -> None:
         self.suite = suite
         self.gate_name = gate_name
+        self.scopes = scopes_of(suite.expectations, scope)
         asked = (request for e in suite.expectations for request in e.requests)
         self.requests: list[Request] = list(dict.fromkeys(asked))  # each distinct one once
 
@@ -86,33 +106,87 @@ class GateEvaluator:
 
     def _evaluate_one(self, expectation: Expectation, part: Any, answers: Answers,
                       partials: list[Any], parts: list[tuple[Any, str]]) -> None:
+        if not isinstance(expectation, MapExpectation):
+            partials.append(_partial(expectation, part, answers))
+            return
         try:
-            if isinstance(expectation, MapExpectation):
-                considered, rows = expectation.masks(part, answers)
-                partials.append(expectation.summarize(part, considered, rows))
-                parts.append((rows, f"{self.gate_name}: {expectation.label}"))
-            else:
-                partials.append(expectation.partial(part, answers))
+            considered, rows = expectation.masks(part, answers)
         except _EVALUATION_ERRORS as exc:  # reported as a failed result, nothing routed
             partials.append(Failed(str(exc)))
+            return
+        partials.append(expectation.summarize(part, considered, rows))
+        parts.append((rows, f"{self.gate_name}: {expectation.label}"))
 
     def combine(self, stats: list[Stats]) -> Stats:
         empty = Stats(0, None, [e.empty() for e in self.suite.expectations])
         return reduce(self._merge, stats, empty)
 
     def _merge(self, a: Stats, b: Stats) -> Stats:
-        partials = [
-            x if isinstance(x, Failed) else y if isinstance(y, Failed) else e.merge(x, y)
-            for e, x, y in zip(self.suite.expectations, a.partials, b.partials, strict=True)
-        ]
+        partials = [_merge_one(e, x, y)
+                    for e, x, y in zip(self.suite.expectations, a.partials, b.partials,
+                                       strict=True)]
         return Stats(a.rows + b.rows, a.columns or b.columns, partials)
 
-    def result(self, stats: Stats) -> GateResult:
-        table = Table(stats.rows, stats.columns)
-        results = [
-            self._expectation_result(e, p, table)
+    def rereads(self, published: Kept) -> list[Expectation]:
+        """The dataset-scope expectations whose statistic the published version did not
+        keep: their partial over it must be computed from its rows."""
+        return [e for e, scope in zip(self.suite.expectations, self.scopes, strict=True)
+                if scope == "dataset" and e.statistic is not None
+                and e.statistic not in published.statistics]
+
+    @staticmethod
+    def reread(expectations: list[Expectation], parts: Iterable[Any]) -> dict[str, Any]:
+        """The partial of each expectation's statistic over ``parts`` (the published rows,
+        a frame at a time: memory is one frame and the partials)."""
+        totals = [e.empty() for e in expectations]
+        for part in parts:
+            with partition_scope():
+                totals = [_merge_one(e, total, _partial(e, part, {}))
+                          for e, total in zip(expectations, totals, strict=True)]
+        statistics: dict[str, Any] = {}
+        for expectation, total in zip(expectations, totals, strict=True):
+            if isinstance(statistics.get(expectation.statistic, Failed("")), Failed):
+                statistics[expectation.statistic] = total  # a failed one yields to another
+        return statistics
+
+    def dataset(self, stats: Stats, published: Kept | None) -> Stats:
+        """The gate's statistics over the dataset after this run: the run's where it is the
+        whole dataset (``published`` None: an overwrite, a first version), else merged with
+        the published version's; ``_UNKNOWN`` for a statistic that version did not keep.
+        A partial that is no kept statistic (a column's dtype) is the run's: an append
+        keeps the table's columns and types."""
+        if published is None:
+            return stats
+        partials = [
+            p if e.statistic is None else
+            _merge_one(e, published.statistics[e.statistic], p)
+            if e.statistic in published.statistics else _UNKNOWN
             for e, p in zip(self.suite.expectations, stats.partials, strict=True)
         ]
+        return Stats(published.rows + stats.rows, stats.columns or published.columns, partials)
+
+    def kept(self, dataset: Stats) -> Kept:
+        """What to keep beside the version this run publishes (see ``kept``)."""
+        statistics: dict[str, Any] = {}
+        for expectation, partial in zip(self.suite.expectations, dataset.partials, strict=True):
+            if expectation.statistic is not None and not isinstance(partial, Failed) \
+                    and partial is not _UNKNOWN:
+                statistics.setdefault(expectation.statistic, partial)
+        return Kept(dataset.rows, dataset.columns, statistics)
+
+    def result(self, stats: Stats, dataset: Stats | None = None) -> GateResult:
+        """GE's result: each expectation judged on the run's ``stats`` or, at dataset
+        scope, on ``dataset`` (``dataset`` of the run; None: the run is the dataset)."""
+        dataset = dataset or stats
+        results = []
+        for e, scope, own, whole in zip(self.suite.expectations, self.scopes, stats.partials,
+                                        dataset.partials, strict=True):
+            judged = dataset if scope == "dataset" else stats
+            partial = whole if scope == "dataset" else own
+            if partial is _UNKNOWN:
+                raise ValueError(f"{e.label}: no dataset statistic (reread it first)")
+            results.append(self._expectation_result(e, partial, scope,
+                                                    Table(judged.rows, judged.columns)))
         row_level, aggregate = [], []
         for expectation, outcome in zip(self.suite.expectations, results, strict=True):
             if not outcome["success"]:
@@ -138,7 +212,8 @@ class GateEvaluator:
         return GateResult(ge_result["success"], ge_result, row_level, aggregate)
 
     @staticmethod
-    def _expectation_result(expectation: Expectation, partial: Any, table: Table) -> dict:
+    def _expectation_result(expectation: Expectation, partial: Any, scope: Scope,
+                            table: Table) -> dict:
         exception = {"raised_exception": False, "exception_traceback": None}
         if isinstance(partial, Failed):
             outcome: dict[str, Any] = {"success": False, "result": {}}
@@ -150,6 +225,6 @@ class GateEvaluator:
             "success": outcome["success"],
             "expectation_config": expectation.config(),
             "result": outcome["result"],
-            "meta": {},
+            "meta": {"scope": scope},
             "exception_info": {**exception, "exception_message": message},
         }

@@ -60,6 +60,7 @@ class SumCount:
 @register
 class ColumnMeanBetween(_MetricBetween):
     type = "expect_column_mean_to_be_between"
+    kept_as = "mean"
 
     @property
     def columns(self) -> tuple[str, ...]:

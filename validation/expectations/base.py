@@ -5,6 +5,9 @@ partition into a small picklable partial (``partial``), folds two partials (``me
 turns the total into GE's ``{"success", "result"}`` (``validate``). What a partition cannot
 know alone (duplicates over the table, the value before it) it asks for with ``requests``.
 Row-level expectations (``map.MapExpectation``) also say which rows are unexpected.
+An aggregate whose partial can be kept between dataset versions names it (``kept_as``), so a
+gate at dataset scope merges the published version's partial with the run's
+(``assay.validation.scope``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class Expectation(ABC):
     type: ClassVar[str]
     params: ClassVar[type[Params]] = Params  # the model of its kwargs
     row_level: ClassVar[bool] = False
+    # the statistic its partial is (``min``, ``value_counts``...), kept beside a published
+    # version; None: it needs only the table's rows and columns, or is row-level
+    kept_as: ClassVar[str | None] = None
 
     def __init__(self, kwargs: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
         self.kwargs = dict(kwargs)  # as given, for reports
@@ -56,6 +62,14 @@ class Expectation(ABC):
     @property
     def label(self) -> str:
         return f"{self.type}({', '.join(self.columns)})"
+
+    @property
+    def statistic(self) -> str | None:
+        """The name its partial is kept under (``min(score)``); expectations whose partials
+        are the same statistic share it."""
+        if self.kept_as is None:
+            return None
+        return f"{self.kept_as}({', '.join(self.columns)})"
 
     @property
     def requests(self) -> tuple[Request, ...]:

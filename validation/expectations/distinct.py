@@ -56,6 +56,7 @@ class _CountsExpectation(Expectation):
     """Partial: the column's value counts (see the module docstring)."""
 
     params: ClassVar[type[ColumnParams]] = ColumnParams
+    kept_as = "value_counts"
 
     @property
     def columns(self) -> tuple[str, ...]:

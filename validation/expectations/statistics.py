@@ -78,6 +78,7 @@ class _Extreme(_ColumnStatistic):
 class ColumnMinBetween(_Extreme):
     type = "expect_column_min_to_be_between"
     reduction = "min"
+    kept_as = "min"
     pick = min
 
 
@@ -85,6 +86,7 @@ class ColumnMinBetween(_Extreme):
 class ColumnMaxBetween(_Extreme):
     type = "expect_column_max_to_be_between"
     reduction = "max"
+    kept_as = "max"
     pick = max
 
 
@@ -94,6 +96,7 @@ class ColumnSumBetween(_ColumnStatistic):
 
     type = "expect_column_sum_to_be_between"
     reduction = "sum"
+    kept_as = "sum"
 
     def empty(self) -> SumCount:
         return SumCount()
@@ -125,6 +128,7 @@ class ColumnStdevBetween(_ColumnStatistic):
 
     type = "expect_column_stdev_to_be_between"
     reduction = "std"
+    kept_as = "moments"
 
     def empty(self) -> Moments:
         return Moments()
@@ -158,6 +162,7 @@ class ColumnNonNullProportionBetween(_MetricBetween):
     """Non-null rows over all rows; 0 for an empty table (GE's rule)."""
 
     type = "expect_column_proportion_of_non_null_values_to_be_between"
+    kept_as = "non_null"
 
     @property
     def columns(self) -> tuple[str, ...]:
