@@ -227,9 +227,10 @@ def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
 
 
 def assay_counts(dataset: Path) -> dict[str, Any]:
-    """The peers' counts, read from the published version's manifest."""
-    latest = (dataset / "LATEST").read_text().strip()
-    acc = json.loads((dataset / latest / "manifest.json").read_text())["accounting"]
+    """The peers' counts, read from the newest version's manifest (plain JSON: this script
+    runs where assay is only a CLI)."""
+    manifests = [json.loads(p.read_text()) for p in dataset.glob("_assay/runs/*/manifest.json")]
+    acc = max(manifests, key=lambda m: m["version"])["accounting"]
     by_reason = {
         ASSAY_STAGES.get(stage, stage): n for stage, n in acc["quarantined_by_stage"].items()
     }

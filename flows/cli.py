@@ -32,6 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
 from assay.pipelines.backend import BackendChoice
 from assay.pipelines.errors import EXIT_INTERNAL, AssayError
@@ -291,59 +292,8 @@ def _counted(items: list[str]) -> str:
     return f"{len(items)}: {', '.join(items)}" if items else "none"
 
 
-@app.command()
-def inspect(
-    dataset_dir: Annotated[
-        str,
-        typer.Argument(
-            help="Dataset directory (a spec's sink.path).",
-            metavar="DATASET_DIR",
-            show_default=False,
-        ),
-    ],
-    verbose: VerboseOption = False,
-) -> None:
-    """List a dataset's published versions: rows, shards, gate outcomes, which is LATEST."""
-    if "://" not in dataset_dir and not Path(dataset_dir).is_dir():
-        raise typer.BadParameter(f"{dataset_dir}: no such directory", param_hint="DATASET_DIR")
-    with _exit_codes(verbose):
-        from assay.pipelines.inspect import list_versions
-
-        versions = list_versions(dataset_dir)
-        if not versions:
-            stdout.print(f"{escape(dataset_dir)}: no published versions")
-            return
-        stdout.print(versions_table(dataset_dir, versions))
-
-
-def versions_table(dataset_dir: str, versions: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"versions of {escape(dataset_dir)}", title_justify="left")
-    for name, justify in [
-        ("version", "left"),
-        ("created", "left"),
-        ("rows", "right"),
-        ("shards", "right"),
-        ("gates", "left"),
-        ("", "left"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for v in versions:
-        gates = ", ".join(
-            f"{escape(str(g['name']))} " + ("[green]pass[/]" if g["success"] else "[red]FAIL[/]")
-            for g in v.get("gates", [])
-        )
-        table.add_row(
-            str(v["version"]),
-            str(v.get("created_at", "")),
-            f"{int(v.get('rows', 0)):,}",
-            str(len(shards) if isinstance(shards := v.get("shards", 0), list) else shards),
-            gates or "-",
-            "[bold]LATEST[/]" if v.get("latest") else "",
-        )
-    return table
-
-
 app.command()(doctor)
+app.add_typer(dataset_app)  # inspect, diff, vacuum, convert
 
 suite_app = typer.Typer(
     help="Work with Great Expectations suites.",

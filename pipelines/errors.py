@@ -41,6 +41,13 @@ class UploadRejected(AssayError):
     exit_code = EXIT_REJECTED
 
 
+class DatasetError(AssayError):
+    """A dataset path that cannot be looked after as asked: missing, not a Delta table, the
+    old layout (version folders), or without the version asked for; the line names it."""
+
+    exit_code = EXIT_INVALID_SPEC
+
+
 class GateAborted(AssayError):
     """A validation gate with the ``abort`` policy (or over its quarantine limit) failed."""
 

@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import fsspec
 
+from assay.pipelines.owners import owner_gone, this_process
+
 RETRYABLE = ("received", "pending", "failed")
 DONE = ("published", "rejected")
 DATA_DIR_ENV = "ASSAY_DATA_DIR"
-STALE_CLAIM = timedelta(hours=12)  # a claim from another host is trusted this long
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -77,26 +77,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _me() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_gone(owner: str | None, since: str) -> bool:
-    """Whether a claim's process is known dead (same host), or the claim is stale."""
-    if not owner:
-        return True
-    host, _, pid = owner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-    return datetime.now(UTC) - datetime.fromisoformat(since) > STALE_CLAIM
-
-
 @dataclass(frozen=True)
 class Upload:
     id: str
@@ -117,7 +97,7 @@ class Upload:
     def needs_run(self) -> bool:
         """Not published or rejected, and no live run holds it (a crashed one may)."""
         return self.state in RETRYABLE or (
-            self.state == "running" and _owner_gone(self.owner, self.updated_at))
+            self.state == "running" and owner_gone(self.owner, self.updated_at))
 
 
 class Ledger:
@@ -195,11 +175,11 @@ class Ledger:
             upload = self._one(db, "id = ?", upload_id)
             if upload is None or upload.state in DONE:
                 return None
-            if upload.state == "running" and not _owner_gone(upload.owner, upload.updated_at):
+            if upload.state == "running" and not owner_gone(upload.owner, upload.updated_at):
                 return None
             db.execute("UPDATE uploads SET state = 'running', owner = ?, flow_run_id = ?, "
                        "reason = NULL, updated_at = ? WHERE id = ?",
-                       (_me(), flow_run_id, _now(), upload_id))
+                       (this_process(), flow_run_id, _now(), upload_id))
             return self._one(db, "id = ?", upload_id)
 
     def finish(self, upload_id: str, state: str, *, version: str | None = None,

@@ -53,8 +53,13 @@ def _publish(staged) -> PublishedVersion:
         manifest = build_manifest(staged, version, shards, previous_rows)
         staging_area.write_json(fs, f"{run_folder}/manifest.json", manifest)
         killpoints.reached("before-commit")
-        _commit(staged, shards, manifest)
+        landed = _commit(staged, shards, manifest)
         killpoints.reached("committed")
+        if landed != version:  # another process's commit came first (no shared lock)
+            version = landed
+            manifest |= {"version": landed, "rows": delta.rows_in(
+                delta.open_table(plan.sink_path, options, landed))}
+            staging_area.write_json(fs, f"{run_folder}/manifest.json", manifest)
     else:
         manifest = staging_area.read_json(fs, f"{run_folder}/manifest.json")
     staging_area.commit_quarantine(fs, plan.sink_path, options, plan.run_id)
@@ -66,7 +71,7 @@ def _staging(staged) -> str:
     return staging_area.sink_fs(staged.staging_path, staged.plan.spec.sink.storage_options)[1]
 
 
-def _commit(staged, shards: list[dict], manifest: dict) -> None:
+def _commit(staged, shards: list[dict], manifest: dict) -> int:
     """The data commit: the run's shards, its metadata, and what it ingested, recorded as
     application transactions (uploads only when appending: an overwrite's rows do not
     outlive the next overwrite, so it claims no upload for good)."""
@@ -78,7 +83,7 @@ def _commit(staged, shards: list[dict], manifest: dict) -> None:
         app_ids += [delta.upload_app_id(upload.sha256) for upload in plan.inputs]
     actions = [delta.add_action(s["path"], s["bytes"], s["rows"], delta.split_values(s["split"]))
                for s in shards]
-    delta.commit(plan.sink_path, plan.spec.sink.storage_options, actions, schema,
+    return delta.commit(plan.sink_path, plan.spec.sink.storage_options, actions, schema,
                  [delta.SPLIT_COLUMN] if split else [], plan.mode,
                  delta.commit_metadata(manifest), app_ids)
 

@@ -1,11 +1,14 @@
 """A run's files before and around its commit: staging, gate results, the quarantine table.
 
-A run stages under ``<sink>/_assay/staging/<run-id>/`` (no reader looks under ``_assay``).
-Runs of a dataset hold its lock, so a staging folder found when a run starts belongs to a
-run that died; ``prepare`` finishes it when its commit landed (only the quarantine commit
-can be missing) and otherwise removes every file it left: its shards in the table folder
-and its part of the dedup index (both named after its run id), its quarantine files and its
-run folder. A run a gate aborted
+A run stages under ``<sink>/_assay/staging/<run-id>/`` (no reader looks under ``_assay``),
+with an ``OWNER`` file naming its process. A staging folder whose process is gone (or is
+this one, which holds the dataset lock now) belongs to a run that died; ``prepare``
+finishes it when its commit landed (only the quarantine commit can be missing) and
+otherwise removes every file it left: its shards in the table folder and its part of the
+dedup index (both named after its run id), its quarantine files and its run folder. A live
+process's folder is left alone: two processes that do not share a data directory (so not
+the lock) can append to one table at once, and delta-rs lands both commits. A run a gate
+aborted
 commits its quarantined rows and keeps its gate results and ``ABORTED.json`` under
 ``_assay/runs/<run-id>/``, so the abort can be explained, and nothing else.
 """
@@ -13,6 +16,7 @@ commits its quarantined rows and keeps its gate results and ``ABORTED.json`` und
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
@@ -23,10 +27,12 @@ from fsspec.implementations.local import LocalFileSystem
 
 from assay.pipelines import dedup_index
 from assay.pipelines import table as delta
+from assay.pipelines.owners import owner_gone, this_process
 from assay.pipelines.plan import RunPlan
 from assay.validation.report import render_html
 
 ABORTED = "ABORTED.json"
+OWNER = "OWNER"
 RUN_PARTITION = "run_id"
 
 
@@ -42,9 +48,10 @@ def prepare(plan: RunPlan) -> str:
     fs, root = sink_fs(plan.sink_path, options)
     area = f"{root}/{delta.STAGING}"
     leftovers = fs.ls(area, detail=False) if fs.exists(area) else []
-    if leftovers:
+    dead = [folder for folder in leftovers if _abandoned(fs, folder)]
+    if dead:
         table = delta.open_table(plan.sink_path, options)
-        for leftover in leftovers:
+        for leftover in dead:
             run_id = leftover.rstrip("/").rsplit("/", 1)[-1]
             if delta.committed_in(table, delta.run_app_id(run_id)) is not None:
                 commit_quarantine(fs, plan.sink_path, options, run_id)
@@ -53,7 +60,19 @@ def prepare(plan: RunPlan) -> str:
             fs.rm(leftover, recursive=True)
     path = f"{area}/{plan.run_id}"
     fs.makedirs(path, exist_ok=True)
+    fs.pipe_file(f"{path}/{OWNER}", f"{this_process()}\n{datetime.now(UTC).isoformat()}\n"
+                 .encode())
     return path if "://" not in plan.sink_path else fs.unstrip_protocol(path)
+
+
+def _abandoned(fs: fsspec.AbstractFileSystem, folder: str) -> bool:
+    """Whether a staging folder's run is over: its process gone, or this very process
+    (which holds the dataset's lock, so none of its runs is still writing here)."""
+    try:
+        owner, since = fs.cat_file(f"{folder}/{OWNER}").decode().split()
+    except FileNotFoundError:
+        return True  # its run died before it could say whose it is
+    return owner == this_process() or owner_gone(owner, since)
 
 
 def _remove_uncommitted(fs: fsspec.AbstractFileSystem, sink_path: str,

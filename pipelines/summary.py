@@ -23,6 +23,21 @@ class GateOutcome:
     rows_quarantined: int = 0
     failed: tuple[str, ...] = ()
 
+    @classmethod
+    def from_entry(cls, gate: dict) -> GateOutcome:
+        """From a gate's entry in the run (the manifest's ``gates`` list holds the same)."""
+        return cls(str(gate["name"]), bool(gate["success"]), gate.get("policy"),
+                   int(gate.get("rows_quarantined", 0)),
+                   tuple(gate.get("row_level_failed", []) + gate.get("aggregate_failed", [])))
+
+    def label(self) -> str:
+        """A table cell's words: ``pass``, ``quarantined N`` (the gate did its job), ``FAIL``."""
+        if self.success:
+            return "pass"
+        if self.policy == "quarantine":
+            return f"quarantined {self.rows_quarantined:,}"
+        return "FAIL"
+
     def verdict(self) -> str:
         """A quarantine gate that routed rows did its job: say how many, not FAILED."""
         if self.success:
@@ -108,12 +123,7 @@ def summarize(staged: StagedRun, published: PublishedVersion,
         dropped_by_step=dict(acc.dropped_by_step),
         shards=len(staged.shards),
         shard_bytes=sum(int(s.get("bytes", 0)) for s in staged.shards),
-        gates=[
-            GateOutcome(str(g["name"]), bool(g["success"]), g.get("policy"),
-                        int(g.get("rows_quarantined", 0)),
-                        tuple(g.get("row_level_failed", []) + g.get("aggregate_failed", [])))
-            for g in staged.gates
-        ],
+        gates=[GateOutcome.from_entry(g) for g in staged.gates],
         wall_seconds=float(staged.wall_seconds),
         version=published.version,
         path=published.path,

@@ -22,7 +22,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, create_table_with_add_actions
 from fsspec.implementations.local import LocalFileSystem
 
@@ -33,6 +33,13 @@ RUNS = f"{ASSAY_FOLDER}/runs"
 STAGING = f"{ASSAY_FOLDER}/staging"
 QUARANTINE = "_quarantine"
 SPLIT_COLUMN = "split"
+# keys of a data commit's metadata in the log (``commit_metadata``)
+RUN_ID = "assay.run_id"
+PIPELINE = "assay.pipeline"
+MODE = "assay.mode"
+ROWS_ADDED = "assay.rows_added"
+UPLOADS = "assay.uploads"
+MANIFEST = "assay.manifest"
 
 
 def table_uri(sink_path: str) -> str:
@@ -107,21 +114,36 @@ def commit(sink_path: str, options: dict[str, Any], actions: list[AddAction],
            schema: pa.Schema, partition_by: list[str], mode: str,
            metadata: dict[str, str], app_ids: list[str]) -> int:
     """One commit: create the table (its first version) or append to it or overwrite it;
-    ``app_ids`` are recorded as transactions carrying the new version. Returns it."""
+    ``app_ids`` are recorded as transactions carrying the version expected for it. Returns
+    the version it landed as: the expected one, unless another writer's commit landed first
+    (delta-rs then commits after it; two appends never conflict)."""
     table = open_table(sink_path, options)
-    version = 0 if table is None else table.version() + 1
-    properties = CommitProperties(
-        custom_metadata=metadata,
-        app_transactions=[Transaction(app_id, version) for app_id in app_ids])
     if table is None:
-        create_table_with_add_actions(
-            table_uri(sink_path), Schema.from_arrow(schema), actions, mode="error",
-            partition_by=partition_by or None,
-            storage_options=delta_options(options) or None, commit_properties=properties)
-    else:
-        table.create_write_transaction(actions, mode, schema, partition_by=partition_by or None,
-                                       commit_properties=properties)
-    return version
+        try:
+            create_table_with_add_actions(
+                table_uri(sink_path), Schema.from_arrow(schema), actions, mode="error",
+                partition_by=partition_by or None,
+                storage_options=delta_options(options) or None,
+                commit_properties=_properties(metadata, app_ids, 0))
+            return 0
+        except DeltaError:  # another writer created it first: commit after its version
+            table = open_table(sink_path, options)
+            if table is None:
+                raise
+    version = table.version() + 1
+    table.create_write_transaction(actions, mode, schema, partition_by=partition_by or None,
+                                   commit_properties=_properties(metadata, app_ids, version))
+    landed = open_table(sink_path, options)
+    if landed is None or landed.version() == version:
+        return version
+    run_id = metadata.get(RUN_ID)
+    return next(c["version"] for c in landed.history() if c.get("assay.run_id") == run_id)
+
+
+def _properties(metadata: dict[str, str], app_ids: list[str], version: int
+                ) -> CommitProperties:
+    return CommitProperties(custom_metadata=metadata,
+                            app_transactions=[Transaction(a, version) for a in app_ids])
 
 
 def check_same_columns(sink_path: str, options: dict[str, Any], schema: pa.Schema) -> None:
@@ -161,11 +183,11 @@ def commit_metadata(manifest: dict) -> dict[str, str]:
     """What a data commit says about itself in the log (``DeltaTable.history()``): the run,
     how it wrote, what it ingested and where its full manifest is."""
     return {
-        "assay.run_id": manifest["run_id"],
-        "assay.pipeline": manifest["pipeline"],
-        "assay.mode": manifest["mode"],
-        "assay.rows_added": str(manifest["rows_added"]),
-        "assay.uploads": json.dumps([{"path": i["path"], "sha256": i["sha256"]}
-                                     for i in manifest["inputs"]]),
-        "assay.manifest": f"{RUNS}/{manifest['run_id']}/manifest.json",
+        RUN_ID: manifest["run_id"],
+        PIPELINE: manifest["pipeline"],
+        MODE: manifest["mode"],
+        ROWS_ADDED: str(manifest["rows_added"]),
+        UPLOADS: json.dumps([{"path": i["path"], "sha256": i["sha256"]}
+                             for i in manifest["inputs"]]),
+        MANIFEST: f"{RUNS}/{manifest['run_id']}/manifest.json",
     }

@@ -1,4 +1,5 @@
-"""The assay CLI: spec checks, exit codes, one-line errors, inspect, help texts."""
+"""The assay CLI: spec checks, exit codes, one-line errors, help texts (the dataset
+commands: test_dataset_commands.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import typer
 from typer.testing import CliRunner
 
 from assay.flows.cli import app
-from assay.pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
+from assay.pipelines.errors import (
+    AlreadyPublished,
+    AssayError,
+    GateAborted,
+    SpecError,
+    UploadRejected,
+)
 
 if TYPE_CHECKING:
     from conftest import FakeEngine
@@ -86,6 +93,8 @@ def test_run_prints_summary(fake_engine: FakeEngine, tiny_spec: Path) -> None:
         ("plan", SpecError("spec.yaml: sink.path: field required"), 2),
         ("plan", UploadRejected("a.csv: not CSV"), 3),
         ("engine", GateAborted("gate 'ids': 40% quarantined > 10%"), 4),
+        ("plan", AlreadyPublished("a.csv: already in the dataset (version 3, sha256 "
+                                  "0123456789ab...); nothing published", 3), 6),
     ],
 )
 def test_known_errors_map_to_exit_codes_in_one_line(
@@ -117,44 +126,11 @@ def test_verbose_shows_traceback_for_known_errors(fake_engine: FakeEngine, tiny_
     assert result.stderr.splitlines()[-1] == "error: a.csv: empty"
 
 
-def test_inspect_lists_versions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    versions = [
-        {
-            "version": 0,
-            "created_at": "2026-01-01T00:00:00Z",
-            "rows": 1000,
-            "shards": 2,
-            "gates": [{"name": "ids", "success": False}],
-            "latest": False,
-        },
-        {
-            "version": 1,
-            "created_at": "2026-01-02T00:00:00Z",
-            "rows": 1200,
-            "shards": 3,
-            "gates": [{"name": "ids", "success": True}],
-            "latest": True,
-        },
-    ]
-    monkeypatch.setattr("assay.pipelines.inspect.list_versions", lambda path: versions)
-    result = runner.invoke(app, ["inspect", str(tmp_path)], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    rows = {line.split()[1]: line for line in result.stdout.splitlines() if "2026-01" in line}
-    assert "LATEST" in rows["1"] and "LATEST" not in rows["0"]
-    assert "1,200" in rows["1"] and "ids pass" in rows["1"]
-    assert "ids FAIL" in rows["0"]
-
-
-def test_inspect_missing_dir_is_a_usage_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["inspect", str(tmp_path / "nope")])
-    assert result.exit_code == 2
-
-
 def test_every_command_and_option_has_help() -> None:
     group = typer.main.get_command(app)
     commands = group.commands  # type: ignore[attr-defined]
-    assert set(commands) == {"run", "validate", "inspect", "suite", "doctor", "serve", "api",
-                             "watch"}
+    assert set(commands) == {"run", "validate", "inspect", "diff", "vacuum", "convert",
+                             "suite", "doctor", "serve", "api", "watch"}
     assert set(commands["suite"].commands) == {"draft"}  # type: ignore[attr-defined]
     leaves = {name: command for name, command in commands.items() if name != "suite"}
     leaves["suite draft"] = commands["suite"].commands["draft"]  # type: ignore[attr-defined]

@@ -181,24 +181,39 @@ def test_pending_upload_is_sent_when_an_intake_starts_with_a_server(served: Serv
     assert status["state"] == "published", status
 
 
+def _land_pending(served: Served, name: str, body: bytes) -> str:
+    """An upload landed while no Prefect server answered (so no run started); its id."""
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
+            client_for(served.pipelines, served.data_dir) as client:
+        return _post(client, name, body).json()["upload_id"]
+
+
+def _die_holding(ledger: Ledger, upload_id: str) -> None:
+    """The upload's claim now belongs to a process that has exited."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with ledger._transaction() as db:
+        db.execute("UPDATE uploads SET owner = ? WHERE id = ?",
+                   (f"{os.uname().nodename}:{dead.pid}", upload_id))
+
+
+def _send_again(served: Served, name: str, body: bytes, upload_id: str) -> dict:
+    """The same bytes sent again (a duplicate, which triggers a run): the upload's status
+    once that run settled it."""
+    with client_for(served.pipelines, served.data_dir) as client:
+        again = _post(client, name, body)
+        assert again.json()["duplicate"] and again.json()["event_id"], again.text
+        return wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+
+
 def test_crashed_run_is_retried_by_the_next_trigger(served: Served) -> None:
     name = served.names["pending"]
     body = b"id,city\n6,Ica\n"
     ledger = Ledger.in_data_dir(served.data_dir)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
-            client_for(served.pipelines, served.data_dir) as client:
-        upload_id = _post(client, name, body).json()["upload_id"]
-    # a run claimed it and died without a word
-    assert ledger.claim(upload_id) is not None
-    with ledger._transaction() as db:
-        db.execute("UPDATE uploads SET owner = ? WHERE id = ?",
-                   (f"{os.uname().nodename}:{dead.pid}", upload_id))
-    with client_for(served.pipelines, served.data_dir) as client:
-        again = _post(client, name, body)
-        assert again.json()["duplicate"] and again.json()["event_id"], again.text
-        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+    upload_id = _land_pending(served, name, body)
+    assert ledger.claim(upload_id) is not None  # a run claimed it and died without a word
+    _die_holding(ledger, upload_id)
+    status = _send_again(served, name, body, upload_id)
     assert status["state"] == "published", status
 
 
@@ -209,23 +224,14 @@ def test_a_run_that_died_after_its_commit_is_not_appended_twice(served: Served) 
     name = served.names["pending"]
     body = b"id,city\n8,Oslo\n"
     ledger = Ledger.in_data_dir(served.data_dir)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), \
-            client_for(served.pipelines, served.data_dir) as client:
-        upload_id = _post(client, name, body).json()["upload_id"]
+    upload_id = _land_pending(served, name, body)
     claimed = ledger.claim(upload_id)
     assert claimed is not None
     request = compose.load(served.pipelines / name / "pipeline.yaml", inputs=[claimed.uri],
                            data_dir=served.data_dir).for_uploads()
     committed = compose.run_all(request).version  # ... and the process died here
-    with ledger._transaction() as db:
-        db.execute("UPDATE uploads SET owner = ? WHERE id = ?",
-                   (f"{os.uname().nodename}:{dead.pid}", upload_id))
-    with client_for(served.pipelines, served.data_dir) as client:
-        again = _post(client, name, body)
-        assert again.json()["duplicate"] and again.json()["event_id"], again.text
-        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+    _die_holding(ledger, upload_id)
+    status = _send_again(served, name, body, upload_id)
     assert (status["state"], status["version"]) == ("published", str(committed))
     ids = rows_of(served.sink("pending")).column("id").to_pylist()
     assert ids.count(8) == 1 and latest_version(served.sink("pending")) == committed

@@ -14,8 +14,15 @@ from assay.pipelines.errors import AlreadyPublished, SpecError, StorageError
 from assay.pipelines.plan import plan_run
 from assay.pipelines.publish import publish_run
 from assay.pipelines.runner import execute_run
-from tests.pipelines.conftest import load_manifest
-from tests.published import commits, latest_version, leftovers, rows_of, shard_bytes
+from tests.pipelines.conftest import BASIC_SCHEMA, load_manifest
+from tests.published import (
+    commits,
+    latest_version,
+    leftovers,
+    rows_of,
+    shard_bytes,
+)
+from tests.published import manifest_of as manifest_of_version
 
 ROWS = b"id,name,amount\n" + b"".join(b"%d,n%d,%d.5\n" % (i, i % 7, i) for i in range(3000))
 MORE = b"id,name,amount\n" + b"".join(b"%d,m%d,%d.5\n" % (i, i % 5, i) for i in range(3000, 3500))
@@ -178,3 +185,51 @@ def test_the_quarantine_is_a_table_queried_by_reason(make_spec, uploads, run):
                 .select("_source_line", "_reasons", "run_id").collect())
     assert sorted(rejected["_source_line"].to_list()) == [3, 4]
     assert set(rejected["run_id"].to_list()) == {version.manifest["run_id"]}
+
+
+_APPEND_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+import assay
+spec, upload, sink, go = sys.argv[1:]
+while not Path(go).exists():
+    time.sleep(0.01)
+print(assay.run(spec, inputs=[upload], output=sink).version)
+"""
+
+
+def test_two_processes_without_a_shared_lock_both_land(tmp_path):
+    """Two processes with their own data directories (so not sharing the dataset lock)
+    append to one new table at once: delta-rs lands both commits, neither run cleans the
+    other's staging, and every row is there once."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    spec_path = tmp_path / "pipeline.yaml"
+    spec_path.write_text(yaml.safe_dump({
+        "name": "race", "source": {"paths": ["uploads"]}, "schema": BASIC_SCHEMA,
+        "sink": {"path": "out", "mode": "append"},
+        "cluster": {"workers": 1, "processes": False}}))
+    go, sink = tmp_path / "go", tmp_path / "out"
+    runs = []
+    for name, body in (("a.csv", ROWS), ("b.csv", MORE)):
+        (tmp_path / name).write_bytes(body)
+        env = {**os.environ, "ASSAY_DATA_DIR": str(tmp_path / f"data-{name}")}
+        runs.append(subprocess.Popen(
+            [sys.executable, "-c", _APPEND_WHEN_TOLD, str(spec_path), str(tmp_path / name),
+             str(sink), str(go)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+    go.touch()
+    versions = []
+    for run in runs:
+        out, err = run.communicate(timeout=180)
+        assert run.returncode == 0, err
+        versions.append(int(out.split()[-1]))
+    assert sorted(versions) == [0, 1] and latest_version(sink) == 1
+    ids = rows_of(sink).column("id").to_pylist()
+    assert sorted(ids) == list(range(3500)) and leftovers(sink) == []
+    added = [manifest_of_version(sink, version)["rows_added"] for version in (0, 1)]
+    assert sorted(added) == [500, 3000]
