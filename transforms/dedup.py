@@ -43,11 +43,10 @@ BUCKETS = 256
 class PublishedKeys(Protocol):
     """What a dataset-wide dedup asks of the published table."""
 
-    def twins(self, keys: Any, hashes: np.ndarray, buckets: np.ndarray
-              ) -> np.ndarray:
-        """For each row of ``keys`` (a pandas frame of the key columns, with its
-        ``index_hash`` and bucket), the Delta version
-        holding a published row with equal key values, -1 where none does."""
+    def twins(self, keys: Any, hashes: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+        """For each row of ``keys`` (a pandas frame of the key columns; its ``index_hash``
+        and bucket beside), the Delta version holding a published row with equal key
+        values, -1 where none does."""
         ...
 
 
