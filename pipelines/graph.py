@@ -7,8 +7,9 @@ staging write, so the data is read once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import dask.dataframe as dd
 import pandas as pd
@@ -26,7 +27,7 @@ from assay.pipelines.routing import (
 )
 from assay.pipelines.spec import GateSpec, PipelineSpec
 from assay.transforms import frame as fr
-from assay.transforms.base import GlobalStep, PartitionStep
+from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, PartitionStep
 
 
 @dataclass
@@ -54,12 +55,15 @@ def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
     """Route the rows a global step marked ``_removed`` (the shuffle broke index
     uniqueness, so the index is reset first)."""
     part = part.reset_index(drop=True)
-    removed = part["_removed"].fillna(False).astype(bool).to_numpy()
-    data = part[[c for c in data_columns(part) if c != "_removed"]]
+    removed = part[REMOVED].fillna(False).astype(bool).to_numpy()
+    data = part[[c for c in data_columns(part) if c not in (REMOVED, REMOVED_REASON)]]
     routed = with_routing(data, part[LINEAGE])
     if not removed.any():
         return routed
-    return route_out(routed, [Mark(removed, DROPPED, step.label, f"removed by {step.label}",
+    reasons = f"removed by {step.label}"
+    if REMOVED_REASON in part.columns:
+        reasons = part[REMOVED_REASON].fillna(reasons)
+    return route_out(routed, [Mark(removed, DROPPED, step.label, reasons,
                                    fr.records_as_json(data[removed]) if step.keep_removed
                                    else None)])
 
@@ -70,23 +74,26 @@ def _rows(part: pd.DataFrame, live: bool, columns: list[str] | None) -> pd.DataF
     return rows if columns is None else rows[columns]
 
 
-def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int) -> dd.DataFrame:
+def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int,
+                  published: Any) -> dd.DataFrame:
     """Live rows go through the step, routed rows around it. Each side is one task per
     partition: a p2p shuffle keeps the tasks its inputs came from on the workers until the
     shuffle ends, so fewer of them keep worker memory flat on a large input."""
     columns = data_columns(frame._meta)
     live = frame.map_partitions(_rows, True, columns + LINEAGE, enforce_metadata=False,
                                 meta=_rows(frame._meta, True, columns + LINEAGE))
-    marked = step.apply_dask(live, columns, input_bytes)
+    marked = step.apply_dask(live, columns, input_bytes, published)
     done = marked.map_partitions(_mark_global, step, meta=frame._meta, enforce_metadata=False)
     routed = frame.map_partitions(_rows, False, None, meta=frame._meta, enforce_metadata=False)
     return dd.concat([done, routed])
 
 
 def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str], str],
-                input_bytes: int) -> Graph:
+                input_bytes: int, published: Mapping[str, Any] | None = None) -> Graph:
     """``input_bytes``: the uploads' total size, from which global steps size their
-    shuffles (so the output does not depend on the read's block size)."""
+    shuffles (so the output does not depend on the read's block size); ``published``: by
+    step label, what the published table holds for a global step (a dataset-wide dedup's
+    index)."""
     gates_after = _gates_after(spec)
     graph = Graph(frame)
     chain: list[PartitionStep] = []
@@ -102,7 +109,8 @@ def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str]
 
     for step in spec.steps:
         if step.is_global:
-            graph.frame = _apply_global(_flush(graph.frame, chain), step, input_bytes)
+            graph.frame = _apply_global(_flush(graph.frame, chain), step, input_bytes,
+                                        (published or {}).get(step.label))
             chain = []
         else:
             chain.append(step)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assay.pipelines import killpoints
+from assay.pipelines import dedup_index, killpoints
 from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.errors import storage_errors, storage_failure
@@ -47,6 +47,7 @@ def _publish(staged) -> PublishedVersion:
         shards = _place_shards(fs, staged, root)
         staging_area.move_folder(fs, f"{_staging(staged)}/validation", f"{run_folder}/gates")
         staging_area.place_quarantine(fs, staged, root)
+        staging_area.move_folder(fs, f"{_staging(staged)}/index", f"{root}/{dedup_index.INDEX}")
         version = 0 if table is None else table.version() + 1
         previous_rows = 0 if table is None or plan.mode == "overwrite" else delta.rows_in(table)
         manifest = build_manifest(staged, version, shards, previous_rows)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from distributed import Client, Future, as_completed, futures_of
 
-from assay.pipelines import gate_scope
+from assay.pipelines import dedup_index, gate_scope
 from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
@@ -54,17 +54,24 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     started = time.perf_counter()
     spec = plan.spec
     frame = read_uploads(plan, backend)
+    published = dedup_index.published(plan)
     graph = build_graph(frame, spec, spec.resolve,
-                        input_bytes=sum(upload.found.size for upload in plan.inputs))
+                        input_bytes=sum(upload.found.size for upload in plan.inputs),
+                        published=published)
     meta = fr.to_pandas(graph.frame._meta)
     schema = arrow_schema(meta[data_columns(meta)])
+    indexed = dedup_index.indexed_steps(spec, data_columns(meta), plan.run_id)
     if plan.mode == "append":  # before any work: an append cannot change the columns
         delta.check_same_columns(plan.sink_path, spec.sink.storage_options,
                                  delta.table_schema(schema, spec.sink.split is not None))
+        dedup_index.check_keys(indexed, published)
     staging = staging_area.prepare(plan)
+    dedup_index.stage_markers(*staging_area.sink_fs(staging, spec.sink.storage_options),
+                              indexed)
     sources = [upload.url for upload in plan.inputs]
     ledger_frame = graph.frame.map_partitions(
-        finish_partition, staging, spec.sink, schema, sources, meta=LEDGER_META)
+        finish_partition, staging, spec.sink, schema, sources, tuple(indexed),
+        meta=LEDGER_META)
     stats = [point.statistics for point in graph.gates]
     try:
         ledger, *gate_stats = _compute(client, [ledger_frame, *stats], on_progress)

@@ -455,6 +455,12 @@ class PipelineSpec(Model):
             raise ValueError(
                 f"steps {sorted(duplicates)} share a label: give them distinct 'name's"
             )
+        for i, step in enumerate(self.steps[:-1]):
+            if step.must_be_last:
+                raise ValueError(
+                    f"steps[{i}] ({step.label}): scope: dataset must be the last step (gates "
+                    "may follow), since a later step could change the key or drop rows the "
+                    "dataset's index would still hold; move it last or set scope: run")
         for i, gate in enumerate(self.gates):
             if gate.after is not None and gate.after not in labels:
                 raise ValueError(f"gates[{i}].after: no step is named {gate.after!r}")

@@ -4,10 +4,11 @@ A run stages under ``<sink>/_assay/staging/<run-id>/`` (no reader looks under ``
 with an ``OWNER`` file naming its process. A staging folder whose process is gone (or is
 this one, which holds the dataset lock now) belongs to a run that died; ``prepare``
 finishes it when its commit landed (only the quarantine commit can be missing) and
-otherwise removes every file it left: its shards in the table folder (named after its run
-id), its quarantine files and its run folder. A live process's folder is left alone: two
-processes that do not share a data directory (so not the lock) can append to one table
-at once, and delta-rs lands both commits. A run a gate aborted
+otherwise removes every file it left: its shards in the table folder and its part of the
+dedup index (both named after its run id), its quarantine files and its run folder. A live
+process's folder is left alone: two processes that do not share a data directory (so not
+the lock) can append to one table at once, and delta-rs lands both commits. A run a gate
+aborted
 commits its quarantined rows and keeps its gate results and ``ABORTED.json`` under
 ``_assay/runs/<run-id>/``, so the abort can be explained, and nothing else.
 """
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from assay.pipelines import dedup_index
 from assay.pipelines import table as delta
 from assay.pipelines.owners import owner_gone, this_process
 from assay.pipelines.plan import RunPlan
@@ -75,12 +77,14 @@ def _abandoned(fs: fsspec.AbstractFileSystem, folder: str) -> bool:
 
 def _remove_uncommitted(fs: fsspec.AbstractFileSystem, sink_path: str,
                         options: dict[str, Any], run_id: str) -> None:
-    """Every file of a run that died before its commit; an abort's record stays."""
+    """Every file of a run that died before its commit (shards, its part of the dedup
+    index, quarantine files, run folder); an abort's record stays."""
     _, root = sink_fs(sink_path, options)
-    shards = fs.glob(f"{root}/part-{run_id}-*.parquet") + \
-        fs.glob(f"{root}/{delta.SPLIT_COLUMN}=*/part-{run_id}-*.parquet")
-    if shards:
-        fs.rm(shards)
+    files = fs.glob(f"{root}/part-{run_id}-*.parquet") + \
+        fs.glob(f"{root}/{delta.SPLIT_COLUMN}=*/part-{run_id}-*.parquet") + \
+        dedup_index.run_files(fs, root, run_id)
+    if files:
+        fs.rm(files)
     quarantine = delta.open_table(f"{sink_path}/{delta.QUARANTINE}", options)
     folder = _quarantine_folder(root, run_id)
     if delta.committed_in(quarantine, delta.run_app_id(run_id)) is None and fs.exists(folder):
@@ -129,7 +133,8 @@ def commit_quarantine(fs: fsspec.AbstractFileSystem, sink_path: str, options: di
 
 
 def move_folder(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None:
-    """Move a folder: one rename on a local disk (atomic: readers see all of it or none);
+    """Move a folder: one rename on a local disk (atomic: readers see all of it or none),
+    file by file into a folder that exists (the dedup index, shared by runs);
     on an object store, which has keys under a prefix rather than folders, each file is
     copied then removed (fsspec's recursive ``mv`` there also tries to copy the folder's
     own, nonexistent key and fails). What is left of ``source`` is moved, so a move that
@@ -138,8 +143,9 @@ def move_folder(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None
         return
     if isinstance(fs, LocalFileSystem):
         fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        if fs.exists(target):  # an earlier try moved part of it
+        if fs.exists(target):  # an earlier try moved part of it, or a shared folder
             for path in fs.find(source):
+                fs.makedirs((target + path[len(source):]).rsplit("/", 1)[0], exist_ok=True)
                 fs.mv(path, target + path[len(source):])
             fs.rm(source, recursive=True)
             return

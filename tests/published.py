@@ -56,14 +56,18 @@ def quarantine_of(sink: Path | str, run_id: str) -> list[dict[str, Any]]:
 
 
 def leftovers(sink: Path | str) -> list[str]:
-    """What a finished or crashed-and-cleaned run must not leave: staged files, and data or
-    quarantine files of runs no commit records."""
+    """What a finished or crashed-and-cleaned run must not leave: staged files, and data,
+    dedup index or quarantine files of runs no commit records."""
     root = Path(sink)
     staging = root / "_assay" / "staging"
     found = [str(p) for p in staging.iterdir()] if staging.is_dir() else []
     table = DeltaTable(str(root)) if (root / "_delta_log").is_dir() else None
     for path in [*root.glob("part-*.parquet"), *root.glob("split=*/part-*.parquet")]:
         run_id = path.name[len("part-"):].rsplit("-", 1)[0]
+        if table is None or table.transaction_version(f"assay-run-{run_id}") is None:
+            found.append(str(path))
+    for path in (root / "_assay" / "index").glob("*/*/*.*"):  # bucket=*/<run>-p*, runs/<run>
+        run_id = path.stem.rsplit("-p", 1)[0]
         if table is None or table.transaction_version(f"assay-run-{run_id}") is None:
             found.append(str(path))
     quarantine = root / "_quarantine"

@@ -20,6 +20,8 @@ Fate = Literal["dropped", "quarantined"]
 # Joins the reasons of one row (a row can fail several checks at once); the engine splits
 # on it to store ``_reasons`` as a list and to count each reason.
 REASON_SEP = "\x1f"
+REMOVED = "_removed"
+REMOVED_REASON = "_removed_reason"
 
 
 @dataclass
@@ -59,6 +61,12 @@ class Step(BaseModel):
     def label(self) -> str:
         return self.name or self.op
 
+    @property
+    def must_be_last(self) -> bool:
+        """Whether only gates may follow this step (a step whose output outlives the run,
+        as a dataset-wide dedup's index, must see the rows and values that are published)."""
+        return False
+
     def output_columns(self, columns: list[str]) -> list[str]:
         """The data columns after this step, given those before (for spec checks)."""
         return columns
@@ -76,13 +84,15 @@ class GlobalStep(Step):
 
     is_global: ClassVar[bool] = True
 
-    def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int
-                   ) -> Any:  # pragma: no cover
+    def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int,
+                   published: Any = None) -> Any:  # pragma: no cover
         """Given the Dask frame of live rows (data columns plus the engine's lineage columns
-        ``_source_id`` and ``_source_line``) and the inputs' total size (to size the
-        shuffle's output by the data, not by how the read cut it), return a Dask frame of
-        the same rows with a boolean column ``_removed`` marking the rows this step
-        removes."""
+        ``_source_id`` and ``_source_line``), the inputs' total size (to size the
+        shuffle's output by the data, not by how the read cut it) and what the published
+        table holds for this step (a dataset-wide dedup's index; None: nothing), return a
+        Dask frame of the same rows with a boolean column ``_removed`` marking the rows this
+        step removes, and optionally a string column ``_removed_reason`` (null: the step's
+        default reason)."""
         raise NotImplementedError
 
 

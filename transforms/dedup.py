@@ -10,23 +10,53 @@ The shuffle's output partitions are set by the inputs' total size (one per
 ``partition_bytes``), never by the read's block size or the worker count: which rows meet in
 which output partition, and so every shard written after a dedup, is the same however the
 input was cut or spread.
+
+With ``scope: dataset`` the rows are also checked against the rows already published: the
+engine keeps an index of the published keys beside the table (``assay.pipelines.dedup_index``)
+bucketed by ``index_hash``, a hash that is the same on every backend because it is stored.
+The shuffle then routes on that bucket, so each output partition holds whole buckets and
+reads only their part of the index.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import numpy as np
 from dask.utils import parse_bytes
 from pydantic import Field
 
 from assay.transforms import frame as fr
-from assay.transforms.base import GlobalStep, register
+from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.params import ByteSize, ColumnList, require_columns
 
 LINEAGE = ["_source_id", "_source_line"]
 _HASH = "_dedup_hash"
+_BUCKET = "_dedup_bucket"
+# The index's buckets: fixed, since every run of a dataset must bucket a key alike. A
+# partition reads 1/BUCKETS of the index per bucket it holds.
+BUCKETS = 256
+
+
+class PublishedKeys(Protocol):
+    """What a dataset-wide dedup asks of the published table."""
+
+    def twins(self, keys: Any, hashes: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+        """For each row of ``keys`` (a pandas frame of the key columns; its ``index_hash``
+        and bucket beside), the Delta version holding a published row with equal key
+        values, -1 where none does."""
+        ...
+
+
+def index_hash(part: Frame, key: list[str]) -> Column:
+    """The key's hash as the index stores it: pandas' hash on every backend."""
+    return fr.stable_hash_rows(part, key)
+
+
+def index_bucket(hashes: Column) -> Column:
+    return (hashes % BUCKETS).astype("int64")
 
 
 def _key_hash(part: Frame, key: list[str]) -> Column:
@@ -35,6 +65,11 @@ def _key_hash(part: Frame, key: list[str]) -> Column:
 
 def _with_hash(part: Frame, key: list[str]) -> Frame:
     return part.assign(**{_HASH: _key_hash(part, key)})
+
+
+def _with_bucket(part: Frame, key: list[str]) -> Frame:
+    hashes = index_hash(part, key)
+    return part.assign(**{_HASH: hashes, _BUCKET: index_bucket(hashes)})
 
 
 def _routing_key(meta: Frame, key: list[str]) -> list[str]:
@@ -59,14 +94,33 @@ def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
     if bool(candidates.any()):
         repeated = ordered[candidates].duplicated(subset=key, keep="first")
         removed = repeated.reindex(ordered.index, fill_value=False)  # cuDF aligns no masks
-    return ordered.drop(columns=[_HASH]).assign(_removed=removed.astype(bool))
+    hidden = [c for c in (_HASH, _BUCKET) if c in ordered.columns]
+    return ordered.drop(columns=hidden).assign(**{REMOVED: removed.astype(bool)})
+
+
+def _mark_published(part: Frame, key: list[str], published: PublishedKeys, label: str
+                    ) -> Frame:
+    """``_mark_duplicates``, and rows whose key the published table holds removed too, with
+    a reason naming the version that holds the twin."""
+    ordered = part.sort_values(LINEAGE).reset_index(drop=True)
+    versions = published.twins(fr.to_pandas(ordered[key]), fr.to_host(ordered[_HASH]),
+                               fr.to_host(ordered[_BUCKET]))
+    marked = _mark_duplicates(ordered, key)
+    twin = versions >= 0
+    reasons = np.full(len(ordered), None, dtype=object)
+    reasons[twin] = [f"{label}: duplicate of a row in version {v}" for v in versions[twin]]
+    lib = fr.library(marked)
+    return marked.assign(**{
+        REMOVED: marked[REMOVED] | lib.Series(twin, index=marked.index),
+        REMOVED_REASON: lib.Series(reasons, index=marked.index, dtype="str")})
 
 
 @register
 class Dedup(GlobalStep):
     """Remove rows whose ``columns`` (all data columns by default) equal an earlier row's.
     The keeper is the first row in input order (file, line), whatever the partitioning;
-    this step adds the run's shuffle."""
+    this step adds the run's shuffle. With ``scope: dataset`` an appending run also removes
+    rows whose key the published dataset already holds."""
 
     op: Literal["dedup"] = "dedup"
     columns: ColumnList | None = Field(None, description=(
@@ -77,17 +131,42 @@ class Dedup(GlobalStep):
         "of the uploads' total size, whatever the block size or worker count. Each must fit "
         "a worker's memory several times over once parsed."), examples=["32MiB"])
 
+    scope: Literal["dataset", "run"] = Field("dataset", description=(
+        "`dataset`: an appending run also drops rows whose key is already in the published "
+        "dataset (exact: checked against an index of the published keys kept beside the "
+        "table; the reason names the version holding the twin), so ingesting uploads one by "
+        "one publishes the rows one run over all of them would. An overwriting run has "
+        "nothing published before it and starts the index afresh. Needs the dedup to be the "
+        "last step (gates may follow). `run`: duplicates only within the run's own rows."),
+        examples=["run"])
+
+    @property
+    def must_be_last(self) -> bool:
+        return self.scope == "dataset"
+
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns or [], self.label)
         return columns
 
-    def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int) -> Any:
+    def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int,
+                   published: PublishedKeys | None = None) -> Any:
         key = list(self.columns or data_columns)
         require_columns(data_columns, key, self.label)
-        route = _routing_key(live._meta, key)
-        hashed = live.map_partitions(_with_hash, route, meta=_with_hash(live._meta, route),
-                                     enforce_metadata=False)  # no meta frame in each task
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
-        shuffled = hashed.shuffle(on=_HASH, npartitions=partitions)
+        if self.scope == "dataset":  # whole index buckets per partition
+            hashed = live.map_partitions(_with_bucket, key, meta=_with_bucket(live._meta, key),
+                                         enforce_metadata=False)
+            shuffled = hashed.shuffle(on=_BUCKET, npartitions=partitions)
+        else:
+            route = _routing_key(live._meta, key)
+            hashed = live.map_partitions(_with_hash, route, meta=_with_hash(live._meta, route),
+                                         enforce_metadata=False)  # no meta frame in each task
+            shuffled = hashed.shuffle(on=_HASH, npartitions=partitions)
+        if published is None:
+            meta = _mark_duplicates(hashed._meta, key)
+            return shuffled.map_partitions(_mark_duplicates, key, meta=meta,
+                                           enforce_metadata=False)
         meta = _mark_duplicates(hashed._meta, key)
-        return shuffled.map_partitions(_mark_duplicates, key, meta=meta, enforce_metadata=False)
+        meta = meta.assign(**{REMOVED_REASON: fr.library(meta).Series(dtype="str")})
+        return shuffled.map_partitions(_mark_published, key, published, self.label, meta=meta,
+                                       enforce_metadata=False)

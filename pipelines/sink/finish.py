@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.pipelines import killpoints
+from assay.pipelines import dedup_index, killpoints
+from assay.pipelines.dedup_index import IndexedStep
 from assay.pipelines.errors import storage_errors, storage_failure
 from assay.pipelines.routing import QUARANTINED, data_columns, live_mask
 from assay.pipelines.sink.shards import write_shards, write_table
@@ -70,15 +71,21 @@ def finish_partition(
     sink: SinkSpec,
     schema: pa.Schema,
     sources: list[str],
+    indexed: tuple[IndexedStep, ...] = (),
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Write the partition's shards and quarantine piece; return its ledger (pandas, on
-    either backend: only file descriptions and counts leave a cuDF partition, besides the
-    shards' encoded bytes and the rejected rows)."""
+    """Write the partition's shards, quarantine piece and part of each dataset-wide
+    dedup's index (``indexed``); return its ledger (pandas, on either backend: only file
+    descriptions and counts leave a cuDF partition, besides the shards' encoded bytes and
+    the rejected rows)."""
     number = (partition_info or {}).get("number", 0)
     live = live_mask(part)
     try:
         entries = _write_partition(part, live, staging, sink, schema, sources, number)
+        if indexed:
+            curated = part.loc[live, data_columns(part)]
+        for step in indexed:
+            dedup_index.write(curated, step, staging, schema, sink.storage_options, number)
     except storage_errors() as exc:  # a full disk, an object store that refused the write
         raise storage_failure(staging, "write", exc) from exc
     ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),

@@ -1,0 +1,228 @@
+"""The index of a dataset-wide dedup: the published keys, kept beside the table and
+versioned with it.
+
+Layout, under ``<sink>/_assay/index/<step label>/``::
+
+    bucket=<nnn>/<run id>-p<partition>.parquet   _hash (uint64) and the key's columns
+    runs/<run id>.json                           the key a run indexed (it wrote its part)
+
+A run writes its part on the workers, from the rows it publishes (``write``), into its
+staging folder; publishing places it beside the others before the commit, so a run that
+never commits leaves files no live run names, and ``staging.prepare`` removes them by their
+run id as it removes the shards. Which runs are live follows the table: the data commits
+since the last overwrite, read from the log's ``assay.run_id`` and ``assay.mode``, so an
+overwrite starts the index afresh and the version of a twin is the version of the commit
+that published its run (known from the log, so the files need not record it: the commit's
+version is not known while the workers write).
+
+A lookup reads only the buckets its partition holds (the dedup shuffles on the bucket), one
+row group of one file at a time: first the hashes, then the rows whose hash matches, whose
+key values are compared with the probe's (a hash match alone never drops a row). So a
+worker holds its partition plus one row group, however large the table grows; the time is
+one read of the index's hashes per bucket. Written here rather than taken from a library:
+datatrove's and NeMo Curator's exact dedup trust the hash and keep no index across runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from fsspec.core import url_to_fs
+
+from assay.pipelines import table as delta
+from assay.pipelines.errors import SpecError
+from assay.pipelines.plan import RunPlan
+from assay.pipelines.spec import PipelineSpec
+from assay.transforms import frame as fr
+from assay.transforms.dedup import Dedup, index_bucket, index_hash
+from assay.transforms.frame import Frame
+
+INDEX = f"{delta.ASSAY_FOLDER}/index"
+HASH = "_hash"
+ROW_GROUP_ROWS = 64 * 1024  # what a lookup holds of the index at once
+
+
+@dataclass(frozen=True)
+class IndexedStep:
+    """A dataset-wide dedup of this run: its label, resolved key, and the run writing."""
+
+    label: str
+    key: tuple[str, ...]
+    run_id: str
+
+
+def indexed_steps(spec: PipelineSpec, columns: list[str], run_id: str) -> list[IndexedStep]:
+    """The run's dataset-wide dedups (``columns``: the data columns it publishes, which are
+    those the last step sees)."""
+    return [IndexedStep(step.label, tuple(step.columns or columns), run_id)
+            for step in spec.steps if isinstance(step, Dedup) and step.scope == "dataset"]
+
+
+def live_runs(table: DeltaTable | None) -> dict[str, int]:
+    """Run id -> version of the runs whose rows the table's latest version holds: the data
+    commits back to the last overwrite (history() numbers versions right on the latest
+    table only, which is the one a run appends to)."""
+    runs: dict[str, int] = {}
+    if table is None:
+        return runs
+    for commit in sorted(table.history(), key=lambda c: c["version"], reverse=True):
+        run_id = commit.get("assay.run_id")
+        if run_id is None:  # a commit of no run (vacuum, optimize) leaves the rows
+            continue
+        runs[run_id] = commit["version"]
+        if commit.get("assay.mode") == "overwrite":
+            break
+    return runs
+
+
+@dataclass(frozen=True)
+class PublishedIndex:
+    """The live part of one step's index; ``twins`` runs on the workers."""
+
+    sink_path: str
+    options: dict[str, Any]
+    label: str
+    key: tuple[str, ...]
+    runs: Mapping[str, int]
+
+    def twins(self, keys: pd.DataFrame, hashes: np.ndarray, buckets: np.ndarray
+              ) -> np.ndarray:
+        """For each row, the earliest version holding a row with equal key values; -1 where
+        none does."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        fs, root = url_to_fs(self.sink_path, **self.options)
+        folder = f"{root}/{INDEX}/{self.label}"
+        for bucket in np.unique(buckets):
+            rows = np.flatnonzero(buckets == bucket)
+            for path, version in self._files(fs, f"{folder}/{_bucket_name(int(bucket))}"):
+                open_rows = rows[found[rows] < 0]
+                if len(open_rows) == 0:
+                    break
+                with fs.open(path, "rb") as handle:
+                    hit = _matches(pq.ParquetFile(handle), keys.iloc[open_rows],
+                                   hashes[open_rows])
+                found[open_rows[hit]] = version
+        return found
+
+    def _files(self, fs: Any, bucket: str) -> list[tuple[str, int]]:
+        """The bucket's files of live runs, oldest version first."""
+        if not fs.exists(bucket):
+            return []
+        files = [(path, self.runs.get(_run_of(path))) for path in fs.ls(bucket, detail=False)]
+        return sorted(((p, v) for p, v in files if v is not None), key=lambda f: (f[1], f[0]))
+
+
+def _matches(index: pq.ParquetFile, keys: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
+    """Which rows of ``keys`` equal a row of ``index`` (read a row group at a time)."""
+    found = np.zeros(len(keys), dtype=bool)
+    wanted = pa.array(np.unique(hashes), pa.uint64())
+    probe = None
+    for group in range(index.num_row_groups):
+        near = pc.is_in(index.read_row_group(group, columns=[HASH]).column(HASH),
+                        value_set=wanted)
+        if not pc.any(near).as_py():
+            continue
+        if probe is None:  # the probe as the index stores it, so values compare alike
+            probe = pa.Table.from_pandas(keys.assign(**{HASH: hashes}), preserve_index=False,
+                                         schema=index.schema_arrow).to_pandas()
+        stored = index.read_row_group(group).filter(near).to_pandas().drop_duplicates()
+        joined = probe.reset_index(names="_row").merge(stored, on=list(stored.columns))
+        found[joined["_row"].to_numpy()] = True
+    return found
+
+
+def published(plan: RunPlan) -> dict[str, PublishedIndex]:
+    """The live index of each dataset-wide dedup an appending run checks against; refuses
+    a table whose live runs did not all write the step's index (one line naming it)."""
+    spec = plan.spec
+    labels = [s.label for s in spec.steps if isinstance(s, Dedup) and s.scope == "dataset"]
+    if plan.mode != "append" or not labels:
+        return {}
+    options = spec.sink.storage_options
+    runs = live_runs(delta.open_table(plan.sink_path, options))
+    if not runs:
+        return {}
+    fs, root = url_to_fs(plan.sink_path, **options)
+    indexes = {}
+    for label in labels:
+        keys = set()
+        for run_id, version in runs.items():
+            marker = f"{root}/{INDEX}/{label}/runs/{run_id}.json"
+            if not fs.exists(marker):
+                raise SpecError(
+                    f"steps {label!r} (scope: dataset): version {version} of {plan.sink_path} "
+                    "was published without this step's index (scope: run, or an older "
+                    "assay); publish once with sink.mode: overwrite to start it, or set "
+                    "scope: run")
+            keys.add(tuple(json.loads(fs.cat_file(marker))["key"]))
+        indexes[label] = PublishedIndex(plan.sink_path, options, label,
+                                        keys.pop() if len(keys) == 1 else (), runs)
+    return indexes
+
+
+def check_keys(steps: list[IndexedStep], indexes: Mapping[str, PublishedIndex]) -> None:
+    """An append must look its rows up by the key the table's index was built on."""
+    for step in steps:
+        index = indexes.get(step.label)
+        if index is not None and index.key != step.key:
+            raise SpecError(
+                f"steps {step.label!r}: the dataset's index is keyed on {list(index.key)}, "
+                f"this run's key is {list(step.key)}; change it with one run in sink.mode: "
+                "overwrite")
+
+
+def stage_markers(fs: Any, staging_root: str, steps: list[IndexedStep]) -> None:
+    """Each step's ``runs/<run id>.json``, staged: published with the run's index part."""
+    for step in steps:
+        path = f"{staging_root}/index/{step.label}/runs/{step.run_id}.json"
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        fs.pipe_file(path, json.dumps({"key": list(step.key)}).encode())
+
+
+def write(rows: Frame, step: IndexedStep, staging: str, schema: pa.Schema,
+          options: dict[str, Any], number: int) -> None:
+    """The index part of partition ``number``: one file per bucket its published rows fall
+    in, rows in partition order (so its bytes are the same for any worker count)."""
+    if len(rows) == 0:
+        return
+    key = list(step.key)
+    hashes = index_hash(rows, key)
+    buckets = fr.to_host(index_bucket(hashes))
+    fields = [pa.field(HASH, pa.uint64()), *(schema.field(name) for name in key)]
+    table = pa.Table.from_pandas(fr.to_pandas(rows[key]).assign(**{HASH: fr.to_host(hashes)}),
+                                 schema=pa.schema(fields), preserve_index=False)
+    order = np.argsort(buckets, kind="stable")
+    table, buckets = table.take(pa.array(order)), buckets[order]
+    fs, root = url_to_fs(staging, **options)
+    folder = f"{root}/index/{step.label}"
+    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
+    for start, end in zip(starts, [*starts[1:], len(buckets)], strict=True):
+        path = f"{folder}/{_bucket_name(int(buckets[start]))}/{step.run_id}-p{number:06d}.parquet"
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(path, "wb") as handle:
+            pq.write_table(table.slice(start, end - start), handle,
+                           row_group_size=ROW_GROUP_ROWS, compression="zstd")
+
+
+def run_files(fs: Any, root: str, run_id: str) -> list[str]:
+    """Every index file of a run (to remove those of a run that never committed)."""
+    return (fs.glob(f"{root}/{INDEX}/*/bucket=*/{run_id}-p*.parquet")
+            + fs.glob(f"{root}/{INDEX}/*/runs/{run_id}.json"))
+
+
+def _bucket_name(bucket: int) -> str:
+    return f"bucket={bucket:03d}"
+
+
+def _run_of(path: str) -> str:
+    """``.../<run id>-p000012.parquet`` -> the run id."""
+    return path.rsplit("/", 1)[-1].rsplit("-p", 1)[0]
