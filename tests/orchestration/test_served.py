@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from assay.pipelines import compose
@@ -32,6 +34,8 @@ from tests.orchestration.conftest import (
     wait_for,
 )
 from tests.published import commits, latest_version, manifest_of, rows_of
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 
 pytestmark = pytest.mark.slow
 
@@ -54,8 +58,21 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     folder = tmp_path_factory.mktemp("served") / "pipelines"
     names = {role: add_pipeline(folder)
              for role in ("upload", "burst", "adhoc", "pending", "confined")}
+    names |= {sample: _add_sample(folder, sample) for sample in ("events", "records")}
     with serving(folder, prefect_api) as data_dir:
         yield Served(folder, data_dir, names)
+
+
+def _add_sample(folder: Path, sample: str) -> str:
+    """A bundled sample served as a pipeline of its own: its spec and suites, writing to
+    ``out/`` beside them, with nothing in its source folder (its uploads come by HTTP)."""
+    home = folder / sample
+    shutil.copytree(SAMPLES / sample / "suites", home / "suites")
+    (home / "uploads").mkdir()
+    spec = yaml.safe_load((SAMPLES / sample / "pipeline.yaml").read_text())
+    spec["sink"]["path"] = "out"
+    (home / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))  # split order
+    return sample
 
 
 def _manifests(sink: Path) -> list[dict]:
@@ -122,6 +139,45 @@ def test_http_upload_is_published_once(served: Served) -> None:
     assert [i["sha256"] for i in manifest["inputs"]] == [accepted["sha256"]]
     rows = rows_of(served.sink("upload")).to_pydict()
     assert sorted(zip(rows["id"], rows["city"], strict=True)) == [(41, "Quito"), (42, "Accra")]
+
+
+@pytest.mark.parametrize("sample", ["events", "records"])
+def test_a_samples_uploads_one_by_one_equal_its_ad_hoc_run(served: Served, sample: str,
+                                                          tmp_path: Path) -> None:
+    """The sample's uploads sent one by one through the intake API (each appends a version
+    of the table, gates judging the dataset, dedup across uploads) publish exactly the rows
+    of one ad-hoc run over all of them, and every reader reads the table. The biggest
+    upload goes first: the records suite asks for 1,000 rows in the dataset, which the
+    small upload alone (799 rows) rightly fails."""
+    import polars as pl
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    import assay
+
+    ad_hoc = assay.run(SAMPLES / sample / "pipeline.yaml", output=str(tmp_path / "ad-hoc"))
+    with client_for(served.pipelines, served.data_dir) as client:
+        for upload in sorted((Path(i["path"]) for i in ad_hoc.manifest["inputs"]),
+                             key=lambda path: -path.stat().st_size):
+            answer = _post(client, sample, upload.read_bytes(), upload.name)
+            assert answer.status_code == 202, answer.text
+            status = wait_for(lambda a=answer: _settled(client, a.json()["upload_id"]), 120,
+                              f"{upload.name} to publish")
+            assert status["state"] == "published", status.get("reason")
+    sink = served.sink(sample)
+    manifest = manifest_of(sink)
+    assert (manifest["version"], manifest["mode"]) == (1, "append")
+    assert manifest["rows"] == ad_hoc.manifest["rows"]
+
+    def ordered(table: object) -> pl.DataFrame:
+        frame = pl.from_arrow(table)
+        return frame.sort(frame.columns)
+
+    assert ordered(rows_of(sink)).equals(ordered(rows_of(tmp_path / "ad-hoc")))
+    table = DeltaTable(str(sink))
+    assert table.to_pyarrow_dataset().count_rows() == manifest["rows"]
+    assert ds.dataset(table.file_uris(), format="parquet").count_rows() == manifest["rows"]
+    assert pl.scan_delta(str(sink)).select(pl.len()).collect().item() == manifest["rows"]
 
 
 def test_concurrent_uploads_all_end_published_or_rejected(served: Served) -> None:
