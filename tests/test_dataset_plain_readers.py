@@ -4,9 +4,6 @@ Also a remote table (moto's S3 on loopback) through ``storage_options``."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +12,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from botocore.exceptions import EndpointConnectionError
 from deltalake import DeltaTable
 
 import assay
 from assay.pipelines.errors import DatasetCorrupt
+from tests.moto_kit import moto_s3
 from tests.table_kit import TableKit, rows
 
 
@@ -110,40 +107,19 @@ def test_delta_rs_history_on_an_older_version_misnumbers_commits(table: TableKit
 
 @pytest.fixture(scope="module")
 def s3_table(table: TableKit) -> Iterator[dict[str, str]]:
-    """The same table copied to moto's S3 on loopback; yields delta-rs storage options.
-
-    moto runs in its own process: delta-rs's file handler holds the GIL while it waits for
-    a response, so a server thread in this process could never answer it."""
+    """The same table copied to moto's S3 on loopback; yields delta-rs storage options."""
     import boto3
 
-    from assay.flows.server import free_port
-
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                               "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            s3.create_bucket(Bucket="lake")
-            break
-        except EndpointConnectionError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.1)
-    for path in table.root.rglob("*"):
-        if path.is_file():
-            key = f"datasets/events/{path.relative_to(table.root).as_posix()}"
-            s3.put_object(Bucket="lake", Key=key, Body=path.read_bytes())
-    yield {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_ALLOW_HTTP": "true"}
-    server.terminate()
-    server.wait(timeout=30)
+    with moto_s3() as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        for path in table.root.rglob("*"):
+            if path.is_file():
+                key = f"datasets/events/{path.relative_to(table.root).as_posix()}"
+                s3.put_object(Bucket="lake", Key=key, Body=path.read_bytes())
+        yield {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_ALLOW_HTTP": "true"}
 
 
 def test_storage_options_reach_every_read(s3_table: dict[str, str], expected) -> None:
