@@ -13,9 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from fsspec.core import url_to_fs
+
 from assay.pipelines import table as delta
 from assay.pipelines.confine import Roots
-from assay.pipelines.errors import AlreadyPublished, UploadRejected
+from assay.pipelines.errors import AlreadyPublished, DatasetError, UploadRejected
+from assay.pipelines.old_layout import is_legacy
 from assay.pipelines.sources.csv_reader import parse_header
 from assay.pipelines.sources.discover import discover
 from assay.pipelines.sources.parquet_reader import parquet_blocks
@@ -61,9 +64,19 @@ def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | 
             enumerate(found)))
     for upload in scanned:
         _check_readable(upload, spec)
+    _refuse_old_layout(sink, spec)
     if mode == "append":
         _refuse_published(scanned, sink, spec)
     return RunPlan(spec, new_run_id(), scanned, sink, datetime.now(UTC).isoformat(), mode)
+
+
+def _refuse_old_layout(sink: str, spec: PipelineSpec) -> None:
+    """A dataset of the first release's version folders is converted first, not written
+    beside (a Delta table next to them would hide them from every reader)."""
+    fs, root = url_to_fs(sink, **spec.sink.storage_options)
+    if is_legacy(fs, root.rstrip("/")):
+        raise DatasetError(f"{sink}: the old layout (version folders and LATEST); run "
+                           f"`assay convert {sink}` first")
 
 
 def _refuse_published(uploads: list[InputFile], sink: str, spec: PipelineSpec) -> None:

@@ -233,3 +233,22 @@ def test_two_processes_without_a_shared_lock_both_land(tmp_path):
     assert sorted(ids) == list(range(3500)) and leftovers(sink) == []
     added = [manifest_of_version(sink, version)["rows_added"] for version in (0, 1)]
     assert sorted(added) == [500, 3000]
+
+
+def test_a_run_into_the_old_layout_is_refused_until_converted(make_spec, uploads, run,
+                                                              tmp_path):
+    import shutil
+
+    from assay.pipelines.errors import DatasetError
+    from assay.pipelines.legacy import convert
+
+    uploads("a.csv", ROWS)
+    old = tmp_path / "out"
+    shutil.copytree(Path(__file__).parents[1] / "data" / "legacy_layout" / "flat", old)
+    with pytest.raises(DatasetError, match=r"out: the old layout \(version folders and "
+                                           r"LATEST\); run `assay convert .*out` first"):
+        run(make_spec())
+    assert latest_version(old) is None  # nothing written beside the old versions
+    convert(str(old))
+    converted = latest_version(old)
+    assert run(make_spec()).version == converted + 1
