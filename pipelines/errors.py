@@ -42,8 +42,9 @@ class UploadRejected(AssayError):
 
 
 class DatasetError(AssayError):
-    """A dataset path that cannot be looked after as asked: missing, not a Delta table, the
-    old layout (version folders), or without the version asked for; the line names it."""
+    """A dataset path that cannot be read or looked after as asked: missing, not a Delta
+    table, the old layout (version folders), or without the version or split asked for;
+    the line names it."""
 
     exit_code = EXIT_INVALID_SPEC
 
@@ -79,13 +80,6 @@ class StorageError(AssayError):
 class TransientStorageError(StorageError):
     """A storage failure that may pass (a dropped connection, an object store's 5xx after
     the storage library's own retries): the flow retries the task that met it."""
-
-
-class DatasetNotFound(AssayError):
-    """A reader asked for what is not there: no Delta table at the path (nothing, another
-    folder, or a dataset in the old version-folder layout), or no such version or split."""
-
-    exit_code = EXIT_STORAGE
 
 
 class DatasetCorrupt(AssayError):

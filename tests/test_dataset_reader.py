@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable
 
 import assay
-from assay.pipelines.errors import EXIT_STORAGE, DatasetCorrupt, DatasetNotFound
+from assay.pipelines.errors import EXIT_INVALID_SPEC, EXIT_STORAGE, DatasetCorrupt, DatasetError
 from tests.table_kit import TableKit, rows
 
 # The split table's runs: what each version holds, by split.
@@ -141,13 +141,13 @@ def test_an_unsplit_dataset(flat_table: TableKit) -> None:
     assert dataset.splits == {}
     assert dataset.to_arrow().column_names == [field.name for field in flat_table.delta_schema]
     assert _ids(dataset.to_arrow()) == list(range(20))
-    with pytest.raises(DatasetNotFound, match=r"has no split 'train' \(its splits: none"):
+    with pytest.raises(DatasetError, match=r"has no split 'train' \(its splits: none"):
         dataset.to_arrow(split="train")
 
 
 def test_an_unknown_split_names_the_splits_there(split_table: TableKit) -> None:
     dataset = assay.open_dataset(split_table.root)
-    with pytest.raises(DatasetNotFound, match=r"version 3 has no split 'dev' "
+    with pytest.raises(DatasetError, match=r"version 3 has no split 'dev' "
                                               r"\(its splits: test, train\)"):
         dataset.files(split="dev")
 
@@ -237,7 +237,7 @@ def test_verify_names_a_missing_manifest(own_table: TableKit) -> None:
 
 def test_a_version_that_does_not_exist_names_the_latest(split_table: TableKit) -> None:
     for version in (4, -1):
-        with pytest.raises(DatasetNotFound, match=rf"has no version {version} "
+        with pytest.raises(DatasetError, match=rf"has no version {version} "
                                                   r"\(the latest is version 3\)"):
             assay.open_dataset(split_table.root, version)
 
@@ -246,7 +246,7 @@ def test_an_old_layout_dataset_points_at_assay_convert(tmp_path: Path) -> None:
     (tmp_path / "v000001").mkdir()
     (tmp_path / "v000001" / "part-00000.parquet").write_bytes(b"")
     (tmp_path / "LATEST").write_text("v000001\n")
-    with pytest.raises(DatasetNotFound, match=r"old layout .* `assay convert` converts it"):
+    with pytest.raises(DatasetError, match=r"old layout .* `assay convert` converts it"):
         assay.open_dataset(tmp_path)
 
 
@@ -264,9 +264,9 @@ def test_a_path_that_is_not_a_table(tmp_path: Path, setup: str | None, message: 
         path.mkdir()
         if setup == "parquet":
             pq.write_table(rows(0, 1), path / "a.parquet")
-    with pytest.raises(DatasetNotFound, match=message) as caught:
+    with pytest.raises(DatasetError, match=message) as caught:
         assay.open_dataset(path)
-    assert caught.value.exit_code == EXIT_STORAGE
+    assert caught.value.exit_code == EXIT_INVALID_SPEC  # as inspect, diff and vacuum say it
 
 
 # --- conversions -------------------------------------------------------------------------------

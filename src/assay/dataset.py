@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.dataset_log import VersionInfo, manifest_path, read_json, read_version_info
 from assay.dataset_verify import Verified, verify_files
-from assay.pipelines.errors import DatasetCorrupt, DatasetNotFound
+from assay.pipelines.errors import DatasetCorrupt, DatasetError
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -47,18 +47,18 @@ def open_dataset(path: str | os.PathLike[str], version: int | None = None, *,
     try:
         table = DeltaTable(uri, storage_options=storage_options)
     except TableNotFoundError as exc:
-        raise DatasetNotFound(_not_a_table(uri, storage_options)) from exc
+        raise DatasetError(_not_a_table(uri, storage_options)) from exc
     except DeltaError as exc:  # a file where a folder should be, storage refusing access
-        raise DatasetNotFound(f"cannot open {uri} as a Delta table: {exc}") from exc
+        raise DatasetError(f"cannot open {uri} as a Delta table: {exc}") from exc
     latest = table.version()
     if version is not None and version != latest:
         if not 0 <= version < latest:
-            raise DatasetNotFound(
+            raise DatasetError(
                 f"{uri} has no version {version} (the latest is version {latest})")
         try:
             table.load_as_version(version)
         except DeltaError as exc:  # its log entries were removed (Delta's log retention)
-            raise DatasetNotFound(f"{uri}: version {version} can no longer be read ({exc}); "
+            raise DatasetError(f"{uri}: version {version} can no longer be read ({exc}); "
                                   f"the latest is version {latest}") from exc
     return Dataset(uri, table, storage_options)
 
@@ -195,7 +195,7 @@ class Dataset:
             return None
         if split not in self.splits:
             have = ", ".join(self.splits) or "none, it is not split"
-            raise DatasetNotFound(f"{self.path} version {self.version} has no split "
+            raise DatasetError(f"{self.path} version {self.version} has no split "
                                   f"{split!r} (its splits: {have})")
         return [(SPLIT, "=", split)]
 
