@@ -75,11 +75,11 @@ def live_runs(table: DeltaTable | None) -> dict[str, int]:
     if table is None:
         return runs
     for commit in sorted(table.history(), key=lambda c: c["version"], reverse=True):
-        run_id = commit.get("assay.run_id")
+        run_id = commit.get(delta.RUN_ID)
         if run_id is None:  # a commit of no run (vacuum, optimize) leaves the rows
             continue
         runs[run_id] = commit["version"]
-        if commit.get("assay.mode") == "overwrite":
+        if commit.get(delta.MODE) == "overwrite":
             break
     return runs
 

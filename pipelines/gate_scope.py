@@ -13,7 +13,6 @@ version's files: only the columns it needs, one record batch at a time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,20 +89,12 @@ def _describing_run(fs: fsspec.AbstractFileSystem, root: str, version: int) -> s
         path = f"{root}/_delta_log/{number:020d}.json"
         if not fs.exists(path):
             return None
-        info = _commit_info(fs.cat_file(path).decode())
-        if info.get("assay.run_id"):
-            return info["assay.run_id"]
+        info = delta.commit_info(fs.cat_file(path).decode())
+        if info.get(delta.RUN_ID):
+            return info[delta.RUN_ID]
         if info.get("operation") not in _NO_DATA_CHANGE:
             return None
     return None
-
-
-def _commit_info(entry: str) -> dict[str, Any]:
-    for line in entry.splitlines():
-        action = json.loads(line) if line.strip() else {}
-        if "commitInfo" in action:
-            return action["commitInfo"]
-    return {}
 
 
 def dataset_statistics(version: Published | None, evaluator: GateEvaluator, stats: Stats

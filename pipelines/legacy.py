@@ -59,6 +59,7 @@ from assay.pipelines.table import (
     RUNS,
     UPLOADS,
     table_uri,
+    version_of_run,
 )
 from assay.pipelines.table_access import CONVERTED_FROM, dataset_fs
 
@@ -124,7 +125,7 @@ def _convert_version(fs: fsspec.AbstractFileSystem, root: str, path: str, name: 
     old = json.loads(fs.cat_file(f"{folder}/manifest.json"))
     run_id = old["run_id"]
     table = _open(table_uri(path))
-    version = _committed(table, run_id)
+    version = version_of_run(table, run_id)  # a conversion that stopped made it already
     if version is None:
         version = 0 if table is None else table.version() + 1
         run_folder = f"{root}/{RUNS}/{run_id}"
@@ -141,13 +142,6 @@ def _convert_version(fs: fsspec.AbstractFileSystem, root: str, path: str, name: 
 
 def _open(uri: str) -> DeltaTable | None:
     return DeltaTable(uri) if DeltaTable.is_deltatable(uri) else None
-
-
-def _committed(table: DeltaTable | None, run_id: str) -> int | None:
-    """The version run ``run_id``'s commit made, if one did (a conversion that stopped)."""
-    if table is None:
-        return None
-    return next((e["version"] for e in table.history() if e.get(RUN_ID) == run_id), None)
 
 
 def _move_shard(fs: fsspec.AbstractFileSystem, root: str, folder: str, run_id: str,

@@ -11,6 +11,8 @@ import re
 
 import fsspec
 
+from assay.pipelines.errors import DatasetError
+
 VERSION_PATTERN = re.compile(r"^v(\d{6})$")
 LATEST = "LATEST"
 
@@ -26,6 +28,14 @@ def is_legacy(fs: fsspec.AbstractFileSystem, root: str) -> bool:
     """The old layout (``LATEST`` is there). A conversion that stopped part way still has
     it: ``LATEST`` goes last."""
     return read_latest(fs, root) is not None
+
+
+def refuse_old_layout(fs: fsspec.AbstractFileSystem, root: str, path: str) -> None:
+    """One line (``DatasetError``) for a dataset still in the old layout: it is converted
+    first, never read as a table nor written beside."""
+    if is_legacy(fs, root):
+        raise DatasetError(f"{path}: the old layout (version folders and LATEST); run "
+                           f"`assay convert {path}` first")
 
 
 def version_numbers(fs: fsspec.AbstractFileSystem, root: str) -> list[int]:

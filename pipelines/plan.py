@@ -17,8 +17,8 @@ from fsspec.core import url_to_fs
 
 from assay.pipelines import table as delta
 from assay.pipelines.confine import Roots
-from assay.pipelines.errors import AlreadyPublished, DatasetError, UploadRejected
-from assay.pipelines.old_layout import is_legacy
+from assay.pipelines.errors import AlreadyPublished, UploadRejected
+from assay.pipelines.old_layout import refuse_old_layout
 from assay.pipelines.sources.csv_reader import parse_header
 from assay.pipelines.sources.discover import discover
 from assay.pipelines.sources.parquet_reader import parquet_blocks
@@ -74,9 +74,7 @@ def _refuse_old_layout(sink: str, spec: PipelineSpec) -> None:
     """A dataset of the first release's version folders is converted first, not written
     beside (a Delta table next to them would hide them from every reader)."""
     fs, root = url_to_fs(sink, **spec.sink.storage_options)
-    if is_legacy(fs, root.rstrip("/")):
-        raise DatasetError(f"{sink}: the old layout (version folders and LATEST); run "
-                           f"`assay convert {sink}` first")
+    refuse_old_layout(fs, root.rstrip("/"), sink)
 
 
 def _refuse_published(uploads: list[InputFile], sink: str, spec: PipelineSpec) -> None:

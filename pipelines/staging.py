@@ -129,7 +129,7 @@ def commit_quarantine(fs: fsspec.AbstractFileSystem, sink_path: str, options: di
         return
     delta.commit(table_path, options, actions,
                  schema.append(pa.field(RUN_PARTITION, pa.string())), [RUN_PARTITION],
-                 "append", {"assay.run_id": run_id}, [app_id])
+                 "append", {delta.RUN_ID: run_id}, [app_id])
 
 
 def move_folder(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None:

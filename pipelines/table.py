@@ -136,8 +136,19 @@ def commit(sink_path: str, options: dict[str, Any], actions: list[AddAction],
     landed = open_table(sink_path, options)
     if landed is None or landed.version() == version:
         return version
-    run_id = metadata.get(RUN_ID)
-    return next(c["version"] for c in landed.history() if c.get("assay.run_id") == run_id)
+    landed_as = version_of_run(landed, metadata[RUN_ID])
+    if landed_as is None:
+        raise RuntimeError(f"{sink_path}: delta-rs committed run {metadata[RUN_ID]}, but no "
+                           "commit in the log names it")
+    return landed_as
+
+
+def version_of_run(table: DeltaTable | None, run_id: str) -> int | None:
+    """The version whose commit run ``run_id`` made, looked up in the log (the latest
+    table's ``history()``, which numbers versions right); None where no commit did."""
+    if table is None:
+        return None
+    return next((c["version"] for c in table.history() if c.get(RUN_ID) == run_id), None)
 
 
 def _properties(metadata: dict[str, str], app_ids: list[str], version: int
@@ -161,6 +172,18 @@ def check_same_columns(sink_path: str, options: dict[str, Any], schema: pa.Schem
         raise SpecError(f"{sink_path}: an append must keep the table's columns ({detail}); "
                         "change them with one run in sink.mode: overwrite")
 
+
+
+def commit_info(log_entry: str) -> dict[str, Any]:
+    """The ``commitInfo`` of one log entry (the text of ``_delta_log/<version>.json``).
+    Read there, not through ``DeltaTable.history()``: delta-rs 1.6 numbers that list from
+    the loaded version down, so on a table loaded at an older version it names the wrong
+    commits."""
+    for line in log_entry.splitlines():
+        action = json.loads(line) if line.strip() else {}
+        if "commitInfo" in action:
+            return action["commitInfo"]
+    return {}
 
 
 def _type_name(delta_type: Any) -> str:

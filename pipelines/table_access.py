@@ -15,7 +15,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from assay.pipelines.errors import DatasetError
-from assay.pipelines.old_layout import is_legacy
+from assay.pipelines.old_layout import refuse_old_layout
 from assay.pipelines.staging import sink_fs
 from assay.pipelines.table import table_uri
 
@@ -33,9 +33,7 @@ def open_table(path: str, version: int | None = None) -> DeltaTable:
     fs, root = dataset_fs(path)
     if not fs.isdir(root):
         raise DatasetError(f"{path}: no such directory")
-    if is_legacy(fs, root):
-        raise DatasetError(f"{path}: the old layout (version folders and LATEST); "
-                           f"run `assay convert {path}` first")
+    refuse_old_layout(fs, root, path)
     try:
         table = DeltaTable(table_uri(path))
     except TableNotFoundError:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from assay.pipelines.table import commit_info
+
 if TYPE_CHECKING:
     from pyarrow.fs import FileSystem
 
@@ -43,13 +45,9 @@ def read_version_info(fs: FileSystem, version: int) -> VersionInfo | None:
     removes old entries once a checkpoint covers them)."""
     try:
         with fs.open_input_stream(f"_delta_log/{version:020d}.json") as stream:
-            lines = stream.read().decode().splitlines()
+            info = commit_info(stream.read().decode())
     except FileNotFoundError:
         return None
-    info: dict[str, Any] = {}
-    for line in lines:
-        action = json.loads(line) if line.strip() else {}
-        info = action.get("commitInfo", info)
     rows = info.get("assay.rows_added")
     return VersionInfo(
         version=version,
