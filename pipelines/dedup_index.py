@@ -100,44 +100,76 @@ class PublishedIndex:
         none does."""
         found = np.full(len(keys), -1, dtype=np.int64)
         fs, root = url_to_fs(self.sink_path, **self.options)
-        folder = f"{root}/{INDEX}/{self.label}"
+        files = self._files(fs, f"{root}/{INDEX}/{self.label}")
+        probe = _Probe(keys, hashes)
         for bucket in np.unique(buckets):
             rows = np.flatnonzero(buckets == bucket)
-            for path, version in self._files(fs, f"{folder}/{_bucket_name(int(bucket))}"):
+            for path, version in files.get(_bucket_name(int(bucket)), []):
                 open_rows = rows[found[rows] < 0]
                 if len(open_rows) == 0:
                     break
                 with fs.open(path, "rb") as handle:
-                    hit = _matches(pq.ParquetFile(handle), keys.iloc[open_rows],
-                                   hashes[open_rows])
-                found[open_rows[hit]] = version
+                    found[probe.matches(pq.ParquetFile(handle), open_rows)] = version
         return found
 
-    def _files(self, fs: Any, bucket: str) -> list[tuple[str, int]]:
-        """The bucket's files of live runs, oldest version first."""
-        if not fs.exists(bucket):
-            return []
-        files = [(path, self.runs.get(_run_of(path))) for path in fs.ls(bucket, detail=False)]
-        return sorted(((p, v) for p, v in files if v is not None), key=lambda f: (f[1], f[0]))
+    def _files(self, fs: Any, folder: str) -> dict[str, list[tuple[str, int]]]:
+        """Bucket name -> its files of live runs, oldest version first (one listing)."""
+        buckets: dict[str, list[tuple[str, int]]] = {}
+        for path in sorted(fs.find(folder)) if fs.exists(folder) else []:
+            bucket, name = path.rsplit("/", 2)[-2:]
+            version = self.runs.get(_run_of(name))
+            if bucket.startswith("bucket=") and version is not None:
+                buckets.setdefault(bucket, []).append((path, version))
+        return {b: sorted(f, key=lambda f: (f[1], f[0])) for b, f in buckets.items()}
 
 
-def _matches(index: pq.ParquetFile, keys: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
-    """Which rows of ``keys`` equal a row of ``index`` (read a row group at a time)."""
-    found = np.zeros(len(keys), dtype=bool)
-    wanted = pa.array(np.unique(hashes), pa.uint64())
-    probe = None
-    for group in range(index.num_row_groups):
-        near = pc.is_in(index.read_row_group(group, columns=[HASH]).column(HASH),
-                        value_set=wanted)
-        if not pc.any(near).as_py():
-            continue
-        if probe is None:  # the probe as the index stores it, so values compare alike
-            probe = pa.Table.from_pandas(keys.assign(**{HASH: hashes}), preserve_index=False,
-                                         schema=index.schema_arrow).to_pandas()
-        stored = index.read_row_group(group).filter(near).to_pandas().drop_duplicates()
-        joined = probe.reset_index(names="_row").merge(stored, on=list(stored.columns))
-        found[joined["_row"].to_numpy()] = True
-    return found
+class _Probe:
+    """A partition's keys as the index stores them (converted once, on first use), matched
+    against index files by hash first and then by every key value: a hash match alone never
+    drops a row."""
+
+    def __init__(self, keys: pd.DataFrame, hashes: np.ndarray) -> None:
+        self._keys = keys
+        self._hashes = hashes
+        self._table: pa.Table | None = None
+
+    def matches(self, index: pq.ParquetFile, rows: np.ndarray) -> np.ndarray:
+        """Those of ``rows`` equal to a row of ``index`` (read a row group at a time)."""
+        wanted = pa.array(self._hashes[rows], pa.uint64())
+        hits: list[np.ndarray] = []
+        for group in range(index.num_row_groups):
+            stored = index.read_row_group(group, columns=[HASH]).column(HASH)
+            near = pc.is_in(stored, value_set=wanted)
+            if pc.any(near).as_py():
+                hits.append(self._equal(index, group, near, rows))
+        return np.unique(np.concatenate(hits)) if hits else rows[:0]
+
+    def _equal(self, index: pq.ParquetFile, group: int, near: pa.Array, rows: np.ndarray
+               ) -> np.ndarray:
+        """The probe rows whose hash and key values both equal a stored row's."""
+        stored = index.read_row_group(group).filter(near)
+        pairs = pa.table({"_row": rows, HASH: pa.array(self._hashes[rows], pa.uint64())}).join(
+            stored.select([HASH]).append_column("_at", pa.array(np.arange(stored.num_rows))),
+            keys=HASH)
+        probe = self._as_stored(index.schema_arrow).take(pairs["_row"])
+        stored = stored.take(pairs["_at"])
+        same = pa.array(np.ones(pairs.num_rows, dtype=bool))
+        for name in self._keys.columns:
+            same = pc.and_(same, _same_values(probe[name], stored[name]))
+        return pairs["_row"].filter(same).to_numpy()
+
+    def _as_stored(self, schema: pa.Schema) -> pa.Table:
+        if self._table is None:  # the index's types, so values compare alike
+            fields = [schema.field(name) for name in self._keys.columns]
+            self._table = pa.Table.from_pandas(self._keys, schema=pa.schema(fields),
+                                               preserve_index=False)
+        return self._table
+
+
+def _same_values(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Equal, with null equal to null (as dedup compares rows)."""
+    both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+    return pc.or_(pc.fill_null(pc.equal(left, right), False), both_null)
 
 
 def published(plan: RunPlan) -> dict[str, PublishedIndex]:
