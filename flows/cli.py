@@ -242,14 +242,14 @@ def run(
         request = compose.load(spec, inputs=input_, output=output, backend=backend,
                                workers=workers, cluster_address=cluster)
         from assay.flows.ingest import ingest
-        from assay.flows.summary import to_table
+        from assay.flows.summary import print_summary
 
         if not verbose:
             _quiet_console()
 
         with _progress_reporter() as on_progress:
             summary = ingest(spec_path=request, on_progress=on_progress)
-        stdout.print(to_table(summary))
+        print_summary(stdout, summary)
 
 
 @app.command()
