@@ -30,7 +30,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from assay.pipelines.errors import SpecError
 from assay.transforms.base import registered_steps
-from assay.transforms.params import ByteSize
+from assay.transforms.params import ByteSize, RejectOrNull
 
 ENV_REFERENCE = re.compile(r"^\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Option names that hold credentials (key, secret, token, password, account_key, sas_token,
@@ -108,7 +108,8 @@ class CsvOptions(Model):
         "Whether the first line names the columns. Without a header, the columns are the "
         "schema's, in order."), examples=[False])
     null_values: list[str] = Field(default_factory=lambda: [""], description=(
-        "Strings read as null (an empty field by default)."), examples=[["", "NA", "null"]])
+        "Strings read as null. By default only the empty field: `NA`, `null` or `None` are "
+        "values (strings) unless listed here."), examples=[["", "NA", "null"]])
     true_values: list[str] = Field(
         default_factory=lambda: ["true", "True", "TRUE", "1"],
         description="Spellings of true in `bool` columns.", examples=[["yes", "y", "1"]])
@@ -169,7 +170,8 @@ class ColumnSpec(Model):
         "(`schema: amount is not float64`). `timestamp` is stored as UTC microseconds; "
         "values outside the years 1 to 9999 are not timestamps."), examples=["int64"])
     nullable: bool = Field(True, description=(
-        "`false`: a null (or missing) value quarantines its row."), examples=[False])
+        "`true` (the default): nulls are allowed; `false`: a null (or missing) value "
+        "quarantines its row."), examples=[False])
     format: str | None = Field(None, description=(
         "For `timestamp` columns: a strptime format or `ISO8601` (null: ISO 8601)."),
         examples=["%d/%m/%Y %H:%M"])
@@ -195,9 +197,9 @@ class SchemaSpec(Model):
     extra_columns: Literal["drop", "keep", "reject"] = Field("drop", description=(
         "Columns an upload has that the schema does not declare: `drop` them, `keep` them "
         "(as strings), or `reject` the upload."), examples=["keep"])
-    missing_columns: Literal["reject", "null"] = Field("reject", description=(
+    missing_columns: RejectOrNull = Field("reject", description=(
         "An upload that lacks a declared column: `reject` it, or fill the column with "
-        "`null`s."), examples=["null"])
+        "`null`s."), examples=[None])
 
     @field_validator("columns")
     @classmethod
@@ -238,8 +240,9 @@ class GateSpec(Model):
         "nothing published (exit 4); `warn`: recorded in the manifest and results only."),
         examples=["abort"])
     max_quarantined_fraction: float | None = Field(None, ge=0, le=1, description=(
-        "Abort the run when the gate quarantines more than this fraction of the rows read "
-        "(null: no limit)."), examples=[0.05])
+        "Abort the run when the gate quarantines more than this fraction of the rows read. "
+        "By default (null) there is no limit: a gate may quarantine every row."),
+        examples=[0.05])
     scope: Literal["dataset", "upload"] = Field("dataset", description=(
         "What the gate's table-level (aggregate) expectations judge in an appending run: "
         "`dataset`, the dataset after the append (the published version's kept statistics "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from assay.pipelines.errors import SpecError
 from assay.pipelines.spec import load_spec, parse_spec
@@ -54,6 +55,29 @@ def test_error_names_the_key(tmp_path, change, fragments):
     for fragment in fragments:
         assert fragment in message
     assert all(line.startswith("pipeline.yaml") for line in message.splitlines())
+
+
+@pytest.mark.parametrize(("section", "yaml_text", "read"), [
+    ("steps", "- {op: cast, columns: {id: int64}, on_error: null}",
+     lambda spec: spec.steps[0].on_error),
+    ("steps", "- {op: parse_timestamp, column: id, on_error: null}",
+     lambda spec: spec.steps[0].on_error),
+    ("steps", "- {op: map_values, column: id, aliases: {a: [b]}, unmapped: null}",
+     lambda spec: spec.steps[0].unmapped),
+    ("schema", "{columns: [{name: id}], missing_columns: null}",
+     lambda spec: spec.schema_.missing_columns),
+])
+def test_yaml_null_is_the_choice_null(tmp_path, section, yaml_text, read):
+    """``on_error: null`` unquoted is YAML's null; it means the choice the docs call null."""
+    spec = {**BASE, section: None}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(spec).replace(f"{section}: null", f"{section}:\n  "
+                                                 + yaml_text.replace("\n", "\n  ")))
+    assert read(load_spec(path)) == "null"
+    refused = yaml_text.replace("null}", "nil}")
+    path.write_text(path.read_text().replace(yaml_text, refused))
+    with pytest.raises(SpecError, match=r"pipeline.yaml: .*(on_error|unmapped|missing_columns)"):
+        load_spec(path)
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
