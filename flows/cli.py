@@ -37,6 +37,7 @@ from assay.flows.doctor import doctor
 from assay.pipelines.backend import BackendChoice
 from assay.pipelines.errors import EXIT_INTERNAL, AssayError
 from assay.pipelines.spec import PipelineSpec, load_spec
+from assay.pipelines.spec_columns import columns_after_steps
 
 app = typer.Typer(
     name="assay",
@@ -264,13 +265,16 @@ def validate(
         parsed = load_spec(spec)
         stdout.print(f"[green]OK[/] {escape(str(spec))}: pipeline [bold]{escape(parsed.name)}[/]")
         grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")  # a long path folds, never ends in an ellipsis
         for label, value in spec_outline(parsed):
             grid.add_row(f"  {label}", escape(value))
         stdout.print(grid)
 
 
 def spec_outline(spec: PipelineSpec) -> list[tuple[str, str]]:
-    """Source, columns, steps, gates and sink of a spec, one line each."""
+    """Source, columns, steps, the columns they leave (as a gate after the last step sees
+    them), gates and sink of a spec, one line each."""
     src = spec.source
     columns = [f"{c.name}:{c.type}" for c in spec.schema_.columns]
     steps = [s.label if s.label == s.op else f"{s.label} ({s.op})" for s in spec.steps]
@@ -279,10 +283,14 @@ def spec_outline(spec: PipelineSpec) -> list[tuple[str, str]]:
     sink = spec.resolve(spec.sink.path)
     if split is not None:
         sink += f" (split {'/'.join(split.fractions)} by {', '.join(split.key)})"
+    after = [f"{name}:{kind}" for name, kind in columns_after_steps(spec)]
+    if spec.schema_.extra_columns == "keep":
+        after.append("(and the extra columns an upload brings, as strings)")
     return [
         ("source", f"{', '.join(src.paths)} (format {src.format})"),
         ("columns", _counted(columns)),
         ("steps", _counted(steps)),
+        ("after the steps", _counted(after)),
         ("gates", _counted(gates)),
         ("sink", sink),
     ]
