@@ -332,6 +332,12 @@ def suite_draft(
         int,
         typer.Option("--sample-rows", min=1, metavar="N", help="Rows of the upload to profile."),
     ] = 100_000,
+    spec: Annotated[
+        Path | None,
+        typer.Option("--spec", metavar="SPEC", show_default=False,
+                     help="Profile the rows after this pipeline's steps (read as `assay run` "
+                     "reads, typed by its schema): the rows its gates see."),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Overwrite FILE if it exists.")
     ] = False,
@@ -344,10 +350,13 @@ def suite_draft(
         _fail(f"{output}: already exists (use --force to overwrite)")
         raise typer.Exit(EXIT_INVALID_SPEC)
     with _exit_codes(verbose):
-        from assay.validation.draft import DraftError, draft_suite
+        from assay.pipelines import draft_sample
+        from assay.validation.draft import DraftError
 
+        pipeline = load_spec(spec) if spec is not None else None
         try:
-            draft = draft_suite(upload, name=name, sample_rows=sample_rows)
+            draft = draft_sample.draft(upload, pipeline, name=name, sample_rows=sample_rows,
+                                spec_path=None if spec is None else str(spec))
         except DraftError as exc:
             if verbose:  # the reader's own error is its cause
                 traceback.print_exc()
@@ -361,6 +370,8 @@ def suite_draft(
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
             raise typer.Exit(EXIT_INVALID_SPEC) from None
         sampled = "the whole upload" if draft.whole else f"the first {draft.rows:,} rows"
+        if spec is not None:
+            sampled += f" after the steps of {spec}"
         # plain print: rich would wrap a long path mid-line
         print(f"wrote {output}: {len(draft.suite['expectations'])} expectations drafted "
               f"from {sampled} ({draft.rows:,} rows)")
