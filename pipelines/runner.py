@@ -25,6 +25,7 @@ from assay.pipelines.routing import data_columns
 from assay.pipelines.sink.finish import LEDGER_META, finish_partition
 from assay.pipelines.sink.shards import arrow_schema
 from assay.pipelines.sources.read import read_uploads
+from assay.pipelines.summary import GateOutcome
 from assay.transforms import frame as fr
 
 ProgressCallback = Callable[[int, int], None]
@@ -94,6 +95,7 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     )
     for gate, gate_spec in zip(staged.gates, spec.gates, strict=True):
         gate["aborted"] = _abort_reason(gate, gate_spec, accounting)
+        gate["outcome"] = GateOutcome.from_entry(gate).kind  # for readers of the manifest
     staging_area.write_gate_results(staging, staged.gates, accounting,
                                     spec.sink.storage_options)
     _enforce_policies(staged)

@@ -34,7 +34,7 @@ def test_a_quarantine_gate_that_routed_rows_says_so(make_spec, run) -> None:
     version = run(make_spec(schema=SCHEMA, steps=STEPS, gates=[QUALITY]))
     gate = version.manifest["gates"][0]
 
-    assert gate["aborted"] is None
+    assert (gate["aborted"], gate["outcome"]) == (None, "quarantined")
     assert GateOutcome.from_entry(gate).label() == "quarantined 3 rows"
     assert ("gate quality", "quarantined 3 rows") in version.summary.rows()
     page = _page_text((Path(version.path) / gate["result_path"]).with_suffix(".html"))
@@ -58,6 +58,7 @@ def test_a_gate_that_aborted_the_run_says_aborted(make_spec, run, tmp_path: Path
     kept = aborted_gate_results(plan)
     assert [GateOutcome.from_entry(g).label() for g in kept] == ["aborted"]
     assert reason in kept[0]["aborted"] and kept[0]["result"]["success"] is False
+    assert kept[0]["outcome"] == "aborted"
     page = _page_text(tmp_path / "out" / "_assay" / "runs" / record["run_id"] / "gates"
                       / "quality.html")
     assert "gate quality (suite quality) ✗ aborted" in page
