@@ -515,23 +515,46 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
+def _line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The line of the YAML node pydantic's error location points at: the deepest key the
+    location names (parts that are no key, such as a step's union tag, are passed over)."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((value for key, value in node.value
+                          if isinstance(key, yaml.ScalarNode) and key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            found = node.value[part] if part < len(node.value) else None
+        else:
+            found = None
+        if found is not None:
+            node, line = found, found.start_mark.line + 1
+    return line
+
+
+def format_validation_error(exc: ValidationError, source: str,
+                            tree: yaml.Node | None = None) -> str:
+    """One line per problem: the file, the line (given the YAML ``tree``), the key."""
     lines = []
     for err in exc.errors():
-        key = _location(tuple(err["loc"]))
+        loc = tuple(err["loc"])
+        line = _line(tree, loc)
+        where = f"{source}: line {line}" if line is not None else source
         message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {key}: {message}")
+        lines.append(f"{where}: {_location(loc)}: {message}")
     return "\n".join(lines)
 
 
-def parse_spec(data: Any, source: str, base_dir: Path) -> PipelineSpec:
-    """Validate a spec mapping; raise SpecError with one line per problem."""
+def parse_spec(data: Any, source: str, base_dir: Path, tree: yaml.Node | None = None
+               ) -> PipelineSpec:
+    """Validate a spec mapping; raise SpecError with one line per problem (naming its line
+    where ``tree``, the YAML nodes ``data`` was read from, is given)."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: the spec must be a YAML mapping, got {type(data).__name__}")
     try:
         spec = PipelineSpec.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        raise SpecError(format_validation_error(exc, source)) from None
+        raise SpecError(format_validation_error(exc, source, tree)) from None
     _check_gate_suites(spec, source)
     return spec
 
@@ -560,8 +583,9 @@ def load_spec(path: str | Path) -> PipelineSpec:
         raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from None
     try:
         data = yaml.safe_load(text)
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise SpecError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_spec(data, str(path), path.resolve().parent)
+    return parse_spec(data, str(path), path.resolve().parent, tree)

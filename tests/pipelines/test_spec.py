@@ -80,6 +80,33 @@ def test_yaml_null_is_the_choice_null(tmp_path, section, yaml_text, read):
         load_spec(path)
 
 
+def test_a_bad_value_in_a_spec_file_names_its_line_and_key(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("""\
+name: ok
+source:
+  paths: [uploads/*.csv]
+schema:
+  columns:
+    - {name: id, type: int64}
+    - {name: country, type: integer}
+steps:
+  - {op: normalize, columns: [country], case: upper}
+  - op: filter
+    keep: {column: country, op: in, value: [US]}
+    action: bin
+sink: {}
+""")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}: line 7: schema.columns[1].type: Input should be 'string', 'int64', 'int32', "
+        "'float64', 'float32', 'bool' or 'timestamp'",
+        f"{path}: line 12: steps[1].filter.action: Input should be 'drop' or 'quarantine'",
+        f"{path}: line 13: sink.path: Field required",
+    ]
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\nsource: [unclosed\n")
