@@ -123,11 +123,13 @@ def test_the_page_escapes_values() -> None:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _chromium(*args: str) -> subprocess.CompletedProcess:
-    """Headless Chromium with no network at all (every host resolves nowhere)."""
+def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
+    """Headless Chromium with no network at all (every host resolves nowhere) and a profile
+    of its own (tests in parallel each start one)."""
     return subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND", *args],
+         "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND",
+         f"--user-data-dir={profile}", *args],
         capture_output=True, text=True, timeout=120, check=True)
 
 
@@ -138,9 +140,10 @@ def test_headless_chromium_shows_each_status(failing: dict, tmp_path: Path) -> N
         page = tmp_path / f"{verdict.kind}.html"
         page.write_text(render_html(failing, verdict, ACCOUNTING), encoding="utf-8")
         shot = tmp_path / f"{verdict.kind}.png"
-        _chromium(f"--screenshot={shot}", "--window-size=1280,900", page.as_uri())
+        _chromium(tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,900",
+                  page.as_uri())
         assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
-        dom = _chromium("--dump-dom", page.as_uri()).stdout
+        dom = _chromium(tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
         text = _text(dom)
         assert f"gate quality (suite suite) {_MARK[verdict.kind]} {verdict.text} " \
                "3 of 6 expectations met" in text
