@@ -353,7 +353,8 @@ def suite_draft(
         from assay.pipelines import draft_sample
         from assay.validation.draft import DraftError
 
-        pipeline = load_spec(spec) if spec is not None else None
+        # the gates' suites may not exist yet: this command drafts one of them
+        pipeline = load_spec(spec, suites=False) if spec is not None else None
         try:
             draft = draft_sample.draft(upload, pipeline, name=name, sample_rows=sample_rows,
                                 spec_path=None if spec is None else str(spec))

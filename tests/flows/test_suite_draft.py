@@ -206,6 +206,17 @@ def test_draft_with_a_spec_profiles_the_rows_after_its_steps(dirty: Path) -> Non
     assert ("expect_column_values_to_be_in_set", "country") not in raw  # the dirt's variety
 
 
+def test_draft_for_a_spec_whose_gate_will_load_the_draft(dirty: Path) -> None:
+    """The README's order: the spec names the suite the draft is about to write."""
+    spec = dirty / "pipeline.yaml"
+    spec.write_text(STEPS_SPEC + "gates:\n  - {name: quality, suite: drafted.json}\n")
+    result = runner.invoke(app, ["suite", "draft", str(dirty / "up.csv"), "--spec", str(spec),
+                                 "-o", str(dirty / "drafted.json")])
+    assert result.exit_code == 0, result.output
+    validated = runner.invoke(app, ["validate", str(spec)])
+    assert validated.exit_code == 0, validated.output
+
+
 def test_draft_reads_a_csv_as_assay_run_does(dirty: Path) -> None:
     """An unbalanced quote made pandas' reader give up on the whole upload; the engine's
     reader (the draft's now) takes the upload as a run takes it."""
