@@ -28,11 +28,14 @@ def spec_type(dtype: object) -> str:
     return str(dtype)
 
 
-def columns_after_steps(spec: PipelineSpec) -> list[tuple[str, str]]:
-    """(name, type) of each data column after the last step, in order. Columns an upload
-    brings under ``extra_columns: keep`` are unknown before a run and not listed."""
+def columns_after_steps(spec: PipelineSpec, after: str | None = None) -> list[tuple[str, str]]:
+    """(name, type) of each data column after the step labelled ``after`` (a gate's
+    ``after``; None: the last step), in order. Columns an upload brings under
+    ``extra_columns: keep`` are unknown before a run and not listed."""
     frame = empty_typed(spec.schema_)
     for step in spec.steps:
         if not step.is_global:
             frame = step.apply(frame).frame
+        if step.label == after:
+            break
     return [(str(name), spec_type(dtype)) for name, dtype in frame.dtypes.items()]

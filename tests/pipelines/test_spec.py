@@ -131,3 +131,20 @@ def test_spec_hash_is_stable(tmp_path):
     one = parse_spec(dict(BASE), "a.yaml", tmp_path)
     two = parse_spec(dict(BASE), "b.yaml", tmp_path)
     assert one.sha256() == two.sha256()
+
+
+def test_columns_after_each_step_with_their_types(tmp_path):
+    from assay.pipelines.spec_columns import columns_after_steps
+
+    spec = parse_spec({**BASE, "schema": {"columns": [{"name": "id", "type": "int64"},
+                                                      {"name": "ts"}, {"name": "n"}]},
+                       "steps": [{"op": "parse_timestamp", "column": "ts"},
+                                 {"op": "cast", "columns": {"n": "float32"}},
+                                 {"op": "dedup", "scope": "run"},
+                                 {"op": "rename", "columns": {"n": "score"}}]},
+                      "pipeline.yaml", tmp_path)
+
+    assert columns_after_steps(spec, after="parse_timestamp") == [
+        ("id", "int64"), ("ts", "timestamp"), ("n", "string")]
+    assert columns_after_steps(spec) == [("id", "int64"), ("ts", "timestamp"),
+                                         ("score", "float32")]
