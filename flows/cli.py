@@ -283,14 +283,16 @@ def spec_outline(spec: PipelineSpec) -> list[tuple[str, str]]:
     sink = spec.resolve(spec.sink.path)
     if split is not None:
         sink += f" (split {'/'.join(split.fractions)} by {', '.join(split.key)})"
-    after = [f"{name}:{kind}" for name, kind in columns_after_steps(spec)]
+    known = columns_after_steps(spec)
+    after = _counted([f"{name}:{kind}" for name, kind in known or []])
     if spec.schema_.extra_columns == "keep":
-        after.append("(and the extra columns an upload brings, as strings)")
+        after = ("known when a run reads the extra columns an upload brings" if known is None
+                 else f"{after}, and the extra columns an upload brings (strings)")
     return [
         ("source", f"{', '.join(src.paths)} (format {src.format})"),
         ("columns", _counted(columns)),
         ("steps", _counted(steps)),
-        ("after the steps", _counted(after)),
+        ("after the steps", after),
         ("gates", _counted(gates)),
         ("sink", sink),
     ]

@@ -556,9 +556,23 @@ def parse_spec(data: Any, source: str, base_dir: Path, tree: yaml.Node | None = 
         spec = PipelineSpec.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise SpecError(format_validation_error(exc, source, tree)) from None
+    _check_step_types(spec, source, tree)
     if suites:
         _check_gate_suites(spec, source)
     return spec
+
+
+def _check_step_types(spec: PipelineSpec, source: str, tree: yaml.Node | None) -> None:
+    """Each step takes the types the schema and the steps before it give its columns
+    (``normalize`` on an int64 column fails the spec, not the run)."""
+    from assay.pipelines.spec_columns import StepTypeError, columns_after_steps
+
+    try:
+        columns_after_steps(spec)
+    except StepTypeError as exc:
+        line = _line(tree, ("steps", exc.index))
+        where = f"{source}: line {line}" if line is not None else source
+        raise SpecError(f"{where}: {exc}") from None
 
 
 def _check_gate_suites(spec: PipelineSpec, source: str) -> None:

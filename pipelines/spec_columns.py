@@ -3,7 +3,8 @@ what a gate placed after the last step sees.
 
 No data is read: the schema's empty typed frame (as the reader types it) goes through each
 partition step's own ``apply``, as Dask derives a graph's meta; global steps (dedup, shuffle)
-keep the columns they are given.
+keep the columns they are given. A step that refuses its columns' types there would refuse
+them in a run, so loading a spec does this walk (``parse_spec``) and names the step.
 """
 
 from __future__ import annotations
@@ -28,14 +29,30 @@ def spec_type(dtype: object) -> str:
     return str(dtype)
 
 
-def columns_after_steps(spec: PipelineSpec, after: str | None = None) -> list[tuple[str, str]]:
+class StepTypeError(ValueError):
+    """A step that cannot take the columns it is given (a string operation on an int64
+    column): a spec error, found before any data is read."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(f"steps[{index}]: {message}")
+        self.index = index
+
+
+def columns_after_steps(spec: PipelineSpec, after: str | None = None
+                        ) -> list[tuple[str, str]] | None:
     """(name, type) of each data column after the step labelled ``after`` (a gate's
-    ``after``; None: the last step), in order. Columns an upload brings under
-    ``extra_columns: keep`` are unknown before a run and not listed."""
+    ``after``; None: the last step), in order; StepTypeError for a step that cannot take
+    its columns. Columns an upload brings under ``extra_columns: keep`` are unknown before
+    a run and not listed; None where a step cannot be tried without them."""
     frame = empty_typed(spec.schema_)
-    for step in spec.steps:
+    for index, step in enumerate(spec.steps):
         if not step.is_global:
-            frame = step.apply(frame).frame
+            try:
+                frame = step.apply(frame).frame
+            except ValueError as exc:
+                if spec.schema_.extra_columns == "keep":  # it may work on an extra column
+                    return None
+                raise StepTypeError(index, str(exc)) from None
         if step.label == after:
             break
     return [(str(name), spec_type(dtype)) for name, dtype in frame.dtypes.items()]

@@ -62,14 +62,15 @@ def test_error_names_the_key(tmp_path, change, fragments):
      lambda spec: spec.steps[0].on_error),
     ("steps", "- {op: parse_timestamp, column: id, on_error: null}",
      lambda spec: spec.steps[0].on_error),
-    ("steps", "- {op: map_values, column: id, aliases: {a: [b]}, unmapped: null}",
+    ("steps", "- {op: map_values, column: name, aliases: {a: [b]}, unmapped: null}",
      lambda spec: spec.steps[0].unmapped),
-    ("schema", "{columns: [{name: id}], missing_columns: null}",
+    ("schema", "{columns: [{name: id}, {name: name}], missing_columns: null}",
      lambda spec: spec.schema_.missing_columns),
 ])
 def test_yaml_null_is_the_choice_null(tmp_path, section, yaml_text, read):
     """``on_error: null`` unquoted is YAML's null; it means the choice the docs call null."""
-    spec = {**BASE, section: None}
+    columns = [{"name": "id", "type": "int64"}, {"name": "name"}]
+    spec = {**BASE, "schema": {"columns": columns}, section: None}
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(spec).replace(f"{section}: null", f"{section}:\n  "
                                                  + yaml_text.replace("\n", "\n  ")))
@@ -148,3 +149,14 @@ def test_columns_after_each_step_with_their_types(tmp_path):
         ("id", "int64"), ("ts", "timestamp"), ("n", "string")]
     assert columns_after_steps(spec) == [("id", "int64"), ("ts", "timestamp"),
                                          ("score", "float32")]
+
+
+def test_a_step_on_a_column_of_the_wrong_type_fails_the_spec_naming_it(tmp_path):
+    """It failed the run as an internal error ('this is a bug in assay') before."""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "steps": [
+        {"op": "normalize", "columns": ["id"], "case": "upper"}]}, sort_keys=False))
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value) == (f"{path}: line 12: steps[0]: normalize: column id is Int64, "
+                                 "not a string column")
