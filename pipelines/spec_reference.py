@@ -315,12 +315,14 @@ HEADER = f"""# Pipeline spec reference
      tests/test_docs.py fails when this file is stale. -->
 
 A pipeline is one YAML file, checked by pydantic when it loads: an unknown key, a value of
-the wrong type or a step naming a column that will not exist fails the spec with one line
-naming its line and key (`pipeline.yaml: line 14: steps[2].normalize.columns: Field
-required`). `assay validate SPEC` checks a spec without running it. Relative paths
-resolve against the spec file's folder, so a spec runs from any working directory. Nothing
-in a spec is ever passed to `eval`. [spec-guide.md](spec-guide.md) walks through a whole
-spec; this page lists every key with its type, default, meaning and an example.
+the wrong type, a step naming a column that will not exist or one of a type it cannot take
+(`normalize` on an `int64` column) fails the spec with one line naming its line and key
+(`pipeline.yaml: line 14: steps[2].normalize.columns: Field required`). `assay validate
+SPEC` checks a spec without running it and shows the columns and types the steps leave.
+Relative paths resolve against the spec file's folder, so a spec runs from any working
+directory. Nothing in a spec is ever passed to `eval`. [spec-guide.md](spec-guide.md) walks
+through a whole spec; this page lists every key with its type, default, meaning and an
+example.
 
 A *byte size* is an integer or a string with a unit: `64MiB`, `1 GB`, `1.5GiB`.
 
