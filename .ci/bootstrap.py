@@ -4,6 +4,10 @@
     python3 .ci/bootstrap.py demo   # .venv + `pip install -e .`, then run the sample pipeline
     python3 .ci/bootstrap.py test   # .venv + `pip install -e .[dev]`, then pytest -q -n 2
 
+``test`` also makes sure Debian's ``chromium`` is there (the HTML report is checked in a real
+headless browser): installed with apt-get when running as root, else a note that the browser
+test will skip.
+
 Standard library only, so it runs on a bare Python 3.11+. The install is skipped when
 ``.venv`` already holds it for the current pyproject.toml (a stamp file records the hash),
 so a second call starts the demo or the tests at once. Extra arguments go to assay or pytest.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,8 +71,25 @@ def demo(args: list[str]) -> int:
     return subprocess.run([str(venv_bin("assay")), "run", DEMO_SPEC, *args], cwd=ROOT).returncode
 
 
+def ensure_chromium() -> None:
+    """Debian's chromium for the report's browser test; apt-get needs root, so elsewhere
+    the test skips (it says why) and this says how to install it."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("bootstrap: chromium not found; the HTML report's browser test will skip "
+              "(install it: apt-get install chromium)", file=sys.stderr, flush=True)
+        return
+    print("bootstrap: apt-get install chromium", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+                   check=True, env=env)
+
+
 def test(args: list[str]) -> int:
     ensure_venv("dev")
+    ensure_chromium()
     code = subprocess.run(
         [str(venv_bin("python")), "-m", "pytest", "-q", "-n", "2", *args], cwd=ROOT
     ).returncode

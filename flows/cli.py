@@ -37,6 +37,7 @@ from assay.flows.doctor import doctor
 from assay.pipelines.backend import BackendChoice
 from assay.pipelines.errors import EXIT_INTERNAL, AssayError
 from assay.pipelines.spec import PipelineSpec, load_spec
+from assay.pipelines.spec_columns import columns_after_steps
 
 app = typer.Typer(
     name="assay",
@@ -242,14 +243,14 @@ def run(
         request = compose.load(spec, inputs=input_, output=output, backend=backend,
                                workers=workers, cluster_address=cluster)
         from assay.flows.ingest import ingest
-        from assay.flows.summary import to_table
+        from assay.flows.summary import print_summary
 
         if not verbose:
             _quiet_console()
 
         with _progress_reporter() as on_progress:
             summary = ingest(spec_path=request, on_progress=on_progress)
-        stdout.print(to_table(summary))
+        print_summary(stdout, summary)
 
 
 @app.command()
@@ -264,13 +265,16 @@ def validate(
         parsed = load_spec(spec)
         stdout.print(f"[green]OK[/] {escape(str(spec))}: pipeline [bold]{escape(parsed.name)}[/]")
         grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")  # a long path folds, never ends in an ellipsis
         for label, value in spec_outline(parsed):
             grid.add_row(f"  {label}", escape(value))
         stdout.print(grid)
 
 
 def spec_outline(spec: PipelineSpec) -> list[tuple[str, str]]:
-    """Source, columns, steps, gates and sink of a spec, one line each."""
+    """Source, columns, steps, the columns they leave (as a gate after the last step sees
+    them), gates and sink of a spec, one line each."""
     src = spec.source
     columns = [f"{c.name}:{c.type}" for c in spec.schema_.columns]
     steps = [s.label if s.label == s.op else f"{s.label} ({s.op})" for s in spec.steps]
@@ -279,10 +283,16 @@ def spec_outline(spec: PipelineSpec) -> list[tuple[str, str]]:
     sink = spec.resolve(spec.sink.path)
     if split is not None:
         sink += f" (split {'/'.join(split.fractions)} by {', '.join(split.key)})"
+    known = columns_after_steps(spec)
+    after = _counted([f"{name}:{kind}" for name, kind in known or []])
+    if spec.schema_.extra_columns == "keep":
+        after = ("known when a run reads the extra columns an upload brings" if known is None
+                 else f"{after}, and the extra columns an upload brings (strings)")
     return [
         ("source", f"{', '.join(src.paths)} (format {src.format})"),
         ("columns", _counted(columns)),
         ("steps", _counted(steps)),
+        ("after the steps", after),
         ("gates", _counted(gates)),
         ("sink", sink),
     ]
@@ -324,6 +334,12 @@ def suite_draft(
         int,
         typer.Option("--sample-rows", min=1, metavar="N", help="Rows of the upload to profile."),
     ] = 100_000,
+    spec: Annotated[
+        Path | None,
+        typer.Option("--spec", metavar="SPEC", show_default=False,
+                     help="Profile the rows after this pipeline's steps (read as `assay run` "
+                     "reads, typed by its schema): the rows its gates see."),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Overwrite FILE if it exists.")
     ] = False,
@@ -336,10 +352,14 @@ def suite_draft(
         _fail(f"{output}: already exists (use --force to overwrite)")
         raise typer.Exit(EXIT_INVALID_SPEC)
     with _exit_codes(verbose):
-        from assay.validation.draft import DraftError, draft_suite
+        from assay.pipelines import draft_sample
+        from assay.validation.draft import DraftError
 
+        # the gates' suites may not exist yet: this command drafts one of them
+        pipeline = load_spec(spec, suites=False) if spec is not None else None
         try:
-            draft = draft_suite(upload, name=name, sample_rows=sample_rows)
+            draft = draft_sample.draft(upload, pipeline, name=name, sample_rows=sample_rows,
+                                spec_path=None if spec is None else str(spec))
         except DraftError as exc:
             if verbose:  # the reader's own error is its cause
                 traceback.print_exc()
@@ -353,6 +373,8 @@ def suite_draft(
             _fail(f"{output}: cannot write: {exc.strerror or exc}")
             raise typer.Exit(EXIT_INVALID_SPEC) from None
         sampled = "the whole upload" if draft.whole else f"the first {draft.rows:,} rows"
+        if spec is not None:
+            sampled += f" after the steps of {spec}"
         # plain print: rich would wrap a long path mid-line
         print(f"wrote {output}: {len(draft.suite['expectations'])} expectations drafted "
               f"from {sampled} ({draft.rows:,} rows)")

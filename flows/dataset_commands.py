@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ def inspect(dataset: DatasetArgument, verbose: VerboseOption = False) -> None:
         versions = list_versions(dataset)
         latest = versions[-1].version
         _show(f"versions of {dataset}",
-              ["version", "committed (UTC)", "how it came", "rows added", "rows", "gates", ""],
-              [_version_row(v, latest) for v in versions], right={3, 4})
+              ["version", "committed (UTC)", "how it came", "rows added", "rows",
+               "quarantined", "gates", ""],
+              [_version_row(v, latest) for v in versions], right={3, 4, 5})
 
 
 @dataset_app.command()
@@ -164,6 +166,7 @@ def _version_row(v: VersionInfo, latest: int) -> list[str]:
         _origin(v),
         "?" if v.rows_added is None else f"{v.rows_added:,}",
         "?" if v.rows is None else f"{v.rows:,}",
+        "-" if v.rows_quarantined is None else f"{v.rows_quarantined:,}",
         ", ".join(f"{g.name}: {g.label()}" for g in v.gates) or "-",
         status,
     ]
@@ -229,15 +232,26 @@ def _span(versions: tuple[int, ...]) -> str:
 
 
 def _show(title: str, header: list[str], rows: list[list[str]], right: set[int]) -> None:
-    """A rich table on a terminal; else the title and aligned plain columns."""
+    """A rich table on a terminal wide enough for it; on a narrower one, each row as a block
+    of ``column: value`` lines (nothing cut or folded mid-word); off a terminal, the title
+    and aligned plain columns."""
     stdout = Console()  # as wide as the terminal is now
     if stdout.is_terminal:
         table = Table(title=escape(title), title_justify="left")
         for index, name in enumerate(header):
-            table.add_column(name, justify="right" if index in right else "left")
+            table.add_column(name, justify="right" if index in right else "left",
+                             no_wrap=True)
         for row in rows:
             table.add_row(*(escape(cell) for cell in row))
-        stdout.print(table)
+        wide = stdout.options.update_width(10_000)
+        if Measurement.get(stdout, wide, table).maximum <= stdout.width:
+            stdout.print(table)
+            return
+        print(title)
+        for row in rows:
+            named = [(name or "status", cell) for name, cell in zip(header, row, strict=True)]
+            print(f"{named[0][0]} {named[0][1]}")
+            print("\n".join(f"  {name}: {cell}" for name, cell in named[1:] if cell))
         return
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print(title)

@@ -7,6 +7,7 @@ are) in plain ``key: value`` lines, and always exits 0: it diagnoses, it does no
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from importlib import metadata
@@ -48,6 +49,11 @@ def installed_version(names: tuple[str, ...]) -> str:
     return "not installed"
 
 
+def _as_spec_writes(value: object) -> str:
+    """A setting as a spec writes it (``null``, ``true``), not as Python prints it (None)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def report_lines(cluster: ClusterSpec) -> list[str]:
     """The doctor's report: backend, GPUs, package versions, GPU cluster settings."""
     chosen = resolve_backend("auto")
@@ -57,7 +63,7 @@ def report_lines(cluster: ClusterSpec) -> list[str]:
              f"GPUs visible: {len(gpus)}"]
     lines += [f"  GPU {gpu.index}: {gpu.name} ({gpu.uuid})" for gpu in gpus]
     lines += [f"{name}: {installed_version(names)}" for name, names in PACKAGES.items()]
-    lines += [f"cluster.{key}: {getattr(cluster, key)}" for key in GPU_SETTINGS]
+    lines += [f"cluster.{key}: {_as_spec_writes(getattr(cluster, key))}" for key in GPU_SETTINGS]
     lines.append(f"CUDF_SPILL (environment): {os.environ.get('CUDF_SPILL', '(unset)')}")
     return lines
 

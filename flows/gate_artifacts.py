@@ -14,7 +14,8 @@ from typing import Any
 from prefect.artifacts import create_table_artifact
 
 from assay.pipelines.plan import RunPlan
-from assay.pipelines.staging import sink_fs
+from assay.pipelines.staging import ABORTED, sink_fs
+from assay.pipelines.summary import GateOutcome
 from assay.pipelines.table import RUNS
 from assay.validation.report_rows import expectation_rows
 
@@ -29,16 +30,17 @@ def gate_artifact_key(pipeline: str, gate: str) -> str:
 
 
 def create_gate_artifacts(pipeline: str, gates: list[dict[str, Any]]) -> list[str]:
-    """One table artifact per gate (``name`` and GE-shaped ``result``); returns the keys."""
+    """One table artifact per gate (the run's gate entries, each with its GE-shaped
+    ``result``); returns the keys. The description says what the gate did, in the words of
+    the CLI and ``assay inspect``."""
     keys = []
     for gate in gates:
         result = gate.get("result") or {}
         stats = result.get("statistics") or {}
         failing = expectation_rows(result, failing_only=True)
-        verdict = "passed" if gate.get("success", result.get("success")) else "failed"
-        description = (f"{pipeline} gate {gate['name']} {verdict}: "
-                       f"{stats.get('unsuccessful_expectations', len(failing))} of "
-                       f"{stats.get('evaluated_expectations', 0)} expectations not met")
+        description = (f"{pipeline} gate {gate['name']}: {GateOutcome.from_entry(gate).label()}"
+                       f" ({stats.get('unsuccessful_expectations', len(failing))} of "
+                       f"{stats.get('evaluated_expectations', 0)} expectations not met)")
         key = gate_artifact_key(pipeline, str(gate["name"]))
         create_table_artifact(table=failing, key=key, description=description)
         keys.append(key)
@@ -46,13 +48,15 @@ def create_gate_artifacts(pipeline: str, gates: list[dict[str, Any]]) -> list[st
 
 
 def aborted_gate_results(plan: RunPlan) -> list[dict[str, Any]]:
-    """The gate results an aborted run kept under ``_assay/runs/<run-id>/gates/``."""
+    """The gate entries an aborted run kept in ``_assay/runs/<run-id>/ABORTED.json``, each
+    with its result from ``gates/<gate>.json`` beside it."""
     fs, sink = sink_fs(plan.sink_path, plan.spec.sink.storage_options)
-    folder = f"{sink}/{RUNS}/{plan.run_id}/gates"
+    folder = f"{sink}/{RUNS}/{plan.run_id}"
+    if not fs.exists(f"{folder}/{ABORTED}"):
+        return []
     gates = []
-    for spec in plan.spec.gates:
-        path = f"{folder}/{spec.name}.json"
+    for gate in json.loads(fs.cat_file(f"{folder}/{ABORTED}")).get("gates", []):
+        path = f"{folder}/gates/{gate['name']}.json"
         if fs.exists(path):
-            result = json.loads(fs.cat_file(path))
-            gates.append({"name": spec.name, "success": result.get("success"), "result": result})
+            gates.append({**gate, "result": json.loads(fs.cat_file(path))})
     return gates

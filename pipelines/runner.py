@@ -25,6 +25,7 @@ from assay.pipelines.routing import data_columns
 from assay.pipelines.sink.finish import LEDGER_META, finish_partition
 from assay.pipelines.sink.shards import arrow_schema
 from assay.pipelines.sources.read import read_uploads
+from assay.pipelines.summary import GateOutcome
 from assay.transforms import frame as fr
 
 ProgressCallback = Callable[[int, int], None]
@@ -92,9 +93,11 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
                for point, result, dataset in zip(graph.gates, gates, datasets, strict=True)],
         backend=fr.backend_name(graph.frame._meta), wall_seconds=time.perf_counter() - started,
     )
-    staged_results = {point.spec.name: result for point, result in zip(graph.gates, gates,
-                                                                       strict=True)}
-    staging_area.write_gate_results(staging, staged_results, spec.sink.storage_options)
+    for gate, gate_spec in zip(staged.gates, spec.gates, strict=True):
+        gate["aborted"] = _abort_reason(gate, gate_spec, accounting)
+        gate["outcome"] = GateOutcome.from_entry(gate).kind  # for readers of the manifest
+    staging_area.write_gate_results(staging, staged.gates, accounting,
+                                    spec.sink.storage_options)
     _enforce_policies(staged)
     return staged
 
@@ -194,22 +197,27 @@ def _with_scopes(gate: dict, failed: list[str]) -> str:
     return ", ".join(named)
 
 
+def _abort_reason(gate: dict, spec: Any, accounting: Accounting) -> str | None:
+    """Why the gate aborts the run (nothing published), or None: a failed ``abort`` gate,
+    an aggregate failure of a ``quarantine`` gate, or a gate that quarantined more than its
+    allowed fraction."""
+    if spec.policy == "abort" and not gate["success"]:
+        failed = gate["row_level_failed"] + gate["aggregate_failed"]
+        return f"gate {spec.name!r} failed: {_with_scopes(gate, failed)}"
+    if spec.policy == "quarantine" and gate["aggregate_failed"]:
+        return (f"gate {spec.name!r}: table-level expectations failed: "
+                f"{_with_scopes(gate, gate['aggregate_failed'])}")
+    if spec.policy == "quarantine" and spec.max_quarantined_fraction is not None:
+        fraction = gate["rows_quarantined"] / max(accounting.rows_read, 1)
+        if fraction > spec.max_quarantined_fraction:
+            return (f"gate {spec.name!r} quarantined {fraction:.2%} of rows, above "
+                    f"max_quarantined_fraction {spec.max_quarantined_fraction:.2%}")
+    return None
+
+
 def _enforce_policies(staged: StagedRun) -> None:
-    """Abort (nothing published) on a failed ``abort`` gate, on an aggregate failure of a
-    ``quarantine`` gate, or when a gate quarantined more than its allowed fraction."""
-    for gate, spec in zip(staged.gates, staged.plan.spec.gates, strict=True):
-        message = None
-        if spec.policy == "abort" and not gate["success"]:
-            failed = gate["row_level_failed"] + gate["aggregate_failed"]
-            message = f"gate {spec.name!r} failed: {_with_scopes(gate, failed)}"
-        elif spec.policy == "quarantine" and gate["aggregate_failed"]:
-            message = (f"gate {spec.name!r}: table-level expectations failed: "
-                       f"{_with_scopes(gate, gate['aggregate_failed'])}")
-        elif spec.policy == "quarantine" and spec.max_quarantined_fraction is not None:
-            fraction = gate["rows_quarantined"] / max(staged.accounting.rows_read, 1)
-            if fraction > spec.max_quarantined_fraction:
-                message = (f"gate {spec.name!r} quarantined {fraction:.2%} of rows, above "
-                           f"max_quarantined_fraction {spec.max_quarantined_fraction:.2%}")
-        if message:
+    """Abort on the first gate that gives a reason to (``_abort_reason``)."""
+    for gate in staged.gates:
+        if message := gate["aborted"]:
             staging_area.abandon(staged, message)
             raise GateAborted(message)

@@ -8,6 +8,8 @@ import functools
 import operator
 from dataclasses import dataclass
 
+import pandas as pd
+
 from assay.pipelines.spec import CsvOptions, SchemaSpec
 from assay.transforms import frame as fr
 from assay.transforms.casting import cast_column
@@ -20,6 +22,12 @@ class Enforced:
     frame: Frame  # typed data columns (schema order, then kept extras)
     failed: Column  # bool per row
     reasons: Column  # str per row, REASON_SEP-joined, "" where none
+
+
+def empty_typed(schema: SchemaSpec) -> pd.DataFrame:
+    """The empty frame of the schema's columns, typed as ``enforce_schema`` types them."""
+    return pd.DataFrame({c.name: cast_column(pd.Series(dtype="str"), c.type).values
+                         for c in schema.columns})
 
 
 def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None) -> Enforced:

@@ -30,7 +30,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from assay.pipelines.errors import SpecError
 from assay.transforms.base import registered_steps
-from assay.transforms.params import ByteSize
+from assay.transforms.params import ByteSize, RejectOrNull
 
 ENV_REFERENCE = re.compile(r"^\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Option names that hold credentials (key, secret, token, password, account_key, sas_token,
@@ -108,7 +108,8 @@ class CsvOptions(Model):
         "Whether the first line names the columns. Without a header, the columns are the "
         "schema's, in order."), examples=[False])
     null_values: list[str] = Field(default_factory=lambda: [""], description=(
-        "Strings read as null (an empty field by default)."), examples=[["", "NA", "null"]])
+        "Strings read as null. By default only the empty field: `NA`, `null` or `None` are "
+        "values (strings) unless listed here."), examples=[["", "NA", "null"]])
     true_values: list[str] = Field(
         default_factory=lambda: ["true", "True", "TRUE", "1"],
         description="Spellings of true in `bool` columns.", examples=[["yes", "y", "1"]])
@@ -169,7 +170,8 @@ class ColumnSpec(Model):
         "(`schema: amount is not float64`). `timestamp` is stored as UTC microseconds; "
         "values outside the years 1 to 9999 are not timestamps."), examples=["int64"])
     nullable: bool = Field(True, description=(
-        "`false`: a null (or missing) value quarantines its row."), examples=[False])
+        "`true` (the default): nulls are allowed; `false`: a null (or missing) value "
+        "quarantines its row."), examples=[False])
     format: str | None = Field(None, description=(
         "For `timestamp` columns: a strptime format or `ISO8601` (null: ISO 8601)."),
         examples=["%d/%m/%Y %H:%M"])
@@ -195,9 +197,9 @@ class SchemaSpec(Model):
     extra_columns: Literal["drop", "keep", "reject"] = Field("drop", description=(
         "Columns an upload has that the schema does not declare: `drop` them, `keep` them "
         "(as strings), or `reject` the upload."), examples=["keep"])
-    missing_columns: Literal["reject", "null"] = Field("reject", description=(
+    missing_columns: RejectOrNull = Field("reject", description=(
         "An upload that lacks a declared column: `reject` it, or fill the column with "
-        "`null`s."), examples=["null"])
+        "`null`s."), examples=[None])
 
     @field_validator("columns")
     @classmethod
@@ -238,8 +240,9 @@ class GateSpec(Model):
         "nothing published (exit 4); `warn`: recorded in the manifest and results only."),
         examples=["abort"])
     max_quarantined_fraction: float | None = Field(None, ge=0, le=1, description=(
-        "Abort the run when the gate quarantines more than this fraction of the rows read "
-        "(null: no limit)."), examples=[0.05])
+        "Abort the run when the gate quarantines more than this fraction of the rows read. "
+        "By default (null) there is no limit: a gate may quarantine every row."),
+        examples=[0.05])
     scope: Literal["dataset", "upload"] = Field("dataset", description=(
         "What the gate's table-level (aggregate) expectations judge in an appending run: "
         "`dataset`, the dataset after the append (the published version's kept statistics "
@@ -512,25 +515,64 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
+def _line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The line of the YAML node pydantic's error location points at: the deepest key the
+    location names (parts that are no key, such as a step's union tag, are passed over)."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((value for key, value in node.value
+                          if isinstance(key, yaml.ScalarNode) and key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            found = node.value[part] if part < len(node.value) else None
+        else:
+            found = None
+        if found is not None:
+            node, line = found, found.start_mark.line + 1
+    return line
+
+
+def format_validation_error(exc: ValidationError, source: str,
+                            tree: yaml.Node | None = None) -> str:
+    """One line per problem: the file, the line (given the YAML ``tree``), the key."""
     lines = []
     for err in exc.errors():
-        key = _location(tuple(err["loc"]))
+        loc = tuple(err["loc"])
+        line = _line(tree, loc)
+        where = f"{source}: line {line}" if line is not None else source
         message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {key}: {message}")
+        lines.append(f"{where}: {_location(loc)}: {message}")
     return "\n".join(lines)
 
 
-def parse_spec(data: Any, source: str, base_dir: Path) -> PipelineSpec:
-    """Validate a spec mapping; raise SpecError with one line per problem."""
+def parse_spec(data: Any, source: str, base_dir: Path, tree: yaml.Node | None = None,
+               suites: bool = True) -> PipelineSpec:
+    """Validate a spec mapping; raise SpecError with one line per problem (naming its line
+    where ``tree``, the YAML nodes ``data`` was read from, is given). ``suites=False``
+    leaves the gates' suites unread: ``assay suite draft --spec`` writes one of them."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: the spec must be a YAML mapping, got {type(data).__name__}")
     try:
         spec = PipelineSpec.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        raise SpecError(format_validation_error(exc, source)) from None
-    _check_gate_suites(spec, source)
+        raise SpecError(format_validation_error(exc, source, tree)) from None
+    _check_step_types(spec, source, tree)
+    if suites:
+        _check_gate_suites(spec, source)
     return spec
+
+
+def _check_step_types(spec: PipelineSpec, source: str, tree: yaml.Node | None) -> None:
+    """Each step takes the types the schema and the steps before it give its columns
+    (``normalize`` on an int64 column fails the spec, not the run)."""
+    from assay.pipelines.spec_columns import StepTypeError, columns_after_steps
+
+    try:
+        columns_after_steps(spec)
+    except StepTypeError as exc:
+        line = _line(tree, ("steps", exc.index))
+        where = f"{source}: line {line}" if line is not None else source
+        raise SpecError(f"{where}: {exc}") from None
 
 
 def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
@@ -548,8 +590,8 @@ def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
             raise SpecError(f"{source}: gates[{i}]: {exc}") from None
 
 
-def load_spec(path: str | Path) -> PipelineSpec:
-    """Read and validate a spec file."""
+def load_spec(path: str | Path, suites: bool = True) -> PipelineSpec:
+    """Read and validate a spec file (its gates' suites too, unless ``suites=False``)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -557,8 +599,9 @@ def load_spec(path: str | Path) -> PipelineSpec:
         raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from None
     try:
         data = yaml.safe_load(text)
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise SpecError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_spec(data, str(path), path.resolve().parent)
+    return parse_spec(data, str(path), path.resolve().parent, tree, suites)

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from assay.pipelines.spec import (
     ClusterSpec,
@@ -77,8 +78,21 @@ def json_schema() -> dict[str, Any]:
     for step in registered_steps().values():
         definition = defs[step.__name__]
         definition["required"] = ["op", *definition.get("required", [])]
+    models = [model for _, model, _ in SECTIONS] + list(registered_steps().values())
+    for model in models:
+        _factory_defaults(model, schema if model is PipelineSpec else defs[model.__name__])
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "assay pipeline spec", **{k: v for k, v in schema.items() if k != "title"}}
+
+
+def _factory_defaults(model: type[BaseModel], definition: dict[str, Any]) -> None:
+    """Pydantic leaves out the defaults a factory makes (``csv.null_values: [""]``, the
+    ``csv`` section's own); the schema states every default, so they are put in."""
+    for name, field in model.model_fields.items():
+        prop = definition["properties"].get(field.alias or name)
+        if prop is not None and "default" not in prop and field.default_factory is not None:
+            prop["default"] = to_jsonable_python(field.get_default(call_default_factory=True),
+                                                 by_alias=True)
 
 
 def schema_text() -> str:
@@ -173,8 +187,8 @@ class _Renderer:
             return f"{text} or null" if {"type": "null"} in union else text
         if "const" in schema:
             return f"`{schema['const']}`"
-        if "enum" in schema:
-            return " | ".join(f"`{value}`" for value in schema["enum"])
+        if "enum" in schema:  # YAML's null stands for the word "null" (``with_null_word``)
+            return " | ".join(f"`{value}`" for value in schema["enum"] if value is not None)
         kind = schema.get("type")
         if kind == "array":
             item = self.type_of(schema.get("items", {}))
@@ -301,12 +315,14 @@ HEADER = f"""# Pipeline spec reference
      tests/test_docs.py fails when this file is stale. -->
 
 A pipeline is one YAML file, checked by pydantic when it loads: an unknown key, a value of
-the wrong type or a step naming a column that will not exist fails the spec with one line
-naming the key (`pipeline.yaml: steps[2].normalize.columns: Field required`). `assay validate
-SPEC` checks a spec without running it. Relative paths resolve against the spec file's
-folder, so a spec runs from any working directory. Nothing in a spec is ever passed to
-`eval`. [spec-guide.md](spec-guide.md) walks through a whole spec; this page lists every
-key with its type, default, meaning and an example.
+the wrong type, a step naming a column that will not exist or one of a type it cannot take
+(`normalize` on an `int64` column) fails the spec with one line naming its line and key
+(`pipeline.yaml: line 14: steps[2].normalize.columns: Field required`). `assay validate
+SPEC` checks a spec without running it and shows the columns and types the steps leave.
+Relative paths resolve against the spec file's folder, so a spec runs from any working
+directory. Nothing in a spec is ever passed to `eval`. [spec-guide.md](spec-guide.md) walks
+through a whole spec; this page lists every key with its type, default, meaning and an
+example.
 
 A *byte size* is an integer or a string with a unit: `64MiB`, `1 GB`, `1.5GiB`.
 

@@ -27,9 +27,11 @@ from fsspec.implementations.local import LocalFileSystem
 
 from assay.pipelines import dedup_index
 from assay.pipelines import table as delta
+from assay.pipelines.accounting import Accounting
 from assay.pipelines.owners import owner_gone, this_process
 from assay.pipelines.plan import RunPlan
-from assay.validation.report import render_html
+from assay.pipelines.summary import GateOutcome
+from assay.validation.report import Verdict, render_html
 
 ABORTED = "ABORTED.json"
 OWNER = "OWNER"
@@ -172,17 +174,20 @@ def read_json(fs: fsspec.AbstractFileSystem, path: str) -> Any:
     return json.loads(fs.cat_file(path))
 
 
-def write_gate_results(staging: str, results: dict[str, Any], storage_options: dict[str, Any]
-                       ) -> None:
+def write_gate_results(staging: str, gates: list[dict[str, Any]], accounting: Accounting,
+                       storage_options: dict[str, Any]) -> None:
     """Each gate's GE-shaped suite validation result as ``validation/<gate>.json``, and its
-    report for people as ``validation/<gate>.html`` (GE imported only to render it)."""
+    report for people as ``validation/<gate>.html``: the gate's outcome (``gates`` are the
+    run's gate entries, ``aborted`` set), its expectations and the run's accounting."""
     fs, root = sink_fs(staging, storage_options)
-    if results:
+    if gates:
         fs.makedirs(f"{root}/validation", exist_ok=True)
-    for name, result in results.items():
-        write_json(fs, f"{root}/validation/{name}.json", result.ge_result)
+    for gate in gates:
+        name, outcome = gate["name"], GateOutcome.from_entry(gate)
+        write_json(fs, f"{root}/validation/{name}.json", gate["result"])
         with fs.open(f"{root}/validation/{name}.html", "w", encoding="utf-8") as handle:
-            handle.write(render_html(result.ge_result))
+            handle.write(render_html(gate["result"], Verdict(outcome.kind, outcome.label()),
+                                     accounting.as_dict()))
 
 
 def abandon(staged: Any, message: str) -> None:
@@ -194,8 +199,9 @@ def abandon(staged: Any, message: str) -> None:
     _, sink = sink_fs(plan.sink_path, options)
     run_folder = f"{sink}/{delta.RUNS}/{plan.run_id}"
     move_folder(fs, f"{staging}/validation", f"{run_folder}/gates")
-    write_json(fs, f"{run_folder}/{ABORTED}", {"run_id": plan.run_id, "reason": message,
-                                                  "accounting": staged.accounting.as_dict()})
+    write_json(fs, f"{run_folder}/{ABORTED}", {
+        "run_id": plan.run_id, "reason": message, "accounting": staged.accounting.as_dict(),
+        "gates": [{k: v for k, v in gate.items() if k != "result"} for gate in staged.gates]})
     place_quarantine(fs, staged, sink)
     commit_quarantine(fs, plan.sink_path, options, plan.run_id)
     discard(staged.staging_path, options)  # on an object store, nothing may be left

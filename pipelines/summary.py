@@ -15,6 +15,11 @@ if TYPE_CHECKING:  # the engine is only needed for the types here
     from assay.pipelines.runner import StagedRun
 
 
+# What a gate did, in the words every view uses (the run's summary, ``assay inspect``, the
+# Prefect artifact and the HTML report): a quarantine gate that routed rows did its job.
+PASSED, QUARANTINED, ABORTED, WARNED = "passed", "quarantined", "aborted", "warned"
+
+
 @dataclass(frozen=True)
 class GateOutcome:
     name: str
@@ -22,29 +27,31 @@ class GateOutcome:
     policy: str | None = None
     rows_quarantined: int = 0
     failed: tuple[str, ...] = ()
+    aborted: str | None = None  # why the gate aborted the run (None: it did not)
 
     @classmethod
     def from_entry(cls, gate: dict) -> GateOutcome:
         """From a gate's entry in the run (the manifest's ``gates`` list holds the same)."""
         return cls(str(gate["name"]), bool(gate["success"]), gate.get("policy"),
                    int(gate.get("rows_quarantined", 0)),
-                   tuple(gate.get("row_level_failed", []) + gate.get("aggregate_failed", [])))
+                   tuple(gate.get("row_level_failed", []) + gate.get("aggregate_failed", [])),
+                   gate.get("aborted"))
+
+    @property
+    def kind(self) -> str:
+        """``passed``, ``quarantined`` (failing rows went to the quarantine, the run went on),
+        ``aborted`` (nothing published), or ``warned`` (a failed ``warn`` gate)."""
+        if self.aborted:
+            return ABORTED
+        if self.success:
+            return PASSED
+        return QUARANTINED if self.policy == "quarantine" else WARNED
 
     def label(self) -> str:
-        """A table cell's words: ``pass``, ``quarantined N`` (the gate did its job), ``FAIL``."""
-        if self.success:
-            return "pass"
-        if self.policy == "quarantine":
-            return f"quarantined {self.rows_quarantined:,}"
-        return "FAIL"
-
-    def verdict(self) -> str:
-        """A quarantine gate that routed rows did its job: say how many, not FAILED."""
-        if self.success:
-            return "passed"
-        if self.policy == "quarantine":
-            return f"{self.rows_quarantined:,} rows quarantined ({', '.join(self.failed)})"
-        return f"FAILED (policy {self.policy}): {', '.join(self.failed)}"
+        """What happened, in a few words: ``quarantined 1,234 rows``, ``aborted``, ..."""
+        if self.kind == QUARANTINED:
+            return f"quarantined {self.rows_quarantined:,} rows"
+        return self.kind
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,8 @@ class RunSummary:
         return sum(self.dropped_by_step.values())
 
     def rows(self) -> list[tuple[str, str]]:
-        """The summary as (label, value) rows: the one layout both renderings use."""
+        """The summary as (label, value) rows: the one layout both renderings use. Why rows
+        were quarantined or dropped is in :meth:`reasons`, a table of its own."""
         out = [
             ("pipeline", self.pipeline),
             ("run id", self.run_id),
@@ -88,12 +96,10 @@ class RunSummary:
             ("rows read", f"{self.rows_read:,}"),
             ("rows written", f"{self.rows_written:,}"),
             ("rows quarantined", f"{self.quarantined:,}"),
+            ("rows dropped", f"{self.rows_dropped:,}"),
+            ("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"),
         ]
-        out += [(f"  {reason}", f"{n:,}") for reason, n in self.quarantined_by_reason.items()]
-        out.append(("rows dropped", f"{self.rows_dropped:,}"))
-        out += [(f"  dropped by {s}", f"{n:,}") for s, n in self.dropped_by_step.items()]
-        out.append(("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"))
-        out += [(f"gate {gate.name}", gate.verdict()) for gate in self.gates]
+        out += [(f"gate {gate.name}", gate.label()) for gate in self.gates]
         out += [
             ("engine time", f"{self.wall_seconds:.2f} s"),
             ("rows per second", f"{self.rows_per_second:,.0f}"),
@@ -104,6 +110,14 @@ class RunSummary:
             ("version", f"{self.version} ({verb} the dataset: {self.rows_in_dataset:,} rows)"),
             ("path", self.path),
         ]
+        return out
+
+    def reasons(self) -> list[tuple[str, str, str]]:
+        """(fate, reason, rows) of every quarantine reason and every step that dropped rows;
+        a row quarantined for two reasons counts under each."""
+        out = [("quarantined", reason, f"{n:,}")
+               for reason, n in self.quarantined_by_reason.items()]
+        out += [("dropped", f"by {step}", f"{n:,}") for step, n in self.dropped_by_step.items()]
         return out
 
 

@@ -1,9 +1,9 @@
 """A published dataset's versions, as ``assay inspect`` lists them.
 
 When and how each version came (run id, mode, uploads) and its rows come from the Delta log;
-its gates from the manifest of the run that committed it. A version stays listed after
-``assay vacuum`` removed its files (its commit is still in the log), so each says whether
-every file it reads is still there.
+its gates and the rows it quarantined from the manifest of the run that committed it. A
+version stays listed after ``assay vacuum`` removed its files (its commit is still in the
+log), so each says whether every file it reads is still there.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class VersionInfo:
     rows: int | None  # None where this version's own log is gone
     readable: bool  # every file this version reads is still there
     gates: tuple[GateOutcome, ...]
+    rows_quarantined: int | None = None  # by the run (None: no run, or its manifest is gone)
 
 
 def list_versions(path: str) -> list[VersionInfo]:
@@ -75,7 +76,8 @@ def _describe(fs: fsspec.AbstractFileSystem, root: str, entry: dict[str, Any],
     else:
         rows_added = int(entry[ROWS_ADDED]) if ROWS_ADDED in entry else None
     run_id = entry.get(RUN_ID)
-    manifest = entry.get(MANIFEST) or (f"{RUNS}/{run_id}/manifest.json" if run_id else None)
+    manifest = _manifest(fs, root, entry.get(MANIFEST)
+                         or (f"{RUNS}/{run_id}/manifest.json" if run_id else None))
     return VersionInfo(
         version=entry["version"],
         committed_at=commit_time(entry),
@@ -87,16 +89,16 @@ def _describe(fs: fsspec.AbstractFileSystem, root: str, entry: dict[str, Any],
         rows_added=rows_added,
         rows=None if files is None else sum(files.values()),
         readable=files is not None and present.issuperset(files),
-        gates=_gates(fs, root, manifest),
+        gates=tuple(GateOutcome.from_entry(g) for g in manifest.get("gates", [])),
+        rows_quarantined=(manifest.get("accounting") or {}).get("rows_quarantined"),
     )
 
 
-def _gates(fs: fsspec.AbstractFileSystem, root: str, manifest: str | None
-           ) -> tuple[GateOutcome, ...]:
-    if not manifest:
-        return ()
+def _manifest(fs: fsspec.AbstractFileSystem, root: str, path: str | None) -> dict[str, Any]:
+    """The run's manifest, or an empty one where there is no run or its manifest is gone."""
+    if not path:
+        return {}
     try:
-        gates = json.loads(fs.cat_file(f"{root}/{manifest}")).get("gates", [])
+        return json.loads(fs.cat_file(f"{root}/{path}"))
     except FileNotFoundError:
-        return ()
-    return tuple(GateOutcome.from_entry(g) for g in gates)
+        return {}

@@ -61,6 +61,7 @@ def commit_run(root: Path, tables: dict[str | None, pa.Table], *, mode: str = "a
         "version": version, "created_at": datetime.now(UTC).isoformat(), "run_id": run_id,
         "pipeline": "kit", "mode": mode, "rows": rows_after, "rows_added": added,
         "shards": shards, "inputs": inputs,
+        "accounting": {"rows_quarantined": sum(g["rows_quarantined"] for g in gates or [])},
         "gates": [{**g, "result_path": f"_assay/runs/{run_id}/gates/{g['name']}.json"}
                   for g in gates or []],
         "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}

@@ -104,6 +104,26 @@ def test_every_nested_model_has_a_section() -> None:
 
 
 @pytest.mark.parametrize("model", _documented_models(), ids=lambda m: m.__name__)
+def test_every_optional_key_states_its_default(model: type[BaseModel]) -> None:
+    """In the JSON Schema (a factory's default too: ``csv.null_values``) and in spec.md."""
+    schema = spec_reference.json_schema()
+    definition = schema if model.__name__ == "PipelineSpec" else schema["$defs"][model.__name__]
+    for key, field in _keys(model):
+        if not field.is_required():
+            assert "default" in definition["properties"][key], f"{model.__name__}.{key}"
+    page = (DOCS / spec_reference.SPEC_MD).read_text()
+    for row in ("| `nullable` | boolean | `true` | `true` (the default): nulls are allowed",
+                "| `null_values` | list of strings | `['']` | Strings read as null. By default "
+                "only the empty field",
+                "| `nulls` | `keep` \\| `remove` | `keep` | `keep` (the default): rows with a "
+                "null value stay",
+                "| `max_quarantined_fraction` | number (≥ 0, ≤ 1) or null | `null` | Abort the run "
+                "when the gate quarantines more than this fraction of the rows read. By default "
+                "(null) there is no limit"):
+        assert row in page
+
+
+@pytest.mark.parametrize("model", _documented_models(), ids=lambda m: m.__name__)
 def test_examples_satisfy_the_schema(model: type[BaseModel]) -> None:
     schema = spec_reference.json_schema()
     definition = schema if model.__name__ == "PipelineSpec" else schema["$defs"][model.__name__]

@@ -12,7 +12,14 @@ from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.casting import cast_column
 from assay.transforms.frame import Frame
 from assay.transforms.masks import as_mask, reasons
-from assay.transforms.params import ColumnName, ColumnType, add_columns, require_columns
+from assay.transforms.params import (
+    ColumnName,
+    ColumnType,
+    QuarantineNullOrDrop,
+    QuarantineOrNull,
+    add_columns,
+    require_columns,
+)
 
 
 @register
@@ -24,9 +31,9 @@ class Cast(PartitionStep):
     columns: dict[ColumnName, ColumnType] = Field(min_length=1, description=(
         "`{column: type}`, types as in `schema.columns[].type`."),
         examples=[{"amount": "float64", "age": "int32"}])
-    on_error: Literal["quarantine", "null"] = Field("quarantine", description=(
+    on_error: QuarantineOrNull = Field("quarantine", description=(
         "A value that does not convert quarantines its row (`cast: amount is not "
-        "float64`), or becomes `null`."), examples=["null"])
+        "float64`), or becomes `null`."), examples=[None])
 
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, self.columns, self.label)
@@ -64,9 +71,9 @@ class ParseTimestamp(PartitionStep):
         "Values outside the years 1 to 9999 do not parse."), examples=["Europe/Oslo"])
     into: ColumnName | None = Field(None, description=(
         "Write the timestamps to this column (null: replace `column`)."), examples=["ts"])
-    on_error: Literal["quarantine", "null", "drop"] = Field("quarantine", description=(
+    on_error: QuarantineNullOrDrop = Field("quarantine", description=(
         "A value that does not parse quarantines its row, becomes `null`, or drops the "
-        "row (counted by the step)."), examples=["null"])
+        "row (counted by the step)."), examples=[None])
 
     @field_validator("timezone")
     @classmethod

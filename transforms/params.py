@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from dask.utils import parse_bytes
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
@@ -41,6 +41,25 @@ ByteSize = Annotated[int, BeforeValidator(_bytes), Field(gt=0), WithJsonSchema({
     {"type": "string", "pattern": BYTE_SIZE_PATTERN}]})]
 ColumnName = Annotated[str, Field(min_length=1)]
 ColumnList = Annotated[list[ColumnName], Field(min_length=1), AfterValidator(_unique)]
+
+
+def _null_word(value: Any) -> Any:
+    """YAML reads an unquoted ``null`` as no value; the choice it names is the word."""
+    return "null" if value is None else value
+
+
+def with_null_word(choices: Any) -> Any:
+    """A ``Literal`` of words that include ``"null"``, accepting YAML's ``null`` (unquoted)
+    for that word, as a person writes it (``on_error: null``); the JSON Schema says both."""
+    return Annotated[choices, BeforeValidator(_null_word),
+                     WithJsonSchema({"enum": [*get_args(choices), None]})]
+
+
+# The choices that name null, as step and spec keys take them
+KeepOrNull = with_null_word(Literal["keep", "null"])
+RejectOrNull = with_null_word(Literal["reject", "null"])
+QuarantineOrNull = with_null_word(Literal["quarantine", "null"])
+QuarantineNullOrDrop = with_null_word(Literal["quarantine", "null", "drop"])
 
 
 def fate_of(action: Action) -> Fate:

@@ -80,7 +80,8 @@ class RangeFilter(_Bounded):
         "Removed rows are counted as `drop`ped by the step, or sent to the quarantine "
         "with a reason."), examples=["quarantine"])
     nulls: Literal["keep", "remove"] = Field("keep", description=(
-        "Whether rows with a null value stay or are removed too."), examples=["remove"])
+        "`keep` (the default): rows with a null value stay, since null is not out of "
+        "range; `remove`: they are removed too, as `action` says."), examples=["remove"])
 
     def apply(self, frame: Frame) -> StepResult:
         require_columns(frame.columns, [self.column], self.label)

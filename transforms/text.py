@@ -14,6 +14,7 @@ from assay.transforms.frame import Column, Frame
 from assay.transforms.params import (
     ColumnList,
     ColumnName,
+    KeepOrNull,
     add_columns,
     compile_regex,
     require_columns,
@@ -157,9 +158,9 @@ class MapValues(PartitionStep):
         examples=[{"pro": ["Pro", "PRO", "professional"], "free": ["trial"]}])
     case_insensitive: bool = Field(False, description=(
         "Match aliases whatever their case."), examples=[True])
-    unmapped: Literal["keep", "null"] = Field("keep", description=(
+    unmapped: KeepOrNull = Field("keep", description=(
         "Values that are neither an alias nor a canonical value are kept, or become "
-        "`null`."), examples=["null"])
+        "`null`."), examples=[None])
 
     @model_validator(mode="after")
     def _unambiguous(self) -> MapValues:

@@ -1,4 +1,5 @@
-"""Drafting a starting GE 1.x suite from a sample of an upload: what its good rows look like.
+"""Drafting a starting GE 1.x suite from a sample of an upload: what its good rows look like
+(after a pipeline's steps, where the draft is made for one: what its gate will see).
 
 Per column: it exists; its type (where ``expect_column_values_to_be_in_type_list`` is
 registered, for numbers and booleans: GE has no type name for pandas' ``str`` or tz-aware
@@ -22,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from assay.validation.draft_read import DraftError, Sample, read_sample
+from assay.validation.draft_read import DraftError, Sample
 from assay.validation.expectations import REGISTRY, ConfigError
 from assay.validation.gate import GateEvaluator
 from assay.validation.suite import parse_suite
@@ -49,22 +50,25 @@ class Draft:
     skipped: list[str] = field(default_factory=list)  # "type (column): why" of each left out
 
 
-def draft_suite(path: str, name: str | None = None, sample_rows: int = SAMPLE_ROWS) -> Draft:
-    """Profile ``path`` (CSV/JSONL/Parquet, compressed or not) and draft its suite."""
-    sample = read_sample(path, sample_rows)
+def draft_suite(sample: Sample, path: str, name: str | None = None,
+                spec: str | None = None) -> Draft:
+    """Draft the suite of ``sample``, the rows of the upload at ``path`` (after the steps
+    of the pipeline ``spec``, where one was given); ``assay.pipelines.draft_sample`` reads
+    it."""
     candidates = [_row_count(sample)]
     for column, kind in sample.types.items():
         candidates += _column(column, kind, sample.frame[column])
     kept, skipped = _usable(candidates, sample.frame)
+    about: dict[str, Any] = {"upload": path, "sample_rows": len(sample.frame),
+                             "sample_is_whole_upload": sample.whole,
+                             "column_types": sample.types}
+    if spec is not None:
+        about["after_the_steps_of"] = spec
     suite = {
         "name": name or _stem(path),
         "expectations": kept,
-        "meta": {
-            "great_expectations_version": version("great_expectations"),
-            "assay_draft": {"upload": path, "sample_rows": len(sample.frame),
-                            "sample_is_whole_upload": sample.whole,
-                            "column_types": sample.types},
-        },
+        "meta": {"great_expectations_version": version("great_expectations"),
+                 "assay_draft": about},
         "notes": None,
     }
     return Draft(suite, len(sample.frame), sample.whole, skipped)

@@ -1,10 +1,13 @@
 """Reading a sample of one upload and typing its columns as a pipeline's schema would.
 
-CSV values arrive as strings, as in the engine; a string column whose values (all but at
-most 1%) convert to int64, float64 or an ISO 8601 timestamp is typed so, with the engine's
-own converters (``assay.transforms.casting``), and the values that do not convert become null
-(the engine would quarantine their rows when the schema declares that type). Malformed CSV
-and JSON lines are skipped: a draft describes the good rows.
+JSON Lines and Parquet uploads are read here; a CSV upload, and any upload drafted with a
+spec, is read by the engine itself (``assay.pipelines.draft_sample``), so the draft reads
+what ``assay run`` reads. Values that arrive as strings (CSV, or JSON strings) are typed: a
+column whose values (all but at most 1%) convert to int64, float64 or an ISO 8601
+timestamp is typed so, with the engine's own converters (``assay.transforms.casting``), and
+the values that do not convert become null (the engine would quarantine their rows when the
+schema declares that type). Malformed JSON lines are skipped: a draft describes the good
+rows. A frame a spec's steps produced keeps its declared types (``declared``).
 """
 
 from __future__ import annotations
@@ -54,18 +57,18 @@ def detect(path: str) -> tuple[str, str | None]:
 
 
 def read_sample(path: str, rows: int) -> Sample:
-    """The first ``rows`` good rows of the upload, typed; DraftError when unreadable."""
+    """The first ``rows`` good rows of a JSON Lines or Parquet upload, typed; DraftError
+    when unreadable."""
     fmt, compression = detect(path)
-    tab = any(path.lower().endswith(".tsv" + ext) for ext in ("", *COMPRESSIONS))
+    if fmt not in _READERS:
+        raise ValueError(f"{path}: {fmt} uploads are read by the engine (draft_sample)")
     try:
         with fsspec.open(path, "rb", compression=compression) as handle:
-            frame, whole = _READERS[fmt](handle, rows, tab)
+            frame, whole = _READERS[fmt](handle, rows)
     except DraftError:
         raise
     except FileNotFoundError:
         raise DraftError(f"{path}: no such file") from None
-    except pd.errors.EmptyDataError:
-        raise DraftError(f"{path}: empty file") from None
     except UnicodeDecodeError as exc:
         raise DraftError(f"{path}: not UTF-8 text: {exc.reason}") from None
     except _READ_ERRORS as exc:
@@ -80,13 +83,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _read_csv(handle, rows: int, tab: bool) -> tuple[pd.DataFrame, bool]:
-    frame = pd.read_csv(handle, sep="\t" if tab else ",", dtype=str, keep_default_na=False,
-                        na_values=[""], nrows=rows + 1, on_bad_lines="skip")
-    return frame.head(rows), len(frame) <= rows
-
-
-def _read_jsonl(handle, rows: int, tab: bool) -> tuple[pd.DataFrame, bool]:
+def _read_jsonl(handle, rows: int) -> tuple[pd.DataFrame, bool]:
     records, whole = [], True
     for raw in handle:
         if len(records) == rows:
@@ -104,7 +101,7 @@ def _read_jsonl(handle, rows: int, tab: bool) -> tuple[pd.DataFrame, bool]:
     return pd.DataFrame.from_records(records), whole
 
 
-def _read_parquet(handle, rows: int, tab: bool) -> tuple[pd.DataFrame, bool]:
+def _read_parquet(handle, rows: int) -> tuple[pd.DataFrame, bool]:
     parquet = pq.ParquetFile(handle)
     batch = next(parquet.iter_batches(batch_size=rows), None)
     if batch is None:
@@ -112,7 +109,7 @@ def _read_parquet(handle, rows: int, tab: bool) -> tuple[pd.DataFrame, bool]:
     return pa.Table.from_batches([batch]).to_pandas(), parquet.metadata.num_rows <= rows
 
 
-_READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
+_READERS = {"jsonl": _read_jsonl, "parquet": _read_parquet}
 
 
 def _typed(frame: pd.DataFrame, whole: bool) -> Sample:
@@ -122,17 +119,36 @@ def _typed(frame: pd.DataFrame, whole: bool) -> Sample:
     return Sample(pd.DataFrame(columns, index=frame.index), types, whole)
 
 
+def from_strings(frame: pd.DataFrame, whole: bool) -> Sample:
+    """A sample of string columns (a CSV read by the engine with no spec), typed by value."""
+    return _typed(frame, whole)
+
+
+def declared(frame: pd.DataFrame, whole: bool) -> Sample:
+    """A sample whose columns carry the types a spec gave them: kept, never re-inferred
+    (a string column of digits stays a string)."""
+    types = {str(name): dtype_kind(frame[name]) or "string" for name in frame.columns}
+    return Sample(frame, types, whole)
+
+
+def dtype_kind(values: pd.Series) -> str | None:
+    """The spec type a column's dtype says (None for strings and objects)."""
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    kind = values.dtype.kind
+    if kind in "iu":
+        return "int64"
+    if kind == "f":
+        return "float64"
+    if kind == "M":
+        return "timestamp"
+    return None
+
+
 def infer(values: pd.Series) -> tuple[str, pd.Series]:
     """The column's spec type and its values in that type (see the module docstring)."""
-    kind = values.dtype.kind
-    if pd.api.types.is_bool_dtype(values):
-        return "bool", values
-    if kind in "iu":
-        return "int64", values
-    if kind == "f":
-        return "float64", values
-    if kind == "M":
-        return "timestamp", values
+    if (kind := dtype_kind(values)) is not None:
+        return kind, values
     present = values.dropna()
     inferred = pd.api.types.infer_dtype(present, skipna=True)
     if inferred == "boolean":  # JSON booleans with nulls

@@ -8,25 +8,25 @@ import pandas as pd
 from assay.pipelines import killpoints
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.routing import empty_routed
+from assay.pipelines.schema import empty_typed
 from assay.pipelines.sources.csv_reader import read_csv_block
 from assay.pipelines.sources.jsonl_reader import read_jsonl_block
 from assay.pipelines.sources.parquet_reader import read_parquet_block
 from assay.pipelines.sources.scan import Block, InputFile
 from assay.pipelines.spec import PipelineSpec
 from assay.transforms import frame as fr
-from assay.transforms.casting import cast_column
 from assay.transforms.frame import Frame
 
 
 def data_meta(spec: PipelineSpec, plan: RunPlan) -> pd.DataFrame:
     """The empty typed frame of the schema's columns (plus kept extras, as strings)."""
-    columns = {c.name: cast_column(pd.Series(dtype="str"), c.type).values
-               for c in spec.schema_.columns}
+    frame = empty_typed(spec.schema_)
     if spec.schema_.extra_columns == "keep":
         for upload in plan.inputs:
             for name in upload.header or []:
-                columns.setdefault(name, pd.Series(dtype="str"))
-    return pd.DataFrame(columns)
+                if name not in frame.columns:
+                    frame[name] = pd.Series(dtype="str")
+    return frame
 
 
 def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, like: Frame) -> Frame:

@@ -3,6 +3,7 @@ commands: test_dataset_commands.py)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,30 @@ def test_validate_ok_prints_outline(tiny_spec: Path) -> None:
     assert result.stdout.startswith("OK ")
     for part in ("source", "columns", "2: id:int64, city:string", "steps", "gates", "sink"):
         assert part in result.stdout
+
+
+def test_validate_shows_the_columns_the_steps_leave(tiny_spec: Path) -> None:
+    """Types as the steps make them (a parsed timestamp, a cast, a derived column), so a
+    gate's author sees what the gate after the last step gets."""
+    tiny_spec.write_text(tiny_spec.read_text().replace("sink:", """steps:
+  - {op: parse_timestamp, column: city, on_error: null}
+  - {op: cast, columns: {id: float64}}
+  - {op: rename, columns: {city: seen}}
+sink:"""))
+    result = runner.invoke(app, ["validate", str(tiny_spec)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  after the steps +2: id:float64, seen:timestamp *$", result.stdout,
+                     re.M)
+
+
+def test_validate_folds_a_long_sink_path_rather_than_cutting_it(tiny_spec: Path) -> None:
+    long = "a-very-long-folder-name-that-does-not-fit/" * 3 + "out"
+    tiny_spec.write_text(tiny_spec.read_text().replace("path: out", f"path: {long}"))
+    result = runner.invoke(app, ["validate", str(tiny_spec)], terminal_width=60)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    sink = result.stdout.split("  sink")[1]
+    assert long in "".join(line.strip() for line in sink.splitlines())
 
 
 def test_validate_bad_key_exits_2_naming_it(tiny_spec: Path) -> None:

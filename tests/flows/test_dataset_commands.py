@@ -44,13 +44,13 @@ def test_inspect_lists_versions_with_how_they_came_and_gates(table: Path) -> Non
     lines = result.stdout.splitlines()
     assert lines[0] == f"versions of {table}"
     assert lines[1].split() == ["version", "committed", "(UTC)", "how", "it", "came", "rows",
-                                "added", "rows", "gates"]
+                                "added", "rows", "quarantined", "gates"]
     rows = rows_of(result.stdout)
-    assert "overwrite run r0 (a.csv)" in rows["0"] and "quality: pass" in rows["0"]
+    assert "overwrite run r0 (a.csv)" in rows["0"] and "quality: passed" in rows["0"]
     assert "append run r1 (b.csv, c.csv)" in rows["1"]
-    assert "quality: quarantined 2" in rows["1"] and "FAIL" not in rows["1"]
-    assert "quality: FAIL" in rows["2"] and rows["2"].endswith("latest")
-    assert rows["1"].split()[-5:-3] == ["1", "4"]  # rows added, rows
+    assert "quality: quarantined 2 rows" in rows["1"] and "FAIL" not in rows["1"]
+    assert "quality: warned" in rows["2"] and rows["2"].endswith("latest")
+    assert rows["1"].split()[-7:-4] == ["1", "4", "2"]  # rows added, rows, quarantined
     assert "┃" not in result.stdout  # not a terminal: plain text
 
 
@@ -61,7 +61,22 @@ def test_inspect_on_a_terminal_is_a_rich_table(table: Path,
     result = runner.invoke(app, ["inspect", str(table)])
     assert result.exit_code == 0, result.output
     shown = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # no styles
-    assert "┃ version ┃" in shown and "quarantined 2" in shown
+    assert "┃ version ┃" in shown and "quality: quarantined 2 rows" in shown
+    assert re.search(r"│ 1 +│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │", shown)  # the whole time
+
+
+def test_inspect_on_a_narrow_terminal_cuts_nothing(table: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, ["inspect", str(table)])
+    assert result.exit_code == 0, result.output
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert "…" not in shown and "┃" not in shown  # a block per version, not a squeezed table
+    block = shown.split("version 1\n")[1].split("version 2")[0]
+    assert re.search(r"^  committed \(UTC\): \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", block, re.M)
+    assert "  how it came: append run r1 (b.csv, c.csv)\n" in block
+    assert "  quarantined: 2\n" in block and "  gates: quality: quarantined 2 rows\n" in block
 
 
 @pytest.mark.parametrize(("make", "line"), [

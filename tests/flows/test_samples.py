@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import assay
 from assay.flows.cli import app
 from assay.flows.gate_artifacts import gate_artifact_key
+from assay.pipelines.summary import GateOutcome
 from tests.published import manifest_of, quarantine_of
 
 pytestmark = pytest.mark.slow
@@ -106,5 +107,9 @@ def _assert_gate_outputs(folder: Path, manifest: dict) -> None:
         assert all(column in page for column in columns if column)
         artifact = Artifact.get(gate_artifact_key(manifest["pipeline"], gate["name"]))
         assert artifact is not None and artifact.type == "table"
+        said = GateOutcome.from_entry(gate).label()  # the words inspect and the summary use
+        assert artifact.description.startswith(f"{manifest['pipeline']} gate {gate['name']}: "
+                                               f"{said} (")
+        assert said in page and "failed" not in artifact.description.lower()
         rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
         assert sorted(row["expectation"] for row in rows) == sorted(failed)

@@ -6,6 +6,7 @@ the secret is in none of the files it wrote, its Prefect logs and artifacts, or 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -126,4 +127,5 @@ def test_literal_or_missing_credentials_fail_the_spec(
         load_spec(spec)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"{spec}: source.storage_options: {problem}"), message
+    assert re.match(rf"{re.escape(str(spec))}: line \d+: source\.storage_options: "
+                    rf"{re.escape(problem)}", message), message

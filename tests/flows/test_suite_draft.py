@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from assay.flows.cli import app
-from assay.validation.draft import draft_suite
+from assay.pipelines.draft_sample import draft as draft_suite
 from assay.validation.expectations import REGISTRY
 from assay.validation.suite import load_gate_suite
 
@@ -136,8 +136,8 @@ def test_existing_output_exits_2_without_force(events_suite: Path, tmp_path: Pat
 
 @pytest.mark.parametrize(("name", "content", "says"), [
     ("missing.csv", None, "no such file"),
-    ("empty.csv", b"", "empty file"),
-    ("binary.csv", b"\xff\xfe\x00\x81garbage\x00\n\x9c", "not UTF-8"),
+    ("empty.csv", b"", "the file is empty"),  # a CSV: the engine's own words
+    ("binary.csv", b"\xff\xfe\x00\x81garbage\x00\n\x9c", "assay reads UTF-8"),
     ("truncated.csv.gz", gzip.compress(b"a,b\n" + b"".join(
         b"%d,%x\n" % (i, i * 2654435761 % 2**32) for i in range(5000)))[:4000], "ended before"),
     ("upload.xlsx", b"PK", "unknown format"),
@@ -154,3 +154,88 @@ def test_unreadable_upload_exits_3_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {upload}: ") and says in lines[0]
     assert not (tmp_path / "s.json").exists()
+
+
+DIRTY = ('id,country,zip,note\n1, us ,01234,fine\n2,de,02345,"broken\n3,US,03456,ok\n'
+         '4,xx,04567,ok\n5,DE,05678,ok\n6,us,06789,ok\n7,de,07890,ok\n')
+STEPS_SPEC = """\
+name: drafty
+source: {paths: [up.csv]}
+schema:
+  columns:
+    - {name: id, type: int64}
+    - {name: country}
+    - {name: zip}
+    - {name: note}
+steps:
+  - {op: normalize, columns: [country], strip: true, case: upper}
+  - op: filter
+    keep: {column: country, op: in, value: [US, DE]}
+    action: quarantine
+sink: {path: out}
+cluster: {workers: 1, threads_per_worker: 1, processes: false}
+"""
+
+
+@pytest.fixture
+def dirty(tmp_path: Path) -> Path:
+    (tmp_path / "up.csv").write_text(DIRTY)
+    (tmp_path / "pipeline.yaml").write_text(STEPS_SPEC)
+    return tmp_path
+
+
+def _kwargs(suite: dict) -> dict:
+    return {(c["type"], c["kwargs"].get("column")): c["kwargs"] for c in suite["expectations"]}
+
+
+def test_draft_with_a_spec_profiles_the_rows_after_its_steps(dirty: Path) -> None:
+    """The value set is the steps' clean values (not ' us ', 'xx'), the types the schema's
+    (zip stays a string of digits), the rows those a gate after the last step sees."""
+    output = dirty / "suite.json"
+    result = runner.invoke(app, ["suite", "draft", str(dirty / "up.csv"), "--spec",
+                                 str(dirty / "pipeline.yaml"), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert f"after the steps of {dirty / 'pipeline.yaml'} (6 rows)" in result.stdout
+    suite = json.loads(output.read_text())
+    kwargs = _kwargs(suite)
+
+    assert kwargs[("expect_column_values_to_be_in_set", "country")]["value_set"] == ["DE", "US"]
+    assert suite["meta"]["assay_draft"]["column_types"]["zip"] == "string"
+    assert suite["meta"]["assay_draft"]["after_the_steps_of"] == str(dirty / "pipeline.yaml")
+    raw = _kwargs(draft_suite(str(dirty / "up.csv")).suite)
+    assert ("expect_column_values_to_be_in_set", "country") not in raw  # the dirt's variety
+
+
+def test_draft_for_a_spec_whose_gate_will_load_the_draft(dirty: Path) -> None:
+    """The README's order: the spec names the suite the draft is about to write."""
+    spec = dirty / "pipeline.yaml"
+    spec.write_text(STEPS_SPEC + "gates:\n  - {name: quality, suite: drafted.json}\n")
+    result = runner.invoke(app, ["suite", "draft", str(dirty / "up.csv"), "--spec", str(spec),
+                                 "-o", str(dirty / "drafted.json")])
+    assert result.exit_code == 0, result.output
+    validated = runner.invoke(app, ["validate", str(spec)])
+    assert validated.exit_code == 0, validated.output
+
+
+def test_draft_reads_a_csv_as_assay_run_does(dirty: Path) -> None:
+    """An unbalanced quote made pandas' reader give up on the whole upload; the engine's
+    reader (the draft's now) takes the upload as a run takes it."""
+    import assay
+
+    spec = dirty / "strings.yaml"
+    spec.write_text(STEPS_SPEC.replace("type: int64", "type: string").split("steps:")[0]
+                    + "sink: {path: out}\ncluster: {workers: 1, processes: false}\n")
+    published = assay.run(spec)
+    drafted = draft_suite(str(dirty / "up.csv"))
+
+    assert drafted.rows == published.manifest["accounting"]["rows_written"]
+    assert drafted.whole
+
+
+def test_draft_with_a_spec_that_leaves_no_rows_says_so(dirty: Path) -> None:
+    (dirty / "pipeline.yaml").write_text(STEPS_SPEC.replace("[US, DE]", "[FR]"))
+    result = runner.invoke(app, ["suite", "draft", str(dirty / "up.csv"), "--spec",
+                                 str(dirty / "pipeline.yaml"), "-o", str(dirty / "s.json")])
+
+    assert result.exit_code == 3
+    assert result.stderr.strip() == f"error: {dirty / 'up.csv'}: no data rows left after the steps"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from assay.pipelines.errors import SpecError
 from assay.pipelines.spec import load_spec, parse_spec
@@ -56,6 +57,57 @@ def test_error_names_the_key(tmp_path, change, fragments):
     assert all(line.startswith("pipeline.yaml") for line in message.splitlines())
 
 
+@pytest.mark.parametrize(("section", "yaml_text", "read"), [
+    ("steps", "- {op: cast, columns: {id: int64}, on_error: null}",
+     lambda spec: spec.steps[0].on_error),
+    ("steps", "- {op: parse_timestamp, column: id, on_error: null}",
+     lambda spec: spec.steps[0].on_error),
+    ("steps", "- {op: map_values, column: name, aliases: {a: [b]}, unmapped: null}",
+     lambda spec: spec.steps[0].unmapped),
+    ("schema", "{columns: [{name: id}, {name: name}], missing_columns: null}",
+     lambda spec: spec.schema_.missing_columns),
+])
+def test_yaml_null_is_the_choice_null(tmp_path, section, yaml_text, read):
+    """``on_error: null`` unquoted is YAML's null; it means the choice the docs call null."""
+    columns = [{"name": "id", "type": "int64"}, {"name": "name"}]
+    spec = {**BASE, "schema": {"columns": columns}, section: None}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(spec).replace(f"{section}: null", f"{section}:\n  "
+                                                 + yaml_text.replace("\n", "\n  ")))
+    assert read(load_spec(path)) == "null"
+    refused = yaml_text.replace("null}", "nil}")
+    path.write_text(path.read_text().replace(yaml_text, refused))
+    with pytest.raises(SpecError, match=r"pipeline.yaml: .*(on_error|unmapped|missing_columns)"):
+        load_spec(path)
+
+
+def test_a_bad_value_in_a_spec_file_names_its_line_and_key(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("""\
+name: ok
+source:
+  paths: [uploads/*.csv]
+schema:
+  columns:
+    - {name: id, type: int64}
+    - {name: country, type: integer}
+steps:
+  - {op: normalize, columns: [country], case: upper}
+  - op: filter
+    keep: {column: country, op: in, value: [US]}
+    action: bin
+sink: {}
+""")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}: line 7: schema.columns[1].type: Input should be 'string', 'int64', 'int32', "
+        "'float64', 'float32', 'bool' or 'timestamp'",
+        f"{path}: line 12: steps[1].filter.action: Input should be 'drop' or 'quarantine'",
+        f"{path}: line 13: sink.path: Field required",
+    ]
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\nsource: [unclosed\n")
@@ -80,3 +132,31 @@ def test_spec_hash_is_stable(tmp_path):
     one = parse_spec(dict(BASE), "a.yaml", tmp_path)
     two = parse_spec(dict(BASE), "b.yaml", tmp_path)
     assert one.sha256() == two.sha256()
+
+
+def test_columns_after_each_step_with_their_types(tmp_path):
+    from assay.pipelines.spec_columns import columns_after_steps
+
+    spec = parse_spec({**BASE, "schema": {"columns": [{"name": "id", "type": "int64"},
+                                                      {"name": "ts"}, {"name": "n"}]},
+                       "steps": [{"op": "parse_timestamp", "column": "ts"},
+                                 {"op": "cast", "columns": {"n": "float32"}},
+                                 {"op": "dedup", "scope": "run"},
+                                 {"op": "rename", "columns": {"n": "score"}}]},
+                      "pipeline.yaml", tmp_path)
+
+    assert columns_after_steps(spec, after="parse_timestamp") == [
+        ("id", "int64"), ("ts", "timestamp"), ("n", "string")]
+    assert columns_after_steps(spec) == [("id", "int64"), ("ts", "timestamp"),
+                                         ("score", "float32")]
+
+
+def test_a_step_on_a_column_of_the_wrong_type_fails_the_spec_naming_it(tmp_path):
+    """It failed the run as an internal error ('this is a bug in assay') before."""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "steps": [
+        {"op": "normalize", "columns": ["id"], "case": "upper"}]}, sort_keys=False))
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value) == (f"{path}: line 12: steps[0]: normalize: column id is Int64, "
+                                 "not a string column")

@@ -73,7 +73,7 @@ def test_escape_refused_when_the_spec_loads(tmp_path: Path, expr: str, problem: 
         load_spec(spec)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"{spec}: steps[1].derive.expr: "), message
+    assert message.startswith(f"{spec}: line 10: steps[1].derive.expr: "), message
     assert problem in message, message
 
 

@@ -47,13 +47,15 @@ def test_each_version_says_how_it_came(table: Path) -> None:
 
 def test_a_quarantine_gate_that_did_its_job_is_not_a_failure(table: Path) -> None:
     labels = [[g.label() for g in v.gates] for v in list_versions(str(table))]
-    assert labels == [["pass"], ["quarantined 2"], ["FAIL"]]
+    assert labels == [["passed"], ["quarantined 2 rows"], ["warned"]]
 
 
 def test_gate_labels() -> None:
-    assert GateOutcome("g", True, "abort").label() == "pass"
-    assert GateOutcome("g", False, "quarantine", 1234).label() == "quarantined 1,234"
-    assert GateOutcome("g", False, "warn").label() == "FAIL"
+    assert GateOutcome("g", True, "abort").label() == "passed"
+    assert GateOutcome("g", False, "quarantine", 1234).label() == "quarantined 1,234 rows"
+    assert GateOutcome("g", False, "warn").label() == "warned"
+    assert GateOutcome("g", False, "abort", aborted="gate 'g' failed").label() == "aborted"
+    assert GateOutcome("g", False, "quarantine", 9, aborted="above 10%").label() == "aborted"
 
 
 def test_a_version_whose_files_are_gone_is_not_readable(table: Path) -> None:

@@ -1,19 +1,19 @@
-"""The HTML report of a gate (GE's Data Docs renderer, our static fallback) and the rows the
-Prefect table artifacts show."""
+"""The HTML report of a gate (one self-contained page, checked in a real headless Chromium)
+and the rows the Prefect table artifacts show."""
 
 from __future__ import annotations
 
-import copy
 import re
+import shutil
+import subprocess
 from html import unescape
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from assay.validation import report
-from assay.validation.report import render_html
+from assay.validation.report import Verdict, render_html
 from assay.validation.report_rows import expectation_rows
-from assay.validation.report_static import static_html
 from tests.validation.conftest import run_native
 
 FRAME = pd.DataFrame({
@@ -34,6 +34,18 @@ FAILING = [
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "amount"}},
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "missing"}},
 ]
+ACCOUNTING = {
+    "rows_read": 10, "rows_written": 5, "rows_quarantined": 3, "rows_dropped": 2,
+    "quarantined_by_reason": {"quality: expect_column_values_to_be_in_set(country)": 2,
+                              "read: schema: id is not int64": 1},
+    "quarantined_by_stage": {"gate:quality": 2, "read": 1},
+    "dropped_by_step": {"dedup": 2},
+    "rows_by_input": {"uploads/a.csv": 10},
+}
+VERDICTS = [Verdict("passed", "passed"), Verdict("quarantined", "quarantined 2 rows"),
+            Verdict("aborted", "aborted"), Verdict("warned", "warned")]
+NETWORK = re.compile(r"https?:|(?:src|href|action)\s*=|url\(|<(?:script|link|img|form|iframe)",
+                     re.I)
 
 
 def _result(configs: list[dict]) -> dict:
@@ -56,68 +68,91 @@ def failing() -> dict:
     return _result(FAILING)
 
 
-def test_ge_renders_a_passing_gate(passing: dict) -> None:
-    text = _text(render_html(passing))
+@pytest.mark.parametrize("verdict", VERDICTS, ids=lambda v: v.kind)
+def test_the_page_says_what_the_gate_did_as_text_and_colour(failing: dict,
+                                                            verdict: Verdict) -> None:
+    html = render_html(failing, verdict, ACCOUNTING)
 
-    assert "Great Expectations" in text  # GE's own page, not the fallback
-    assert "Status: Succeeded" in text
-    assert "Evaluated Expectations 3" in text and "Successful Expectations 3" in text
-    assert "gate quality" in text  # the gate's name as GE's run name
-    assert "greater than or equal to 0 and less than or equal to 10" in text
-
-
-def test_ge_renders_a_failing_gate_with_counts_and_samples(failing: dict) -> None:
-    text = _text(render_html(failing))
-
-    assert "Great Expectations" in text
-    assert "Status: Failed" in text
-    assert "Unsuccessful Expectations 3" in text
-    assert "values must belong to this set: US DE FR" in text
-    assert "2 unexpected values found" in text and "25% of 8 total rows" in text
-    assert "XX" in text and "??" in text  # the sample of unexpected values
-    assert 'The column "missing" in BatchData does not exist.' in text  # a raised expectation
+    assert f'<span class="verdict {verdict.kind}">' in html  # the colour, by kind
+    assert f"gate quality: {verdict.text}" in _text(html)  # the title
+    assert "3 of 6 expectations met" in _text(html)
+    assert "Failed" not in html and "__none__" not in html and "None" not in _text(html)
 
 
-def test_falls_back_to_the_static_page_where_ge_cannot_render(failing: dict) -> None:
-    unknown = copy.deepcopy(failing)
-    unknown["results"][0]["expectation_config"]["type"] = "expect_something_ge_lacks"
-    html = render_html(unknown)
+def test_expectations_not_met_come_first_with_counts_and_samples(failing: dict) -> None:
+    text = _text(render_html(failing, VERDICTS[1], ACCOUNTING))
 
-    assert html == static_html(unknown)
-    assert "expect_something_ge_lacks" in html
-
-
-def test_running_out_of_memory_while_rendering_is_not_a_fallback(
-    failing: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def out_of_memory(result: dict) -> str:
-        raise MemoryError
-
-    monkeypatch.setattr(report, "_ge_html", out_of_memory)
-    with pytest.raises(MemoryError):
-        render_html(failing)
-
-
-def test_static_page_has_each_expectation_its_counts_and_sample(failing: dict) -> None:
-    text = _text(static_html(failing))
-
-    assert "gate quality: suite suite" in text and "FAILED: 3 of 6 expectations met" in text
-    for config in FAILING:
-        assert config["type"] in text
+    order = [text.index(f"{status} {kind}") for status, kind in [
+        ("✗ not met", "expect_column_values_to_be_in_set"),
+        ("✗ not met", "expect_column_values_to_not_be_null amount"),
+        ("✗ error", "expect_column_values_to_not_be_null missing"),
+        ("✓ met", "expect_column_to_exist"),
+        ("✓ met", "expect_table_row_count_to_be_between (table)"),
+    ]]
+    assert order == sorted(order)
     assert "rows: 8; missing: 0; unexpected: 2 (25%)" in text
     assert "?? (1), XX (1)" in text and "null (1)" in text  # GE orders the counts
-    assert "error: Error: The column \"missing\" in BatchData does not exist." in text
-    assert "<script" not in static_html(failing)
+    assert 'error: Error: The column "missing" in BatchData does not exist.' in text
 
 
-def test_static_page_escapes_values() -> None:
+def test_the_page_carries_the_runs_accounting(passing: dict) -> None:
+    text = _text(render_html(passing, VERDICTS[0], ACCOUNTING))
+
+    for line in ("rows read 10", "rows written 5", "rows quarantined 3",
+                 "quarantined: read: schema: id is not int64 1", "rows dropped 2",
+                 "dropped by dedup 2", "read from uploads/a.csv 10"):
+        assert line in text
+
+
+def test_the_page_references_nothing_outside_itself(failing: dict) -> None:
+    html = render_html(failing, VERDICTS[2], ACCOUNTING)
+
+    assert NETWORK.findall(html) == []
+
+
+def test_the_page_escapes_values() -> None:
     result = {"success": False, "suite_name": "<s>", "meta": {"gate": "g"}, "results": [{
         "success": False, "expectation_config": {"type": "t", "kwargs": {"column": "<b>"}},
         "result": {"partial_unexpected_list": ["<script>alert(1)</script>"]},
         "exception_info": {}}]}
-    html = static_html(result)
+    html = render_html(result, VERDICTS[2], ACCOUNTING)
 
     assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
+    """Headless Chromium with no network at all (every host resolves nowhere) and a profile
+    of its own (tests in parallel each start one)."""
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND",
+         f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install "
+                    "chromium); CI installs it in .ci/bootstrap.py")
+def test_headless_chromium_shows_each_status(failing: dict, tmp_path: Path) -> None:
+    for verdict in VERDICTS:
+        page = tmp_path / f"{verdict.kind}.html"
+        page.write_text(render_html(failing, verdict, ACCOUNTING), encoding="utf-8")
+        shot = tmp_path / f"{verdict.kind}.png"
+        _chromium(tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,900",
+                  page.as_uri())
+        assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+        dom = _chromium(tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
+        text = _text(dom)
+        assert f"gate quality (suite suite) {_MARK[verdict.kind]} {verdict.text} " \
+               "3 of 6 expectations met" in text
+        assert text.index("✗ not met") < text.index("✓ met")
+        assert "XX (1)" in text and "rows quarantined 3" in text
+        assert NETWORK.findall(dom) == []
+
+
+_MARK = {"passed": "✓", "quarantined": "⚠", "warned": "⚠", "aborted": "✗"}
 
 
 def test_artifact_rows_list_only_failing_expectations(failing: dict, passing: dict) -> None:
