@@ -82,9 +82,13 @@ def ensure_chromium() -> None:
         return
     print("bootstrap: apt-get install chromium", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
-                   check=True, env=env)
+    installed = (
+        subprocess.run(["apt-get", "update", "-qq"], env=env).returncode == 0
+        and subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                            "chromium"], env=env).returncode == 0)
+    if not installed:  # no package mirror: the suite still runs, the browser test skips
+        print("bootstrap: apt-get could not install chromium; the HTML report's browser "
+              "test will skip", file=sys.stderr, flush=True)
 
 
 def test(args: list[str]) -> int:
