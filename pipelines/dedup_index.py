@@ -3,23 +3,27 @@ versioned with it.
 
 Layout, under ``<sink>/_assay/index/<step label>/``::
 
-    bucket=<nnn>/<run id>-p<partition>.parquet   _hash (uint64) and the key's columns
-    runs/<run id>.json                           the key a run indexed (it wrote its part)
+    parts/<run id>-p<partition>.parquet   _hash (uint64) and the key's columns, by bucket
+    runs/<run id>.json                    the key a run indexed (it wrote its parts)
 
-A run writes its part on the workers, from the rows it publishes (``write``), into its
-staging folder; publishing places it beside the others before the commit, so a run that
-never commits leaves files no live run names, and ``staging.prepare`` removes them by their
-run id as it removes the shards. Which runs are live follows the table: the data commits
-since the last overwrite, read from the log's ``assay.run_id`` and ``assay.mode``, so an
-overwrite starts the index afresh and the version of a twin is the version of the commit
-that published its run (known from the log, so the files need not record it: the commit's
-version is not known while the workers write).
+A run writes one part per partition on the workers, from the rows it publishes (``write``),
+into its staging folder: rows ordered by bucket, one row group per bucket (more for a big
+one), and the bucket of each row group in the file's metadata. Publishing places the parts
+beside the others before the commit, so a run that never commits leaves files no live run
+names, and ``staging.prepare`` removes them by their run id as it removes the shards. Which
+runs are live follows the table: the data commits since the last overwrite, read from the
+log's ``assay.run_id`` and ``assay.mode``, so an overwrite starts the index afresh and the
+version of a twin is the version of the commit that published its run (known from the log,
+so the files need not record it: the commit's version is not known while the workers
+write).
 
-A lookup reads only the buckets its partition holds (the dedup shuffles on the bucket), one
-row group of one file at a time: first the hashes, then the rows whose hash matches, whose
-key values are compared with the probe's (a hash match alone never drops a row). So a
-worker holds its partition plus one row group, however large the table grows; the time is
-one read of the index's hashes per bucket. Written here rather than taken from a library:
+A lookup opens each live part once and reads only the row groups of the buckets its
+partition holds (the dedup shuffles on the bucket): first their hashes, then the rows whose
+hash matches, whose key values are compared with the probe's (a hash match alone never
+drops a row). So a worker holds its partition plus one part's hashes for those buckets,
+however large the table grows, and the files it opens grow with the runs, not with runs
+times buckets (one file per bucket and partition cost 7.9 s against 2.1 s per lookup at
+20M rows; ``benchmarks/RESULTS.md``). Written here rather than taken from a library:
 datatrove's and NeMo Curator's exact dedup trust the hash and keep no index across runs.
 """
 
@@ -48,6 +52,8 @@ from assay.transforms.frame import Frame
 
 INDEX = f"{delta.ASSAY_FOLDER}/index"
 HASH = "_hash"
+PARTS = "parts"
+GROUP_BUCKETS = b"assay.row_group_buckets"  # a part's metadata: the bucket of each row group
 ROW_GROUP_ROWS = 64 * 1024  # what a lookup holds of the index at once
 
 
@@ -100,63 +106,64 @@ class PublishedIndex:
         none does."""
         found = np.full(len(keys), -1, dtype=np.int64)
         fs, root = url_to_fs(self.sink_path, **self.options)
-        files = self._files(fs, f"{root}/{INDEX}/{self.label}")
-        probe = _Probe(keys, hashes)
-        for bucket in np.unique(buckets):
-            rows = np.flatnonzero(buckets == bucket)
-            for path, version in files.get(_bucket_name(int(bucket)), []):
-                open_rows = rows[found[rows] < 0]
-                if len(open_rows) == 0:
-                    break
-                with fs.open(path, "rb") as handle:
-                    found[probe.matches(pq.ParquetFile(handle), open_rows)] = version
+        probe = _Probe(keys, hashes, buckets)
+        for path, version in self._parts(fs, f"{root}/{INDEX}/{self.label}/{PARTS}"):
+            open_rows = np.flatnonzero(found < 0)
+            if len(open_rows) == 0:
+                break
+            with fs.open(path, "rb") as handle:
+                found[probe.matches(pq.ParquetFile(handle), open_rows)] = version
         return found
 
-    def _files(self, fs: Any, folder: str) -> dict[str, list[tuple[str, int]]]:
-        """Bucket name -> its files of live runs, oldest version first (one listing)."""
-        buckets: dict[str, list[tuple[str, int]]] = {}
-        for path in sorted(fs.find(folder)) if fs.exists(folder) else []:
-            bucket, name = path.rsplit("/", 2)[-2:]
-            version = self.runs.get(_run_of(name))
-            if bucket.startswith("bucket=") and version is not None:
-                buckets.setdefault(bucket, []).append((path, version))
-        return {b: sorted(f, key=lambda f: (f[1], f[0])) for b, f in buckets.items()}
+    def _parts(self, fs: Any, folder: str) -> list[tuple[str, int]]:
+        """The parts of live runs, oldest version first (one listing)."""
+        parts = [(path, self.runs.get(_run_of(path)))
+                 for path in (fs.ls(folder, detail=False) if fs.exists(folder) else [])]
+        return sorted(((p, v) for p, v in parts if v is not None), key=lambda f: (f[1], f[0]))
 
 
 class _Probe:
     """A partition's keys as the index stores them (converted once, on first use), matched
-    against index files by hash first and then by every key value: a hash match alone never
+    against index parts by hash first and then by every key value: a hash match alone never
     drops a row."""
 
-    def __init__(self, keys: pd.DataFrame, hashes: np.ndarray) -> None:
+    def __init__(self, keys: pd.DataFrame, hashes: np.ndarray, buckets: np.ndarray) -> None:
         self._keys = keys
         self._hashes = hashes
+        self._buckets = buckets
         self._table: pa.Table | None = None
 
     def matches(self, index: pq.ParquetFile, rows: np.ndarray) -> np.ndarray:
-        """Those of ``rows`` equal to a row of ``index`` (read a row group at a time)."""
-        wanted = pa.array(self._hashes[rows], pa.uint64())
-        hits: list[np.ndarray] = []
-        for group in range(index.num_row_groups):
-            stored = index.read_row_group(group, columns=[HASH]).column(HASH)
-            near = pc.is_in(stored, value_set=wanted)
-            if pc.any(near).as_py():
-                hits.append(self._equal(index, group, near, rows))
-        return np.unique(np.concatenate(hits)) if hits else rows[:0]
+        """Those of ``rows`` equal to a row of ``index``: the hashes of the row groups of
+        their buckets first, then only the row groups holding a matching hash."""
+        groups = _groups_of(index, set(self._buckets[rows].tolist()))
+        if not groups:
+            return rows[:0]
+        near = pc.is_in(index.read_row_groups(groups, columns=[HASH]).column(HASH),
+                        value_set=pa.array(self._hashes[rows], pa.uint64()))
+        if not pc.any(near).as_py():
+            return rows[:0]
+        stored, offset = [], 0
+        for group in groups:
+            size = index.metadata.row_group(group).num_rows
+            mask = near.slice(offset, size)
+            offset += size
+            if pc.any(mask).as_py():
+                stored.append(index.read_row_group(group).filter(mask))
+        return self._equal(pa.concat_tables(stored), rows, index.schema_arrow)
 
-    def _equal(self, index: pq.ParquetFile, group: int, near: pa.Array, rows: np.ndarray
-               ) -> np.ndarray:
-        """The probe rows whose hash and key values both equal a stored row's."""
-        stored = index.read_row_group(group).filter(near)
+    def _equal(self, stored: pa.Table, rows: np.ndarray, schema: pa.Schema) -> np.ndarray:
+        """Those of ``rows`` whose hash and key values both equal a row of ``stored``."""
+        rows = rows[np.isin(self._hashes[rows], stored.column(HASH).to_numpy())]
         pairs = pa.table({"_row": rows, HASH: pa.array(self._hashes[rows], pa.uint64())}).join(
             stored.select([HASH]).append_column("_at", pa.array(np.arange(stored.num_rows))),
             keys=HASH)
-        probe = self._as_stored(index.schema_arrow).take(pairs["_row"])
+        probe = self._as_stored(schema).take(pairs["_row"])
         stored = stored.take(pairs["_at"])
         same = pa.array(np.ones(pairs.num_rows, dtype=bool))
         for name in self._keys.columns:
             same = pc.and_(same, _same_values(probe[name], stored[name]))
-        return pairs["_row"].filter(same).to_numpy()
+        return np.unique(pairs["_row"].filter(same).to_numpy())
 
     def _as_stored(self, schema: pa.Schema) -> pa.Table:
         if self._table is None:  # the index's types, so values compare alike
@@ -164,6 +171,12 @@ class _Probe:
             self._table = pa.Table.from_pandas(self._keys, schema=pa.schema(fields),
                                                preserve_index=False)
         return self._table
+
+
+def _groups_of(index: pq.ParquetFile, buckets: set[int]) -> list[int]:
+    """The row groups of ``index`` holding rows of ``buckets``."""
+    stored = json.loads(index.schema_arrow.metadata[GROUP_BUCKETS])
+    return [group for group, bucket in enumerate(stored) if bucket in buckets]
 
 
 def _same_values(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -222,8 +235,9 @@ def stage_markers(fs: Any, staging_root: str, steps: list[IndexedStep]) -> None:
 
 def write(rows: Frame, step: IndexedStep, staging: str, schema: pa.Schema,
           options: dict[str, Any], number: int) -> None:
-    """The index part of partition ``number``: one file per bucket its published rows fall
-    in, rows in partition order (so its bytes are the same for any worker count)."""
+    """The index part of partition ``number``: its published rows ordered by bucket (and
+    within one in partition order, so its bytes are the same for any worker count), one row
+    group per bucket (or per ``ROW_GROUP_ROWS`` of one)."""
     if len(rows) == 0:
         return
     key = list(step.key)
@@ -234,25 +248,25 @@ def write(rows: Frame, step: IndexedStep, staging: str, schema: pa.Schema,
                                  schema=pa.schema(fields), preserve_index=False)
     order = np.argsort(buckets, kind="stable")
     table, buckets = table.take(pa.array(order)), buckets[order]
-    fs, root = url_to_fs(staging, **options)
-    folder = f"{root}/index/{step.label}"
     starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
-    for start, end in zip(starts, [*starts[1:], len(buckets)], strict=True):
-        path = f"{folder}/{_bucket_name(int(buckets[start]))}/{step.run_id}-p{number:06d}.parquet"
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        with fs.open(path, "wb") as handle:
-            pq.write_table(table.slice(start, end - start), handle,
-                           row_group_size=ROW_GROUP_ROWS, compression="zstd")
+    groups = [(int(buckets[start]), at, min(ROW_GROUP_ROWS, end - at))
+              for start, end in zip(starts, [*starts[1:], len(buckets)], strict=True)
+              for at in range(start, end, ROW_GROUP_ROWS)]
+    table = table.replace_schema_metadata(
+        {GROUP_BUCKETS: json.dumps([bucket for bucket, _, _ in groups])})
+    fs, root = url_to_fs(staging, **options)
+    path = f"{root}/index/{step.label}/{PARTS}/{step.run_id}-p{number:06d}.parquet"
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(path, "wb") as handle, pq.ParquetWriter(handle, table.schema,
+                                                         compression="zstd") as writer:
+        for _, at, size in groups:
+            writer.write_table(table.slice(at, size), row_group_size=ROW_GROUP_ROWS)
 
 
 def run_files(fs: Any, root: str, run_id: str) -> list[str]:
     """Every index file of a run (to remove those of a run that never committed)."""
-    return (fs.glob(f"{root}/{INDEX}/*/bucket=*/{run_id}-p*.parquet")
+    return (fs.glob(f"{root}/{INDEX}/*/{PARTS}/{run_id}-p*.parquet")
             + fs.glob(f"{root}/{INDEX}/*/runs/{run_id}.json"))
-
-
-def _bucket_name(bucket: int) -> str:
-    return f"bucket={bucket:03d}"
 
 
 def _run_of(path: str) -> str:
