@@ -242,9 +242,9 @@ def write(rows: Frame, step: IndexedStep, staging: str, schema: pa.Schema,
         return
     key = list(step.key)
     hashes = index_hash(rows, key)
-    buckets = fr.to_host(index_bucket(hashes))
+    buckets = fr.host_numbers(index_bucket(hashes))
     fields = [pa.field(HASH, pa.uint64()), *(schema.field(name) for name in key)]
-    table = pa.Table.from_pandas(fr.to_pandas(rows[key]).assign(**{HASH: fr.to_host(hashes)}),
+    table = pa.Table.from_pandas(fr.to_pandas(rows[key]).assign(**{HASH: fr.host_numbers(hashes)}),
                                  schema=pa.schema(fields), preserve_index=False)
     order = np.argsort(buckets, kind="stable")
     table, buckets = table.take(pa.array(order)), buckets[order]

@@ -103,8 +103,8 @@ def _mark_published(part: Frame, key: list[str], published: PublishedKeys, label
     """``_mark_duplicates``, and rows whose key the published table holds removed too, with
     a reason naming the version that holds the twin."""
     ordered = part.sort_values(LINEAGE).reset_index(drop=True)
-    versions = published.twins(fr.to_pandas(ordered[key]), fr.to_host(ordered[_HASH]),
-                               fr.to_host(ordered[_BUCKET]))
+    versions = published.twins(fr.to_pandas(ordered[key]), fr.host_numbers(ordered[_HASH]),
+                               fr.host_numbers(ordered[_BUCKET]))
     marked = _mark_duplicates(ordered, key)
     twin = versions >= 0
     reasons = np.full(len(ordered), None, dtype=object)

@@ -291,6 +291,12 @@ def to_host(values: Column) -> Any:
     return to_pandas(values).to_numpy(dtype=object, na_value=None)
 
 
+def host_numbers(values: Column) -> np.ndarray:
+    """A non-null numeric column as a host numpy array of its own dtype (``to_host`` gives
+    Python objects, which numpy and Arrow then handle one at a time)."""
+    return host_array(array_values(values))
+
+
 def bytes_array(data: bytes, like: Frame) -> Any:
     """``data`` as a uint8 array on ``like``'s device: a numpy view, or a CuPy copy."""
     return array_module(like).asarray(np.frombuffer(data, dtype=np.uint8))
