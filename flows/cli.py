@@ -90,7 +90,8 @@ def _exit_codes(verbose: bool) -> Iterator[None]:
 
 
 def _configure_prefect(verbose: bool) -> None:
-    """Keep Prefect quiet on the console unless --verbose; call before importing Prefect.
+    """Keep Prefect quiet on the console unless --verbose, not in the runs' logs that its
+    server keeps; call before importing Prefect.
 
     Prefect reads its settings and configures logging when first imported, so the variables
     are set before ``assay.flows.ingest`` is imported (a value the user set wins). Without
@@ -102,7 +103,8 @@ def _configure_prefect(verbose: bool) -> None:
     # The ephemeral server would otherwise phone home, and log an error where it cannot.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # the console handler only: runs still send what they did (INFO) to Prefect's API
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 
 
