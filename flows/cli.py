@@ -35,7 +35,7 @@ from rich.table import Table
 from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
 from assay.pipelines.backend import BackendChoice
-from assay.pipelines.errors import EXIT_INTERNAL, AssayError
+from assay.pipelines.errors import EXIT_INTERNAL, AssayError, Unavailable
 from assay.pipelines.spec import PipelineSpec, load_spec
 
 app = typer.Typer(
@@ -72,7 +72,8 @@ def _exit_codes(verbose: bool) -> Iterator[None]:
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
-        known = isinstance(exc, AssayError) and exc.exit_code != EXIT_INTERNAL
+        known = isinstance(exc, AssayError) and (
+            exc.exit_code != EXIT_INTERNAL or isinstance(exc, Unavailable))
         if verbose or not known:  # with the library error it was raised from, if any
             traceback.print_exc()
         if isinstance(exc, AssayError):
@@ -244,10 +245,12 @@ def run(
         request = compose.load(spec, inputs=input_, output=output, backend=backend,
                                workers=workers, cluster_address=cluster)
         from assay.flows.ingest import ingest
+        from assay.flows.server import check_run_server
         from assay.flows.summary import to_table
 
         if not verbose:
             _quiet_console()
+        check_run_server()
 
         with _progress_reporter() as on_progress:
             summary = ingest(spec_path=request, on_progress=on_progress)

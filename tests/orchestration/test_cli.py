@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assay.flows.server import ServerUnavailable, local_server
 from assay.pipelines.ledger import Ledger
+from tests.flows.conftest import write_tiny_pipeline
 from tests.orchestration.conftest import ASSAY, add_pipeline
 
 
@@ -90,3 +92,37 @@ def test_watch_lands_a_renamed_file_and_keeps_it_pending_without_a_server(
     assert len(landed) == 1 and landed[0].read_text() == "id,city\n1,Lima\n"
     pending = Ledger.in_data_dir(tmp_path / "data").get(upload_id)
     assert pending is not None and pending.state == "pending"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_temporary_server_that_does_not_start_is_one_line_not_a_bug(
+        tmp_path: Path, verbose: bool) -> None:
+    spec = write_tiny_pipeline(tmp_path)
+    env = _env(tmp_path, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0")
+    done = subprocess.run([ASSAY, "run", str(spec), *(["--verbose"] if verbose else [])],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "bug in assay" not in done.stderr
+    assert ("Traceback" in done.stderr) == verbose, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: Prefect's temporary server did not start within 0 s"), line
+    if not verbose:  # Prefect's own console lines are warnings at most
+        assert done.stderr.strip() == line
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_prefect_server_is_one_line(tmp_path: Path) -> None:
+    spec = write_tiny_pipeline(tmp_path)
+    env = _env(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api")
+    done = subprocess.run([ASSAY, "run", str(spec)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("error: no Prefect server answers at http://127.0.0.1:9/api "
+                                   "(PREFECT_API_URL); start it, or unset the variable to run "
+                                   "with a temporary one")
+
+
+def test_a_local_server_not_up_in_time_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(ServerUnavailable, match=r"did not start \(not up in 0 s\); see "), \
+            local_server(tmp_path, timeout=0):
+        pass
