@@ -34,6 +34,7 @@ from rich.table import Table
 
 from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
+from assay.flows.upload_commands import uploads_app
 from assay.pipelines.backend import BackendChoice
 from assay.pipelines.errors import EXIT_INTERNAL, AssayError, Unavailable
 from assay.pipelines.spec import PipelineSpec, load_spec
@@ -299,6 +300,7 @@ def _counted(items: list[str]) -> str:
 
 app.command()(doctor)
 app.add_typer(dataset_app)  # inspect, diff, vacuum, convert
+app.add_typer(uploads_app)  # uploads list, show, retry
 
 suite_app = typer.Typer(
     help="Work with Great Expectations suites.",

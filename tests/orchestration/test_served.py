@@ -26,6 +26,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from assay.pipelines import compose
 from assay.pipelines.ledger import Ledger
 from tests.orchestration.conftest import (
+    ASSAY,
     AUTH,
     TINY_CSV,
     add_pipeline,
@@ -57,7 +58,8 @@ class Served:
 def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("served") / "pipelines"
     names = {role: add_pipeline(folder)
-             for role in ("upload", "burst", "adhoc", "pending", "confined", "params")}
+             for role in ("upload", "burst", "adhoc", "pending", "confined", "params",
+                          "retry")}
     # the events sample's source patterns: a sweep finds no .gz
     names["sweep"] = add_pipeline(folder, name=None)
     spec = folder / names["sweep"] / "pipeline.yaml"
@@ -384,6 +386,39 @@ def test_no_deployment_parameters_publish_a_file_twice(served: Served) -> None:
     assert [(u.name, u.state) for u in ledger.history(name)] == [
         ("a.csv", "published"), ("upload.csv", "published")]
     assert sorted(rows_of(served.sink("params")).column("id").to_pylist()) == [1, 3]
+
+
+def _assay(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "ASSAY_DATA_DIR": str(served.data_dir)}
+    return subprocess.run([ASSAY, *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_an_upload_rejected_by_an_old_spec_is_retried_once_it_is_fixed(
+        served: Served) -> None:
+    name = served.names["retry"]
+    with client_for(served.pipelines, served.data_dir) as client:
+        upload_id = _post(client, name, b"id,town\n1,Oslo\n", "towns.csv").json()["upload_id"]
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the rejection")
+        assert status["state"] == "rejected" and "city" in status["reason"], status
+        listed = _assay(served, "uploads", "list", "--pipeline", name, "--state", "rejected")
+        assert listed.returncode == 0 and upload_id in listed.stdout, listed
+        spec = served.pipelines / name / "pipeline.yaml"
+        spec.write_text(spec.read_text().replace("name: city", "name: town"))
+        retried = _assay(served, "uploads", "retry", upload_id)
+        assert retried.returncode == 0, retried.stderr
+        assert f"upload {upload_id} (towns.csv): received: ingestion triggered" in \
+            retried.stdout, retried.stdout
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+    assert (status["state"], status["version"], status["reason"]) == ("published", "0", None)
+    assert rows_of(served.sink("retry")).to_pydict() == {"id": [1], "town": ["Oslo"]}
+    shown = _assay(served, "uploads", "show", upload_id)
+    assert "state:     published" in shown.stdout and "version:   0" in shown.stdout, shown
+    again = _assay(served, "uploads", "retry", upload_id)  # published: never twice
+    assert again.returncode == 2
+    assert again.stderr.strip() == (f"error: upload {upload_id} is published as version 0: "
+                                    "nothing to retry")
 
 
 def test_deployment_parameters_stay_inside_the_pipelines_roots(served: Served,
