@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -494,22 +494,19 @@ def watch(
     data_dir: DataDirOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Land complete files from a folder or bucket as uploads and trigger their ingestion."""
+    """Land complete files from a folder or bucket as uploads, trigger their ingestion, and
+    print each upload's final state."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
         from assay.pipelines.registry import load_pipelines
 
         (pipeline,) = load_pipelines(spec).values()
         from assay.flows.intake import Intake
-        from assay.flows.watch import Watcher
+        from assay.flows.watch import Watcher, received_line, settled_line
 
         watcher = Watcher(source, pipeline, Intake(_data_dir(data_dir)), settle=settle,
                           storage_options=pipeline.spec.source.storage_options)
-
-        def report(received: Any) -> None:
-            upload = received.upload
-            note = " (already received)" if received.duplicate else ""
-            print(f"upload {upload.id} ({upload.name}): {upload.state}{note}"
-                  + (f": {received.notice}" if received.notice else ""), flush=True)
-
-        watcher.run(interval=interval, on_upload=report)
+        print(watcher.describe(interval), flush=True)
+        watcher.run(interval=interval,
+                    on_upload=lambda received: print(received_line(received), flush=True),
+                    on_settled=lambda upload: print(settled_line(upload), flush=True))

@@ -78,11 +78,16 @@ def test_watch_lands_a_renamed_file_and_keeps_it_pending_without_a_server(
         (inbox / ".day1.csv.part").write_text("id,city\n1,Lima\n")  # still being written
         (inbox / ".day1.csv.part").rename(inbox / "day1.csv")
         assert child.stdout is not None
+        first = child.stdout.readline()
         line = child.stdout.readline()
     finally:
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=60)
         deadline.cancel()
+    assert first == (f"watching {inbox} for uploads of pipeline {name} (complete once "
+                     "unchanged for 0.2 s, polled every 0.2 s), landed in "
+                     f"{tmp_path / 'data' / 'landing' / name}; PREFECT_API_URL is not set: "
+                     "uploads wait as pending\n"), (first, err)
     assert line.startswith("upload ") and "(day1.csv): pending" in line, (line, err)
     assert "PREFECT_API_URL is not set" in line
     assert "Traceback" not in err

@@ -11,8 +11,10 @@ import contextvars
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,7 +61,7 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     folder = tmp_path_factory.mktemp("served") / "pipelines"
     names = {role: add_pipeline(folder)
              for role in ("upload", "burst", "adhoc", "pending", "confined", "params",
-                          "retry")}
+                          "retry", "watch")}
     # the events sample's source patterns: a sweep finds no .gz
     names["sweep"] = add_pipeline(folder, name=None)
     spec = folder / names["sweep"] / "pipeline.yaml"
@@ -419,6 +421,39 @@ def test_an_upload_rejected_by_an_old_spec_is_retried_once_it_is_fixed(
     assert again.returncode == 2
     assert again.stderr.strip() == (f"error: upload {upload_id} is published as version 0: "
                                     "nothing to retry")
+
+
+def test_watch_says_what_it_watches_and_each_uploads_final_state(served: Served,
+                                                                 tmp_path: Path) -> None:
+    name = served.names["watch"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "ASSAY_DATA_DIR": str(served.data_dir)}
+    child = subprocess.Popen(
+        [ASSAY, "watch", str(served.pipelines / name / "pipeline.yaml"), str(inbox),
+         "--settle", "0.2", "--interval", "0.2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = threading.Timer(180, child.kill)  # a silent watcher must not hang the suite
+    deadline.start()
+    try:
+        assert child.stdout is not None
+        lines = [child.stdout.readline()]
+        (inbox / "good.csv").write_text("id,city\n1,Oslo\n")
+        (inbox / "bad.csv").write_text("id,town\n2,Rome\n")
+        while sum(" published as " in line or " rejected: " in line for line in lines) < 2 \
+                and lines[-1]:
+            lines.append(child.stdout.readline())
+    finally:
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        deadline.cancel()
+    assert lines[0].startswith(f"watching {inbox} for uploads of pipeline {name} "), lines
+    assert lines[0].endswith(f"; ingestion triggered at {PREFECT_API_URL.value()}\n")
+    text = "".join(lines)
+    assert "(good.csv): received" in text and "(bad.csv): received" in text, (text, err)
+    assert "(good.csv): published as version 0" in text, (text, err)
+    assert "(bad.csv): rejected: " in text and "missing columns ['city']" in text, text
 
 
 def test_deployment_parameters_stay_inside_the_pipelines_roots(served: Served,
