@@ -163,8 +163,10 @@ def _ingest_one(spec: PipelineSpec, ledger: Ledger, upload_id: str, run_inputs: 
     label = f"upload {upload_id} ({upload.name or upload.uri})"
     claimed = ledger.claim(upload_id, flow_run_id=str(flow_run.id or "") or None)
     if claimed is None:
-        state = (ledger.get(upload_id) or upload).state
-        logger.info("%s is %s: acknowledged, not ingested again", label, state)
+        now = ledger.get(upload_id) or upload
+        hint = f" ({now.reason}); `assay uploads retry {upload_id}` ingests it anew" \
+            if now.state == "rejected" else ""
+        logger.info("%s is %s: acknowledged, not ingested again%s", label, now.state, hint)
         report.acknowledged += 1
         return None
     version = published_in(claimed.sha256)
