@@ -399,10 +399,12 @@ def _data_dir(option: Path | None) -> Path:
 def _prefect_api(data_dir: Path) -> Iterator[str]:
     """``$PREFECT_API_URL``, or a local Prefect server started for the block (ephemeral mode
     runs no scheduler). Call before Prefect is imported: it reads the URL at import."""
+    from assay.flows.server import check_answers, local_server
+
     if url := os.environ.get("PREFECT_API_URL"):
+        check_answers(url)
         yield url
         return
-    from assay.flows.server import local_server
 
     print(f"starting a local Prefect server (database under {data_dir / 'prefect'})",
           file=sys.stderr, flush=True)

@@ -72,6 +72,13 @@ def local_server(data_dir: Path, port: int | None = None, timeout: float = 120,
         stop(child)
 
 
+def check_answers(api_url: str) -> None:
+    """The server at ``PREFECT_API_URL`` answers, or ``ServerUnavailable`` says it does not."""
+    if not _healthy(api_url):
+        raise ServerUnavailable(f"no Prefect server answers at {api_url} (PREFECT_API_URL); "
+                                "start it, or unset the variable to use a local one")
+
+
 def check_run_server() -> None:
     """Make sure the Prefect API a flow run reports to answers before the run starts: the
     server at ``PREFECT_API_URL``, else Prefect's temporary one (ephemeral mode), started
@@ -83,10 +90,7 @@ def check_run_server() -> None:
     )
 
     if api_url := PREFECT_API_URL.value():
-        if not _healthy(api_url):
-            raise ServerUnavailable(f"no Prefect server answers at {api_url} "
-                                    "(PREFECT_API_URL); start it, or unset the variable to "
-                                    "run with a temporary one")
+        check_answers(api_url)
         return
     if not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return  # Prefect itself says that a URL is needed

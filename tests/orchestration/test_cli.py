@@ -116,15 +116,16 @@ def test_a_temporary_server_that_does_not_start_is_one_line_not_a_bug(
     assert not (tmp_path / "out").exists()
 
 
-def test_an_unreachable_prefect_server_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_an_unreachable_prefect_server_is_one_line(tmp_path: Path, command: str) -> None:
     spec = write_tiny_pipeline(tmp_path)
     env = _env(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api")
-    done = subprocess.run([ASSAY, "run", str(spec)], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([ASSAY, command, str(spec)], env=env, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: no Prefect server answers at http://127.0.0.1:9/api "
-                                   "(PREFECT_API_URL); start it, or unset the variable to run "
-                                   "with a temporary one")
+                                   "(PREFECT_API_URL); start it, or unset the variable to use "
+                                   "a local one")
 
 
 def test_a_local_server_not_up_in_time_is_unavailable(tmp_path: Path) -> None:
