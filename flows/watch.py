@@ -25,6 +25,7 @@ from fsspec.core import url_to_fs
 from prefect.settings import PREFECT_API_URL
 
 from assay.flows.intake import Intake, IntakeRefused, Received, upload_suffix
+from assay.pipelines.errors import storage_errors
 from assay.pipelines.ledger import DONE, Upload, landing_folder
 from assay.pipelines.registry import Pipeline
 
@@ -98,8 +99,19 @@ class Watcher:
         return asyncio.run(self.intake.trigger(upload, new))
 
     def poll(self) -> list[Received]:
-        return self._follow(
-            [r for path in self.complete_files() if (r := self.take(path)) is not None])
+        """Take every complete file; one the storage fails to hand over is left in place
+        (with a warning) for the next poll, and the others are taken."""
+        sent = []
+        for path in self.complete_files():
+            try:
+                received = self.take(path)
+            except storage_errors() as exc:
+                log.warning("%s: not taken this time (%s: %s); tried again at the next poll",
+                            path, type(exc).__name__, exc)
+                continue
+            if received is not None:
+                sent.append(received)
+        return self._follow(sent)
 
     def _follow(self, sent: list[Received]) -> list[Received]:
         self._following |= {r.upload.id for r in sent if r.upload.state not in _FINAL}
