@@ -474,6 +474,8 @@ def api(
         if not os.environ.get("PREFECT_API_URL"):
             print("warning: PREFECT_API_URL is not set: uploads are kept as pending until an "
                   "intake starts with a server to trigger", file=sys.stderr)
+        print(f"taking uploads of {', '.join(found)} at http://{host}:{port}"
+              f"/v1/pipelines/NAME/uploads, landed under {home}", flush=True)
         import uvicorn
 
         uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")

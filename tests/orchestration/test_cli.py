@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assay.flows.server import ServerUnavailable, local_server
+from assay.flows.server import ServerUnavailable, free_port, local_server
 from assay.pipelines.ledger import Ledger
 from tests.flows.conftest import write_tiny_pipeline
 from tests.orchestration.conftest import ASSAY, add_pipeline
@@ -52,6 +52,24 @@ def test_api_without_tokens_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "error: no API tokens: pass --tokens FILE or set $ASSAY_API_TOKENS")
+
+
+def test_api_says_what_it_takes_where(tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    name = add_pipeline(folder)
+    port = free_port()
+    child = subprocess.Popen([ASSAY, "api", str(folder), "--port", str(port)],
+                             env=_env(tmp_path, ASSAY_API_TOKENS=f"{name}=t"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+    finally:
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    assert line == (f"taking uploads of {name} at http://127.0.0.1:{port}/v1/pipelines/NAME/"
+                    f"uploads, landed under {tmp_path / 'data'}\n"), (line, err)
+    assert "PREFECT_API_URL is not set" in err
 
 
 def test_serve_refuses_a_folder_without_specs(tmp_path: Path) -> None:
