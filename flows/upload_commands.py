@@ -39,9 +39,17 @@ STATES = ("received", "pending", "running", "published", "rejected", "failed")
 
 
 def _ledger(data_dir: Path | None) -> Ledger:
-    from assay.pipelines.ledger import Ledger, default_data_dir
+    """The data directory's ledger; one that is not there is a wrong ``--data-dir`` (or no
+    upload yet), said in one line (exit 2), not an empty ledger created."""
+    from assay.flows.cli import _fail
+    from assay.pipelines.errors import EXIT_INVALID_SPEC
+    from assay.pipelines.ledger import Ledger, default_data_dir, ledger_path
 
-    return Ledger.in_data_dir((data_dir or default_data_dir()).expanduser())
+    path = ledger_path((data_dir or default_data_dir()).expanduser())
+    if not path.is_file():
+        _fail(f"no upload ledger at {path} (no uploads yet, or another --data-dir)")
+        raise typer.Exit(EXIT_INVALID_SPEC)
+    return Ledger(path)
 
 
 @uploads_app.command("list")
@@ -112,9 +120,8 @@ def retry(
     with _exit_codes(verbose):
         from assay.flows.intake import Intake, NotRetryable
         from assay.pipelines.errors import EXIT_INVALID_SPEC
-        from assay.pipelines.ledger import default_data_dir
 
-        intake = Intake((data_dir or default_data_dir()).expanduser())
+        intake = Intake(_ledger(data_dir).path.parent)
         refused = 0
         for upload_id in upload_ids:  # one refused does not stop the others
             try:

@@ -92,9 +92,9 @@ def ingest_uploads(spec: PipelineSpec, ledger: Ledger, run_inputs: RunInputs,
             _register(spec, ledger, [spec.resolve(p) for p in spec.source.paths], roots,
                       report, required=False)
         targets = [u.id for u in ledger.outstanding(spec.name)]
-    if not targets:
-        logger.warning("nothing to ingest: no new or outstanding upload of pipeline %r",
-                       spec.name)
+    if not targets:  # routine for a schedule; a pattern matching nothing was a warning
+        logger.info("nothing to ingest: no new or outstanding upload of pipeline %r",
+                    spec.name)
     last = None
     for target in targets:
         last = _ingest_one(spec, ledger, target, run_inputs, published_in, report) or last

@@ -60,6 +60,10 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".assay").expanduser()
 
 
+def ledger_path(data_dir: Path) -> Path:
+    return data_dir / "ledger.sqlite3"
+
+
 def landing_folder(data_dir: Path, pipeline: str) -> Path:
     """Where the intakes land a pipeline's uploads."""
     return data_dir / "landing" / pipeline
@@ -113,7 +117,7 @@ class Ledger:
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | None = None) -> Ledger:
-        return cls((data_dir or default_data_dir()) / "ledger.sqlite3")
+        return cls(ledger_path(data_dir or default_data_dir()))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

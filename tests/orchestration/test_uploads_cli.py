@@ -51,6 +51,11 @@ def test_list_and_show_read_the_ledger(tmp_path: Path, data_dir: Path) -> None:
                                                     " rejected, failed")
     missing = _assay(tmp_path, "show", "nope")
     assert missing.returncode == 2 and "no upload 'nope' in the ledger" in missing.stderr
+    elsewhere = _assay(tmp_path, "list", "--data-dir", str(tmp_path / "other"))
+    assert (elsewhere.returncode, elsewhere.stderr.strip()) == (
+        2, f"error: no upload ledger at {tmp_path / 'other' / 'ledger.sqlite3'} (no uploads "
+        "yet, or another --data-dir)")
+    assert not (tmp_path / "other").exists()
 
 
 def test_retry_without_a_server_keeps_the_upload_pending(tmp_path: Path,
