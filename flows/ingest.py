@@ -168,7 +168,12 @@ def ingest(
 
     def run_inputs(paths: list[str] | None) -> RunSummary:
         target = request if paths is None else request.with_inputs(paths)
-        return compose.run_all(target, _phases(), on_progress).summary
+        summary = compose.run_all(target, _phases(), on_progress).summary
+        get_run_logger().info(
+            "%s: version %s (%s): %s rows read, %s written, %s quarantined", summary.path,
+            summary.version, summary.mode, f"{summary.rows_read:,}",
+            f"{summary.rows_written:,}", f"{summary.quarantined:,}")
+        return summary
 
     if upload_id is not None or sweep or deployment.id is not None:
         request = request.for_uploads()

@@ -86,6 +86,13 @@ def _run_logs(flow_run_id: object) -> list[str]:
     return [log.message for log in sorted(logs, key=lambda log: log.timestamp)]
 
 
+def test_a_run_logs_what_it_published(fake_engine: FakeEngine, tiny_spec: Path) -> None:
+    state = ingest(str(tiny_spec), return_state=True)
+    assert state.is_completed()
+    assert "/data/out: version 0 (overwrite): 10 rows read, 7 written, 2 quarantined" in \
+        _run_logs(state.state_details.flow_run_id)
+
+
 def test_a_sweep_goes_on_after_a_rejected_upload_and_logs_each(
     fake_engine: FakeEngine, tiny_pipeline: Callable[..., Path], tmp_path: Path
 ) -> None:
