@@ -3,7 +3,8 @@
 ``POST /v1/pipelines/{name}/uploads`` streams the request body into the landing zone (never
 buffered whole), and answers with the upload's id, hash and state; the ingestion it
 triggers runs in the pipeline's served deployment. ``GET /v1/uploads/{id}`` tells what
-became of an upload. Every call needs a bearer token valid for the pipeline: a missing
+became of an upload (its reason names the file as the client did, never a path of the
+server). Every call needs a bearer token valid for the pipeline: a missing
 token is 401, a wrong one 403, an unknown pipeline 404, and nothing is written for any.
 """
 
@@ -85,12 +86,31 @@ class UploadStatus(BaseModel):
     updated_at: str
 
 
-def _status(upload: Upload) -> UploadStatus:
+def _status(upload: Upload, private: dict[str, str]) -> UploadStatus:
     return UploadStatus(upload_id=upload.id, pipeline=upload.pipeline, sha256=upload.sha256,
                         bytes=upload.size, name=upload.name, state=upload.state,
-                        version=upload.version, reason=upload.reason,
+                        version=upload.version, reason=public_reason(upload, private),
                         flow_run_id=upload.flow_run_id, created_at=upload.created_at,
                         updated_at=upload.updated_at)
+
+
+def public_reason(upload: Upload, private: dict[str, str]) -> str | None:
+    """The upload's reason as a client may read it: the server's paths are its own, so the
+    landed file is named as the client named it, and each ``private`` folder (the data
+    directory, the pipeline's) by its placeholder."""
+    if upload.reason is None:
+        return None
+    reason = upload.reason.replace(upload.uri, upload.name or Path(upload.uri).name)
+    for folder in sorted(private, key=len, reverse=True):  # the deepest folder first
+        reason = reason.replace(folder, private[folder])
+    return reason
+
+
+def private_folders(data_dir: Path, pipeline: Pipeline) -> dict[str, str]:
+    """The server's folders an answer about the pipeline's uploads must not show."""
+    folders = {"<data-dir>": data_dir, "<pipeline>": pipeline.spec_path.parent}
+    return {str(path): name for name, path in folders.items()} | {
+        str(path.resolve()): name for name, path in folders.items()}
 
 
 _BINARY_BODY = {"requestBody": {"required": True, "content": {
@@ -169,8 +189,8 @@ def create_app(pipelines: dict[str, Pipeline], data_dir: Path, tokens: Tokens,
         upload = await run_in_threadpool(intake.ledger.get, upload_id)
         if upload is None:
             raise HTTPException(404, f"no upload {upload_id!r}")
-        authorize(credentials, upload.pipeline)
-        return _status(upload)
+        pipeline = authorize(credentials, upload.pipeline)
+        return _status(upload, private_folders(data_dir, pipeline))
 
     @app.get("/v1/health")
     async def health() -> dict[str, str]:

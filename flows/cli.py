@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -34,8 +34,9 @@ from rich.table import Table
 
 from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
+from assay.flows.upload_commands import uploads_app
 from assay.pipelines.backend import BackendChoice
-from assay.pipelines.errors import EXIT_INTERNAL, AssayError
+from assay.pipelines.errors import EXIT_INTERNAL, AssayError, Unavailable
 from assay.pipelines.spec import PipelineSpec, load_spec
 from assay.pipelines.spec_columns import columns_after_steps
 
@@ -73,7 +74,8 @@ def _exit_codes(verbose: bool) -> Iterator[None]:
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
-        known = isinstance(exc, AssayError) and exc.exit_code != EXIT_INTERNAL
+        known = isinstance(exc, AssayError) and (
+            exc.exit_code != EXIT_INTERNAL or isinstance(exc, Unavailable))
         if verbose or not known:  # with the library error it was raised from, if any
             traceback.print_exc()
         if isinstance(exc, AssayError):
@@ -91,7 +93,8 @@ def _exit_codes(verbose: bool) -> Iterator[None]:
 
 
 def _configure_prefect(verbose: bool) -> None:
-    """Keep Prefect quiet on the console unless --verbose; call before importing Prefect.
+    """Keep Prefect quiet on the console unless --verbose, not in the runs' logs that its
+    server keeps; call before importing Prefect.
 
     Prefect reads its settings and configures logging when first imported, so the variables
     are set before ``assay.flows.ingest`` is imported (a value the user set wins). Without
@@ -103,7 +106,8 @@ def _configure_prefect(verbose: bool) -> None:
     # The ephemeral server would otherwise phone home, and log an error where it cannot.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # the console handler only: runs still send what they did (INFO) to Prefect's API
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 
 
@@ -243,10 +247,12 @@ def run(
         request = compose.load(spec, inputs=input_, output=output, backend=backend,
                                workers=workers, cluster_address=cluster)
         from assay.flows.ingest import ingest
+        from assay.flows.server import check_run_server
         from assay.flows.summary import print_summary
 
         if not verbose:
             _quiet_console()
+        check_run_server()
 
         with _progress_reporter() as on_progress:
             summary = ingest(spec_path=request, on_progress=on_progress)
@@ -304,6 +310,7 @@ def _counted(items: list[str]) -> str:
 
 app.command()(doctor)
 app.add_typer(dataset_app)  # inspect, diff, vacuum, convert
+app.add_typer(uploads_app)  # uploads list, show, retry
 
 suite_app = typer.Typer(
     help="Work with Great Expectations suites.",
@@ -414,10 +421,12 @@ def _data_dir(option: Path | None) -> Path:
 def _prefect_api(data_dir: Path) -> Iterator[str]:
     """``$PREFECT_API_URL``, or a local Prefect server started for the block (ephemeral mode
     runs no scheduler). Call before Prefect is imported: it reads the URL at import."""
+    from assay.flows.server import check_answers, local_server
+
     if url := os.environ.get("PREFECT_API_URL"):
+        check_answers(url)
         yield url
         return
-    from assay.flows.server import local_server
 
     print(f"starting a local Prefect server (database under {data_dir / 'prefect'})",
           file=sys.stderr, flush=True)
@@ -487,6 +496,8 @@ def api(
         if not os.environ.get("PREFECT_API_URL"):
             print("warning: PREFECT_API_URL is not set: uploads are kept as pending until an "
                   "intake starts with a server to trigger", file=sys.stderr)
+        print(f"taking uploads of {', '.join(found)} at http://{host}:{port}"
+              f"/v1/pipelines/NAME/uploads, landed under {home}", flush=True)
         import uvicorn
 
         uvicorn.run(app_, host=host, port=port, log_level="info" if verbose else "warning")
@@ -509,22 +520,19 @@ def watch(
     data_dir: DataDirOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Land complete files from a folder or bucket as uploads and trigger their ingestion."""
+    """Land complete files from a folder or bucket as uploads, trigger their ingestion, and
+    print each upload's final state."""
     _configure_prefect(verbose)
     with _exit_codes(verbose):
         from assay.pipelines.registry import load_pipelines
 
         (pipeline,) = load_pipelines(spec).values()
         from assay.flows.intake import Intake
-        from assay.flows.watch import Watcher
+        from assay.flows.watch import Watcher, received_line, settled_line
 
         watcher = Watcher(source, pipeline, Intake(_data_dir(data_dir)), settle=settle,
                           storage_options=pipeline.spec.source.storage_options)
-
-        def report(received: Any) -> None:
-            upload = received.upload
-            note = " (already received)" if received.duplicate else ""
-            print(f"upload {upload.id} ({upload.name}): {upload.state}{note}"
-                  + (f": {received.notice}" if received.notice else ""), flush=True)
-
-        watcher.run(interval=interval, on_upload=report)
+        print(watcher.describe(interval), flush=True)
+        watcher.run(interval=interval,
+                    on_upload=lambda received: print(received_line(received), flush=True),
+                    on_settled=lambda upload: print(settled_line(upload), flush=True))

@@ -26,7 +26,7 @@ from prefect.runtime import deployment, flow_run
 
 from assay.flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
 from assay.flows.summary import to_markdown
-from assay.flows.uploads import ingest_uploads
+from assay.flows.uploads import Wanted, ingest_uploads
 from assay.pipelines import compose
 from assay.pipelines.confine import served_roots
 from assay.pipelines.errors import AssayError, GateAborted, SpecError, TransientStorageError
@@ -156,10 +156,11 @@ def ingest(
     instead. ``on_progress(done, total)`` is called as partitions finish. ``backend``
     (auto, pandas or cudf) replaces the spec's ``backend``.
 
-    Served deployments add the ledger (``assay.flows.uploads``): ``upload_id`` ingests that
-    upload (an intake's trigger), ``sweep`` the spec's new source files and every
-    outstanding upload (a schedule); each is claimed first, so it is ingested once. A
-    served run's inputs and sink are confined to the pipeline's roots.
+    Served deployments add the ledger (``assay.flows.uploads``), whatever the parameters:
+    ``upload_id`` ingests that upload alone (an intake's trigger), else ``inputs`` become
+    uploads and are ingested, else ``sweep`` registers the spec's new source files, and
+    every outstanding upload is ingested (a schedule); each is claimed first, so it is
+    ingested once. A served run's inputs and sink are confined to the pipeline's roots.
     """
     request = spec_path if isinstance(spec_path, compose.RunRequest) else _load(
         spec_path, inputs, output, workers, cluster_address, backend)
@@ -167,12 +168,20 @@ def ingest(
 
     def run_inputs(paths: list[str] | None) -> RunSummary:
         target = request if paths is None else request.with_inputs(paths)
-        return compose.run_all(target, _phases(), on_progress).summary
+        summary = compose.run_all(target, _phases(), on_progress).summary
+        get_run_logger().info(
+            "%s: version %s (%s): %s rows read, %s written, %s quarantined", summary.path,
+            summary.version, summary.mode, f"{summary.rows_read:,}",
+            f"{summary.rows_written:,}", f"{summary.quarantined:,}")
+        return summary
 
-    if upload_id is not None or sweep:
+    if upload_id is not None or sweep or deployment.id is not None:
         request = request.for_uploads()
+        if request.roots is not None:  # before any upload is claimed for a refused sink
+            request.roots.check_sink(request.sink)
+        wanted = Wanted(upload_id, tuple(inputs or ()), sweep)
         return ingest_uploads(request.spec, Ledger.in_data_dir(request.data_dir), run_inputs,
-                              compose.published_in(request), upload_id, sweep)
+                              compose.published_in(request), wanted, request.roots)
     return run_inputs(None)
 
 

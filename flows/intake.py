@@ -7,7 +7,8 @@ its extension and a display name, never a path. The ledger then records it by co
 hash (the same bytes again are acknowledged, not landed twice), and an
 ``assay.upload.received`` Prefect event asks the pipeline's deployment to ingest it. When no
 server takes the event, the upload is kept and marked ``pending``; ``retry_pending`` sends
-those again when an intake starts. Prefect's automation creates the flow run from the event
+those again when an intake starts, and ``retry`` sends one again on request (reopening
+it when it was rejected). Prefect's automation creates the flow run from the event
 on its own time; an intake that has someone to answer (``assay api``) looks that run up for
 a few seconds, so the answer can name it.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fsspec.core import split_protocol
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.sorting import FlowRunSort
@@ -33,7 +35,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 from websockets.exceptions import WebSocketException
 
-from assay.pipelines.ledger import Ledger, Upload, landing_folder
+from assay.pipelines.errors import EXIT_INVALID_SPEC, AssayError
+from assay.pipelines.ledger import Ledger, Upload, content_sha256, landing_folder
 from assay.pipelines.registry import Pipeline
 from assay.pipelines.sources.discover import _suffixes
 
@@ -162,10 +165,48 @@ class Intake:
         return Received(self.ledger.get(upload.id) or upload, not new, event_id=event_id,
                         flow_run_id=flow_run_id)
 
+    async def retry(self, upload_id: str) -> Received:
+        """Ingest an upload anew: a rejected or failed one (its spec since fixed) is
+        reopened, then its trigger is sent as for any upload no run finished. Refused
+        (``NotRetryable``) for an unknown upload, one published or being ingested, and one
+        whose landed bytes are gone or changed."""
+        upload = self.ledger.get(upload_id)
+        if upload is None:
+            raise NotRetryable(f"no upload {upload_id!r} in the ledger at {self.ledger.path}")
+        if upload.state in ("rejected", "failed"):
+            _check_bytes(upload)
+        upload, _ = self.ledger.reopen(upload_id)
+        if upload is None or not upload.needs_run:
+            state = upload.state if upload else "gone"
+            done = f" as version {upload.version}" if upload and upload.version else ""
+            raise NotRetryable(f"upload {upload_id} is {state}{done}: nothing to retry")
+        return await self.trigger(upload, new=False)
+
     async def retry_pending(self) -> list[Received]:
         """Send the triggers of uploads left pending (no server was reachable)."""
         pending = [u for u in self.ledger.outstanding() if u.state == "pending"]
         return [await self.trigger(u, new=False) for u in pending]
+
+
+class NotRetryable(AssayError):
+    """An upload that cannot be retried; the line says why."""
+
+    exit_code = EXIT_INVALID_SPEC
+
+
+def _check_bytes(upload: Upload) -> None:
+    """A local upload's file must still hold the bytes the ledger recorded (a remote one is
+    read by its run, with the spec's credentials)."""
+    if split_protocol(upload.uri)[0] not in (None, "file", "local"):
+        return
+    try:
+        digest = content_sha256(upload.uri)
+    except OSError as exc:
+        raise NotRetryable(f"upload {upload.id}: {upload.uri} cannot be read "
+                           f"({exc.strerror or exc}); nothing to retry") from exc
+    if digest != upload.sha256:
+        raise NotRetryable(f"upload {upload.id}: {upload.uri} no longer holds the uploaded "
+                           "bytes; send the file again as a new upload")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,8 +1,10 @@
-"""A local Prefect server as a child process, for ``assay serve`` (and the tests).
+"""The Prefect server a command talks to: a local one as a child process, for ``assay
+serve`` (and the tests), or the one ``assay run`` reports to.
 
 Prefect's ephemeral mode runs no scheduler and no automations, so schedules and upload
 triggers need a real ``prefect server start``. Its SQLite database and home live under the
-data directory; it listens on loopback, and it is stopped when the block exits.
+data directory; it listens on loopback, and it is stopped when the block exits. A server
+that does not start or answer is ``ServerUnavailable``: one line, not a bug report.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from pathlib import Path
 
 import httpx
 
-from assay.pipelines.errors import AssayError
+from assay.pipelines.errors import Unavailable
 
 
-class ServerStartFailed(AssayError):
-    """The child Prefect server did not become healthy; the message points at its log."""
+class ServerUnavailable(Unavailable):
+    """A Prefect server did not start or does not answer; the message says which, and
+    where to look."""
 
 
 def free_port() -> int:
@@ -60,12 +63,50 @@ def local_server(data_dir: Path, port: int | None = None, timeout: float = 120,
         deadline = time.monotonic() + timeout
         while not _healthy(api_url):
             if child.poll() is not None or time.monotonic() > deadline:
-                raise ServerStartFailed(f"the Prefect server did not start (exit "
-                                        f"{child.poll()}); see {log_path}")
+                state = "exited" if child.poll() is not None else f"not up in {timeout:g} s"
+                raise ServerUnavailable(f"the Prefect server did not start ({state}); "
+                                        f"see {log_path}")
             time.sleep(0.25)
         yield api_url
     finally:
         stop(child)
+
+
+def check_answers(api_url: str) -> None:
+    """The server at ``PREFECT_API_URL`` answers, or ``ServerUnavailable`` says it does not."""
+    if not _healthy(api_url):
+        raise ServerUnavailable(f"no Prefect server answers at {api_url} (PREFECT_API_URL); "
+                                "start it, or unset the variable to use a local one")
+
+
+def check_run_server() -> None:
+    """Make sure the Prefect API a flow run reports to answers before the run starts: the
+    server at ``PREFECT_API_URL``, else Prefect's temporary one (ephemeral mode), started
+    now, so that one failing to start is reported as what it is."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    )
+
+    if api_url := PREFECT_API_URL.value():
+        check_answers(api_url)
+        return
+    if not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return  # Prefect itself says that a URL is needed
+    from prefect.server.api.server import SubprocessASGIServer
+
+    try:
+        SubprocessASGIServer().start()  # the one the run's client then finds running
+    # Prefect raises a bare RuntimeError when the server is not up in time (or no port is
+    # free), and httpx's error when it answers with an error
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+        raise ServerUnavailable(
+            f"Prefect's temporary server did not start within {timeout} s "
+            f"({type(exc).__name__}); retry, raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL to a "
+            "running server") from exc
 
 
 def stop(child: subprocess.Popen[bytes], timeout: float = 20) -> None:

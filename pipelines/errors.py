@@ -77,6 +77,12 @@ class StorageError(AssayError):
     exit_code = EXIT_STORAGE
 
 
+class Unavailable(AssayError):
+    """A service assay needs is not there in time (a Prefect server that does not start or
+    answer): not the spec's or the data's fault, and not a bug in assay. Exit 1, in one
+    line; ``--verbose`` adds the traceback."""
+
+
 class TransientStorageError(StorageError):
     """A storage failure that may pass (a dropped connection, an object store's 5xx after
     the storage library's own retries): the flow retries the task that met it."""

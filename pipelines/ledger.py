@@ -9,8 +9,9 @@ trigger or scheduled run retries it.
 
 States: ``received`` (landed, ingestion triggered), ``pending`` (landed, but no Prefect
 server took the trigger yet), ``running``, ``published`` (as ``version``), ``rejected`` (the
-data is at fault: ``reason``; never retried), ``failed`` (something else went wrong:
-``reason``; retried by the next trigger or schedule).
+data is at fault: ``reason``; not retried unless someone reopens it, e.g. once the spec that
+rejected it is fixed), ``failed`` (something else went wrong: ``reason``; retried by the
+next trigger or schedule).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ CREATE TABLE IF NOT EXISTS uploads (
 def default_data_dir() -> Path:
     """``$ASSAY_DATA_DIR``, else ``~/.assay``: the ledger, landing zone, locks, server DB."""
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".assay").expanduser()
+
+
+def ledger_path(data_dir: Path) -> Path:
+    return data_dir / "ledger.sqlite3"
 
 
 def landing_folder(data_dir: Path, pipeline: str) -> Path:
@@ -112,7 +117,7 @@ class Ledger:
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | None = None) -> Ledger:
-        return cls((data_dir or default_data_dir()) / "ledger.sqlite3")
+        return cls(ledger_path(data_dir or default_data_dir()))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -192,6 +197,17 @@ class Ledger:
                        "updated_at = ? WHERE id = ?",
                        (state, version, reason, _now(), upload_id))
 
+    def reopen(self, upload_id: str) -> tuple[Upload | None, bool]:
+        """Make a rejected or failed upload ``received`` again, so that it is ingested anew
+        (its spec was fixed); ``(upload, True)`` when it was reopened, ``(upload, False)``
+        when it was in another state, ``(None, False)`` when there is no such upload."""
+        with self._transaction() as db:
+            reopened = db.execute(
+                "UPDATE uploads SET state = 'received', version = NULL, reason = NULL, "
+                "owner = NULL, updated_at = ? WHERE id = ? AND state IN ('rejected', 'failed')",
+                (_now(), upload_id)).rowcount == 1
+            return self._one(db, "id = ?", upload_id), reopened
+
     def outstanding(self, pipeline: str | None = None) -> list[Upload]:
         """Uploads not yet published or rejected and not held by a live run, oldest first:
         what a retry (a trigger, a schedule, an intake's start) should pick up."""
@@ -202,8 +218,11 @@ class Ledger:
                 (pipeline, pipeline)).fetchall()
         return [u for u in (Upload(**dict(row)) for row in rows) if u.needs_run]
 
-    def history(self, pipeline: str) -> list[Upload]:
+    def history(self, pipeline: str | None = None, state: str | None = None) -> list[Upload]:
+        """Every upload (of ``pipeline``, in ``state``: None is any), oldest first."""
         with self._transaction() as db:
-            rows = db.execute("SELECT * FROM uploads WHERE pipeline = ? ORDER BY created_at",
-                              (pipeline,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM uploads WHERE (? IS NULL OR pipeline = ?) "
+                "AND (? IS NULL OR state = ?) ORDER BY created_at, id",
+                (pipeline, pipeline, state, state)).fetchall()
         return [Upload(**dict(row)) for row in rows]

@@ -17,7 +17,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 import assay.flows.intake as intake_module
 from assay.flows.api import create_app, load_tokens, openapi_json
 from assay.flows.intake import Intake
-from assay.pipelines.errors import SpecError
+from assay.pipelines import compose
+from assay.pipelines.errors import SpecError, UploadRejected
 from assay.pipelines.ledger import Ledger
 from assay.pipelines.registry import load_pipelines
 from tests.orchestration.conftest import add_pipeline
@@ -163,6 +164,31 @@ def test_same_bytes_twice_are_one_upload(env) -> None:
     assert (first.status_code, second.status_code) == (202, 200)
     assert second.json()["duplicate"] and second.json()["upload_id"] == first.json()["upload_id"]
     assert [p.name.split(".", 1)[1] for p in _landed(data_dir)] == ["csv.gz"]
+
+
+def test_a_rejection_reason_names_the_file_as_the_client_did(env) -> None:
+    """The reason a run recorded names the landed file by its server path; the answer
+    names it as the client did, and shows no folder of the server."""
+    client, data_dir, tokens = env
+    auth = {"Authorization": tokens["a"]}
+    answer = client.post("/v1/pipelines/a/uploads?filename=towns.csv",
+                         content=b"id,town\n1,x\n", headers=auth).json()
+    ledger = Ledger.in_data_dir(data_dir)
+    upload = ledger.claim(answer["upload_id"])
+    assert upload is not None
+    request = compose.load(data_dir.parent / "pipelines" / "a" / "pipeline.yaml",
+                           inputs=[upload.uri], data_dir=data_dir)
+    with pytest.raises(UploadRejected) as rejected:  # what the served run meets
+        compose.plan(request)
+    assert upload.uri in str(rejected.value)
+    ledger.finish(upload.id, "rejected", reason=str(rejected.value))
+    status = client.get(answer["status_url"], headers=auth)
+    assert status.json()["reason"] == "towns.csv: missing columns ['city'] (found ['id', 'town'])"
+    ledger.finish(upload.id, "failed", reason=f"OSError: {data_dir}/locks/x.lock: busy; "
+                  f"{data_dir.parent / 'pipelines' / 'a' / 'out'}: gone")
+    status = client.get(answer["status_url"], headers=auth).json()
+    assert status["reason"] == "OSError: <data-dir>/locks/x.lock: busy; <pipeline>/out: gone"
+    assert str(data_dir.parent) not in status["reason"]
 
 
 def test_committed_openapi_schema_is_the_served_one(env) -> None:

@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assay.flows.server import ServerUnavailable, free_port, local_server
 from assay.pipelines.ledger import Ledger
+from tests.flows.conftest import write_tiny_pipeline
 from tests.orchestration.conftest import ASSAY, add_pipeline
 
 
@@ -52,6 +54,24 @@ def test_api_without_tokens_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "error: no API tokens: pass --tokens FILE or set $ASSAY_API_TOKENS")
 
 
+def test_api_says_what_it_takes_where(tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    name = add_pipeline(folder)
+    port = free_port()
+    child = subprocess.Popen([ASSAY, "api", str(folder), "--port", str(port)],
+                             env=_env(tmp_path, ASSAY_API_TOKENS=f"{name}=t"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+    finally:
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    assert line == (f"taking uploads of {name} at http://127.0.0.1:{port}/v1/pipelines/NAME/"
+                    f"uploads, landed under {tmp_path / 'data'}\n"), (line, err)
+    assert "PREFECT_API_URL is not set" in err
+
+
 def test_serve_refuses_a_folder_without_specs(tmp_path: Path) -> None:
     done = subprocess.run([ASSAY, "serve", str(tmp_path)], env=_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
@@ -76,11 +96,16 @@ def test_watch_lands_a_renamed_file_and_keeps_it_pending_without_a_server(
         (inbox / ".day1.csv.part").write_text("id,city\n1,Lima\n")  # still being written
         (inbox / ".day1.csv.part").rename(inbox / "day1.csv")
         assert child.stdout is not None
+        first = child.stdout.readline()
         line = child.stdout.readline()
     finally:
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=60)
         deadline.cancel()
+    assert first == (f"watching {inbox} for uploads of pipeline {name} (complete once "
+                     "unchanged for 0.2 s, polled every 0.2 s), landed in "
+                     f"{tmp_path / 'data' / 'landing' / name}; PREFECT_API_URL is not set: "
+                     "uploads wait as pending\n"), (first, err)
     assert line.startswith("upload ") and "(day1.csv): pending" in line, (line, err)
     assert "PREFECT_API_URL is not set" in line
     assert "Traceback" not in err
@@ -90,3 +115,38 @@ def test_watch_lands_a_renamed_file_and_keeps_it_pending_without_a_server(
     assert len(landed) == 1 and landed[0].read_text() == "id,city\n1,Lima\n"
     pending = Ledger.in_data_dir(tmp_path / "data").get(upload_id)
     assert pending is not None and pending.state == "pending"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_temporary_server_that_does_not_start_is_one_line_not_a_bug(
+        tmp_path: Path, verbose: bool) -> None:
+    spec = write_tiny_pipeline(tmp_path)
+    env = _env(tmp_path, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0")
+    done = subprocess.run([ASSAY, "run", str(spec), *(["--verbose"] if verbose else [])],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "bug in assay" not in done.stderr
+    assert ("Traceback" in done.stderr) == verbose, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: Prefect's temporary server did not start within 0 s"), line
+    if not verbose:  # Prefect's own console lines are warnings at most
+        assert done.stderr.strip() == line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_an_unreachable_prefect_server_is_one_line(tmp_path: Path, command: str) -> None:
+    spec = write_tiny_pipeline(tmp_path)
+    env = _env(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api")
+    done = subprocess.run([ASSAY, command, str(spec)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("error: no Prefect server answers at http://127.0.0.1:9/api "
+                                   "(PREFECT_API_URL); start it, or unset the variable to use "
+                                   "a local one")
+
+
+def test_a_local_server_not_up_in_time_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(ServerUnavailable, match=r"did not start \(not up in 0 s\); see "), \
+            local_server(tmp_path, timeout=0):
+        pass

@@ -61,6 +61,22 @@ def test_failed_is_retried_rejected_is_not(ledger: Ledger) -> None:
     assert ledger.get(rejected.id).reason == "why"  # type: ignore[union-attr]
 
 
+def test_only_a_rejected_or_failed_upload_is_reopened(ledger: Ledger) -> None:
+    rejected, _ = ledger.register("p", "a", 1, "/l/a.csv")
+    published, _ = ledger.register("p", "b", 1, "/l/b.csv")
+    ledger.claim(rejected.id)
+    ledger.finish(rejected.id, "rejected", reason="why")
+    ledger.claim(published.id)
+    ledger.finish(published.id, "published", version="0")
+    upload, reopened = ledger.reopen(rejected.id)
+    assert reopened and upload is not None
+    assert (upload.state, upload.reason) == ("received", None)
+    assert [u.id for u in ledger.outstanding("p")] == [rejected.id]
+    upload, reopened = ledger.reopen(published.id)
+    assert not reopened and upload is not None and upload.state == "published"
+    assert ledger.reopen("nope") == (None, False)
+
+
 def test_lock_serialises_holders_of_one_dataset(tmp_path: Path) -> None:
     inside, overlaps = [], []
     guard = threading.Lock()

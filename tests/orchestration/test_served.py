@@ -11,8 +11,10 @@ import contextvars
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from assay.pipelines import compose
 from assay.pipelines.ledger import Ledger
 from tests.orchestration.conftest import (
+    ASSAY,
     AUTH,
     TINY_CSV,
     add_pipeline,
@@ -57,7 +60,13 @@ class Served:
 def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("served") / "pipelines"
     names = {role: add_pipeline(folder)
-             for role in ("upload", "burst", "adhoc", "pending", "confined")}
+             for role in ("upload", "burst", "adhoc", "pending", "confined", "params",
+                          "retry", "watch")}
+    # the events sample's source patterns: a sweep finds no .gz
+    names["sweep"] = add_pipeline(folder, name=None)
+    spec = folder / names["sweep"] / "pipeline.yaml"
+    spec.write_text(spec.read_text().replace(
+        "paths: [incoming/]", 'paths: ["incoming/*.csv", "incoming/*.csv.gz"]'))
     names |= {sample: _add_sample(folder, sample) for sample in ("events", "records")}
     with serving(folder, prefect_api) as data_dir:
         yield Served(folder, data_dir, names)
@@ -298,6 +307,155 @@ def _final_state(flow_run_id: str) -> dict | None:
     return run["state"] if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
 
 
+def _start(name: str, parameters: dict) -> str:
+    """Start a run of the pipeline's deployment with ``parameters`` (as ``prefect deployment
+    run --param`` does); its id."""
+    api = PREFECT_API_URL.value()
+    deployment = httpx.get(f"{api}/deployments/name/ingest/{name}").json()["id"]
+
+    def start() -> str | None:  # the busy SQLite server may answer 503
+        answer = httpx.post(f"{api}/deployments/{deployment}/create_flow_run",
+                            json={"parameters": parameters})
+        return answer.json()["id"] if answer.status_code == 201 else None
+
+    return wait_for(start, 30, f"a run of ingest/{name} to start")
+
+
+def _run(name: str, parameters: dict) -> dict:
+    """A run of the deployment with ``parameters``, to its final state."""
+    run_id = _start(name, parameters)
+    return {**wait_for(lambda: _final_state(run_id), 120, "the run to end"), "flow_run_id": run_id}
+
+
+def _logs(flow_run_id: str) -> list[str]:
+    """The run's log lines as the Prefect server keeps them, oldest first."""
+    return [entry["message"] for entry in httpx.post(
+        f"{PREFECT_API_URL.value()}/logs/filter",
+        json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC"},
+    ).json()]
+
+
+def test_a_sweep_logs_what_it_did_and_goes_on_after_a_rejected_upload(
+        served: Served) -> None:
+    """The run's log on the server says which patterns matched nothing, and what became of
+    each upload: a rejected upload does not stop the ones after it, and the run ends
+    failed, naming it."""
+    name = served.names["sweep"]
+    incoming = served.incoming("sweep")
+    (incoming / "a.csv").write_text("id,city\n1,Oslo\n")
+    (incoming / "b.csv").write_text("id,town\n2,Rome\n")  # rejected: no city column
+    (incoming / "c.csv").write_text("id,city\n3,Kyiv\n")
+    state = _run(name, {})
+    assert state["type"] == "FAILED", state
+    assert "b.csv" in state["message"] and "rejected" in state["message"], state["message"]
+    assert sorted(rows_of(served.sink("sweep")).column("id").to_pylist()) == [1, 3]
+    ledger = Ledger.in_data_dir(served.data_dir)
+    assert sorted((u.name, u.state) for u in ledger.history(name)) == [
+        ("a.csv", "published"), ("b.csv", "rejected"), ("c.csv", "published")]
+    logs = wait_for(lambda: (lines := _logs(state["flow_run_id"])) and any(
+        "not ingested" in line for line in lines) and lines, 30, "the run's logs")
+    text = "\n".join(logs)
+    assert "incoming/*.csv.gz: no such file, or nothing matches" in text, text
+    assert "incoming/*.csv: 3 file(s), 3 new" in text, text
+    assert "(b.csv) rejected" in text and text.count("published as version") == 2, text
+    assert "2 published, 0 acknowledged (already done or running), 1 not ingested" in text
+
+    again = _run(name, {})  # nothing new: said so, and nothing published
+    assert again["type"] == "COMPLETED", again
+    text = "\n".join(wait_for(lambda: _logs(again["flow_run_id"]), 30, "the second run's logs"))
+    assert "nothing to ingest" in text or "0 new" in text, text
+    assert len(_manifests(served.sink("sweep"))) == 2
+
+
+def test_no_deployment_parameters_publish_a_file_twice(served: Served) -> None:
+    """``inputs`` go through the ledger as uploads; ``upload_id`` ingests that upload alone,
+    even though the deployment's default parameters ask for a sweep."""
+    name = served.names["params"]
+    incoming = served.incoming("params")
+    (incoming / "a.csv").write_text("id,city\n1,Oslo\n")
+    for parameters in ({"inputs": [str(incoming / "a.csv")], "sweep": False},
+                       {"inputs": [str(incoming / "a.csv")]}, {"sweep": True}, {}):
+        state = _run(name, parameters)
+        assert state["type"] == "COMPLETED", (parameters, state)
+    assert [m["version"] for m in _manifests(served.sink("params"))] == [0]
+    ledger = Ledger.in_data_dir(served.data_dir)
+    assert [(u.name, u.state) for u in ledger.history(name)] == [("a.csv", "published")]
+
+    (incoming / "b.csv").write_text("id,city\n2,Lima\n")  # not to be swept by the next run
+    upload_id = _land_pending(served, name, b"id,city\n3,Pune\n")
+    state = _run(name, {"upload_id": upload_id})
+    assert state["type"] == "COMPLETED", state
+    assert [(u.name, u.state) for u in ledger.history(name)] == [
+        ("a.csv", "published"), ("upload.csv", "published")]
+    assert sorted(rows_of(served.sink("params")).column("id").to_pylist()) == [1, 3]
+
+
+def _assay(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "ASSAY_DATA_DIR": str(served.data_dir)}
+    return subprocess.run([ASSAY, *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_an_upload_rejected_by_an_old_spec_is_retried_once_it_is_fixed(
+        served: Served) -> None:
+    name = served.names["retry"]
+    with client_for(served.pipelines, served.data_dir) as client:
+        upload_id = _post(client, name, b"id,town\n1,Oslo\n", "towns.csv").json()["upload_id"]
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the rejection")
+        assert status["state"] == "rejected" and "city" in status["reason"], status
+        listed = _assay(served, "uploads", "list", "--pipeline", name, "--state", "rejected")
+        assert listed.returncode == 0 and upload_id in listed.stdout, listed
+        spec = served.pipelines / name / "pipeline.yaml"
+        spec.write_text(spec.read_text().replace("name: city", "name: town"))
+        retried = _assay(served, "uploads", "retry", upload_id)
+        assert retried.returncode == 0, retried.stderr
+        assert f"upload {upload_id} (towns.csv): received: ingestion triggered" in \
+            retried.stdout, retried.stdout
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+    assert (status["state"], status["version"], status["reason"]) == ("published", "0", None)
+    assert rows_of(served.sink("retry")).to_pydict() == {"id": [1], "town": ["Oslo"]}
+    shown = _assay(served, "uploads", "show", upload_id)
+    assert "state:     published" in shown.stdout and "version:   0" in shown.stdout, shown
+    again = _assay(served, "uploads", "retry", upload_id)  # published: never twice
+    assert again.returncode == 2
+    assert again.stderr.strip() == (f"error: upload {upload_id} is published as version 0: "
+                                    "nothing to retry")
+
+
+def test_watch_says_what_it_watches_and_each_uploads_final_state(served: Served,
+                                                                 tmp_path: Path) -> None:
+    name = served.names["watch"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "ASSAY_DATA_DIR": str(served.data_dir)}
+    child = subprocess.Popen(
+        [ASSAY, "watch", str(served.pipelines / name / "pipeline.yaml"), str(inbox),
+         "--settle", "0.2", "--interval", "0.2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = threading.Timer(180, child.kill)  # a silent watcher must not hang the suite
+    deadline.start()
+    try:
+        assert child.stdout is not None
+        lines = [child.stdout.readline()]
+        (inbox / "good.csv").write_text("id,city\n1,Oslo\n")
+        (inbox / "bad.csv").write_text("id,town\n2,Rome\n")
+        while sum(" published as " in line or " rejected: " in line for line in lines) < 2 \
+                and lines[-1]:
+            lines.append(child.stdout.readline())
+    finally:
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        deadline.cancel()
+    assert lines[0].startswith(f"watching {inbox} for uploads of pipeline {name} "), lines
+    assert lines[0].endswith(f"; ingestion triggered at {PREFECT_API_URL.value()}\n")
+    text = "".join(lines)
+    assert "(good.csv): received" in text and "(bad.csv): received" in text, (text, err)
+    assert "(good.csv): published as version 0" in text, (text, err)
+    assert "(bad.csv): rejected: " in text and "missing columns ['city']" in text, text
+
+
 def test_deployment_parameters_stay_inside_the_pipelines_roots(served: Served,
                                                                 tmp_path: Path) -> None:
     """Whoever reaches the Prefect API can start a served run with any parameters: inputs
@@ -311,8 +469,6 @@ def test_deployment_parameters_stay_inside_the_pipelines_roots(served: Served,
     (incoming / "ok.csv").write_text("id,city\n1,Oslo\n")
     elsewhere = tmp_path / "elsewhere"
     other_spec = served.pipelines / served.names["upload"] / "pipeline.yaml"
-    api = PREFECT_API_URL.value()
-    deployment = httpx.get(f"{api}/deployments/name/ingest/{name}").json()["id"]
     attempts = {
         "absolute": {"sweep": False, "inputs": [str(secret)]},
         "link": {"sweep": False, "inputs": [str(incoming / "link.csv")]},
@@ -322,13 +478,7 @@ def test_deployment_parameters_stay_inside_the_pipelines_roots(served: Served,
     }
     (incoming / "link.csv").symlink_to(secret)
 
-    def start(parameters: dict) -> str | None:  # the busy SQLite server may answer 503
-        answer = httpx.post(f"{api}/deployments/{deployment}/create_flow_run",
-                            json={"parameters": parameters})
-        return answer.json()["id"] if answer.status_code == 201 else None
-
-    runs = {what: wait_for(lambda p=parameters: start(p), 30, f"the {what} run to start")
-            for what, parameters in attempts.items()}
+    runs = {what: _start(name, parameters) for what, parameters in attempts.items()}
     for what, run_id in runs.items():
         state = wait_for(lambda run_id=run_id: _final_state(run_id), 120, f"the {what} run")
         assert state["type"] == "FAILED", (what, state)

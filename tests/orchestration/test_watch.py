@@ -84,6 +84,32 @@ def test_a_refused_file_stays_where_it_is(watcher_for, tmp_path: Path) -> None:
     assert not list((tmp_path / "data" / "landing" / "w").glob("*.csv"))
 
 
+def test_a_file_the_storage_fails_to_hand_over_does_not_stop_the_others(
+        watcher_for, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    watcher = watcher_for(str(drop), settle=0)
+    (drop / "a.csv").write_text(TINY_CSV)
+    (drop / "b.csv").write_text("id,city\n9,Baku\n")
+    opened = watcher.fs.open
+    failures = [OSError(5, "Input/output error")]  # one storage hiccup, on a.csv
+
+    def flaky_open(path: str, *args, **kwargs):
+        if path.endswith("a.csv") and failures:
+            raise failures.pop()
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(watcher.fs, "open", flaky_open)
+    watcher.poll()
+    (taken,) = watcher.poll()
+    assert taken.upload.name == "b.csv"
+    assert "a.csv: not taken this time (OSError: [Errno 5] Input/output error)" in caplog.text
+    assert (drop / "a.csv").exists() and not list(
+        (tmp_path / "data" / "landing" / "w").glob(".incoming-*"))
+    (retaken,) = watcher.poll()
+    assert retaken.upload.name == "a.csv" and not (drop / "a.csv").exists()
+
+
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
