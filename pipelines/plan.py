@@ -60,7 +60,7 @@ def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | 
     # hashing and newline counting release the GIL: one thread per core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
         scanned = list(pool.map(
-            lambda item: scan(item[1], item[0], spec.source.block_size, options),
+            lambda item: scan(item[1], item[0], spec.source),
             enumerate(found)))
     for upload in scanned:
         _check_readable(upload, spec)

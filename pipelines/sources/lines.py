@@ -9,33 +9,67 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from assay.pipelines.errors import UploadRejected
-from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.sources.partition import BadRecords, routed_partition
+from assay.pipelines.sources.scan import BOM, Block, InputFile
 from assay.pipelines.sources.storage import open_decompressed
-from assay.pipelines.spec import SourceSpec
-from assay.transforms.frame import array_module
+from assay.pipelines.spec import SchemaSpec, SourceSpec
+from assay.transforms import frame as fr
+from assay.transforms.frame import Frame, array_module
 
-BOM = b"\xef\xbb\xbf"
+_SHOWN = 1024  # bytes of an over-long record kept in the quarantine
 
 
-def load_block(upload: InputFile, block: Block, source: SourceSpec) -> bytes:
-    """The block's bytes (the whole decompressed file for a compressed upload, which is
-    refused once it expands past ``source.max_decompressed_bytes``: a zip bomb); a storage
-    failure raises StorageError, bytes that do not decompress reject the upload."""
+def load_block(upload: InputFile, block: Block, source: SourceSpec, most: int = -1) -> bytes:
+    """The block's bytes (at most ``most``), decompressed: a compressed upload's block is
+    found by decompressing from the start and dropping what comes before it, so memory
+    stays a block's size. A storage failure raises StorageError, bytes that do not
+    decompress reject the upload."""
     found = upload.found
-    limit = source.max_decompressed_bytes
+    size = -1 if block.end is None else block.end - block.start
+    if most >= 0:
+        size = most if size < 0 else min(size, most)
     with open_decompressed(found.url, source.storage_options, found.compression) as handle:
-        if found.compression is None and block.start:
+        if block.start:
             handle.seek(block.start)
-        size = block.end - block.start if block.end is not None \
-            else -1 if found.compression is None else limit + 1
         data = handle.read(size)
-    if found.compression is not None and len(data) > limit:
-        raise UploadRejected(f"{found.url}: decompresses to more than {limit:,} bytes "
-                             "(source.max_decompressed_bytes)")
     if block.start == 0 and data.startswith(BOM):
         data = data[len(BOM):]
     return data
+
+
+def unread_record(upload: InputFile, block: Block, schema: SchemaSpec, source: SourceSpec,
+                  meta: Frame) -> Frame:
+    """The routed partition of a block that is one over-long record (``block.reason``):
+    only its start is read, to show in the quarantine."""
+    head = load_block(upload, block, source, _SHOWN + 1)
+    text = head[:_SHOWN].decode("utf-8", errors="backslashreplace")
+    bad = BadRecords.empty()
+    bad.add(block.first_line, text + ("..." if len(head) > _SHOWN else ""),
+            block.reason or "")
+    raw = pa.table({c.name: pa.array([], pa.string()) for c in schema.columns})
+    return routed_partition(fr.from_arrow(meta, raw), np.zeros(0, dtype=np.int64), bad,
+                            upload.source_id, schema, meta)
+
+
+def compact(data: bytes, starts: np.ndarray, ends: np.ndarray
+            ) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """Only the records [starts, ends) of ``data``, one per line, with their new bounds;
+    ``data`` itself when they already follow each other."""
+    if len(starts) == 0:
+        return b"", starts, ends
+    if bool((starts[1:] == ends[:-1] + 1).all()):
+        return data, starts, ends
+    view = np.frombuffer(data, dtype=np.uint8)
+    marks = np.zeros(len(view) + 2, dtype=np.int8)
+    np.add.at(marks, starts, 1)
+    np.add.at(marks, ends + 1, -1)
+    kept = np.cumsum(marks[:len(view)]) > 0
+    out = view[kept].tobytes()
+    if ends[-1] == len(view):  # the last record had no newline
+        out += b"\n"
+    lengths = ends - starts
+    new_starts = np.concatenate(([0], np.cumsum(lengths[:-1] + 1))).astype(np.int64)
+    return out, new_starts, new_starts + lengths
 
 
 def line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +117,7 @@ class BadLine:
     text: str
 
 
-def _valid_utf8(data: bytes) -> bool:
+def valid_utf8(data: bytes) -> bool:
     """Whether ``data`` is UTF-8, checked by Arrow without copying it and without holding
     the GIL (``bytes.decode`` holds it: a worker's reader threads would take turns)."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
@@ -95,12 +129,27 @@ def _valid_utf8(data: bytes) -> bool:
     return True
 
 
+def invalid_utf8(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """True for the records [starts, ends) of ``data`` that are not valid UTF-8: one check
+    when all are, a walk over the records only in a block with bad bytes."""
+    flags = np.zeros(len(starts), dtype=bool)
+    if valid_utf8(data):
+        return flags
+    view = memoryview(data)
+    for index, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        try:
+            str(view[start:end], "utf-8")
+        except UnicodeDecodeError:
+            flags[index] = True
+    return flags
+
+
 def take_out_invalid_utf8(data: bytes) -> tuple[bytes, list[BadLine]]:
     """Blank every line that is not valid UTF-8, keeping line numbering; return them.
 
     The fast path (all valid) is one check; only a block with bad bytes is walked by line.
     """
-    if _valid_utf8(data):
+    if valid_utf8(data):
         return data, []
     lines = data.split(b"\n")
     bad = []
