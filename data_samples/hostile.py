@@ -194,7 +194,12 @@ CASES: list[Case] = [
     # JSON
     Case("deep.jsonl", "deep JSON nesting",
          _jsonl(_good_json(1), '{"id": 2, "name": ' + "[" * _DEEP + "]" * _DEEP + "}",
-                _good_json(3)), "quarantined", "invalid record", written=2, quarantined=1),
+                _good_json(3)), "quarantined", "schema: name is not string", written=2,
+         quarantined=1),
+    Case("deep_kept.jsonl", "deep JSON nesting",
+         _jsonl(_good_json(1), '{"id": 2, "x": ' + "[" * _DEEP + "]" * _DEEP + "}",
+                _good_json(3)), "quarantined", "invalid record: nested deeper than 1,000",
+         written=2, quarantined=1, schema={**SCHEMA, "extra_columns": "keep"}),
     Case("deep_object.jsonl", "deep JSON nesting",
          _jsonl(_good_json(1), '{"id": 2, "x": ' + '{"a":' * _DEEP + "1" + "}" * _DEEP + "}"),
          "published", "", written=2),
@@ -211,7 +216,7 @@ CASES: list[Case] = [
     Case("huge_ints.jsonl", "numbers beyond int64",
          _jsonl(_good_json(1), '{"id": 9223372036854775808, "name": "a"}',
                 '{"id": 1e400, "name": "b"}'),
-         "quarantined", "invalid record", written=1, quarantined=2),
+         "quarantined", "schema: id is not int64", written=1, quarantined=2),
     Case("timestamps.csv", "timestamps out of range",
          lambda rng: (b"id,ts\n1,2024-05-01T10:00:00Z\n2,10000-01-01T00:00:00\n"
                       b"3,-0001-01-01\n4,2024-13-45\n5,99999999999-01-01\n"

@@ -8,7 +8,7 @@ import functools
 import operator
 from dataclasses import dataclass
 
-from assay.pipelines.spec import CsvOptions, SchemaSpec
+from assay.pipelines.spec import ColumnSpec, CsvOptions, SchemaSpec
 from assay.transforms import frame as fr
 from assay.transforms.casting import cast_column
 from assay.transforms.frame import Column, Frame
@@ -20,6 +20,11 @@ class Enforced:
     frame: Frame  # typed data columns (schema order, then kept extras)
     failed: Column  # bool per row
     reasons: Column  # str per row, REASON_SEP-joined, "" where none
+
+
+def type_reason(column: ColumnSpec) -> str:
+    """The reason of a value that is not of its column's declared type."""
+    return f"schema: {column.name} is not {column.type}"
 
 
 def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None) -> Enforced:
@@ -36,7 +41,7 @@ def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None
         cast = cast_column(values, column.type, format=column.format,
                            timezone=column.timezone, **bool_words)
         typed[column.name] = cast.values
-        problems.append((cast.failed, f"schema: {column.name} is not {column.type}"))
+        problems.append((cast.failed, type_reason(column)))
         if not column.nullable:
             problems.append((cast.values.isna() & ~cast.failed,
                              f"schema: {column.name} is null but not nullable"))

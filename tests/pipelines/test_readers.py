@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from tests.pipelines.conftest import read_quarantine
+from tests.pipelines.conftest import BASIC_SCHEMA, read_quarantine
 from tests.published import rows_of
 
 DIRTY_CSV = (
@@ -73,10 +73,30 @@ def test_jsonl_invalid_lines_quarantined(make_spec, uploads, run):
                        b'{"id": 3, "name": "c", "amount": 2.5, "other": true}\n'
                        b"[1, 2]\n")
     version = run(make_spec())
-    lines = {r["_source_line"]: r["_reasons"][0] for r in read_quarantine(version)}
-    assert sorted(lines) == [2, 4, 6]
-    assert "id" in lines[4]
+    reasons = {r["_source_line"]: r["_reasons"] for r in read_quarantine(version)}
+    assert sorted(reasons) == [2, 4, 6]
+    assert reasons[2] == ["invalid record: not valid JSON: Missing a name for object member."]
+    assert reasons[4] == ["schema: id is not int64"]  # as the CSV reader says it
+    assert reasons[6] == ["invalid record: the line is not a JSON object"]
     assert version.manifest["rows"] == 2
+
+
+def test_jsonl_reasons_name_each_field_and_its_type(make_spec, uploads, run):
+    uploads("r.jsonl", b'{"id": 1.5, "name": "a", "amount": "x"}\n'
+                       b'{"id": 1e400, "name": "b"}\n'
+                       b'{"id": 2, "name": [[1]]}\n'
+                       b'{"id": 3}{"id": 4}\n'
+                       b'{"id": 5, "name": "e", "other": 1}\n')
+    schema = {**BASIC_SCHEMA, "extra_columns": "reject"}
+    version = run(make_spec(schema=schema))
+    reasons = {r["_source_line"]: r["_reasons"] for r in read_quarantine(version)}
+    assert reasons == {
+        1: ["schema: id is not int64", "schema: amount is not float64"],
+        2: ["schema: id is not int64"],
+        3: ["schema: name is not string"],
+        4: ["invalid record: the line holds more than one JSON value"],
+        5: ["invalid record: undeclared fields ['other'] (schema.extra_columns: reject)"],
+    }
 
 
 def test_parquet_upload_and_extra_columns_kept(make_spec, uploads, tmp_path, run):
