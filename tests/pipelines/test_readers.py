@@ -183,3 +183,43 @@ def test_over_long_record_quarantined_unread(make_spec, uploads, run):
         assert row["_reasons"] == ["malformed: a record longer than 1,024 bytes "
                                    "(source.max_record_bytes)"]
         assert len(row["_record"]) == 1024 + len("...")
+
+
+_READ_PEAK = """
+import resource, sys
+from pathlib import Path
+from assay.pipelines.plan import plan_run
+from assay.pipelines.routing import empty_routed
+from assay.pipelines.sources.read import _read_block, data_meta
+from assay.pipelines.spec import parse_spec
+root = Path(sys.argv[1])
+spec = parse_spec({"name": "m", "source": {"paths": ["uploads"], "block_size": "2MiB"},
+                   "schema": {"columns": [{"name": "id", "type": "int64"}, {"name": "name"},
+                                          {"name": "amount", "type": "float64"}]},
+                   "sink": {"path": "out"}}, str(root / "pipeline.yaml"), root)
+plan = plan_run(spec)
+meta = empty_routed(data_meta(spec, plan))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rows = sum(len(_read_block(item, spec, meta)) for item in
+           [(upload, block) for upload in plan.inputs for block in upload.blocks])
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(rows, grown // 1024)
+"""
+
+
+def test_memory_of_a_compressed_upload_is_bounded_by_the_block_size(uploads, tmp_path):
+    """A 2 MiB zstd upload that expands to 96 MiB is read in blocks of 2 MiB: reading it
+    grows the process by a few blocks, not by a multiple of the expanded size (it grew by
+    616 MiB when a compressed upload was one block)."""
+    import subprocess
+    import sys
+
+    line = b"12345,some name here,1.5\n"
+    count = 96 * 1024 * 1024 // len(line)
+    uploads("big.csv.zst", zstandard.ZstdCompressor(level=1).compress(
+        b"id,name,amount\n" + line * count))
+    done = subprocess.run([sys.executable, "-c", _READ_PEAK, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    rows, grown_mib = map(int, done.stdout.split())
+    assert rows == count
+    assert grown_mib < 100, f"reading grew the process by {grown_mib} MiB"
