@@ -30,7 +30,7 @@ from assay.pipelines.sources.lines import (
     valid_utf8,
 )
 from assay.pipelines.sources.partition import BadRecords, routed_partition
-from assay.pipelines.sources.records import NEWLINE, split_records
+from assay.pipelines.sources.records import split_records
 from assay.pipelines.sources.scan import Block, InputFile
 from assay.pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
 from assay.transforms import frame as fr
@@ -212,7 +212,7 @@ def _on_host(data: bytes, names: list[str], keep: list[str], source: SourceSpec,
     view = np.frombuffer(data, dtype=np.uint8)
     found = split_records(view, ord(options.quote_char), ord(options.delimiter),
                           source.max_record_bytes, final=True)
-    newlines = np.flatnonzero(view == NEWLINE)
+    newlines = found.newlines
     bad = BadRecords.empty()
     for span in found.bad:
         bad.add(int(np.searchsorted(newlines, span.start)),

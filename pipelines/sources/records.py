@@ -47,52 +47,65 @@ class Records:
     """Records found in a buffer: ``starts``/``ends`` (end excludes the newline), the bad
     spans among them, and ``rest``: where the bytes not yet split begin (an unfinished
     record; the buffer's length when it was the end of the data). ``overlong`` is the start
-    of a record over the limit whose line does not end within the buffer."""
+    of a record over the limit whose line does not end within the buffer. ``newlines``:
+    where the buffer's newlines are, for line numbers."""
 
     starts: np.ndarray
     ends: np.ndarray
+    newlines: np.ndarray
     bad: list[BadSpan] = field(default_factory=list)
     rest: int = 0
     overlong: int | None = None
 
 
 class _QuoteState:
-    """Inside or outside quotes at any position of ``view`` (a record starts at 0)."""
+    """Inside or outside quotes at any position of ``view`` (a record starts at 0).
+
+    Where every quote that the plain parity count finds outside quotes starts a field (or
+    follows a quote), as in any file whose quotes follow RFC 4180, that count is the state:
+    each quote toggles it. Only other data pays for the runs of quotes."""
 
     def __init__(self, view: np.ndarray, quote: int | None, delimiter: int) -> None:
-        quotes = np.flatnonzero(view == quote) if quote is not None else np.zeros(0, np.int64)
-        if len(quotes) == 0:
-            self.run_starts = quotes
-            self.inside_after = self.opens = np.zeros(0, dtype=bool)
+        self.run_starts = np.flatnonzero(view == quote) if quote is not None \
+            else np.zeros(0, dtype=np.int64)
+        self.inside_after: np.ndarray | None = None  # None: each quote toggles
+        self.opens: np.ndarray | None = None
+        starts_field = np.zeros(256, dtype=bool)
+        starts_field[[delimiter, NEWLINE, CARRIAGE_RETURN]] = True
+        outside = self.run_starts[0::2]  # quotes the parity count finds outside quotes
+        follows = starts_field | (np.arange(256) == quote)
+        if bool((follows[view[outside - 1]] | (outside == 0)).all()):
             return
+        self._runs(view, starts_field)
+
+    def _runs(self, view: np.ndarray, starts_field: np.ndarray) -> None:
+        quotes = self.run_starts
         first = np.ones(len(quotes), dtype=bool)
-        first[1:] = quotes[1:] != quotes[:-1] + 1
+        np.not_equal(quotes[1:], quotes[:-1] + 1, out=first[1:])
         heads = np.flatnonzero(first)
         starts = quotes[heads]
-        odd = np.diff(np.append(heads, len(quotes))) % 2 == 1
-        before = view[np.maximum(starts - 1, 0)]
-        field_start = (starts == 0) | (before == delimiter) | (before == NEWLINE) \
-            | (before == CARRIAGE_RETURN)
-        flips = odd & field_start
-        resets = odd & ~field_start
-        flipped = np.cumsum(flips)
-        last_reset = np.maximum.accumulate(np.where(resets, np.arange(len(starts)), -1))
-        since = flipped - np.where(last_reset >= 0, flipped[np.maximum(last_reset, 0)], 0)
+        odd = (np.diff(heads, append=len(quotes)) & 1).astype(bool)
+        field_start = starts_field[view[starts - 1]] | (starts == 0)
+        flips = np.cumsum(odd & field_start, dtype=np.int64)
+        # resets (odd runs elsewhere) leave the state outside; flips since the last one
+        flips_at_reset = np.maximum.accumulate(np.where(odd & ~field_start, flips, 0))
         self.run_starts = starts
-        self.inside_after = since % 2 == 1
-        inside_before = np.concatenate(([False], self.inside_after[:-1]))
-        self.opens = self.inside_after & ~inside_before
+        self.inside_after = ((flips - flips_at_reset) & 1).astype(bool)
+        self.opens = self.inside_after & ~np.concatenate(([False], self.inside_after[:-1]))
 
     def inside(self, positions: np.ndarray) -> np.ndarray:
         """Whether each position (not a quote) lies inside a quoted value."""
-        runs = np.searchsorted(self.run_starts, positions) - 1
-        return (runs >= 0) & self.inside_after[np.maximum(runs, 0)] \
-            if len(self.run_starts) else np.zeros(len(positions), dtype=bool)
+        before = np.searchsorted(self.run_starts, positions)  # runs before each position
+        if self.inside_after is None:
+            return (before & 1).astype(bool)
+        return (before > 0) & self.inside_after[np.maximum(before - 1, 0)]
 
     def opener(self, position: int) -> int:
         """Where the quoted value open at ``position`` was opened."""
-        runs = np.flatnonzero(self.opens[:np.searchsorted(self.run_starts, position)])
-        return int(self.run_starts[runs[-1]])
+        before = int(np.searchsorted(self.run_starts, position))
+        if self.opens is None:
+            return int(self.run_starts[before - 1])
+        return int(self.run_starts[np.flatnonzero(self.opens[:before])[-1]])
 
 
 def split_records(view: np.ndarray, quote: int | None, delimiter: int, limit: int,
@@ -103,11 +116,18 @@ def split_records(view: np.ndarray, quote: int | None, delimiter: int, limit: in
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     bad: list[BadSpan] = []
+    every_newline = np.flatnonzero(view == NEWLINE)
+
+    def done(rest: int, overlong: int | None = None) -> Records:
+        return Records(np.concatenate(starts).astype(np.int64),
+                       np.concatenate(ends).astype(np.int64), every_newline, bad, rest,
+                       overlong)
+
     position = 0
     while True:
         sub = view[position:]
         state = _QuoteState(sub, quote, delimiter)
-        newlines = np.flatnonzero(sub == NEWLINE)
+        newlines = every_newline[np.searchsorted(every_newline, position):] - position
         record_ends = newlines[~state.inside(newlines)]
         record_starts = np.concatenate(([0], record_ends[:-1] + 1)).astype(np.int64)
         long = np.flatnonzero(record_ends - record_starts > limit)
@@ -120,11 +140,11 @@ def split_records(view: np.ndarray, quote: int | None, delimiter: int, limit: in
             start = int(record_ends[-1]) + 1 if len(record_ends) else 0
             tail = len(sub) - start
             if tail == 0 or (not final and tail <= limit):
-                return _records(starts, ends, bad, position + start)
+                return done(position + start)
             if tail <= limit and not state.inside(np.array([len(sub)]))[0]:
                 starts.append(np.array([position + start]))
                 ends.append(np.array([position + len(sub)]))
-                return _records(starts, ends, bad, len(view))
+                return done(len(view))
         check = min(start + limit, len(sub))
         after = newlines[newlines >= start]
         if state.inside(np.array([check]))[0]:
@@ -137,18 +157,13 @@ def split_records(view: np.ndarray, quote: int | None, delimiter: int, limit: in
                 continue
             if check == len(sub):  # the data ends on the quote's line
                 bad.append(BadSpan(position + start, len(view), UNBALANCED_QUOTE))
-                return _records(starts, ends, bad, len(view))
+                return done(len(view))
         line_end = after[after >= check]
         if len(line_end) == 0 and not final:
-            return _records(starts, ends, bad, position + start, position + start)
+            return done(position + start, position + start)
         end = int(line_end[0]) if len(line_end) else len(sub)
         bad.append(BadSpan(position + start, position + end, too_long(limit)))
         position += end + 1
         if position >= len(view):
-            return _records(starts, ends, bad, len(view))
+            return done(len(view))
 
-
-def _records(starts: list[np.ndarray], ends: list[np.ndarray], bad: list[BadSpan],
-             rest: int, overlong: int | None = None) -> Records:
-    return Records(np.concatenate(starts).astype(np.int64),
-                   np.concatenate(ends).astype(np.int64), bad, rest, overlong)

@@ -111,7 +111,7 @@ class _Cutter:
             view = view[int(newline[0]) + 1:]
         buffer = np.concatenate((self.pending, view)) if len(self.pending) else view
         records = split_records(buffer, self.quote, self.delimiter, self.limit, final)
-        newlines = np.flatnonzero(buffer == NEWLINE)
+        newlines = records.newlines
         boundaries = records.ends[records.ends < len(buffer)] + 1
         for span in records.bad:
             if span.end - span.start > self.limit:  # a block of its own, never loaded
