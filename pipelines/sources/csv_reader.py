@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.csv_shape import plain_lines
 from assay.pipelines.sources.lines import (
+    Buffer,
     blank_lines,
     compact,
     invalid_utf8,
@@ -72,9 +73,9 @@ class _Parser:
     splitting a range whose rows do not match its records; collects the tables, the
     records they hold and the records that are bad."""
 
-    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
+    def __init__(self, data: Buffer, starts: np.ndarray, ends: np.ndarray, names: list[str],
                  keep: list[str], options: CsvOptions) -> None:
-        self.data, self.starts, self.ends = data, starts, ends
+        self.data, self.starts, self.ends = memoryview(data), starts, ends
         self.names, self.keep, self.options = names, keep, options
         self.lone_cr = lone_carriage_returns(data, starts)
         self.tables: list[pa.Table] = []
@@ -95,8 +96,11 @@ class _Parser:
             return "skip"
 
         # ended by a newline: at the very end of its input pyarrow reads an empty last
-        # field after a quoted one as quoted ("", not null)
-        chunk = self.data[self.starts[lo]:self.ends[hi - 1]] + b"\n"
+        # field after a quoted one as quoted ("", not null); the block's own when it has
+        # one there, so the range is not copied
+        start, end = int(self.starts[lo]), int(self.ends[hi - 1])
+        chunk = pa.py_buffer(self.data[start:end + 1] if end < len(self.data)
+                             else bytes(self.data[start:end]) + b"\n")
         try:
             table = self._read(chunk, on_invalid_row)
         except pa.ArrowInvalid:
@@ -117,15 +121,15 @@ class _Parser:
         """Parse the halves of [lo, hi), or take a single line as bad."""
         if hi - lo == 1:
             text = self.data[self.starts[lo]:self.ends[lo]]
-            self.bad.add(lo, text.decode("utf-8", errors="backslashreplace"), UNSPLITTABLE)
+            self.bad.add(lo, _text(text), UNSPLITTABLE)
             return
         middle = (lo + hi) // 2
         self.parse(lo, middle)
         self.parse(middle, hi)
 
-    def _read(self, chunk: bytes, on_invalid_row: Any) -> pa.Table:
+    def _read(self, chunk: pa.Buffer, on_invalid_row: Any) -> pa.Table:
         return pacsv.read_csv(
-            io.BytesIO(chunk),
+            pa.BufferReader(chunk),
             read_options=pacsv.ReadOptions(column_names=self.names, use_threads=False,
                                            block_size=max(1 << 26, len(chunk) + 1)),
             parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
@@ -159,7 +163,7 @@ def read_csv_block(
     first_line = block.first_line
     if block.start == 0 and options.header:
         newline = data.find(b"\n")
-        data = b"" if newline < 0 else data[newline + 1:]
+        data = b"" if newline < 0 else memoryview(data)[newline + 1:]
         first_line += 1
     parsed = _on_device(data, names, keep, options, meta) \
         if fr.on_device(meta) and valid_utf8(data) else None
@@ -171,7 +175,7 @@ def read_csv_block(
                             schema, meta, options)
 
 
-def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptions,
+def _on_device(data: Buffer, names: list[str], keep: list[str], options: CsvOptions,
                meta: Frame) -> tuple[Frame, np.ndarray, BadRecords] | None:
     """Raw rows and their line indices parsed by cuDF (``meta``'s library), or None when
     the block is not plain (``csv_shape``, checked on the block's device copy) or cuDF's
@@ -188,7 +192,7 @@ def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptio
     return raw, fr.host_array(content), BadRecords.empty()
 
 
-def _plain_fields(data: bytes, names: list[str], keep: list[str], options: CsvOptions,
+def _plain_fields(data: Buffer, names: list[str], keep: list[str], options: CsvOptions,
                   meta: Frame) -> Frame:
     """Every field of a plain block as a string, parsed by ``meta``'s library (cuDF's
     reader on the device: both libraries take these arguments), one row per non-blank
@@ -202,7 +206,7 @@ def _plain_fields(data: bytes, names: list[str], keep: list[str], options: CsvOp
     return frame[keep].fillna("")
 
 
-def _on_host(data: bytes, names: list[str], keep: list[str], source: SourceSpec,
+def _on_host(data: Buffer, names: list[str], keep: list[str], source: SourceSpec,
              meta: Frame) -> tuple[Frame, np.ndarray, BadRecords]:
     """Raw rows, the line index of each one's first line and the block's bad records, the
     records found by ``split_records`` and parsed by pyarrow."""
@@ -216,13 +220,13 @@ def _on_host(data: bytes, names: list[str], keep: list[str], source: SourceSpec,
     bad = BadRecords.empty()
     for span in found.bad:
         bad.add(int(np.searchsorted(newlines, span.start)),
-                data[span.start:span.end].decode("utf-8", errors="backslashreplace"),
+                _text(data[span.start:span.end]),
                 span.reason)
     starts, ends = found.starts, found.ends
     invalid = invalid_utf8(data, starts, ends)
     for start, end in zip(starts[invalid].tolist(), ends[invalid].tolist(), strict=True):
         bad.add(int(np.searchsorted(newlines, start)),
-                data[start:end].decode("utf-8", errors="backslashreplace"), "invalid UTF-8")
+                _text(data[start:end]), "invalid UTF-8")
     content = ~invalid & ~blank_lines(data, starts, ends)
     lines = np.searchsorted(newlines, starts[content])
     data, starts, ends = compact(data, starts[content], ends[content])
@@ -236,6 +240,11 @@ def _on_host(data: bytes, names: list[str], keep: list[str], source: SourceSpec,
         return fr.from_arrow(meta, _empty_raw(keep)), np.zeros(0, dtype=np.int64), bad
     good = lines[np.concatenate(parser.good)]
     return fr.from_arrow(meta, pa.concat_tables(parser.tables)), good, bad
+
+
+def _text(data: Buffer) -> str:
+    """A record's bytes as text, invalid UTF-8 escaped, for the quarantine."""
+    return str(data, "utf-8", "backslashreplace")
 
 
 def _empty_raw(columns: list[str]) -> pa.Table:

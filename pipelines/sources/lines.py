@@ -16,6 +16,7 @@ from assay.pipelines.spec import SchemaSpec, SourceSpec
 from assay.transforms import frame as fr
 from assay.transforms.frame import Frame, array_module
 
+Buffer = bytes | memoryview  # a block's bytes, or a part of them not copied
 _SHOWN = 1024  # bytes of an over-long record kept in the quarantine
 
 
@@ -51,8 +52,8 @@ def unread_record(upload: InputFile, block: Block, schema: SchemaSpec, source: S
                             upload.source_id, schema, meta)
 
 
-def compact(data: bytes, starts: np.ndarray, ends: np.ndarray
-            ) -> tuple[bytes, np.ndarray, np.ndarray]:
+def compact(data: Buffer, starts: np.ndarray, ends: np.ndarray
+            ) -> tuple[Buffer, np.ndarray, np.ndarray]:
     """Only the records [starts, ends) of ``data``, one per line, with their new bounds;
     ``data`` itself when they already follow each other."""
     if len(starts) == 0:
@@ -89,7 +90,7 @@ def line_bounds_of(view: Any) -> tuple[Any, Any]:
     return starts[:len(ends)], ends
 
 
-def blank_lines(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def blank_lines(data: Buffer, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """True for lines that are empty or hold only a carriage return."""
     lengths = ends - starts
     view = np.frombuffer(data, dtype=np.uint8)
@@ -99,7 +100,7 @@ def blank_lines(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return (lengths == 0) | lone_cr
 
 
-def lone_carriage_returns(data: bytes, starts: np.ndarray) -> np.ndarray:
+def lone_carriage_returns(data: Buffer, starts: np.ndarray) -> np.ndarray:
     """True for lines holding a carriage return that is not the line's end (a CSV parser
     ends a row there too)."""
     view = np.frombuffer(data, dtype=np.uint8)
@@ -117,7 +118,7 @@ class BadLine:
     text: str
 
 
-def valid_utf8(data: bytes) -> bool:
+def valid_utf8(data: Buffer) -> bool:
     """Whether ``data`` is UTF-8, checked by Arrow without copying it and without holding
     the GIL (``bytes.decode`` holds it: a worker's reader threads would take turns)."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
@@ -140,7 +141,7 @@ def blanked(data: bytes, starts: np.ndarray, ends: np.ndarray) -> bytes:
     return view.tobytes()
 
 
-def invalid_utf8(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def invalid_utf8(data: Buffer, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """True for the records [starts, ends) of ``data`` that are not valid UTF-8: one check
     when all are, a walk over the records only in a block with bad bytes."""
     flags = np.zeros(len(starts), dtype=bool)

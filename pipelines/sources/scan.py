@@ -90,7 +90,7 @@ class _Cutter:
         self.pending = np.zeros(0, dtype=np.uint8)
         self.offset = 0  # of pending[0] in the file
         self.lines = 0  # newlines before ``offset``
-        self.skipping: tuple[int, int] | None = None  # an over-long record's start, line
+        self.skipping = False  # through an over-long record, to its line's end
         self.started = False
 
     def feed(self, chunk: bytes, final: bool) -> None:
@@ -98,7 +98,7 @@ class _Cutter:
         if not self.started and chunk.startswith(BOM):
             view, self.offset = view[len(BOM):], len(BOM)
         self.started = True
-        if self.skipping is not None:
+        if self.skipping:
             newline = np.flatnonzero(view == NEWLINE)
             if len(newline) == 0:
                 self.offset += len(view)
@@ -121,13 +121,11 @@ class _Cutter:
                           self.lines + _count(newlines, span.end + 1), span.reason)
         self._cut_before(boundaries, newlines)
         rest = records.rest
-        if records.overlong is not None:
-            start = records.overlong
-            self._cut(self.offset + start, self.lines + _count(newlines, start))
-            self.skipping = (self.offset + start, self.lines + _count(newlines, start))
+        if records.overlong is not None:  # not final: its line ends in a later chunk
+            self._cut(self.offset + records.overlong,
+                      self.lines + _count(newlines, records.overlong))
+            self.skipping = True
             rest = len(buffer)
-            if final:
-                self._cut(self.offset + len(buffer), 0, too_long(self.limit))
         self.lines += _count(newlines, rest)
         self.offset += rest
         self.pending = buffer[rest:].copy() if not final else self.pending[:0]
@@ -149,7 +147,7 @@ class _Cutter:
         if at > start:
             self.blocks.append(Block(start, at, first_line, reason))
         if reason is not None:
-            self.skipping = None
+            self.skipping = False
         self.open = (at, lines_before + 1)
 
     def finish(self, size: int) -> list[Block]:
