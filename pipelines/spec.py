@@ -134,7 +134,8 @@ class SourceSpec(Model):
     block_size: ByteSize = Field(parse_bytes("64MiB"), description=(
         "CSV and JSON Lines files (compressed ones too) larger than this are read as "
         "several blocks, in parallel, each starting where a record starts; a Parquet file "
-        "is one block per row group. A worker thread holds about ten times a block's size "
+        "is a block per row group, or per slice of a row group larger than this "
+        "(uncompressed). A worker thread holds about ten times a block's size "
         "while it reads one (about 600 MiB at the default). Like `cluster`, it is not part "
         "of `spec_sha256`: how the work is cut does not change the dataset. A compressed "
         "file's block is found by decompressing from the file's start, so its blocks cost "

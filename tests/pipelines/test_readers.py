@@ -223,3 +223,29 @@ def test_memory_of_a_compressed_upload_is_bounded_by_the_block_size(uploads, tmp
     rows, grown_mib = map(int, done.stdout.split())
     assert rows == count
     assert grown_mib < 100, f"reading grew the process by {grown_mib} MiB"
+
+
+def test_a_large_parquet_row_group_is_read_in_slices(make_spec, tmp_path, run):
+    """A row group over the block size is read as slices of it (a worker holds a slice,
+    not the group), with the same rows and record numbers as when it is read whole."""
+    from assay.pipelines.plan import plan_run
+
+    count = 200_000
+    ids = pa.array(range(count), pa.int64())
+    names = pa.array([f"name {i}" for i in range(count)])
+    amounts = pa.array([None if i == 150_001 else i / 4 for i in range(count)])
+    path = tmp_path / "uploads" / "one_group.parquet"
+    path.parent.mkdir()
+    pq.write_table(pa.table({"id": ids, "name": names, "amount": amounts}), path,
+                   row_group_size=count)
+    schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "name"},
+                          {"name": "amount", "type": "float64", "nullable": False}]}
+    sliced = make_spec(schema=schema, source={"paths": ["uploads"], "block_size": "256KiB"})
+    (upload,) = plan_run(sliced).inputs
+    assert len(upload.blocks) > 4
+    whole = make_spec(schema=schema, sink={"path": "whole"})
+    versions = [run(sliced), run(whole)]
+    for version in versions:
+        assert rows_of(version.path).column("id").to_pylist() == \
+            [i for i in range(count) if i != 150_001]
+        assert [r["_source_line"] for r in read_quarantine(version)] == [150_002]
