@@ -59,7 +59,8 @@ class InputFile:
 
 
 class _Hashing:
-    """A file whose bytes are hashed as they are read (by a decompressor or by us)."""
+    """A file whose bytes are hashed as they are read (by a decompressor or by us); it has
+    only the read methods, so no codec can read past the hash."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self.handle = handle
@@ -74,9 +75,6 @@ class _Hashing:
         count = self.handle.readinto(buffer)
         self.digest.update(memoryview(buffer)[:count])
         return count
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.handle, name)
 
 
 class _Cutter:

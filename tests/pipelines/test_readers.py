@@ -3,7 +3,10 @@ rest of the upload goes on."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import hashlib
+import lzma
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,13 +59,18 @@ def test_csv_bad_records_quarantined_with_line_numbers(make_spec, uploads, run, 
 
 
 def test_compressed_uploads(make_spec, uploads, run):
-    uploads("a.csv.gz", gzip.compress(b"id,name,amount\n1,a,1\n2,b,2\n"))
-    uploads("b.csv.zst", zstandard.ZstdCompressor().compress(b"id,name,amount\n3,c,3\n"))
-    version = run(make_spec())
-    assert version.manifest["rows"] == 3
-    formats = {i["path"].rsplit("/", 1)[-1]: i["compression"] for i in
-               version.manifest["inputs"]}
-    assert formats == {"a.csv.gz": "gzip", "b.csv.zst": "zstd"}
+    written = [uploads("a.csv.gz", gzip.compress(b"id,name,amount\n1,a,1\n2,b,2\n")),
+               uploads("b.csv.zst", zstandard.ZstdCompressor().compress(
+                   b"id,name,amount\n3,c,3\n")),
+               uploads("c.csv.bz2", bz2.compress(b"id,name,amount\n4,d,4\n")),
+               uploads("d.csv.xz", lzma.compress(b"id,name,amount\n5,e,5\n"))]
+    version = run(make_spec(source={"paths": ["uploads"], "block_size": 16}))
+    assert version.manifest["rows"] == 5
+    inputs = {i["path"].rsplit("/", 1)[-1]: i for i in version.manifest["inputs"]}
+    assert {name: i["compression"] for name, i in inputs.items()} == {
+        "a.csv.gz": "gzip", "b.csv.zst": "zstd", "c.csv.bz2": "bz2", "d.csv.xz": "xz"}
+    for path in written:  # the hash is of the file as stored, read while decompressing
+        assert inputs[path.name]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_jsonl_invalid_lines_quarantined(make_spec, uploads, run):
