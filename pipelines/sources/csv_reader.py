@@ -26,13 +26,14 @@ from assay.pipelines.sources.lines import (
     blank_lines,
     compact,
     invalid_utf8,
+    leading_bom,
     load_block,
     lone_carriage_returns,
     valid_utf8,
 )
 from assay.pipelines.sources.partition import BadRecords, routed_partition
 from assay.pipelines.sources.records import split_records
-from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.sources.scan import BOM, Block, InputFile
 from assay.pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
 from assay.transforms import frame as fr
 from assay.transforms.frame import Frame
@@ -223,6 +224,7 @@ def _on_host(data: Buffer, names: list[str], keep: list[str], source: SourceSpec
                 _text(data[span.start:span.end]),
                 span.reason)
     starts, ends = found.starts, found.ends
+    starts = starts + len(BOM) * leading_bom(data, starts, ends)
     invalid = invalid_utf8(data, starts, ends)
     for start, end in zip(starts[invalid].tolist(), ends[invalid].tolist(), strict=True):
         bad.add(int(np.searchsorted(newlines, start)),

@@ -21,12 +21,13 @@ from assay.pipelines.sources.json_depth import TOO_DEEP, too_deep
 from assay.pipelines.sources.lines import (
     blank_lines,
     blanked,
+    leading_bom,
     line_bounds,
     load_block,
     take_out_invalid_utf8,
 )
 from assay.pipelines.sources.partition import BadRecords, routed_partition
-from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.sources.scan import BOM, Block, InputFile
 from assay.pipelines.spec import ColumnSpec, SchemaSpec, SourceSpec
 from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP
@@ -142,6 +143,9 @@ def read_jsonl_block(
 ) -> Frame:
     data, invalid = take_out_invalid_utf8(load_block(upload, block, source))
     starts, ends = line_bounds(data)
+    bom = leading_bom(data, starts, ends)
+    if bom.any():  # dropped, as pyarrow drops one at the start of what it parses
+        data = blanked(data, starts[bom], starts[bom] + len(BOM))
     bad = BadRecords.empty()
     deep = too_deep(data, starts, ends) if schema.extra_columns == "keep" \
         else np.zeros(len(starts), dtype=bool)

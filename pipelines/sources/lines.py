@@ -130,6 +130,17 @@ def valid_utf8(data: Buffer) -> bool:
     return True
 
 
+def leading_bom(data: Buffer, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """True for the records [starts, ends) that begin with a UTF-8 byte order mark (files
+    joined end to end): pyarrow drops one at the start of what it parses and reads one
+    elsewhere as data, so a reader drops them all, whatever the block or range."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    found = ends - starts >= len(BOM)
+    for offset, byte in enumerate(BOM):
+        found &= view[np.minimum(starts + offset, len(view) - 1)] == byte
+    return found
+
+
 def blanked(data: bytes, starts: np.ndarray, ends: np.ndarray) -> bytes:
     """``data`` with the bytes [starts, ends) of some lines turned to spaces: a parser
     skips them while every line keeps its number."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 NEWLINE, CARRIAGE_RETURN = 10, 13
+_WINDOW = 1 << 20  # bytes whose quote state is found at once
 UNBALANCED_QUOTE = "malformed: unbalanced quote (a quoted value that never closes)"
 
 
@@ -108,62 +109,99 @@ class _QuoteState:
         return int(self.run_starts[np.flatnonzero(self.opens[:before])[-1]])
 
 
+class _Window:
+    """The records of ``view[base:stop]`` as the quote state from ``base`` finds them: the
+    ends (absolute) of those that end in it, their starts, and which are over the limit."""
+
+    def __init__(self, view: np.ndarray, every_newline: np.ndarray, base: int, stop: int,
+                 quote: int | None, delimiter: int, limit: int) -> None:
+        self.base, self.stop = base, stop
+        self.state = _QuoteState(view[base:stop], quote, delimiter)
+        first, after = np.searchsorted(every_newline, [base, stop])
+        self.newlines = every_newline[first:after] - base
+        self.ends = self.newlines[~self.state.inside(self.newlines)] + base
+        self.starts = np.concatenate(([base], self.ends[:-1] + 1)).astype(np.int64)
+        self.long = np.flatnonzero(self.ends - self.starts > limit)
+
+    def inside(self, position: int) -> bool:
+        return bool(self.state.inside(np.array([position - self.base]))[0])
+
+    def opener(self, position: int) -> int:
+        return self.base + self.state.opener(position - self.base)
+
+
 def split_records(view: np.ndarray, quote: int | None, delimiter: int, limit: int,
-                  final: bool) -> Records:
+                  final: bool, window: int = _WINDOW) -> Records:
     """The records of ``view`` (bytes as uint8, a record starting at 0); ``quote`` None for
     JSON Lines, whose records are lines. ``final``: the data ends with ``view``, else a
-    record left unfinished at its end is left for the caller to extend."""
-    starts: list[np.ndarray] = []
-    ends: list[np.ndarray] = []
+    record left unfinished at its end is left for the caller to extend.
+
+    The quote state is found for ``window`` bytes at a time (a MiB stays in the CPU's
+    cache; a window grows while a record does not end in it). After a bad span, reading
+    starts again on the next line, outside quotes: the window's state holds on where it
+    also finds that line outside quotes (a line too long), and only a window from there is
+    scanned again where it does not (an unbalanced quote), so a block of many bad records
+    costs about a scan of it and a window per unbalanced quote."""
+    starts: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    ends: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     bad: list[BadSpan] = []
     every_newline = np.flatnonzero(view == NEWLINE)
+    first_size = min(window, max(4 * limit, 1 << 16))  # a bad span rescans a few limits
+    size = first_size
+
+    def window_at(start: int, grown: bool = False) -> _Window:
+        nonlocal size
+        size = 2 * size if grown else first_size
+        return _Window(view, every_newline, start, min(start + size, len(view)), quote,
+                       delimiter, limit)
 
     def done(rest: int, overlong: int | None = None) -> Records:
-        return Records(np.concatenate(starts).astype(np.int64),
-                       np.concatenate(ends).astype(np.int64), every_newline, bad, rest,
-                       overlong)
+        return Records(np.concatenate(starts), np.concatenate(ends), every_newline, bad,
+                       rest, overlong)
 
     position = 0
+    window = window_at(0)
     while True:
-        sub = view[position:]
-        state = _QuoteState(sub, quote, delimiter)
-        newlines = every_newline[np.searchsorted(every_newline, position):] - position
-        record_ends = newlines[~state.inside(newlines)]
-        record_starts = np.concatenate(([0], record_ends[:-1] + 1)).astype(np.int64)
-        long = np.flatnonzero(record_ends - record_starts > limit)
-        kept = int(long[0]) if len(long) else len(record_ends)
-        starts.append(position + record_starts[:kept])
-        ends.append(position + record_ends[:kept])
-        if kept < len(record_ends):
-            start = int(record_starts[kept])
+        last = window.stop == len(view)
+        index = int(np.searchsorted(window.starts, position))  # the record at ``position``
+        kept = int(window.long[np.searchsorted(window.long, index)]) \
+            if np.searchsorted(window.long, index) < len(window.long) else len(window.ends)
+        starts.append(window.starts[index:kept])
+        ends.append(window.ends[index:kept])
+        if kept < len(window.ends):
+            start = int(window.starts[kept])
         else:
-            start = int(record_ends[-1]) + 1 if len(record_ends) else 0
-            tail = len(sub) - start
-            if tail == 0 or (not final and tail <= limit):
-                return done(position + start)
-            if tail <= limit and not state.inside(np.array([len(sub)]))[0]:
-                starts.append(np.array([position + start]))
-                ends.append(np.array([position + len(sub)]))
-                return done(len(view))
-        check = min(start + limit, len(sub))
-        after = newlines[newlines >= start]
-        if state.inside(np.array([check]))[0]:
-            opened = state.opener(check)
-            line_end = after[after >= opened]
-            if len(line_end) and line_end[0] < check:
-                bad.append(BadSpan(position + start, position + int(line_end[0]),
-                                   UNBALANCED_QUOTE))
-                position += int(line_end[0]) + 1
+            start = int(window.ends[-1]) + 1 if len(window.ends) else window.base
+            start = max(start, position)
+            tail = window.stop - start
+            if tail <= limit and not last:  # the window ends in a record: go on from it
+                window = window_at(start, grown=start == position)
+                position = start
                 continue
-            if check == len(sub):  # the data ends on the quote's line
-                bad.append(BadSpan(position + start, len(view), UNBALANCED_QUOTE))
+            if tail == 0 or (tail <= limit and not final):
+                return done(start)
+            if tail <= limit and not window.inside(len(view)):
+                starts.append(np.array([start]))
+                ends.append(np.array([len(view)]))
                 return done(len(view))
-        line_end = after[after >= check]
-        if len(line_end) == 0 and not final:
-            return done(position + start, position + start)
-        end = int(line_end[0]) if len(line_end) else len(sub)
-        bad.append(BadSpan(position + start, position + end, too_long(limit)))
-        position += end + 1
+        check = min(start + limit, window.stop)  # past the limit, or the end of the data
+        if window.inside(check):
+            line_end = window.newlines[window.newlines >= window.opener(check) - window.base]
+            if len(line_end) and window.base + line_end[0] < check:
+                position = window.base + int(line_end[0]) + 1
+                bad.append(BadSpan(start, position - 1, UNBALANCED_QUOTE))
+                window = window_at(position)
+                continue
+            if check == len(view):  # the data ends on the quote's line
+                bad.append(BadSpan(start, len(view), UNBALANCED_QUOTE))
+                return done(len(view))
+        following = int(np.searchsorted(every_newline, check))
+        if following == len(every_newline) and not final:
+            return done(start, start)
+        end = int(every_newline[following]) if following < len(every_newline) else len(view)
+        bad.append(BadSpan(start, end, too_long(limit)))
+        position = end + 1
         if position >= len(view):
             return done(len(view))
-
+        if position >= window.stop or window.inside(position):
+            window = window_at(position)

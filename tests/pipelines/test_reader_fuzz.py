@@ -60,13 +60,13 @@ def _read(content: bytes, name: str, block_size: int, record_limit: int
 
 def _content_lines(content: bytes, header: bool) -> list[int]:
     """Numbers of the lines that hold something (not empty, not a lone carriage return;
-    a leading byte order mark is not content)."""
-    lines = content.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    a byte order mark starting a line, as where files were joined, is not content)."""
+    lines = content.split(b"\n")
     if content.endswith(b"\n"):
         lines.pop()
     first = 2 if header else 1
     return [n for n, line in enumerate(lines, start=1)
-            if n >= first and line not in (b"", b"\r")]
+            if n >= first and line.removeprefix(b"\xef\xbb\xbf") not in (b"", b"\r")]
 
 
 def _by_line(routed: pd.DataFrame) -> pd.DataFrame:

@@ -67,3 +67,21 @@ def test_a_quote_open_past_the_limit_is_unbalanced_and_a_long_line_too_long() ->
     assert texts == [b"2,ok", b"4,ok"]
     assert [(data[b.start:b.end][:8], b.reason) for b in records.bad] == [
         (b'1,"open', UNBALANCED_QUOTE), (b"x" * 8, too_long(32)), (b"3,yyyyyy", too_long(32))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(pieces=st.lists(st.sampled_from([
+    b"1,a,b\n", b'2,"x\ny",z\n', b'3,"q""\n""r",s\n', b'4,"open,1\n', b'5,a"b,c\n',
+    b"6," + b"w" * 300 + b"\n", b'7,"' + b"v\n" * 200 + b'",t\n', b"\n", b'8,"a"b",c\n']),
+    min_size=1, max_size=400), limit=st.sampled_from([64, 256, 1024]),
+    window=st.sampled_from([16, 100, 1000]))
+def test_the_records_do_not_depend_on_the_window(pieces: list[bytes], limit: int,
+                                                  window: int) -> None:
+    """Found a few bytes at a time (windows grow, bad spans restart the scan) or 64 KiB
+    at a time, the records and bad spans are the same."""
+    view = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+    small = split_records(view, ord('"'), ord(","), limit, final=True, window=window)
+    whole = split_records(view, ord('"'), ord(","), limit, final=True, window=1 << 30)
+    assert small.starts.tolist() == whole.starts.tolist()
+    assert small.ends.tolist() == whole.ends.tolist()
+    assert small.bad == whole.bad
