@@ -257,3 +257,22 @@ def test_a_large_parquet_row_group_is_read_in_slices(make_spec, tmp_path, run):
         assert rows_of(version.path).column("id").to_pylist() == \
             [i for i in range(count) if i != 150_001]
         assert [r["_source_line"] for r in read_quarantine(version)] == [150_002]
+
+
+@pytest.mark.parametrize("name", ["multi.csv", "multi.csv.gz"])
+def test_quoted_values_span_lines_in_an_object_store(make_spec, run, name):
+    """The same reading from an fsspec filesystem other than the local disk (its blocks
+    found and read through fsspec, compressed or not)."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    data = MULTILINE_CSV if name == "multi.csv" else gzip.compress(MULTILINE_CSV)
+    fs.pipe(f"/store-{name}/{name}", data)
+    try:
+        version = run(make_spec(source={"paths": [f"memory:///store-{name}/{name}"],
+                                        "block_size": 16}))
+    finally:
+        fs.rm(f"/store-{name}", recursive=True)
+    assert rows_of(version.path).column("id").to_pylist() == [1, 2, 3, 4, 6]
+    assert [(r["_source_line"], r["_source_file"]) for r in read_quarantine(version)] == [
+        (10, f"memory:///store-{name}/{name}")]
