@@ -60,7 +60,7 @@ def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | 
     # hashing and newline counting release the GIL: one thread per core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
         scanned = list(pool.map(
-            lambda item: scan(item[1], item[0], spec.source.block_size, options),
+            lambda item: scan(item[1], item[0], spec.source),
             enumerate(found)))
     for upload in scanned:
         _check_readable(upload, spec)
@@ -93,7 +93,8 @@ def _check_readable(upload: InputFile, spec: PipelineSpec) -> None:
     options = spec.source.storage_options
     head = sniff(upload, options)
     if upload.found.format == "parquet":
-        upload.blocks, upload.header = parquet_blocks(upload.url, options)
+        upload.blocks, upload.header = parquet_blocks(upload.url, options,
+                                                      spec.source.block_size)
     elif upload.found.format == "csv":
         upload.header = (parse_header(head, spec.source.csv, upload.url)
                          if spec.source.csv.header else None)

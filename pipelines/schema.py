@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from assay.pipelines.spec import CsvOptions, SchemaSpec
+from assay.pipelines.spec import ColumnSpec, CsvOptions, SchemaSpec
 from assay.transforms import frame as fr
 from assay.transforms.casting import cast_column
 from assay.transforms.frame import Column, Frame
@@ -30,6 +30,11 @@ def empty_typed(schema: SchemaSpec) -> pd.DataFrame:
                          for c in schema.columns})
 
 
+def type_reason(column: ColumnSpec) -> str:
+    """The reason of a value that is not of its column's declared type."""
+    return f"schema: {column.name} is not {column.type}"
+
+
 def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None) -> Enforced:
     """Type ``raw``'s columns as ``schema`` declares; missing columns (when allowed) are null,
     extra columns are dropped or kept as strings per the schema's policy."""
@@ -44,7 +49,7 @@ def enforce_schema(raw: Frame, schema: SchemaSpec, csv: CsvOptions | None = None
         cast = cast_column(values, column.type, format=column.format,
                            timezone=column.timezone, **bool_words)
         typed[column.name] = cast.values
-        problems.append((cast.failed, f"schema: {column.name} is not {column.type}"))
+        problems.append((cast.failed, type_reason(column)))
         if not column.nullable:
             problems.append((cast.values.isna() & ~cast.failed,
                              f"schema: {column.name} is null but not nullable"))

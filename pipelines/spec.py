@@ -133,14 +133,23 @@ class SourceSpec(Model):
     csv: CsvOptions = Field(default_factory=CsvOptions, description=(
         "How CSV uploads are parsed."), examples=[{"delimiter": ";", "null_values": ["", "NA"]}])
     block_size: ByteSize = Field(parse_bytes("64MiB"), description=(
-        "Uncompressed CSV and JSON Lines files larger than this are read as several blocks, "
-        "in parallel; a compressed file is one block, a Parquet file one block per row "
-        "group. Like `cluster`, it is not part of `spec_sha256`: how the work is cut does "
-        "not change the dataset."), examples=["16MiB"])
-    # a compressed upload is decompressed whole in one task: more than this rejects it
+        "CSV and JSON Lines files (compressed ones too) larger than this are read as "
+        "several blocks, in parallel, each starting where a record starts; a Parquet file "
+        "is a block per row group, or per slice of a row group larger than this "
+        "(uncompressed). A worker thread holds about ten times a block's size "
+        "while it reads one (about 600 MiB at the default). Like `cluster`, it is not part "
+        "of `spec_sha256`: how the work is cut does not change the dataset. A compressed "
+        "file's block is found by decompressing from the file's start, so its blocks cost "
+        "more time, not more memory."),
+        examples=["16MiB"])
+    max_record_bytes: ByteSize = Field(parse_bytes("16MiB"), description=(
+        "The longest CSV record or JSON line read: a longer one is quarantined unread "
+        "(`malformed: a record longer than ...`), and a quoted CSV value still open this far "
+        "after its record began is an unbalanced quote (`malformed: unbalanced quote`). A "
+        "block holds at most its size plus one record."), examples=["64MiB"])
     max_decompressed_bytes: ByteSize = Field(parse_bytes("2GiB"), description=(
-        "A compressed upload is decompressed whole in one task's memory: one that expands "
-        "past this is rejected (a zip bomb), before more is read."), examples=["8GiB"])
+        "A compressed upload that expands past this is rejected (a zip bomb) while it is "
+        "planned, before any block is read."), examples=["8GiB"])
     storage_options: Options = Field(default_factory=dict, description=(
         "fsspec options for reading the inputs. A credential is written as a reference to "
         "an environment variable, `${ENV:NAME}` (the whole value), resolved when the spec "

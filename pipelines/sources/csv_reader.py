@@ -1,10 +1,12 @@
 """CSV blocks to routed partitions, parsed by pyarrow with every value read as a string
-first, so a bad value or a line with the wrong field count costs one row, never the block.
+first, so a bad value or a record with the wrong field count costs one row, never the block.
 
-A line that pyarrow cannot turn into exactly one row (an unbalanced quote swallows the lines
-after it; a lone carriage return splits a line in two) is found by parsing the failing range
-of lines in halves until it stands alone, as the JSON Lines reader does: a block without
-such a line is parsed once, and each bad line costs about log2(lines) extra parses.
+A record is found before it is parsed (``records``: a quoted value may hold newlines, so a
+record may span lines, and a row names its first line); unbalanced quotes, blank records and
+records that are not UTF-8 are taken out then. A record that pyarrow still cannot turn into
+exactly one row (a lone carriage return outside quotes ends a row there) is found by parsing
+the failing range of records in halves until it stands alone, as the JSON Lines reader does:
+a block without such a record is parsed once, and each costs about log2(records) parses.
 """
 
 from __future__ import annotations
@@ -20,19 +22,23 @@ import pyarrow.csv as pacsv
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.csv_shape import plain_lines
 from assay.pipelines.sources.lines import (
+    Buffer,
     blank_lines,
-    line_bounds,
+    compact,
+    invalid_utf8,
+    leading_bom,
     load_block,
     lone_carriage_returns,
-    take_out_invalid_utf8,
+    valid_utf8,
 )
 from assay.pipelines.sources.partition import BadRecords, routed_partition
-from assay.pipelines.sources.scan import Block, InputFile
+from assay.pipelines.sources.records import split_records
+from assay.pipelines.sources.scan import BOM, Block, InputFile
 from assay.pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
 from assay.transforms import frame as fr
 from assay.transforms.frame import Frame
 
-UNSPLITTABLE = "malformed: an unbalanced quote or a lone carriage return"
+UNSPLITTABLE = "malformed: a lone carriage return splits the record"
 
 
 def parse_header(head: bytes, options: CsvOptions, url: str) -> list[str]:
@@ -64,24 +70,22 @@ def parse_header(head: bytes, options: CsvOptions, url: str) -> list[str]:
 
 
 class _Parser:
-    """Parses ranges of a block's lines, splitting a range whose rows do not match its
-    lines; collects the tables, the lines they hold and the lines that are bad."""
+    """Parses ranges of a block's records (all of them content: no blank or bad ones),
+    splitting a range whose rows do not match its records; collects the tables, the
+    records they hold and the records that are bad."""
 
-    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
+    def __init__(self, data: Buffer, starts: np.ndarray, ends: np.ndarray, names: list[str],
                  keep: list[str], options: CsvOptions) -> None:
-        self.data, self.starts, self.ends = data, starts, ends
+        self.data, self.starts, self.ends = memoryview(data), starts, ends
         self.names, self.keep, self.options = names, keep, options
-        self.blank = blank_lines(data, starts, ends)
         self.lone_cr = lone_carriage_returns(data, starts)
         self.tables: list[pa.Table] = []
         self.good: list[np.ndarray] = []
-        self.bad = BadRecords.empty()  # line numbers here are indices within the block
+        self.bad = BadRecords.empty()  # record indices here, not line numbers
 
     def parse(self, lo: int, hi: int) -> None:
-        """Parse lines [lo, hi)."""
-        if hi - lo == 1 and self.blank[lo]:
-            return
-        if self.lone_cr[lo:hi].any():  # pyarrow ends a row there: never one row per line
+        """Parse records [lo, hi)."""
+        if hi - lo > 1 and self.lone_cr[lo:hi].any():  # pyarrow may end a row there
             self._split(lo, hi)
             return
         malformed = BadRecords.empty()
@@ -93,21 +97,24 @@ class _Parser:
             return "skip"
 
         # ended by a newline: at the very end of its input pyarrow reads an empty last
-        # field after a quoted one as quoted ("", not null)
-        chunk = self.data[self.starts[lo]:self.ends[hi - 1]] + b"\n"
+        # field after a quoted one as quoted ("", not null); the block's own when it has
+        # one there, so the range is not copied
+        start, end = int(self.starts[lo]), int(self.ends[hi - 1])
+        chunk = pa.py_buffer(self.data[start:end + 1] if end < len(self.data)
+                             else bytes(self.data[start:end]) + b"\n")
         try:
             table = self._read(chunk, on_invalid_row)
         except pa.ArrowInvalid:
             table = None
-        lines = np.arange(lo, hi)
-        parsed = lines[~np.isin(lines, malformed.lines)]
+        records = np.arange(lo, hi)
+        parsed = records[~np.isin(records, malformed.lines)]
         if table is not None and table.num_rows == len(parsed) \
-                and all(lo <= line < hi for line in malformed.lines):
+                and all(lo <= record < hi for record in malformed.lines):
             self.tables.append(table)
             self.good.append(parsed)
-            for line, text, reason in zip(malformed.lines, malformed.texts, malformed.reasons,
-                                          strict=True):
-                self.bad.add(line, text, reason)
+            for record, text, reason in zip(malformed.lines, malformed.texts,
+                                            malformed.reasons, strict=True):
+                self.bad.add(record, text, reason)
             return
         self._split(lo, hi)
 
@@ -115,20 +122,21 @@ class _Parser:
         """Parse the halves of [lo, hi), or take a single line as bad."""
         if hi - lo == 1:
             text = self.data[self.starts[lo]:self.ends[lo]]
-            self.bad.add(lo, text.decode("utf-8", errors="backslashreplace"), UNSPLITTABLE)
+            self.bad.add(lo, _text(text), UNSPLITTABLE)
             return
         middle = (lo + hi) // 2
         self.parse(lo, middle)
         self.parse(middle, hi)
 
-    def _read(self, chunk: bytes, on_invalid_row: Any) -> pa.Table:
+    def _read(self, chunk: pa.Buffer, on_invalid_row: Any) -> pa.Table:
         return pacsv.read_csv(
-            io.BytesIO(chunk),
+            pa.BufferReader(chunk),
             read_options=pacsv.ReadOptions(column_names=self.names, use_threads=False,
                                            block_size=max(1 << 26, len(chunk) + 1)),
             parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
                                              quote_char=self.options.quote_char,
                                              ignore_empty_lines=False,
+                                             newlines_in_values=True,
                                              invalid_row_handler=on_invalid_row),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(self.names, pa.string()),
@@ -150,28 +158,25 @@ def read_csv_block(
     """The block as a routed partition of ``meta``'s library: on cuDF a plain block is
     parsed on the device (``csv_shape``), any other on the host and then copied over."""
     options = source.csv
+    names = upload.header or schema.names
+    keep = [n for n in names if n in schema.names or schema.extra_columns == "keep"]
     data = load_block(upload, block, source)
     first_line = block.first_line
     if block.start == 0 and options.header:
         newline = data.find(b"\n")
-        data = b"" if newline < 0 else data[newline + 1:]
+        data = b"" if newline < 0 else memoryview(data)[newline + 1:]
         first_line += 1
-    names = upload.header or schema.names
-    data, invalid = take_out_invalid_utf8(data)
-    keep = [n for n in names if n in schema.names or schema.extra_columns == "keep"]
-    parsed = _on_device(data, names, keep, options, meta) if fr.on_device(meta) else None
+    parsed = _on_device(data, names, keep, options, meta) \
+        if fr.on_device(meta) and valid_utf8(data) else None
     if parsed is None:
-        starts, ends = line_bounds(data)
-        parsed = _on_host(data, starts, ends, names, keep, options, meta)
+        parsed = _on_host(data, names, keep, source, meta)
     raw, good, malformed = parsed
-    for line in invalid:
-        malformed.add(line.index, line.text, "invalid UTF-8")
     malformed.lines = [first_line + line for line in malformed.lines]
     return routed_partition(raw, first_line + good, malformed, upload.source_id,
                             schema, meta, options)
 
 
-def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptions,
+def _on_device(data: Buffer, names: list[str], keep: list[str], options: CsvOptions,
                meta: Frame) -> tuple[Frame, np.ndarray, BadRecords] | None:
     """Raw rows and their line indices parsed by cuDF (``meta``'s library), or None when
     the block is not plain (``csv_shape``, checked on the block's device copy) or cuDF's
@@ -188,7 +193,7 @@ def _on_device(data: bytes, names: list[str], keep: list[str], options: CsvOptio
     return raw, fr.host_array(content), BadRecords.empty()
 
 
-def _plain_fields(data: bytes, names: list[str], keep: list[str], options: CsvOptions,
+def _plain_fields(data: Buffer, names: list[str], keep: list[str], options: CsvOptions,
                   meta: Frame) -> Frame:
     """Every field of a plain block as a string, parsed by ``meta``'s library (cuDF's
     reader on the device: both libraries take these arguments), one row per non-blank
@@ -202,21 +207,46 @@ def _plain_fields(data: bytes, names: list[str], keep: list[str], options: CsvOp
     return frame[keep].fillna("")
 
 
-def _on_host(data: bytes, starts: np.ndarray, ends: np.ndarray, names: list[str],
-             keep: list[str], options: CsvOptions, meta: Frame
-             ) -> tuple[Frame, np.ndarray, BadRecords]:
-    """Raw rows, their line indices and the block's bad lines, parsed by pyarrow."""
+def _on_host(data: Buffer, names: list[str], keep: list[str], source: SourceSpec,
+             meta: Frame) -> tuple[Frame, np.ndarray, BadRecords]:
+    """Raw rows, the line index of each one's first line and the block's bad records, the
+    records found by ``split_records`` and parsed by pyarrow."""
     if fr.on_device(meta):
         fr.host_fallback("read_csv")
+    options = source.csv
+    view = np.frombuffer(data, dtype=np.uint8)
+    found = split_records(view, ord(options.quote_char), ord(options.delimiter),
+                          source.max_record_bytes, final=True)
+    newlines = found.newlines
+    bad = BadRecords.empty()
+    for span in found.bad:
+        bad.add(int(np.searchsorted(newlines, span.start)),
+                _text(data[span.start:span.end]),
+                span.reason)
+    starts, ends = found.starts, found.ends
+    starts = starts + len(BOM) * leading_bom(data, starts, ends)
+    invalid = invalid_utf8(data, starts, ends)
+    for start, end in zip(starts[invalid].tolist(), ends[invalid].tolist(), strict=True):
+        bad.add(int(np.searchsorted(newlines, start)),
+                _text(data[start:end]), "invalid UTF-8")
+    content = ~invalid & ~blank_lines(data, starts, ends)
+    lines = np.searchsorted(newlines, starts[content])
+    data, starts, ends = compact(data, starts[content], ends[content])
     parser = _Parser(data, starts, ends, names, keep, options)
     if len(starts):
         parser.parse(0, len(starts))
+    for record, text, reason in zip(parser.bad.lines, parser.bad.texts, parser.bad.reasons,
+                                    strict=True):
+        bad.add(int(lines[record]), text, reason)
     if not parser.tables:
-        return fr.from_arrow(meta, _empty_raw(keep)), np.zeros(0, dtype=np.int64), parser.bad
-    good = np.concatenate(parser.good)
-    table = pa.concat_tables(parser.tables)
-    content = ~parser.blank[good]
-    return fr.from_arrow(meta, table.filter(pa.array(content))), good[content], parser.bad
+        return fr.from_arrow(meta, _empty_raw(keep)), np.zeros(0, dtype=np.int64), bad
+    good = lines[np.concatenate(parser.good)]
+    return fr.from_arrow(meta, pa.concat_tables(parser.tables)), good, bad
+
+
+def _text(data: Buffer) -> str:
+    """A record's bytes as text, invalid UTF-8 escaped, for the quarantine."""
+    return str(data, "utf-8", "backslashreplace")
 
 
 def _empty_raw(columns: list[str]) -> pa.Table:

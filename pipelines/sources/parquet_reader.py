@@ -1,5 +1,6 @@
-"""Parquet uploads to routed partitions, one row group per partition. Row numbers are
-record numbers (1-based) within the file."""
+"""Parquet uploads to routed partitions: a row group per partition, or a slice of one whose
+uncompressed size is over the block size (a row group of gigabytes is common, and decoding
+it whole would hold all of it). Row numbers are record numbers (1-based) within the file."""
 
 from __future__ import annotations
 
@@ -28,20 +29,51 @@ _NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
              pa.bool_(): pd.BooleanDtype()}
 
 
-def parquet_blocks(url: str, storage_options: dict[str, Any]) -> tuple[list[Block], list[str]]:
-    """One block per row group (start = row group index, first_line = first record number),
-    and the file's column names; a file whose footer cannot be read is rejected."""
+_BATCH_ROWS = 64 * 1024  # rows decoded at a time when a block is a slice of a row group
+
+
+def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
+                   ) -> tuple[list[Block], list[str]]:
+    """Blocks of rows [start, end) of the file (0-based), each within one row group: the
+    group, or equal slices of it where its uncompressed size is over ``block_size``; and
+    the file's column names. A file whose footer cannot be read is rejected."""
     with open_upload(url, storage_options) as handle:
         try:
             metadata = pq.ParquetFile(handle).metadata
         except _UNREADABLE as exc:
             raise UploadRejected(f"{url}: not a readable Parquet file: {exc}") from exc
         names = list(metadata.schema.names)
-    blocks, first = [], 1
+    blocks, first = [], 0
     for group in range(metadata.num_row_groups):
-        blocks.append(Block(group, group + 1, first))
-        first += metadata.row_group(group).num_rows
+        rows = metadata.row_group(group).num_rows
+        pieces = max(1, -(-metadata.row_group(group).total_byte_size // block_size))
+        step = max(1, -(-rows // pieces))
+        blocks += [Block(first + at, first + min(at + step, rows), first + at + 1)
+                   for at in range(0, rows, step)]
+        first += rows
     return blocks or [Block(0, 0, 1)], names
+
+
+def _rows(parquet: pq.ParquetFile, start: int, end: int, columns: list[str]) -> pa.Table:
+    """Rows [start, end) of the file, which lie in one row group: read whole when they are
+    the group, else decoded a batch at a time from the group's start, keeping theirs."""
+    metadata = parquet.metadata
+    group, first = 0, 0
+    while first + metadata.row_group(group).num_rows <= start:
+        first += metadata.row_group(group).num_rows
+        group += 1
+    if start == first and end - start == metadata.row_group(group).num_rows:
+        return parquet.read_row_group(group, columns=columns)
+    kept, at = [], first
+    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, row_groups=[group],
+                                      columns=columns):
+        if at + batch.num_rows > start:
+            kept.append(batch.slice(max(start - at, 0), end - max(start, at)))
+        at += batch.num_rows
+        if at >= end:
+            break
+    return pa.Table.from_batches(kept, schema=parquet.schema_arrow.empty_table()
+                                 .select(columns).schema)
 
 
 def read_parquet_block(
@@ -56,11 +88,11 @@ def read_parquet_block(
     with open_upload(upload.url, storage_options) as handle:
         try:
             parquet = pq.ParquetFile(handle)
-            table = parquet.read_row_group(block.start, columns=wanted) \
+            table = _rows(parquet, block.start, block.end, wanted) \
                 if block.end != block.start else parquet.schema_arrow.empty_table()
         except _UNREADABLE as exc:
-            raise UploadRejected(f"{upload.url}: row group {block.start}: cannot read: {exc}"
-                                 ) from exc
+            raise UploadRejected(f"{upload.url}: rows {block.start + 1} to {block.end}: "
+                                 f"cannot read: {exc}") from exc
     raw = fr.from_arrow(meta, table.select(wanted), _NULLABLE.get)
     lines = block.first_line + np.arange(len(raw), dtype=np.int64)
     return routed_partition(raw, lines, BadRecords.empty(), upload.source_id, schema, meta)

@@ -11,6 +11,7 @@ from assay.pipelines.routing import empty_routed
 from assay.pipelines.schema import empty_typed
 from assay.pipelines.sources.csv_reader import read_csv_block
 from assay.pipelines.sources.jsonl_reader import read_jsonl_block
+from assay.pipelines.sources.lines import unread_record
 from assay.pipelines.sources.parquet_reader import read_parquet_block
 from assay.pipelines.sources.scan import Block, InputFile
 from assay.pipelines.spec import PipelineSpec
@@ -34,6 +35,8 @@ def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, like: Frame) 
     not named ``meta``, which ``from_map`` keeps for itself)."""
     meta, (upload, block) = like, item
     killpoints.reached("read")
+    if block.reason is not None:
+        return unread_record(upload, block, spec.schema_, spec.source, meta)
     if upload.found.format == "csv":
         return read_csv_block(upload, block, spec.schema_, spec.source, meta)
     if upload.found.format == "jsonl":

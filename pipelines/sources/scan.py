@@ -1,25 +1,32 @@
-"""The planning pass over each upload: content hash, newline-aligned blocks, and a sniff.
+"""The planning pass over each upload: content hash, blocks that start at records, a sniff.
 
-The manifest needs every input's sha256, so each file is read once before the run; counting
-newlines in the same pass gives each block's first line number for free, which is how a
-quarantined row names its line even when a large file is split across workers.
+The manifest needs every input's sha256, so each file is read once before the run. A text
+upload (compressed ones decompressed in the same pass) is split in the same pass into blocks
+of about ``source.block_size`` bytes, each starting where a record starts (``records``: a
+quoted CSV value may span lines), with the number of the block's first line, which is how
+a quarantined row names its line even when a large file is split across workers. A record
+longer than ``source.max_record_bytes`` is a block of its own, quarantined without being
+read, so no block holds more than the block size plus one record's limit.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.discover import FoundFile
-from assay.pipelines.sources.storage import open_decompressed, open_upload
+from assay.pipelines.sources.records import NEWLINE, split_records, too_long
+from assay.pipelines.sources.storage import decompressed, open_decompressed, open_upload
+from assay.pipelines.spec import SourceSpec
 
 _CHUNK = 8 * 1024 * 1024
 _SNIFF = 64 * 1024
 PARQUET_MAGIC = b"PAR1"
+BOM = b"\xef\xbb\xbf"
 # What the first bytes of a text upload say it really is, when its name lies
 _MAGIC = {PARQUET_MAGIC: "Parquet", b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd",
           b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
@@ -28,12 +35,14 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 @dataclass(frozen=True)
 class Block:
-    """Bytes [start, end) of an uncompressed file (end None = to the end), whose first line
-    has number ``first_line`` (1-based, counting the header)."""
+    """Bytes [start, end) of the (decompressed) file (end None = to the end), whose first
+    line has number ``first_line`` (1-based, counting the header). ``reason``: the block is
+    one record over the length limit, quarantined with this reason without being read."""
 
     start: int
     end: int | None
     first_line: int
+    reason: str | None = None
 
 
 @dataclass
@@ -49,35 +58,136 @@ class InputFile:
         return self.found.url
 
 
-def scan(found: FoundFile, source_id: int, block_size: int, storage_options: dict[str, Any]
-         ) -> InputFile:
-    """Hash the file and, when it is uncompressed text, cut it into line-aligned blocks."""
-    splittable = found.compression is None and found.format != "parquet"
-    digest = hashlib.sha256()
-    starts, lines_before = [0], [0]
-    offset, lines = 0, 0
-    next_cut = block_size
-    with open_upload(found.url, storage_options) as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            if splittable:
-                newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
-                while next_cut < offset + len(chunk):
-                    after = newlines[newlines >= next_cut - offset]
-                    if len(after) == 0:
-                        break
-                    cut = int(after[0]) + 1  # the byte after the newline
-                    starts.append(offset + cut)
-                    lines_before.append(lines + int(np.count_nonzero(newlines < cut)))
-                    next_cut = offset + cut + block_size
-                lines += len(newlines)
-            offset += len(chunk)
-    if splittable and starts[-1] >= offset and len(starts) > 1:
-        starts.pop()
-        lines_before.pop()
-    ends: list[int | None] = [*starts[1:], None]
-    blocks = [Block(s, e, n + 1) for s, e, n in zip(starts, ends, lines_before, strict=True)]
-    return InputFile(source_id, found, digest.hexdigest(), blocks)
+class _Hashing:
+    """A file whose bytes are hashed as they are read (by a decompressor or by us); it has
+    only the read methods, so no codec can read past the hash."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.digest.update(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.handle.readinto(buffer)
+        self.digest.update(memoryview(buffer)[:count])
+        return count
+
+
+class _Cutter:
+    """Cuts a text upload's bytes, fed in order, into blocks that start at records."""
+
+    def __init__(self, source: SourceSpec, quote: int | None, delimiter: int) -> None:
+        self.block_size, self.limit = source.block_size, source.max_record_bytes
+        self.quote, self.delimiter = quote, delimiter
+        self.blocks: list[Block] = []
+        self.open = (0, 1)  # start and first line of the block being filled
+        self.pending = np.zeros(0, dtype=np.uint8)
+        self.offset = 0  # of pending[0] in the file
+        self.lines = 0  # newlines before ``offset``
+        self.skipping = False  # through an over-long record, to its line's end
+        self.started = False
+
+    def feed(self, chunk: bytes, final: bool) -> None:
+        view = np.frombuffer(chunk, dtype=np.uint8)
+        if not self.started and chunk.startswith(BOM):
+            view, self.offset = view[len(BOM):], len(BOM)
+        self.started = True
+        if self.skipping:
+            newline = np.flatnonzero(view == NEWLINE)
+            if len(newline) == 0:
+                self.offset += len(view)
+                if final:
+                    self._cut(self.offset, 0, too_long(self.limit))
+                return
+            self.lines += 1
+            self.offset += int(newline[0]) + 1
+            self._cut(self.offset, self.lines, too_long(self.limit))
+            view = view[int(newline[0]) + 1:]
+        buffer = np.concatenate((self.pending, view)) if len(self.pending) else view
+        records = split_records(buffer, self.quote, self.delimiter, self.limit, final)
+        newlines = records.newlines
+        boundaries = records.ends[records.ends < len(buffer)] + 1
+        for span in records.bad:
+            if span.end - span.start > self.limit:  # a block of its own, never loaded
+                self._cut_before(boundaries[boundaries <= span.start], newlines)
+                self._cut(self.offset + span.start, self.lines + _count(newlines, span.start))
+                self._cut(self.offset + span.end + 1,
+                          self.lines + _count(newlines, span.end + 1), span.reason)
+        self._cut_before(boundaries, newlines)
+        rest = records.rest
+        if records.overlong is not None:  # not final: its line ends in a later chunk
+            self._cut(self.offset + records.overlong,
+                      self.lines + _count(newlines, records.overlong))
+            self.skipping = True
+            rest = len(buffer)
+        self.lines += _count(newlines, rest)
+        self.offset += rest
+        self.pending = buffer[rest:].copy() if not final else self.pending[:0]
+
+    def _cut_before(self, boundaries: np.ndarray, newlines: np.ndarray) -> None:
+        """Cut at the first record boundary a block size after each block's start."""
+        while True:
+            target = self.open[0] + self.block_size - self.offset
+            index = np.searchsorted(boundaries, max(target, self.open[0] - self.offset + 1))
+            if index == len(boundaries):
+                return
+            at = int(boundaries[index])
+            self._cut(self.offset + at, self.lines + _count(newlines, at))
+
+    def _cut(self, at: int, lines_before: int, reason: str | None = None) -> None:
+        """End the open block at ``at`` (with ``reason``: it was one over-long record) and
+        open the next there."""
+        start, first_line = self.open
+        if at > start:
+            self.blocks.append(Block(start, at, first_line, reason))
+        if reason is not None:
+            self.skipping = False
+        self.open = (at, lines_before + 1)
+
+    def finish(self, size: int) -> list[Block]:
+        start, first_line = self.open
+        if start < size or not self.blocks:
+            self.blocks.append(Block(start, size, first_line))
+        last = self.blocks[-1]
+        self.blocks[-1] = Block(last.start, None, last.first_line, last.reason)
+        return self.blocks
+
+
+def _count(newlines: np.ndarray, before: int) -> int:
+    return int(np.searchsorted(newlines, before))
+
+
+def scan(found: FoundFile, source_id: int, source: SourceSpec) -> InputFile:
+    """Hash the file and, when it is text, cut it into blocks that start at records; a
+    compressed upload that expands past ``source.max_decompressed_bytes`` is rejected."""
+    with open_upload(found.url, source.storage_options) as raw:
+        hashing = _Hashing(raw)
+        if found.format == "parquet":
+            while hashing.read(_CHUNK):
+                pass
+            return InputFile(source_id, found, hashing.digest.hexdigest())
+        csv = found.format == "csv"
+        cutter = _Cutter(source, ord(source.csv.quote_char) if csv else None,
+                         ord(source.csv.delimiter))
+        size = 0
+        with decompressed(hashing, found.url, found.compression) as text:
+            chunk = text.read(_CHUNK)
+            while chunk:
+                size += len(chunk)
+                if found.compression is not None and size > source.max_decompressed_bytes:
+                    raise UploadRejected(f"{found.url}: decompresses to more than "
+                                         f"{source.max_decompressed_bytes:,} bytes "
+                                         "(source.max_decompressed_bytes)")
+                following = text.read(_CHUNK)
+                cutter.feed(chunk, final=not following)
+                chunk = following
+        while hashing.read(_CHUNK):  # what the codec left after its stream
+            pass
+    return InputFile(source_id, found, hashing.digest.hexdigest(), cutter.finish(size))
 
 
 def sniff(upload: InputFile, storage_options: dict[str, Any]) -> bytes:

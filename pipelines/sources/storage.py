@@ -72,31 +72,41 @@ class _StorageFile:
 
 
 @contextmanager
-def open_upload(url: str, storage_options: dict[str, Any], compression: str | None = None
-                ) -> Iterator[IO[bytes]]:
-    """The upload's bytes, decompressed with ``compression`` (an fsspec codec name)."""
+def open_upload(url: str, storage_options: dict[str, Any]) -> Iterator[IO[bytes]]:
+    """The upload's bytes as stored."""
     try:
         raw = fsspec.open(url, "rb", **storage_options).open()
     except storage_errors() as exc:
         raise storage_failure(url, "open", exc) from exc
-    guarded = _StorageFile(raw, url)
-    stream = guarded if compression is None else compr[compression](guarded, mode="rb")
     try:
-        yield stream
+        yield _StorageFile(raw, url)
     finally:
-        if stream is not guarded:
-            stream.close()
         raw.close()
+
+
+@contextmanager
+def decompressed(stream: IO[bytes], url: str, compression: str | None
+                 ) -> Iterator[IO[bytes]]:
+    """``stream`` read through the codec ``compression`` (an fsspec codec name), where bytes
+    the codec refuses (read in the block) reject the upload, with the codec's error as the
+    cause; a storage failure stays a StorageError."""
+    try:
+        if compression is None:
+            yield stream
+            return
+        codec = compr[compression](stream, mode="rb")
+        try:
+            yield codec
+        finally:
+            codec.close()
+    except DECOMPRESSION_ERRORS as exc:
+        raise UploadRejected(f"{url}: cannot read ({compression or 'plain'}): "
+                             f"{type(exc).__name__}: {exc}") from exc
 
 
 @contextmanager
 def open_decompressed(url: str, storage_options: dict[str, Any], compression: str | None
                       ) -> Iterator[IO[bytes]]:
-    """``open_upload``, where bytes the codec refuses (read in the block) reject the upload,
-    with the codec's error as the cause; a storage failure stays a StorageError."""
-    try:
-        with open_upload(url, storage_options, compression) as stream:
-            yield stream
-    except DECOMPRESSION_ERRORS as exc:
-        raise UploadRejected(f"{url}: cannot read ({compression or 'plain'}): "
-                             f"{type(exc).__name__}: {exc}") from exc
+    """``open_upload`` read through ``decompressed``."""
+    with open_upload(url, storage_options) as raw, decompressed(raw, url, compression) as text:
+        yield text

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from assay.pipelines.sources import csv_reader
 from assay.pipelines.sources.csv_shape import plain_lines
 from assay.pipelines.sources.lines import blank_lines, line_bounds
-from assay.pipelines.spec import CsvOptions
+from assay.pipelines.spec import CsvOptions, SourceSpec
 from tests.gpu.parity import PLAIN_UPLOADS, READER_UPLOADS
 
 NAMES = ["id", "a", "b"]
@@ -36,9 +36,8 @@ def _gate(data: bytes, options: CsvOptions) -> bool:
 def _host(data: bytes, options: CsvOptions) -> tuple[list[list], list[int], list[int]]:
     """Rows (None for null), their line indices and the bad lines, as the host reader
     (pandas partitions) gives them."""
-    starts, ends = line_bounds(data)
-    raw, good, bad = csv_reader._on_host(data, starts, ends, NAMES, NAMES, options,
-                                         pd.DataFrame())
+    source = SourceSpec(paths=["upload.csv"], csv=options)
+    raw, good, bad = csv_reader._on_host(data, NAMES, NAMES, source, pd.DataFrame())
     rows = [[None if pd.isna(v) else v for v in row] for row in raw[NAMES].itertuples(
         index=False)]
     return rows, [int(g) for g in good], bad.lines
@@ -135,8 +134,8 @@ def test_the_device_path_gives_the_host_rows_or_leaves_the_block_to_the_host(
     plain = name in PLAIN_UPLOADS
     assert (device is not None) == plain
     if plain:
-        starts, ends = line_bounds(data)
-        raw, good, _ = csv_reader._on_host(data, starts, ends, NAMES, NAMES, options,
+        raw, good, _ = csv_reader._on_host(data, NAMES, NAMES,
+                                           SourceSpec(paths=["upload.csv"], csv=options),
                                            pd.DataFrame())
         pd.testing.assert_frame_equal(device[0].reset_index(drop=True).astype(object),
                                       raw.astype(object))

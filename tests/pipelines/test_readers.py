@@ -3,14 +3,17 @@ rest of the upload goes on."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import hashlib
+import lzma
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from tests.pipelines.conftest import read_quarantine
+from tests.pipelines.conftest import BASIC_SCHEMA, read_quarantine
 from tests.published import rows_of
 
 DIRTY_CSV = (
@@ -56,13 +59,18 @@ def test_csv_bad_records_quarantined_with_line_numbers(make_spec, uploads, run, 
 
 
 def test_compressed_uploads(make_spec, uploads, run):
-    uploads("a.csv.gz", gzip.compress(b"id,name,amount\n1,a,1\n2,b,2\n"))
-    uploads("b.csv.zst", zstandard.ZstdCompressor().compress(b"id,name,amount\n3,c,3\n"))
-    version = run(make_spec())
-    assert version.manifest["rows"] == 3
-    formats = {i["path"].rsplit("/", 1)[-1]: i["compression"] for i in
-               version.manifest["inputs"]}
-    assert formats == {"a.csv.gz": "gzip", "b.csv.zst": "zstd"}
+    written = [uploads("a.csv.gz", gzip.compress(b"id,name,amount\n1,a,1\n2,b,2\n")),
+               uploads("b.csv.zst", zstandard.ZstdCompressor().compress(
+                   b"id,name,amount\n3,c,3\n")),
+               uploads("c.csv.bz2", bz2.compress(b"id,name,amount\n4,d,4\n")),
+               uploads("d.csv.xz", lzma.compress(b"id,name,amount\n5,e,5\n"))]
+    version = run(make_spec(source={"paths": ["uploads"], "block_size": 16}))
+    assert version.manifest["rows"] == 5
+    inputs = {i["path"].rsplit("/", 1)[-1]: i for i in version.manifest["inputs"]}
+    assert {name: i["compression"] for name, i in inputs.items()} == {
+        "a.csv.gz": "gzip", "b.csv.zst": "zstd", "c.csv.bz2": "bz2", "d.csv.xz": "xz"}
+    for path in written:  # the hash is of the file as stored, read while decompressing
+        assert inputs[path.name]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_jsonl_invalid_lines_quarantined(make_spec, uploads, run):
@@ -73,10 +81,30 @@ def test_jsonl_invalid_lines_quarantined(make_spec, uploads, run):
                        b'{"id": 3, "name": "c", "amount": 2.5, "other": true}\n'
                        b"[1, 2]\n")
     version = run(make_spec())
-    lines = {r["_source_line"]: r["_reasons"][0] for r in read_quarantine(version)}
-    assert sorted(lines) == [2, 4, 6]
-    assert "id" in lines[4]
+    reasons = {r["_source_line"]: r["_reasons"] for r in read_quarantine(version)}
+    assert sorted(reasons) == [2, 4, 6]
+    assert reasons[2] == ["invalid record: not valid JSON: Missing a name for object member."]
+    assert reasons[4] == ["schema: id is not int64"]  # as the CSV reader says it
+    assert reasons[6] == ["invalid record: the line is not a JSON object"]
     assert version.manifest["rows"] == 2
+
+
+def test_jsonl_reasons_name_each_field_and_its_type(make_spec, uploads, run):
+    uploads("r.jsonl", b'{"id": 1.5, "name": "a", "amount": "x"}\n'
+                       b'{"id": 1e400, "name": "b"}\n'
+                       b'{"id": 2, "name": [[1]]}\n'
+                       b'{"id": 3}{"id": 4}\n'
+                       b'{"id": 5, "name": "e", "other": 1}\n')
+    schema = {**BASIC_SCHEMA, "extra_columns": "reject"}
+    version = run(make_spec(schema=schema))
+    reasons = {r["_source_line"]: r["_reasons"] for r in read_quarantine(version)}
+    assert reasons == {
+        1: ["schema: id is not int64", "schema: amount is not float64"],
+        2: ["schema: id is not int64"],
+        3: ["schema: name is not string"],
+        4: ["invalid record: the line holds more than one JSON value"],
+        5: ["invalid record: undeclared fields ['other'] (schema.extra_columns: reject)"],
+    }
 
 
 def test_parquet_upload_and_extra_columns_kept(make_spec, uploads, tmp_path, run):
@@ -100,3 +128,151 @@ def test_bom_and_crlf(make_spec, uploads, run):
     assert version.manifest["accounting"]["rows_read"] == 2
     table = rows_of(version.path)
     assert table.column("name").to_pylist() == ["a", "b"]
+
+
+MULTILINE_CSV = (
+    b"id,name,amount\n"  # line 1
+    b'1,"two\nlines",1\n'  # 2-3: one value holding a newline
+    b'2,"a ""quoted"", comma\r\nand CRLF",2\n'  # 4-5
+    b"3,plain,3\n"  # 6
+    b'4,"three\n\nlines, one blank",4\n'  # 7-9
+    b'5,"never closed,5\n'  # 10: an unbalanced quote
+    b"6,after,6\n"  # 11
+)
+
+
+@pytest.mark.parametrize("compress", [bytes, gzip.compress], ids=["plain", "gzip"])
+@pytest.mark.parametrize("block_size", [16, 40, 1 << 20])
+def test_quoted_values_span_lines(make_spec, uploads, run, block_size, compress):
+    """RFC 4180: a quoted value may hold newlines; its row is numbered by its first line,
+    blocks start at records, and an unbalanced quote costs only its own line."""
+    uploads("multi.csv" + (".gz" if compress is gzip.compress else ""),
+            compress(MULTILINE_CSV))
+    version = run(make_spec(source={"paths": ["uploads"], "block_size": block_size}))
+    table = rows_of(version.path)
+    assert dict(zip(table.column("id").to_pylist(), table.column("name").to_pylist(),
+                    strict=True)) == {1: "two\nlines", 2: 'a "quoted", comma\r\nand CRLF',
+                                      3: "plain", 4: "three\n\nlines, one blank", 6: "after"}
+    quarantined = read_quarantine(version)
+    assert [(r["_source_line"], r["_reasons"], r["_record"]) for r in quarantined] == [
+        (10, ["malformed: unbalanced quote (a quoted value that never closes)"],
+         '5,"never closed,5')]
+    assert version.manifest["accounting"]["rows_read"] == 6
+
+
+def test_compressed_upload_is_read_in_blocks(make_spec, uploads, tmp_path):
+    """A compressed upload is cut into blocks at records as it is planned, so a worker
+    holds a block, not the whole expanded file."""
+    from assay.pipelines.plan import plan_run
+
+    header, body = MULTILINE_CSV.split(b"\n", 1)
+    data = header + b"\n" + body.split(b'5,"never')[0] * 50
+    uploads("multi.csv.zst", zstandard.ZstdCompressor().compress(data))
+    plan = plan_run(make_spec(source={"paths": ["uploads"], "block_size": 256}))
+    (upload,) = plan.inputs
+    assert len(upload.blocks) > 10
+    for block in upload.blocks[1:]:  # each starts a record: "<id>," after a newline
+        assert data[block.start - 1:block.start + 2] in {b"\n1,", b"\n2,", b"\n3,", b"\n4,"}
+        assert data[:block.start].count(b"\n") + 1 == block.first_line
+
+
+def test_over_long_record_quarantined_unread(make_spec, uploads, run):
+    """A record longer than source.max_record_bytes is quarantined without being read
+    (its start shown), whatever its quotes; the records after it keep their lines."""
+    long_value = b"x" * 5000
+    uploads("long.csv", b"id,name,amount\n1,a,1\n2," + long_value + b",2\n"
+                        b'3,"' + long_value + b'",3\n4,d,4\n')
+    version = run(make_spec(source={"paths": ["uploads"], "block_size": 64,
+                                    "max_record_bytes": 1024}))
+    assert rows_of(version.path).column("id").to_pylist() == [1, 4]
+    quarantined = {r["_source_line"]: r for r in read_quarantine(version)}
+    assert sorted(quarantined) == [3, 4]
+    for row in quarantined.values():
+        assert row["_reasons"] == ["malformed: a record longer than 1,024 bytes "
+                                   "(source.max_record_bytes)"]
+        assert len(row["_record"]) == 1024 + len("...")
+
+
+_READ_PEAK = """
+import resource, sys
+from pathlib import Path
+from assay.pipelines.plan import plan_run
+from assay.pipelines.routing import empty_routed
+from assay.pipelines.sources.read import _read_block, data_meta
+from assay.pipelines.spec import parse_spec
+root = Path(sys.argv[1])
+spec = parse_spec({"name": "m", "source": {"paths": ["uploads"], "block_size": "2MiB"},
+                   "schema": {"columns": [{"name": "id", "type": "int64"}, {"name": "name"},
+                                          {"name": "amount", "type": "float64"}]},
+                   "sink": {"path": "out"}}, str(root / "pipeline.yaml"), root)
+plan = plan_run(spec)
+meta = empty_routed(data_meta(spec, plan))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rows = sum(len(_read_block(item, spec, meta)) for item in
+           [(upload, block) for upload in plan.inputs for block in upload.blocks])
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(rows, grown // 1024)
+"""
+
+
+def test_memory_of_a_compressed_upload_is_bounded_by_the_block_size(uploads, tmp_path):
+    """A 2 MiB zstd upload that expands to 96 MiB is read in blocks of 2 MiB: reading it
+    grows the process by a few blocks, not by a multiple of the expanded size (it grew by
+    616 MiB when a compressed upload was one block)."""
+    import subprocess
+    import sys
+
+    line = b"12345,some name here,1.5\n"
+    count = 96 * 1024 * 1024 // len(line)
+    uploads("big.csv.zst", zstandard.ZstdCompressor(level=1).compress(
+        b"id,name,amount\n" + line * count))
+    done = subprocess.run([sys.executable, "-c", _READ_PEAK, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    rows, grown_mib = map(int, done.stdout.split())
+    assert rows == count
+    assert grown_mib < 100, f"reading grew the process by {grown_mib} MiB"
+
+
+def test_a_large_parquet_row_group_is_read_in_slices(make_spec, tmp_path, run):
+    """A row group over the block size is read as slices of it (a worker holds a slice,
+    not the group), with the same rows and record numbers as when it is read whole."""
+    from assay.pipelines.plan import plan_run
+
+    count = 200_000
+    ids = pa.array(range(count), pa.int64())
+    names = pa.array([f"name {i}" for i in range(count)])
+    amounts = pa.array([None if i == 150_001 else i / 4 for i in range(count)])
+    path = tmp_path / "uploads" / "one_group.parquet"
+    path.parent.mkdir()
+    pq.write_table(pa.table({"id": ids, "name": names, "amount": amounts}), path,
+                   row_group_size=count)
+    schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "name"},
+                          {"name": "amount", "type": "float64", "nullable": False}]}
+    sliced = make_spec(schema=schema, source={"paths": ["uploads"], "block_size": "256KiB"})
+    (upload,) = plan_run(sliced).inputs
+    assert len(upload.blocks) > 4
+    whole = make_spec(schema=schema, sink={"path": "whole"})
+    versions = [run(sliced), run(whole)]
+    for version in versions:
+        assert rows_of(version.path).column("id").to_pylist() == \
+            [i for i in range(count) if i != 150_001]
+        assert [r["_source_line"] for r in read_quarantine(version)] == [150_002]
+
+
+@pytest.mark.parametrize("name", ["multi.csv", "multi.csv.gz"])
+def test_quoted_values_span_lines_in_an_object_store(make_spec, run, name):
+    """The same reading from an fsspec filesystem other than the local disk (its blocks
+    found and read through fsspec, compressed or not)."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    data = MULTILINE_CSV if name == "multi.csv" else gzip.compress(MULTILINE_CSV)
+    fs.pipe(f"/store-{name}/{name}", data)
+    try:
+        version = run(make_spec(source={"paths": [f"memory:///store-{name}/{name}"],
+                                        "block_size": 16}))
+    finally:
+        fs.rm(f"/store-{name}", recursive=True)
+    assert rows_of(version.path).column("id").to_pylist() == [1, 2, 3, 4, 6]
+    assert [(r["_source_line"], r["_source_file"]) for r in read_quarantine(version)] == [
+        (10, f"memory:///store-{name}/{name}")]

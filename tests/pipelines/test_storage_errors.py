@@ -138,7 +138,7 @@ def test_a_bug_in_the_parquet_reader_is_not_a_rejected_upload(
     bug = TypeError("ParquetFile() got an unexpected keyword argument")
     monkeypatch.setattr(pq, "ParquetFile", lambda *a, **k: (_ for _ in ()).throw(bug))
     with pytest.raises(TypeError) as caught:
-        parquet_blocks(str(path), {})
+        parquet_blocks(str(path), {}, 1 << 26)
     assert caught.value is bug
 
 
@@ -147,5 +147,5 @@ def test_a_corrupt_parquet_footer_is_rejected_with_pyarrows_error_as_cause(tmp_p
     path = tmp_path / "a.parquet"
     path.write_bytes(b"PAR1" + b"\x00" * 64 + b"PAR1")
     with pytest.raises(UploadRejected, match="not a readable Parquet file") as caught:
-        parquet_blocks(str(path), {})
+        parquet_blocks(str(path), {}, 1 << 26)
     assert isinstance(caught.value.__cause__, OSError | pa.ArrowInvalid)
