@@ -4,26 +4,32 @@ its own instead of rereading the table (dataset scope: ``assay.validation.scope`
 One Parquet file of one row per gate: ``rows``, ``columns``, and one column per statistic,
 named as the expectations name it (``min(score)``, ``value_counts(plan)``). Arrow types the
 values, so they come back exactly as they went in: scalars (counts, extremes), structs
-(``SumCount``, ``Moments``) and lists of ``{value, count}`` (value counts). Parquet rather
+(``SumCount`` with its exact total as decimal text, ``Moments``) and lists of
+``{value, count}`` (value counts). Parquet rather
 than JSON because value counts hold any column type (timestamps, large integers, strings).
-Value counts of more than ``MAX_KEPT_DISTINCT`` values, and a statistic Arrow cannot hold
-(an integer sum beyond int64), are not kept: a later dataset-scope run rereads them.
+Value counts of more than ``MAX_KEPT_DISTINCT`` values are not kept: a later dataset-scope
+run rereads them. A sum kept by an older assay (``{total, count}``, a float total rounded)
+is taken as that rounded total.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.validation.expectations.aggregate import SumCount
+from assay.validation.expectations.exact import SCALE, SumCount
 from assay.validation.expectations.statistics import Moments
 
 MAX_KEPT_DISTINCT = 10_000  # value counts above this many values are reread, not kept
-_STRUCTS = {frozenset(cls.__dataclass_fields__): cls for cls in (SumCount, Moments)}
+_STRUCT_FIELDS = {cls: frozenset(cls.__dataclass_fields__) for cls in (SumCount, Moments)}
+_STRUCTS = {fields: cls for cls, fields in _STRUCT_FIELDS.items()}
+_OLD_SUM = frozenset({"total", "count"})
 
 
 @dataclass
@@ -66,6 +72,8 @@ def _encode(partial: Any) -> pa.Array | None:
             ["value", "count"])
         return pa.ListArray.from_arrays(pa.array([0, len(partial)], pa.int32()), pairs)
     value = asdict(partial) if isinstance(partial, SumCount | Moments) else partial
+    if isinstance(partial, SumCount):
+        value["total"] = str(partial.total)  # exact: beyond int64 for most float sums
     if not isinstance(value, dict | int | float | bool | None):
         return None  # a failed evaluation: nothing to carry to the next version
     try:
@@ -81,4 +89,18 @@ def _decode(scalar: pa.Scalar) -> Any:
         counts = pairs.field("count").to_numpy()
         return pd.Series(counts, index=pd.Index(values), name="count")
     value = scalar.as_py()
-    return _STRUCTS[frozenset(value)](**value) if isinstance(value, dict) else value
+    if not isinstance(value, dict):
+        return value
+    if frozenset(value) == _OLD_SUM:
+        return _old_sum(**value)
+    if frozenset(value) == _STRUCT_FIELDS[SumCount]:
+        value["total"] = int(value["total"])
+    return _STRUCTS[frozenset(value)](**value)
+
+
+def _old_sum(total: int | float, count: int) -> SumCount:
+    if isinstance(total, int):
+        return SumCount(total, count)
+    if not math.isfinite(total):
+        return SumCount(0, count, True, total)
+    return SumCount(int(Fraction(total) * (1 << SCALE)), count, True)

@@ -75,7 +75,7 @@ class NotInSet(ColumnMapExpectation):
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
-        return values.isin(set_for_column(values, self.kw.value_set))
+        return values.isin(set_for_column(values, self.kw.value_set, parse_dates=True))
 
 
 def _search(values: Any, pattern: str, flags: int = 0) -> Any:

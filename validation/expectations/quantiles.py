@@ -112,9 +112,15 @@ class QuantileRanges(BaseModel):
         return self
 
 
+_FALSE_WORDS = {"", "0", "off", "f", "false", "n", "no"}  # what GE's pydantic reads as false
+
+
 def _nearest_if_false(value: Any) -> Any:
-    """GE: false means 'nearest'."""
-    return "nearest" if value is False else value
+    """GE reads any false value (false, 0, 0.0, "no"...) as its default 'nearest': the
+    exact method, a value of the column."""
+    if isinstance(value, str):
+        return "nearest" if value.lower() in _FALSE_WORDS else value
+    return "nearest" if isinstance(value, int | float) and value == 0 else value
 
 
 Interpolation = Annotated[
@@ -136,7 +142,7 @@ def _in_range(value: Any, low: Any, high: Any) -> bool:
 class QuantileParams(ColumnParams):
     quantile_ranges: QuantileRanges = Field(description="the quantiles and their ranges")
     allow_relative_error: Interpolation = Field(
-        "nearest", description="the interpolation between values (false: nearest)"
+        "nearest", description="the interpolation between values (false or 0: nearest)"
     )
 
 

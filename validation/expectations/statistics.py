@@ -1,8 +1,10 @@
-"""Column statistics from constant-size partials: min, max, sum, sample stdev, non-null share.
+"""Column statistics from constant-size partials: min, max, sum, mean, sample stdev, non-null
+share.
 
 GE's pandas engine drops nulls (None, NaN, NA) first, then reduces; a column with nothing
-left has no min/max/stdev (observed null, failed) but a sum of 0. Only numeric and boolean
-columns are evaluated natively; other dtypes report an evaluation error.
+left has no min/max/stdev (observed null, failed) but a sum of 0. Numeric and boolean columns
+are evaluated natively, and timestamps for min and max; other dtypes report an evaluation
+error.
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from assay.validation.expectations.aggregate import SumCount, _MetricBetween
+from pandas.api.types import is_datetime64_any_dtype
+
+from assay.validation.expectations.aggregate import _MetricBetween
 from assay.validation.expectations.base import ExpectationError, Table, require_columns
+from assay.validation.expectations.exact import SumCount, exact_sum
+from assay.validation.expectations.fields import Comparable
+from assay.validation.expectations.params import ColumnParams, StrictBounds
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 from assay.validation.expectations.shared import shared
@@ -52,15 +59,25 @@ class _ColumnStatistic(_MetricBetween):
         return present_values(part, self.kw.column), kind
 
 
-class _Extreme(_ColumnStatistic):
-    """min or max: the partial is the partition's extreme as a Python scalar, None if empty."""
+class ExtremeBounds(ColumnParams, StrictBounds[Comparable]):
+    """Numbers, or ISO 8601 dates/times for a timestamp column (GE's ``Comparable``)."""
 
+
+class _Extreme(_ColumnStatistic):
+    """min or max: the partial is the partition's extreme as a Python scalar (a Timestamp
+    for a timestamp column), None if empty. A bound that cannot be compared with it (a date
+    or a number for a timestamp, naive against zoned) raises there, as in GE."""
+
+    params = ExtremeBounds
     pick: ClassVar[Any] = min
 
     def partial(self, part: Any, answers: Answers) -> Any:
         require_columns(part, self.columns)
-        if len(present_values(part, self.kw.column)) == 0:
+        present = present_values(part, self.kw.column)
+        if len(present) == 0:
             return None  # GE: no values, observed null, whatever the dtype
+        if is_datetime64_any_dtype(present.dtype):
+            return getattr(present, self.reduction)()
         values, kind = self.values(part)
         value = scalar(getattr(values, self.reduction)())
         return bool(value) if kind == "bool" else value
@@ -90,27 +107,42 @@ class ColumnMaxBetween(_Extreme):
     pick = max
 
 
-@register
-class ColumnSumBetween(_ColumnStatistic):
-    """Exact for integers and booleans (Python ints); floats add per-partition sums."""
-
-    type = "expect_column_sum_to_be_between"
-    reduction = "sum"
-    kept_as = "sum"
+class _ExactSum(_ColumnStatistic):
+    """The partial is the exact sum and count (``exact``): the same for any partitioning."""
 
     def empty(self) -> SumCount:
         return SumCount()
 
     def partial(self, part: Any, answers: Answers) -> SumCount:
         values, kind = self.values(part)
-        total = scalar(values.sum()) if len(values) else 0
-        return SumCount(float(total) if kind == "float" else int(total), len(values))
+        return exact_sum(values, kind)
 
     def merge(self, a: SumCount, b: SumCount) -> SumCount:
-        return SumCount(a.total + b.total, a.count + b.count)
+        return a + b
+
+
+@register
+class ColumnSumBetween(_ExactSum):
+    """A sum of no values is 0, as GE's."""
+
+    type = "expect_column_sum_to_be_between"
+    reduction = "sum"
+    kept_as = "sum"
 
     def validate(self, partial: SumCount, table: Table) -> dict[str, Any]:
-        return self.outcome(partial.total)
+        return self.outcome(partial.sum())
+
+
+@register
+class ColumnMeanBetween(_ExactSum):
+    """Booleans average as 0/1, as GE's; no values: observed null."""
+
+    type = "expect_column_mean_to_be_between"
+    reduction = "mean"
+    kept_as = "mean"
+
+    def validate(self, partial: SumCount, table: Table) -> dict[str, Any]:
+        return self.outcome(partial.mean())
 
 
 @dataclass
