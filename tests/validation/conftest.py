@@ -15,6 +15,10 @@ import pandas as pd
 import pytest
 
 from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
+from assay.validation.expectations import REGISTRY
+from assay.validation.expectations.column_map_more import _ColumnType
+from assay.validation.expectations.frames import plain_view
+from assay.validation.expectations.pairs import RecordExpectation
 from assay.validation.gate import GateEvaluator, GateResult
 from assay.validation.results import jsonable
 from assay.validation.suite import parse_suite
@@ -62,6 +66,13 @@ def cluster():
         yield client
 
 
+def sees_plain_dtypes(kind: str) -> bool:
+    """Whether the expectation judges the columns as GE's users load them (pandas' default
+    dtypes, ``frames.plain_view``): dtype checks and record conditions."""
+    cls = REGISTRY.get(kind)
+    return cls is not None and issubclass(cls, RecordExpectation | _ColumnType)
+
+
 @pytest.fixture(scope="session")
 def ge_validate() -> Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]:
     """GE 1.24's result (``to_json_dict``) for one expectation config on a dataframe."""
@@ -83,6 +94,8 @@ def ge_validate() -> Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]:
 
     def validate(frame: pd.DataFrame, config: dict[str, Any]) -> dict[str, Any]:
         expectation = ExpectationConfiguration(**config).to_domain_obj()
+        if sees_plain_dtypes(config["type"]):
+            frame = plain_view(frame)
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(expectation, result_format="SUMMARY").to_json_dict()
 

@@ -15,7 +15,6 @@ import datetime as dt
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
-
 import pandas as pd
 from pydantic import AfterValidator, Field
 

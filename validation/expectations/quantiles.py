@@ -112,15 +112,10 @@ class QuantileRanges(BaseModel):
         return self
 
 
-_FALSE_WORDS = {"", "0", "off", "f", "false", "n", "no"}  # what GE's pydantic reads as false
-
-
 def _nearest_if_false(value: Any) -> Any:
-    """GE reads any false value (false, 0, 0.0, "no"...) as its default 'nearest': the
-    exact method, a value of the column."""
-    if isinstance(value, str):
-        return "nearest" if value.lower() in _FALSE_WORDS else value
-    return "nearest" if isinstance(value, int | float) and value == 0 else value
+    """GE reads a false value (false, 0, 0.0, "") as its default 'nearest': the exact
+    method, a value of the column."""
+    return "nearest" if isinstance(value, bool | int | float | str) and not value else value
 
 
 Interpolation = Annotated[

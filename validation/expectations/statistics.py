@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype
 
 from assay.validation.expectations.aggregate import _MetricBetween
@@ -65,8 +66,9 @@ class ExtremeBounds(ColumnParams, StrictBounds[Comparable]):
 
 class _Extreme(_ColumnStatistic):
     """min or max: the partial is the partition's extreme as a Python scalar (a Timestamp
-    for a timestamp column), None if empty. A bound that cannot be compared with it (a date
-    or a number for a timestamp, naive against zoned) raises there, as in GE."""
+    for a timestamp column), None if empty (NaT for a timestamp column, which GE compares).
+    A bound that cannot be compared with it (a date or a number for a timestamp, naive
+    against zoned) raises there, as in GE."""
 
     params = ExtremeBounds
     pick: ClassVar[Any] = min
@@ -74,17 +76,17 @@ class _Extreme(_ColumnStatistic):
     def partial(self, part: Any, answers: Answers) -> Any:
         require_columns(part, self.columns)
         present = present_values(part, self.kw.column)
-        if len(present) == 0:
-            return None  # GE: no values, observed null, whatever the dtype
-        if is_datetime64_any_dtype(present.dtype):
+        if is_datetime64_any_dtype(present.dtype):  # no values: NaT, which GE compares
             return getattr(present, self.reduction)()
+        if len(present) == 0:
+            return None  # GE: no values, observed null
         values, kind = self.values(part)
         value = scalar(getattr(values, self.reduction)())
         return bool(value) if kind == "bool" else value
 
     def merge(self, a: Any, b: Any) -> Any:
-        if a is None or b is None:
-            return b if a is None else a
+        if a is None or a is pd.NaT or b is None or b is pd.NaT:
+            return b if a is None or a is pd.NaT else a
         return type(self).pick(a, b)
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
