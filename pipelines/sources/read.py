@@ -18,10 +18,15 @@ from assay.transforms.casting import cast_column
 from assay.transforms.frame import Frame
 
 
+def schema_meta(spec: PipelineSpec) -> pd.DataFrame:
+    """The empty typed frame of the schema's columns."""
+    return pd.DataFrame({c.name: cast_column(pd.Series(dtype="str"), c.type).values
+                         for c in spec.schema_.columns})
+
+
 def data_meta(spec: PipelineSpec, plan: RunPlan) -> pd.DataFrame:
     """The empty typed frame of the schema's columns (plus kept extras, as strings)."""
-    columns = {c.name: cast_column(pd.Series(dtype="str"), c.type).values
-               for c in spec.schema_.columns}
+    columns = dict(schema_meta(spec).items())
     if spec.schema_.extra_columns == "keep":
         for upload in plan.inputs:
             for name in upload.header or []:

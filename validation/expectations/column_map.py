@@ -119,6 +119,7 @@ class _Bounded(ColumnMapExpectation):
 @register
 class ValuesBetween(_Bounded):
     type = "expect_column_values_to_be_between"
+    numeric = True
     params = ValuesBetweenParams
 
     def unexpected(self, part: Any, answers: Answers) -> Any:

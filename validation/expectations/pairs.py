@@ -234,6 +234,7 @@ class SumParams(MulticolumnParams):
 @register
 class MulticolumnSumEqual(MulticolumnExpectation):
     type = "expect_multicolumn_sum_to_equal"
+    numeric = True
     params = SumParams
 
     def holds(self, rows: Frame) -> Column:

@@ -73,6 +73,7 @@ class ColumnMedianBetween(_CountsBetween):
     """Exact median from the merged value counts (see the module docstring)."""
 
     type = "expect_column_median_to_be_between"
+    numeric = True
 
     def check_dtype(self, values: Any) -> None:
         numeric_kind(values, "median")
@@ -150,6 +151,7 @@ class ColumnQuantileValuesBetween(_CountsExpectation):
     """
 
     type = "expect_column_quantile_values_to_be_between"
+    numeric = True
     params = QuantileParams
 
     def check_dtype(self, values: Any) -> None:

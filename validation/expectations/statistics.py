@@ -48,6 +48,7 @@ def present_values(part: Any, column: str) -> Any:
 
 class _ColumnStatistic(_MetricBetween):
     reduction: ClassVar[str] = ""
+    numeric = True
 
     @property
     def columns(self) -> tuple[str, ...]:
