@@ -111,15 +111,19 @@ def between_outcome(
 
 def failure_cause(outcome: dict[str, Any]) -> str:
     """Why a failed expectation result failed, in words: the evaluation error, the
-    unexpected rows, or the observed value (``''`` when the result says none)."""
+    unexpected rows or values, the values missing, or the observed value."""
     info = outcome.get("exception_info") or {}
     if info.get("raised_exception"):
         return f"could not be evaluated: {info.get('exception_message') or 'no message'}"
     result = outcome.get("result") or {}
     if result.get("unexpected_count") is not None and result.get("element_count") is not None:
         return f"{result['unexpected_count']} of {result['element_count']} rows unexpected"
+    if result.get("unexpected_count"):
+        return f"{result['unexpected_count']} values unexpected"
+    if result.get("missing_count"):
+        return f"{result['missing_count']} values of the set missing"
     observed = result.get("observed_value")
-    return "" if observed is None else str(observed)
+    return "no value observed (no non-null values)" if observed is None else str(observed)
 
 
 def expectation_label(config: dict[str, Any]) -> str:
