@@ -8,28 +8,24 @@ values, so they come back exactly as they went in: scalars (counts, extremes), s
 ``{value, count}`` (value counts). Parquet rather
 than JSON because value counts hold any column type (timestamps, large integers, strings).
 Value counts of more than ``MAX_KEPT_DISTINCT`` values are not kept: a later dataset-scope
-run rereads them. A sum kept by an older assay (``{total, count}``, a float total rounded)
-is taken as that rounded total.
+run rereads them, as it rereads a sum or moments kept by an older assay (rounded, not exact).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.validation.expectations.exact import SCALE, SumCount
+from assay.validation.expectations.exact import SumCount
 from assay.validation.expectations.statistics import Moments
 
 MAX_KEPT_DISTINCT = 10_000  # value counts above this many values are reread, not kept
-_STRUCT_FIELDS = {cls: frozenset(cls.__dataclass_fields__) for cls in (SumCount, Moments)}
-_STRUCTS = {fields: cls for cls, fields in _STRUCT_FIELDS.items()}
-_OLD_SUM = frozenset({"total", "count"})
+_STRUCTS = {frozenset(cls.__dataclass_fields__): cls for cls in (SumCount, Moments)}
+_STALE = object()  # a partial in an older assay's shape (a rounded sum): reread, not merged
 
 
 @dataclass
@@ -56,8 +52,9 @@ def write(kept: Kept, sink: BinaryIO) -> None:
 
 def read(source: BinaryIO) -> Kept:
     table = pq.read_table(source)
-    statistics = {name: _decode(table.column(name)[0]) for name in table.column_names
-                  if name not in ("rows", "columns")}
+    decoded = {name: _decode(table.column(name)[0]) for name in table.column_names
+               if name not in ("rows", "columns")}
+    statistics = {name: value for name, value in decoded.items() if value is not _STALE}
     return Kept(table.column("rows")[0].as_py(), tuple(table.column("columns")[0].as_py()),
                 statistics)
 
@@ -72,7 +69,7 @@ def _encode(partial: Any) -> pa.Array | None:
             ["value", "count"])
         return pa.ListArray.from_arrays(pa.array([0, len(partial)], pa.int32()), pairs)
     value = asdict(partial) if isinstance(partial, SumCount | Moments) else partial
-    if isinstance(partial, SumCount):
+    if isinstance(partial, SumCount | Moments):
         value["total"] = str(partial.total)  # exact: beyond int64 for most float sums
     if not isinstance(value, dict | int | float | bool | None):
         return None  # a failed evaluation: nothing to carry to the next version
@@ -91,16 +88,7 @@ def _decode(scalar: pa.Scalar) -> Any:
     value = scalar.as_py()
     if not isinstance(value, dict):
         return value
-    if frozenset(value) == _OLD_SUM:
-        return _old_sum(**value)
-    if frozenset(value) == _STRUCT_FIELDS[SumCount]:
-        value["total"] = int(value["total"])
-    return _STRUCTS[frozenset(value)](**value)
-
-
-def _old_sum(total: int | float, count: int) -> SumCount:
-    if isinstance(total, int):
-        return SumCount(total, count)
-    if not math.isfinite(total):
-        return SumCount(0, count, True, total)
-    return SumCount(int(Fraction(total) * (1 << SCALE)), count, True)
+    cls = _STRUCTS.get(frozenset(value))
+    if cls is None:
+        return _STALE
+    return cls(**{**value, "total": int(value["total"])})

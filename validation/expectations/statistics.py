@@ -150,11 +150,18 @@ class ColumnMeanBetween(_ExactSum):
 
 @dataclass
 class Moments:
-    """Count, mean and sum of squared deviations (Chan et al.'s parallel update)."""
+    """Count, sum of squared deviations from the mean (Chan et al.'s parallel update) and
+    the exact sum (``SumCount``'s float ``total`` and ``infinite``): each mean is the exact
+    one, so no grouping of partitions overflows or rounds it differently."""
 
     count: int = 0
-    mean: float = 0.0
     m2: float = 0.0
+    total: int = 0
+    infinite: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return SumCount(self.total, self.count, True, self.infinite).mean() or 0.0
 
 
 @register
@@ -172,19 +179,18 @@ class ColumnStdevBetween(_ColumnStatistic):
         values, _ = self.values(part)
         if len(values) == 0:
             return Moments()
-        values = values.astype("float64")
-        mean = scalar(values.mean())
-        m2 = ((values - mean) ** 2).sum(skipna=False)  # inf - inf poisons it, as in pandas
-        return Moments(len(values), float(mean), float(scalar(m2)))
+        values = values.astype("float64")  # as pandas' std: ints and bools in float64
+        sums = exact_sum(values, "float")
+        m2 = ((values - sums.mean()) ** 2).sum(skipna=False)  # inf - inf poisons it, as in pandas
+        return Moments(len(values), float(scalar(m2)), sums.total, sums.infinite)
 
     def merge(self, a: Moments, b: Moments) -> Moments:
         if not a.count or not b.count:
             return b if not a.count else a
         count = a.count + b.count
         delta = b.mean - a.mean
-        mean = a.mean + delta * b.count / count
-        m2 = a.m2 + b.m2 + delta * delta * a.count * b.count / count
-        return Moments(count, mean, m2)
+        m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / count)
+        return Moments(count, m2, a.total + b.total, a.infinite + b.infinite)
 
     def validate(self, partial: Moments, table: Table) -> dict[str, Any]:
         if partial.count < 2 or math.isnan(partial.m2):
