@@ -226,9 +226,9 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     _e("column_values_to_be_in_type_list"): _column_map(ANY_COLUMN, lambda d: {
         "type_list": d(st.one_of(st.none(), st.lists(st.sampled_from(
             ["Int64Dtype", "float", "StringDtype", "int64"]), max_size=2)))}),
-    _e("column_values_to_be_increasing"): _column_map(NUMERIC, lambda d: {
+    _e("column_values_to_be_increasing"): _column_map((*NUMERIC, *TIMES), lambda d: {
         "strictly": d(st.sampled_from([None, True, False]))}),
-    _e("column_values_to_be_decreasing"): _column_map(NUMERIC, lambda d: {
+    _e("column_values_to_be_decreasing"): _column_map((*NUMERIC, *TIMES), lambda d: {
         "strictly": d(st.sampled_from([None, True, False]))}),
     _e("column_values_to_be_dateutil_parseable"): _column_map(("s",)),
     _e("column_values_to_match_strftime_format"): _column_map(("s",), lambda d: {
@@ -248,10 +248,10 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     # aggregates
     **{
         _e(f"column_{stat}_to_be_between"): _aggregate(NUMERIC, _bounds)
-        for stat in ("mean", "median", "sum", "stdev")
+        for stat in ("mean", "sum", "stdev")
     },
     **{_e(f"column_{stat}_to_be_between"): _comparable(column_map=False)
-       for stat in ("min", "max")},
+       for stat in ("min", "max", "median")},
     _e("column_quantile_values_to_be_between"): _aggregate(("f", "z", "p", "big", "c"),
                                                            _quantiles),
     _e("column_unique_value_count_to_be_between"): _aggregate(ANY_COLUMN, lambda d: _bounds(
