@@ -64,6 +64,8 @@ CASES = [
       for c in ("t", "tz") for tie in (None, True)],
     *[_e(f"column_{stat}_to_be_between", column=c, min_value=low)
       for stat in ("min", "max", "median") for c in ("t", "tz", "i") for low in BOUNDS],
+    *[_e("column_values_to_be_between", column=c, min_value=low)
+      for c in ("t", "tz", "n", "f") for low in BOUNDS],
     _e("column_max_to_be_between", column="tz", min_value="2023-01-01T00:00:00Z",
        max_value="2025-01-01T00:00:00+00:00", strict_max=True),
     *[_e(kind, column_A=a, column_B=b)

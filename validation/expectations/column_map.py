@@ -116,14 +116,27 @@ class _Bounded(ColumnMapExpectation):
         return between(values, kw.min_value, kw.max_value, kw.strict_min, kw.strict_max)
 
 
+def _compared_as_a_column(dtype: Any) -> bool:
+    """Whether GE compares the whole column with the bounds (numpy int64 and float64,
+    zoned or nanosecond timestamps); it compares any other column value by value."""
+    return dtype in (int, float) or isinstance(dtype, pd.DatetimeTZDtype) or \
+        pd.api.types.is_datetime64_ns_dtype(dtype)
+
+
 @register
 class ValuesBetween(_Bounded):
+    """A bound GE cannot compare with the values (a date for timestamps) raises; where GE
+    compares value by value, only when there is a non-null value to compare."""
+
     type = "expect_column_values_to_be_between"
     numeric = True
     params = ValuesBetweenParams
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        return ~self.inside(part[self.column])
+        values = part[self.column]
+        if not _compared_as_a_column(values.dtype) and not bool(values.notna().any()):
+            return values.isna() & False
+        return ~self.inside(values)
 
 
 @register
