@@ -27,6 +27,7 @@ from assay.pipelines.sink.shards import arrow_schema
 from assay.pipelines.sources.read import read_uploads
 from assay.pipelines.summary import GateOutcome
 from assay.transforms import frame as fr
+from assay.validation.results import expectation_label, failure_cause
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -184,16 +185,17 @@ def _gate_summary(point: Any, result: Any, dataset: gate_scope.DatasetStatistics
 
 
 def _with_scopes(gate: dict, failed: list[str]) -> str:
-    """The failed expectation types, each with the scope it was judged at and, where it has
-    one, its observed value: ``expect_table_row_count_to_be_between (dataset: 812)``."""
+    """The failed expectations, each with its columns, the scope it was judged at and its
+    cause: ``expect_table_row_count_to_be_between (dataset: 812)``,
+    ``expect_column_mean_to_be_between(amount) (run: could not be evaluated: ...)``."""
     named = []
     for outcome in gate["result"]["results"]:
-        kind = outcome["expectation_config"]["type"]
-        if outcome["success"] or kind not in failed:
+        config = outcome["expectation_config"]
+        if outcome["success"] or config["type"] not in failed:
             continue
-        observed = outcome["result"].get("observed_value")
-        shown = "" if observed is None else f": {observed}"
-        named.append(f"{kind} ({outcome['meta']['scope']}{shown})")
+        cause = failure_cause(outcome)
+        named.append(f"{expectation_label(config)} ({outcome['meta']['scope']}"
+                     f"{': ' + cause if cause else ''})")
     return ", ".join(named)
 
 

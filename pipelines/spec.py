@@ -585,18 +585,29 @@ def _check_step_types(spec: PipelineSpec, source: str, tree: yaml.Node | None) -
 
 
 def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
-    """Load each gate's suite and resolve its scopes now, so an unknown expectation or a
-    refused scope fails the spec, not the run."""
+    """Load each gate's suite, resolve its scopes and check its columns at the gate now, so
+    an unknown expectation, a refused scope or a column the gate will not have (or text
+    for a numeric expectation) fails the spec, not the run. Every problem is named."""
     if not spec.gates:
         return
+    from assay.pipelines.spec_columns import gate_frames
+    from assay.validation.gate_columns import column_problems
     from assay.validation.scope import scopes_of
     from assay.validation.suite import SuiteError, load_gate_suite
 
+    frames, problems = gate_frames(spec), []
     for i, gate in enumerate(spec.gates):
         try:
-            scopes_of(load_gate_suite(gate, spec.resolve).expectations, gate.scope)
+            suite = load_gate_suite(gate, spec.resolve)
+            scopes_of(suite.expectations, gate.scope)
         except SuiteError as exc:
-            raise SpecError(f"{source}: gates[{i}]: {exc}") from None
+            problems += [f"gates[{i}] ({gate.name}): {line}" for line in str(exc).splitlines()]
+            continue
+        if frames[gate.name] is not None:
+            problems += [f"gates[{i}] ({gate.name}): {line}"
+                         for line in column_problems(suite, *frames[gate.name])]
+    if problems:
+        raise SpecError("\n".join(f"{source}: {line}" for line in problems))
 
 
 def load_spec(path: str | Path, suites: bool = True) -> PipelineSpec:

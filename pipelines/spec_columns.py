@@ -13,6 +13,7 @@ import pandas as pd
 
 from assay.pipelines.schema import empty_typed
 from assay.pipelines.spec import PipelineSpec
+from assay.transforms.base import Step
 
 
 def spec_type(dtype: object) -> str:
@@ -38,21 +39,51 @@ class StepTypeError(ValueError):
         self.index = index
 
 
+Known = tuple[pd.DataFrame, bool] | None
+
+
+def frames_after_steps(spec: PipelineSpec) -> dict[str | None, Known]:
+    """Per step label (None: after the last step): the empty typed frame that step leaves,
+    and whether those are all its columns (not when unlisted upload columns are kept, or a
+    global step adds some); None after a step that needs a column the schema does not list
+    (a kept upload column): nothing is known. StepTypeError for a step that cannot take its
+    columns."""
+    state: Known = (empty_typed(spec.schema_), spec.schema_.extra_columns != "keep")
+    at: dict[str | None, Known] = {}
+    for index, step in enumerate(spec.steps):
+        if state is not None:
+            state = _after(index, step, *state, spec.schema_.extra_columns == "keep")
+        at[step.label] = state
+    at[None] = state
+    return at
+
+
+def _after(index: int, step: Step, frame: pd.DataFrame, known: bool, kept: bool) -> Known:
+    try:
+        if not step.is_global:
+            return step.apply(frame).frame, known
+        names = step.output_columns(list(frame.columns))
+    except ValueError as exc:
+        if kept:  # it may work on a column only the uploads have
+            return None
+        raise StepTypeError(index, str(exc)) from None
+    return frame[[n for n in names if n in frame.columns]], known and set(names) <= set(frame)
+
+
 def columns_after_steps(spec: PipelineSpec, after: str | None = None
                         ) -> list[tuple[str, str]] | None:
     """(name, type) of each data column after the step labelled ``after`` (a gate's
-    ``after``; None: the last step), in order; StepTypeError for a step that cannot take
-    its columns. Columns an upload brings under ``extra_columns: keep`` are unknown before
-    a run and not listed; None where a step cannot be tried without them."""
-    frame = empty_typed(spec.schema_)
-    for index, step in enumerate(spec.steps):
-        if not step.is_global:
-            try:
-                frame = step.apply(frame).frame
-            except ValueError as exc:
-                if spec.schema_.extra_columns == "keep":  # it may work on an extra column
-                    return None
-                raise StepTypeError(index, str(exc)) from None
-        if step.label == after:
-            break
-    return [(str(name), spec_type(dtype)) for name, dtype in frame.dtypes.items()]
+    ``after``; None: the last step), in order; None where it cannot be known before a run
+    (a step on a column only ``extra_columns: keep`` brings)."""
+    known = frames_after_steps(spec)[after]
+    if known is None:
+        return None
+    return [(str(name), spec_type(dtype)) for name, dtype in known[0].dtypes.items()]
+
+
+def gate_frames(spec: PipelineSpec) -> dict[str, Known]:
+    """Per gate name: what ``frames_after_steps`` knows of the frame the gate sees, for
+    ``validation.gate_columns`` to tell which expectations name a column that will not
+    exist or need numbers where there will be text."""
+    at = frames_after_steps(spec)
+    return {gate.name: at[gate.after] for gate in spec.gates}

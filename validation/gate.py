@@ -214,13 +214,15 @@ class GateEvaluator:
     @staticmethod
     def _expectation_result(expectation: Expectation, partial: Any, scope: Scope,
                             table: Table) -> dict:
-        exception = {"raised_exception": False, "exception_traceback": None}
-        if isinstance(partial, Failed):
-            outcome: dict[str, Any] = {"success": False, "result": {}}
-            exception = {"raised_exception": True, "exception_traceback": None}
-            message = partial.message
-        else:
-            outcome, message = expectation.validate(partial, table), None
+        message = partial.message if isinstance(partial, Failed) else None
+        if message is None:
+            try:
+                outcome = expectation.validate(partial, table)
+            except _EVALUATION_ERRORS as exc:  # a bound GE cannot compare either
+                message = str(exc)
+        if message is not None:
+            outcome = {"success": False, "result": {}}
+        exception = {"raised_exception": message is not None, "exception_traceback": None}
         return {
             "success": outcome["success"],
             "expectation_config": expectation.config(),

@@ -4,10 +4,11 @@ its own instead of rereading the table (dataset scope: ``assay.validation.scope`
 One Parquet file of one row per gate: ``rows``, ``columns``, and one column per statistic,
 named as the expectations name it (``min(score)``, ``value_counts(plan)``). Arrow types the
 values, so they come back exactly as they went in: scalars (counts, extremes), structs
-(``SumCount``, ``Moments``) and lists of ``{value, count}`` (value counts). Parquet rather
+(``SumCount`` with its exact total as decimal text, ``Moments``) and lists of
+``{value, count}`` (value counts). Parquet rather
 than JSON because value counts hold any column type (timestamps, large integers, strings).
-Value counts of more than ``MAX_KEPT_DISTINCT`` values, and a statistic Arrow cannot hold
-(an integer sum beyond int64), are not kept: a later dataset-scope run rereads them.
+Value counts of more than ``MAX_KEPT_DISTINCT`` values are not kept: a later dataset-scope
+run rereads them, as it rereads a sum or moments kept by an older assay (rounded, not exact).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.validation.expectations.aggregate import SumCount
+from assay.validation.expectations.exact import SumCount
 from assay.validation.expectations.statistics import Moments
 
 MAX_KEPT_DISTINCT = 10_000  # value counts above this many values are reread, not kept
 _STRUCTS = {frozenset(cls.__dataclass_fields__): cls for cls in (SumCount, Moments)}
+_STALE = object()  # a partial in an older assay's shape (a rounded sum): reread, not merged
 
 
 @dataclass
@@ -50,8 +52,9 @@ def write(kept: Kept, sink: BinaryIO) -> None:
 
 def read(source: BinaryIO) -> Kept:
     table = pq.read_table(source)
-    statistics = {name: _decode(table.column(name)[0]) for name in table.column_names
-                  if name not in ("rows", "columns")}
+    decoded = {name: _decode(table.column(name)[0]) for name in table.column_names
+               if name not in ("rows", "columns")}
+    statistics = {name: value for name, value in decoded.items() if value is not _STALE}
     return Kept(table.column("rows")[0].as_py(), tuple(table.column("columns")[0].as_py()),
                 statistics)
 
@@ -66,6 +69,8 @@ def _encode(partial: Any) -> pa.Array | None:
             ["value", "count"])
         return pa.ListArray.from_arrays(pa.array([0, len(partial)], pa.int32()), pairs)
     value = asdict(partial) if isinstance(partial, SumCount | Moments) else partial
+    if isinstance(partial, SumCount | Moments):
+        value["total"] = str(partial.total)  # exact: beyond int64 for most float sums
     if not isinstance(value, dict | int | float | bool | None):
         return None  # a failed evaluation: nothing to carry to the next version
     try:
@@ -81,4 +86,9 @@ def _decode(scalar: pa.Scalar) -> Any:
         counts = pairs.field("count").to_numpy()
         return pd.Series(counts, index=pd.Index(values), name="count")
     value = scalar.as_py()
-    return _STRUCTS[frozenset(value)](**value) if isinstance(value, dict) else value
+    if not isinstance(value, dict):
+        return value
+    cls = _STRUCTS.get(frozenset(value))
+    if cls is None:
+        return _STALE
+    return cls(**{**value, "total": int(value["total"])})

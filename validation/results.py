@@ -107,3 +107,29 @@ def between_outcome(
     above = min_value is None or (observed > min_value if strict_min else observed >= min_value)
     below = max_value is None or (observed < max_value if strict_max else observed <= max_value)
     return {"success": bool(above and below), "result": {"observed_value": jsonable(observed)}}
+
+
+def failure_cause(outcome: dict[str, Any]) -> str:
+    """Why a failed expectation result failed, in words: the evaluation error, the
+    unexpected rows or values, the values missing, or the observed value."""
+    info = outcome.get("exception_info") or {}
+    if info.get("raised_exception"):
+        return f"could not be evaluated: {info.get('exception_message') or 'no message'}"
+    result = outcome.get("result") or {}
+    if result.get("unexpected_count") is not None and result.get("element_count") is not None:
+        return f"{result['unexpected_count']} of {result['element_count']} rows unexpected"
+    if result.get("unexpected_count"):
+        return f"{result['unexpected_count']} values unexpected"
+    if result.get("missing_count"):
+        return f"{result['missing_count']} values of the set missing"
+    observed = result.get("observed_value")
+    return "no value observed (no non-null values)" if observed is None else str(observed)
+
+
+def expectation_label(config: dict[str, Any]) -> str:
+    """``type(columns)`` of an expectation config; the bare type when it names none."""
+    kwargs = config.get("kwargs") or {}
+    columns = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+    columns += list(kwargs.get("column_list") or [])
+    named = ", ".join(map(str, columns))
+    return f"{config['type']}({named})" if named else config["type"]

@@ -20,7 +20,8 @@ _ITEM_KEYS |= {"description", "rendered_content", "windows"}
 
 
 class SuiteError(Exception):
-    """A suite cannot be used; one line naming the file or the expectation and its key."""
+    """A suite cannot be used; one line per problem, naming the file or the expectation and
+    its key."""
 
 
 class GateLike(Protocol):
@@ -55,14 +56,23 @@ def load_gate_suite(gate: GateLike, resolve: Callable[[str], Any]) -> Suite:
     try:
         return parse_suite(data["expectations"], str(data.get("name") or gate.name), data)
     except SuiteError as exc:
-        raise SuiteError(f"{path}: {exc}") from None
+        raise SuiteError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) \
+            from None
 
 
 def parse_suite(items: list[Any], name: str, document: dict[str, Any] | None = None) -> Suite:
-    """Native expectations from GE expectation configs (GE 0.x ``expectation_type`` too)."""
-    expectations = tuple(parse_expectation(i, item) for i, item in enumerate(items))
+    """Native expectations from GE expectation configs (GE 0.x ``expectation_type`` too).
+    Every expectation is checked: the SuiteError has one line per one refused."""
+    expectations, problems = [], []
+    for i, item in enumerate(items):
+        try:
+            expectations.append(parse_expectation(i, item))
+        except SuiteError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SuiteError("\n".join(problems))
     meta = dict((document or {}).get("meta") or {})
-    return Suite(name=name, expectations=expectations, meta=meta)
+    return Suite(name=name, expectations=tuple(expectations), meta=meta)
 
 
 def parse_expectation(index: int, item: Any) -> Expectation:

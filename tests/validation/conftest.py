@@ -7,6 +7,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import dask
@@ -15,6 +16,10 @@ import pandas as pd
 import pytest
 
 from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
+from assay.validation.expectations import REGISTRY
+from assay.validation.expectations.column_map_more import _ColumnType
+from assay.validation.expectations.frames import plain_view
+from assay.validation.expectations.pairs import RecordExpectation
 from assay.validation.gate import GateEvaluator, GateResult
 from assay.validation.results import jsonable
 from assay.validation.suite import parse_suite
@@ -62,6 +67,13 @@ def cluster():
         yield client
 
 
+def sees_plain_dtypes(kind: str) -> bool:
+    """Whether the expectation judges the columns as GE's users load them (pandas' default
+    dtypes, ``frames.plain_view``): dtype checks and record conditions."""
+    cls = REGISTRY.get(kind)
+    return cls is not None and issubclass(cls, RecordExpectation | _ColumnType)
+
+
 @pytest.fixture(scope="session")
 def ge_validate() -> Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]:
     """GE 1.24's result (``to_json_dict``) for one expectation config on a dataframe."""
@@ -83,6 +95,8 @@ def ge_validate() -> Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]:
 
     def validate(frame: pd.DataFrame, config: dict[str, Any]) -> dict[str, Any]:
         expectation = ExpectationConfiguration(**config).to_domain_obj()
+        if sees_plain_dtypes(config["type"]):
+            frame = plain_view(frame)
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(expectation, result_format="SUMMARY").to_json_dict()
 
@@ -126,6 +140,30 @@ def _ge_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _ge_nulls(v) for k, v in value.items()}
     return None if value == "NaT" else value
+
+
+def exact_observed(frame: pd.DataFrame, config: dict[str, Any]) -> Any:
+    """The exact sum or mean of a numeric column, where GE's may wrap or round in row
+    order (``assay.validation.expectations.exact``); None for other expectations."""
+    stat = config["type"].removeprefix("expect_column_").removesuffix("_to_be_between")
+    column = config["kwargs"].get("column")
+    if stat not in ("sum", "mean") or not pd.api.types.is_numeric_dtype(frame[column]):
+        return None
+    values = frame[column].dropna().tolist()
+    if not values:
+        return 0 if stat == "sum" else None
+    if math.inf in values and -math.inf in values:
+        return None  # NaN: observed null
+    if math.inf in values or -math.inf in values:
+        return math.inf if math.inf in values else -math.inf
+    if all(isinstance(v, bool | int) for v in values):
+        total = sum(int(v) for v in values)
+        return total if stat == "sum" else total / len(values)
+    exact = sum(Fraction(v) for v in values) / (1 if stat == "sum" else len(values))
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
 
 
 def assert_agrees(ge: dict[str, Any], native: dict[str, Any], what: str = "") -> None:

@@ -237,7 +237,7 @@ def test_order_statistics_match_pandas_bit_for_bit(values: pd.Series) -> None:
         _e("column_distinct_values_to_be_in_set", column="f", value_set=[]),
         _e("table_row_count_to_equal"),
         _e("table_columns_to_match_set", column_set=["a"], exact_match="yes"),
-        _e("column_min_to_be_between", column="f", min_value="2024-01-01"),
+        _e("column_min_to_be_between", column="f", min_value="Jan 5 2024"),
     ],
 )
 def test_bad_configs_fail_at_load(config: dict[str, Any]) -> None:

@@ -319,6 +319,11 @@ def test_type_expectations_agree_with_ge(type_oracle, frame_name: str, npartitio
     result, routed = run_native(TYPE_FRAMES[frame_name], TYPE_CASES, npartitions=npartitions)
     for i, native in enumerate(result.ge_result["results"]):
         ge = type_oracle[(frame_name, i)]
+        if "dtype object" in (native["exception_info"]["exception_message"] or ""):
+            # booleans with a null load as objects, whose values GE checks one by one:
+            # refused, not guessed (test_object_columns_are_refused_not_guessed)
+            assert TYPE_CASES[i]["kwargs"]["column"] == "b" and frame_name == "rows"
+            continue
         assert_agrees(ge, native, what=TYPE_CASES[i])
         assert native["result"] == ge["result"], TYPE_CASES[i]
     assert not routed["_gate_failed"].any()  # dtype checks never route rows

@@ -44,6 +44,13 @@ def _frame() -> pd.DataFrame:
             "ns": pd.Series([None] * n, dtype="str"),
             "k1": pd.array([1, 1, None, None, 2, 2, None, 1, 3], dtype="Int64"),
             "k2": pd.Series(["a", "a", None, None, "b", "c", "x", "a", None], dtype="str"),
+            "p": np.array([3, 1, 2, 2, 9, -4, 0, 2, 5], dtype="int64"),
+            "bn": np.array([True, False, True, True, True, False, False, True, True]),
+            "tn": pd.to_datetime(["2024-01-01", None, "2024-06-01", "2025-01-01",
+                                  "2024-06-01", "2024-06-01", None, "2030-01-01",
+                                  "2023-12-31 23:59:59"], format="ISO8601").as_unit("us"),
+            "big": np.array([3 * 10**18] * 4 + [-(3 * 10**18)] * 2 + [7, 8, 3 * 10**18],
+                            dtype="int64"),
         }
     )
     frame.index = pd.RangeIndex(5, 5 + 3 * n, 3)  # unique, increasing, not contiguous
@@ -65,8 +72,25 @@ CASES = [
     _e("column_to_exist", column="i", column_index=3),
     *[
         _e("column_values_to_not_be_null", column=c, mostly=m)
-        for c in ("i", "f", "s", "b", "t", "nf", "ns")
+        for c in ("i", "f", "s", "b", "t", "nf", "ns", "p", "bn", "tn")
         for m in (1.0, 0.75)
+    ],
+    *[
+        _e(f"column_values_to_{kind}", column=c, value_set=["2024-06-01", "2024-01-01T00:00:00",
+                                                             "2024-06-01T00:00:00+00:00", 2])
+        for kind in ("be_in_set", "not_be_in_set")
+        for c in ("t", "tn", "p")
+    ],
+    *[
+        _e(f"column_{stat}_to_be_between", column=c, min_value=bound)
+        for stat in ("min", "max")
+        for c in ("t", "tn")
+        for bound in ("2024-01-01", "2024-01-01T00:00:00", "2024-01-01T00:00:00Z")
+    ],
+    *[
+        _e("column_values_to_be_in_type_list", column=c, type_list=names)
+        for c in ("p", "bn", "i", "big")
+        for names in (["int64"], ["int64", "Int64"], ["int", "float"], ["bool", "boolean"])
     ],
     _e("column_values_to_be_in_set", column="s", value_set=["ab", ""]),
     _e("column_values_to_be_in_set", column="s", value_set=[]),
@@ -144,7 +168,7 @@ CASES = [
             strict_min=smin,
             strict_max=smax,
         )
-        for c in ("i", "i32", "f", "b", "nf")
+        for c in ("i", "i32", "f", "b", "nf", "p", "bn", "big")
         for lo, hi in ((0, 3), (2, None), (None, 2), (None, None))
         for smin, smax in ((False, False), (True, True))
     ],

@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.validation.conftest import assert_agrees, run_native
+from tests.validation.conftest import _close, assert_agrees, exact_observed, run_native
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("ASSAY_HYPOTHESIS_EXAMPLES", "25")),
@@ -147,3 +147,36 @@ def test_compound_unique(ge_validate, rows, mode, parts, share) -> None:
         "kwargs": {"column_list": ["k", "s"], "ignore_row_if": mode, "mostly": share},
     }
     _check(ge_validate, frame, config, parts)
+
+
+big_ints = st.lists(st.one_of(st.none(), st.sampled_from([3 * 10**18, -(3 * 10**18), 2**62]),
+                              st.integers(-5, 5)), max_size=30)
+cancelling = st.lists(
+    st.one_of(st.just(np.nan), st.sampled_from([1e16, -1e16, 1.0, 0.1, 1.7e308, -1.7e308]),
+              st.floats(-1e3, 1e3, allow_nan=False)), max_size=30)
+
+
+@SETTINGS
+@given(ints=big_ints, floats=cancelling, parts=st.integers(1, 16), plain=st.booleans())
+def test_sums_and_means_are_exact_in_any_partitioning(ge_validate, ints, floats, parts,
+                                                      plain) -> None:
+    """GE's answer where its own arithmetic is exact; the exact one where GE's int64 sum
+    wraps or its float sum rounds in row order (``exact_observed``)."""
+    column = pd.array(ints, dtype="Int64")
+    if plain:  # a plain int64 column: no nulls
+        column = np.array([0 if v is None else v for v in ints], dtype="int64")
+    frames = {"n": pd.DataFrame({"x": column}),
+              "f": pd.DataFrame({"x": pd.Series(floats, dtype="float64")})}
+    configs = [{"type": f"expect_column_{stat}_to_be_between",
+                "kwargs": {"column": "x", "min_value": -1e300, "max_value": 1e300}}
+               for stat in ("sum", "mean")]
+    for frame in frames.values():
+        frame.index = pd.RangeIndex(0, 2 * len(frame), 2)
+        result, _ = run_native(frame, configs, npartitions=parts)
+        for config, native in zip(configs, result.ge_result["results"], strict=True):
+            ge = ge_validate(frame, config)
+            exact = exact_observed(frame, config)
+            if _close(ge["result"]["observed_value"], exact):
+                assert_agrees(ge, native, what=config)
+            else:
+                assert _close(native["result"]["observed_value"], exact), (config, exact)

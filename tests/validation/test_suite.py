@@ -197,3 +197,19 @@ def test_the_failing_index_is_named() -> None:
         "expectations[2] (expect_column_values_to_be_unique): unknown key 'colum'; "
         "missing required key 'column'"
     )
+
+
+def test_every_refused_expectation_is_named_on_its_own_line(tmp_path: Path) -> None:
+    good = {"type": "expect_column_to_exist", "kwargs": {"column": "a"}}
+    items = [{"type": "expect_column_values_to_be_fancy"}, good,
+             {"type": "expect_column_values_to_be_unique", "kwargs": {"colum": "a"}},
+             {"type": "expect_column_values_to_be_unicorn"}]
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"expectations": items}))
+    with pytest.raises(SuiteError) as info:
+        load_gate_suite(_gate(suite=str(path)), str)
+    lines = str(info.value).splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "expectations[0]", "expectations[2] (expect_column_values_to_be_unique)",
+        "expectations[3]"]
+    assert all(line.startswith(f"{path}: ") for line in lines)

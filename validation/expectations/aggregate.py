@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from assay.validation.expectations.base import (
-    Expectation,
-    ExpectationError,
-    Table,
-    require_columns,
-)
+from assay.validation.expectations.base import Expectation, Table
 from assay.validation.expectations.fields import ColumnName, Integer
 from assay.validation.expectations.params import (
     Bounds,
@@ -22,7 +16,6 @@ from assay.validation.expectations.params import (
     StrictBounds,
 )
 from assay.validation.expectations.registry import register
-from assay.validation.expectations.requests import Answers
 from assay.validation.results import between_outcome
 
 
@@ -47,48 +40,6 @@ class TableRowCountBetween(_MetricBetween):
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
         return self.outcome(table.rows)
-
-
-@dataclass
-class SumCount:
-    """Exact for integers (Python ints), pairwise-per-partition for floats."""
-
-    total: int | float = 0
-    count: int = 0
-
-
-@register
-class ColumnMeanBetween(_MetricBetween):
-    type = "expect_column_mean_to_be_between"
-    kept_as = "mean"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.kw.column,)
-
-    def empty(self) -> SumCount:
-        return SumCount()
-
-    def partial(self, part: Any, answers: Answers) -> SumCount:
-        require_columns(part, self.columns)
-        values = part[self.kw.column]
-        kind = str(values.dtype).lower()
-        if kind.startswith("bool"):  # GE averages booleans as 0/1
-            kind = "int"
-        if not kind.startswith(("int", "uint", "float")):
-            raise ExpectationError(f"Cannot perform reduction 'mean' with {values.dtype} dtype")
-        count = int(values.count())
-        if count == 0:
-            return SumCount()
-        total = values.sum()
-        return SumCount(int(total) if kind.startswith(("int", "uint")) else float(total), count)
-
-    def merge(self, a: SumCount, b: SumCount) -> SumCount:
-        return SumCount(a.total + b.total, a.count + b.count)
-
-    def validate(self, partial: SumCount, table: Table) -> dict[str, Any]:
-        mean = partial.total / partial.count if partial.count else None
-        return self.outcome(mean)
 
 
 class ColumnToExistParams(Params):

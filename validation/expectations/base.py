@@ -46,6 +46,9 @@ class Expectation(ABC):
     type: ClassVar[str]
     params: ClassVar[type[Params]] = Params  # the model of its kwargs
     row_level: ClassVar[bool] = False
+    # whether it compares or adds its columns' values as numbers (or timestamps): on a
+    # column of text it can only raise, so a spec is refused for it (``gate_columns``)
+    numeric: ClassVar[bool] = False
     # the statistic its partial is (``min``, ``value_counts``...), kept beside a published
     # version; None: it needs only the table's rows and columns, or is row-level
     kept_as: ClassVar[str | None] = None

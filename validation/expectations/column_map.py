@@ -51,12 +51,13 @@ class NotNull(ColumnMapExpectation):
         return part[self.column].isna()
 
 
-def set_for_column(values: Any, value_set: tuple[Any, ...]) -> list[Any]:
+def set_for_column(values: Any, value_set: tuple[Any, ...], parse_dates: bool) -> list[Any]:
     """The members of ``value_set`` that can equal a value of ``values``, as pandas' ``isin``
     compares them: numbers for a numeric column, strings for a string one (cuDF refuses a
     list of mixed types; pandas simply never matches the others). For datetime columns,
-    GE's ``parse_value_set``: strings parsed by dateutil (a naive result then matches
-    nothing in a tz-aware column); an unparseable one is an error."""
+    with ``parse_dates`` GE's ``parse_value_set``: strings parsed by dateutil (a naive
+    result then matches nothing in a tz-aware column; an unparseable one is an error);
+    without, GE's raw ``isin``, where no string or number equals a timestamp."""
     dtype = values.dtype
     if is_string_like(values):
         return [v for v in value_set if isinstance(v, str)]
@@ -64,6 +65,8 @@ def set_for_column(values: Any, value_set: tuple[Any, ...]) -> list[Any]:
         return [v for v in value_set if isinstance(v, numbers.Number)]
     if not pd.api.types.is_datetime64_any_dtype(dtype):
         return list(value_set)
+    if not parse_dates:
+        return []
     from dateutil.parser import ParserError, parse
 
     try:
@@ -78,12 +81,15 @@ class ValueSetParams(ColumnMapParams):
 
 @register
 class InSet(ColumnMapExpectation):
+    """GE 1.24 compares a timestamp column with the raw value set (only not_in_set parses
+    dates), so on a timestamp column every value is unexpected."""
+
     type = "expect_column_values_to_be_in_set"
     params = ValueSetParams
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
-        return ~values.isin(set_for_column(values, self.kw.value_set))
+        return ~values.isin(set_for_column(values, self.kw.value_set, parse_dates=False))
 
 
 class _BoundedParams(ColumnMapParams, StrictBounds[B], Generic[B]):
@@ -110,13 +116,27 @@ class _Bounded(ColumnMapExpectation):
         return between(values, kw.min_value, kw.max_value, kw.strict_min, kw.strict_max)
 
 
+def _compared_as_a_column(dtype: Any) -> bool:
+    """Whether GE compares the whole column with the bounds (numpy int64 and float64,
+    zoned or nanosecond timestamps); it compares any other column value by value."""
+    return dtype in (int, float) or isinstance(dtype, pd.DatetimeTZDtype) or \
+        pd.api.types.is_datetime64_ns_dtype(dtype)
+
+
 @register
 class ValuesBetween(_Bounded):
+    """A bound GE cannot compare with the values (a date for timestamps) raises; where GE
+    compares value by value, only when there is a non-null value to compare."""
+
     type = "expect_column_values_to_be_between"
+    numeric = True
     params = ValuesBetweenParams
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        return ~self.inside(part[self.column])
+        values = part[self.column]
+        if not _compared_as_a_column(values.dtype) and not bool(values.notna().any()):
+            return values.isna() & False
+        return ~self.inside(values)
 
 
 @register

@@ -43,7 +43,7 @@ from assay.validation.expectations.fields import (
     TypeName,
     non_empty,
 )
-from assay.validation.expectations.frames import all_rows
+from assay.validation.expectations.frames import all_rows, plain_dtype
 from assay.validation.expectations.params import ColumnMapParams
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
@@ -75,7 +75,7 @@ class NotInSet(ColumnMapExpectation):
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
-        return values.isin(set_for_column(values, self.kw.value_set))
+        return values.isin(set_for_column(values, self.kw.value_set, parse_dates=True))
 
 
 def _search(values: Any, pattern: str, flags: int = 0) -> Any:
@@ -259,7 +259,9 @@ def _dtypes_module() -> Any:
 
 
 class _ColumnType(Expectation):
-    """GE's pandas dtype check; the partial is the outcome, every partition has the same."""
+    """GE's pandas dtype check on the dtype GE's users would load: the pipeline's nullable
+    ints and booleans read as numpy's (``frames.plain_dtype``), so a plain int64 column
+    passes ``int64``. The partial is the dtype and whether a null was seen."""
 
     params: ClassVar[type[ColumnMapParams]] = ColumnMapParams
 
@@ -274,9 +276,22 @@ class _ColumnType(Expectation):
     def outcome(self, dtype: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    def partial(self, part: Any, answers: Answers) -> dict[str, Any]:
+    def partial(self, part: Any, answers: Answers) -> tuple[Any, bool]:
+        """The column's dtype and whether this partition holds a null."""
         require_columns(part, self.columns)
-        dtype = host_dtype(part[self.kw.column])
+        values = part[self.kw.column]
+        return host_dtype(values), bool(values.isna().any())
+
+    def merge(self, a: tuple[Any, bool] | None, b: tuple[Any, bool] | None) -> Any:
+        if a is None or b is None:
+            return b if a is None else a
+        return a[0], a[1] or b[1]
+
+    def validate(self, partial: tuple[Any, bool] | None, table: Table) -> dict[str, Any]:
+        """GE's check of the dtype pandas' defaults give the column (``plain_dtype``)."""
+        if partial is None:
+            return {"success": False, "result": {}}  # no partition saw the table
+        dtype = plain_dtype(*partial)
         if dtype.type.__name__ == "object_" and self.per_value():
             raise ExpectationError(
                 f'column "{self.kw.column}" has dtype object: GE checks each value\'s '
@@ -286,12 +301,6 @@ class _ColumnType(Expectation):
             return self.outcome(dtype)
         except (SyntaxError, ValueError) as exc:  # as GE: np.dtype("(int,3)"), pd.Timedelta()
             raise ExpectationError(f"{type(exc).__name__}: {exc}") from exc
-
-    def merge(self, a: Any, b: Any) -> Any:
-        return a if a is not None else b
-
-    def validate(self, partial: dict[str, Any], table: Table) -> dict[str, Any]:
-        return partial
 
 
 class OfTypeParams(ColumnMapParams):

@@ -11,8 +11,10 @@ One pass, no shuffle, no sampling.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, Field
 
@@ -75,9 +77,9 @@ class _CountsExpectation(Expectation):
         return merge_counts(a, b)
 
 
-def _not_datetime(values: Any) -> None:
+def _not_period(values: Any) -> None:
     kind = str(values.dtype).lower()
-    if kind.startswith(("datetime", "timedelta", "period")):
+    if kind.startswith(("timedelta", "period")):
         raise ExpectationError(f"{values.dtype} columns are not evaluated natively")
 
 
@@ -125,15 +127,19 @@ class ColumnMostCommonValueInSet(_CountsExpectation):
     params = MostCommonParams
 
     def check_dtype(self, values: Any) -> None:
-        _not_datetime(values)
+        _not_period(values)
 
     def validate(self, partial: Counts | None, table: Table) -> dict[str, Any]:
         modes: list[Any] = []
         if partial is not None and len(partial):
-            modes = sorted(partial[partial == partial.max()].index.tolist())
+            top = partial[partial == partial.max()].sort_index()
+            # GE takes ``column.mode().values``: numpy datetime64 (UTC) for timestamps,
+            # which equal no value of a JSON value set
+            modes = list(pd.Series(top.index).values)
         hits = len(set(self.kw.value_set).intersection(modes))
         success = hits > 0 if self.kw.ties_okay else len(modes) == 1 and hits == 1
-        return {"success": success, "result": {"observed_value": jsonable(modes)}}
+        observed = [str(m) if isinstance(m, np.datetime64) else m for m in modes]
+        return {"success": success, "result": {"observed_value": jsonable(observed)}}
 
 
 def _sorted_or_not(values: list[Any]) -> list[Any]:
@@ -143,22 +149,42 @@ def _sorted_or_not(values: list[Any]) -> list[Any]:
         return values
 
 
+def _coerced(value_set: tuple[Any, ...], distinct: set[Any]) -> set[Any]:
+    """GE's ``_coerce_value_set_to_column_type``: against timestamps, strings parsed by
+    dateutil (one it cannot parse stays a string); otherwise the set as given."""
+    if not distinct or not isinstance(next(iter(distinct)), dt.datetime):
+        return set(value_set)
+    from dateutil.parser import parse
+
+    def coerce(value: Any) -> Any:
+        try:
+            return parse(value) if isinstance(value, str) else value
+        except ValueError:
+            return value
+        except OverflowError as exc:
+            raise ExpectationError(f"value_set: {exc}") from None
+
+    return {coerce(v) for v in value_set}
+
+
 class _DistinctSet(_CountsExpectation):
     """GE 1.24 compares Python sets of distinct values (so 1 == 1.0 == True); observed null."""
 
     params = ColumnValueSetParams
 
     def check_dtype(self, values: Any) -> None:
-        _not_datetime(values)  # GE coerces the value set to datetimes first: not ported
+        _not_period(values)
 
     def unexpected(self, partial: Counts | None) -> dict[str, Any]:
-        extra = distinct_set(partial) - set(self.kw.value_set)
+        distinct = distinct_set(partial)
+        extra = distinct - _coerced(self.kw.value_set, distinct)
         listed = _sorted_or_not(list(extra))[:MAX_DISTINCT_VALUES]
         return {"unexpected_count": len(extra), "partial_unexpected_list": jsonable(listed)}
 
     def missing(self, partial: Counts | None) -> dict[str, Any]:
         # GE lists the set difference in set order (unsorted), as here
-        absent = set(self.kw.value_set) - distinct_set(partial)
+        distinct = distinct_set(partial)
+        absent = _coerced(self.kw.value_set, distinct) - distinct
         return {"missing_count": len(absent), "partial_missing_list": jsonable(list(absent))[:20]}
 
 

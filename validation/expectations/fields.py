@@ -39,15 +39,26 @@ def _fraction(value: int | float) -> int | float:
     return value
 
 
+_DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+
+
 def _comparable(value: Any) -> float | dt.datetime | dt.date:
-    """A number, or an ISO 8601 date/time string, parsed as GE parses it."""
+    """A number, or a string parsed as GE's pydantic model parses it (its ``Comparable``
+    union, in order): a number's text is a float, ``YYYY-MM-DD`` a date (which a timestamp
+    never compares with), anything else ISO 8601 a datetime."""
     if isinstance(value, str):
-        for parse in (dt.datetime.fromisoformat, dt.date.fromisoformat):
-            try:
-                return parse(value)
-            except ValueError:
-                continue
-        raise ValueError(f"expected a number or an ISO 8601 date/time, got {value!r}")
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            if _DATE_ONLY.fullmatch(value):
+                return dt.date.fromisoformat(value)
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"expected a number or an ISO 8601 date/time, got {value!r}"
+            ) from None
     return float(_number(value))
 
 

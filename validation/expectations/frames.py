@@ -4,11 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from assay.transforms.frame import array_module, array_values, hash_rows, to_host, to_pandas
 from assay.transforms.masks import as_mask
 
 Column = Any  # pandas.Series or cudf.Series
 Frame = Any
+
+# The pipeline holds int and bool columns in pandas' nullable dtypes; GE's users load the
+# same values with pandas' defaults (read_csv, Parquet's to_pandas): numpy ints and bools,
+# floats with NaN or objects where a value is missing. GE's answer is the answer on those.
+def plain_dtype(dtype: Any, has_nulls: bool) -> Any:
+    """The dtype pandas' defaults give a column of ``dtype`` (with or without nulls). Ints
+    and booleans with a null are nullable ones (cuDF names them as numpy's)."""
+    name = str(dtype)
+    lower = name.lower()
+    if lower.startswith(("int", "uint")):
+        return np.dtype("float64" if has_nulls else lower)
+    if lower in ("bool", "boolean"):
+        return np.dtype(object if has_nulls else bool)
+    if name.startswith("Float"):
+        return np.dtype(lower)  # NaN where a value is missing
+    return dtype
+
+
+def plain_view(frame: Frame) -> Frame:
+    """``frame`` with its nullable int, float and bool columns in pandas' default dtypes."""
+    casts = {}
+    for column, dtype in frame.dtypes.items():
+        plain = plain_dtype(dtype, bool(frame[column].isna().any()))
+        if plain != dtype:
+            casts[column] = frame[column].astype(plain) if plain.kind != "O" else \
+                frame[column].astype(object).where(frame[column].notna(), None)
+    return frame.assign(**casts) if casts else frame
 
 
 def all_rows(values: Column) -> Column:

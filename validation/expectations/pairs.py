@@ -3,8 +3,9 @@
 
 GE evaluates the condition on the rows ``ignore_row_if`` keeps (it drops the others first),
 so the kernels do the same: the condition is computed on those rows only and spread back
-over the partition. Where the condition holds a null (a nullable dtype meeting a null),
-GE's engine raises ("boolean value of NA is ambiguous"); so does this one.
+over the partition. The rows are seen as GE's users load them (``frames.plain_view``):
+a nullable int meeting a NaN compares as numbers do, where on pandas' nullable dtypes
+GE's engine would raise "boolean value of NA is ambiguous".
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, PlainValidator, model_validator
 
 from assay.transforms.masks import as_mask
-from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.fields import ColumnName, Flag, Mostly, Number, scalars
-from assay.validation.expectations.frames import all_rows, expand, head_records, head_values
+from assay.validation.expectations.frames import (
+    all_rows,
+    expand,
+    head_records,
+    head_values,
+    plain_view,
+)
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import Conditional, MulticolumnParams
 from assay.validation.expectations.registry import register
@@ -31,17 +37,6 @@ Frame = Any
 # ignore_row_if: which of the columns must be missing for a row to be skipped
 _PAIR_MODES = {"both_values_are_missing": "all", "either_value_is_missing": "any", "neither": None}
 _LIST_MODES = {"all_values_are_missing": "all", "any_value_is_missing": "any", "never": None}
-
-
-_MASKED = ("Int", "UInt", "Float", "boolean")
-
-
-def _masked(rows: Frame) -> bool:
-    """Whether a column is a pandas masked numeric/boolean: where such a column meets a null
-    the condition is null and GE's engine raises. Strings are not counted: Dask turns every
-    string column into a masked one, while GE (pandas' default ``str``) compares a null as
-    False, which is how a null condition is read here."""
-    return any(str(dtype).startswith(_MASKED) for dtype in rows.dtypes)
 
 
 class RecordExpectation(MapExpectation):
@@ -66,11 +61,8 @@ class RecordExpectation(MapExpectation):
 
     def unexpected(self, part: Frame, answers: Answers) -> Column:
         considered = self.considered(part)
-        rows = part[self.distinct_columns][considered.values]
-        holds = self.holds(rows)
-        if _masked(rows) and bool(holds.isna().any()):
-            raise ExpectationError("boolean value of NA is ambiguous")
-        return expand(~as_mask(holds), considered)
+        rows = plain_view(part[self.distinct_columns][considered.values])
+        return expand(~as_mask(self.holds(rows)), considered)
 
     def sample(self, part: Frame, rows: Column) -> list[Any]:
         return head_records(part[self.distinct_columns], rows, PARTIAL_UNEXPECTED_COUNT)
@@ -189,10 +181,11 @@ class MulticolumnExpectation(RecordExpectation):
 
 
 def _null_kind(dtype: Any) -> str:
-    """The null GE's pandas frame holds for a dtype (strings read as pandas' NaN ``str``)."""
+    """The null GE's pandas frame holds for a dtype (strings read as pandas' NaN ``str``,
+    missing booleans as None)."""
     name = str(dtype)
-    if name.startswith(_MASKED):
-        return "NA"
+    if name == "object":
+        return "None"
     return "NaT" if name.startswith("datetime") else "NaN"
 
 
@@ -241,6 +234,7 @@ class SumParams(MulticolumnParams):
 @register
 class MulticolumnSumEqual(MulticolumnExpectation):
     type = "expect_multicolumn_sum_to_equal"
+    numeric = True
     params = SumParams
 
     def holds(self, rows: Frame) -> Column:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import pandas as pd
+from pandas.api.types import is_datetime64_any_dtype
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -18,8 +20,8 @@ from pydantic import (
 
 from assay.validation.expectations.base import ExpectationError, Table
 from assay.validation.expectations.distinct import Counts, _CountsBetween, _CountsExpectation
-from assay.validation.expectations.fields import Fraction, Number
-from assay.validation.expectations.params import ColumnParams, ordered
+from assay.validation.expectations.fields import Comparable, Fraction, Number
+from assay.validation.expectations.params import ColumnParams, StrictBounds, ordered
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.statistics import numeric_kind
 
@@ -68,16 +70,36 @@ class OrderStatistics:
             return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
 
 
+def _timestamp_median(counts: Counts) -> Any:
+    """pandas' median of timestamps: numpy's median of their integer ticks, truncated
+    toward zero, in the column's unit and zone; NaT without values (GE compares it)."""
+    index = counts.index
+    ticks = OrderStatistics(pd.Series(counts.to_numpy(), index=index.asi8)).median()
+    if ticks is None:
+        return pd.NaT
+    return pd.Timestamp(int(ticks), unit=index.unit, tz=index.tz)
+
+
+class MedianBounds(ColumnParams, StrictBounds[Comparable]):
+    """Numbers, or ISO 8601 dates/times for a timestamp column (GE's ``Comparable``)."""
+
+
 @register
 class ColumnMedianBetween(_CountsBetween):
-    """Exact median from the merged value counts (see the module docstring)."""
+    """Exact median from the merged value counts (see the module docstring); a timestamp
+    column's is a timestamp, compared with ISO bounds as GE compares them."""
 
     type = "expect_column_median_to_be_between"
+    params = MedianBounds
+    numeric = True
 
     def check_dtype(self, values: Any) -> None:
-        numeric_kind(values, "median")
+        if not is_datetime64_any_dtype(values.dtype):
+            numeric_kind(values, "median")
 
     def validate(self, partial: Counts | None, table: Table) -> dict[str, Any]:
+        if partial is not None and is_datetime64_any_dtype(partial.index.dtype):
+            return self.outcome(_timestamp_median(partial))
         median = None if partial is None else OrderStatistics(partial).median()
         return self.outcome(median)
 
@@ -113,8 +135,9 @@ class QuantileRanges(BaseModel):
 
 
 def _nearest_if_false(value: Any) -> Any:
-    """GE: false means 'nearest'."""
-    return "nearest" if value is False else value
+    """GE reads a false value (false, 0, 0.0, "") as its default 'nearest': the exact
+    method, a value of the column."""
+    return "nearest" if isinstance(value, bool | int | float | str) and not value else value
 
 
 Interpolation = Annotated[
@@ -136,7 +159,7 @@ def _in_range(value: Any, low: Any, high: Any) -> bool:
 class QuantileParams(ColumnParams):
     quantile_ranges: QuantileRanges = Field(description="the quantiles and their ranges")
     allow_relative_error: Interpolation = Field(
-        "nearest", description="the interpolation between values (false: nearest)"
+        "nearest", description="the interpolation between values (false or 0: nearest)"
     )
 
 
@@ -149,6 +172,7 @@ class ColumnQuantileValuesBetween(_CountsExpectation):
     """
 
     type = "expect_column_quantile_values_to_be_between"
+    numeric = True
     params = QuantileParams
 
     def check_dtype(self, values: Any) -> None:

@@ -1,8 +1,10 @@
-"""Column statistics from constant-size partials: min, max, sum, sample stdev, non-null share.
+"""Column statistics from constant-size partials: min, max, sum, mean, sample stdev, non-null
+share.
 
 GE's pandas engine drops nulls (None, NaN, NA) first, then reduces; a column with nothing
-left has no min/max/stdev (observed null, failed) but a sum of 0. Only numeric and boolean
-columns are evaluated natively; other dtypes report an evaluation error.
+left has no min/max/stdev (observed null, failed) but a sum of 0. Numeric and boolean columns
+are evaluated natively, and timestamps for min and max; other dtypes report an evaluation
+error.
 """
 
 from __future__ import annotations
@@ -11,8 +13,14 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from assay.validation.expectations.aggregate import SumCount, _MetricBetween
+import pandas as pd
+from pandas.api.types import is_datetime64_any_dtype
+
+from assay.validation.expectations.aggregate import _MetricBetween
 from assay.validation.expectations.base import ExpectationError, Table, require_columns
+from assay.validation.expectations.exact import SumCount, exact_sum
+from assay.validation.expectations.fields import Comparable
+from assay.validation.expectations.params import ColumnParams, StrictBounds
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 from assay.validation.expectations.shared import shared
@@ -40,6 +48,7 @@ def present_values(part: Any, column: str) -> Any:
 
 class _ColumnStatistic(_MetricBetween):
     reduction: ClassVar[str] = ""
+    numeric = True
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -52,22 +61,33 @@ class _ColumnStatistic(_MetricBetween):
         return present_values(part, self.kw.column), kind
 
 
-class _Extreme(_ColumnStatistic):
-    """min or max: the partial is the partition's extreme as a Python scalar, None if empty."""
+class ExtremeBounds(ColumnParams, StrictBounds[Comparable]):
+    """Numbers, or ISO 8601 dates/times for a timestamp column (GE's ``Comparable``)."""
 
+
+class _Extreme(_ColumnStatistic):
+    """min or max: the partial is the partition's extreme as a Python scalar (a Timestamp
+    for a timestamp column), None if empty (NaT for a timestamp column, which GE compares).
+    A bound that cannot be compared with it (a date or a number for a timestamp, naive
+    against zoned) raises there, as in GE."""
+
+    params = ExtremeBounds
     pick: ClassVar[Any] = min
 
     def partial(self, part: Any, answers: Answers) -> Any:
         require_columns(part, self.columns)
-        if len(present_values(part, self.kw.column)) == 0:
-            return None  # GE: no values, observed null, whatever the dtype
+        present = present_values(part, self.kw.column)
+        if is_datetime64_any_dtype(present.dtype):  # no values: NaT, which GE compares
+            return getattr(present, self.reduction)()
+        if len(present) == 0:
+            return None  # GE: no values, observed null
         values, kind = self.values(part)
         value = scalar(getattr(values, self.reduction)())
         return bool(value) if kind == "bool" else value
 
     def merge(self, a: Any, b: Any) -> Any:
-        if a is None or b is None:
-            return b if a is None else a
+        if a is None or a is pd.NaT or b is None or b is pd.NaT:
+            return b if a is None or a is pd.NaT else a
         return type(self).pick(a, b)
 
     def validate(self, partial: Any, table: Table) -> dict[str, Any]:
@@ -90,36 +110,58 @@ class ColumnMaxBetween(_Extreme):
     pick = max
 
 
-@register
-class ColumnSumBetween(_ColumnStatistic):
-    """Exact for integers and booleans (Python ints); floats add per-partition sums."""
-
-    type = "expect_column_sum_to_be_between"
-    reduction = "sum"
-    kept_as = "sum"
+class _ExactSum(_ColumnStatistic):
+    """The partial is the exact sum and count (``exact``): the same for any partitioning."""
 
     def empty(self) -> SumCount:
         return SumCount()
 
     def partial(self, part: Any, answers: Answers) -> SumCount:
         values, kind = self.values(part)
-        total = scalar(values.sum()) if len(values) else 0
-        return SumCount(float(total) if kind == "float" else int(total), len(values))
+        return exact_sum(values, kind)
 
     def merge(self, a: SumCount, b: SumCount) -> SumCount:
-        return SumCount(a.total + b.total, a.count + b.count)
+        return a + b
+
+
+@register
+class ColumnSumBetween(_ExactSum):
+    """A sum of no values is 0, as GE's."""
+
+    type = "expect_column_sum_to_be_between"
+    reduction = "sum"
+    kept_as = "sum"
 
     def validate(self, partial: SumCount, table: Table) -> dict[str, Any]:
-        return self.outcome(partial.total)
+        return self.outcome(partial.sum())
+
+
+@register
+class ColumnMeanBetween(_ExactSum):
+    """Booleans average as 0/1, as GE's; no values: observed null."""
+
+    type = "expect_column_mean_to_be_between"
+    reduction = "mean"
+    kept_as = "mean"
+
+    def validate(self, partial: SumCount, table: Table) -> dict[str, Any]:
+        return self.outcome(partial.mean())
 
 
 @dataclass
 class Moments:
-    """Count, mean and sum of squared deviations (Chan et al.'s parallel update)."""
+    """Count, sum of squared deviations from the mean (Chan et al.'s parallel update) and
+    the exact sum (``SumCount``'s float ``total`` and ``infinite``): each mean is the exact
+    one, so no grouping of partitions overflows or rounds it differently."""
 
     count: int = 0
-    mean: float = 0.0
     m2: float = 0.0
+    total: int = 0
+    infinite: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return SumCount(self.total, self.count, True, self.infinite).mean() or 0.0
 
 
 @register
@@ -137,19 +179,18 @@ class ColumnStdevBetween(_ColumnStatistic):
         values, _ = self.values(part)
         if len(values) == 0:
             return Moments()
-        values = values.astype("float64")
-        mean = scalar(values.mean())
-        m2 = ((values - mean) ** 2).sum(skipna=False)  # inf - inf poisons it, as in pandas
-        return Moments(len(values), float(mean), float(scalar(m2)))
+        values = values.astype("float64")  # as pandas' std: ints and bools in float64
+        sums = exact_sum(values, "float")
+        m2 = ((values - sums.mean()) ** 2).sum(skipna=False)  # inf - inf poisons it, as in pandas
+        return Moments(len(values), float(scalar(m2)), sums.total, sums.infinite)
 
     def merge(self, a: Moments, b: Moments) -> Moments:
         if not a.count or not b.count:
             return b if not a.count else a
         count = a.count + b.count
         delta = b.mean - a.mean
-        mean = a.mean + delta * b.count / count
-        m2 = a.m2 + b.m2 + delta * delta * a.count * b.count / count
-        return Moments(count, mean, m2)
+        m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / count)
+        return Moments(count, m2, a.total + b.total, a.infinite + b.infinite)
 
     def validate(self, partial: Moments, table: Table) -> dict[str, Any]:
         if partial.count < 2 or math.isnan(partial.m2):
