@@ -197,7 +197,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("ASSAY_DATA_DIR", str(args.out / "data-dir"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")  # as the CLI
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     kit.register_faulty_filesystems()
