@@ -48,15 +48,15 @@ def inspect(dataset: DatasetArgument, verbose: VerboseOption = False) -> None:
     """List a dataset's versions: when, how each came (run, mode, uploads), rows, gates."""
     from assay.flows.cli import _exit_codes
 
-    with _exit_codes(verbose), _pipe_may_close():
+    with _exit_codes(verbose), pipe_may_close():
         from assay.pipelines.table_versions import list_versions
 
         versions = list_versions(dataset)
         latest = versions[-1].version
-        _show(f"versions of {dataset}",
-              ["version", "committed (UTC)", "how it came", "rows added", "rows",
-               "quarantined", "gates", ""],
-              [_version_row(v, latest) for v in versions], right={3, 4, 5})
+        show_table(f"versions of {dataset}",
+                   ["version", "committed (UTC)", "how it came", "rows added", "rows",
+                    "quarantined", "gates", ""],
+                   [_version_row(v, latest) for v in versions], right={3, 4, 5})
 
 
 @dataset_app.command()
@@ -73,7 +73,7 @@ def diff(
     """Compare two versions: rows added and removed, schema changes, column statistics."""
     from assay.flows.cli import _exit_codes
 
-    with _exit_codes(verbose), _pipe_may_close():
+    with _exit_codes(verbose), pipe_may_close():
         from assay.pipelines.table_diff import diff_versions
 
         _print_diff(dataset, diff_versions(dataset, a, b))
@@ -108,7 +108,7 @@ def vacuum(
             _fail(f"--older-than {older_than}: not an age (a number and s, m, h, d or w: 7d)")
             raise typer.Exit(EXIT_INVALID_SPEC)
         age = timedelta(**{_UNITS[match[2]]: int(match[1])})
-    with _exit_codes(verbose), _pipe_may_close():
+    with _exit_codes(verbose), pipe_may_close():
         from assay.pipelines.retention import vacuum as vacuum_table
 
         plan = vacuum_table(dataset, keep=keep, older_than=age, dry_run=dry_run)
@@ -129,7 +129,7 @@ def convert(dataset: DatasetArgument, verbose: VerboseOption = False) -> None:
     finish a conversion that stopped. Holds the dataset's lock, as runs do."""
     from assay.flows.cli import _exit_codes
 
-    with _exit_codes(verbose), _pipe_may_close():
+    with _exit_codes(verbose), pipe_may_close():
         from assay.pipelines.legacy import convert as convert_dataset
 
         done = convert_dataset(dataset)
@@ -146,7 +146,7 @@ def convert(dataset: DatasetArgument, verbose: VerboseOption = False) -> None:
 
 
 @contextmanager
-def _pipe_may_close() -> Iterator[None]:
+def pipe_may_close() -> Iterator[None]:
     """A reader that stops early (``assay diff ... | head``) ends the output, quietly: what
     is left to print goes to /dev/null, as Python's docs advise for SIGPIPE."""
     try:
@@ -199,7 +199,7 @@ def _print_diff(dataset: str, found: TableDiff) -> None:
             if cells != ("-", "-"):  # a statistic neither version has (a string's mean)
                 rows.append([first, label, *cells, "changed" if cells[0] != cells[1] else ""])
                 first = ""
-    _show(f"columns, {a} against {b}", ["column", "statistic", a, b, ""], rows, right={2, 3})
+    show_table(f"columns, {a} against {b}", ["column", "statistic", a, b, ""], rows, right={2, 3})
 
 
 _STATS = ["type", "null rate", "mean", "min", "max", "distinct"]
@@ -231,7 +231,7 @@ def _span(versions: tuple[int, ...]) -> str:
     return f"versions {versions[0]} to {versions[-1]}"
 
 
-def _show(title: str, header: list[str], rows: list[list[str]], right: set[int]) -> None:
+def show_table(title: str, header: list[str], rows: list[list[str]], right: set[int]) -> None:
     """A rich table on a terminal wide enough for it; on a narrower one, each row as a block
     of ``column: value`` lines (nothing cut or folded mid-word); off a terminal, the title
     and aligned plain columns."""

@@ -65,17 +65,18 @@ def list_uploads(
 ) -> None:
     """List the uploads, oldest first: id, pipeline, name, state, version, last change."""
     from assay.flows.cli import _exit_codes
-    from assay.flows.dataset_commands import _pipe_may_close, _show
+    from assay.flows.dataset_commands import pipe_may_close, show_table
     from assay.pipelines.errors import SpecError
 
-    with _exit_codes(verbose), _pipe_may_close():
+    with _exit_codes(verbose), pipe_may_close():
         if state is not None and state not in STATES:
             raise SpecError(f"--state {state}: not a state; one of {', '.join(STATES)}")
         uploads = _ledger(data_dir).history(pipeline, state)
         rows = [[u.id, u.pipeline, u.name or "", u.state, u.version or "",
                  u.updated_at[:19].replace("T", " ")] for u in uploads]
-        _show(f"{len(rows)} upload(s)", ["id", "pipeline", "name", "state", "version",
-                                         "changed (UTC)"], rows, right={4})
+        show_table(f"{len(rows)} upload(s)",
+                   ["id", "pipeline", "name", "state", "version", "changed (UTC)"], rows,
+                   right={4})
 
 
 @uploads_app.command()

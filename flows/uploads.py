@@ -185,10 +185,11 @@ def _ingest_one(spec: PipelineSpec, ledger: Ledger, upload_id: str, run_inputs: 
         return None
     except Exception as exc:
         verdict = isinstance(exc, _VERDICTS)
+        state = "rejected" if verdict else "failed"
         reason = str(exc) if verdict else f"{type(exc).__name__}: {exc}"
-        ledger.finish(upload_id, "rejected" if verdict else "failed", reason=reason)
-        logger.error("%s %s: %s", label, "rejected" if verdict else "failed", reason)
-        report.not_ingested.append(f"{label}: {'rejected' if verdict else 'failed'}: {reason}")
+        ledger.finish(upload_id, state, reason=reason)
+        logger.error("%s %s: %s", label, state, reason)
+        report.not_ingested.append(f"{label}: {state}: {reason}")
         report.errors.append(exc)
         return None
     ledger.finish(upload_id, "published", version=str(summary.version))
