@@ -187,7 +187,11 @@ def scan(found: FoundFile, source_id: int, source: SourceSpec) -> InputFile:
                 chunk = following
         while hashing.read(_CHUNK):  # what the codec left after its stream
             pass
-    return InputFile(source_id, found, hashing.digest.hexdigest(), cutter.finish(size))
+    blocks = cutter.finish(size)
+    if csv and source.csv.header and blocks[0].first_line == 1 and blocks[0].reason:
+        raise UploadRejected(f"{found.url}: line 1, the header, is longer than "
+                             f"source.max_record_bytes ({source.max_record_bytes:,} bytes)")
+    return InputFile(source_id, found, hashing.digest.hexdigest(), blocks)
 
 
 def sniff(upload: InputFile, storage_options: dict[str, Any]) -> bytes:

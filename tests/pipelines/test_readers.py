@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from assay.pipelines.errors import UploadRejected
 from tests.pipelines.conftest import BASIC_SCHEMA, read_quarantine
 from tests.published import rows_of
 
@@ -191,6 +192,17 @@ def test_over_long_record_quarantined_unread(make_spec, uploads, run):
         assert row["_reasons"] == ["malformed: a record longer than 1,024 bytes "
                                    "(source.max_record_bytes)"]
         assert len(row["_record"]) == 1024 + len("...")
+
+
+def test_a_header_longer_than_the_record_limit_rejects_the_upload(make_spec, uploads, run):
+    """The header is no record to quarantine: an upload whose header passes
+    source.max_record_bytes is rejected in one line naming the file (the fuzz found it
+    quarantined as a row of line 1)."""
+    path = uploads("wide.csv", b"id,name,amount," + b"x" * 100 + b"\n1,a,1\n")
+    with pytest.raises(UploadRejected) as raised:
+        run(make_spec(source={"paths": ["uploads"], "max_record_bytes": 64}))
+    assert str(raised.value) == (f"{path}: line 1, the header, is longer than "
+                                 "source.max_record_bytes (64 bytes)")
 
 
 _READ_PEAK = """
