@@ -166,12 +166,12 @@ def full_sink(folder: Path, reference: Path) -> dict:
 def read_errors(folder: Path) -> dict:
     """Reads through a store that fails its next N opens, with the flow's real retry delay;
     the recovered run must equal the undisturbed run through the same store."""
-    import assay.flows.ingest
+    from assay.pipelines import retries
 
     uploads = f"flaky://{folder / 'uploads'}"
     spec = str(folder / "pipeline.yaml")
-    figures: dict[str, Any] = {"retries": assay.flows.ingest.IO_RETRIES,
-                               "retry_delay_s": assay.flows.ingest.IO_RETRY_DELAY_SECONDS}
+    figures: dict[str, Any] = {"retries": retries.IO_RETRIES,
+                               "retry_delay_s": retries.IO_RETRY_DELAY_SECONDS}
     for name, failures in (("undisturbed", 0), ("transient", 2), ("permanent", 10**6)):
         sink = folder / f"reads-{name}"
         kit.FlakyFileSystem.arm(failures)

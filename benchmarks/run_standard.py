@@ -5,11 +5,13 @@ subprocess, and measures its wall time and the peak memory of its whole process 
 RSS of the process and all its children, summed, polled every 50 ms: assay's Dask workers
 and Prefect's server are child processes, and a fair number has to include them). The row
 counts of all tools must agree, else the run fails. Also measured: ``assay run`` on a 10-row
-upload (fixed start-up cost) and assay's engine time as its own summary reports it.
+upload (fixed start-up cost; best of 3, with no Prefect server configured and against a
+running ``prefect server start``) and assay's engine time as its own summary reports it.
+The output ends with issue 15's targets, one PASS or FAIL line each.
 
-    python benchmarks/run_standard.py                   # 4M rows, every tool
-    python benchmarks/run_standard.py --rows 100000     # smoke run
-    python benchmarks/run_standard.py --tools duckdb,polars,pandas
+    python benchmarks/run_standard.py                          # 4M and 16M rows, every tool
+    python benchmarks/run_standard.py --rows 100000            # smoke run
+    python benchmarks/run_standard.py --rows 4000000 --tools assay,duckdb
 
 Summing RSS counts pages shared between processes more than once (a slight overestimate
 for multi-process tools); it is what the OOM killer and a container limit see, roughly.
@@ -190,9 +192,11 @@ def summary_times(stdout: str) -> tuple[float | None, dict[str, float]]:
 
 
 def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
-              options: tuple[str, ...] = (), spec: Path = JOB / "pipeline.yaml") -> Measured:
+              options: tuple[str, ...] = (), spec: Path = JOB / "pipeline.yaml",
+              env: dict[str, str] | None = None) -> Measured:
     """``assay run`` of the standard job (``spec``: a variant of its pipeline.yaml);
-    ``options`` are extra CLI options (``--backend``)."""
+    ``options`` are extra CLI options (``--backend``), ``env`` its environment (this
+    process's by default)."""
     target = out / name
     shutil.rmtree(target, ignore_errors=True)
     cmd = [
@@ -208,8 +212,9 @@ def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
         cmd += ["--workers", str(workers)]
     cmd += list(options)
     # a wide, plain terminal so the summary table is one parseable line per row
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    wall, peak, rc, stdout, stderr = measure(cmd, env)
+    plain = {**(os.environ if env is None else env),
+             "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    wall, peak, rc, stdout, stderr = measure(cmd, plain)
     result = Measured(name, wall, peak, rc)
     result.extra["stderr_tail"] = _tail(stderr, 20)  # e.g. the cuDF spilling line
     # host fallbacks and device failures of the cuDF backend, wherever they were logged
@@ -330,34 +335,32 @@ def chosen_tools(parser: argparse.ArgumentParser, value: str, known: tuple[str, 
     return tools
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=4_000_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--files", type=int, default=8)
-    parser.add_argument(
-        "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}"
-    )
-    parser.add_argument("--repeat", type=int, default=1, help="runs per tool; best wall kept")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="assay --workers (default: the spec's cluster.workers)",
-    )
-    parser.add_argument(
-        "--no-overhead", action="store_true", help="skip assay's 10-row fixed-cost run"
-    )
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        help="results file [benchmarks/out/standard_job-<rows>.json]",
-    )
-    args = parser.parse_args(argv)
-    tools = chosen_tools(parser, args.tools, TOOLS)
+FIXED_COST_RUNS = 3
 
-    data = ensure_data(args.rows, args.seed, args.files)
+
+def fixed_costs(out: Path, workers: int | None) -> dict[str, Measured]:
+    """``assay run`` on a 10-row upload, best of ``FIXED_COST_RUNS``: with no Prefect
+    server configured (an empty profile, no PREFECT_API_URL), and reporting to a running
+    ``prefect server start`` (not counted: it runs before and after)."""
+    from assay.flows.server import local_server
+
+    with tempfile.TemporaryDirectory() as scratch:
+        alone = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        alone["PREFECT_PROFILES_PATH"] = str(Path(scratch) / "no-profiles.toml")
+        costs = {"no server": best_of([
+            run_assay(tiny_upload(), out, workers, name="assay-10-rows", env=alone)
+            for _ in range(FIXED_COST_RUNS)])}
+        with local_server(Path(scratch)) as api_url:
+            served = {**alone, "PREFECT_API_URL": api_url}
+            costs["running server"] = best_of([
+                run_assay(tiny_upload(), out, workers, name="assay-10-rows", env=served)
+                for _ in range(FIXED_COST_RUNS)])
+    return costs
+
+
+def run_size(rows: int, args: argparse.Namespace, tools: list[str]) -> dict[str, Any]:
+    """Every tool on ``rows`` rows (best of ``--repeat``), printed and returned as JSON."""
+    data = ensure_data(rows, args.seed, args.files)
     out = BENCH / "out" / "standard_job"
     results: list[Measured] = []
     for tool in tools:
@@ -372,42 +375,117 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         results.append(best_of(runs))
-    overhead = None
-    if "assay" in tools and not args.no_overhead:
-        overhead = run_assay(tiny_upload(), out, args.workers, name="assay-10-rows")
-
     problems = disagreements(results)
-    print(f"\nstandard job, {args.rows:,} rows in {args.files} CSV files, {os.cpu_count()} CPUs\n")
-    print(table(results, args.rows))
-    if overhead is not None:
-        state = "" if overhead.error is None else f" FAILED: {overhead.error.splitlines()[-1]}"
-        engine = f", engine {overhead.engine_s:.2f} s" if overhead.engine_s else ""
-        print(
-            f"assay fixed cost (10-row upload): {overhead.wall_s:.2f} s wall{engine}, "
-            f"{overhead.peak_mib:.0f} MiB peak{state}"
-        )
+    print(f"\nstandard job, {rows:,} rows in {args.files} CSV files, {os.cpu_count()} CPUs\n")
+    print(table(results, rows))
     for r in results:
         if r.error:
             print(f"\n{r.tool} failed:\n{r.error}", file=sys.stderr)
     for line in problems:
         print(f"DISAGREE: {line}", file=sys.stderr)
+    return {"rows": rows, "results": results, "agree": not problems}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def targets(sizes: list[dict[str, Any]], fixed: dict[str, Measured]
+            ) -> list[tuple[str, float | None, float, str]]:
+    """Issue 15's targets as (what, measured, limit, unit): met when measured <= limit;
+    None when this run did not measure it."""
+    lines: list[tuple[str, float | None, float, str]] = []
+    per_row: dict[int, float] = {}
+    for size in sizes:
+        got = {r.tool: r for r in size["results"] if r.error is None}
+        assay, duckdb, polars = got.get("assay"), got.get("duckdb"), got.get("polars")
+        label = f"{size['rows'] / 1e6:g}M rows"
+        lines += [
+            (f"{label}: whole assay run / DuckDB, wall", _ratio(
+                assay and assay.wall_s, duckdb and duckdb.wall_s), 1.0, "x"),
+            (f"{label}: assay engine / Polars, wall", _ratio(
+                assay and assay.engine_s, polars and polars.wall_s), 1.3, "x"),
+            (f"{label}: assay peak memory / DuckDB's", _ratio(
+                assay and assay.peak_mib, duckdb and duckdb.peak_mib), 1.0, "x"),
+        ]
+        if assay is not None:
+            per_row[size["rows"]] = assay.wall_s / size["rows"]
+    if len(per_row) > 1:
+        small, large = min(per_row), max(per_row)
+        lines.append((f"assay time per row, {large / 1e6:g}M / {small / 1e6:g}M rows",
+                      per_row[large] / per_row[small], 1.1, "x"))
+    for mode, limit in (("no server", 2.0), ("running server", 1.5)):
+        measured = fixed.get(mode)
+        ok = measured is not None and measured.error is None
+        lines.append((f"fixed cost, 10 rows, {mode}", measured.wall_s if ok else None,
+                      limit, "s"))
+    return lines
+
+
+def print_targets(lines: list[tuple[str, float | None, float, str]]) -> None:
+    print("\nissue 15 targets:")
+    for what, measured, limit, unit in lines:
+        if measured is None:
+            print(f"  n/a   {what} (not measured in this run)")
+        else:
+            verdict = "PASS" if measured <= limit else "FAIL"
+            print(f"  {verdict}  {what}: {measured:.2f}{unit} (target <= {limit:g}{unit})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="4000000,16000000",
+                        help="comma-separated sizes, each run with every tool")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tool; best wall kept")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="assay --workers (default: the spec's cluster.workers)",
+    )
+    parser.add_argument(
+        "--no-overhead", action="store_true", help="skip assay's 10-row fixed-cost runs"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="results file [benchmarks/out/standard_job-<rows>.json]",
+    )
+    args = parser.parse_args(argv)
+    tools = chosen_tools(parser, args.tools, TOOLS)
+    sizes = [run_size(int(rows), args, tools) for rows in args.rows.split(",")]
+    fixed = {} if "assay" not in tools or args.no_overhead else fixed_costs(
+        BENCH / "out" / "standard_job", args.workers)
+    for mode, overhead in fixed.items():
+        state = "" if overhead.error is None else f" FAILED: {overhead.error.splitlines()[-1]}"
+        engine = f", engine {overhead.engine_s:.2f} s" if overhead.engine_s else ""
+        print(f"assay fixed cost (10-row upload, {mode}): {overhead.wall_s:.2f} s wall "
+              f"{overhead.extra['walls_s']}{engine}, {overhead.peak_mib:.0f} MiB peak{state}")
+    verdicts = targets(sizes, fixed)
+    print_targets(verdicts)
 
     report = {
         "job": "standard",
-        "rows": args.rows,
         "seed": args.seed,
         "files": args.files,
         "repeat": args.repeat,
         "environment": environment(),
-        "results": [asdict(r) for r in results],
-        "assay_fixed_cost": asdict(overhead) if overhead else None,
-        "agree": not problems,
+        "sizes": [{**size, "results": [asdict(r) for r in size["results"]]} for size in sizes],
+        "assay_fixed_cost": {mode: asdict(m) for mode, m in fixed.items()},
+        "targets": [{"what": w, "measured": m, "limit": lim, "unit": u}
+                    for w, m, lim, u in verdicts],
     }
-    path = args.json or BENCH / "out" / f"standard_job-{args.rows}.json"
+    path = args.json or BENCH / "out" / f"standard_job-{args.rows.replace(',', '+')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nresults: {path}")
-    failed = problems or any(r.error for r in results)
+    failed = any(not size["agree"] or any(r.error for r in size["results"]) for size in sizes)
     return 1 if failed else 0
 
 

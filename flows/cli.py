@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,6 +34,7 @@ from rich.table import Table
 
 from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
+from assay.flows.prefect_api import ApiUrlProbe
 from assay.flows.upload_commands import uploads_app
 from assay.pipelines.backend import BackendChoice
 from assay.pipelines.errors import EXIT_INTERNAL, AssayError, Unavailable
@@ -97,9 +98,10 @@ def _configure_prefect(verbose: bool) -> None:
     server keeps; call before importing Prefect.
 
     Prefect reads its settings and configures logging when first imported, so the variables
-    are set before ``assay.flows.ingest`` is imported (a value the user set wins). Without
-    PREFECT_API_URL, Prefect runs the flow against a temporary local server (its ephemeral
-    mode: no prompt, stopped at exit); with it set, runs and logs go to that server.
+    are set before ``assay.flows.ingest`` is imported (a value the user set wins). With
+    ``--prefect`` and no PREFECT_API_URL, Prefect runs the flow against a temporary local
+    server (its ephemeral mode: no prompt, stopped at exit); with it set, runs and logs go
+    to that server.
     """
     if "prefect" in sys.modules:
         return
@@ -126,22 +128,26 @@ class _HideRunFailures(logging.Filter):
         )
 
 
-def _quiet_console() -> None:
+def _quiet_console(as_flow: bool) -> None:
     """Without --verbose the console shows warnings, not Dask's chatter or run failures.
 
-    Call after importing ``assay.flows.ingest``: importing distributed sets its loggers to
-    INFO, and an in-process cluster's scheduler and workers log through them. Distributed's
-    logger has a console handler of its own (and whether its records also reach the root
-    logger's depends on which library configured logging first), so both get the filter.
+    Call before the run: importing distributed sets its loggers to INFO, and an in-process
+    cluster's scheduler and workers log through them. Distributed's logger has a console
+    handler of its own (and whether its records also reach the root logger's depends on
+    which library configured logging first), so both get the filter; a flow run's console
+    handler (Prefect's, ``as_flow``) too.
     """
-    from prefect.logging.handlers import PrefectConsoleHandler
-
     # p2p shuffles log their lifecycle at WARNING; real problems surface as task errors
     distributed = logging.getLogger("distributed")
     distributed.setLevel(logging.ERROR)
-    # distributed logs to its own stderr handler (its logger does not propagate to Prefect's)
-    consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    for handler in [*consoles, *distributed.handlers]:
+    handlers = list(distributed.handlers)
+    if as_flow:
+        from prefect.logging.handlers import PrefectConsoleHandler
+
+        # distributed logs to its own stderr handler (it does not propagate to Prefect's)
+        handlers += [h for h in logging.getLogger().handlers
+                     if isinstance(h, PrefectConsoleHandler)]
+    for handler in handlers:
         if not any(isinstance(f, _HideRunFailures) for f in handler.filters):
             handler.addFilter(_HideRunFailures())
 
@@ -235,28 +241,52 @@ def run(
             show_default=False,
         ),
     ] = None,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefect/--no-prefect",
+            help="Run as a Prefect flow (retries, artifacts, logs in Prefect) or without "
+            "Prefect. Default: a flow when a Prefect server is configured (PREFECT_API_URL), "
+            "else without; --prefect with no server records the run in Prefect's local "
+            "database through its temporary server (5-8 s more).",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run a pipeline and publish a new dataset version (exit 0 when one is published)."""
     _configure_prefect(verbose)
+    server = None if prefect is not None else ApiUrlProbe()  # answers while we import
     with _exit_codes(verbose):
         # fail fast (exit 2) on a bad spec, or a backend that cannot run here, before
-        # Prefect and Dask start; the flow takes the checked request as it is
+        # Prefect and Dask start; the run takes the checked request as it is
+        from assay.flows.summary import print_summary
         from assay.pipelines import compose
 
         request = compose.load(spec, inputs=input_, output=output, backend=backend,
                                workers=workers, cluster_address=cluster)
-        from assay.flows.ingest import ingest
-        from assay.flows.server import check_run_server
-        from assay.flows.summary import print_summary
-
-        if not verbose:
-            _quiet_console()
-        check_run_server()
-
-        with _progress_reporter() as on_progress:
-            summary = ingest(spec_path=request, on_progress=on_progress)
+        as_flow = prefect if server is None else server.configured()
+        if as_flow:
+            summary = _run_as_flow(request, verbose)
+        else:
+            if not verbose:
+                _quiet_console(as_flow=False)
+            with _progress_reporter() as on_progress:
+                summary = compose.run_all(request, on_progress=on_progress).summary
         print_summary(stdout, summary)
+
+
+def _run_as_flow(request: Any, verbose: bool) -> Any:
+    """The run as the ``ingest`` flow, reporting to the configured server (or to Prefect's
+    temporary one, started first so that one failing to start is one line)."""
+    from assay.flows.ingest import ingest
+    from assay.flows.server import check_run_server
+
+    if not verbose:
+        _quiet_console(as_flow=True)  # after importing Prefect: it sets up its handlers
+    check_run_server()
+    with _progress_reporter() as on_progress:
+        return ingest(spec_path=request, on_progress=on_progress)
 
 
 @app.command()

@@ -29,31 +29,24 @@ from assay.flows.summary import to_markdown
 from assay.flows.uploads import Wanted, ingest_uploads
 from assay.pipelines import compose
 from assay.pipelines.confine import served_roots
-from assay.pipelines.errors import AssayError, GateAborted, SpecError, TransientStorageError
+from assay.pipelines.errors import GateAborted, SpecError
 from assay.pipelines.ledger import Ledger, default_data_dir, landing_folder
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.publish import PublishedVersion
+from assay.pipelines.retries import IO_RETRIES, IO_RETRY_DELAY_SECONDS, is_transient
 from assay.pipelines.runner import ProgressCallback, StagedRun
 from assay.pipelines.spec import load_spec
 from assay.pipelines.summary import RunSummary
 
-IO_RETRIES = 2
-IO_RETRY_DELAY_SECONDS = 2
-
 
 def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry transient storage failures only: a dropped connection or an object store's
-    5xx may pass, a verdict on the data, a full disk or a missing file will not."""
+    """Retry transient storage failures only (``retries.is_transient``): a dropped
+    connection or an object store's 5xx may pass, a verdict on the data, a full disk or a
+    missing file will not."""
     try:
         state.result()
-    except TransientStorageError:
-        return True
-    except AssayError:
-        return False
-    except OSError:
-        return True
-    except BaseException:
-        return False
+    except BaseException as exc:  # the task's own error, re-raised by its state
+        return is_transient(exc)
     return False
 
 

@@ -76,7 +76,7 @@ def check_answers(api_url: str) -> None:
     """The server at ``PREFECT_API_URL`` answers, or ``ServerUnavailable`` says it does not."""
     if not _healthy(api_url):
         raise ServerUnavailable(f"no Prefect server answers at {api_url} (PREFECT_API_URL); "
-                                "start it, or unset the variable to use a local one")
+                                "start it, or unset the variable to run without Prefect")
 
 
 def check_run_server() -> None:

@@ -26,6 +26,7 @@ from assay.pipelines.ledger import default_data_dir
 from assay.pipelines.lock import dataset_lock
 from assay.pipelines.plan import RunPlan, plan_run
 from assay.pipelines.publish import PublishedVersion, publish_run
+from assay.pipelines.retries import with_io_retries
 from assay.pipelines.runner import ProgressCallback, StagedRun, execute_run
 from assay.pipelines.spec import PipelineSpec, load_spec
 from assay.pipelines.summary import RunSummary, summarize
@@ -154,14 +155,21 @@ def report(staged: StagedRun, published: PublishedVersion,
     return summarize(staged, published, phases)
 
 
+_RETRIED_PLAN = with_io_retries(plan)
+_RETRIED_EXECUTE = with_io_retries(execute)
+_RETRIED_PUBLISH = with_io_retries(publish)
+
+
 @dataclass(frozen=True)
 class Phases:
-    """The callables a run goes through, in order. The flow passes Prefect tasks wrapping
-    the same functions; ``load`` and ``lock`` run before them, in the caller."""
+    """The callables a run goes through, in order: by default the phases above, the ones
+    that touch storage retried on transient failures (``assay.pipelines.retries``). The flow
+    passes Prefect tasks wrapping the same functions, retried by Prefect; ``load`` and
+    ``lock`` run before them, in the caller."""
 
-    plan: Callable[[RunRequest], RunPlan] = plan
-    execute: Callable[..., StagedRun] = execute
-    publish: Callable[[StagedRun], PublishedVersion] = publish
+    plan: Callable[[RunRequest], RunPlan] = _RETRIED_PLAN
+    execute: Callable[..., StagedRun] = _RETRIED_EXECUTE
+    publish: Callable[[StagedRun], PublishedVersion] = _RETRIED_PUBLISH
     report: Callable[[StagedRun, PublishedVersion, dict[str, float]], RunSummary] = report
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import assay.flows.ingest
 from assay.flows.cli import app
-from assay.pipelines import compose
+from assay.pipelines import compose, retries
 from assay.pipelines.errors import EXIT_INTERNAL, EXIT_STORAGE
 from tests.fault_kit import (
     BudgetFileSystem,
@@ -72,16 +72,23 @@ def test_full_sink_fails_cleanly_with_nothing_published(pipeline: Path, tmp_path
     assert_same_dataset(sink, 0, before / "out", 0)
 
 
-def test_transient_read_errors_are_retried_by_the_flow(
-    pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(params=["flow", "without Prefect"])
+def run_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The CLI's options for a run as a Prefect flow (its tasks retry) or without Prefect
+    (tenacity retries), each with its retry delay cut to nothing."""
     monkeypatch.setattr(assay.flows.ingest.run_engine, "retry_delay_seconds", 0)
+    monkeypatch.setattr(retries, "IO_RETRY_DELAY_SECONDS", 0)
+    return ["--prefect"] if request.param == "flow" else ["--no-prefect"]
+
+
+def test_transient_read_errors_are_retried(pipeline: Path, tmp_path: Path,
+                                           run_mode: list[str]) -> None:
     uploads = f"flaky://{tmp_path / 'uploads'}"
     FlakyFileSystem.arm(0)
     assert _run(pipeline, "-i", uploads, "-o", str(tmp_path / "reference")).exit_code == 0
 
-    FlakyFileSystem.arm(2)  # within the flow's 2 retries
-    recovered = _run(pipeline, "-i", uploads, "-o", str(tmp_path / "out"))
+    FlakyFileSystem.arm(2)  # within the run's 2 retries
+    recovered = _run(pipeline, "-i", uploads, "-o", str(tmp_path / "out"), *run_mode)
 
     assert recovered.exit_code == 0, recovered.output
     assert FlakyFileSystem.failed == 2
@@ -89,14 +96,13 @@ def test_transient_read_errors_are_retried_by_the_flow(
     assert_same_dataset(tmp_path / "out", 0, tmp_path / "reference", 0)
 
 
-def test_permanent_read_error_fails_after_the_retries(
-    pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(assay.flows.ingest.run_engine, "retry_delay_seconds", 0)
+def test_permanent_read_error_fails_after_the_retries(pipeline: Path, tmp_path: Path,
+                                                      run_mode: list[str]) -> None:
     uploads = tmp_path / "uploads"
     FlakyFileSystem.arm(10**6)
     try:
-        failed = _run(pipeline, "-i", f"flaky://{uploads}", "-o", str(tmp_path / "out"))
+        failed = _run(pipeline, "-i", f"flaky://{uploads}", "-o", str(tmp_path / "out"),
+                      *run_mode)
         met = FlakyFileSystem.failed
     finally:
         FlakyFileSystem.arm(0)
@@ -104,7 +110,7 @@ def test_permanent_read_error_fails_after_the_retries(
     assert failed.exit_code == EXIT_STORAGE, failed.output
     assert _complaints(failed.stderr) == (f"error: flaky://{uploads}/a.csv: open failed "
                              "(ConnectionResetError: [Errno 104] Connection reset by peer)\n")
-    assert met >= 1 + assay.flows.ingest.IO_RETRIES  # every attempt met it
+    assert met >= 1 + retries.IO_RETRIES  # every attempt met it
     assert latest(tmp_path / "out") is None
     assert not list((tmp_path / "out" / "_assay" / "staging").iterdir())
 

@@ -122,7 +122,8 @@ def test_a_temporary_server_that_does_not_start_is_one_line_not_a_bug(
         tmp_path: Path, verbose: bool) -> None:
     spec = write_tiny_pipeline(tmp_path)
     env = _env(tmp_path, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0")
-    done = subprocess.run([ASSAY, "run", str(spec), *(["--verbose"] if verbose else [])],
+    done = subprocess.run([ASSAY, "run", str(spec), "--prefect",
+                           *(["--verbose"] if verbose else [])],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "bug in assay" not in done.stderr
@@ -142,11 +143,38 @@ def test_an_unreachable_prefect_server_is_one_line(tmp_path: Path, command: str)
                           text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == ("error: no Prefect server answers at http://127.0.0.1:9/api "
-                                   "(PREFECT_API_URL); start it, or unset the variable to use "
-                                   "a local one")
+                                   "(PREFECT_API_URL); start it, or unset the variable to run "
+                                   "without Prefect")
 
 
 def test_a_local_server_not_up_in_time_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(ServerUnavailable, match=r"did not start \(not up in 0 s\); see "), \
             local_server(tmp_path, timeout=0):
         pass
+
+
+def test_run_without_a_configured_server_goes_without_prefect(tmp_path: Path) -> None:
+    spec = write_tiny_pipeline(tmp_path)
+    home = tmp_path / "prefect-home"
+    env = _env(tmp_path, PREFECT_HOME=str(home), PREFECT_PROFILES_PATH=str(home / "none.toml"))
+    done = subprocess.run([ASSAY, "run", str(spec)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "version" in done.stdout and "replaced the dataset: 4 rows" in done.stdout
+    assert list((tmp_path / "out" / "_delta_log").glob("*.json"))
+    # Prefect's temporary server would have created its database in its home
+    assert not list(home.rglob("*.db")), list(home.rglob("*"))
+
+
+def test_run_reports_to_the_server_named_in_prefects_profile(tmp_path: Path) -> None:
+    spec = write_tiny_pipeline(tmp_path)
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "team"\n\n[profiles.team]\n'
+                        'PREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+    env = _env(tmp_path, PREFECT_PROFILES_PATH=str(profiles))
+    done = subprocess.run([ASSAY, "run", str(spec)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith(
+        "error: no Prefect server answers at http://127.0.0.1:9/api"), done.stderr
+    assert not (tmp_path / "out").exists()
