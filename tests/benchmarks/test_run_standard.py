@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rich.console import Console
 
 from assay.flows.summary import to_table
@@ -34,6 +35,6 @@ def test_targets_compare_each_size_and_the_fixed_costs() -> None:
     assert lines["4M rows: whole assay run / DuckDB, wall"] == (1.0, 1.0)
     assert lines["16M rows: assay engine / Polars, wall"] == (10.0 / 3.0, 1.3)
     assert lines["4M rows: assay peak memory / DuckDB's"] == (0.9, 1.0)
-    assert lines["assay time per row, 16M / 4M rows"] == (1.25, 1.1)
+    assert lines["assay time per row, 16M / 4M rows"] == (pytest.approx(1.25), 1.1)
     assert lines["fixed cost, 10 rows, no server"] == (1.9, 2.0)
     assert lines["fixed cost, 10 rows, running server"] == (None, 1.5)
