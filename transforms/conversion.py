@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.casting import cast_column
 from assay.transforms.frame import Frame
-from assay.transforms.masks import as_mask, reasons
+from assay.transforms.masks import as_mask, removal_reason
 from assay.transforms.params import (
     ColumnName,
     ColumnType,
@@ -52,7 +52,7 @@ class Cast(PartitionStep):
         failed = as_mask(failures[0][0])
         for mask, _ in failures[1:]:
             failed = failed | as_mask(mask)
-        return StepResult(out, failed, reasons(failed, failures), "quarantined")
+        return StepResult(out, failed, removal_reason(failed, failures), "quarantined")
 
 
 @register

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from dask.utils import Dispatch
 
 Frame = Any  # pandas.DataFrame or cudf.DataFrame
@@ -265,8 +266,27 @@ def regex_replace(values: Column, pattern: str, replacement: str) -> Column:
 @host_side(FRAMES)
 def replace_where(values: Column, where: Column, other: Column) -> Column:
     """``values`` with the rows ``where`` taken from ``other``, a column of those rows
-    only, matched by index label."""
-    return values.mask(where, other)
+    only, matched by index label.
+
+    Written at those positions in one Arrow (or numpy) pass rather than by ``Series.mask``,
+    which first aligns ``other`` to every row: a take over the whole column for the few rows
+    that change."""
+    rows = where.to_numpy(dtype=bool)
+    at = values.index[rows]
+    if not other.index.equals(at):
+        other = other.reindex(at)
+    if other.dtype != values.dtype and is_string_like(values) and is_string_like(other):
+        other = other.astype(values.dtype)  # as mask does: the column keeps its dtype
+    if other.dtype != values.dtype:  # mask finds the common dtype
+        return values.mask(where, other.reindex(values.index))
+    if isinstance(values.array, pd.arrays.ArrowExtensionArray):
+        merged = pc.replace_with_mask(pa.array(values.array), pa.array(rows),
+                                      pa.array(other.array))
+        array = pd.array(merged, dtype=values.dtype)
+    else:
+        array = values.array.copy()
+        array[rows] = other.array
+    return pd.Series(array, index=values.index, name=values.name, copy=False)
 
 
 # --------------------------------------------- helpers on the API the two libraries share

@@ -21,6 +21,14 @@ def present(values: Column) -> Column:
     return as_mask(values.notna())
 
 
+def removal_reason(index_like: Column | Frame, parts: Sequence[tuple[Column, str]]
+                   ) -> Column | str:
+    """The reason of each removed row, for a step that removes the rows of any of ``parts``:
+    a check's text alone when it is the only one (every removed row failed it; no column
+    to build), else ``reasons``."""
+    return parts[0][1] if len(parts) == 1 else reasons(index_like, parts)
+
+
 WORD = 62  # masks packed per int64 code (bit 63 left alone: codes stay positive)
 
 

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Column, Frame
-from assay.transforms.masks import as_mask, reasons
+from assay.transforms.masks import as_mask, removal_reason
 from assay.transforms.params import Action, ColumnName, fate_of, require_columns
 from assay.transforms.timestamps import scalar_for
 
@@ -100,5 +100,5 @@ class RangeFilter(_Bounded):
         if self.nulls == "remove":
             parts.append((missing, f"{self.column} is null"))
         removed = outside | missing if self.nulls == "remove" else outside
-        reason = reasons(frame, parts)
+        reason = removal_reason(frame, parts)
         return StepResult(frame, removed, reason, fate_of(self.action))

@@ -2,7 +2,7 @@
 
 pandas' general parser (``pd.to_datetime``) defines the answer. ISO 8601 in UTC, the shape
 uploads mostly use, has faster parsers for its canonical form, which answer exactly where
-they answer and leave the other values to the general parser: Arrow's ``strptime`` on the
+they answer and leave the other values to the general parser: Arrow's ISO 8601 cast on the
 strings pandas holds in Arrow, and on the device a parser written in the column API pandas
 and cuDF share (so the tests check it on pandas). cuDF has no parser with pandas'
 semantics, so whatever the device parser leaves is parsed on the host (a logged host
@@ -24,8 +24,19 @@ from assay.transforms.frame import Column
 log = logging.getLogger("assay.backend")
 
 # The one ISO 8601 shape uploads mostly use; anything else goes to pandas' general parser.
-# (offsets below 24 hours: pandas refuses larger ones, Arrow's %z reads them)
-CANONICAL_ISO = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$"
+# (offsets below 24 hours: pandas refuses larger ones)
+_ZONE = r"(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)"
+CANONICAL_ISO = rf"^\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}{_ZONE}$"
+# The canonical shape holding a real date and time (pandas' semantics: no Feb 30, no hour
+# 24, no second 60), so Arrow's ISO 8601 cast, which fails a whole column on one value it
+# refuses, parses every value it admits: days up to each month's length, Feb 29 in leap
+# years only (divisible by 4 but not by 100, or by 400).
+_LEAP_YEAR = r"(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+_MONTH_DAY = (r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])"
+              r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))")
+_TIME = r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+VALID_ISO = rf"^(?:\d{{4}}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29){_TIME}{_ZONE}$"
+_UTC_MICROS = pa.timestamp("us", "UTC")
 _ISO_FIELDS = (("year", 0, 4), ("month", 5, 7), ("day", 8, 10), ("hour", 11, 13),
                ("minute", 14, 16), ("second", 17, 19))
 
@@ -79,28 +90,21 @@ def _canonical_iso_utc(values: Column) -> tuple[Column, Column] | None:
         return None
 
 
-def _digits(arrow: pa.Array, start: int, stop: int) -> pa.Array:
-    return pc.cast(pc.utf8_slice_codeunits(arrow, start, stop), pa.int64())
-
-
 def _arrow_iso_utc(arrow: pa.Array | pa.ChunkedArray, values: pd.Series
-                   ) -> tuple[pd.Series, pd.Series]:
-    """``_canonical_iso_utc`` by Arrow's kernels on ``arrow``, the strings of ``values``.
-    Arrow's strptime rolls impossible dates over (Feb 30 becomes Mar 1) where pandas says
-    null, so a value is kept only when its parsed day and second equal the digits written
-    in it."""
-    shaped = pc.fill_null(pc.match_substring_regex(arrow, CANONICAL_ISO), False)
-    candidates = pc.if_else(shaped, arrow, pa.scalar(None, arrow.type))
-    local = pc.strptime(pc.utf8_slice_codeunits(candidates, 0, 19),
-                        format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
-    exact = pc.and_(pc.equal(pc.day(local), _digits(candidates, 8, 10)),
-                    pc.equal(pc.second(local), _digits(candidates, 17, 19)))
-    parsed = pc.strptime(candidates, format="%Y-%m-%dT%H:%M:%S%z", unit="us",
-                         error_is_null=True)
-    parsed = pc.if_else(pc.fill_null(exact, False), parsed, pa.scalar(None, parsed.type))
+                   ) -> tuple[pd.Series, pd.Series] | None:
+    """``_canonical_iso_utc`` by Arrow's kernels on ``arrow``, the strings of ``values``:
+    one regex pass admits the valid values of the canonical shape, one cast parses them
+    (both release the GIL). None where the cast still refuses one (Arrow and ``VALID_ISO``
+    would disagree): the general parser then answers for the whole column."""
+    valid = pc.fill_null(pc.match_substring_regex(arrow, VALID_ISO), False)
+    candidates = pc.if_else(valid, arrow, pa.scalar(None, arrow.type))
+    try:
+        parsed = pc.cast(candidates, _UTC_MICROS)
+    except pa.ArrowInvalid:
+        return None
     stamps = parsed.to_pandas().set_axis(values.index).dt.tz_convert("UTC")
-    leftover = values.notna() & stamps.isna()
-    return stamps.dt.as_unit("us"), leftover
+    leftover = pc.and_not(pc.is_valid(arrow), valid)
+    return stamps, pd.Series(leftover.to_numpy(zero_copy_only=False), index=values.index)
 
 
 def _number(values: Column) -> Column:

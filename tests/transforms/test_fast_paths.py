@@ -26,6 +26,9 @@ anything = st.one_of(canonical_like, st.text(max_size=25), st.none(),
 @settings(max_examples=150, deadline=None)
 @given(st.lists(anything, max_size=30))
 @example(["0001-01-01T00:00:00+25:00", "2024-01-01T00:00:00-23:59", "2024-01-01T00:00:00+2400"])
+@example(["2000-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
+          "0400-02-29T12:00:00+01:00", "2023-04-31T00:00:00Z", "2024-12-31T23:59:60Z",
+          "2024-06-30T24:00:00Z", "9999-12-31T23:59:59-01:00", None])
 def test_iso_fast_path_equals_pandas(raw):
     values = pd.Series(raw, dtype="str", index=range(7, 7 + len(raw)))  # like a partition
     fast = timestamps.parse_timestamps(values, "ISO8601", "UTC")
@@ -78,3 +81,26 @@ def test_device_iso_parser_answers_the_canonical_shape_itself():
     assert leftover.tolist() == [False, False, False, True, True, True, False]
     assert [str(s) for s in stamps.iloc[:3]] == [
         "2024-03-01 15:30:00+00:00", "2024-03-01 04:30:00+00:00", "2024-12-31 23:59:59+00:00"]
+
+
+def test_arrow_iso_parser_answers_valid_dates_alone_and_leaves_impossible_ones():
+    """Arrow's cast parses every valid canonical value itself (leap years included);
+    impossible dates and other shapes are left to pandas' general parser."""
+    values = pd.Series(["2000-02-29T00:00:00Z", "2024-03-01T10:00:00-05:30", "1900-02-29T00:00:00Z",
+                        "2023-04-31T00:00:00Z", "2024-12-31T23:59:60Z", "2024-01-01 00:00:00",
+                        None], dtype="str", index=range(3, 10))
+    stamps, leftover = timestamps._canonical_iso_utc(values)
+    assert leftover.tolist() == [False, False, True, True, True, True, False]
+    assert list(leftover.index) == list(values.index)
+    assert [str(s) for s in stamps.iloc[:2]] == ["2000-02-29 00:00:00+00:00",
+                                                 "2024-03-01 15:30:00+00:00"]
+
+
+def test_iso_parse_falls_back_to_pandas_where_arrow_refuses_an_admitted_value(monkeypatch):
+    """Should the admitting regex and Arrow's parser ever disagree, the column is parsed by
+    pandas instead of failing (here the regex admits the bare shape, Feb 30 included)."""
+    monkeypatch.setattr(timestamps, "VALID_ISO", timestamps.CANONICAL_ISO)
+    values = pd.Series(["2024-02-30T10:00:00Z", "2024-03-01T10:00:00Z"], dtype="str")
+    assert timestamps._canonical_iso_utc(values) is None
+    parsed = timestamps.parse_timestamps(values, "ISO8601", "UTC")
+    assert parsed.isna().tolist() == [True, False]
