@@ -177,6 +177,52 @@ def test_compressed_upload_is_read_in_blocks(make_spec, uploads, tmp_path):
         assert data[:block.start].count(b"\n") + 1 == block.first_line
 
 
+def _plain_lines(first: int, last: int) -> bytes:
+    return b"".join(b"%d,n%d,%d\n" % (i, i, i) for i in range(first, last + 1))
+
+
+def test_the_plan_marks_the_blocks_whose_records_are_lines(make_spec, uploads):
+    """The planning scan marks each block whose records are all one line, so its reader
+    parses lines as rows without splitting records again; a block holding a quoted value
+    across lines or an unbalanced quote is not marked."""
+    from assay.pipelines.plan import plan_run
+
+    uploads("mixed.csv", b"id,name,amount\n" + _plain_lines(2, 9) + b'10,"two\nlines",10\n'
+            + _plain_lines(12, 19) + b'20,"never closed,20\n' + _plain_lines(21, 28))
+    plan = plan_run(make_spec(source={"paths": ["uploads"], "block_size": 40}))
+    (upload,) = plan.inputs
+    following = [block.first_line for block in upload.blocks[1:]] + [29]
+    marked = {(block.first_line, after - 1): block.lines_are_records
+              for block, after in zip(upload.blocks, following, strict=True)}
+    assert marked == {(first, last): not (first <= 10 <= last or first <= 20 <= last)
+                      for first, last in marked}
+    assert sum(marked.values()) > 2 and not all(marked.values())
+
+
+@pytest.mark.parametrize(("body", "one_row_a_line"), [
+    (b"1,a,1\r\n2,b\r\n3,c,3", True),  # CRLF, a malformed row, no final newline
+    (b"1,a,1\n\n3,c,3\n", False),  # a blank line
+    (b"1,a,1\n2,b\r,2\n", False),  # a lone carriage return
+    (b"1,a,1\n\xef\xbb\xbf2,b,2\n", False),  # a byte order mark
+    (b'1,a,1\n2,"b\nc",2\n', False),  # a quoted value across lines
+    (b'1,a,1\n2,"b,2\n', False),  # a quote open at the end
+    (b"1,\xff,1\n", False),  # not UTF-8
+])
+def test_lines_are_read_as_rows_only_where_each_is_one(body, one_row_a_line):
+    """The reader's line-for-row parse of a marked block gives what the record split
+    gives, and declines whatever it would read otherwise."""
+    from assay.pipelines.sources.csv_reader import _lines_as_rows, _records_as_rows
+    from assay.pipelines.spec import SourceSpec
+
+    source, names = SourceSpec(paths=["x.csv"]), ["id", "name", "amount"]
+    fast = _lines_as_rows(body, 0, names, names, source)
+    assert (fast is not None) == one_row_a_line
+    if fast is not None:
+        table, good, bad = _records_as_rows(body, names, names, source)
+        assert fast[0].equals(table) and fast[1].tolist() == good.tolist() == [0, 2]
+        assert fast[2] == bad and bad.lines == [1]
+
+
 def test_over_long_record_quarantined_unread(make_spec, uploads, run):
     """A record longer than source.max_record_bytes is quarantined without being read
     (its start shown), whatever its quotes; the records after it keep their lines."""
