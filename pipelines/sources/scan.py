@@ -94,6 +94,7 @@ class _Cutter:
         self.lines = 0  # newlines before ``offset``
         self.skipping = False  # through an over-long record, to its line's end
         self.started = False
+        self.bom = 0  # the length of the byte order mark the file starts with
         # where records start that are not one line (spanning lines, or bad), from the
         # open block's start on
         self.irregular = np.zeros(0, dtype=np.int64)
@@ -102,6 +103,7 @@ class _Cutter:
         view = np.frombuffer(chunk, dtype=np.uint8)
         if not self.started and chunk.startswith(BOM):
             view, self.offset = view[len(BOM):], len(BOM)
+            self.bom = len(BOM)
         self.started = True
         if self.skipping:
             newline = np.flatnonzero(view == NEWLINE)
@@ -149,8 +151,11 @@ class _Cutter:
 
     def _cut(self, at: int, lines_before: int, reason: str | None = None) -> None:
         """End the open block at ``at`` (with ``reason``: it was one over-long record) and
-        open the next there."""
+        open the next there; a cut right after the file's byte order mark is at the file's
+        start (the first block keeps its header)."""
         start, first_line = self.open
+        if at == self.bom:
+            at = 0
         regular = int(np.searchsorted(self.irregular, at)) == 0
         self.irregular = self.irregular[np.searchsorted(self.irregular, at):]
         if at > start:

@@ -240,11 +240,13 @@ def test_over_long_record_quarantined_unread(make_spec, uploads, run):
         assert len(row["_record"]) == 1024 + len("...")
 
 
-def test_a_header_longer_than_the_record_limit_rejects_the_upload(make_spec, uploads, run):
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+def test_a_header_longer_than_the_record_limit_rejects_the_upload(make_spec, uploads, run,
+                                                                  bom):
     """The header is no record to quarantine: an upload whose header passes
     source.max_record_bytes is rejected in one line naming the file (the fuzz found it
-    quarantined as a row of line 1)."""
-    path = uploads("wide.csv", b"id,name,amount," + b"x" * 100 + b"\n1,a,1\n")
+    quarantined as a row of line 1, and again after a byte order mark)."""
+    path = uploads("wide.csv", bom + b"id,name,amount," + b"x" * 100 + b"\n1,a,1\n")
     with pytest.raises(UploadRejected) as raised:
         run(make_spec(source={"paths": ["uploads"], "max_record_bytes": 64}))
     assert str(raised.value) == (f"{path}: line 1, the header, is longer than "
