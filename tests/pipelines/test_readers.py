@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import lzma
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -273,6 +274,55 @@ rows = sum(len(_read_block(item, spec, meta)) for item in
 grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
 print(rows, grown // 1024)
 """
+
+
+class _Counted:
+    """A stored file that counts the bytes read from it (``read``)."""
+
+    def __init__(self, raw, counts: list[int]):
+        self.raw, self.counts = raw, counts
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.counts.append(len(data))
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_compressed_upload_is_decompressed_about_once_per_reading_thread(
+        make_spec, uploads, monkeypatch, threads):
+    """Each block of a gzip upload continues the stream an earlier block was read with:
+    reading its 30 blocks reads the stored file about once per thread, where decompressing
+    from the start for each block read it about 15 times; the rows are the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fsspec.compression import compr
+
+    from assay.pipelines.plan import plan_run
+    from assay.pipelines.routing import empty_routed
+    from assay.pipelines.sources.read import _read_block, data_meta
+
+    rng = np.random.default_rng(5)
+    rows = [b"%d,n%d,%.6f\n" % (i, rng.integers(1 << 40), rng.random()) for i in range(100_000)]
+    path = uploads("big.csv.gz", gzip.compress(b"id,name,amount\n" + b"".join(rows)))
+    spec = make_spec(source={"paths": ["uploads"], "block_size": 96 * 1024})
+    plan = plan_run(spec)
+    (upload,) = plan.inputs
+    assert len(upload.blocks) == 30
+    counts: list[int] = []
+    codec = compr["gzip"]
+    monkeypatch.setitem(compr, "gzip", lambda raw, mode: codec(_Counted(raw, counts), mode=mode))
+    meta = empty_routed(data_meta(spec, plan))
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda block: _read_block((upload, block), spec, meta),
+                              upload.blocks))
+    assert sum(counts) < (threads + 0.5) * path.stat().st_size
+    assert sum(len(part) for part in parts) == len(rows)
+    lines = np.concatenate([part["_source_line"].to_numpy() for part in parts])
+    assert lines.tolist() == list(range(2, len(rows) + 2))
 
 
 def test_memory_of_a_compressed_upload_is_bounded_by_the_block_size(uploads, tmp_path):
