@@ -177,7 +177,7 @@ def read_csv_block(
     parsed = _on_device(body, names, keep, options, meta) \
         if fr.on_device(meta) and valid_utf8(body) else None
     if parsed is None:
-        parsed = _on_host(data, skip, block.lines_are_records, names, keep, source, meta)
+        parsed = _on_host(data, names, keep, source, meta, skip, block.lines_are_records)
     raw, good, malformed = parsed
     malformed.lines = [first_line + line for line in malformed.lines]
     return routed_partition(raw, first_line + good, malformed, upload.source_id,
@@ -215,8 +215,8 @@ def _plain_fields(data: Buffer, names: list[str], keep: list[str], options: CsvO
     return frame[keep].fillna("")
 
 
-def _on_host(data: bytes, skip: int, lines_are_records: bool, names: list[str],
-             keep: list[str], source: SourceSpec, meta: Frame
+def _on_host(data: bytes, names: list[str], keep: list[str], source: SourceSpec,
+             meta: Frame, skip: int = 0, lines_are_records: bool = False
              ) -> tuple[Frame, np.ndarray, BadRecords]:
     """Raw rows, the line index of each one's first line and the block's bad records of
     ``data[skip:]``, parsed by pyarrow: line by line where the plan found the block's
