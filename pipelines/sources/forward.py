@@ -7,8 +7,8 @@ N/2 decompressions of the file. Instead the stream a block was read with is kept
 that block ended, and a later block of the same upload continues the kept stream nearest
 before its start (streams only move forward). Blocks are read roughly in order, so an upload
 is decompressed about once per thread reading it. A few streams are kept per process (each
-holds a codec's window), the least recently used closed first; one that reached the end of
-its upload, or whose read failed, is closed at once.
+holds an open file and a codec's window), the least recently used closed first; one whose
+read failed is closed at once, and reading an upload's end closes all of its streams.
 """
 
 from __future__ import annotations
@@ -90,6 +90,15 @@ def read_decompressed(url: str, sha256: str, compression: str, start: int, size:
             raise
     if 0 <= size == len(data):
         _keep(stream)
-    else:  # at the end of the upload
+    else:  # at the end of the upload: this process is done with it
         stream.close()
+        _close_all(key)
     return data
+
+
+def _close_all(key: tuple[str, str]) -> None:
+    with _lock:
+        closing = [stream for stream in _kept if stream.key == key]
+        _kept[:] = [stream for stream in _kept if stream.key != key]
+    for stream in closing:
+        stream.close()

@@ -291,14 +291,17 @@ class _Counted:
         return getattr(self.raw, name)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_a_compressed_upload_is_decompressed_about_once_per_reading_thread(
-        make_spec, uploads, monkeypatch, threads):
+@pytest.mark.parametrize(("reading", "streams"), [("in order", 1), ("block 1 first", 2),
+                                                 ("two threads", 2)])
+def test_a_compressed_upload_is_decompressed_about_once_per_stream(
+        make_spec, uploads, monkeypatch, reading, streams):
     """Each block of a gzip upload continues the stream an earlier block was read with:
-    reading its 30 blocks reads the stored file about once per thread, where decompressing
-    from the start for each block read it about 15 times; the rows are the same."""
+    reading its 30 blocks reads the stored file about once per stream (a block read before
+    the one ahead of it starts a second), where decompressing from the start for each block
+    read it about 15 times; the rows are the same, and reading the end closes the streams."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import psutil
     from fsspec.compression import compr
 
     from assay.pipelines.plan import plan_run
@@ -316,13 +319,18 @@ def test_a_compressed_upload_is_decompressed_about_once_per_reading_thread(
     codec = compr["gzip"]
     monkeypatch.setitem(compr, "gzip", lambda raw, mode: codec(_Counted(raw, counts), mode=mode))
     meta = empty_routed(data_meta(spec, plan))
-    with ThreadPoolExecutor(threads) as pool:
-        parts = list(pool.map(lambda block: _read_block((upload, block), spec, meta),
-                              upload.blocks))
-    assert sum(counts) < (threads + 0.5) * path.stat().st_size
-    assert sum(len(part) for part in parts) == len(rows)
-    lines = np.concatenate([part["_source_line"].to_numpy() for part in parts])
+    order = list(range(len(upload.blocks)))
+    if reading == "block 1 first":
+        order[:2] = [1, 0]
+    with ThreadPoolExecutor(2 if reading == "two threads" else 1) as pool:
+        parts = dict(zip(order, pool.map(
+            lambda index: _read_block((upload, upload.blocks[index]), spec, meta), order),
+            strict=True))
+    assert sum(counts) < (streams + 0.5) * path.stat().st_size
+    lines = np.concatenate([parts[index]["_source_line"].to_numpy() for index in sorted(parts)])
     assert lines.tolist() == list(range(2, len(rows) + 2))
+    if reading != "two threads":  # where the end is read last
+        assert str(path) not in [f.path for f in psutil.Process().open_files()]
 
 
 def test_memory_of_a_compressed_upload_is_bounded_by_the_block_size(uploads, tmp_path):
