@@ -139,8 +139,8 @@ class SourceSpec(Model):
         "(uncompressed). A worker thread holds about ten times a block's size "
         "while it reads one (about 600 MiB at the default). Like `cluster`, it is not part "
         "of `spec_sha256`: how the work is cut does not change the dataset. A compressed "
-        "file's block is found by decompressing from the file's start, so its blocks cost "
-        "more time, not more memory."),
+        "file's block continues the decompression where an earlier block of it ended, so "
+        "the file is decompressed about once per worker thread reading it."),
         examples=["16MiB"])
     max_record_bytes: ByteSize = Field(parse_bytes("16MiB"), description=(
         "The longest CSV record or JSON line read: a longer one is quarantined unread "

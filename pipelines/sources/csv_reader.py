@@ -32,7 +32,7 @@ from assay.pipelines.sources.lines import (
     valid_utf8,
 )
 from assay.pipelines.sources.partition import BadRecords, routed_partition
-from assay.pipelines.sources.records import split_records
+from assay.pipelines.sources.records import NEWLINE, split_records
 from assay.pipelines.sources.scan import BOM, Block, InputFile
 from assay.pipelines.spec import CsvOptions, SchemaSpec, SourceSpec
 from assay.transforms import frame as fr
@@ -91,9 +91,7 @@ class _Parser:
         malformed = BadRecords.empty()
 
         def on_invalid_row(row: Any) -> str:
-            malformed.add(lo + row.number - 1, row.text,
-                          f"malformed: expected {row.expected_columns} fields, "
-                          f"found {row.actual_columns}")
+            malformed.add(lo + row.number - 1, row.text, _wrong_field_count(row))
             return "skip"
 
         # ended by a newline: at the very end of its input pyarrow reads an empty last
@@ -103,7 +101,7 @@ class _Parser:
         chunk = pa.py_buffer(self.data[start:end + 1] if end < len(self.data)
                              else bytes(self.data[start:end]) + b"\n")
         try:
-            table = self._read(chunk, on_invalid_row)
+            table = _parse(chunk, self.names, self.keep, self.options, on_invalid_row)
         except pa.ArrowInvalid:
             table = None
         records = np.arange(lo, hi)
@@ -128,24 +126,33 @@ class _Parser:
         self.parse(lo, middle)
         self.parse(middle, hi)
 
-    def _read(self, chunk: pa.Buffer, on_invalid_row: Any) -> pa.Table:
-        return pacsv.read_csv(
-            pa.BufferReader(chunk),
-            read_options=pacsv.ReadOptions(column_names=self.names, use_threads=False,
-                                           block_size=max(1 << 26, len(chunk) + 1)),
-            parse_options=pacsv.ParseOptions(delimiter=self.options.delimiter,
-                                             quote_char=self.options.quote_char,
-                                             ignore_empty_lines=False,
-                                             newlines_in_values=True,
-                                             invalid_row_handler=on_invalid_row),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(self.names, pa.string()),
-                include_columns=self.keep,
-                null_values=self.options.null_values,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+
+def _parse(chunk: pa.Buffer, names: list[str], keep: list[str], options: CsvOptions,
+           on_invalid_row: Any, skip_blank: bool = False) -> pa.Table:
+    """Every field of ``chunk`` (ended by a newline) as a string, by pyarrow on this
+    thread (a worker's threads are the parallelism); ``skip_blank``: no row for a blank
+    line (else one of a single field)."""
+    return pacsv.read_csv(
+        pa.BufferReader(chunk),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                       block_size=max(1 << 26, len(chunk) + 1)),
+        parse_options=pacsv.ParseOptions(delimiter=options.delimiter,
+                                         quote_char=options.quote_char,
+                                         ignore_empty_lines=skip_blank,
+                                         newlines_in_values=True,
+                                         invalid_row_handler=on_invalid_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            include_columns=keep,
+            null_values=options.null_values,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _wrong_field_count(row: Any) -> str:
+    return f"malformed: expected {row.expected_columns} fields, found {row.actual_columns}"
 
 
 def read_csv_block(
@@ -161,15 +168,16 @@ def read_csv_block(
     names = upload.header or schema.names
     keep = [n for n in names if n in schema.names or schema.extra_columns == "keep"]
     data = load_block(upload, block, source)
-    first_line = block.first_line
+    first_line, skip = block.first_line, 0  # skip: the header's bytes
     if block.start == 0 and options.header:
         newline = data.find(b"\n")
-        data = b"" if newline < 0 else memoryview(data)[newline + 1:]
+        skip = len(data) if newline < 0 else newline + 1
         first_line += 1
-    parsed = _on_device(data, names, keep, options, meta) \
-        if fr.on_device(meta) and valid_utf8(data) else None
+    body = memoryview(data)[skip:]
+    parsed = _on_device(body, names, keep, options, meta) \
+        if fr.on_device(meta) and valid_utf8(body) else None
     if parsed is None:
-        parsed = _on_host(data, names, keep, source, meta)
+        parsed = _on_host(data, names, keep, source, meta, skip, block.lines_are_records)
     raw, good, malformed = parsed
     malformed.lines = [first_line + line for line in malformed.lines]
     return routed_partition(raw, first_line + good, malformed, upload.source_id,
@@ -207,12 +215,64 @@ def _plain_fields(data: Buffer, names: list[str], keep: list[str], options: CsvO
     return frame[keep].fillna("")
 
 
-def _on_host(data: Buffer, names: list[str], keep: list[str], source: SourceSpec,
-             meta: Frame) -> tuple[Frame, np.ndarray, BadRecords]:
-    """Raw rows, the line index of each one's first line and the block's bad records, the
-    records found by ``split_records`` and parsed by pyarrow."""
+def _on_host(data: bytes, names: list[str], keep: list[str], source: SourceSpec,
+             meta: Frame, skip: int = 0, lines_are_records: bool = False
+             ) -> tuple[Frame, np.ndarray, BadRecords]:
+    """Raw rows, the line index of each one's first line and the block's bad records of
+    ``data[skip:]``, parsed by pyarrow: line by line where the plan found the block's
+    records to be its lines and the bytes agree (``_lines_as_rows``), else record by
+    record."""
     if fr.on_device(meta):
         fr.host_fallback("read_csv")
+    parsed = _lines_as_rows(data, skip, names, keep, source) \
+        if lines_are_records else None
+    if parsed is None:
+        parsed = _records_as_rows(memoryview(data)[skip:], names, keep, source)
+    table, good, bad = parsed
+    return fr.from_arrow(meta, table), good, bad
+
+
+def _lines_as_rows(data: bytes, skip: int, names: list[str], keep: list[str],
+                   source: SourceSpec) -> tuple[pa.Table, np.ndarray, BadRecords] | None:
+    """``_records_as_rows`` of a block whose records are its lines, in one parse and a few
+    byte scans instead of a record split; None where the bytes hold what a line-for-row
+    reading gets wrong (a carriage return not ending a line, a byte order mark, bytes that
+    are not UTF-8, a quote still open at the end) or pyarrow does not read one row per line
+    (it skips blank lines here, and a quoted value across lines would join two), for the
+    record split to answer."""
+    options = source.csv
+    body = memoryview(data)[skip:]
+    view = np.frombuffer(body, dtype=np.uint8)
+    last_line = view[max(data.rfind(b"\n", skip, len(data) - 1) + 1, skip) - skip:]
+    if (len(body) == 0 or not valid_utf8(body)
+            or (data.find(b"\r", skip) >= 0  # memchr first: the scans below are slower
+                and data.count(b"\r", skip) != data.count(b"\r\n", skip))
+            or (data.find(BOM[:1], skip) >= 0 and data.find(BOM, skip) >= 0)
+            or split_records(last_line, ord(options.quote_char), ord(options.delimiter),
+                             source.max_record_bytes, final=True).bad):
+        return None
+    ended = data.endswith(b"\n")
+    lines = int(np.count_nonzero(view == NEWLINE)) + (not ended)
+    malformed = BadRecords.empty()
+
+    def on_invalid_row(row: Any) -> str:
+        malformed.add(row.number - 1, row.text, _wrong_field_count(row))
+        return "skip"
+
+    chunk = pa.py_buffer(body if ended else bytes(body) + b"\n")  # see _Parser.parse
+    try:
+        table = _parse(chunk, names, keep, options, on_invalid_row, skip_blank=True)
+    except pa.ArrowInvalid:
+        return None
+    if table.num_rows + len(malformed.lines) != lines:
+        return None
+    return table, np.delete(np.arange(lines), malformed.lines), malformed
+
+
+def _records_as_rows(data: Buffer, names: list[str], keep: list[str], source: SourceSpec
+                     ) -> tuple[pa.Table, np.ndarray, BadRecords]:
+    """Raw rows, the line index of each one's first line and the block's bad records, the
+    records found by ``split_records`` and parsed by pyarrow."""
     options = source.csv
     view = np.frombuffer(data, dtype=np.uint8)
     found = split_records(view, ord(options.quote_char), ord(options.delimiter),
@@ -239,9 +299,9 @@ def _on_host(data: Buffer, names: list[str], keep: list[str], source: SourceSpec
                                     strict=True):
         bad.add(int(lines[record]), text, reason)
     if not parser.tables:
-        return fr.from_arrow(meta, _empty_raw(keep)), np.zeros(0, dtype=np.int64), bad
+        return _empty_raw(keep), np.zeros(0, dtype=np.int64), bad
     good = lines[np.concatenate(parser.good)]
-    return fr.from_arrow(meta, pa.concat_tables(parser.tables)), good, bad
+    return pa.concat_tables(parser.tables), good, bad
 
 
 def _text(data: Buffer) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from assay.pipelines.sources.forward import read_decompressed
 from assay.pipelines.sources.partition import BadRecords, routed_partition
 from assay.pipelines.sources.scan import BOM, Block, InputFile
-from assay.pipelines.sources.storage import open_decompressed
+from assay.pipelines.sources.storage import open_upload
 from assay.pipelines.spec import SchemaSpec, SourceSpec
 from assay.transforms import frame as fr
 from assay.transforms.frame import Frame, array_module
@@ -21,18 +22,22 @@ _SHOWN = 1024  # bytes of an over-long record kept in the quarantine
 
 
 def load_block(upload: InputFile, block: Block, source: SourceSpec, most: int = -1) -> bytes:
-    """The block's bytes (at most ``most``), decompressed: a compressed upload's block is
-    found by decompressing from the start and dropping what comes before it, so memory
-    stays a block's size. A storage failure raises StorageError, bytes that do not
-    decompress reject the upload."""
+    """The block's bytes (at most ``most``), decompressed: a compressed upload's block by
+    continuing the stream an earlier block was read with (``forward``), so memory stays a
+    block's size. A storage failure raises StorageError, bytes that do not decompress
+    reject the upload."""
     found = upload.found
     size = -1 if block.end is None else block.end - block.start
     if most >= 0:
         size = most if size < 0 else min(size, most)
-    with open_decompressed(found.url, source.storage_options, found.compression) as handle:
-        if block.start:
-            handle.seek(block.start)
-        data = handle.read(size)
+    if found.compression is not None:
+        data = read_decompressed(found.url, upload.sha256, found.compression, block.start,
+                                 size, source.storage_options)
+    else:
+        with open_upload(found.url, source.storage_options) as handle:
+            if block.start:
+                handle.seek(block.start)
+            data = handle.read(size)
     if block.start == 0 and data.startswith(BOM):
         data = data[len(BOM):]
     return data

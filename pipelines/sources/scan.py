@@ -12,14 +12,14 @@ read, so no block holds more than the block size plus one record's limit.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import numpy as np
 
 from assay.pipelines.errors import UploadRejected
 from assay.pipelines.sources.discover import FoundFile
-from assay.pipelines.sources.records import NEWLINE, split_records, too_long
+from assay.pipelines.sources.records import NEWLINE, Records, split_records, too_long
 from assay.pipelines.sources.storage import decompressed, open_decompressed, open_upload
 from assay.pipelines.spec import SourceSpec
 
@@ -37,12 +37,16 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 class Block:
     """Bytes [start, end) of the (decompressed) file (end None = to the end), whose first
     line has number ``first_line`` (1-based, counting the header). ``reason``: the block is
-    one record over the length limit, quarantined with this reason without being read."""
+    one record over the length limit, quarantined with this reason without being read.
+    ``lines_are_records``: the planning scan found every record of the block to be one
+    line and none bad, so a reader may take its lines for its records (a hint it checks:
+    False only costs the reader its own record split)."""
 
     start: int
     end: int | None
     first_line: int
     reason: str | None = None
+    lines_are_records: bool = False
 
 
 @dataclass
@@ -90,11 +94,16 @@ class _Cutter:
         self.lines = 0  # newlines before ``offset``
         self.skipping = False  # through an over-long record, to its line's end
         self.started = False
+        self.bom = 0  # the length of the byte order mark the file starts with
+        # where records start that are not one line (spanning lines, or bad), from the
+        # open block's start on
+        self.irregular = np.zeros(0, dtype=np.int64)
 
     def feed(self, chunk: bytes, final: bool) -> None:
         view = np.frombuffer(chunk, dtype=np.uint8)
         if not self.started and chunk.startswith(BOM):
             view, self.offset = view[len(BOM):], len(BOM)
+            self.bom = len(BOM)
         self.started = True
         if self.skipping:
             newline = np.flatnonzero(view == NEWLINE)
@@ -110,6 +119,8 @@ class _Cutter:
         buffer = np.concatenate((self.pending, view)) if len(self.pending) else view
         records = split_records(buffer, self.quote, self.delimiter, self.limit, final)
         newlines = records.newlines
+        self.irregular = np.concatenate((self.irregular,
+                                         self.offset + _irregular(records, len(buffer))))
         boundaries = records.ends[records.ends < len(buffer)] + 1
         for span in records.bad:
             if span.end - span.start > self.limit:  # a block of its own, never loaded
@@ -140,10 +151,16 @@ class _Cutter:
 
     def _cut(self, at: int, lines_before: int, reason: str | None = None) -> None:
         """End the open block at ``at`` (with ``reason``: it was one over-long record) and
-        open the next there."""
+        open the next there; a cut right after the file's byte order mark is at the file's
+        start (the first block keeps its header)."""
         start, first_line = self.open
+        if at == self.bom:
+            at = 0
+        regular = int(np.searchsorted(self.irregular, at)) == 0
+        self.irregular = self.irregular[np.searchsorted(self.irregular, at):]
         if at > start:
-            self.blocks.append(Block(start, at, first_line, reason))
+            self.blocks.append(Block(start, at, first_line, reason,
+                                     regular and reason is None))
         if reason is not None:
             self.skipping = False
         self.open = (at, lines_before + 1)
@@ -151,14 +168,29 @@ class _Cutter:
     def finish(self, size: int) -> list[Block]:
         start, first_line = self.open
         if start < size or not self.blocks:
-            self.blocks.append(Block(start, size, first_line))
-        last = self.blocks[-1]
-        self.blocks[-1] = Block(last.start, None, last.first_line, last.reason)
+            self.blocks.append(Block(start, size, first_line,
+                                     lines_are_records=len(self.irregular) == 0))
+        self.blocks[-1] = replace(self.blocks[-1], end=None)
         return self.blocks
 
 
 def _count(newlines: np.ndarray, before: int) -> int:
     return int(np.searchsorted(newlines, before))
+
+
+def _irregular(records: Records, size: int) -> np.ndarray:
+    """Where the records of ``records`` (found in ``size`` bytes) that are not exactly one
+    line start: those that span lines, and the bad spans. Counting the newlines inside
+    records answers the usual case, where there are none, without a search per record."""
+    starts, ends, newlines = records.starts, records.ends, records.newlines
+    ended = int(np.searchsorted(ends, size))  # records that end at a newline
+    inside = int(np.searchsorted(newlines, records.rest)) - ended \
+        - sum(span.end < size for span in records.bad)
+    bad = np.array([span.start for span in records.bad], dtype=np.int64)
+    if inside == 0:
+        return bad
+    spanning = np.searchsorted(newlines, starts) != np.searchsorted(newlines, ends)
+    return np.sort(np.concatenate((starts[spanning], bad)))
 
 
 def scan(found: FoundFile, source_id: int, source: SourceSpec) -> InputFile:

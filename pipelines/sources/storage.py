@@ -3,7 +3,7 @@
 A failure to open or read an upload's bytes (a dropped connection, an object store's error
 that outlasted the storage library's own retries, a file gone since planning) says nothing
 about the upload: it raises ``StorageError`` naming the file, which the flow retries when it
-may pass. Bytes the codec refuses reject the upload (``open_decompressed``); parsing is the
+may pass. Bytes the codec refuses reject the upload (``codec_errors``); parsing is the
 caller's to judge. Only the libraries' own error types are taken for either: a MemoryError
 or a bug (a TypeError in a reader) propagates as it is, an internal failure.
 """
@@ -71,26 +71,42 @@ class _StorageFile:
         return getattr(self._handle, name)
 
 
-@contextmanager
-def open_upload(url: str, storage_options: dict[str, Any]) -> Iterator[IO[bytes]]:
-    """The upload's bytes as stored."""
+def opened(url: str, storage_options: dict[str, Any]) -> IO[bytes]:
+    """The upload's bytes as stored, opened for the caller to close."""
     try:
         raw = fsspec.open(url, "rb", **storage_options).open()
     except storage_errors() as exc:
         raise storage_failure(url, "open", exc) from exc
+    return _StorageFile(raw, url)
+
+
+@contextmanager
+def open_upload(url: str, storage_options: dict[str, Any]) -> Iterator[IO[bytes]]:
+    """The upload's bytes as stored."""
+    handle = opened(url, storage_options)
     try:
-        yield _StorageFile(raw, url)
+        yield handle
     finally:
-        raw.close()
+        handle.close()
+
+
+@contextmanager
+def codec_errors(url: str, compression: str | None) -> Iterator[None]:
+    """Bytes the codec refuses (an error it raises in the block) reject the upload, with
+    the codec's error as the cause; a storage failure stays a StorageError."""
+    try:
+        yield
+    except DECOMPRESSION_ERRORS as exc:
+        raise UploadRejected(f"{url}: cannot read ({compression or 'plain'}): "
+                             f"{type(exc).__name__}: {exc}") from exc
 
 
 @contextmanager
 def decompressed(stream: IO[bytes], url: str, compression: str | None
                  ) -> Iterator[IO[bytes]]:
-    """``stream`` read through the codec ``compression`` (an fsspec codec name), where bytes
-    the codec refuses (read in the block) reject the upload, with the codec's error as the
-    cause; a storage failure stays a StorageError."""
-    try:
+    """``stream`` read through the codec ``compression`` (an fsspec codec name), its errors
+    read in the block translated by ``codec_errors``."""
+    with codec_errors(url, compression):
         if compression is None:
             yield stream
             return
@@ -99,9 +115,6 @@ def decompressed(stream: IO[bytes], url: str, compression: str | None
             yield codec
         finally:
             codec.close()
-    except DECOMPRESSION_ERRORS as exc:
-        raise UploadRejected(f"{url}: cannot read ({compression or 'plain'}): "
-                             f"{type(exc).__name__}: {exc}") from exc
 
 
 @contextmanager

@@ -4,9 +4,10 @@ Property: an upload is either rejected cleanly (``UploadRejected``, one line nam
 file) or every record is accounted for exactly once, as a live row or a quarantined one,
 with the number of its first line: every line that holds anything when no quoted CSV value
 can span lines, a subset of them when one can. Whatever the block size, the rows are the
-same as when the upload is read as one block. Inputs: arbitrary bytes, and near-valid files
-(good records mixed with broken ones, odd quoting, every line ending, a BOM, bad UTF-8),
-read in blocks as small as 16 bytes so block boundaries are fuzzed too.
+same as when the upload is read as one block, and the same whatever the plan's hint that a
+block's lines are its records says (a reader checks it). Inputs: arbitrary bytes, and
+near-valid files (good records mixed with broken ones, odd quoting, every line ending, a
+BOM, bad UTF-8), read in blocks as small as 16 bytes so block boundaries are fuzzed too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -34,10 +36,11 @@ FUZZ = settings(max_examples=int(os.environ.get("ASSAY_FUZZ_EXAMPLES", "200")), 
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def _read(content: bytes, name: str, block_size: int, record_limit: int
-          ) -> pd.DataFrame | None:
+def _read(content: bytes, name: str, block_size: int, record_limit: int,
+          lines_are_records: bool | None = None) -> pd.DataFrame | None:
     """Plan and read ``content`` as the upload ``name``: the routed rows of every block,
-    or None when the upload is rejected (after checking the rejection's one line)."""
+    or None when the upload is rejected (after checking the rejection's one line).
+    ``lines_are_records``: the plan's hint of that name forced on every block."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "uploads").mkdir()
@@ -49,8 +52,10 @@ def _read(content: bytes, name: str, block_size: int, record_limit: int
         try:
             plan = plan_run(spec)
             meta = empty_routed(data_meta(spec, plan))
-            parts = [_read_block((upload, block), spec, meta)
-                     for upload in plan.inputs for block in upload.blocks]
+            hinted = [(upload, block if lines_are_records is None
+                       else replace(block, lines_are_records=lines_are_records))
+                      for upload in plan.inputs for block in upload.blocks]
+            parts = [_read_block(item, spec, meta) for item in hinted]
         except UploadRejected as exc:
             message = str(exc)
             assert "\n" not in message and name in message, message
@@ -87,6 +92,10 @@ def _assert_accounted(content: bytes, name: str, block_size: int, header: bool,
     whole = _read(content, name, 1 << 30, record_limit)
     assert whole is not None
     pd.testing.assert_frame_equal(_by_line(routed), _by_line(whole))
+    for hint in (True, False):  # the plan's hint never changes a row, right or wrong
+        hinted = _read(content, name, block_size, record_limit, lines_are_records=hint)
+        assert hinted is not None
+        pd.testing.assert_frame_equal(hinted, routed)
     quarantined = routed[routed["_fate"].notna()]
     assert (quarantined["_fate"] == "quarantined").all()
     assert quarantined["_reasons"].map(len).gt(0).all()

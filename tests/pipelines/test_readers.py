@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import lzma
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -177,6 +178,52 @@ def test_compressed_upload_is_read_in_blocks(make_spec, uploads, tmp_path):
         assert data[:block.start].count(b"\n") + 1 == block.first_line
 
 
+def _plain_lines(first: int, last: int) -> bytes:
+    return b"".join(b"%d,n%d,%d\n" % (i, i, i) for i in range(first, last + 1))
+
+
+def test_the_plan_marks_the_blocks_whose_records_are_lines(make_spec, uploads):
+    """The planning scan marks each block whose records are all one line, so its reader
+    parses lines as rows without splitting records again; a block holding a quoted value
+    across lines or an unbalanced quote is not marked."""
+    from assay.pipelines.plan import plan_run
+
+    uploads("mixed.csv", b"id,name,amount\n" + _plain_lines(2, 9) + b'10,"two\nlines",10\n'
+            + _plain_lines(12, 19) + b'20,"never closed,20\n' + _plain_lines(21, 28))
+    plan = plan_run(make_spec(source={"paths": ["uploads"], "block_size": 40}))
+    (upload,) = plan.inputs
+    following = [block.first_line for block in upload.blocks[1:]] + [29]
+    marked = {(block.first_line, after - 1): block.lines_are_records
+              for block, after in zip(upload.blocks, following, strict=True)}
+    assert marked == {(first, last): not (first <= 10 <= last or first <= 20 <= last)
+                      for first, last in marked}
+    assert sum(marked.values()) > 2 and not all(marked.values())
+
+
+@pytest.mark.parametrize(("body", "one_row_a_line"), [
+    (b"1,a,1\r\n2,b\r\n3,c,3", True),  # CRLF, a malformed row, no final newline
+    (b"1,a,1\n\n3,c,3\n", False),  # a blank line
+    (b"1,a,1\n2,b\r,2\n", False),  # a lone carriage return
+    (b"1,a,1\n\xef\xbb\xbf2,b,2\n", False),  # a byte order mark
+    (b'1,a,1\n2,"b\nc",2\n', False),  # a quoted value across lines
+    (b'1,a,1\n2,"b,2\n', False),  # a quote open at the end
+    (b"1,\xff,1\n", False),  # not UTF-8
+])
+def test_lines_are_read_as_rows_only_where_each_is_one(body, one_row_a_line):
+    """The reader's line-for-row parse of a marked block gives what the record split
+    gives, and declines whatever it would read otherwise."""
+    from assay.pipelines.sources.csv_reader import _lines_as_rows, _records_as_rows
+    from assay.pipelines.spec import SourceSpec
+
+    source, names = SourceSpec(paths=["x.csv"]), ["id", "name", "amount"]
+    fast = _lines_as_rows(body, 0, names, names, source)
+    assert (fast is not None) == one_row_a_line
+    if fast is not None:
+        table, good, bad = _records_as_rows(body, names, names, source)
+        assert fast[0].equals(table) and fast[1].tolist() == good.tolist() == [0, 2]
+        assert fast[2] == bad and bad.lines == [1]
+
+
 def test_over_long_record_quarantined_unread(make_spec, uploads, run):
     """A record longer than source.max_record_bytes is quarantined without being read
     (its start shown), whatever its quotes; the records after it keep their lines."""
@@ -194,11 +241,13 @@ def test_over_long_record_quarantined_unread(make_spec, uploads, run):
         assert len(row["_record"]) == 1024 + len("...")
 
 
-def test_a_header_longer_than_the_record_limit_rejects_the_upload(make_spec, uploads, run):
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+def test_a_header_longer_than_the_record_limit_rejects_the_upload(make_spec, uploads, run,
+                                                                  bom):
     """The header is no record to quarantine: an upload whose header passes
     source.max_record_bytes is rejected in one line naming the file (the fuzz found it
-    quarantined as a row of line 1)."""
-    path = uploads("wide.csv", b"id,name,amount," + b"x" * 100 + b"\n1,a,1\n")
+    quarantined as a row of line 1, and again after a byte order mark)."""
+    path = uploads("wide.csv", bom + b"id,name,amount," + b"x" * 100 + b"\n1,a,1\n")
     with pytest.raises(UploadRejected) as raised:
         run(make_spec(source={"paths": ["uploads"], "max_record_bytes": 64}))
     assert str(raised.value) == (f"{path}: line 1, the header, is longer than "
@@ -225,6 +274,63 @@ rows = sum(len(_read_block(item, spec, meta)) for item in
 grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
 print(rows, grown // 1024)
 """
+
+
+class _Counted:
+    """A stored file that counts the bytes read from it (``read``)."""
+
+    def __init__(self, raw, counts: list[int]):
+        self.raw, self.counts = raw, counts
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.counts.append(len(data))
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+
+@pytest.mark.parametrize(("reading", "streams"), [("in order", 1), ("block 1 first", 2),
+                                                 ("two threads", 2)])
+def test_a_compressed_upload_is_decompressed_about_once_per_stream(
+        make_spec, uploads, monkeypatch, reading, streams):
+    """Each block of a gzip upload continues the stream an earlier block was read with:
+    reading its 30 blocks reads the stored file about once per stream (a block read before
+    the one ahead of it starts a second), where decompressing from the start for each block
+    read it about 15 times; the rows are the same, and reading the end closes the streams."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psutil
+    from fsspec.compression import compr
+
+    from assay.pipelines.plan import plan_run
+    from assay.pipelines.routing import empty_routed
+    from assay.pipelines.sources.read import _read_block, data_meta
+
+    rng = np.random.default_rng(5)
+    rows = [b"%d,n%d,%.6f\n" % (i, rng.integers(1 << 40), rng.random()) for i in range(100_000)]
+    path = uploads("big.csv.gz", gzip.compress(b"id,name,amount\n" + b"".join(rows)))
+    spec = make_spec(source={"paths": ["uploads"], "block_size": 96 * 1024})
+    plan = plan_run(spec)
+    (upload,) = plan.inputs
+    assert len(upload.blocks) == 30
+    counts: list[int] = []
+    codec = compr["gzip"]
+    monkeypatch.setitem(compr, "gzip", lambda raw, mode: codec(_Counted(raw, counts), mode=mode))
+    meta = empty_routed(data_meta(spec, plan))
+    order = list(range(len(upload.blocks)))
+    if reading == "block 1 first":
+        order[:2] = [1, 0]
+    with ThreadPoolExecutor(2 if reading == "two threads" else 1) as pool:
+        parts = dict(zip(order, pool.map(
+            lambda index: _read_block((upload, upload.blocks[index]), spec, meta), order),
+            strict=True))
+    assert sum(counts) < (streams + 0.5) * path.stat().st_size
+    lines = np.concatenate([parts[index]["_source_line"].to_numpy() for index in sorted(parts)])
+    assert lines.tolist() == list(range(2, len(rows) + 2))
+    if reading != "two threads":  # where the end is read last
+        assert str(path) not in [f.path for f in psutil.Process().open_files()]
 
 
 def test_memory_of_a_compressed_upload_is_bounded_by_the_block_size(uploads, tmp_path):

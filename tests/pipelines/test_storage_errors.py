@@ -107,14 +107,19 @@ def _gzip_upload_raising(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     return InputFile(0, FoundFile(url, url, "csv", "gzip", 0), "0", [Block(0, None, 1)])
 
 
+@pytest.mark.parametrize("reading", ["sniff", "load_block"])
 @pytest.mark.parametrize("error", [EOFError("ended before the end-of-stream marker"),
                                    zlib.error("invalid block type"), OSError("Invalid data")])
 def test_bytes_the_codec_refuses_reject_the_upload_with_its_error_as_cause(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error: Exception
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error: Exception, reading: str
 ) -> None:
+    """Whether the upload is sniffed or a block is read (continuing a kept stream)."""
     upload = _gzip_upload_raising(monkeypatch, tmp_path, error)
     with pytest.raises(UploadRejected, match=r"a\.csv\.gz: cannot read \(gzip\): ") as caught:
-        sniff(upload, {})
+        if reading == "sniff":
+            sniff(upload, {})
+        else:
+            load_block(upload, upload.blocks[0], SourceSpec(paths=["a.csv.gz"]))
     assert caught.value.__cause__ is error
 
 
