@@ -13,7 +13,8 @@ input was cut or spread.
 
 With ``scope: dataset`` the rows are also checked against the rows already published: the
 engine keeps an index of the published keys beside the table (``assay.pipelines.dedup_index``)
-bucketed by ``index_hash``, a hash that is the same on every backend because it is stored.
+bucketed by ``index_hash`` (``assay.transforms.key_hash``: defined on the values, so the same
+on every backend and library version, as a stored hash must be).
 The shuffle then routes on that bucket, so each output partition holds whole buckets and
 reads only their part of the index.
 """
@@ -51,8 +52,8 @@ class PublishedKeys(Protocol):
 
 
 def index_hash(part: Frame, key: list[str]) -> Column:
-    """The key's hash as the index stores it: pandas' hash on every backend."""
-    return fr.stable_hash_rows(part, key)
+    """The key's hash as the index stores it (version ``KEY_HASH_VERSION``)."""
+    return fr.key_hash(part, key)
 
 
 def index_bucket(hashes: Column) -> Column:

@@ -32,6 +32,8 @@ import pandas as pd
 import pyarrow as pa
 from dask.utils import Dispatch
 
+from assay.transforms.key_hash import row_hashes
+
 Frame = Any  # pandas.DataFrame or cudf.DataFrame
 Column = Any  # pandas.Series or cudf.Series
 
@@ -46,6 +48,8 @@ HOST_FALLBACKS = {
     "normalize_unicode": "normalize's unicode: NFC/NFKC/NFD/NFKD (cuDF has no such kernel)",
     "stable_hash_rows": "row_id and sink.split hashes (pandas' hash, so ids and splits "
                         "equal the CPU backend's)",
+    "key_hash": "the dedup index's key hash (computed with numpy on the host, so the stored "
+                "hash is the CPU backend's)",
     "parse_timestamps": "parse_timestamp and timestamp columns of the schema: values "
                         "not of the canonical ISO 8601 shape, and every strptime format or "
                         "non-UTC zone (pandas' semantics)",
@@ -234,6 +238,20 @@ def stable_hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
     """``hash_rows`` as pandas computes it, on either backend: ids and split assignments
     are stored, so they must not depend on the backend that computed them."""
     return hash_rows(frame, columns)
+
+
+@host_side(FRAMES)
+def key_hash(frame: Frame, columns: list[str]) -> Column:
+    """The dedup index's stored hash of ``columns`` (``assay.transforms.key_hash``): defined
+    on the values, so the same on every backend and library version."""
+    arrays = {}
+    for name in columns:
+        try:
+            arrays[name] = pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TypeError(f"column {name!r}: no stable key hash for its values ({exc})"
+                            ) from exc
+    return pd.Series(row_hashes(arrays, len(frame)), index=frame.index)
 
 
 @host_side(FRAMES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,6 +21,9 @@ from tests.pipelines.conftest import read_quarantine
 from tests.published import leftovers, rows_of
 
 HEADER = b"id,name,amount\n"
+# A table and index written by assay before its own key hash (version 1: pandas' hash):
+# rows (1, a, 1.0), (2, b, null), (3, null, 2.5), (4, ü, -0.0), as version 0.
+INDEX_V1 = Path(__file__).resolve().parents[1] / "data" / "dedup_index_v1" / "table"
 
 
 def csv(*rows: tuple[int, str | None, float | None]) -> bytes:
@@ -164,3 +168,32 @@ def test_an_append_with_another_key_is_refused(make_spec, uploads, run):
                                         r"key is \['id'\]"):
         ingest(run, spec_for(make_spec, columns=["id"]), uploads, "b.csv", csv((2, "a", 1.0)))
 
+
+
+def test_an_index_of_an_older_key_hash_still_finds_its_rows(make_spec, uploads, run):
+    spec = spec_for(make_spec)
+    shutil.copytree(INDEX_V1, spec.resolve("out"))
+    second = ingest(run, spec, uploads, "b.csv", csv(
+        (2, "b", None), (3, None, 2.5), (4, "ü", 0.0), (5, "e", 5.0), (1, "a", 1.5)))
+    assert dropped_reasons(second) == ["dedup: duplicate of a row in version 0"] * 3
+    third = ingest(run, spec, uploads, "c.csv", csv((5, "e", 5.0), (1, "a", 1.0), (6, "f", 6.0)))
+    assert dropped_reasons(third) == ["dedup: duplicate of a row in version 0",
+                                      "dedup: duplicate of a row in version 1"]
+    assert ids(third.path) == [1, 1, 2, 3, 4, 5, 6]
+    index = Path(third.path) / dedup_index.INDEX / "dedup"
+    versions = sorted(pq.read_schema(p).metadata.get(dedup_index.HASH_VERSION, b"1")
+                      for p in (index / dedup_index.PARTS).glob("*.parquet"))
+    assert versions == [b"1", b"2", b"2"]
+    markers = [json.loads(p.read_text()) for p in (index / "runs").glob("*.json")]
+    assert sorted(m.get("key_hash", 1) for m in markers) == [1, 2, 2]
+
+
+def test_an_index_of_a_newer_key_hash_is_refused(make_spec, uploads, run):
+    spec = spec_for(make_spec)
+    table = Path(spec.resolve("out"))
+    shutil.copytree(INDEX_V1, table)
+    for marker in (table / dedup_index.INDEX / "dedup" / "runs").glob("*.json"):
+        marker.write_text(json.dumps({"key": ["id", "name", "amount"], "key_hash": 9}))
+    with pytest.raises(SpecError, match=r"version 0 of .* was indexed with key hash version 9 "
+                                        r"by a newer assay; this one reads up to version 2"):
+        ingest(run, spec, uploads, "b.csv", csv((2, "b", None)))
