@@ -52,8 +52,8 @@ from assay.pipelines.errors import SpecError
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.spec import PipelineSpec
 from assay.transforms import frame as fr
-from assay.transforms.dedup import Dedup, index_bucket, index_hash
-from assay.transforms.frame import Frame
+from assay.transforms.dedup import Dedup, index_bucket
+from assay.transforms.frame import Column, Frame
 from assay.transforms.key_hash import KEY_HASH_VERSION
 
 INDEX = f"{delta.ASSAY_FOLDER}/index"
@@ -256,15 +256,15 @@ def stage_markers(fs: Any, staging_root: str, steps: list[IndexedStep]) -> None:
                                        "key_hash": KEY_HASH_VERSION}).encode())
 
 
-def write(rows: Frame, step: IndexedStep, staging: str, schema: pa.Schema,
+def write(rows: Frame, hashes: Column, step: IndexedStep, staging: str, schema: pa.Schema,
           options: dict[str, Any], number: int) -> None:
-    """The index part of partition ``number``: its published rows ordered by bucket (and
+    """The index part of partition ``number``: its published rows' keys and ``hashes``
+    (their ``index_hash``, computed before the dedup's shuffle) ordered by bucket (and
     within one in partition order, so its bytes are the same for any worker count), one row
     group per bucket (or per ``ROW_GROUP_ROWS`` of one)."""
     if len(rows) == 0:
         return
     key = list(step.key)
-    hashes = index_hash(rows, key)
     buckets = fr.host_numbers(index_bucket(hashes))
     fields = [pa.field(HASH, pa.uint64()), *(schema.field(name) for name in key)]
     table = pa.Table.from_pandas(fr.to_pandas(rows[key]).assign(**{HASH: fr.host_numbers(hashes)}),

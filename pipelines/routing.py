@@ -12,6 +12,9 @@ finisher, instead of once per removing step; and keeping every row in one frame 
 one ``dask.compute`` write shards, quarantine and the accounting together. Partition steps
 are row-wise, so a dead row passing through later steps cannot change a live one. Partition
 indexes are unique (readers and shuffles reset them), which is what aligns marks to rows.
+
+After a dataset-wide dedup the rows also carry its index hash (``INDEX_HASH``, 0 on rows
+that left before it), which the sink writes into the index: no data column either.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import numpy as np
 import pandas as pd
 
 from assay.transforms import frame as fr
+from assay.transforms.dedup import INDEX_HASH
 from assay.transforms.frame import Column, Frame
 
 LINEAGE = ["_source_id", "_source_line"]
 ROUTING = ["_fate", "_stage", "_reasons", "_record"]
 HIDDEN = LINEAGE + ROUTING
+NOT_DATA = {*HIDDEN, INDEX_HASH}
 QUARANTINED = "quarantined"
 DROPPED = "dropped"
 
@@ -41,7 +46,7 @@ _HIDDEN_DTYPES = {
 
 
 def data_columns(frame: Frame) -> list[str]:
-    return [c for c in frame.columns if c not in HIDDEN]
+    return [c for c in frame.columns if c not in NOT_DATA]
 
 
 def live_mask(frame: Frame) -> Column:

@@ -19,6 +19,7 @@ from assay.pipelines.sink.shards import write_shards, write_table
 from assay.pipelines.spec import SinkSpec
 from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP
+from assay.transforms.dedup import INDEX_HASH
 from assay.transforms.frame import Column, Frame
 from assay.transforms.masks import as_mask
 from assay.transforms.split import assign_split
@@ -82,10 +83,9 @@ def finish_partition(
     live = live_mask(part)
     try:
         entries = _write_partition(part, live, staging, sink, schema, sources, number)
-        if indexed:
-            curated = part.loc[live, data_columns(part)]
-        for step in indexed:
-            dedup_index.write(curated, step, staging, schema, sink.storage_options, number)
+        for step in indexed:  # at most one: a dataset-wide dedup is the last step
+            dedup_index.write(part.loc[live, list(step.key)], part.loc[live, INDEX_HASH],
+                              step, staging, schema, sink.storage_options, number)
     except storage_errors() as exc:  # a full disk, an object store that refused the write
         raise storage_failure(staging, "write", exc) from exc
     ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),

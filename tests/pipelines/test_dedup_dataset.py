@@ -81,7 +81,6 @@ def test_a_hash_collision_never_drops_a_distinct_row(make_spec, uploads, run, mo
         return dedup.fr.library(part).Series(7, index=part.index, dtype="uint64")
 
     monkeypatch.setattr(dedup, "index_hash", constant)
-    monkeypatch.setattr(dedup_index, "index_hash", constant)
     monkeypatch.setattr(dedup_index, "ROW_GROUP_ROWS", 2)  # a bucket over two row groups
     spec = spec_for(make_spec)
     ingest(run, spec, uploads, "a.csv", csv((1, "a", 1.0), (2, "b", 2.0), (3, None, None)))
@@ -197,3 +196,21 @@ def test_an_index_of_a_newer_key_hash_is_refused(make_spec, uploads, run):
     with pytest.raises(SpecError, match=r"version 0 of .* was indexed with key hash version 9 "
                                         r"by a newer assay; this one reads up to version 2"):
         ingest(run, spec, uploads, "b.csv", csv((2, "b", None)))
+
+
+def test_each_key_is_hashed_once_per_run(make_spec, uploads, run, monkeypatch):
+    hashed, key_hash = [], dedup.fr.key_hash
+
+    def counting(part, key):
+        hashed.append(len(part))
+        return key_hash(part, key)
+
+    monkeypatch.setattr(dedup.fr, "key_hash", counting)
+    spec = spec_for(make_spec, "overwrite")
+    result = ingest(run, spec, uploads, "a.csv", csv(*[(i % 40, "n", 1.0) for i in range(100)]))
+    assert sum(hashed) == 100  # before the shuffle; the sink writes the index from those
+    assert ids(result.path) == list(range(40))
+    parts = (Path(result.path) / dedup_index.INDEX / "dedup" / dedup_index.PARTS).glob("*")
+    stored = pq.ParquetDataset(list(parts)).read().to_pandas()
+    assert stored[dedup_index.HASH].tolist() == key_hash(
+        stored, ["id", "name", "amount"]).tolist()
