@@ -52,7 +52,7 @@ from assay.pipelines.errors import SpecError
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.spec import PipelineSpec
 from assay.transforms import frame as fr
-from assay.transforms.dedup import Dedup, index_bucket
+from assay.transforms.dedup import BUCKETS, Dedup, index_bucket
 from assay.transforms.frame import Column, Frame
 from assay.transforms.key_hash import KEY_HASH_VERSION
 
@@ -269,7 +269,8 @@ def write(rows: Frame, hashes: Column, step: IndexedStep, staging: str, schema: 
     fields = [pa.field(HASH, pa.uint64()), *(schema.field(name) for name in key)]
     table = pa.Table.from_pandas(fr.to_pandas(rows[key]).assign(**{HASH: fr.host_numbers(hashes)}),
                                  schema=pa.schema(fields), preserve_index=False)
-    order = np.argsort(buckets, kind="stable")
+    # numpy sorts small integers by radix: bucket numbers as the smallest type that holds them
+    order = np.argsort(buckets.astype(np.min_scalar_type(BUCKETS - 1)), kind="stable")
     table, buckets = table.take(pa.array(order)), buckets[order]
     starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
     groups = [(int(buckets[start]), at, min(ROW_GROUP_ROWS, end - at))
@@ -281,8 +282,12 @@ def write(rows: Frame, hashes: Column, step: IndexedStep, staging: str, schema: 
     fs, root = url_to_fs(staging, **options)
     path = f"{root}/index/{step.label}/{PARTS}/{step.run_id}-p{number:06d}.parquet"
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    with fs.open(path, "wb") as handle, pq.ParquetWriter(handle, table.schema,
-                                                         compression="zstd") as writer:
+    # no statistics (lookups find row groups by bucket) and no dictionaries: on row groups
+    # of one bucket each both cost time and size (a 670k-row part of the standard job:
+    # 430 -> 290 ms, 28.7 -> 24.2 MB)
+    with fs.open(path, "wb") as handle, pq.ParquetWriter(
+            handle, table.schema, compression="zstd", use_dictionary=False,
+            write_statistics=False) as writer:
         for _, at, size in groups:
             writer.write_table(table.slice(at, size), row_group_size=ROW_GROUP_ROWS)
 
