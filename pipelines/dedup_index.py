@@ -52,8 +52,8 @@ from assay.pipelines.errors import SpecError
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.spec import PipelineSpec
 from assay.transforms import frame as fr
-from assay.transforms.dedup import BUCKETS, Dedup, index_bucket
-from assay.transforms.frame import Column, Frame
+from assay.transforms.dedup import BUCKETS, INDEX_HASH, Dedup, index_bucket
+from assay.transforms.frame import Frame
 from assay.transforms.key_hash import KEY_HASH_VERSION
 
 INDEX = f"{delta.ASSAY_FOLDER}/index"
@@ -256,22 +256,26 @@ def stage_markers(fs: Any, staging_root: str, steps: list[IndexedStep]) -> None:
                                        "key_hash": KEY_HASH_VERSION}).encode())
 
 
-def write(rows: Frame, hashes: Column, step: IndexedStep, staging: str, schema: pa.Schema,
-          options: dict[str, Any], number: int) -> None:
-    """The index part of partition ``number``: its published rows' keys and ``hashes``
-    (their ``index_hash``, computed before the dedup's shuffle) ordered by bucket (and
-    within one in partition order, so its bytes are the same for any worker count), one row
-    group per bucket (or per ``ROW_GROUP_ROWS`` of one)."""
+def write(part: Frame, published: np.ndarray, step: IndexedStep, staging: str,
+          schema: pa.Schema, options: dict[str, Any], number: int) -> None:
+    """The index part of partition ``number``: the keys and ``INDEX_HASH`` (computed before
+    the dedup's shuffle) of its ``published`` rows (a mask), ordered by bucket (and within
+    one in partition order, so its bytes are the same for any worker count), one row group
+    per bucket (or per ``ROW_GROUP_ROWS`` of one). One take from the partition's columns
+    both drops the other rows and orders these."""
+    rows = np.flatnonzero(published)
     if len(rows) == 0:
         return
     key = list(step.key)
-    buckets = fr.host_numbers(index_bucket(hashes))
-    fields = [pa.field(HASH, pa.uint64()), *(schema.field(name) for name in key)]
-    table = pa.Table.from_pandas(fr.to_pandas(rows[key]).assign(**{HASH: fr.host_numbers(hashes)}),
-                                 schema=pa.schema(fields), preserve_index=False)
+    hashes = fr.host_numbers(part[INDEX_HASH])[rows]
+    buckets = index_bucket(hashes)
     # numpy sorts small integers by radix: bucket numbers as the smallest type that holds them
     order = np.argsort(buckets.astype(np.min_scalar_type(BUCKETS - 1)), kind="stable")
-    table, buckets = table.take(pa.array(order)), buckets[order]
+    keys = pa.Table.from_pandas(fr.to_pandas(part[key]), preserve_index=False,
+                                schema=pa.schema([schema.field(name) for name in key]))
+    table = keys.take(pa.array(rows[order])).add_column(
+        0, pa.field(HASH, pa.uint64()), pa.array(hashes[order], pa.uint64()))
+    buckets = buckets[order]
     starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
     groups = [(int(buckets[start]), at, min(ROW_GROUP_ROWS, end - at))
               for start, end in zip(starts, [*starts[1:], len(buckets)], strict=True)

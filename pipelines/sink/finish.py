@@ -19,7 +19,6 @@ from assay.pipelines.sink.shards import write_shards, write_table
 from assay.pipelines.spec import SinkSpec
 from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP
-from assay.transforms.dedup import INDEX_HASH
 from assay.transforms.frame import Column, Frame
 from assay.transforms.masks import as_mask
 from assay.transforms.split import assign_split
@@ -84,8 +83,8 @@ def finish_partition(
     try:
         entries = _write_partition(part, live, staging, sink, schema, sources, number)
         for step in indexed:  # at most one: a dataset-wide dedup is the last step
-            dedup_index.write(part.loc[live, list(step.key)], part.loc[live, INDEX_HASH],
-                              step, staging, schema, sink.storage_options, number)
+            dedup_index.write(part, live.to_numpy(), step, staging, schema,
+                              sink.storage_options, number)
     except storage_errors() as exc:  # a full disk, an object store that refused the write
         raise storage_failure(staging, "write", exc) from exc
     ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),
