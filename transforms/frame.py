@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from dask.utils import Dispatch
 
 from assay.transforms.key_hash import row_hashes
@@ -204,9 +205,23 @@ def records_as_json(frame: Frame) -> Column:
     """One JSON object per row (the quarantine's ``_record``), built by the library's C writer."""
     if len(frame) == 0:
         return pd.Series([], dtype="str", index=frame.index)
+    utc = [c for c, dtype in frame.dtypes.items()
+           if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"]
+    if utc:  # pandas' writer makes a Python object of each zoned timestamp
+        frame = frame.assign(**{c: _iso_json_text(frame[c]) for c in utc})
     text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
     lines = text.rstrip("\n").split("\n")
     return pd.Series(lines, index=frame.index, dtype="str")
+
+
+def _iso_json_text(stamps: pd.Series) -> pd.Series:
+    """UTC timestamps as pandas' JSON writer puts them (milliseconds floored, "Z"),
+    formatted by Arrow over the whole column (other zones are left to pandas, whose local
+    mean times before standard time differ from a plain conversion)."""
+    naive = stamps.dt.tz_localize(None).to_numpy()
+    millis = pa.array(naive.astype("datetime64[ms]"), from_pandas=True)  # numpy floors
+    text = pc.strftime(millis, format="%Y-%m-%dT%H:%M:%SZ")
+    return pd.Series(text.to_numpy(zero_copy_only=False), index=stamps.index, dtype=object)
 
 
 @host_side(FRAMES)
