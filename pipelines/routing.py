@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from assay.transforms import frame as fr
 from assay.transforms.dedup import INDEX_HASH
@@ -94,13 +96,21 @@ def route_out(frame: Frame, marks: list[Mark]) -> Frame:
         if mark.records is not None:
             columns["_record"][rows] = fr.to_host(mark.records)
     out = frame.copy(deep=False)
-    lib = fr.library(frame)
-    where = lib.Series(leaving, index=frame.index)
-    at = frame.index[leaving]
     for name, values in columns.items():
-        new = lib.Series(values[leaving], index=at, dtype="str")
-        out[name] = fr.replace_where(out[name], where, new)
+        out[name] = _replaced(out[name], leaving, values[leaving])
     return out
+
+
+def _replaced(column: Column, leaving: np.ndarray, values: np.ndarray) -> Column:
+    """``column`` with its ``leaving`` rows set to ``values`` (strings or None): on Arrow
+    strings one Arrow kernel over the column (half the time of pandas' aligned ``mask``)."""
+    lib = fr.library(column)
+    arrow = fr.arrow_strings(column)
+    if arrow is None:
+        new = lib.Series(values, index=column.index[leaving], dtype="str")
+        return fr.replace_where(column, lib.Series(leaving, index=column.index), new)
+    replaced = pc.replace_with_mask(arrow, pa.array(leaving), pa.array(values, arrow.type))
+    return lib.Series(replaced, index=column.index, dtype=column.dtype)
 
 
 def rejected(
