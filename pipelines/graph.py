@@ -28,6 +28,7 @@ from assay.pipelines.routing import (
 from assay.pipelines.spec import GateSpec, PipelineSpec
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, PartitionStep
+from assay.transforms.dedup import INDEX_HASH
 
 
 @dataclass
@@ -53,11 +54,13 @@ def _flush(frame: dd.DataFrame, chain: list[PartitionStep]) -> dd.DataFrame:
 
 def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
     """Route the rows a global step marked ``_removed`` (the shuffle broke index
-    uniqueness, so the index is reset first)."""
+    uniqueness, so the index is reset first); an index hash the step carries stays."""
     part = part.reset_index(drop=True)
     removed = part[REMOVED].fillna(False).astype(bool).to_numpy()
     data = part[[c for c in data_columns(part) if c not in (REMOVED, REMOVED_REASON)]]
     routed = with_routing(data, part[LINEAGE])
+    if INDEX_HASH in part.columns:
+        routed[INDEX_HASH] = part[INDEX_HASH]
     if not removed.any():
         return routed
     reasons = f"removed by {step.label}"
@@ -74,6 +77,14 @@ def _rows(part: pd.DataFrame, live: bool, columns: list[str] | None) -> pd.DataF
     return rows if columns is None else rows[columns]
 
 
+def _unhashed(part: pd.DataFrame) -> pd.DataFrame:
+    """Rows that left before a dataset-wide dedup, given its index hash column (0), so
+    every partition has the graph's columns."""
+    rows = _rows(part, False, None)
+    lib = fr.library(rows)
+    return rows.assign(**{INDEX_HASH: lib.Series(0, index=rows.index, dtype="uint64")})
+
+
 def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int,
                   published: Any) -> dd.DataFrame:
     """Live rows go through the step, routed rows around it. Each side is one task per
@@ -83,8 +94,13 @@ def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int,
     live = frame.map_partitions(_rows, True, columns + LINEAGE, enforce_metadata=False,
                                 meta=_rows(frame._meta, True, columns + LINEAGE))
     marked = step.apply_dask(live, columns, input_bytes, published)
-    done = marked.map_partitions(_mark_global, step, meta=frame._meta, enforce_metadata=False)
-    routed = frame.map_partitions(_rows, False, None, meta=frame._meta, enforce_metadata=False)
+    if INDEX_HASH in marked._meta.columns:
+        meta = _unhashed(frame._meta)
+        routed = frame.map_partitions(_unhashed, meta=meta, enforce_metadata=False)
+    else:
+        meta = frame._meta
+        routed = frame.map_partitions(_rows, False, None, meta=meta, enforce_metadata=False)
+    done = marked.map_partitions(_mark_global, step, meta=meta, enforce_metadata=False)
     return dd.concat([done, routed])
 
 

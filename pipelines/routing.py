@@ -12,6 +12,9 @@ finisher, instead of once per removing step; and keeping every row in one frame 
 one ``dask.compute`` write shards, quarantine and the accounting together. Partition steps
 are row-wise, so a dead row passing through later steps cannot change a live one. Partition
 indexes are unique (readers and shuffles reset them), which is what aligns marks to rows.
+
+After a dataset-wide dedup the rows also carry its index hash (``INDEX_HASH``, 0 on rows
+that left before it), which the sink writes into the index: no data column either.
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from assay.transforms import frame as fr
+from assay.transforms.dedup import INDEX_HASH
 from assay.transforms.frame import Column, Frame
 
 LINEAGE = ["_source_id", "_source_line"]
 ROUTING = ["_fate", "_stage", "_reasons", "_record"]
 HIDDEN = LINEAGE + ROUTING
+NOT_DATA = {*HIDDEN, INDEX_HASH}
 QUARANTINED = "quarantined"
 DROPPED = "dropped"
 
@@ -41,7 +48,7 @@ _HIDDEN_DTYPES = {
 
 
 def data_columns(frame: Frame) -> list[str]:
-    return [c for c in frame.columns if c not in HIDDEN]
+    return [c for c in frame.columns if c not in NOT_DATA]
 
 
 def live_mask(frame: Frame) -> Column:
@@ -89,13 +96,21 @@ def route_out(frame: Frame, marks: list[Mark]) -> Frame:
         if mark.records is not None:
             columns["_record"][rows] = fr.to_host(mark.records)
     out = frame.copy(deep=False)
-    lib = fr.library(frame)
-    where = lib.Series(leaving, index=frame.index)
-    at = frame.index[leaving]
     for name, values in columns.items():
-        new = lib.Series(values[leaving], index=at, dtype="str")
-        out[name] = fr.replace_where(out[name], where, new)
+        out[name] = _replaced(out[name], leaving, values[leaving])
     return out
+
+
+def _replaced(column: Column, leaving: np.ndarray, values: np.ndarray) -> Column:
+    """``column`` with its ``leaving`` rows set to ``values`` (strings or None): on Arrow
+    strings one Arrow kernel over the column (half the time of pandas' aligned ``mask``)."""
+    lib = fr.library(column)
+    arrow = fr.arrow_strings(column)
+    if arrow is None:
+        new = lib.Series(values, index=column.index[leaving], dtype="str")
+        return fr.replace_where(column, lib.Series(leaving, index=column.index), new)
+    replaced = pc.replace_with_mask(arrow, pa.array(leaving), pa.array(values, arrow.type))
+    return lib.Series(replaced, index=column.index, dtype=column.dtype)
 
 
 def rejected(

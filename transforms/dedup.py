@@ -13,9 +13,12 @@ input was cut or spread.
 
 With ``scope: dataset`` the rows are also checked against the rows already published: the
 engine keeps an index of the published keys beside the table (``assay.pipelines.dedup_index``)
-bucketed by ``index_hash``, a hash that is the same on every backend because it is stored.
+bucketed by ``index_hash`` (``assay.transforms.key_hash``: defined on the values, so the same
+on every backend and library version, as a stored hash must be).
 The shuffle then routes on that bucket, so each output partition holds whole buckets and
-reads only their part of the index.
+reads only their part of the index. The index hash stays on the rows as ``INDEX_HASH`` (a
+hidden column, like lineage) until the sink writes the index part from it: each key is
+hashed once per run.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from assay.transforms.frame import Column, Frame
 from assay.transforms.params import ByteSize, ColumnList, require_columns
 
 LINEAGE = ["_source_id", "_source_line"]
+INDEX_HASH = "_index_hash"  # carried to the sink by a dataset-wide dedup
 _HASH = "_dedup_hash"
 _BUCKET = "_dedup_bucket"
 # The index's buckets: fixed, since every run of a dataset must bucket a key alike. A
@@ -51,8 +55,8 @@ class PublishedKeys(Protocol):
 
 
 def index_hash(part: Frame, key: list[str]) -> Column:
-    """The key's hash as the index stores it: pandas' hash on every backend."""
-    return fr.stable_hash_rows(part, key)
+    """The key's hash as the index stores it (version ``KEY_HASH_VERSION``)."""
+    return fr.key_hash(part, key)
 
 
 def index_bucket(hashes: Column) -> Column:
@@ -69,7 +73,7 @@ def _with_hash(part: Frame, key: list[str]) -> Frame:
 
 def _with_bucket(part: Frame, key: list[str]) -> Frame:
     hashes = index_hash(part, key)
-    return part.assign(**{_HASH: hashes, _BUCKET: index_bucket(hashes)})
+    return part.assign(**{INDEX_HASH: hashes, _BUCKET: index_bucket(hashes)})
 
 
 def _routing_key(meta: Frame, key: list[str]) -> list[str]:
@@ -85,11 +89,13 @@ def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
     """Partition rows in lineage order with ``_removed`` True on all but the first of each
     group of equal keys (the sort also makes the output order deterministic).
 
-    Equal keys have equal routing hashes, so only rows sharing a hash (a few percent) are
-    compared on the whole key; the rest cannot be duplicates.
+    Equal keys have equal hashes (the routing hash, or the index hash that routed a
+    dataset-wide dedup and stays on the rows), so only rows sharing a hash (a few percent)
+    are compared on the whole key; the rest cannot be duplicates.
     """
     ordered = part.sort_values(LINEAGE).reset_index(drop=True)  # shuffles repeat labels
-    candidates = ordered.duplicated(subset=[_HASH], keep=False)
+    hashed = INDEX_HASH if INDEX_HASH in ordered.columns else _HASH
+    candidates = ordered.duplicated(subset=[hashed], keep=False)
     removed = candidates & False
     if bool(candidates.any()):
         repeated = ordered[candidates].duplicated(subset=key, keep="first")
@@ -103,7 +109,8 @@ def _mark_published(part: Frame, key: list[str], published: PublishedKeys, label
     """``_mark_duplicates``, and rows whose key the published table holds removed too, with
     a reason naming the version that holds the twin."""
     ordered = part.sort_values(LINEAGE).reset_index(drop=True)
-    versions = published.twins(fr.to_pandas(ordered[key]), fr.host_numbers(ordered[_HASH]),
+    versions = published.twins(fr.to_pandas(ordered[key]),
+                               fr.host_numbers(ordered[INDEX_HASH]),
                                fr.host_numbers(ordered[_BUCKET]))
     marked = _mark_duplicates(ordered, key)
     twin = versions >= 0

@@ -33,6 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dask.utils import Dispatch
 
+from assay.transforms.key_hash import row_hashes
+
 Frame = Any  # pandas.DataFrame or cudf.DataFrame
 Column = Any  # pandas.Series or cudf.Series
 
@@ -47,6 +49,8 @@ HOST_FALLBACKS = {
     "normalize_unicode": "normalize's unicode: NFC/NFKC/NFD/NFKD (cuDF has no such kernel)",
     "stable_hash_rows": "row_id and sink.split hashes (pandas' hash, so ids and splits "
                         "equal the CPU backend's)",
+    "key_hash": "the dedup index's key hash (computed with numpy on the host, so the stored "
+                "hash is the CPU backend's)",
     "parse_timestamps": "parse_timestamp and timestamp columns of the schema: values "
                         "not of the canonical ISO 8601 shape, and every strptime format or "
                         "non-UTC zone (pandas' semantics)",
@@ -201,9 +205,23 @@ def records_as_json(frame: Frame) -> Column:
     """One JSON object per row (the quarantine's ``_record``), built by the library's C writer."""
     if len(frame) == 0:
         return pd.Series([], dtype="str", index=frame.index)
+    utc = [c for c, dtype in frame.dtypes.items()
+           if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"]
+    if utc:  # pandas' writer makes a Python object of each zoned timestamp
+        frame = frame.assign(**{c: _iso_json_text(frame[c]) for c in utc})
     text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
     lines = text.rstrip("\n").split("\n")
     return pd.Series(lines, index=frame.index, dtype="str")
+
+
+def _iso_json_text(stamps: pd.Series) -> pd.Series:
+    """UTC timestamps as pandas' JSON writer puts them (milliseconds floored, "Z"),
+    formatted by Arrow over the whole column (other zones are left to pandas, whose local
+    mean times before standard time differ from a plain conversion)."""
+    naive = stamps.dt.tz_localize(None).to_numpy()
+    millis = pa.array(naive.astype("datetime64[ms]"), from_pandas=True)  # numpy floors
+    text = pc.strftime(millis, format="%Y-%m-%dT%H:%M:%SZ")
+    return pd.Series(text.to_numpy(zero_copy_only=False), index=stamps.index, dtype=object)
 
 
 @host_side(FRAMES)
@@ -235,6 +253,20 @@ def stable_hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
     """``hash_rows`` as pandas computes it, on either backend: ids and split assignments
     are stored, so they must not depend on the backend that computed them."""
     return hash_rows(frame, columns)
+
+
+@host_side(FRAMES)
+def key_hash(frame: Frame, columns: list[str]) -> Column:
+    """The dedup index's stored hash of ``columns`` (``assay.transforms.key_hash``): defined
+    on the values, so the same on every backend and library version."""
+    arrays = {}
+    for name in columns:
+        try:
+            arrays[name] = pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TypeError(f"column {name!r}: no stable key hash for its values ({exc})"
+                            ) from exc
+    return pd.Series(row_hashes(arrays, len(frame)), index=frame.index)
 
 
 @host_side(FRAMES)

@@ -119,6 +119,12 @@ def stable_hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
     return fr.via_host(frame, "stable_hash_rows", fr.hash_rows, columns)
 
 
+@fr.key_hash.register(FRAMES)
+def key_hash(frame: Frame, columns: list[str]) -> Column:
+    # numpy over the Arrow buffers on the host: the stored hash is the CPU backend's
+    return fr.via_host(frame, "key_hash", fr.key_hash, columns)
+
+
 @fr.as_int64.register(FRAMES)
 def as_int64(hashes: Column) -> Column:
     return hashes.astype("int64")  # libcudf casts integers by bit pattern (wraps)

@@ -82,10 +82,9 @@ def finish_partition(
     live = live_mask(part)
     try:
         entries = _write_partition(part, live, staging, sink, schema, sources, number)
-        if indexed:
-            curated = part.loc[live, data_columns(part)]
-        for step in indexed:
-            dedup_index.write(curated, step, staging, schema, sink.storage_options, number)
+        for step in indexed:  # at most one: a dataset-wide dedup is the last step
+            dedup_index.write(part, live.to_numpy(), step, staging, schema,
+                              sink.storage_options, number)
     except storage_errors() as exc:  # a full disk, an object store that refused the write
         raise storage_failure(staging, "write", exc) from exc
     ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),

@@ -264,6 +264,16 @@ def test_host_fallbacks_compute_on_the_host_move_back_and_log(
     assert len([r for r in caplog.records if r.name == "assay.backend"]) == 3
 
 
+def test_the_key_hash_of_a_device_frame_is_the_hosts(
+        stand_in_cudf: None, caplog: pytest.LogCaptureFixture) -> None:
+    fr.host_fallback.cache_clear()
+    part = pd.DataFrame({"a": [1, 2], "b": ["x", None]}).astype({"b": "str"})
+    hashes = fr.key_hash(_OnDevice(part), ["a", "b"])
+    assert hashes.host.equals(fr.key_hash(part, ["a", "b"]))
+    assert [r.getMessage() for r in caplog.records if r.name == "assay.backend"] == [
+        "cuDF backend: host fallback for " + fr.HOST_FALLBACKS["key_hash"]]
+
+
 _CPU_RUN = """
 import sys
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,6 +21,9 @@ from tests.pipelines.conftest import read_quarantine
 from tests.published import leftovers, rows_of
 
 HEADER = b"id,name,amount\n"
+# A table and index written by assay before its own key hash (version 1: pandas' hash):
+# rows (1, a, 1.0), (2, b, null), (3, null, 2.5), (4, ü, -0.0), as version 0.
+INDEX_V1 = Path(__file__).resolve().parents[1] / "data" / "dedup_index_v1" / "table"
 
 
 def csv(*rows: tuple[int, str | None, float | None]) -> bytes:
@@ -77,7 +81,6 @@ def test_a_hash_collision_never_drops_a_distinct_row(make_spec, uploads, run, mo
         return dedup.fr.library(part).Series(7, index=part.index, dtype="uint64")
 
     monkeypatch.setattr(dedup, "index_hash", constant)
-    monkeypatch.setattr(dedup_index, "index_hash", constant)
     monkeypatch.setattr(dedup_index, "ROW_GROUP_ROWS", 2)  # a bucket over two row groups
     spec = spec_for(make_spec)
     ingest(run, spec, uploads, "a.csv", csv((1, "a", 1.0), (2, "b", 2.0), (3, None, None)))
@@ -164,3 +167,56 @@ def test_an_append_with_another_key_is_refused(make_spec, uploads, run):
                                         r"key is \['id'\]"):
         ingest(run, spec_for(make_spec, columns=["id"]), uploads, "b.csv", csv((2, "a", 1.0)))
 
+
+
+def test_an_index_of_an_older_key_hash_still_finds_its_rows(make_spec, uploads, run):
+    spec = spec_for(make_spec)
+    shutil.copytree(INDEX_V1, spec.resolve("out"))
+    second = ingest(run, spec, uploads, "b.csv", csv(
+        (2, "b", None), (3, None, 2.5), (4, "ü", 0.0), (5, "e", 5.0), (1, "a", 1.5)))
+    assert dropped_reasons(second) == ["dedup: duplicate of a row in version 0"] * 3
+    third = ingest(run, spec, uploads, "c.csv", csv((5, "e", 5.0), (1, "a", 1.0), (6, "f", 6.0)))
+    assert dropped_reasons(third) == ["dedup: duplicate of a row in version 0",
+                                      "dedup: duplicate of a row in version 1"]
+    assert ids(third.path) == [1, 1, 2, 3, 4, 5, 6]
+    index = Path(third.path) / dedup_index.INDEX / "dedup"
+    versions = sorted(pq.read_schema(p).metadata.get(dedup_index.HASH_VERSION, b"1")
+                      for p in (index / dedup_index.PARTS).glob("*.parquet"))
+    assert versions == [b"1", b"2", b"2"]
+    markers = [json.loads(p.read_text()) for p in (index / "runs").glob("*.json")]
+    assert sorted(m.get("key_hash", 1) for m in markers) == [1, 2, 2]
+
+
+def test_an_index_of_a_newer_key_hash_is_refused(make_spec, uploads, run):
+    spec = spec_for(make_spec)
+    table = Path(spec.resolve("out"))
+    shutil.copytree(INDEX_V1, table)
+    for marker in (table / dedup_index.INDEX / "dedup" / "runs").glob("*.json"):
+        marker.write_text(json.dumps({"key": ["id", "name", "amount"], "key_hash": 9}))
+    with pytest.raises(SpecError, match=r"version 0 of .* was indexed with key hash version 9 "
+                                        r"by a newer assay; this one reads up to version 2"):
+        ingest(run, spec, uploads, "b.csv", csv((2, "b", None)))
+
+
+def test_each_key_is_hashed_once_per_run(make_spec, uploads, run, monkeypatch):
+    hashed, key_hash = [], dedup.fr.key_hash
+
+    def counting(part, key):
+        hashed.append(len(part))
+        return key_hash(part, key)
+
+    monkeypatch.setattr(dedup.fr, "key_hash", counting)
+    spec = spec_for(make_spec, "overwrite")
+    result = ingest(run, spec, uploads, "a.csv", csv(*[(i % 40, "n", 1.0) for i in range(100)]))
+    assert sum(hashed) == 100  # before the shuffle; the sink writes the index from those
+    assert ids(result.path) == list(range(40))
+    index = Path(result.path) / dedup_index.INDEX / "dedup"
+    parts = list((index / dedup_index.PARTS).glob("*"))
+    groups = [pq.ParquetFile(p).metadata.row_group(g) for p in parts
+              for g in range(pq.ParquetFile(p).num_row_groups)]
+    chunks = [group.column(c) for group in groups for c in range(group.num_columns)]
+    # lookups find row groups by bucket: no statistics, and no dictionaries on small groups
+    assert not any(c.is_stats_set or c.has_dictionary_page for c in chunks)
+    stored = pq.ParquetDataset(parts).read().to_pandas()
+    assert stored[dedup_index.HASH].tolist() == key_hash(
+        stored, ["id", "name", "amount"]).tolist()

@@ -146,7 +146,7 @@ def test_a_retried_publish_resumes_where_the_failed_try_stopped(
     """The flow retries publish-version: the retry finishes the same version, with the
     shards an undisturbed run publishes."""
     uploads("a.csv", ROWS + b"3000,x,-1\n")
-    spec = make_spec(sink={"path": "out", "target_shard_bytes": 8192, "row_group_rows": 700},
+    spec = make_spec(sink={"path": "out", "target_shard_bytes": 4096, "row_group_rows": 700},
                      gates=[{"name": "basic", "policy": "quarantine", "expectations": [{
                          "type": "expect_column_values_to_be_between",
                          "kwargs": {"column": "amount", "min_value": 0}}]}])

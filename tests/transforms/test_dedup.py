@@ -43,7 +43,12 @@ def kept(out: pd.DataFrame) -> set[tuple[int, int]]:
 def test_dedup_keeps_first_row_in_input_order(dask_client):
     out = run(Dedup(), uploads(), npartitions=3)
     assert kept(out) == {(0, 2), (0, 3), (0, 4), (0, 8), (1, 2)}
-    assert list(out.columns) == ["_source_id", "_source_line", "a", "b", "_removed"]
+    # the index hash a dataset-wide dedup routed on stays with the rows, for the sink
+    assert list(out.columns) == ["_source_id", "_source_line", "a", "b", "_index_hash",
+                                 "_removed"]
+    assert out["_index_hash"].equals(fr.key_hash(out, ["a", "b"]))
+    in_run = run(Dedup(scope="run"), uploads(), npartitions=3)
+    assert list(in_run.columns) == ["_source_id", "_source_line", "a", "b", "_removed"]
 
 
 def test_dedup_on_a_subset_of_columns(dask_client):
