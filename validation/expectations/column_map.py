@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from assay.transforms.frame import as_string, is_string_like
 from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.fields import Comparable, Integer, Regex, ValueSet
-from assay.validation.expectations.frames import all_rows, between, head_values
+from assay.validation.expectations.frames import all_rows, between, head_values, positional
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import ColumnMapParams, StrictBounds
 from assay.validation.expectations.registry import register
@@ -173,8 +173,4 @@ class Unique(ColumnMapExpectation):
         return (DuplicatesOf(self.columns),)
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        table = answers.get(DuplicatesOf(self.columns))
-        values = part[self.column]
-        if table is None:
-            return values.isna() & False
-        return values.isin(table[self.column])
+        return positional(answers.get(DuplicatesOf(self.columns)), part[self.column])

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.transforms.frame import array_module, array_values, hash_rows, to_host, to_pandas
+from assay.transforms.frame import array_module, array_values, library, to_host, to_pandas
 from assay.transforms.masks import as_mask
 
 Column = Any  # pandas.Series or cudf.Series
@@ -74,32 +74,12 @@ def between(values: Column, low: Any, high: Any, strict_low: bool, strict_high: 
     return inside
 
 
-KEY_HASH = "__key_hash"  # a duplicate table's column: the row hash of its key values
-
-
-def rows_in(keys: Frame, table: Frame | None) -> Column:
-    """Whether each row of ``keys`` occurs in ``table`` (same columns, plus ``KEY_HASH``);
-    nulls match nulls.
-
-    Rows are matched by hash first (an integer ``isin``); only rows whose hash is in the
-    table are merged on their real values. A left merge keeps null keys equal (pandas and
-    cuDF both default to that); a running position restores partition order, which a cuDF
-    merge does not keep.
-    """
-    columns = list(keys.columns)
-    hit = keys[columns[0]].isna() & False
-    if table is None or len(table) == 0 or len(keys) == 0:
-        return hit
-    maybe = as_mask(hash_rows(keys, columns).isin(table[KEY_HASH]))
-    if not bool(maybe.any()):
-        return hit
-    left = keys[maybe].reset_index(drop=True)
-    left["__pos"] = 1
-    left["__pos"] = left["__pos"].cumsum()
-    right = table[columns].assign(__hit=True)
-    merged = left.merge(right, on=columns, how="left").sort_values("__pos")
-    hit[maybe] = merged["__hit"].notna().values
-    return hit
+def positional(flags: Column | None, like: Column) -> Column:
+    """A partition's answer (a bool column zipped with the partition) on ``like``'s index;
+    no row where there is no answer (a missing column, a partial taken without answers)."""
+    if flags is None:
+        return like.isna() & False
+    return library(like).Series(array_values(flags), index=like.index)
 
 
 def expand(subset: Column, considered: Column) -> Column:

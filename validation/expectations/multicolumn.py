@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.validation.expectations.frames import all_rows, head_records, rows_in
+from assay.validation.expectations.frames import all_rows, head_records, positional
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import MulticolumnParams
 from assay.validation.expectations.registry import register
@@ -37,7 +37,7 @@ class CompoundColumnsUnique(MapExpectation):
         return all_rows(part[self.columns[0]])
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        return rows_in(part[list(self.columns)], answers.get(DuplicatesOf(self.columns)))
+        return positional(answers.get(DuplicatesOf(self.columns)), part[self.columns[0]])
 
     def sample(self, part: Any, rows: Any) -> list[Any]:
         return head_records(part[list(self.columns)], rows, PARTIAL_UNEXPECTED_COUNT)

@@ -1,0 +1,81 @@
+"""Duplicate rows: which rows share their key with another row anywhere in the table.
+
+``duplicate_rows(live, columns, drop_nulls)`` is a lazy bool column with one partition per
+partition of ``live``, True where the row's key values occur in another row of ``live``;
+passed to ``map_partitions`` next to ``live`` it is zipped partition by partition.
+
+Rows are first counted by a 64-bit hash of their key: every partition hands over its
+hashes, which are sorted once (numpy's vectorised sort, about 8 ns a hash, where a hash
+table pays a cache miss per row; ``benchmarks/RESULTS.md``, gate evaluation), and a hash
+repeats where it sits next to its equal. Only the rows
+whose hash repeats (the duplicates, and any hash collision) are gathered in one partition
+and checked on their real values by ``duplicated`` (nulls equal to nulls, as GE's pandas
+engine compares them), so a collision never makes a duplicate. Each partition then flags
+its own rows found duplicated, by position: nothing is hashed or matched twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.transforms.frame import array_module, array_values, hash_rows, library
+
+KEY_HASH, ROW, PARTITION = "__key_hash", "__row", "__partition"
+
+
+def _number(partition_info: dict | None) -> int:
+    return (partition_info or {}).get("number", 0)
+
+
+def _hashed(keys: Any, drop_nulls: bool) -> Any:
+    """The keys with their position in the partition and their hash."""
+    columns = list(keys.columns)
+    hashed = keys.assign(**{ROW: array_module(keys).arange(len(keys))})
+    if drop_nulls:
+        hashed = hashed.dropna(subset=columns)
+    hashed[KEY_HASH] = hash_rows(hashed, columns)
+    return hashed
+
+
+def repeated(hashes: Any) -> Any:
+    """The values that occur more than once in ``hashes`` (a non-null uint64 column), as
+    a column, sorted."""
+    values = array_values(hashes)
+    ordered = array_module(values).sort(values)
+    again = ordered[1:][ordered[1:] == ordered[:-1]]
+    return library(hashes).Series(again).drop_duplicates()
+
+
+def _candidates(hashed: Any, repeats: Any, partition_info: dict | None = None) -> Any:
+    found = hashed[hashed[KEY_HASH].isin(repeats)]
+    return found.assign(**{PARTITION: _number(partition_info)})
+
+
+def _duplicated(candidates: Any, columns: list[str]) -> Any:
+    """Where the candidates' real key values repeat: (partition, position) of those rows."""
+    found = candidates.duplicated(subset=columns, keep=False)
+    return candidates.loc[found, [PARTITION, ROW]]
+
+
+def _flags(keys: Any, duplicated: Any, partition_info: dict | None = None) -> Any:
+    own = duplicated[ROW][duplicated[PARTITION] == _number(partition_info)]
+    flags = array_module(keys).zeros(len(keys), dtype=bool)
+    flags[array_values(own)] = True
+    return library(keys).Series(flags, index=keys.index)
+
+
+def duplicate_rows(live: Any, columns: list[str], drop_nulls: bool) -> Any:
+    """See the module docstring; with ``drop_nulls`` a row with a null key is never a
+    duplicate (GE ignores it), else nulls equal nulls."""
+    keys = live[columns]
+    meta = _hashed(keys._meta, drop_nulls)
+    hashed = keys.map_partitions(_hashed, drop_nulls, meta=meta)
+    repeats = hashed[KEY_HASH].repartition(npartitions=1).map_partitions(
+        repeated, meta=meta[KEY_HASH])
+    candidates = hashed.map_partitions(_candidates, repeats,
+                                       meta=meta.assign(**{PARTITION: 0}))
+    duplicated = candidates.repartition(npartitions=1).map_partitions(
+        _duplicated, columns, meta=meta.assign(**{PARTITION: 0})[[PARTITION, ROW]])
+    flags_meta = library(meta).Series(dtype=bool)
+    return keys.map_partitions(_flags, duplicated, meta=flags_meta, enforce_metadata=False,
+                               align_dataframes=False)
