@@ -47,9 +47,13 @@ def _identity(part: Any) -> Any:
     return part
 
 
-def _verdict(part: Any, evaluator: GateEvaluator, select: Callable[[Any], Any],
-             requests: list[Request], *tables: Any) -> pd.Series:
-    verdict = evaluator.evaluate(select(part), dict(zip(requests, tables, strict=True)))
+def _begin(part: Any, evaluator: GateEvaluator, select: Callable[[Any], Any]) -> pd.Series:
+    return pd.Series([evaluator.begin(select(part))], dtype=object)
+
+
+def _conclude(begun: pd.Series, evaluator: GateEvaluator, requests: list[Request],
+              *answers: Any) -> pd.Series:
+    verdict = evaluator.conclude(begun.iloc[0], dict(zip(requests, answers, strict=True)))
     return pd.Series([verdict], dtype=object)
 
 
@@ -58,9 +62,13 @@ def gate_verdicts(frame: Any, evaluator: GateEvaluator, answers: dict[Request, A
     """Lazily one ``Verdict`` per partition of ``frame``, evaluated on ``select(partition)``
     (the engine selects the live rows) with the ``answers`` of ``answer_requests``.
     Statistics and routing both read the verdicts, so each expectation's masks are computed
-    once per partition."""
-    return frame.map_partitions(
-        _verdict, evaluator, select, list(answers), *answers.values(),
+    once per partition. The expectations that need no answers run in tasks of their own
+    (``GateEvaluator.begin``), which the scheduler runs while the answers (a sort of every
+    key hash, one task) are built."""
+    begun = frame.map_partitions(_begin, evaluator, select, meta=pd.Series(dtype=object),
+                                 enforce_metadata=False)
+    return begun.map_partitions(
+        _conclude, evaluator, list(answers), *answers.values(),
         meta=pd.Series(dtype=object), enforce_metadata=False, align_dataframes=False,
     )
 
