@@ -14,6 +14,7 @@ from assay.validation.expectations.fields import Comparable, Integer, Regex, Val
 from assay.validation.expectations.frames import all_rows, between, head_values, positional
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import ColumnMapParams, StrictBounds
+from assay.validation.expectations.regex_search import search
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers, DuplicatesOf, Request
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
@@ -159,7 +160,7 @@ class MatchRegex(ColumnMapExpectation):
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         # GE searches (re.search semantics), it does not anchor the pattern
-        return ~as_string(part[self.column]).str.contains(self.kw.regex, regex=True)
+        return ~search(part[self.column], self.kw.regex)
 
 
 @register
