@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
-from assay.transforms.frame import library
-from assay.transforms.masks import reasons
+from assay.transforms.frame import array_module, array_values, library
+from assay.transforms.masks import as_mask, reasons
 from assay.validation.expectations import Expectation, ExpectationError, Table
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.requests import Answers, Request
@@ -44,8 +44,9 @@ class Stats:
 
 @dataclass
 class Verdict:
-    """One partition's outcome: statistics, and per row whether it failed a row-level
-    expectation (``failed``) and which (``reasons``, '' where it passed)."""
+    """One partition's outcome: statistics, per row whether it failed a row-level
+    expectation (``failed``), and which, for the failing rows only (``reasons``, indexed
+    like them: the router needs no more, and most rows pass)."""
 
     stats: Stats
     failed: Any
@@ -80,6 +81,15 @@ def _partial(expectation: Expectation, part: Any, answers: Answers) -> Any:
         return expectation.partial(part, answers)
     except _EVALUATION_ERRORS as exc:
         return Failed(str(exc))
+
+
+def _failing_reasons(failed: Any, parts: list[tuple[Any, str]]) -> Any:
+    """``reasons`` of the rows where ``failed`` holds, indexed like them."""
+    at = array_module(failed).flatnonzero(array_values(failed))
+    lib = library(failed)
+    rows = lib.Series(at, index=failed.index[at])
+    return reasons(rows, [(lib.Series(array_values(as_mask(mask))[at]), text)
+                          for mask, text in parts])
 
 
 def _merge_one(expectation: Expectation, a: Any, b: Any) -> Any:
@@ -121,7 +131,7 @@ class GateEvaluator:
         failed = reduce(operator.or_, (rows for rows, _ in parts),
                         library(part).Series(False, index=part.index, dtype=bool))
         stats = Stats(len(part), tuple(part.columns), [done.partials[i] for i in order])
-        return Verdict(stats, failed, reasons(part, parts))
+        return Verdict(stats, failed, _failing_reasons(failed, parts))
 
     def _run(self, evaluation: Evaluation, answers: Answers, answered: bool) -> Evaluation:
         with partition_scope():

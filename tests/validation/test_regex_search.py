@@ -3,6 +3,8 @@ strings) gives GE, on any strings however they are chunked; GE's engine agrees o
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -25,7 +27,7 @@ def _column(items: list[str | None], cuts: list[int], start: int) -> pd.Series:
     """The items as an Arrow-backed string column of several chunks, the first sliced."""
     padded = ["pad"] * start + items
     bounds = sorted({0, len(padded), *(c for c in cuts if c <= len(padded))})
-    chunks = [pa.array(padded[a:b], pa.large_string()) for a, b in zip(bounds, bounds[1:])]
+    chunks = [pa.array(padded[a:b], pa.large_string()) for a, b in pairwise(bounds)]
     table = pa.chunked_array(chunks or [pa.array([], pa.large_string())])
     column = pd.Series(pd.arrays.ArrowStringArray(table.slice(start)))
     return column.astype("str")
