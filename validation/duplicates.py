@@ -16,6 +16,8 @@ its own rows found duplicated, by position: nothing is hashed or matched twice.
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import Any
 
 from assay.transforms.frame import array_module, array_values, hash_rows, library
@@ -28,27 +30,41 @@ def _number(partition_info: dict | None) -> int:
 
 
 def _hashed(keys: Any, drop_nulls: bool) -> Any:
-    """The keys with their position in the partition and their hash."""
-    columns = list(keys.columns)
-    hashed = keys.assign(**{ROW: array_module(keys).arange(len(keys))})
-    if drop_nulls:
-        hashed = hashed.dropna(subset=columns)
-    hashed[KEY_HASH] = hash_rows(hashed, columns)
-    return hashed
+    """Each row's position in the partition and the hash of its key (rows with a null
+    key left out under ``drop_nulls``)."""
+    xp = array_module(keys)
+    rows = xp.arange(len(keys))
+    hashes = array_values(hash_rows(keys, list(keys.columns)))
+    if drop_nulls and bool(keys.isna().any().any()):
+        present = array_values(reduce(operator.and_, (keys[c].notna() for c in keys.columns)))
+        rows, hashes = rows[present], hashes[present]
+    return library(keys).DataFrame({ROW: rows, KEY_HASH: hashes})
 
 
-def repeated(hashes: Any) -> Any:
-    """The values that occur more than once in ``hashes`` (a non-null uint64 column), as
-    a column, sorted."""
-    values = array_values(hashes)
-    ordered = array_module(values).sort(values)
+def repeated(parts: list[Any]) -> Any:
+    """The values that occur more than once over ``parts`` (uint64 arrays, numpy or CuPy,
+    at least one), as a sorted array."""
+    xp = array_module(parts[0])
+    ordered = xp.concatenate(parts)
+    ordered.sort()  # in place: the concatenation is ours
     again = ordered[1:][ordered[1:] == ordered[:-1]]
-    return library(hashes).Series(again).drop_duplicates()
+    return again[xp.concatenate([again[:1] == again[:1], again[1:] != again[:-1]])]
 
 
-def _candidates(hashed: Any, repeats: Any, partition_info: dict | None = None) -> Any:
-    found = hashed[hashed[KEY_HASH].isin(repeats)]
-    return found.assign(**{PARTITION: _number(partition_info)})
+def _hashes(hashed: Any) -> tuple[Any]:
+    return (array_values(hashed[KEY_HASH]),)  # a tuple: dask gathers it as one object
+
+
+def _repeated(chunks: Any) -> Any:
+    return repeated([hashes for hashes, in chunks])
+
+
+def _candidates(keys: Any, hashed: Any, repeats: Any, partition_info: dict | None = None
+                ) -> Any:
+    """The keys of the rows whose hash repeats, with their partition and position."""
+    rows = hashed[ROW][hashed[KEY_HASH].isin(repeats)]
+    found = keys.iloc[array_values(rows)]
+    return found.assign(**{ROW: array_values(rows), PARTITION: _number(partition_info)})
 
 
 def _duplicated(candidates: Any, columns: list[str]) -> Any:
@@ -70,12 +86,13 @@ def duplicate_rows(live: Any, columns: list[str], drop_nulls: bool) -> Any:
     keys = live[columns]
     meta = _hashed(keys._meta, drop_nulls)
     hashed = keys.map_partitions(_hashed, drop_nulls, meta=meta)
-    repeats = hashed[KEY_HASH].repartition(npartitions=1).map_partitions(
-        repeated, meta=meta[KEY_HASH])
-    candidates = hashed.map_partitions(_candidates, repeats,
-                                       meta=meta.assign(**{PARTITION: 0}))
+    repeats = hashed.reduction(chunk=_hashes, aggregate=_repeated, meta=object,
+                               split_every=False)
+    found = _candidates(keys._meta, meta, array_values(meta[KEY_HASH]))
+    candidates = keys.map_partitions(_candidates, hashed, repeats, meta=found,
+                                     align_dataframes=False)
     duplicated = candidates.repartition(npartitions=1).map_partitions(
-        _duplicated, columns, meta=meta.assign(**{PARTITION: 0})[[PARTITION, ROW]])
+        _duplicated, columns, meta=found[[PARTITION, ROW]])
     flags_meta = library(meta).Series(dtype=bool)
     return keys.map_partitions(_flags, duplicated, meta=flags_meta, enforce_metadata=False,
                                align_dataframes=False)

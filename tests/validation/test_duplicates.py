@@ -15,11 +15,13 @@ from assay.validation.duplicates import duplicate_rows, repeated
 
 
 @settings(max_examples=100, deadline=None)
-@given(values=st.lists(st.integers(0, 25), max_size=60))
-def test_repeated_hashes(values) -> None:
-    hashes = pd.Series(values, dtype="uint64")
-    counts = hashes.value_counts()
-    assert repeated(hashes).tolist() == sorted(counts[counts > 1].index.tolist())
+@given(values=st.lists(st.integers(0, 25), max_size=60),
+       cuts=st.lists(st.integers(0, 60), max_size=4))
+def test_repeated_hashes_whatever_the_partitions(values, cuts) -> None:
+    hashes = np.array(values, dtype="uint64")
+    parts = np.split(hashes, sorted(c for c in cuts if c <= len(hashes)))
+    counts = pd.Series(hashes).value_counts()
+    assert repeated(parts).tolist() == sorted(counts[counts > 1].index.tolist())
 
 
 def _keys(rows: int) -> pd.DataFrame:
