@@ -51,16 +51,23 @@ def _first(rows: Column, limit: int) -> Any:
     return array_module(flags).flatnonzero(flags)[:limit]
 
 
+def _take(data: Column | Frame, positions: Any) -> Any:
+    """``data.iloc[positions]`` from the slice they span: a take from Arrow chunked data
+    costs a pass over every row otherwise (1.3 ms on 625k strings, for 20 values)."""
+    if len(positions) == 0:
+        return data.iloc[positions]
+    start = int(positions[0])
+    return data.iloc[start:int(positions[-1]) + 1].iloc[positions - start]
+
+
 def head_values(values: Column, rows: Column, limit: int) -> list[Any]:
     """The first ``limit`` values where ``rows`` is True, as Python objects, in order."""
-    head = values.iloc[_first(rows, limit)]
-    return to_pandas(head).tolist()
+    return to_pandas(_take(values, _first(rows, limit))).tolist()
 
 
 def head_records(frame: Frame, rows: Column, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` records where ``rows`` is True, as dicts, in order."""
-    head = frame.iloc[_first(rows, limit)]
-    return to_pandas(head).to_dict("records")
+    return to_pandas(_take(frame, _first(rows, limit))).to_dict("records")
 
 
 def between(values: Column, low: Any, high: Any, strict_low: bool, strict_high: bool) -> Column:
