@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -40,15 +42,33 @@ def plain_view(frame: Frame) -> Frame:
     return frame.assign(**casts) if casts else frame
 
 
+def missing_rows(part: Frame, columns: list[str], every: bool) -> Column:
+    """Rows missing every (``every``) or any of ``columns``' values, combined column by
+    column (a frame's row-wise ``all``/``any`` first stacks the columns into one block)."""
+    combine = operator.and_ if every else operator.or_
+    return reduce(combine, (part[column].isna() for column in columns))
+
+
 def all_rows(values: Column) -> Column:
     return values.isna() | True
 
 
+_HEAD = 1 << 16  # rows scanned first for a sample: when many fail, it holds enough
+
+
+def count(mask: Column) -> int:
+    """How many rows ``mask`` holds (numpy's count: no pandas reduction)."""
+    flags = array_values(as_mask(mask))
+    return int(array_module(flags).count_nonzero(flags))
+
+
 def _first(rows: Column, limit: int) -> Any:
-    """Positions of the first ``limit`` rows where ``rows`` is True: one scan of the mask,
-    no filtered copy of the data (many rows may fail; the sample takes 20)."""
+    """Positions of the first ``limit`` rows where ``rows`` is True: a scan of the mask's
+    head, of all of it only when the head holds fewer; no filtered copy of the data."""
     flags = array_values(rows)
-    return array_module(flags).flatnonzero(flags)[:limit]
+    xp = array_module(flags)
+    head = xp.flatnonzero(flags[:_HEAD])
+    return head[:limit] if len(head) >= limit else xp.flatnonzero(flags)[:limit]
 
 
 def _take(data: Column | Frame, positions: Any) -> Any:
