@@ -70,9 +70,11 @@ def run_suite(name: str, data: Path, engines: list[str], rows: int, repeat: int)
             tries.append({**json.loads(line[7:]), "wall_s": wall, "peak_mib": peak})
         best = min(tries, key=lambda run: run["eval_s"])
         runs[engine] = {**best, "eval_s_all": [run["eval_s"] for run in tries],
+                        "cpu_s_all": [run["cpu_s"] for run in tries],
                         "peak_mib": max(run["peak_mib"] for run in tries)}
         times = ", ".join(f"{run['eval_s']:.2f}" for run in tries)
-        print(f"  {engine}: evaluation {times} s (best {best['eval_s']:.2f}), "
+        cpu = ", ".join(f"{run['cpu_s']:.2f}" for run in tries)
+        print(f"  {engine}: evaluation {times} s (best {best['eval_s']:.2f}), CPU {cpu} s, "
               f"peak {runs[engine]['peak_mib']:.0f} MiB")
     compared = {"assay", "ge-summary"} <= runs.keys()
     problems = disagreements(runs) if compared else []

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
-from assay.transforms.frame import library
-from assay.transforms.masks import reasons
+from assay.transforms.frame import array_module, array_values, library
+from assay.transforms.masks import as_mask, reasons
 from assay.validation.expectations import Expectation, ExpectationError, Table
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.requests import Answers, Request
@@ -44,12 +44,23 @@ class Stats:
 
 @dataclass
 class Verdict:
-    """One partition's outcome: statistics, and per row whether it failed a row-level
-    expectation (``failed``) and which (``reasons``, '' where it passed)."""
+    """One partition's outcome: statistics, per row whether it failed a row-level
+    expectation (``failed``), and which, for the failing rows only (``reasons``, indexed
+    like them: the router needs no more, and most rows pass)."""
 
     stats: Stats
     failed: Any
     reasons: Any
+
+
+@dataclass
+class Evaluation:
+    """A partition being evaluated: per expectation evaluated so far, keyed by its place
+    in the suite, its partial and (row-level ones) its failing rows with their reason."""
+
+    part: Any
+    partials: dict[int, Any] = field(default_factory=dict)
+    rows: dict[int, tuple[Any, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +81,15 @@ def _partial(expectation: Expectation, part: Any, answers: Answers) -> Any:
         return expectation.partial(part, answers)
     except _EVALUATION_ERRORS as exc:
         return Failed(str(exc))
+
+
+def _failing_reasons(failed: Any, parts: list[tuple[Any, str]]) -> Any:
+    """``reasons`` of the rows where ``failed`` holds, indexed like them."""
+    at = array_module(failed).flatnonzero(array_values(failed))
+    lib = library(failed)
+    rows = lib.Series(at, index=failed.index[at])
+    return reasons(rows, [(lib.Series(array_values(as_mask(mask))[at]), text)
+                          for mask, text in parts])
 
 
 def _merge_one(expectation: Expectation, a: Any, b: Any) -> Any:
@@ -95,27 +115,44 @@ class GateEvaluator:
         """The partition's statistics and row failures, each expectation's masks computed
         once for both. Failing rows are flagged whatever ``mostly`` allows: ``mostly``
         decides the gate's success, the quarantine takes every unexpected row."""
-        partials, parts = [], []
-        with partition_scope():
-            for expectation in self.suite.expectations:
-                self._evaluate_one(expectation, part, answers, partials, parts)
+        return self.conclude(self.begin(part), answers)
+
+    def begin(self, part: Any) -> Evaluation:
+        """``part`` evaluated by the expectations that need no answers to requests, so
+        that the graph runs them while the table-wide answers are being built."""
+        return self._run(Evaluation(part), {}, answered=False)
+
+    def conclude(self, begun: Evaluation, answers: Answers) -> Verdict:
+        """``begin``'s evaluation completed by the expectations that need ``answers``."""
+        done = self._run(begun, answers, answered=True)
+        order = range(len(self.suite.expectations))
+        parts = [done.rows[i] for i in order if i in done.rows]
+        part = done.part
         failed = reduce(operator.or_, (rows for rows, _ in parts),
                         library(part).Series(False, index=part.index, dtype=bool))
-        stats = Stats(len(part), tuple(part.columns), partials)
-        return Verdict(stats, failed, reasons(part, parts))
+        stats = Stats(len(part), tuple(part.columns), [done.partials[i] for i in order])
+        return Verdict(stats, failed, _failing_reasons(failed, parts))
 
-    def _evaluate_one(self, expectation: Expectation, part: Any, answers: Answers,
-                      partials: list[Any], parts: list[tuple[Any, str]]) -> None:
+    def _run(self, evaluation: Evaluation, answers: Answers, answered: bool) -> Evaluation:
+        with partition_scope():
+            for index, expectation in enumerate(self.suite.expectations):
+                if bool(expectation.requests) == answered:
+                    self._evaluate_one(index, expectation, evaluation, answers)
+        return evaluation
+
+    def _evaluate_one(self, index: int, expectation: Expectation, evaluation: Evaluation,
+                      answers: Answers) -> None:
+        part = evaluation.part
         if not isinstance(expectation, MapExpectation):
-            partials.append(_partial(expectation, part, answers))
+            evaluation.partials[index] = _partial(expectation, part, answers)
             return
         try:
             considered, rows = expectation.masks(part, answers)
         except _EVALUATION_ERRORS as exc:  # reported as a failed result, nothing routed
-            partials.append(Failed(str(exc)))
+            evaluation.partials[index] = Failed(str(exc))
             return
-        partials.append(expectation.summarize(part, considered, rows))
-        parts.append((rows, f"{self.gate_name}: {expectation.label}"))
+        evaluation.partials[index] = expectation.summarize(part, considered, rows)
+        evaluation.rows[index] = (rows, f"{self.gate_name}: {expectation.label}")
 
     def combine(self, stats: list[Stats]) -> Stats:
         empty = Stats(0, None, [e.empty() for e in self.suite.expectations])

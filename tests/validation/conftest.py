@@ -29,7 +29,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 def _attach(part: Any, verdict: pd.Series) -> Any:
     verdict = verdict.iloc[0]
-    return part.assign(_gate_failed=verdict.failed, _gate_reasons=verdict.reasons)
+    reasons = verdict.reasons.reindex(part.index, fill_value="")  # the failing rows' only
+    return part.assign(_gate_failed=verdict.failed, _gate_reasons=reasons)
 
 
 def route_failures(live: Any, verdicts: Any) -> Any:

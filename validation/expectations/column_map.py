@@ -11,9 +11,10 @@ from pydantic import Field, model_validator
 from assay.transforms.frame import as_string, is_string_like
 from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.fields import Comparable, Integer, Regex, ValueSet
-from assay.validation.expectations.frames import all_rows, between, head_values
+from assay.validation.expectations.frames import all_rows, between, head_values, positional
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import ColumnMapParams, StrictBounds
+from assay.validation.expectations.regex_search import search
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers, DuplicatesOf, Request
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
@@ -159,7 +160,7 @@ class MatchRegex(ColumnMapExpectation):
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         # GE searches (re.search semantics), it does not anchor the pattern
-        return ~as_string(part[self.column]).str.contains(self.kw.regex, regex=True)
+        return ~search(part[self.column], self.kw.regex)
 
 
 @register
@@ -173,8 +174,4 @@ class Unique(ColumnMapExpectation):
         return (DuplicatesOf(self.columns),)
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        table = answers.get(DuplicatesOf(self.columns))
-        values = part[self.column]
-        if table is None:
-            return values.isna() & False
-        return values.isin(table[self.column])
+        return positional(answers.get(DuplicatesOf(self.columns)), part[self.column])

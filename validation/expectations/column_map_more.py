@@ -45,6 +45,7 @@ from assay.validation.expectations.fields import (
 )
 from assay.validation.expectations.frames import all_rows, plain_dtype
 from assay.validation.expectations.params import ColumnMapParams
+from assay.validation.expectations.regex_search import search
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 
@@ -78,18 +79,13 @@ class NotInSet(ColumnMapExpectation):
         return values.isin(set_for_column(values, self.kw.value_set, parse_dates=True))
 
 
-def _search(values: Any, pattern: str, flags: int = 0) -> Any:
-    """GE's ``column.astype(str).str.contains(pattern)``: an unanchored search."""
-    return as_string(values).str.contains(pattern, regex=True, flags=flags)
-
-
 @register
 class NotMatchRegex(ColumnMapExpectation):
     type = "expect_column_values_to_not_match_regex"
     params = RegexParams
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        return _search(part[self.column], self.kw.regex)
+        return search(part[self.column], self.kw.regex)
 
 
 class RegexListParams(ColumnMapParams):
@@ -106,7 +102,7 @@ class _RegexList(ColumnMapExpectation):
     def matches(self, values: Any, match_on: str) -> Any:
         combined = None
         for pattern in self.kw.regex_list:
-            hit = as_mask(_search(values, pattern))
+            hit = as_mask(search(values, pattern))
             if combined is None:
                 combined = hit
             else:
@@ -162,7 +158,7 @@ class _Like(ColumnMapExpectation):
 
     def like(self, values: Any) -> Any:
         regex = like_to_regex(self.kw.like_pattern, self.kw.escape)
-        return _search(values, regex, flags=re.DOTALL)
+        return search(values, regex, flags=re.DOTALL)
 
 
 @register

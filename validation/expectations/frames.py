@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import Any
 
 import numpy as np
 
-from assay.transforms.frame import array_module, array_values, hash_rows, to_host, to_pandas
+from assay.transforms.frame import array_module, array_values, library, to_host, to_pandas
 from assay.transforms.masks import as_mask
 
 Column = Any  # pandas.Series or cudf.Series
@@ -40,27 +42,52 @@ def plain_view(frame: Frame) -> Frame:
     return frame.assign(**casts) if casts else frame
 
 
+def missing_rows(part: Frame, columns: list[str], every: bool) -> Column:
+    """Rows missing every (``every``) or any of ``columns``' values, combined column by
+    column (a frame's row-wise ``all``/``any`` first stacks the columns into one block)."""
+    combine = operator.and_ if every else operator.or_
+    return reduce(combine, (part[column].isna() for column in columns))
+
+
 def all_rows(values: Column) -> Column:
     return values.isna() | True
 
 
+_HEAD = 1 << 16  # rows scanned first for a sample: when many fail, it holds enough
+
+
+def count(mask: Column) -> int:
+    """How many rows ``mask`` holds (numpy's count: no pandas reduction)."""
+    flags = array_values(as_mask(mask))
+    return int(array_module(flags).count_nonzero(flags))
+
+
 def _first(rows: Column, limit: int) -> Any:
-    """Positions of the first ``limit`` rows where ``rows`` is True: one scan of the mask,
-    no filtered copy of the data (many rows may fail; the sample takes 20)."""
+    """Positions of the first ``limit`` rows where ``rows`` is True: a scan of the mask's
+    head, of all of it only when the head holds fewer; no filtered copy of the data."""
     flags = array_values(rows)
-    return array_module(flags).flatnonzero(flags)[:limit]
+    xp = array_module(flags)
+    head = xp.flatnonzero(flags[:_HEAD])
+    return head[:limit] if len(head) >= limit else xp.flatnonzero(flags)[:limit]
+
+
+def _take(data: Column | Frame, positions: Any) -> Any:
+    """``data.iloc[positions]`` from the slice they span: a take from Arrow chunked data
+    costs a pass over every row otherwise (1.3 ms on 625k strings, for 20 values)."""
+    if len(positions) == 0:
+        return data.iloc[positions]
+    start = int(positions[0])
+    return data.iloc[start:int(positions[-1]) + 1].iloc[positions - start]
 
 
 def head_values(values: Column, rows: Column, limit: int) -> list[Any]:
     """The first ``limit`` values where ``rows`` is True, as Python objects, in order."""
-    head = values.iloc[_first(rows, limit)]
-    return to_pandas(head).tolist()
+    return to_pandas(_take(values, _first(rows, limit))).tolist()
 
 
 def head_records(frame: Frame, rows: Column, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` records where ``rows`` is True, as dicts, in order."""
-    head = frame.iloc[_first(rows, limit)]
-    return to_pandas(head).to_dict("records")
+    return to_pandas(_take(frame, _first(rows, limit))).to_dict("records")
 
 
 def between(values: Column, low: Any, high: Any, strict_low: bool, strict_high: bool) -> Column:
@@ -74,32 +101,12 @@ def between(values: Column, low: Any, high: Any, strict_low: bool, strict_high: 
     return inside
 
 
-KEY_HASH = "__key_hash"  # a duplicate table's column: the row hash of its key values
-
-
-def rows_in(keys: Frame, table: Frame | None) -> Column:
-    """Whether each row of ``keys`` occurs in ``table`` (same columns, plus ``KEY_HASH``);
-    nulls match nulls.
-
-    Rows are matched by hash first (an integer ``isin``); only rows whose hash is in the
-    table are merged on their real values. A left merge keeps null keys equal (pandas and
-    cuDF both default to that); a running position restores partition order, which a cuDF
-    merge does not keep.
-    """
-    columns = list(keys.columns)
-    hit = keys[columns[0]].isna() & False
-    if table is None or len(table) == 0 or len(keys) == 0:
-        return hit
-    maybe = as_mask(hash_rows(keys, columns).isin(table[KEY_HASH]))
-    if not bool(maybe.any()):
-        return hit
-    left = keys[maybe].reset_index(drop=True)
-    left["__pos"] = 1
-    left["__pos"] = left["__pos"].cumsum()
-    right = table[columns].assign(__hit=True)
-    merged = left.merge(right, on=columns, how="left").sort_values("__pos")
-    hit[maybe] = merged["__hit"].notna().values
-    return hit
+def positional(flags: Column | None, like: Column) -> Column:
+    """A partition's answer (a bool column zipped with the partition) on ``like``'s index;
+    no row where there is no answer (a missing column, a partial taken without answers)."""
+    if flags is None:
+        return like.isna() & False
+    return library(like).Series(array_values(flags), index=like.index)
 
 
 def expand(subset: Column, considered: Column) -> Column:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from assay.transforms.masks import as_mask
 from assay.validation.expectations.base import Expectation, Table, require_columns
+from assay.validation.expectations.frames import count
 from assay.validation.expectations.requests import Answers
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT, map_result, mostly_success
 
@@ -54,11 +55,12 @@ class MapExpectation(Expectation):
 
     def summarize(self, part: Any, considered: Any, rows: Any) -> MapPartial:
         """The partial from masks already computed (the gate routes rows with them too)."""
+        unexpected = count(rows)
         return MapPartial(
             element_count=len(part),
-            considered=int(considered.sum()),
-            unexpected_count=int(rows.sum()),
-            sample=self.sample(part, rows),
+            considered=count(considered),
+            unexpected_count=unexpected,
+            sample=self.sample(part, rows) if unexpected else [],
         )
 
     def merge(self, a: MapPartial, b: MapPartial) -> MapPartial:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.validation.expectations.frames import all_rows, head_records, rows_in
+from assay.validation.expectations.frames import (
+    all_rows,
+    head_records,
+    missing_rows,
+    positional,
+)
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import MulticolumnParams
 from assay.validation.expectations.registry import register
@@ -28,16 +33,13 @@ class CompoundColumnsUnique(MapExpectation):
         return (DuplicatesOf(self.columns),)
 
     def considered(self, part: Any) -> Any:
-        missing = part[list(self.columns)].isna()
         mode = self.kw.ignore_row_if
-        if mode == "all_values_are_missing":
-            return ~missing.all(axis=1)
-        if mode == "any_value_is_missing":
-            return ~missing.any(axis=1)
-        return all_rows(part[self.columns[0]])
+        if mode == "never":
+            return all_rows(part[self.columns[0]])
+        return ~missing_rows(part, list(self.columns), every=mode == "all_values_are_missing")
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        return rows_in(part[list(self.columns)], answers.get(DuplicatesOf(self.columns)))
+        return positional(answers.get(DuplicatesOf(self.columns)), part[self.columns[0]])
 
     def sample(self, part: Any, rows: Any) -> list[Any]:
         return head_records(part[list(self.columns)], rows, PARTIAL_UNEXPECTED_COUNT)

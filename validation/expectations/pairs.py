@@ -23,6 +23,7 @@ from assay.validation.expectations.frames import (
     expand,
     head_records,
     head_values,
+    missing_rows,
     plain_view,
 )
 from assay.validation.expectations.map import MapExpectation
@@ -52,8 +53,7 @@ class RecordExpectation(MapExpectation):
         rule = self.modes[self.kw.ignore_row_if]
         if rule is None:
             return all_rows(part[self.columns[0]])
-        missing = part[self.distinct_columns].isna()
-        return ~(missing.all(axis=1) if rule == "all" else missing.any(axis=1))
+        return ~missing_rows(part, self.distinct_columns, every=rule == "all")
 
     @abstractmethod
     def holds(self, rows: Frame) -> Column:

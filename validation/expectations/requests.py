@@ -16,11 +16,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DuplicatesOf:
-    """The key values of ``columns`` that occur in more than one row of the table.
+    """Which rows' values of ``columns`` occur in another row of the table.
 
-    Answer: a frame with those columns, one row per repeated key, plus its row hash in
-    ``frames.KEY_HASH``. A single column drops nulls (GE ignores them); several keep them,
-    null equal to null. None when a column is missing.
+    Answer: a bool column per partition, True for those rows (``assay.validation.
+    duplicates``). A single column ignores nulls (GE does); several keep them, null equal
+    to null. None when a column is missing.
     """
 
     columns: tuple[str, ...]

@@ -46,6 +46,12 @@ def present_values(part: Any, column: str) -> Any:
     return shared(("present", column), lambda: values[values.notna()])
 
 
+def shared_sum(values: Any, column: str, kind: str) -> SumCount:
+    """``exact_sum`` of the column's non-null values, once per partition for the sum, the
+    mean and the stdev (the costliest pass of the three)."""
+    return shared(("exact_sum", column, kind), lambda: exact_sum(values, kind))
+
+
 class _ColumnStatistic(_MetricBetween):
     reduction: ClassVar[str] = ""
     numeric = True
@@ -118,7 +124,7 @@ class _ExactSum(_ColumnStatistic):
 
     def partial(self, part: Any, answers: Answers) -> SumCount:
         values, kind = self.values(part)
-        return exact_sum(values, kind)
+        return shared_sum(values, self.kw.column, kind)
 
     def merge(self, a: SumCount, b: SumCount) -> SumCount:
         return a + b
@@ -180,7 +186,7 @@ class ColumnStdevBetween(_ColumnStatistic):
         if len(values) == 0:
             return Moments()
         values = values.astype("float64")  # as pandas' std: ints and bools in float64
-        sums = exact_sum(values, "float")
+        sums = shared_sum(values, self.kw.column, "float")
         m2 = ((values - sums.mean()) ** 2).sum(skipna=False)  # inf - inf poisons it, as in pandas
         return Moments(len(values), float(scalar(m2)), sums.total, sums.infinite)
 

@@ -1,0 +1,98 @@
+"""Duplicate rows: which rows share their key with another row anywhere in the table.
+
+``duplicate_rows(live, columns, drop_nulls)`` is a lazy bool column with one partition per
+partition of ``live``, True where the row's key values occur in another row of ``live``;
+passed to ``map_partitions`` next to ``live`` it is zipped partition by partition.
+
+Rows are first counted by a 64-bit hash of their key: every partition hands over its
+hashes, which are sorted once (numpy's vectorised sort, about 8 ns a hash, where a hash
+table pays a cache miss per row; ``benchmarks/RESULTS.md``, gate evaluation), and a hash
+repeats where it sits next to its equal. Only the rows
+whose hash repeats (the duplicates, and any hash collision) are gathered in one partition
+and checked on their real values by ``duplicated`` (nulls equal to nulls, as GE's pandas
+engine compares them), so a collision never makes a duplicate. Each partition then flags
+its own rows found duplicated, by position: nothing is hashed or matched twice.
+"""
+
+from __future__ import annotations
+
+import operator
+from functools import reduce
+from typing import Any
+
+from assay.transforms.frame import array_module, array_values, hash_rows, library
+
+KEY_HASH, ROW, PARTITION = "__key_hash", "__row", "__partition"
+
+
+def _number(partition_info: dict | None) -> int:
+    return (partition_info or {}).get("number", 0)
+
+
+def _hashed(keys: Any, drop_nulls: bool) -> Any:
+    """Each row's position in the partition and the hash of its key (rows with a null
+    key left out under ``drop_nulls``)."""
+    xp = array_module(keys)
+    rows = xp.arange(len(keys))
+    hashes = array_values(hash_rows(keys, list(keys.columns)))
+    if drop_nulls and bool(keys.isna().any().any()):
+        present = array_values(reduce(operator.and_, (keys[c].notna() for c in keys.columns)))
+        rows, hashes = rows[present], hashes[present]
+    return library(keys).DataFrame({ROW: rows, KEY_HASH: hashes})
+
+
+def repeated(parts: list[Any]) -> Any:
+    """The values that occur more than once over ``parts`` (uint64 arrays, numpy or CuPy,
+    at least one), as a sorted array."""
+    xp = array_module(parts[0])
+    ordered = xp.concatenate(parts)
+    ordered.sort()  # in place: the concatenation is ours
+    again = ordered[1:][ordered[1:] == ordered[:-1]]
+    return again[xp.concatenate([again[:1] == again[:1], again[1:] != again[:-1]])]
+
+
+def _hashes(hashed: Any) -> tuple[Any]:
+    return (array_values(hashed[KEY_HASH]),)  # a tuple: dask gathers it as one object
+
+
+def _repeated(chunks: Any) -> Any:
+    return repeated([hashes for hashes, in chunks])
+
+
+def _candidates(keys: Any, hashed: Any, repeats: Any, partition_info: dict | None = None
+                ) -> Any:
+    """The keys of the rows whose hash repeats, with their partition and position."""
+    rows = hashed[ROW][hashed[KEY_HASH].isin(repeats)]
+    found = keys.iloc[array_values(rows)]
+    return found.assign(**{ROW: array_values(rows), PARTITION: _number(partition_info)})
+
+
+def _duplicated(candidates: Any, columns: list[str]) -> Any:
+    """Where the candidates' real key values repeat: (partition, position) of those rows."""
+    found = candidates.duplicated(subset=columns, keep=False)
+    return candidates.loc[found, [PARTITION, ROW]]
+
+
+def _flags(keys: Any, duplicated: Any, partition_info: dict | None = None) -> Any:
+    own = duplicated[ROW][duplicated[PARTITION] == _number(partition_info)]
+    flags = array_module(keys).zeros(len(keys), dtype=bool)
+    flags[array_values(own)] = True
+    return library(keys).Series(flags, index=keys.index)
+
+
+def duplicate_rows(live: Any, columns: list[str], drop_nulls: bool) -> Any:
+    """See the module docstring; with ``drop_nulls`` a row with a null key is never a
+    duplicate (GE ignores it), else nulls equal nulls."""
+    keys = live[columns]
+    meta = _hashed(keys._meta, drop_nulls)
+    hashed = keys.map_partitions(_hashed, drop_nulls, meta=meta)
+    repeats = hashed.reduction(chunk=_hashes, aggregate=_repeated, meta=object,
+                               split_every=False)
+    found = _candidates(keys._meta, meta, array_values(meta[KEY_HASH]))
+    candidates = keys.map_partitions(_candidates, hashed, repeats, meta=found,
+                                     align_dataframes=False)
+    duplicated = candidates.repartition(npartitions=1).map_partitions(
+        _duplicated, columns, meta=found[[PARTITION, ROW]])
+    flags_meta = library(meta).Series(dtype=bool)
+    return keys.map_partitions(_flags, duplicated, meta=flags_meta, enforce_metadata=False,
+                               align_dataframes=False)
