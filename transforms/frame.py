@@ -226,14 +226,25 @@ def _iso_json_text(stamps: pd.Series) -> pd.Series:
 
 @host_side(FRAMES)
 def hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
-    """A stable uint64 hash of the given columns of each row (all columns when None).
+    """A uint64 hash of the given columns of each row (all columns when None), equal for
+    values equal to ``==``, ``groupby`` and ``duplicated``.
 
     Each backend uses its own fast hash, so use it where only equality matters (routing a
-    shuffle, finding duplicates); values that are stored use ``stable_hash_rows``."""
-    subset = frame if columns is None else frame[columns]
-    return pd.util.hash_pandas_object(
-        _canonical_floats(subset), index=False, categorize=False
-    ).astype("uint64")
+    shuffle, finding duplicates); values that are stored use ``stable_hash_rows`` or
+    ``key_hash``. Here: ``key_hash``'s kernel (numpy over Arrow buffers, 5x pandas' on
+    strings) when every column's dtype is one it takes, else pandas' hash; decided by dtype,
+    so every partition of a frame hashes alike."""
+    names = list(frame.columns) if columns is None else columns
+    if all(_kernel_takes(frame[name].dtype) for name in names):
+        return key_hash(frame, names)
+    return stable_hash_rows(frame, names)
+
+
+def _kernel_takes(dtype: Any) -> bool:
+    """Whether ``key_hash``'s kernel takes every column of ``dtype``, whatever its values."""
+    if isinstance(dtype, pd.StringDtype | pd.DatetimeTZDtype):
+        return True
+    return not isinstance(dtype, pd.ArrowDtype) and dtype.kind in "biufM"
 
 
 def _canonical_floats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -250,9 +261,13 @@ def _canonical_floats(frame: pd.DataFrame) -> pd.DataFrame:
 
 @host_side(FRAMES)
 def stable_hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
-    """``hash_rows`` as pandas computes it, on either backend: ids and split assignments
-    are stored, so they must not depend on the backend that computed them."""
-    return hash_rows(frame, columns)
+    """pandas' ``hash_pandas_object`` of the given columns (all when None), floats made
+    canonical as for ``hash_rows``, on either backend: row ids and split assignments are
+    stored, so they must not depend on the backend that computed them."""
+    subset = frame if columns is None else frame[columns]
+    return pd.util.hash_pandas_object(
+        _canonical_floats(subset), index=False, categorize=False
+    ).astype("uint64")
 
 
 @host_side(FRAMES)

@@ -116,7 +116,7 @@ def hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
 @fr.stable_hash_rows.register(FRAMES)
 def stable_hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
     # cuDF has no kernel for pandas' hash
-    return fr.via_host(frame, "stable_hash_rows", fr.hash_rows, columns)
+    return fr.via_host(frame, "stable_hash_rows", fr.stable_hash_rows, columns)
 
 
 @fr.key_hash.register(FRAMES)

@@ -106,3 +106,23 @@ def test_the_index_hash_spreads_keys_over_the_buckets() -> None:
     frame = pd.DataFrame({"n": np.arange(100_000)})
     buckets = np.bincount((fr.key_hash(frame, ["n"]).to_numpy() % 256).astype(int))
     assert buckets.min() > 300 and buckets.max() < 500  # 390 each on average
+
+
+def test_hash_rows_hashes_equal_rows_equal_with_the_kernel_on_typed_columns() -> None:
+    frame = pd.DataFrame({
+        "i": pd.array([1, 1, None, None, 2], dtype="Int64"),
+        "f": [0.0, -0.0, float("nan"), None, 2.5],
+        "s": pd.Series(["x", "x", None, None, "y"], dtype="str"),
+        "t": pd.to_datetime(["2024-01-01"] * 4 + ["2025-01-01"], utc=True),
+        "b": [True, True, False, False, True]})
+    hashes = fr.hash_rows(frame)
+    assert hashes.equals(fr.key_hash(frame, list(frame.columns)))  # the kernel's, not pandas'
+    assert hashes.duplicated(keep=False).tolist() == frame.duplicated(keep=False).tolist()
+    assert hashes.iloc[4] != hashes.iloc[0]
+
+
+def test_hash_rows_leaves_object_columns_to_pandas_whatever_the_values() -> None:
+    frame = pd.DataFrame({"o": pd.Series(["x", 1, None], dtype=object), "n": [1, 1, 2]})
+    assert fr.hash_rows(frame).equals(fr.stable_hash_rows(frame))
+    strings_only = frame.assign(o=pd.Series(["x", "y", None], dtype=object))
+    assert fr.hash_rows(strings_only).equals(fr.stable_hash_rows(strings_only))
