@@ -14,7 +14,7 @@ from distributed import Client, LocalCluster
 
 from assay.pipelines.backend import BackendUnavailable, visible_gpus
 from assay.pipelines.spec import ClusterSpec
-from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config
+from assay.pipelines.workers import ForgetFinishedTasks, in_process_pool, local_cluster_config
 
 log = logging.getLogger("assay.backend")
 
@@ -84,6 +84,7 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
                 client.unregister_worker_plugin(ForgetFinishedTasks.name)
         return
     with dask.config.set(config | local_cluster_config(backend)), \
+            in_process_pool(cluster.processes, backend), \
             _local_cluster(cluster, workers, backend) as local, Client(local) as client:
         client.register_plugin(ForgetFinishedTasks())
         yield client

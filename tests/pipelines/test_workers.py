@@ -30,6 +30,15 @@ def test_process_workers_use_the_system_pool_and_no_profiler():
         assert list(client.run(_run_specs_held).values()) == [[None]]
 
 
+def test_thread_workers_use_the_system_pool_for_the_run_only():
+    import pyarrow as pa
+
+    before = pa.default_memory_pool().backend_name
+    with dask_client(ClusterSpec(workers=1, processes=False)) as client:
+        assert [pool for pool, _ in client.run(_settings).values()] == ["system"]
+    assert pa.default_memory_pool().backend_name == before
+
+
 def test_the_environment_for_dask_worker_sets_the_same():
     environ = worker_environment()
     config = dask.config.collect_env(environ)
