@@ -154,7 +154,8 @@ def read_jsonl_block(
             text = data[starts[index]:ends[index]].decode("utf-8", errors="backslashreplace")
             bad.add(block.first_line + int(index), text, TOO_DEEP)
         data = blanked(data, starts[deep], ends[deep])
-    content = np.flatnonzero(~blank_lines(data, starts, ends) & ~deep)
+    # a line of only a byte order mark holds nothing, as in CSV
+    content = np.flatnonzero(~blank_lines(data, starts + len(BOM) * bom, ends) & ~deep)
     parser = _Parser(data, starts, ends, schema)
     if len(content):
         parser.parse(content)
