@@ -61,7 +61,7 @@ def with_routing(data: Frame, lineage: Frame) -> Frame:
     for column in LINEAGE:
         out[column] = lineage[column].to_numpy()
     for column in ROUTING:
-        out[column] = fr.library(data).Series(None, index=out.index, dtype="str")
+        out[column] = fr.null_strings(out)
     return out
 
 
@@ -107,7 +107,7 @@ def _replaced(column: Column, leaving: np.ndarray, values: np.ndarray) -> Column
     lib = fr.library(column)
     arrow = fr.arrow_strings(column)
     if arrow is None:
-        new = lib.Series(values, index=column.index[leaving], dtype="str")
+        new = lib.Series(values, index=column.index[leaving], dtype=column.dtype)
         return fr.replace_where(column, lib.Series(leaving, index=column.index), new)
     replaced = pc.replace_with_mask(arrow, pa.array(leaving), pa.array(values, arrow.type))
     return lib.Series(replaced, index=column.index, dtype=column.dtype)

@@ -123,6 +123,14 @@ def via_host(values: Any, fallback: str, function: Callable[..., Any], *args: An
 
 
 @host_side(FRAMES)
+def null_strings(like: Frame) -> Column:
+    """A string column of nulls on ``like``'s index (the routing columns of live rows):
+    built from Arrow's null array, 5x cheaper than pandas filling one from ``None``."""
+    return pd.Series(pd.array(pa.nulls(len(like), pa.large_string()), dtype="str"),
+                     index=like.index)
+
+
+@host_side(FRAMES)
 def arrow_strings(values: Column) -> pa.Array | pa.ChunkedArray | None:
     """The Arrow array behind a column of strings, without a copy, where the host holds
     one (pandas' Arrow-backed strings), for the Arrow fast paths; else None."""
@@ -333,7 +341,9 @@ def replace_where(values: Column, where: Column, other: Column) -> Column:
     else:
         array = values.array.copy()
         array[rows] = other.array
-    return pd.Series(array, index=values.index, name=values.name, copy=False)
+    # the dtype stated: pandas would infer ``str`` for an object array of strings
+    return pd.Series(array, index=values.index, name=values.name, dtype=values.dtype,
+                     copy=False)
 
 
 # --------------------------------------------- helpers on the API the two libraries share

@@ -125,6 +125,11 @@ def key_hash(frame: Frame, columns: list[str]) -> Column:
     return fr.via_host(frame, "key_hash", fr.key_hash, columns)
 
 
+@fr.null_strings.register(FRAMES)
+def null_strings(like: Frame) -> Column:
+    return cudf.Series(None, index=like.index, dtype="str")
+
+
 @fr.as_int64.register(FRAMES)
 def as_int64(hashes: Column) -> Column:
     return hashes.astype("int64")  # libcudf casts integers by bit pattern (wraps)
