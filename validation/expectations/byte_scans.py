@@ -97,10 +97,12 @@ def lengths(values: Any) -> Any:
 def _scan(chunk: pa.Array, test: ByteTest) -> np.ndarray:
     """Per value of a string or large_string array, whether ``test`` holds (nulls: any)."""
     offsets, bytes_ = _buffers(chunk)
-    hit = np.zeros(len(bytes_), dtype=bool)
-    for char in test.chars:
-        hit |= bytes_ == char
-    rows = np.searchsorted(offsets, np.flatnonzero(hit) + offsets[0], side="right") - 1
+    low, high = min(test.chars), max(test.chars)
+    near = np.flatnonzero(bytes_ - np.uint8(low) <= high - low)  # one range test (wraps)
+    wanted = np.zeros(256, dtype=bool)
+    wanted[list(test.chars)] = True
+    hits = near[wanted[bytes_[near]]]  # the few bytes in range, tested exactly
+    rows = np.searchsorted(offsets, hits + offsets[0], side="right") - 1
     found = np.zeros(len(chunk), dtype=bool)
     found[rows] = True
     if test.found:
