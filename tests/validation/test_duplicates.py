@@ -42,13 +42,18 @@ def _keys(rows: int) -> pd.DataFrame:
     when[rng.random(rows) < 0.2] = pd.NaT
     score = pd.Series(rng.integers(0, 3, rows) / 2)
     score[rng.random(rows) < 0.2] = np.nan
+    flag = pd.array(rng.integers(0, 2, rows).astype(bool), dtype="boolean")
+    flag[rng.random(rows) < 0.2] = pd.NA
+    big = (np.uint64(2**64 - 1) - rng.integers(0, 4, rows).astype("uint64"))
     return pd.DataFrame({"id": ids, "when": when, "score": score,
-                         "name": rng.choice(["a", "b", "é"], rows).astype("str")},
+                         "name": rng.choice(["a", "b", "é"], rows).astype("str"),
+                         "flag": flag, "big": big},
                         index=rng.permutation(rows))  # the index plays no part
 
 
 @pytest.mark.parametrize("npartitions", [1, 3, 7])
-@pytest.mark.parametrize("columns", [["id"], ["id", "when"], ["score", "name"]])
+@pytest.mark.parametrize("columns", [["id"], ["id", "when"], ["score", "name"],
+                                     ["big", "flag"], ["flag"], ["when"]])
 def test_rows_flagged_as_pandas_duplicated(cluster, columns, npartitions) -> None:
     frame = _keys(400)
     live = dd.from_pandas(frame, npartitions=npartitions, sort=False)
