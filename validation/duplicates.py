@@ -7,11 +7,11 @@ passed to ``map_partitions`` next to ``live`` it is zipped partition by partitio
 Rows are first counted by a 64-bit hash of their key: every partition hands over its
 hashes, which are sorted once (numpy's vectorised sort, about 8 ns a hash, where a hash
 table pays a cache miss per row; ``benchmarks/RESULTS.md``, gate evaluation), and a hash
-repeats where it sits next to its equal. Only the rows
-whose hash repeats (the duplicates, and any hash collision) are gathered in one partition
-and checked on their real values by ``duplicated`` (nulls equal to nulls, as GE's pandas
-engine compares them), so a collision never makes a duplicate. Each partition then flags
-its own rows found duplicated, by position: nothing is hashed or matched twice.
+repeats where it sits next to its equal. Only the rows whose hash repeats (the duplicates,
+and any hash collision) are gathered in one partition and checked on their real values by
+``duplicated`` (nulls equal to nulls, as GE's pandas engine compares them), so a collision
+never makes a duplicate. Each partition then flags its own rows found duplicated, by
+position: nothing is hashed or matched twice.
 """
 
 from __future__ import annotations
