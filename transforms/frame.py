@@ -162,8 +162,9 @@ def array_values(values: Column) -> Any:
 
 @host_side(FRAMES)
 def has_nulls(values: Column) -> bool:
-    """Whether a column holds a missing value (cuDF's plain bool columns can; pandas' cannot)."""
-    return bool(values.hasnans)
+    """Whether a column holds a missing value (cuDF's plain bool columns can; pandas' cannot,
+    so they are not scanned: ``as_mask`` asks for every mask)."""
+    return values.dtype != bool and bool(values.hasnans)
 
 
 @host_side(FRAMES)

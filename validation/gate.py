@@ -9,7 +9,6 @@ those merged with what the published version kept (``kept``).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -128,8 +127,10 @@ class GateEvaluator:
         order = range(len(self.suite.expectations))
         parts = [done.rows[i] for i in order if i in done.rows]
         part = done.part
-        failed = reduce(operator.or_, (rows for rows, _ in parts),
-                        library(part).Series(False, index=part.index, dtype=bool))
+        flags = array_module(part).zeros(len(part), dtype=bool)
+        for rows, _ in parts:  # arrays: no index alignment per mask
+            flags |= array_values(rows)
+        failed = library(part).Series(flags, index=part.index)
         stats = Stats(len(part), tuple(part.columns), [done.partials[i] for i in order])
         return Verdict(stats, failed, _failing_reasons(failed, parts))
 

@@ -8,13 +8,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 import pandas as pd
 from pydantic import Field, model_validator
 
-from assay.transforms.frame import as_string, is_string_like
+from assay.transforms.frame import is_string_like
 from assay.validation.expectations.base import ExpectationError
+from assay.validation.expectations.byte_scans import lengths, search
 from assay.validation.expectations.fields import Comparable, Integer, Regex, ValueSet
 from assay.validation.expectations.frames import all_rows, between, head_values, positional
 from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import ColumnMapParams, StrictBounds
-from assay.validation.expectations.regex_search import search
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers, DuplicatesOf, Request
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
@@ -146,7 +146,7 @@ class ValueLengthsBetween(_Bounded):
     params = LengthsBetweenParams
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        return ~self.inside(as_string(part[self.column]).str.len())
+        return ~self.inside(lengths(part[self.column]))
 
 
 class RegexParams(ColumnMapParams):

@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, Field
 
-from assay.transforms.frame import as_string, host_dtype
+from assay.transforms.frame import host_dtype
 from assay.transforms.masks import as_mask
 from assay.validation.expectations.base import Expectation, ExpectationError, Table, require_columns
+from assay.validation.expectations.byte_scans import lengths, search
 from assay.validation.expectations.column_map import (
     ColumnMapExpectation,
     RegexParams,
@@ -45,7 +46,6 @@ from assay.validation.expectations.fields import (
 )
 from assay.validation.expectations.frames import all_rows, plain_dtype
 from assay.validation.expectations.params import ColumnMapParams
-from assay.validation.expectations.regex_search import search
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 
@@ -190,7 +190,7 @@ class ValueLengthsEqual(ColumnMapExpectation):
     params = LengthParams
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
-        return as_string(part[self.column]).str.len() != self.kw.value
+        return lengths(part[self.column]) != self.kw.value
 
 
 # --------------------------------------------------------------------------- dtype checks

@@ -1,5 +1,5 @@
-"""The byte scan for character-set patterns gives exactly the search pandas (RE2 on Arrow
-strings) gives GE, on any strings however they are chunked; GE's engine agrees on a gate."""
+"""The byte scans give exactly what pandas gives GE (RE2 searches, Arrow's UTF-8 lengths)
+on any strings however they are chunked; GE's engine agrees on a gate."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.validation.expectations.regex_search import byte_test, search
+from assay.validation.expectations.byte_scans import byte_test, lengths, search
 from tests.validation.conftest import assert_agrees, run_native
 
 # every byte the recognised patterns test, their neighbours, and characters that other
@@ -48,6 +48,16 @@ def test_same_answer_as_pandas(items, pattern, cuts, start) -> None:
     assert search(column, pattern).to_numpy()[present].tolist() == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(items=values | st.lists(st.one_of(st.none(), st.text("ab <\t", max_size=8))),
+       cuts=st.lists(st.integers(0, 45), max_size=3), start=st.integers(0, 3))
+def test_lengths_as_pandas(items, cuts, start) -> None:
+    column = _column(items, cuts, start)  # ASCII only, or not
+    present = column.notna().to_numpy()
+    expected = column.str.len().to_numpy()[present].tolist()
+    assert lengths(column).to_numpy()[present].tolist() == expected
+
+
 @pytest.mark.parametrize("npartitions", [1, 3])
 def test_gate_agrees_with_ge(ge_validate, npartitions) -> None:
     texts = ["ok", "", " lead", "trail ", "tab\there", "new\nline", "end\n", "v\vtab",
@@ -60,6 +70,8 @@ def test_gate_agrees_with_ge(ge_validate, npartitions) -> None:
                                                                        "regex": "[<>]"}},
         {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s",
                                                                    "regex": "^[^<>]*$"}},
+        {"type": "expect_column_value_lengths_to_be_between",
+         "kwargs": {"column": "s", "min_value": 2, "max_value": 5}},
     ]
     result, _ = run_native(frame, configs, npartitions=npartitions)
     for config, native in zip(configs, result.ge_result["results"], strict=True):
