@@ -20,13 +20,9 @@ import operator
 from functools import reduce
 from typing import Any
 
-import numpy as np
-
-from assay.transforms.frame import array_module, array_values, hash_rows, library, on_device
+from assay.transforms.frame import array_module, array_values, hash_rows, library
 
 KEY_HASH, ROW, PARTITION = "__key_hash", "__row", "__partition"
-_MIX = 0x9E3779B97F4A7C15  # odd: multiplying by it permutes the uint64 values
-_NULL = 0x5BD1E9955BD1E995  # a null's word (a value of these bits shares it: checked exactly)
 _BITMAP_BITS = 22  # 4 MiB of flags: a few percent set by a hundred thousand repeats
 
 
@@ -34,34 +30,12 @@ def _number(partition_info: dict | None) -> int:
     return (partition_info or {}).get("number", 0)
 
 
-def key_hashes(keys: Any) -> Any:
-    """A uint64 per row, equal for rows with equal keys (nulls equal to nulls).
-
-    Integer, boolean and timestamp keys on the host are mixed here, in a few array passes
-    (the values' bits, one odd multiplier per column: a bijection for one column, which
-    spreads sequential ids over the top bits); pandas' hash makes about ten passes a column
-    (9 ms for 625k rows). Other keys, and keys on the GPU, take the backend's row hash.
-    Unequal keys may share a hash: the exact check on candidates tells them apart."""
-    if on_device(keys) or any(keys[c].dtype.kind not in "iubM" for c in keys.columns):
-        return array_values(hash_rows(keys, list(keys.columns)))
-    mixed = np.zeros(len(keys), dtype=np.uint64)
-    for column in keys.columns:
-        values = keys[column]
-        kind = "uint64" if values.dtype.kind == "u" else "int64"
-        words = values.to_numpy(dtype=kind, na_value=0).view(np.uint64)
-        if values.hasnans:
-            words = np.where(values.isna().to_numpy(), np.uint64(_NULL), words)
-        mixed ^= words
-        mixed *= np.uint64(_MIX)  # in place: fresh arrays cost their page faults
-    return mixed
-
-
 def _hashed(keys: Any, drop_nulls: bool) -> Any:
     """Each row's position in the partition and the hash of its key (rows with a null
     key left out under ``drop_nulls``)."""
     xp = array_module(keys)
     rows = xp.arange(len(keys))
-    hashes = key_hashes(keys)
+    hashes = array_values(hash_rows(keys, list(keys.columns)))  # candidates checked exactly
     if drop_nulls and bool(keys.isna().any().any()):
         present = array_values(reduce(operator.and_, (keys[c].notna() for c in keys.columns)))
         rows, hashes = rows[present], hashes[present]
