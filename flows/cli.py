@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -256,8 +256,9 @@ def run(
 ) -> None:
     """Run a pipeline and publish a new dataset version (exit 0 when one is published)."""
     _configure_prefect(verbose)
-    server = None if prefect is not None else ApiUrlProbe()  # answers while we import
-    with _exit_codes(verbose):
+    # the probe answers while we import; it is not asked when --prefect/--no-prefect decide
+    with (ApiUrlProbe() if prefect is None else nullcontext()) as server, \
+            _exit_codes(verbose):
         # fail fast (exit 2) on a bad spec, or a backend that cannot run here, before
         # Prefect and Dask start; the run takes the checked request as it is
         from assay.flows.summary import print_summary

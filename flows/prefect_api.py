@@ -21,7 +21,9 @@ PROBE_TIMEOUT_SECONDS = 60.0
 
 
 class ApiUrlProbe:
-    """Started at once; ``configured()`` waits for the answer."""
+    """Started at once; ``configured()`` waits for the answer. Used as a context manager,
+    a side process still asking when the block ends (a spec that failed to load) is
+    stopped rather than left to finish after the command."""
 
     def __init__(self) -> None:
         self._known: bool | None = None
@@ -50,3 +52,11 @@ class ApiUrlProbe:
                 self._child.communicate()
                 self._known = True
         return bool(self._known)
+
+    def __enter__(self) -> ApiUrlProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+            self._child.communicate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -178,3 +179,15 @@ def test_run_reports_to_the_server_named_in_prefects_profile(tmp_path: Path) -> 
     assert done.stderr.strip().startswith(
         "error: no Prefect server answers at http://127.0.0.1:9/api"), done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_probe_not_waited_for_is_stopped_with_its_block(tmp_path: Path) -> None:
+    # a fresh interpreter: Prefect not imported, no PREFECT_API_URL, so a side process asks
+    code = ("from assay.flows.prefect_api import ApiUrlProbe\n"
+            "with ApiUrlProbe() as probe:\n"
+            "    child = probe._child\n"
+            "print(child is not None and child.returncode is not None)\n")
+    done = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
