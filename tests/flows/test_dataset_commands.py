@@ -54,24 +54,25 @@ def test_inspect_lists_versions_with_how_they_came_and_gates(table: Path) -> Non
     assert "┃" not in result.stdout  # not a terminal: plain text
 
 
-def test_inspect_on_a_terminal_is_a_rich_table(table: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def _inspect_on_a_terminal(table: Path, monkeypatch: pytest.MonkeyPatch, columns: int) -> str:
+    """What ``assay inspect`` shows on a terminal ``columns`` wide, styles taken out."""
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", str(columns))
     result = runner.invoke(app, ["inspect", str(table)])
     assert result.exit_code == 0, result.output
-    shown = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # no styles
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+
+
+def test_inspect_on_a_terminal_is_a_rich_table(table: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = _inspect_on_a_terminal(table, monkeypatch, 200)
     assert "┃ version ┃" in shown and "quality: quarantined 2 rows" in shown
     assert re.search(r"│ 1 +│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │", shown)  # the whole time
 
 
 def test_inspect_on_a_narrow_terminal_cuts_nothing(table: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    monkeypatch.setenv("COLUMNS", "80")
-    result = runner.invoke(app, ["inspect", str(table)])
-    assert result.exit_code == 0, result.output
-    shown = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    shown = _inspect_on_a_terminal(table, monkeypatch, 80)
     assert "…" not in shown and "┃" not in shown  # a block per version, not a squeezed table
     block = shown.split("version 1\n")[1].split("version 2")[0]
     assert re.search(r"^  committed \(UTC\): \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", block, re.M)
