@@ -118,7 +118,7 @@ def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _string_words(column: pa.Array) -> np.ndarray:
-    """Each string's polynomial hash, from prefix sums over chunks of whole strings."""
+    """Each string's word (see ``span_words``)."""
     rows = len(column)
     offsets_type = np.int64 if column.type in (pa.large_string(), pa.large_binary()) else np.int32
     _, offset_buffer, data_buffer = column.buffers()
@@ -126,21 +126,30 @@ def _string_words(column: pa.Array) -> np.ndarray:
     data = (np.frombuffer(data_buffer, np.uint8) if data_buffer is not None
             else np.zeros(0, np.uint8))
     offsets = offsets.astype(np.int64)
-    lengths = np.diff(offsets)
+    return span_words(data, offsets[:-1], offsets[1:])
+
+
+def span_words(data: np.ndarray, begins: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The string word of each byte span ``data[begins[i]:ends[i]]`` (ascending, not
+    overlapping; gaps allowed), from prefix sums over chunks of whole spans."""
+    rows = len(begins)
+    lengths = ends - begins
     words = np.empty(rows, dtype=np.uint64)
     longest = int(lengths.max()) if rows else 0
     up, down = _powers(1 << max(_CHUNK_BYTES, longest).bit_length())
     with np.errstate(over="ignore"):
         start = 0
-        while start < rows:  # chunk ends: the last string starting within the chunk
-            limit = offsets[start] + max(_CHUNK_BYTES, int(lengths[start]))
-            stop = max(start + 1, int(np.searchsorted(offsets, limit, side="right")) - 1)
-            base = offsets[start]
-            size = int(offsets[stop] - base)
+        while start < rows:  # chunk ends: the last span starting within the chunk
+            limit = begins[start] + max(_CHUNK_BYTES, int(lengths[start]))
+            stop = max(start + 1, int(np.searchsorted(begins, limit, side="right")) - 1)
+            if stop == rows - 1 and ends[stop] <= limit:
+                stop = rows
+            base = begins[start]
+            size = int(ends[stop - 1] - base)
             sums = np.zeros(size + 1, dtype=np.uint64)
             np.multiply(data[base:base + size], up[:size], out=sums[1:])
             np.cumsum(sums[1:], out=sums[1:])
-            begin, end = offsets[start:stop] - base, offsets[start + 1:stop + 1] - base
+            begin, end = begins[start:stop] - base, ends[start:stop] - base
             words[start:stop] = (sums[end] - sums[begin]) * down[begin]
             start = stop
         words ^= lengths.astype(np.uint64) * LENGTH_PRIME
