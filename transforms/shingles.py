@@ -6,7 +6,7 @@ backend and library version computes the same 64-bit hashes, and computed with n
 the column's Arrow buffers, with no loop over documents:
 
 - text is lowercased (Unicode, Arrow's ``utf8_lower``: no final-sigma rule);
-- **words** are the runs of letters, digits and ``_`` (Unicode categories L and N); a word's
+- **words** are the runs of ``_`` and of characters ``str.isalnum`` accepts; a word's
   token is the key hash's word for the string (``span_words`` over its UTF-8 bytes);
 - **characters**: whitespace runs (``str.isspace``) become one space and the ends are
   stripped; a character's token is ``fmix64`` of its Unicode code point;
@@ -122,7 +122,7 @@ def _code_points(data: np.ndarray, first: np.ndarray) -> np.ndarray:
 @cache
 def _classes() -> tuple[np.ndarray, np.ndarray]:
     """For every code point of the Basic Multilingual Plane: is it a word character
-    (category L or N, or ``_``), and is it whitespace (``str.isspace``)."""
+    (``_`` or ``str.isalnum``), and is it whitespace (``str.isspace``)."""
     chars = [chr(p) for p in range(_BMP)]
     word = np.array([c == "_" or c.isalnum() for c in chars])
     space = np.array([c.isspace() for c in chars])
