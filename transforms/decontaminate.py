@@ -34,9 +34,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP, PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
-from assay.transforms.params import Action, ColumnList, ColumnName, fate_of, require_columns
+from assay.transforms.params import (
+    Action,
+    ColumnList,
+    ColumnName,
+    fate_of,
+    require_columns,
+    string_column,
+)
 from assay.transforms.shingles import Shingles, shingle_hashes
-from assay.transforms.text import string_column
 
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet",
             ".pq": "parquet"}

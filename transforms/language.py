@@ -30,8 +30,14 @@ from pydantic import Field, field_validator, model_validator
 from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
-from assay.transforms.params import Action, ColumnName, add_columns, fate_of, require_columns
-from assay.transforms.text import string_column
+from assay.transforms.params import (
+    Action,
+    ColumnName,
+    add_columns,
+    fate_of,
+    require_columns,
+    string_column,
+)
 
 _LABEL = "__label__"
 

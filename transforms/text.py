@@ -18,16 +18,8 @@ from assay.transforms.params import (
     add_columns,
     compile_regex,
     require_columns,
+    string_column,
 )
-
-
-def string_column(frame: Frame, column: str, label: str) -> Column:
-    """The column, checked to hold strings (these steps make no sense on numbers)."""
-    require_columns(frame.columns, [column], label)
-    values = frame[column]
-    if not fr.is_string_like(values):
-        raise ValueError(f"{label}: column {column} is {values.dtype}, not a string column")
-    return values
 
 
 @register
