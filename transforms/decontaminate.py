@@ -265,6 +265,9 @@ class Decontaminate(PartitionStep):
             return StepResult(frame)
         if self._sources is None:  # built in Python, not loaded from a spec
             self.bind_files(lambda path: path)
+        # GPU session to check: the reasons come back on the partition's index
+        # (tests/gpu/parity.py's case); a device path would need cuDF kernels that hash
+        # words exactly as shingles.py defines them
         reasons = fr.via_host(texts, "decontaminate", self._reasons)
         return StepResult(frame, reasons.notna(), reasons, fate_of(self.action))
 
