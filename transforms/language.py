@@ -77,8 +77,8 @@ def identify(texts: pa.Array | pa.ChunkedArray, max_chars: int | None
     """Each text's most likely language (a lid.176 code) and its probability, scored on
     its first ``max_chars`` characters (None: all), newlines read as spaces; a null or
     blank text has neither (nulls)."""
-    text = pc.replace_substring(texts.cast(pa.large_string()), "\n", " ")  # fastText
-    # reads one line per text
+    # fastText reads one line per text: newlines become spaces
+    text = pc.replace_substring(texts.cast(pa.large_string()), "\n", " ")
     if max_chars is not None:
         text = pc.utf8_slice_codeunits(text, 0, max_chars)
     blank = pc.fill_null(pc.equal(pc.binary_length(pc.utf8_trim_whitespace(text)), 0), True)
