@@ -565,10 +565,23 @@ def parse_spec(data: Any, source: str, base_dir: Path, tree: yaml.Node | None = 
         spec = PipelineSpec.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise SpecError(format_validation_error(exc, source, tree)) from None
+    _bind_step_files(spec, source, tree)
     _check_step_types(spec, source, tree)
     if suites:
         _check_gate_suites(spec, source)
     return spec
+
+
+def _bind_step_files(spec: PipelineSpec, source: str, tree: yaml.Node | None) -> None:
+    """Each step reads the files it names (a decontamination's evaluation sets) against the
+    spec's folder now: a missing or malformed one fails the spec."""
+    for index, step in enumerate(spec.steps):
+        try:
+            step.bind_files(spec.resolve)
+        except ValueError as exc:
+            line = _line(tree, ("steps", index))
+            where = f"{source}: line {line}" if line is not None else source
+            raise SpecError(f"{where}: steps[{index}] ({step.label}): {exc}") from None
 
 
 def _check_step_types(spec: PipelineSpec, source: str, tree: yaml.Node | None) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel
@@ -160,6 +160,8 @@ class _Renderer:
             self.anchors[step.__name__] = "#" + slug(op)
         for heading, model in CONDITIONS:
             self.anchors[model.__name__] = "#" + slug(heading)
+        for op, key, model in step_parts():
+            self.anchors[model.__name__] = "#" + slug(f"{op}.{key}")
 
     # types, from the JSON Schema pydantic derived (it has resolved every alias)
 
@@ -295,6 +297,9 @@ class _Renderer:
                     f"- {_flow(example)}", "```", ""]
             own = self.fields_table(step, skip=COMMON_STEP_KEYS)
             out += (own if len(own) > 2 else ["No parameters of its own."]) + [""]
+            for _, key, model in (part for part in step_parts() if part[0] == op):
+                out += [f"#### `{op}.{key}`", "", _prose(model.__doc__), "",
+                        *self.fields_table(model), ""]
         return out
 
     def conditions_section(self) -> list[str]:
@@ -303,6 +308,22 @@ class _Renderer:
             out += [f"### `{heading}`", "", _prose(model.__doc__), "",
                     *self.fields_table(model), ""]
         return out
+
+
+def step_parts() -> list[tuple[str, str, type[BaseModel]]]:
+    """(op, key, model) of the models that steps' keys hold and that have no section of
+    their own (a decontamination's evaluation sets): each is documented below its step."""
+    sectioned = {model for _, model, _ in SECTIONS} | {model for _, model in CONDITIONS}
+    return [(op, key, model) for op, step in registered_steps().items()
+            for key, field in step.model_fields.items()
+            for model in _models_in(field.annotation) if model not in sectioned]
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation names (``list[EvalSet] | None``: EvalSet)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def _heading(text: str) -> str:

@@ -79,6 +79,7 @@ def test_schema_takes_byte_sizes_as_yaml_writes_them(validator) -> None:
 def _documented_models() -> list[type[BaseModel]]:
     models = [model for _, model, _ in spec_reference.SECTIONS]
     models += [model for _, model in spec_reference.CONDITIONS]
+    models += [model for _, _, model in spec_reference.step_parts()]
     return models + list(registered_steps().values())
 
 

@@ -9,6 +9,7 @@ engine can account for every row and keep the removed ones with their reason. Gl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -70,6 +71,11 @@ class Step(BaseModel):
     def output_columns(self, columns: list[str]) -> list[str]:
         """The data columns after this step, given those before (for spec checks)."""
         return columns
+
+    def bind_files(self, resolve: Callable[[str], str]) -> None:
+        """Read the files this step names (``resolve`` makes a spec's path absolute) when
+        the spec loads, so a missing or malformed one fails the spec, not the run; raise a
+        ValueError naming the file. Most steps name none."""
 
 
 class PartitionStep(Step):

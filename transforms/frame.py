@@ -56,6 +56,10 @@ HOST_FALLBACKS = {
                         "non-UTC zone (pandas' semantics)",
     "write_parquet": "shards when sink.compression_level is set (cuDF's writer has no "
                      "levels) or the device writer fails: encoded by pyarrow on the host",
+    "language_id": "language_id's fastText model (no GPU implementation): the text column "
+                   "goes to the host, the labels and scores come back",
+    "decontaminate": "decontaminate's n-grams (shingles, numpy): the text column goes to "
+                     "the host, the reasons come back",
     "read_csv": "CSV blocks that are not plain (a malformed line, a carriage return, a quote "
                 "inside a field, a quoted null marker): parsed by the host reader, which "
                 "quarantines each bad line, then copied to the device",

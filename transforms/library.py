@@ -3,9 +3,11 @@
 from assay.transforms import (  # noqa: F401
     columns,
     conversion,
+    decontaminate,
     dedup,
     derive,
     filtering,
+    language,
     nulls,
     ranges,
     row_id,

@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal, get_args
 from dask.utils import parse_bytes
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
+from assay.transforms import frame as fr
 from assay.transforms.base import Fate
+from assay.transforms.frame import Column, Frame
 
 Action = Literal["drop", "quarantine"]
 ColumnType = Literal["string", "int64", "int32", "float64", "float32", "bool", "timestamp"]
@@ -81,6 +83,15 @@ def require_columns(available: Iterable[str], needed: Iterable[str], label: str)
     missing = [name for name in needed if name not in present]
     if missing:
         raise ValueError(f"{label}: no such column(s) {missing}")
+
+
+def string_column(frame: Frame, column: str, label: str) -> Column:
+    """The column, checked to hold strings (a string step makes no sense on numbers)."""
+    require_columns(frame.columns, [column], label)
+    values = frame[column]
+    if not fr.is_string_like(values):
+        raise ValueError(f"{label}: column {column} is {values.dtype}, not a string column")
+    return values
 
 
 def add_columns(columns: list[str], new: Iterable[str]) -> list[str]:

@@ -18,16 +18,8 @@ from assay.transforms.params import (
     add_columns,
     compile_regex,
     require_columns,
+    string_column,
 )
-
-
-def _string_column(frame: Frame, column: str, label: str) -> Column:
-    """The column, checked to hold strings (these steps make no sense on numbers)."""
-    require_columns(frame.columns, [column], label)
-    values = frame[column]
-    if not fr.is_string_like(values):
-        raise ValueError(f"{label}: column {column} is {values.dtype}, not a string column")
-    return values
 
 
 @register
@@ -55,7 +47,7 @@ class Normalize(PartitionStep):
         return StepResult(frame.assign(**{c: self._tidy(frame, c) for c in self.columns}))
 
     def _tidy(self, frame: Frame, column: str) -> Column:
-        values = _string_column(frame, column, self.label)
+        values = string_column(frame, column, self.label)
         if self.unicode:
             values = fr.normalize_unicode(values, self.unicode)
         if self.collapse_whitespace:
@@ -96,7 +88,7 @@ class RegexReplace(PartitionStep):
         return add_columns(columns, [self.into or self.column])
 
     def apply(self, frame: Frame) -> StepResult:
-        values = _string_column(frame, self.column, self.label)
+        values = string_column(frame, self.column, self.label)
         replaced = fr.regex_replace(values, self.pattern, self.replacement)
         return StepResult(frame.assign(**{self.into or self.column: replaced}))
 
@@ -140,7 +132,7 @@ class RegexExtract(PartitionStep):
         return add_columns(columns, self.targets)
 
     def apply(self, frame: Frame) -> StepResult:
-        values = _string_column(frame, self.column, self.label)
+        values = string_column(frame, self.column, self.label)
         found = values.str.extract(self.pattern, expand=True)
         found.columns = self.targets  # by position: backends name groups differently
         return StepResult(frame.assign(**{c: fr.as_string(found[c]) for c in self.targets}))
@@ -183,7 +175,7 @@ class MapValues(PartitionStep):
         return columns
 
     def apply(self, frame: Frame) -> StepResult:
-        values = _string_column(frame, self.column, self.label)
+        values = string_column(frame, self.column, self.label)
         lookup = self.lookup
         keys = values.str.lower() if self.case_insensitive else values
         known = keys.isin(list(lookup))

