@@ -56,11 +56,11 @@ class Shingles:
 @dataclass(frozen=True)
 class _Text:
     """A lowercased column's UTF-8 bytes, decoded: each code point's first byte and value,
-    and each document's first code point."""
+    and each document's first code point (ASCII text is its own decoding)."""
 
     data: np.ndarray  # uint8
-    starts: np.ndarray  # int64, one more than the code points (the last: len(data))
-    points: np.ndarray  # int64
+    starts: np.ndarray | None  # int64, one more than the code points; None: ASCII
+    points: np.ndarray  # int32; uint8 for ASCII text (each byte its own code point)
     documents: np.ndarray  # int64, one more than the documents
 
 
@@ -80,8 +80,7 @@ def _decode(texts: pa.Array | pa.ChunkedArray) -> _Text:
     ascii_only = not (raw >= 0x80).any()
     _, offsets, data = _buffers((pc.ascii_lower if ascii_only else pc.utf8_lower)(texts))
     if ascii_only:
-        starts = np.arange(len(data) + 1, dtype=np.int64)
-        return _Text(data, starts, data.astype(np.int64), offsets)
+        return _Text(data, None, data, offsets)
     first = np.flatnonzero((data & 0xC0) != 0x80)  # a byte that is not a continuation
     starts = np.append(first, len(data)).astype(np.int64)
     return _Text(data, starts, _code_points(data, first), np.searchsorted(starts, offsets))
@@ -105,16 +104,17 @@ def _buffers(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
 
 
 def _code_points(data: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """The code point starting at each of the ``first`` bytes of valid UTF-8 ``data``."""
-    padded = np.concatenate([data, np.zeros(3, np.uint8)]).astype(np.int64)
-    lead = padded[first]
-    points = lead.copy()
+    """The code point starting at each of the ``first`` bytes of valid UTF-8 ``data``
+    (only the characters beyond ASCII read their continuation bytes)."""
+    points = data[first].astype(np.int32)
+    wide = np.flatnonzero(points >= 0xC0)
+    lead = points[wide]
     for low, high, mask, more in ((0xC0, 0xE0, 0x1F, 1), (0xE0, 0xF0, 0x0F, 2),
                                   (0xF0, 0x100, 0x07, 3)):
-        at = np.flatnonzero((lead >= low) & (lead < high))
-        value = lead[at] & mask
+        group = (lead >= low) & (lead < high)
+        at, value = wide[group], lead[group] & mask
         for k in range(1, more + 1):
-            value = (value << 6) | (padded[first[at] + k] & 0x3F)
+            value = (value << 6) | (data[first[at] + k] & 0x3F).astype(np.int32)
         points[at] = value
     return points
 
@@ -131,6 +131,8 @@ def _classes() -> tuple[np.ndarray, np.ndarray]:
 
 def _classify(points: np.ndarray, table: int) -> np.ndarray:
     """The BMP table's answer for each code point; the few beyond it are asked singly."""
+    if points.dtype == np.uint8:
+        return _classes()[table][:256][points]
     answer = _classes()[table][np.minimum(points, _BMP - 1)]
     beyond = points >= _BMP
     if beyond.any():
@@ -156,8 +158,10 @@ def _words(text: _Text) -> tuple[np.ndarray, np.ndarray]:
     after = np.concatenate([word[1:], [False]]) & ~new_document[1:]
     begins = np.flatnonzero(word & ~before)
     ends = np.flatnonzero(word & ~after) + 1
-    tokens = span_words(text.data, text.starts[begins], text.starts[ends])
-    return tokens, np.searchsorted(begins, text.documents).astype(np.int64)
+    offsets = np.searchsorted(begins, text.documents).astype(np.int64)
+    if text.starts is not None:  # code points to bytes
+        begins, ends = text.starts[begins], text.starts[ends]
+    return span_words(text.data, begins, ends), offsets
 
 
 def _characters(text: _Text) -> tuple[np.ndarray, np.ndarray]:
