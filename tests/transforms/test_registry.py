@@ -29,6 +29,7 @@ OPS = {
     "derive",
     "dedup",
     "row_id",
+    "pii",
 }
 
 

@@ -1,0 +1,277 @@
+"""What each PII kind looks like and how a candidate is confirmed.
+
+A detector is a candidate pattern plus a validator. The pattern is written in the syntax
+RE2 (Arrow's regex engine) and Python's ``re`` share, with ASCII classes only, so the
+vectorized prefilter over a whole partition (``scan``) and the per-document search agree:
+a document with no RE2 match has no Python candidate either. The validator then confirms a
+candidate with a well-kept library where one exists: ``phonenumbers`` for phones,
+``python-stdnum`` for IBANs, the Luhn check and national identifiers, the standard
+library's ``ipaddress`` for IPs.
+
+Validators run in Python, one candidate at a time: a checksum, a country's numbering plan
+or an address parser has no vectorized form, so the prefilter's job is to keep them to the
+few documents and spans that could hold PII.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
+from stdnum import iban, luhn
+from stdnum.br import cpf
+from stdnum.de import idnr
+from stdnum.es import dni, nie
+from stdnum.fr import nir
+from stdnum.in_ import aadhaar
+from stdnum.it import codicefiscale
+from stdnum.us import ssn
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the step's spec tells the validators."""
+
+    phone_regions: tuple[str, ...] = ("US",)
+    keep_private_ips: bool = False
+
+
+# A finder gets the text, one candidate match and the options; it returns the spans it
+# confirms (a candidate may hold none, one, or, for phones, several).
+Finder = Callable[[str, re.Match[str], Options], list[Span]]
+
+
+@dataclass(frozen=True)
+class Detector:
+    kind: str
+    pattern: str  # RE2 and Python syntax alike, ASCII classes
+    find: Finder
+    # where a candidate with nothing confirmed is searched again: after each of these
+    # separators inside it ("2025 4111 1111 1111 1111" holds a card after its first
+    # group); none: after the candidate
+    separators: str = ""
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        return _compiled(self.pattern)
+
+
+_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    if pattern not in _CACHE:
+        _CACHE[pattern] = re.compile(pattern)
+    return _CACHE[pattern]
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    """No letter or digit (any script) touches the span: ``ID123-45-6789`` is no SSN."""
+    return ((start == 0 or not text[start - 1].isalnum())
+            and (end == len(text) or not text[end].isalnum()))
+
+
+def _ends(text: str, start: int, end: int, separators: str) -> Iterator[int]:
+    """The candidate's end, then each end before a separator, longest first: a greedy
+    match that ran into the next group (``4111 1111 1111 1111 2025``) is tried shorter."""
+    yield end
+    for at in range(end - 1, start, -1):
+        if text[at] in separators and text[at - 1] not in separators:
+            yield at
+
+
+def _checked(kind: str, pattern: str, valid: Callable[[str], bool], separators: str = ""
+             ) -> Detector:
+    """A detector for identifiers a checksum or format validator confirms: the longest
+    prefix of the candidate, cut at a separator, that is bounded and valid."""
+    def find(text: str, match: re.Match[str], options: Options) -> list[Span]:
+        start = match.start()
+        for end in _ends(text, start, match.end(), separators):
+            if _bounded(text, start, end) and valid(text[start:end]):
+                return [(start, end)]
+        return []
+    return Detector(kind, pattern, find, separators)
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+# -- e-mail
+
+_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+
+
+def _email(text: str, match: re.Match[str], options: Options) -> list[Span]:
+    """The pattern is ASCII (RE2 and Python must agree); an internationalized local part
+    (``élodie@...``, RFC 6531) is taken whole by extending the match over letters."""
+    start, end = match.span()
+    while start and (text[start - 1].isalnum() or text[start - 1] in "._%+-"):
+        start -= 1
+    local, domain = text[start:end].split("@", 1)
+    start += len(local) - len(local.lstrip("."))  # a sentence's dot before the address
+    local = local.lstrip(".")
+    labels = domain.split(".")
+    if (not local or ".." in local or local.endswith(".") or not labels[-1].isalpha()
+            or len(labels[-1]) < 2
+            or any(not label or label[0] == "-" or label[-1] == "-" for label in labels)):
+        return []
+    return [(start, end)]
+
+
+# -- phone numbers
+
+# Seven to seventeen digits with the separators people write between them.
+_PHONE = r"\+?\(?[0-9](?:[ ./\-()]{0,3}[0-9]){6,16}"
+# Shapes phonenumbers' own checks do not always catch in a short window.
+_DATE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|"
+                   r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2}))")
+_CONTEXT = 4  # characters either side of the candidate that phonenumbers' checks read
+
+
+def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
+    """``PhoneNumberMatcher`` at ``Leniency.VALID`` on a window around the candidate:
+    VALID accepts only numbers valid in their region's numbering plan (length and
+    prefixes), rejects digits glued to letters, and keeps the matcher's own date, time
+    stamp and page-reference checks; POSSIBLE would take any digit run of a phone's
+    length (order numbers), STRICT_GROUPING would miss numbers written without the
+    national grouping (``415 5550 132``). The window, not the document, is matched: the
+    matcher costs about 50 µs per window and far more per kilobyte of prose."""
+    start, end = match.span()
+    low, high = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
+    window = text[low:high]
+    regions = options.phone_regions[:1] if match.group().startswith("+") \
+        else options.phone_regions
+    found: set[Span] = set()
+    for region in regions:
+        for number in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
+            if not _DATE.fullmatch(number.raw_string):
+                found.add((low + number.start, low + number.end))
+    return sorted(found)
+
+
+# -- IP addresses
+
+_IPV4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
+_IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}"
+
+
+def _ip_kept(address: ipaddress.IPv4Address | ipaddress.IPv6Address, options: Options
+             ) -> bool:
+    return options.keep_private_ips and not address.is_global
+
+
+def _ipv4(text: str, match: re.Match[str], options: Options) -> list[Span]:
+    start, end = match.span()
+    before = text[start - 1] if start else ""
+    after = text[end:end + 2]
+    if (before.isalnum() or before == "." or after[:1].isalnum()
+            or (after[:1] == "." and after[1:2].isdigit())):  # 1.2.3.4.5 is a version
+        return []
+    try:
+        address = ipaddress.IPv4Address(match.group())
+    except ValueError:  # an octet above 255, a leading zero
+        return []
+    return [] if _ip_kept(address, options) else [(start, end)]
+
+
+def _ipv6(text: str, match: re.Match[str], options: Options) -> list[Span]:
+    start, end = match.span()
+    value = match.group()
+    if value.endswith(":") and not value.endswith("::"):  # "at fe80::1: ..." ends a clause
+        value, end = value[:-1], end - 1
+    groups = [group for group in re.split(r"[:.]", value) if group]
+    # two groups and a digit at least: "::1" and C++'s "abc::def" are left alone
+    if (len(groups) < 2 or not any(ch.isdigit() for ch in value)
+            or not _bounded(text, start, end) or (start and text[start - 1] == ":")):
+        return []
+    try:
+        address = ipaddress.IPv6Address(value)
+    except ValueError:  # a time (12:30:45), a MAC address
+        return []
+    return [] if _ip_kept(address, options) else [(start, end)]
+
+
+# -- payment cards
+
+_CARD = r"[0-9](?:[ \-]?[0-9]){12,18}"
+# Issuer prefixes of the networks in use and their card lengths: a Luhn-valid digit run
+# with another prefix or length is an order, tracking or account number.
+_ISSUERS = [(re.compile(prefix), lengths) for prefix, lengths in [
+    (r"4", (13, 16, 19)),  # Visa
+    (r"5[1-5]|2(?:2[2-9]|[3-6]|7[01]|720)", (16,)),  # Mastercard
+    (r"3[47]", (15,)),  # American Express
+    (r"6011|64[4-9]|65", range(16, 20)),  # Discover
+    (r"35", range(16, 20)),  # JCB
+    (r"3(?:0[0-5]|[689])", range(14, 20)),  # Diners Club
+    (r"62", range(16, 20)),  # UnionPay
+    (r"5[06-8]|6", range(12, 20)),  # Maestro
+]]
+
+
+def _card_valid(value: str) -> bool:
+    digits = _digits(value)
+    groups = [len(group) for group in re.split(r"[ \-]", value)]
+    grouped = (len(groups) == 1 or groups in ([4, 6, 5], [4, 6, 4])
+               or (all(n == 4 for n in groups[:-1]) and 1 <= groups[-1] <= 4))
+    return (grouped and any(prefix.match(digits) and len(digits) in lengths
+                            for prefix, lengths in _ISSUERS)
+            and luhn.is_valid(digits))
+
+
+# -- IBAN
+
+_IBAN = r"[A-Z]{2}[0-9]{2}[ ]?[A-Z0-9]{4}(?:[ ]?[A-Z0-9]{1,4}){2,7}"
+
+# -- national identifiers
+
+_NINO_PREFIXES_UNUSED = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
+
+
+def _nino_valid(value: str) -> bool:
+    """The UK National Insurance number's published format rules (no checksum exists, and
+    python-stdnum has no module for it): letters D F I Q U V never appear in the prefix,
+    O never second, and a few prefixes are never issued."""
+    compact = value.replace(" ", "")
+    first, second = compact[0], compact[1]
+    return (first not in "DFIQUV" and second not in "DFIQUVO"
+            and compact[:2] not in _NINO_PREFIXES_UNUSED)
+
+
+def _ssn_valid(value: str) -> bool:
+    return value[3] == value[6] and ssn.is_valid(_digits(value))
+
+
+def _es_valid(value: str) -> bool:
+    compact = value.replace("-", "")
+    return (nie if compact[0] in "XYZ" else dni).is_valid(compact)
+
+
+DETECTORS: tuple[Detector, ...] = (
+    # in priority order: where two kinds claim overlapping text, the earlier one wins
+    Detector("email", _EMAIL, _email),
+    _checked("iban", _IBAN, iban.is_valid, " "),
+    _checked("card", _CARD, _card_valid, " -"),
+    _checked("us_ssn", r"[0-9]{3}[ \-][0-9]{2}[ \-][0-9]{4}", _ssn_valid),
+    _checked("gb_nino", r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]", _nino_valid),
+    _checked("de_idnr", r"[1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}", idnr.is_valid),
+    _checked("fr_nir", r"[12] ?[0-9]{2} ?[0-9]{2} ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?"
+             r"[0-9]{2}", nir.is_valid),
+    _checked("es_dni", r"[XYZ]?[0-9]{7,8}-?[A-Z]", _es_valid),
+    _checked("it_codice_fiscale", r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST]"
+             r"[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]", codicefiscale.is_valid),
+    _checked("in_aadhaar", r"[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}", aadhaar.is_valid,
+             " -"),
+    _checked("br_cpf", r"[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}", cpf.is_valid),
+    Detector("ip", _IPV4, _ipv4),
+    Detector("ip", _IPV6, _ipv6),
+    Detector("phone", _PHONE, _phone),
+)
+KINDS: tuple[str, ...] = tuple(dict.fromkeys(d.kind for d in DETECTORS))
+PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
