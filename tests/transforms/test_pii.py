@@ -4,12 +4,15 @@ quarantine's reasons, counts per kind, and clear errors for bad keys."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from assay.pipelines.errors import SpecError
 from assay.pipelines.spec import parse_spec
 from assay.transforms.base import REASON_SEP
 from assay.transforms.pii import Pii
+from assay.transforms.pii.detectors import DETECTORS, KINDS, Options
+from assay.transforms.pii.scan import find, redact, scan_column
 from tests.transforms.helpers import apply_checked
 
 # One real-shaped example per kind (test numbers the issuers publish where they exist).
@@ -158,3 +161,37 @@ def test_missing_and_non_string_columns_are_named():
         Pii(columns=["body"]).apply(frame)
     with pytest.raises(ValueError, match="pii: column n is int64, not a string column"):
         Pii(columns=["n"]).apply(frame)
+
+
+def test_bare_digit_runs_are_phones_only_when_asked():
+    text = "call 4155550132 or (415) 555-0199"
+    assert redacted(text) == "call 4155550132 or <PHONE>"
+    assert redacted(text, bare_phone_numbers=True) == "call <PHONE> or <PHONE>"
+
+
+def test_a_phone_run_into_the_next_number_is_cut_back():
+    assert redacted("PEP +1 (415) 555-0123 560 says") == "PEP <PHONE> 560 says"
+
+
+def test_an_allowed_match_is_not_taken_by_a_later_kind_either():
+    # the allowed card's digits are no phone candidate afterwards
+    assert redacted("test card 4111 1111 1111 1111", allow=["4111 1111 1111 1111"],
+                    bare_phone_numbers=True) == "test card 4111 1111 1111 1111"
+
+
+TRICKY = [*LOOK_ALIKES, *(f"x {value} y" for value in EXAMPLES.values()),
+          "\x01 marker chars \x02 around a@b.io and 4111 1111 1111 1111",
+          "Ünïcödé ✓ 📞 +44 20 7946 0958 — élodie@exemple.fr, 2001:db8::1:2 日本 203.0.113.9",
+          "2025 4111 1111 1111 1111 and DE89 3704 0044 0532 0130 00 BIC X, 536-22-1234"]
+
+
+def test_re2_located_candidates_give_what_a_plain_python_search_gives():
+    """scan_column finds candidates with RE2 and confirms them in Python; searching every
+    text with Python's re alone must give the same PII."""
+    values = pa.array(TRICKY, pa.large_string())
+    options = Options(("US", "GB"))
+    tokens = {kind: f"<{kind}>" for kind in KINDS}
+    scanned = scan_column(values, DETECTORS, options, tokens, frozenset())
+    expected = [redact(text, find(text, DETECTORS, options), tokens) for text in TRICKY]
+    assert scanned.redacted.to_pylist() == expected
+    assert scanned.redacted.to_pylist()[-3].startswith("\x01 marker chars \x02 around <email>")

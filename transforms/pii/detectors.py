@@ -19,6 +19,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from itertools import islice
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
@@ -39,6 +41,7 @@ class Options:
     """What the step's spec tells the validators."""
 
     phone_regions: tuple[str, ...] = ("US",)
+    bare_phone_numbers: bool = False
     keep_private_ips: bool = False
 
 
@@ -133,6 +136,15 @@ _PHONE = r"\+?\(?[0-9](?:[ ./\-()]{0,3}[0-9]){6,16}"
 _DATE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|"
                    r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2}))")
 _CONTEXT = 4  # characters either side of the candidate that phonenumbers' checks read
+_DECIMAL = re.compile(r"\+?[0-9]+\.[0-9]+")  # 3.140000: one dot is a decimal number
+
+
+@cache
+def _shortest_number(regions: tuple[str, ...]) -> int:
+    """The fewest digits a national number of ``regions`` has (their metadata's possible
+    lengths): a shorter candidate without a ``+`` needs no matcher."""
+    return min(min(phonenumbers.PhoneMetadata.metadata_for_region(region)
+                   .general_desc.possible_length) for region in regions)
 
 
 def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
@@ -141,25 +153,54 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
     prefixes), rejects digits glued to letters, and keeps the matcher's own date, time
     stamp and page-reference checks; POSSIBLE would take any digit run of a phone's
     length (order numbers), STRICT_GROUPING would miss numbers written without the
-    national grouping (``415 5550 132``). The window, not the document, is matched: the
-    matcher costs about 50 µs per window and far more per kilobyte of prose."""
+    national grouping (``415 5550 132``). The window, not the document, is matched (the
+    matcher costs some 50 µs a window, far more a kilobyte of prose), and only in the
+    region whose plan the candidate fits (``_plan_of``); a candidate that ran on into the
+    next number (``555-0123 560``) is tried again cut at its last spaces."""
     start, end = match.span()
-    low, high = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
-    window = text[low:high]
-    regions = options.phone_regions[:1] if match.group().startswith("+") \
-        else options.phone_regions
-    found: set[Span] = set()
+    candidate = match.group()
+    if ((candidate.isdigit() and not options.bare_phone_numbers) or _DECIMAL.fullmatch(candidate)
+            or (candidate[0] != "+"
+                and len(_digits(candidate)) < _shortest_number(options.phone_regions))):
+        return []  # the common look-alikes in prose, turned down before the matcher
+    low = max(0, start - _CONTEXT)
+    for cut in islice(_ends(text, start, end, " "), 3):
+        region = _plan_of(text[start:cut], options.phone_regions)
+        if region is None:
+            continue
+        window = text[low:min(len(text), end + _CONTEXT) if cut == end else cut]
+        found = [(low + number.start, low + number.end)
+                 for number in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
+                 if not _DATE.fullmatch(number.raw_string)
+                 and (options.bare_phone_numbers or not number.raw_string.isdigit())]
+        if found:
+            return found
+    return []
+
+
+def _plan_of(number: str, regions: tuple[str, ...]) -> str | None:
+    """The region whose numbering plan ``number`` fits: the first of ``regions`` where it
+    parses as a valid national number (``is_valid_number_for_region``, which reads one
+    region's plan), or for a number with a ``+`` any region (its country code decides, and
+    the matcher checks it). None: no matcher to run."""
+    if number.startswith("+"):
+        return regions[0]
     for region in regions:
-        for number in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
-            if not _DATE.fullmatch(number.raw_string):
-                found.add((low + number.start, low + number.end))
-    return sorted(found)
+        try:
+            parsed = phonenumbers.parse(number, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number_for_region(parsed, region):
+            return region
+    return None
 
 
 # -- IP addresses
 
 _IPV4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
-_IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}"
+# Starts with a hex group: a slice's "::" (a[::2]) is no candidate; "::1" and
+# "::ffff:192.0.2.1" are not taken (see _ipv6).
+_IPV6 = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}"
 
 
 def _ip_kept(address: ipaddress.IPv4Address | ipaddress.IPv6Address, options: Options
@@ -187,7 +228,7 @@ def _ipv6(text: str, match: re.Match[str], options: Options) -> list[Span]:
     if value.endswith(":") and not value.endswith("::"):  # "at fe80::1: ..." ends a clause
         value, end = value[:-1], end - 1
     groups = [group for group in re.split(r"[:.]", value) if group]
-    # two groups and a digit at least: "::1" and C++'s "abc::def" are left alone
+    # two groups and a digit at least: C++'s "abc::def" is left alone
     if (len(groups) < 2 or not any(ch.isdigit() for ch in value)
             or not _bounded(text, start, end) or (start and text[start - 1] == ":")):
         return []

@@ -1,12 +1,16 @@
 """Finding and redacting PII in one string column of a partition.
 
-The whole column goes through RE2 first (pyarrow.compute, vectorized): one pass with every
-detector's pattern joined marks the documents that could hold PII at all; the marked ones
-get one pass per detector, so a document is searched in Python only by the detectors whose
-candidates it holds. Prose without ``@``, long digit runs or hex-and-colon groups never
-reaches Python. What remains per document is Python by necessity: ``re.finditer`` for the
-candidates' positions (Arrow has no find-all), then the validators of ``detectors`` and the
-rebuilt string; their cost grows with the candidates, not the text.
+RE2 (pyarrow.compute, vectorized over the column) does the searching: one pass with every
+detector's pattern joined marks the documents that could hold PII at all; on those, one
+pass per detector marks the documents holding its candidates, and one more wraps each
+candidate in marker characters, from which the candidates' positions are read with
+``str.find``. Prose without ``@``, long digit runs or hex-and-colon groups never reaches
+Python, and Python's own regex engine only confirms a candidate where RE2 found one (it
+would otherwise scan every document once per detector, at several times RE2's cost).
+
+What stays in Python, per candidate and by necessity: the validators (a checksum, a
+numbering plan, an address parser have no vectorized form) and the rebuilt string. Their
+cost grows with the candidates, not the text.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import pyarrow.compute as pc
 from assay.transforms.pii.detectors import Detector, Options, Span
 
 Found = list[tuple[int, int, str]]  # (start, end, kind), in text order, never overlapping
+_BLANK = "\x00"  # stands for taken text: no pattern matches it, and it is no letter or digit
+_OPEN, _CLOSE = "\x01", "\x02"  # around each candidate RE2 found (see _located)
 
 
 @dataclass
@@ -39,23 +45,66 @@ def _marked(values: pa.Array, pattern: str) -> np.ndarray:
         zero_copy_only=False)
 
 
+def _located(values: pa.Array, pattern: str) -> tuple[np.ndarray, list[list[Span]]]:
+    """The strings where RE2 finds ``pattern`` (their positions in ``values``) and where in
+    each: leftmost-first, non-overlapping, as Python's ``finditer`` would, in character
+    offsets. One RE2 pass wraps each match in marker characters the strings do not hold; a
+    string that grew holds matches, found in it with ``str.find``."""
+    wrapped = pc.replace_substring_regex(values, pattern, f"{_OPEN}\\0{_CLOSE}")
+    grew = pc.not_equal(pc.binary_length(wrapped), pc.binary_length(values))
+    holds = np.flatnonzero(grew.fill_null(False).to_numpy(zero_copy_only=False))
+    located = []
+    for text in wrapped.filter(grew.fill_null(False)).to_pylist():
+        spans: list[Span] = []
+        shift, at = 0, text.find(_OPEN)
+        while at >= 0:
+            close = text.find(_CLOSE, at)
+            spans.append((at - shift, close - shift - 1))
+            shift += 2
+            at = text.find(_OPEN, close)
+        located.append(spans)
+    return holds, located
+
+
 def find(text: str, detectors: Sequence[Detector], options: Options,
-         allow: frozenset[str] = frozenset()) -> Found:
-    """The PII in ``text``: each detector in priority order; a span overlapping one already
-    taken, or whose text is in ``allow``, is left out."""
+         allow: frozenset[str] = frozenset(),
+         located: Sequence[list[Span] | None] | None = None) -> Found:
+    """The PII in ``text``: each detector in priority order, on the text with what earlier
+    ones took blanked out (same length, so positions hold), so a later detector neither
+    claims nor pays to validate it again (a card's digits are no phone candidate). A span
+    whose text is in ``allow`` is blanked but not taken. ``located``: per detector, where
+    RE2 found its candidates (None: search the whole text)."""
     taken: Found = []
-    for detector in detectors:
+    searched = text
+    for number, detector in enumerate(detectors):
         pattern = detector.compiled
+        hint = located[number] if located is not None else None
         position = 0
-        while (match := pattern.search(text, position)) is not None:
-            spans = detector.find(text, match, options)
-            for start, end in spans:
-                if text[start:end] not in allow and not any(
-                        start < other_end and other_start < end
-                        for other_start, other_end, _ in taken):
-                    taken.append((start, end, detector.kind))
-            position = _resume(text, match, spans, detector.separators)
+        confirmed: list[Span] = []
+        while (match := _search(pattern, searched, position, hint)) is not None:
+            spans = detector.find(searched, match, options)
+            confirmed += spans
+            position = _resume(searched, match, spans, detector.separators)
+        for start, end in confirmed:
+            if text[start:end] not in allow:
+                taken.append((start, end, detector.kind))
+            searched = searched[:start] + _BLANK * (end - start) + searched[end:]
     return sorted(taken)
+
+
+def _search(pattern: re.Pattern[str], text: str, position: int, hint: list[Span] | None
+            ) -> re.Match[str] | None:
+    """The next candidate from ``position``. Given where RE2 found the candidates, no
+    match can start between the end of one and the start of the next (RE2 would have
+    found it, and blanking only removes matches), so the search starts at the next one,
+    or at ``position`` when that lies inside one (a rejected candidate searched again
+    from a separator); past the last, there is none."""
+    if hint is None:
+        return pattern.search(text, position)
+    for start, end in hint:
+        if end > position:
+            return pattern.search(text, max(start, position))
+    return None
 
 
 def _resume(text: str, match: re.Match[str], spans: list[Span], separators: str) -> int:
@@ -83,17 +132,26 @@ def scan_column(values: pa.Array, detectors: Sequence[Detector], options: Option
     """Find the PII of ``values`` (Arrow strings) and, given ``tokens``, redact it."""
     kinds = list(dict.fromkeys(detector.kind for detector in detectors))
     counts = {kind: np.zeros(len(values), dtype=np.int64) for kind in kinds}
-    marked = np.flatnonzero(_marked(values, "|".join(
+    rows = np.flatnonzero(_marked(values, "|".join(
         f"(?:{pattern})" for pattern in dict.fromkeys(d.pattern for d in detectors))))
-    if not marked.size:
+    if not rows.size:
         return ColumnScan(None, counts)
-    subset = values.take(pa.array(marked))
-    candidates = np.column_stack([_marked(subset, d.pattern) for d in detectors])
+    subset = values.take(pa.array(rows))
+    texts = subset.to_pylist()
+    unmarkable = _marked(subset, f"[{_OPEN}{_CLOSE}]")  # RE2 cannot locate candidates there
+    located: list[list[list[Span] | None]] = [[None] * len(detectors) for _ in texts]
+    for number, detector in enumerate(detectors):
+        for row in range(len(texts)):
+            located[row][number] = [] if not unmarkable[row] else None
+        for row, found in zip(*_located(subset, detector.pattern), strict=True):
+            if not unmarkable[row]:
+                located[row][number] = found
     changed = np.zeros(len(values), dtype=bool)
     redacted: list[str] = []  # in row order, for the changed rows
-    for row, text, holds in zip(marked, subset.to_pylist(), candidates, strict=True):
-        found = find(text, [d for d, has in zip(detectors, holds, strict=True) if has],
-                     options, allow)
+    for row, text, hints in zip(rows, texts, located, strict=True):
+        active = [n for n, hint in enumerate(hints) if hint is None or hint]
+        found = find(text, [detectors[n] for n in active], options, allow,
+                     [hints[n] for n in active])
         for _, _, kind in found:
             counts[kind][row] += 1
         if found and tokens is not None:
