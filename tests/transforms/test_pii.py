@@ -195,3 +195,28 @@ def test_re2_located_candidates_give_what_a_plain_python_search_gives():
     expected = [redact(text, find(text, DETECTORS, options), tokens) for text in TRICKY]
     assert scanned.redacted.to_pylist() == expected
     assert scanned.redacted.to_pylist()[-3].startswith("\x01 marker chars \x02 around <email>")
+
+
+PHONE_TEXTS = [
+    "Call 415.555.0132, (415)555-0199 or 1-800-555-0100 x123; fax +1 415 555 0111.",
+    "UK: 020 7946 0958, +44 (0)20 7946 0959, 07700 900123; DE: +49 30 901820",
+    "ids 12345678 and 2023-05-06 and 10:30 and 3.5 and 1,234,567 and 555-0132.",
+    "Reach us on +33 1 23 45 67 89 (Paris) or +91 98765 43210, or 4155550132.",
+    "Toronto (416) 555-0123 and Bermuda 441-555-0123 share the US country code.",
+]
+
+
+@pytest.mark.parametrize("region", ["US", "GB"])
+def test_phones_are_what_phonenumbers_finds_in_the_whole_text(region):
+    """The matcher on windows around RE2's candidates finds what PhoneNumberMatcher at
+    leniency VALID finds on the whole document (bare digit runs included, as it takes
+    them)."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    phone = [d for d in DETECTORS if d.kind == "phone"]
+    options = Options((region,), bare_phone_numbers=True)
+    for text in PHONE_TEXTS:
+        ours = [(start, end) for start, end, _ in find(text, phone, options)]
+        theirs = [(m.start, m.end)
+                  for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID)]
+        assert ours == theirs, text

@@ -135,7 +135,10 @@ _PHONE = r"\+?\(?[0-9](?:[ ./\-()]{0,3}[0-9]){6,16}"
 # Shapes phonenumbers' own checks do not always catch in a short window.
 _DATE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|"
                    r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2}))")
-_CONTEXT = 4  # characters either side of the candidate that phonenumbers' checks read
+# Characters either side of the candidate the matcher sees: its checks read the ones
+# around a number, and an extension ("x123", "ext. 1234") follows it.
+_CONTEXT = 4
+_EXTENSION = 10
 _DECIMAL = re.compile(r"\+?[0-9]+\.[0-9]+")  # 3.140000: one dot is a decimal number
 
 
@@ -155,8 +158,9 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
     length (order numbers), STRICT_GROUPING would miss numbers written without the
     national grouping (``415 5550 132``). The window, not the document, is matched (the
     matcher costs some 50 µs a window, far more a kilobyte of prose), and only in the
-    region whose plan the candidate fits (``_plan_of``); a candidate that ran on into the
-    next number (``555-0123 560``) is tried again cut at its last spaces."""
+    region whose plan the candidate fits (``_plan_of``); a formatted candidate that ran on
+    into the next number (``555-0123 560``) is tried again cut at its last spaces (where
+    the matcher, on the whole document, finds nothing)."""
     start, end = match.span()
     candidate = match.group()
     if ((candidate.isdigit() and not options.bare_phone_numbers) or _DECIMAL.fullmatch(candidate)
@@ -164,11 +168,13 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
                 and len(_digits(candidate)) < _shortest_number(options.phone_regions))):
         return []  # the common look-alikes in prose, turned down before the matcher
     low = max(0, start - _CONTEXT)
-    for cut in islice(_ends(text, start, end, " "), 3):
+    # cut only a candidate formatted as a phone: "4424 7769 1293 1234" is a card's digits
+    cuts = 3 if any(mark in candidate for mark in "+(-.") else 1
+    for cut in islice(_ends(text, start, end, " "), cuts):
         region = _plan_of(text[start:cut], options.phone_regions)
         if region is None:
             continue
-        window = text[low:min(len(text), end + _CONTEXT) if cut == end else cut]
+        window = text[low:min(len(text), end + _EXTENSION) if cut == end else cut]
         found = [(low + number.start, low + number.end)
                  for number in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
                  if not _DATE.fullmatch(number.raw_string)
@@ -179,10 +185,11 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
 
 
 def _plan_of(number: str, regions: tuple[str, ...]) -> str | None:
-    """The region whose numbering plan ``number`` fits: the first of ``regions`` where it
-    parses as a valid national number (``is_valid_number_for_region``, which reads one
-    region's plan), or for a number with a ``+`` any region (its country code decides, and
-    the matcher checks it). None: no matcher to run."""
+    """The region to match ``number`` in: the first of ``regions`` where it parses as a
+    valid number (``is_valid_number_for_region`` reads that region's plan alone; only when
+    it says no is the whole country code tried, which is how a Canadian number counts in
+    ``US``), or for a number with a ``+`` any region (its country code decides, and the
+    matcher checks it). None: no matcher to run."""
     if number.startswith("+"):
         return regions[0]
     for region in regions:
@@ -190,7 +197,8 @@ def _plan_of(number: str, regions: tuple[str, ...]) -> str | None:
             parsed = phonenumbers.parse(number, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number_for_region(parsed, region):
+        if (phonenumbers.is_valid_number_for_region(parsed, region)
+                or phonenumbers.is_valid_number(parsed)):
             return region
     return None
 
