@@ -2,11 +2,11 @@
 
 RE2 (pyarrow.compute, vectorized over the column) does the searching: one pass with every
 detector's pattern joined marks the documents that could hold PII at all; on those, one
-pass per detector marks the documents holding its candidates, and one more wraps each
-candidate in marker characters, from which the candidates' positions are read with
-``str.find``. Prose without ``@``, long digit runs or hex-and-colon groups never reaches
-Python, and Python's own regex engine only confirms a candidate where RE2 found one (it
-would otherwise scan every document once per detector, at several times RE2's cost).
+pass per detector wraps each of its candidates in marker characters, from which their
+positions are read with ``str.find``. Prose without ``@``, long digit runs or
+hex-and-colon groups never reaches Python, and Python's own regex engine only confirms a
+candidate where RE2 found one (it would otherwise scan every document once per detector,
+at several times RE2's cost).
 
 What stays in Python, per candidate and by necessity: the validators (a checksum, a
 numbering plan, an address parser have no vectorized form) and the rebuilt string. Their
@@ -48,8 +48,9 @@ def _marked(values: pa.Array, pattern: str) -> np.ndarray:
 def _located(values: pa.Array, pattern: str) -> tuple[np.ndarray, list[list[Span]]]:
     """The strings where RE2 finds ``pattern`` (their positions in ``values``) and where in
     each: leftmost-first, non-overlapping, as Python's ``finditer`` would, in character
-    offsets. One RE2 pass wraps each match in marker characters the strings do not hold; a
-    string that grew holds matches, found in it with ``str.find``."""
+    offsets. One RE2 pass wraps each match in marker characters; a string that grew holds
+    matches, found in it with ``str.find`` (positions in a string that held a marker
+    character itself are wrong, and not used)."""
     wrapped = pc.replace_substring_regex(values, pattern, f"{_OPEN}\\0{_CLOSE}")
     grew = pc.not_equal(pc.binary_length(wrapped), pc.binary_length(values))
     holds = np.flatnonzero(grew.fill_null(False).to_numpy(zero_copy_only=False))
@@ -59,6 +60,8 @@ def _located(values: pa.Array, pattern: str) -> tuple[np.ndarray, list[list[Span
         shift, at = 0, text.find(_OPEN)
         while at >= 0:
             close = text.find(_CLOSE, at)
+            if close < 0:  # a marker the text held (scan_column searches such texts whole)
+                break
             spans.append((at - shift, close - shift - 1))
             shift += 2
             at = text.find(_OPEN, close)
@@ -138,20 +141,17 @@ def scan_column(values: pa.Array, detectors: Sequence[Detector], options: Option
         return ColumnScan(None, counts)
     subset = values.take(pa.array(rows))
     texts = subset.to_pylist()
-    unmarkable = _marked(subset, f"[{_OPEN}{_CLOSE}]")  # RE2 cannot locate candidates there
-    located: list[list[list[Span] | None]] = [[None] * len(detectors) for _ in texts]
-    for number, detector in enumerate(detectors):
-        for row in range(len(texts)):
-            located[row][number] = [] if not unmarkable[row] else None
-        for row, found in zip(*_located(subset, detector.pattern), strict=True):
-            if not unmarkable[row]:
-                located[row][number] = found
+    located = [_located(subset, detector.pattern) for detector in detectors]
+    by_row: list[dict[int, list[Span]]] = [dict(zip(*pair, strict=True)) for pair in located]
     changed = np.zeros(len(values), dtype=bool)
     redacted: list[str] = []  # in row order, for the changed rows
-    for row, text, hints in zip(rows, texts, located, strict=True):
-        active = [n for n, hint in enumerate(hints) if hint is None or hint]
-        found = find(text, [detectors[n] for n in active], options, allow,
-                     [hints[n] for n in active])
+    for at, (row, text) in enumerate(zip(rows, texts, strict=True)):
+        if _OPEN in text or _CLOSE in text:  # RE2's positions would be off: search it all
+            found = find(text, detectors, options, allow)
+        else:
+            active = [n for n, spans in enumerate(by_row) if at in spans]
+            found = find(text, [detectors[n] for n in active], options, allow,
+                         [by_row[n][at] for n in active])
         for _, _, kind in found:
             counts[kind][row] += 1
         if found and tokens is not None:
