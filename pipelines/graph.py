@@ -57,6 +57,7 @@ def _flush(graph: Graph, chain: list[PartitionStep]) -> None:
         graph.frame = graph.frame.map_partitions(run_chain, steps, meta=meta,
                                                  enforce_metadata=False)
         return
+    # (GPU session: check a dask-cudf frame goes through this object series and back)
     pairs = graph.frame.map_partitions(counted_chain, steps, meta=pd.Series(dtype=object),
                                        enforce_metadata=False)
     graph.frame = pairs.map_partitions(_routed, meta=meta, enforce_metadata=False)

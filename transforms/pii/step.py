@@ -102,6 +102,8 @@ class Pii(PartitionStep):
             if not fr.is_string_like(frame[column]):
                 raise ValueError(f"{self.label}: column {column} is {frame[column].dtype}, "
                                  "not a string column")
+        # on cuDF the text columns go to the host and the result comes back (GPU session:
+        # check the str columns and the null _pii_kinds survive cudf.from_pandas)
         found = fr.via_host(frame[self.columns], "pii", _scan_frame, self)
         counts = {kind: found[_COUNT + kind] for kind in self.chosen}
         assigned = {c: found[c] for c in self.columns if self.action == "redact"}
