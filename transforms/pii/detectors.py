@@ -41,7 +41,7 @@ class Options:
     """What the step's spec tells the validators."""
 
     phone_regions: tuple[str, ...] = ("US",)
-    bare_phone_numbers: bool = False
+    bare_numbers: bool = False
     keep_private_ips: bool = False
 
 
@@ -89,14 +89,19 @@ def _ends(text: str, start: int, end: int, separators: str) -> Iterator[int]:
             yield at
 
 
-def _checked(kind: str, pattern: str, valid: Callable[[str], bool], separators: str = ""
-             ) -> Detector:
+def _checked(kind: str, pattern: str, valid: Callable[[str], bool], separators: str = "",
+             weak: bool = False) -> Detector:
     """A detector for identifiers a checksum or format validator confirms: the longest
-    prefix of the candidate, cut at a separator, that is bounded and valid."""
+    prefix of the candidate, cut at a separator, that is bounded and valid. ``weak``: a
+    one-digit check (about one random number in ten passes), so a bare run of digits, which
+    in text is more often an order or account number, counts only with ``bare_numbers``."""
     def find(text: str, match: re.Match[str], options: Options) -> list[Span]:
         start = match.start()
         for end in _ends(text, start, match.end(), separators):
-            if _bounded(text, start, end) and valid(text[start:end]):
+            value = text[start:end]
+            if (_bounded(text, start, end) and (options.bare_numbers or not weak
+                                                or not value.isdigit())
+                    and valid(value)):
                 return [(start, end)]
         return []
     return Detector(kind, pattern, find, separators)
@@ -163,7 +168,7 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
     the matcher, on the whole document, finds nothing)."""
     start, end = match.span()
     candidate = match.group()
-    if ((candidate.isdigit() and not options.bare_phone_numbers) or _DECIMAL.fullmatch(candidate)
+    if ((candidate.isdigit() and not options.bare_numbers) or _DECIMAL.fullmatch(candidate)
             or (candidate[0] != "+"
                 and len(_digits(candidate)) < _shortest_number(options.phone_regions))):
         return []  # the common look-alikes in prose, turned down before the matcher
@@ -178,7 +183,7 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
         found = [(low + number.start, low + number.end)
                  for number in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
                  if not _DATE.fullmatch(number.raw_string)
-                 and (options.bare_phone_numbers or not number.raw_string.isdigit())]
+                 and (options.bare_numbers or not number.raw_string.isdigit())]
         if found:
             return found
     return []
@@ -260,7 +265,7 @@ _ISSUERS = [(re.compile(prefix), lengths) for prefix, lengths in [
     (r"35", range(16, 20)),  # JCB
     (r"3(?:0[0-5]|[689])", range(14, 20)),  # Diners Club
     (r"62", range(16, 20)),  # UnionPay
-    (r"5[06-8]|6", range(12, 20)),  # Maestro
+    (r"5018|5020|5038|5893|6304|6759|676[1-3]", range(12, 20)),  # Maestro
 ]]
 
 
@@ -309,14 +314,15 @@ DETECTORS: tuple[Detector, ...] = (
     _checked("card", _CARD, _card_valid, " -"),
     _checked("us_ssn", r"[0-9]{3}[ \-][0-9]{2}[ \-][0-9]{4}", _ssn_valid),
     _checked("gb_nino", r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]", _nino_valid),
-    _checked("de_idnr", r"[1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}", idnr.is_valid),
+    _checked("de_idnr", r"[1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}", idnr.is_valid,
+             weak=True),
     _checked("fr_nir", r"[12] ?[0-9]{2} ?[0-9]{2} ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?"
              r"[0-9]{2}", nir.is_valid),
     _checked("es_dni", r"[XYZ]?[0-9]{7,8}-?[A-Z]", _es_valid),
     _checked("it_codice_fiscale", r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST]"
              r"[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]", codicefiscale.is_valid),
     _checked("in_aadhaar", r"[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}", aadhaar.is_valid,
-             " -"),
+             " -", weak=True),
     _checked("br_cpf", r"[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}", cpf.is_valid),
     Detector("ip", _IPV4, _ipv4),
     Detector("ip", _IPV6, _ipv6),

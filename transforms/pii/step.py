@@ -62,11 +62,14 @@ class Pii(PartitionStep):
         "Regions (ISO 3166 alpha-2, as phonenumbers knows them) whose national numbering "
         "plans are tried for numbers written without a `+` country code; a number with one "
         "is validated in its own country whatever this says."), examples=[["GB", "IE"]])
-    bare_phone_numbers: bool = Field(False, description=(
-        "Also take phone numbers written as one run of digits (`4155550132`); off by "
-        "default, as such runs in text are more often ids, counters or amounts that happen "
-        "to fit a numbering plan. A number with a `+`, brackets or separators is always "
-        "taken."), examples=[True])
+    bare_numbers: bool = Field(False, description=(
+        "Also take phone numbers, Aadhaar and Steuer-IdNr written as one run of digits "
+        "(`4155550132`, `234123412346`); off by default: such runs in text are more often "
+        "order, account or tracking numbers, and about one in ten random ones passes a "
+        "numbering plan or a one-digit check. Written with a `+`, brackets or separators "
+        "(`415-555-0132`, `2341 2341 2346`) they are always taken; cards, IBANs, CPF, NIR "
+        "and the others are taken bare too (their checks are stronger)."),
+        examples=[True])
     keep_private_ips: bool = Field(False, description=(
         "Leave IP addresses that are not globally routable (private, loopback, link-local, "
         "documentation ranges) as they are: they name no one's machine on the internet."),
@@ -126,7 +129,7 @@ def _scan_frame(frame: pd.DataFrame, step: Pii) -> pd.DataFrame:
     null where none)."""
     chosen = step.chosen
     detectors = [d for d in DETECTORS if d.kind in chosen]
-    options = Options(tuple(step.phone_regions), step.bare_phone_numbers,
+    options = Options(tuple(step.phone_regions), step.bare_numbers,
                       step.keep_private_ips)
     tokens = ({kind: step.tokens.get(kind, f"<{kind.upper()}>") for kind in chosen}
               if step.action == "redact" else None)
