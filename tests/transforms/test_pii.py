@@ -145,6 +145,9 @@ def test_several_columns_sum_their_counts_and_object_columns_work():
     ({"action": "mask"}, "'redact', 'quarantine' or 'drop'"),
     ({"kinds": []}, "at least 1 item"),
     ({"colour": "red"}, "Extra inputs are not permitted"),
+    ({"kinds_column": "text"}, "kinds_column 'text' is one of the searched columns"),
+    ({"kinds": ["phone"], "tokens": {"email": "[e]"}}, r"tokens given for kinds not searched: "
+                                                      r"\['email'\]"),
 ])
 def test_bad_keys_fail_the_spec_with_the_key_named(tmp_path, keys, message):
     data = {"name": "t", "source": {"paths": ["in"]},

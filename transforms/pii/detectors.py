@@ -65,13 +65,9 @@ class Detector:
         return _compiled(self.pattern)
 
 
-_CACHE: dict[str, re.Pattern[str]] = {}
-
-
+@cache
 def _compiled(pattern: str) -> re.Pattern[str]:
-    if pattern not in _CACHE:
-        _CACHE[pattern] = re.compile(pattern)
-    return _CACHE[pattern]
+    return re.compile(pattern)
 
 
 def _bounded(text: str, start: int, end: int) -> bool:

@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP, PartitionStep, StepResult, register
@@ -46,7 +46,9 @@ class Pii(PartitionStep):
         "there is no checksum); `de_idnr` (Steuer-IdNr), `fr_nir`, `es_dni` (DNI and NIE), "
         "`it_codice_fiscale`, `in_aadhaar`, `br_cpf` (each checksummed by python-stdnum); "
         "`ip` (v4 and v6, Python's `ipaddress`); `phone` (phonenumbers' matcher, leniency "
-        "VALID: numbers valid in `phone_regions` or their `+` country's plan)."),
+        "VALID: numbers valid in `phone_regions` or their `+` country's plan). Identifiers "
+        "with letters (IBAN, NINO, DNI/NIE, codice fiscale) are matched in capitals, as "
+        "issued."),
         examples=[["email", "phone", "ip"], ["card", "iban"]])
     action: Literal["redact", "quarantine", "drop"] = Field("redact", description=(
         "`redact` replaces each match by its token and keeps the row; `quarantine` moves "
@@ -89,6 +91,17 @@ class Pii(PartitionStep):
             raise ValueError(f"unknown phone region(s) {unknown}: use ISO 3166 alpha-2 codes "
                              "in capitals that phonenumbers supports, e.g. US, GB, DE, IN")
         return regions
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Pii:
+        if self.kinds_column in self.columns:
+            raise ValueError(f"kinds_column {self.kinds_column!r} is one of the searched "
+                             "columns: name a new column")
+        unused = sorted(set(self.tokens) - set(self.chosen))
+        if unused:
+            raise ValueError(f"tokens given for kinds not searched: {unused} (kinds: "
+                             f"{self.chosen})")
+        return self
 
     @property
     def chosen(self) -> list[str]:
