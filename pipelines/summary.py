@@ -101,7 +101,8 @@ class RunSummary:
             ("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"),
         ]
         out += [(f"gate {gate.name}", gate.label()) for gate in self.gates]
-        out += [(f"counted by {step}", ", ".join(f"{name} {n:,}" for name, n in named.items()))
+        out += [(f"counted by {step}", ", ".join(f"{name} {n:,}" for name, n in named.items()
+                                                 if n) or "none")  # zeros: in the manifest
                 for step, named in self.counts_by_step.items()]
         out += [
             ("engine time", f"{self.wall_seconds:.2f} s"),

@@ -59,6 +59,7 @@ def test_run_redacts_quarantines_and_counts_every_kind(make_spec, uploads, run, 
     assert accounting["quarantined_by_reason"] == {"payment: contains card": 1,
                                                    "payment: contains iban": 1}
     assert ("counted by pii", "email 6, ip 2, phone 2") in version.summary.rows()
+    assert ("counted by payment", "card 1, iban 1") in version.summary.rows()
 
     shards = [pq.read_table(Path(version.path) / shard["path"])
               for shard in version.manifest["shards"]]
