@@ -240,3 +240,24 @@ def test_phones_are_what_phonenumbers_finds_in_the_whole_text(region):
         theirs = [(m.start, m.end)
                   for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID)]
         assert ours == theirs, text
+
+
+def test_documents_without_candidates_never_reach_python(monkeypatch):
+    """RE2 over the whole column decides which documents Python sees: prose with short
+    numbers, dates and prices is never searched or validated one by one."""
+    from assay.transforms.pii import scan
+
+    searched: list[str] = []
+    original = scan.find
+
+    def spy(text, *args, **kwargs):
+        searched.append(text)
+        return original(text, *args, **kwargs)
+
+    monkeypatch.setattr(scan, "find", spy)
+    prose = [f"In {1990 + n} the shop sold {n} items at ${n}.99 each (up {n}%) on 12/0{n % 9 + 1}."
+             for n in range(50)]
+    with_pii = ["write to ann@example.org", "ring +44 20 7946 0958"]
+    result = Pii(columns=["text"]).apply(texts(*prose, *with_pii))
+    assert searched == with_pii
+    assert int(result.counts["email"].sum()) == 1 and int(result.counts["phone"].sum()) == 1
