@@ -261,3 +261,10 @@ def test_documents_without_candidates_never_reach_python(monkeypatch):
     result = Pii(columns=["text"]).apply(texts(*prose, *with_pii))
     assert searched == with_pii
     assert int(result.counts["email"].sum()) == 1 and int(result.counts["phone"].sum()) == 1
+
+
+def test_a_date_before_a_phone_is_skipped_not_the_phone():
+    assert redacted("on 2024-01-15 415-555-0132 rang", phone_regions=["US", "GB"]) == (
+        "on 2024-01-15 <PHONE> rang")
+    assert redacted("at 2010-07-04 12:00 and 15/01/2024 09:30", phone_regions=["US", "GB"]) \
+        == "at 2010-07-04 12:00 and 15/01/2024 09:30"

@@ -133,7 +133,8 @@ def _email(text: str, match: re.Match[str], options: Options) -> list[Span]:
 
 # Seven to seventeen digits with the separators people write between them.
 _PHONE = r"\+?\(?[0-9](?:[ ./\-()]{0,3}[0-9]){6,16}"
-# Shapes phonenumbers' own checks do not always catch in a short window.
+# A date leading a candidate: phonenumbers turns down most dates itself, but only after
+# parsing them in every region; the rest of the candidate may still hold a number.
 _DATE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|"
                    r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2}))")
 # Characters either side of the candidate the matcher sees: its checks read the ones
@@ -162,8 +163,18 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
     region whose plan the candidate fits (``_plan_of``); a formatted candidate that ran on
     into the next number (``555-0123 560``) is tried again cut at its last spaces (where
     the matcher, on the whole document, finds nothing)."""
-    start, end = match.span()
-    candidate = match.group()
+    return _phone_in(text, *match.span(), options)
+
+
+def _phone_in(text: str, start: int, end: int, options: Options) -> list[Span]:
+    """The phone numbers of the candidate ``text[start:end]``."""
+    candidate = text[start:end]
+    if (date := _DATE.match(candidate)) is not None:  # "2010-07-04 12:00", "1/2/2024 415-..."
+        after = _compiled(_PHONE).search(text, start + date.end(), end)  # what follows it,
+        if after is None:  # searched anew (the candidate may have stopped at its digit limit)
+            return []
+        again = _compiled(_PHONE).match(text, after.start())
+        return _phone_in(text, *again.span(), options)
     if ((candidate.isdigit() and not options.bare_numbers) or _DECIMAL.fullmatch(candidate)
             or (candidate[0] != "+"
                 and len(_digits(candidate)) < _shortest_number(options.phone_regions))):
@@ -178,8 +189,7 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
         window = text[low:min(len(text), end + _EXTENSION) if cut == end else cut]
         found = [(low + number.start, low + number.end)
                  for number in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
-                 if not _DATE.fullmatch(number.raw_string)
-                 and (options.bare_numbers or not number.raw_string.isdigit())]
+                 if options.bare_numbers or not number.raw_string.isdigit()]
         if found:
             return found
     return []
