@@ -137,6 +137,7 @@ _PHONE = r"\+?\(?[0-9](?:[ ./\-()]{0,3}[0-9]){6,16}"
 # parsing them in every region; the rest of the candidate may still hold a number.
 _DATE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|"
                    r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2}))")
+LENIENCY = Leniency.STRICT_GROUPING  # see _phone
 # Characters either side of the candidate the matcher sees: its checks read the ones
 # around a number, and an extension ("x123", "ext. 1234") follows it.
 _CONTEXT = 4
@@ -153,12 +154,14 @@ def _shortest_number(regions: tuple[str, ...]) -> int:
 
 
 def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
-    """``PhoneNumberMatcher`` at ``Leniency.VALID`` on a window around the candidate:
-    VALID accepts only numbers valid in their region's numbering plan (length and
-    prefixes), rejects digits glued to letters, and keeps the matcher's own date, time
-    stamp and page-reference checks; POSSIBLE would take any digit run of a phone's
-    length (order numbers), STRICT_GROUPING would miss numbers written without the
-    national grouping (``415 5550 132``). The window, not the document, is matched (the
+    """``PhoneNumberMatcher`` at ``LENIENCY`` on a window around the candidate.
+    STRICT_GROUPING accepts numbers valid in their region's numbering plan (length and
+    prefixes) whose digit groups, if any, fall where the plan's formats put them, rejects
+    digits glued to letters, and keeps the matcher's date, time stamp and page-reference
+    checks. VALID, one step looser, took one in twenty reference numbers such as
+    ``ref 5225-1348-91`` for phones (a valid US number, wrongly grouped) and only gains
+    numbers grouped against their country's custom (``415 5550 132``); POSSIBLE would
+    take any digit run of a phone's length. The window, not the document, is matched (the
     matcher costs some 50 µs a window, far more a kilobyte of prose), and only in the
     region whose plan the candidate fits (``_plan_of``); a formatted candidate that ran on
     into the next number (``555-0123 560``) is tried again cut at its last spaces (where
@@ -188,7 +191,7 @@ def _phone_in(text: str, start: int, end: int, options: Options) -> list[Span]:
             continue
         window = text[low:min(len(text), end + _EXTENSION) if cut == end else cut]
         found = [(low + number.start, low + number.end)
-                 for number in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
+                 for number in PhoneNumberMatcher(window, region, leniency=LENIENCY)
                  if options.bare_numbers or not number.raw_string.isdigit()]
         if found:
             return found

@@ -46,7 +46,8 @@ class Pii(PartitionStep):
         "there is no checksum); `de_idnr` (Steuer-IdNr), `fr_nir`, `es_dni` (DNI and NIE), "
         "`it_codice_fiscale`, `in_aadhaar`, `br_cpf` (each checksummed by python-stdnum); "
         "`ip` (v4 and v6, Python's `ipaddress`); `phone` (phonenumbers' matcher, leniency "
-        "VALID: numbers valid in `phone_regions` or their `+` country's plan). Identifiers "
+        "STRICT_GROUPING: numbers valid in `phone_regions` or their `+` country's plan, "
+        "their digit groups where that plan puts them). Identifiers "
         "with letters (IBAN, NINO, DNI/NIE, codice fiscale) are matched in capitals, as "
         "issued."),
         examples=[["email", "phone", "ip"], ["card", "iban"]])
