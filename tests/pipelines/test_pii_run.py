@@ -78,3 +78,31 @@ def test_run_redacts_quarantines_and_counts_every_kind(make_spec, uploads, run, 
     # the record is the row as the quarantining step saw it: e-mails already redacted
     assert json.loads(quarantined[6]["_record"])["text"] == (
         "Wire to DE89 3704 0044 0532 0130 00, then tell [email].")
+
+
+def test_counts_add_up_over_partitions_on_worker_processes(make_spec, uploads, tmp_path,
+                                                           cli_cluster):
+    """Many partitions, each on a `dask worker` process (the counts travel pickled): the
+    manifest's counts are what the step finds in the whole input at once."""
+    import pandas as pd
+
+    import assay
+    from assay.pipelines.cluster import dask_client
+    from assay.pipelines.spec import ClusterSpec
+    from assay.transforms.pii import Pii
+
+    docs = [f"Doc {n}: mail u{n}@example.org, call +1 (415) 555-01{n % 100:02d}"
+            + (f", host 203.0.113.{n % 250}" if n % 3 else ", nothing else") + "." * (n % 40)
+            for n in range(3000)]
+    uploads("docs.jsonl", "".join(json.dumps({"id": n, "text": d}) + "\n"
+                                  for n, d in enumerate(docs)).encode())
+    step = {"op": "pii", "columns": ["text"], "kinds": ["email", "phone", "ip"]}
+    spec = make_spec(schema=SCHEMA, steps=[step],
+                     source={"paths": [(tmp_path / "uploads").as_uri()], "block_size": 40_000})
+    with dask_client(ClusterSpec(), address=cli_cluster.address) as client:
+        version = assay.run(spec, client=client)
+    whole = Pii(**step).apply(pd.DataFrame({"text": pd.Series(docs, dtype="str")}))
+    expected = {kind: int(per_row.sum()) for kind, per_row in whole.counts.items()}
+    assert expected == {"email": 3000, "ip": 2000, "phone": 3000}
+    assert len(version.manifest["shards"]) >= 5  # one per partition
+    assert version.manifest["accounting"]["counts_by_step"] == {"pii": expected}
