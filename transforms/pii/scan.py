@@ -1,9 +1,10 @@
 """Finding and redacting PII in one string column of a partition.
 
 RE2 (pyarrow.compute, vectorized over the column) does the searching: one pass with every
-detector's pattern joined marks the documents that could hold PII at all; on those, one
-pass per detector wraps each of its candidates in marker characters, from which their
-positions are read with ``str.find``. Prose without ``@``, long digit runs or
+detector's pattern joined marks the documents that could hold PII at all; on those, per
+detector, a match pass picks the documents holding its candidates and a replace pass wraps
+each candidate in them in marker characters, from which their positions are read with
+``str.find``. Prose without ``@``, long digit runs or
 hex-and-colon groups never reaches Python, and Python's own regex engine only confirms a
 candidate where RE2 found one (it would otherwise scan every document once per detector,
 at several times RE2's cost).
@@ -48,14 +49,16 @@ def _marked(values: pa.Array, pattern: str) -> np.ndarray:
 def _located(values: pa.Array, pattern: str) -> tuple[np.ndarray, list[list[Span]]]:
     """The strings where RE2 finds ``pattern`` (their positions in ``values``) and where in
     each: leftmost-first, non-overlapping, as Python's ``finditer`` would, in character
-    offsets. One RE2 pass wraps each match in marker characters; a string that grew holds
-    matches, found in it with ``str.find`` (positions in a string that held a marker
-    character itself are wrong, and not used)."""
-    wrapped = pc.replace_substring_regex(values, pattern, f"{_OPEN}\\0{_CLOSE}")
-    grew = pc.not_equal(pc.binary_length(wrapped), pc.binary_length(values))
-    holds = np.flatnonzero(grew.fill_null(False).to_numpy(zero_copy_only=False))
+    offsets. A match pass picks the strings (cheap: RE2 stops at the first match), a
+    replace pass wraps each match in them in marker characters, found with ``str.find``
+    (positions in a string that held a marker character itself are wrong, and not used)."""
+    holds = np.flatnonzero(_marked(values, pattern))
+    if not holds.size:
+        return holds, []
+    wrapped = pc.replace_substring_regex(values.take(pa.array(holds)), pattern,
+                                         f"{_OPEN}\\0{_CLOSE}")
     located = []
-    for text in wrapped.filter(grew.fill_null(False)).to_pylist():
+    for text in wrapped.to_pylist():
         spans: list[Span] = []
         shift, at = 0, text.find(_OPEN)
         while at >= 0:
