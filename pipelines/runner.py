@@ -77,12 +77,11 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
         meta=LEDGER_META)
     stats = [point.statistics for point in graph.gates]
     try:
-        ledger, *gate_stats = _compute(client, [ledger_frame, *stats, *graph.counts],
-                                       on_progress)
+        ledger, *rest = _compute(client, [ledger_frame, *stats, *graph.counts], on_progress)
     except (UploadRejected, StorageError):
         staging_area.discard(staging, spec.sink.storage_options)
         raise
-    gate_stats, counts = gate_stats[:len(stats)], gate_stats[len(stats):]
+    gate_stats, counts = rest[:len(stats)], rest[len(stats):]
     ledger = pd.DataFrame(ledger) if not isinstance(ledger, pd.DataFrame) else ledger
     accounting = accounting_from_ledger(ledger, sources, merge_counts(counts))
     if accounting.rows_read == 0:
