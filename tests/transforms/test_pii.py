@@ -269,3 +269,12 @@ def test_a_date_before_a_phone_is_skipped_not_the_phone():
         "on 2024-01-15 <PHONE> rang")
     assert redacted("at 2010-07-04 12:00 and 15/01/2024 09:30", phone_regions=["US", "GB"]) \
         == "at 2010-07-04 12:00 and 15/01/2024 09:30"
+
+
+def test_a_large_document_full_of_pii():
+    text = " ".join(f"u{n}@example.org 4111 1111 1111 1111 203.0.113.{n % 250}"
+                    for n in range(5000))  # 300 KB, 15,000 matches
+    result = Pii(columns=["text"]).apply(texts(text))
+    assert result.frame["text"].iloc[0].startswith("<EMAIL> <CARD> <IP> <EMAIL> <CARD>")
+    assert {k: int(v.sum()) for k, v in result.counts.items() if v.sum()} == {
+        "email": 5000, "card": 5000, "ip": 5000}

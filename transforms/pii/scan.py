@@ -91,11 +91,22 @@ def find(text: str, detectors: Sequence[Detector], options: Options,
             spans = detector.find(searched, match, options)
             confirmed += spans
             position = _resume(searched, match, spans, detector.separators)
-        for start, end in confirmed:
-            if text[start:end] not in allow:
-                taken.append((start, end, detector.kind))
-            searched = searched[:start] + _BLANK * (end - start) + searched[end:]
+        taken += [(start, end, detector.kind) for start, end in confirmed
+                  if text[start:end] not in allow]
+        if confirmed:
+            searched = _blanked(searched, confirmed)
     return sorted(taken)
+
+
+def _blanked(text: str, spans: list[Span]) -> str:
+    """``text`` with ``spans`` (in text order) blanked out, in one pass over the text."""
+    pieces, last = [], 0
+    for start, end in spans:
+        start = max(start, last)
+        pieces += [text[last:start], _BLANK * (end - start)]
+        last = max(end, last)
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _search(pattern: re.Pattern[str], text: str, position: int, hint: list[Span] | None
