@@ -17,6 +17,7 @@ cost grows with the candidates, not the text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -85,9 +86,10 @@ def find(text: str, detectors: Sequence[Detector], options: Options,
     for number, detector in enumerate(detectors):
         pattern = detector.compiled
         hint = located[number] if located is not None else None
+        ends = None if hint is None else [end for _, end in hint]
         position = 0
         confirmed: list[Span] = []
-        while (match := _search(pattern, searched, position, hint)) is not None:
+        while (match := _search(pattern, searched, position, hint, ends)) is not None:
             spans = detector.find(searched, match, options)
             confirmed += spans
             position = _resume(searched, match, spans, detector.separators)
@@ -109,19 +111,19 @@ def _blanked(text: str, spans: list[Span]) -> str:
     return "".join(pieces)
 
 
-def _search(pattern: re.Pattern[str], text: str, position: int, hint: list[Span] | None
-            ) -> re.Match[str] | None:
-    """The next candidate from ``position``. Given where RE2 found the candidates, no
-    match can start between the end of one and the start of the next (RE2 would have
-    found it, and blanking only removes matches), so the search starts at the next one,
-    or at ``position`` when that lies inside one (a rejected candidate searched again
-    from a separator); past the last, there is none."""
-    if hint is None:
+def _search(pattern: re.Pattern[str], text: str, position: int, hint: list[Span] | None,
+            ends: list[int] | None) -> re.Match[str] | None:
+    """The next candidate from ``position``. Given where RE2 found the candidates (``hint``,
+    and their ``ends``), no match can start between the end of one and the start of the
+    next (RE2 would have found it, and blanking only removes matches), so the search
+    starts at the next one, or at ``position`` when that lies inside one (a rejected
+    candidate searched again from a separator); past the last, there is none."""
+    if hint is None or ends is None:
         return pattern.search(text, position)
-    for start, end in hint:
-        if end > position:
-            return pattern.search(text, max(start, position))
-    return None
+    at = bisect_right(ends, position)  # the first candidate ending after position
+    if at == len(hint):
+        return None
+    return pattern.search(text, max(hint[at][0], position))
 
 
 def _resume(text: str, match: re.Match[str], spans: list[Span], separators: str) -> int:
