@@ -8,7 +8,7 @@ anything is published.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
@@ -27,6 +27,8 @@ class Accounting:
     quarantined_by_stage: dict[str, int]
     dropped_by_step: dict[str, int]
     rows_by_input: dict[str, int]
+    # what steps counted (``StepResult.counts``), e.g. {"pii": {"email": 12, "phone": 3}}
+    counts_by_step: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -38,7 +40,8 @@ def _reason_key(stage: str, reason: str) -> str:
     return reason if reason.startswith(f"{label}: ") else f"{label}: {reason}"
 
 
-def accounting_from_ledger(ledger: pd.DataFrame, sources: list[str]) -> Accounting:
+def accounting_from_ledger(ledger: pd.DataFrame, sources: list[str],
+                           counts: dict[str, dict[str, int]] | None = None) -> Accounting:
     rows = ledger[ledger["kind"] == "rows"]
     by_fate = rows.groupby("fate")["rows"].sum()
     quarantined = rows[rows["fate"] == QUARANTINED]
@@ -59,6 +62,7 @@ def accounting_from_ledger(ledger: pd.DataFrame, sources: list[str]) -> Accounti
                               quarantined.groupby("stage")["rows"].sum().items()},
         dropped_by_step={k: int(v) for k, v in dropped.groupby("stage")["rows"].sum().items()},
         rows_by_input={src: int(by_input.get(i, 0)) for i, src in enumerate(sources)},
+        counts_by_step=dict(counts or {}),
     )
     total = accounting.rows_written + accounting.rows_quarantined + accounting.rows_dropped
     if total != accounting.rows_read:

@@ -1,8 +1,8 @@
 """Building the one Dask graph of a run: read, steps, gates, global steps, finish.
 
 Consecutive partition steps are fused into one ``map_partitions``; a gate or a global step
-closes the chain. Gate statistics are lazy objects computed in the same ``persist`` as the
-staging write, so the data is read once.
+closes the chain. Gate statistics, and the counts of steps that report them, are lazy
+objects computed in the same ``persist`` as the staging write, so the data is read once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import dask.dataframe as dd
 import pandas as pd
 
-from assay.pipelines.chain import run_chain
+from assay.pipelines.chain import StepCounts, counted_chain, merge_counts, run_chain
 from assay.pipelines.gates import GatePoint, apply_gate
 from assay.pipelines.routing import (
     DROPPED,
@@ -35,21 +35,42 @@ from assay.transforms.dedup import INDEX_HASH
 class Graph:
     frame: dd.DataFrame  # the routed frame after every step and gate
     gates: list[GatePoint] = field(default_factory=list)
+    counts: list[Any] = field(default_factory=list)  # lazy StepCounts, one per counted chain
 
 
 def _gates_after(spec: PipelineSpec) -> Callable[[str | None], list[GateSpec]]:
     return lambda label: [g for g in spec.gates if g.after == label]
 
 
-def _flush(frame: dd.DataFrame, chain: list[PartitionStep]) -> dd.DataFrame:
+def _flush(graph: Graph, chain: list[PartitionStep]) -> None:
     """One task per partition for the chain, which carries no meta frame (Dask's
     ``enforce_metadata`` puts one in every task): a worker keeps a finished task's arguments
-    while a result it fed is held, as a p2p shuffle's inputs are until the shuffle ends."""
+    while a result it fed is held, as a p2p shuffle's inputs are until the shuffle ends.
+
+    A chain with a counting step returns (routed partition, counts) from that one task;
+    the routed partitions go on in the graph and the counts are summed in one reduction."""
     if not chain:
-        return frame
+        return
     steps = tuple(chain)
-    return frame.map_partitions(run_chain, steps, meta=run_chain(frame._meta, steps),
-                                enforce_metadata=False)
+    meta = run_chain(graph.frame._meta, steps)
+    if not any(step.counted for step in steps):
+        graph.frame = graph.frame.map_partitions(run_chain, steps, meta=meta,
+                                                 enforce_metadata=False)
+        return
+    # (GPU session: check a dask-cudf frame goes through this object series and back)
+    pairs = graph.frame.map_partitions(counted_chain, steps, meta=pd.Series(dtype=object),
+                                       enforce_metadata=False)
+    graph.frame = pairs.map_partitions(_routed, meta=meta, enforce_metadata=False)
+    graph.counts.append(pairs.reduction(chunk=_counts, aggregate=merge_counts, meta=object,
+                                        split_every=False))
+
+
+def _routed(pair: pd.Series) -> pd.DataFrame:
+    return pair.iloc[0][0]
+
+
+def _counts(pair: pd.Series) -> StepCounts | None:
+    return pair.iloc[0][1] if len(pair) else None  # dask also calls it on the empty meta
 
 
 def _mark_global(part: pd.DataFrame, step: GlobalStep) -> pd.DataFrame:
@@ -117,7 +138,7 @@ def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str]
     def close_gates(gates: list[GateSpec]) -> None:
         nonlocal chain
         if gates:
-            graph.frame = _flush(graph.frame, chain)
+            _flush(graph, chain)
             chain = []
         for gate in gates:
             graph.frame, point = apply_gate(graph.frame, gate, resolve)
@@ -125,13 +146,14 @@ def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str]
 
     for step in spec.steps:
         if step.is_global:
-            graph.frame = _apply_global(_flush(graph.frame, chain), step, input_bytes,
+            _flush(graph, chain)
+            graph.frame = _apply_global(graph.frame, step, input_bytes,
                                         (published or {}).get(step.label))
             chain = []
         else:
             chain.append(step)
         close_gates(gates_after(step.label))
-    graph.frame = _flush(graph.frame, chain)
+    _flush(graph, chain)
     chain = []
     close_gates(gates_after(None))
     return graph

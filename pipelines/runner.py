@@ -18,6 +18,7 @@ from assay.pipelines import dedup_index, gate_scope
 from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
+from assay.pipelines.chain import merge_counts
 from assay.pipelines.errors import GateAborted, StorageError, UploadRejected
 from assay.pipelines.graph import build_graph
 from assay.pipelines.plan import RunPlan
@@ -76,12 +77,13 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
         meta=LEDGER_META)
     stats = [point.statistics for point in graph.gates]
     try:
-        ledger, *gate_stats = _compute(client, [ledger_frame, *stats], on_progress)
+        ledger, *rest = _compute(client, [ledger_frame, *stats, *graph.counts], on_progress)
     except (UploadRejected, StorageError):
         staging_area.discard(staging, spec.sink.storage_options)
         raise
+    gate_stats, counts = rest[:len(stats)], rest[len(stats):]
     ledger = pd.DataFrame(ledger) if not isinstance(ledger, pd.DataFrame) else ledger
-    accounting = accounting_from_ledger(ledger, sources)
+    accounting = accounting_from_ledger(ledger, sources, merge_counts(counts))
     if accounting.rows_read == 0:
         staging_area.discard(staging, spec.sink.storage_options)
         raise UploadRejected(f"{', '.join(sources)}: no data rows in any input")

@@ -74,6 +74,7 @@ class RunSummary:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     dropped_by_step: dict[str, int] = field(default_factory=dict)
     gates: list[GateOutcome] = field(default_factory=list)
+    counts_by_step: dict[str, dict[str, int]] = field(default_factory=dict)
     # seconds outside the engine, by phase (plan, cluster start, cluster stop, publish)
     phases: dict[str, float] = field(default_factory=dict)
 
@@ -100,6 +101,9 @@ class RunSummary:
             ("shards", f"{self.shards} ({_human_bytes(self.shard_bytes)})"),
         ]
         out += [(f"gate {gate.name}", gate.label()) for gate in self.gates]
+        out += [(f"counted by {step}", ", ".join(f"{name} {n:,}" for name, n in named.items()
+                                                 if n) or "none")  # zeros: in the manifest
+                for step, named in self.counts_by_step.items()]
         out += [
             ("engine time", f"{self.wall_seconds:.2f} s"),
             ("rows per second", f"{self.rows_per_second:,.0f}"),
@@ -138,6 +142,7 @@ def summarize(staged: StagedRun, published: PublishedVersion,
         shards=len(staged.shards),
         shard_bytes=sum(int(s.get("bytes", 0)) for s in staged.shards),
         gates=[GateOutcome.from_entry(g) for g in staged.gates],
+        counts_by_step={step: dict(named) for step, named in acc.counts_by_step.items()},
         wall_seconds=float(staged.wall_seconds),
         version=published.version,
         path=published.path,

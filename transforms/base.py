@@ -9,7 +9,7 @@ engine can account for every row and keep the removed ones with their reason. Gl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -33,13 +33,16 @@ class StepResult:
     boolean column over those rows (True = the row leaves the live set) or None.
     ``reason`` explains removed rows: one string for all, or a string column.
     ``fate`` says whether removed rows count as dropped (an intended filter) or quarantined
-    (bad data).
+    (bad data). ``counts`` (only from a step whose ``counted`` is True): named per-row
+    counts (integer or boolean columns over the same rows), which the engine sums over the
+    rows live at this step into the accounting's ``counts_by_step`` (e.g. PII found by kind).
     """
 
     frame: Frame
     removed: Column | None = None
     reason: Column | str | None = None
     fate: Fate = "dropped"
+    counts: Mapping[str, Column] | None = None
 
 
 class Step(BaseModel):
@@ -57,6 +60,9 @@ class Step(BaseModel):
         "for inspection (they still count as dropped)."), examples=[True])
 
     is_global: ClassVar[bool] = False
+    # Whether ``apply`` may return ``counts``: the engine then collects them (a chain
+    # without such a step runs as before, with no extra task).
+    counted: ClassVar[bool] = False
 
     @property
     def label(self) -> str:

@@ -60,6 +60,7 @@ HOST_FALLBACKS = {
                    "goes to the host, the labels and scores come back",
     "decontaminate": "decontaminate's n-grams (shingles, numpy): the text column goes to "
                      "the host, the reasons come back",
+    "pii": "pii's validators (phonenumbers, python-stdnum, ipaddress: Python per candidate)",
     "read_csv": "CSV blocks that are not plain (a malformed line, a carriage return, a quote "
                 "inside a field, a quoted null marker): parsed by the host reader, which "
                 "quarantines each bad line, then copied to the device",

@@ -9,6 +9,7 @@ from assay.transforms import (  # noqa: F401
     filtering,
     language,
     nulls,
+    pii,
     ranges,
     row_id,
     text,

@@ -58,3 +58,14 @@ def test_markdown_has_the_same_rows_and_the_reasons_table() -> None:
     assert "| gate quality | quarantined 2 rows |" in markdown
     assert f"| quarantined | {REASON} | 1 |" in markdown
     assert "| dropped | by dedup | 5 |" in markdown
+
+
+def test_counts_by_step_show_what_was_found_and_leave_zeros_to_the_manifest():
+    from dataclasses import replace
+
+    counted = replace(SUMMARY, counts_by_step={"pii": {"email": 1_204, "ip": 0, "phone": 3},
+                                               "pii_ids": {"iban": 0}})
+    rows = dict(counted.rows())
+    assert rows["counted by pii"] == "email 1,204, phone 3"
+    assert rows["counted by pii_ids"] == "none"
+    assert "| counted by pii | email 1,204, phone 3 |" in to_markdown(counted)

@@ -7,9 +7,10 @@ import json
 
 import pandas as pd
 
-from assay.pipelines.chain import run_chain
+from assay.pipelines.chain import counted_chain, merge_counts, run_chain
 from assay.pipelines.routing import live_mask, with_routing
 from assay.transforms.conversion import Cast, ParseTimestamp
+from assay.transforms.pii import Pii
 from assay.transforms.ranges import RangeFilter
 
 
@@ -42,3 +43,18 @@ def test_single_check_steps_mark_each_removed_row_with_their_one_reason():
     live = out[live_mask(out)]
     assert [str(t) for t in live["ts"]] == ["2024-01-01 00:00:00+00:00", "NaT"]
     assert live["qty"].tolist() == [1, 3]
+
+
+def test_counted_chain_counts_only_rows_live_at_the_counting_step():
+    data = pd.DataFrame({"text": pd.Series(["a@b.io", "c@d.io e@f.io", "x@y.io", None],
+                                           dtype="str"),
+                         "n": [1, -1, 2, 3]})
+    lineage = pd.DataFrame({"_source_id": [0] * 4, "_source_line": range(2, 6)})
+    steps = (RangeFilter(column="n", min=0), Pii(columns=["text"], kinds=["email", "ip"]))
+    pair = counted_chain(with_routing(data, lineage), steps).iloc[0]
+    out, counts = pair
+    assert counts == {"pii": {"email": 2, "ip": 0}}  # row 2 left before pii saw it
+    assert live_mask(out).tolist() == [True, False, True, True]
+    assert merge_counts([counts, None, {"pii": {"phone": 1, "email": 3}}]) == {
+        "pii": {"email": 5, "ip": 0, "phone": 1}}
+    assert run_chain(with_routing(data, lineage), steps)["text"].tolist()[0] == "<EMAIL>"

@@ -31,6 +31,7 @@ OPS = {
     "row_id",
     "language_id",
     "decontaminate",
+    "pii",
 }
 
 
