@@ -1,0 +1,1 @@
+"""Quality filters (Gopher, C4, FineWeb) as partition steps: scores plus decisions."""

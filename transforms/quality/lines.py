@@ -1,0 +1,72 @@
+"""Lines and paragraphs of a partition's documents, with pyarrow kernels over all of them
+at once: split into one flat array (with each piece's document), measure, and reduce per
+document with ``np.bincount``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# What str.splitlines() breaks on, besides "\n" (RE2 syntax)
+LINE_BREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
+# str.isspace() characters that are not line breaks (str.strip() removes them too)
+INLINE_SPACE = r"[\t \x1f\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]"
+
+
+@dataclass
+class Pieces:
+    """The pieces (lines, paragraphs) of ``n_docs`` documents, flat, in text order."""
+
+    text: pa.Array
+    doc: np.ndarray  # int64: each piece's document
+    n_docs: int
+
+    @classmethod
+    def split(cls, texts: pa.Array, pattern: str, regex: bool = False) -> Pieces:
+        parts = (pc.split_pattern_regex if regex else pc.split_pattern)(texts, pattern)
+        return cls(pc.list_flatten(parts), pc.list_parent_indices(parts).to_numpy(),
+                   len(texts))
+
+    def subset(self, mask: np.ndarray) -> Pieces:
+        return Pieces(self.text.filter(pa.array(mask)), self.doc[mask], self.n_docs)
+
+    def count(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Pieces per document (those of ``mask`` only, when given)."""
+        doc = self.doc if mask is None else self.doc[mask]
+        return np.bincount(doc, minlength=self.n_docs)
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        return np.bincount(self.doc, weights=values, minlength=self.n_docs)
+
+    def lengths(self) -> np.ndarray:
+        return numbers(pc.utf8_length(self.text))
+
+    def duplicates(self) -> np.ndarray:
+        """Whether each piece repeats an earlier piece of its document."""
+        if not len(self.text):
+            return np.zeros(0, dtype=bool)
+        codes = pc.dictionary_encode(self.text).indices.to_numpy().astype(np.int64)
+        key = self.doc * (int(codes.max()) + 1) + codes
+        return pd.Series(key).duplicated().to_numpy()
+
+
+def numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A null-free Arrow numeric array as numpy."""
+    return values.to_numpy(zero_copy_only=False)
+
+
+def splitlines_form(texts: pa.Array) -> pa.Array:
+    """``texts`` with every line break ``str.splitlines`` knows made a plain "\\n"."""
+    return pc.replace_substring_regex(texts, LINE_BREAKS, "\n")
+
+
+def splitlines_count(texts: pa.Array) -> np.ndarray:
+    """``len(text.splitlines())`` of each text of ``texts`` (in splitlines form)."""
+    breaks = numbers(pc.count_substring(texts, "\n"))
+    nonempty = numbers(pc.utf8_length(texts)) > 0
+    trailing = numbers(pc.ends_with(texts, "\n").fill_null(False))
+    return np.where(nonempty, breaks + 1 - trailing, 0)
