@@ -7,6 +7,7 @@ from assay.transforms import (  # noqa: F401
     derive,
     filtering,
     nulls,
+    quality,
     ranges,
     row_id,
     text,

@@ -46,6 +46,7 @@ class Rule(NamedTuple):
     score: str
     op: Literal["<", ">"]
     threshold: float | None  # None: the rule is off
+    spare_zero: bool = False  # a score of exactly 0 passes
 
 
 def number_text(value: float) -> str:
@@ -144,6 +145,8 @@ class QualityStep(PartitionStep):
             value = scores[rule.score]
             with np.errstate(invalid="ignore"):
                 fails = _COMPARE[rule.op](value, rule.threshold) & ~null
+            if rule.spare_zero:
+                fails &= value != 0
             if not fails.any():
                 continue
             shown = pc.cast(pc.round(pa.array(value), 3), pa.large_string())

@@ -37,6 +37,8 @@ from assay.transforms.quality.chars import (
 )
 
 _DOT, _COMMA, _QUOTE = ord("."), ord(","), ord("'")
+_URL_STARTS = [np.array([ord(c) for c in start], dtype=np.uint32)
+               for start in ("http://", "https://", "www.")]
 _APOSTROPHES = [ord("'"), ord("\u2019")]
 _ONE_LETTER_ENDINGS = [ord(c) for c in "sSdDmM"]  # 's 'd 'm
 _TWO_LETTER = [ord(a) * 0x110000 + ord(b) for a, b in
@@ -136,7 +138,8 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     starts_token = new_chunk | (edge & ~(dots & after_dot))
     middle_first = lead_end[lead_end < trail_start]
     starts_token[middle_first] = True
-    _split_infixes(starts_token, kinds, code, edge, new_chunk, word_char, letter, dots)
+    url = _urls(code, lead_end, trail_start)[chunk]  # spaCy keeps a URL whole
+    _split_infixes(starts_token, kinds, code, edge | url, new_chunk, word_char, letter, dots)
     _split_endings(starts_token, code, lead_end, trail_start)
 
     token = np.cumsum(starts_token, dtype=np.int64) - 1
@@ -155,6 +158,16 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
         alpha=np.bincount(token, weights=letter, minlength=n_tokens) > 0,
         n_docs=len(starts) - 1,
     )
+
+
+def _urls(code: np.ndarray, lead_end: np.ndarray, trail_start: np.ndarray) -> np.ndarray:
+    """Which chunks' middles start with "http://", "https://" or "www."."""
+    found = np.zeros(len(lead_end), dtype=bool)
+    for scheme in _URL_STARTS:
+        fits = trail_start - lead_end > len(scheme)
+        head = np.minimum(lead_end[:, None] + np.arange(len(scheme)), len(code) - 1)
+        found |= fits & (code[head] == scheme).all(axis=1) if len(code) else fits
+    return found
 
 
 def _first_where(mask: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
