@@ -5,12 +5,14 @@ defaults and the readings of datatrove 0.10's ``GopherQualityFilter`` and
 
 Everything is vectorized over the partition except the duplicated n-gram fractions: their
 definition is a greedy left-to-right scan (a repeated n-gram skips the next n words), so the
-documents that repeat an n-gram at all (found with a hash table over the whole partition)
-are scanned in Python over integer keys; the others score 0 without a scan.
+n-grams that occur earlier in their document (found with a hash table over the whole
+partition) are scanned in Python, per document; the others need no scan.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from typing import Literal
 
 import numpy as np
@@ -267,31 +269,45 @@ class _NGrams:
     def duplicated_chars(self, n: int) -> np.ndarray:
         """Per document: the characters (joined without spaces) of the n-grams that repeat
         one seen before, scanning left to right and skipping the n words of each repeat
-        (datatrove's ``find_all_duplicate``)."""
+        (datatrove's ``find_all_duplicate``). Only the n-grams that occurred earlier in
+        their document can be repeats, so the scan visits those alone (``_scan``)."""
         out = np.zeros(self.tokens.n_docs)
         start, key = self.keys(n)
-        repeat = pd.Series(key).duplicated().to_numpy()
-        if not repeat.any():
+        codes, _ = pd.factorize(key)  # numbered by first appearance
+        new = np.ones(len(codes), dtype=bool)
+        new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+        again = np.flatnonzero(~new)
+        if not len(again):
             return out
-        doc = self.tokens.doc[start]
-        for d in np.unique(doc[repeat]).tolist():  # the per-document Python of this module
-            lo, hi = np.searchsorted(doc, [d, d + 1])
-            first = lo + int(np.argmax(repeat[lo:hi]))
-            out[d] = _greedy(key[lo:hi].tolist(), (self.chars[start[lo:hi] + n]
-                                                   - self.chars[start[lo:hi]]).tolist(),
-                             n, first - lo)
+        first = np.flatnonzero(new)[codes[again]]
+        width = self.chars[start[again] + n] - self.chars[start[again]]
+        doc = self.tokens.doc[start[again]]
+        cuts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True]).tolist()
+        columns = again.tolist(), first.tolist(), codes[again].tolist(), width.tolist()
+        for lo, hi in itertools.pairwise(cuts):  # the per-document Python of this module
+            out[doc[lo]] = _scan(*(column[lo:hi] for column in columns), n)
         return out
 
 
-def _greedy(keys: list[int], chars: list[int], n: int, begin: int) -> int:
-    """datatrove's scan from ``begin`` (every n-gram before it is a first occurrence)."""
-    seen = set(keys[:begin])
-    total, at, size = 0, begin, len(keys)
-    while at < size:
-        if keys[at] in seen:
-            total += chars[at]
-            at += n
+def _scan(positions: list[int], firsts: list[int], codes: list[int], widths: list[int],
+          n: int) -> int:
+    """datatrove's greedy scan, visiting only the n-grams seen before (at ``positions``,
+    with their first occurrence at ``firsts``): such an n-gram is a repeat when the scan
+    visited an earlier occurrence, i.e. an earlier repeat of it, or its first occurrence
+    when no skip covered it. A repeat skips the next n - 1 positions."""
+    visited: set[int] = set()
+    skip_from: list[int] = []
+    skip_to: list[int] = []
+    total, resume = 0, 0
+    for position, first, code, width in zip(positions, firsts, codes, widths, strict=True):
+        if position < resume:
+            continue
+        skipped = bisect.bisect_right(skip_from, first) - 1
+        if code in visited or skipped < 0 or first >= skip_to[skipped]:
+            total += width
+            resume = position + n
+            skip_from.append(position + 1)
+            skip_to.append(resume)
         else:
-            seen.add(keys[at])
-            at += 1
+            visited.add(code)
     return total

@@ -101,8 +101,8 @@ class QualityStep(PartitionStep):
         self.output_columns(list(frame.columns))
         values = string_column(frame, self.column, self.label)
         host = fr.via_host(values, "text_quality", self._evaluate)
-        new = dict(zip(self.score_columns(), (host[name] for name in self.score_names()),
-                       strict=True))
+        new = {f"{self.score_prefix}{name}": host[name] for name in self.score_names()} \
+            if self.score_prefix else {}
         if TEXT in host.columns:
             new[self.column] = host[TEXT]
         reason = host[REASON]

@@ -108,7 +108,6 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     index = np.arange(size)
     new_chunk = np.ones(size, dtype=bool)
     new_chunk[1:] = (at[1:] != at[:-1] + 1) | first[at[1:]]
-    chunk = np.cumsum(new_chunk, dtype=np.int64) - 1
     chunk_first = np.flatnonzero(new_chunk)
     chunk_end = np.append(chunk_first[1:], size)
     word_char = (kinds & PUNCT) == 0
@@ -122,23 +121,11 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     # a run of two or more dots ("...") or straight quotes ("''") is one token
     dots = (dot | (code == _QUOTE)) & (repeat | follows)
     after_dot = dots & repeat
-    lead_end = _first_where(~(((kinds & PREFIX) != 0) | dots), chunk_first, chunk_end)
-    trail_start = np.maximum(_last_where(~(((kinds & SUFFIX) != 0) | dot), chunk_first,
-                                         chunk_end) + 1, lead_end)
-    edge_dot = trail_start < chunk_end
-    edge_dot[edge_dot] = (code[trail_start[edge_dot]] == _DOT) & ~dots[trail_start[edge_dot]]
-    width = trail_start - lead_end
-    last = np.clip(trail_start - 1, 0, max(size - 1, 0))
-    one_letter = (width == 1) & letter[last]
-    dotted = (width >= 3) & letter[last] & (code[np.clip(trail_start - 2, 0, None)] == _DOT) \
-        if size else one_letter
-    trail_start += edge_dot & (one_letter | dotted)  # "A.", "x.", "e.g.", "U.S." keep it
-    edge = (index < lead_end[chunk]) | (index >= trail_start[chunk])
-
+    lead_end, trail_start, edge = _peel(kinds, code, dot, dots, chunk_first, chunk_end,
+                                        letter)
     starts_token = new_chunk | (edge & ~(dots & after_dot))
-    middle_first = lead_end[lead_end < trail_start]
-    starts_token[middle_first] = True
-    url = _urls(code, lead_end, trail_start)[chunk]  # spaCy keeps a URL whole
+    starts_token[lead_end[lead_end < trail_start]] = True  # the middle's first character
+    url = _ranges(*_urls(code, lead_end, trail_start), size)  # spaCy keeps a URL whole
     _split_infixes(starts_token, kinds, code, edge | url, new_chunk, word_char, letter, dots)
     _split_endings(starts_token, code, lead_end, trail_start)
 
@@ -160,30 +147,64 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     )
 
 
-def _urls(code: np.ndarray, lead_end: np.ndarray, trail_start: np.ndarray) -> np.ndarray:
-    """Which chunks' middles start with "http://", "https://" or "www."."""
-    found = np.zeros(len(lead_end), dtype=bool)
+def _peel(kinds: np.ndarray, code: np.ndarray, dot: np.ndarray, dots: np.ndarray,
+          chunk_first: np.ndarray, chunk_end: np.ndarray, letter: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each chunk's middle starts and ends, and which characters were peeled off
+    its edges: leading PREFIX characters, then trailing SUFFIX characters and dots, but
+    a final single dot stays after one letter or a dotted abbreviation ("A.", "e.g.").
+    Loops only over the chunks still peeling (edges are a few characters long)."""
+    size = len(code)
+    prefix = ((kinds & PREFIX) != 0) | dots
+    suffix = ((kinds & SUFFIX) != 0) | dot
+    lead_end = chunk_first.copy()
+    peeling = np.flatnonzero(prefix[chunk_first]) if size else chunk_first
+    while len(peeling):
+        lead_end[peeling] += 1
+        peeling = peeling[lead_end[peeling] < chunk_end[peeling]]
+        peeling = peeling[prefix[lead_end[peeling]]]
+    trail_start = chunk_end.copy()
+    peeling = np.flatnonzero((chunk_end > lead_end) & suffix[np.maximum(chunk_end - 1, 0)]) \
+        if size else chunk_first
+    while len(peeling):
+        trail_start[peeling] -= 1
+        peeling = peeling[trail_start[peeling] > lead_end[peeling]]
+        peeling = peeling[suffix[trail_start[peeling] - 1]]
+    single_dot = np.flatnonzero(trail_start < chunk_end)
+    single_dot = single_dot[(code[trail_start[single_dot]] == _DOT)
+                            & ~dots[trail_start[single_dot]]]
+    start, stop = lead_end[single_dot], trail_start[single_dot]
+    last = np.maximum(stop - 1, 0)
+    one_letter = (stop - start == 1) & letter[last]
+    dotted = (stop - start >= 3) & letter[last] & (code[np.maximum(stop - 2, 0)] == _DOT)
+    trail_start[single_dot[one_letter | dotted]] += 1
+    edge = _ranges(chunk_first, lead_end, size) | _ranges(trail_start, chunk_end, size)
+    return lead_end, trail_start, edge
+
+
+def _ranges(begin: np.ndarray, end: np.ndarray, size: int) -> np.ndarray:
+    """A mask of ``size`` holding every ``begin[i]:end[i]``."""
+    mask = np.zeros(size, dtype=bool)
+    wide = np.flatnonzero(end > begin)
+    begin, end = begin[wide], end[wide]
+    lengths = end - begin
+    offsets = np.cumsum(lengths) - lengths
+    mask[np.arange(int(lengths.sum())) - np.repeat(offsets - begin, lengths)] = True
+    return mask
+
+
+def _urls(code: np.ndarray, lead_end: np.ndarray, trail_start: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The middles (begin, end) that start with "http://", "https://" or "www."."""
+    candidate = np.flatnonzero((trail_start - lead_end > 4) & np.isin(
+        code[np.minimum(lead_end, max(len(code) - 1, 0))], [ord("h"), ord("w")])) \
+        if len(code) else lead_end
+    found = np.zeros(len(candidate), dtype=bool)
+    begin, end = lead_end[candidate], trail_start[candidate]
     for scheme in _URL_STARTS:
-        fits = trail_start - lead_end > len(scheme)
-        head = np.minimum(lead_end[:, None] + np.arange(len(scheme)), len(code) - 1)
-        found |= fits & (code[head] == scheme).all(axis=1) if len(code) else fits
-    return found
-
-
-def _first_where(mask: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Per segment ``first[i]:end[i]``, the first index where ``mask`` holds (else end)."""
-    if not len(first):
-        return first
-    found = np.minimum.reduceat(np.where(mask, np.arange(len(mask)), len(mask)), first)
-    return np.minimum(found, end)
-
-
-def _last_where(mask: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Per segment, the last index where ``mask`` holds (else first - 1)."""
-    if not len(first):
-        return first
-    found = np.maximum.reduceat(np.where(mask, np.arange(len(mask)), -1), first)
-    return np.maximum(found, first - 1)
+        head = np.minimum(begin[:, None] + np.arange(len(scheme)), len(code) - 1)
+        found |= (end - begin > len(scheme)) & (code[head] == scheme).all(axis=1)
+    return begin[found], end[found]
 
 
 def _split_infixes(starts_token: np.ndarray, kinds: np.ndarray, code: np.ndarray,
@@ -226,19 +247,25 @@ def _split_endings(starts_token: np.ndarray, code: np.ndarray, lead_end: np.ndar
     """A word's English clitic ending is a token of its own: "it" "'s", "do" "n't",
     "you" "'re" (spaCy splits "'s" after any word, the others after the words of its
     exception table: here after any)."""
-    width = trail_start - lead_end
-    top = max(len(code) - 1, 0)
+    if not len(code):
+        return
+    top = len(code) - 1
+    apostrophe = np.zeros(len(lead_end), dtype=bool)
+    for back in (2, 3):
+        near = code[np.clip(trail_start - back, 0, top)]
+        apostrophe |= (near == _APOSTROPHES[0]) | (near == _APOSTROPHES[1])
+    words = np.flatnonzero(apostrophe & (trail_start - lead_end >= 3))
+    end, width = trail_start[words], trail_start[words] - lead_end[words]
 
     def back(n: int) -> np.ndarray:  # the code n characters before each word's end
-        return code[np.clip(trail_start - n, 0, top)]
+        return code[np.clip(end - n, 0, top)]
 
     one = np.isin(back(2), _APOSTROPHES) & np.isin(back(1), _ONE_LETTER_ENDINGS)
-    starts_token[(trail_start - 2)[(width >= 3) & one]] = True
+    starts_token[(end - 2)[one]] = True
     two = np.isin(back(3), _APOSTROPHES) & np.isin(back(2) * 0x110000 + back(1), _TWO_LETTER)
-    starts_token[(trail_start - 3)[(width >= 4) & two]] = True
     negation = np.isin(back(2), _APOSTROPHES) & np.isin(back(1), [ord("t"), ord("T")]) \
         & np.isin(back(3), [ord("n"), ord("N")])
-    starts_token[(trail_start - 3)[(width >= 4) & negation]] = True
+    starts_token[(end - 3)[(width >= 4) & (two | negation)]] = True
 
 
 def token_keys(words: list[str]) -> np.ndarray:
