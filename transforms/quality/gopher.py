@@ -29,7 +29,7 @@ from assay.transforms.quality.lines import (
     splitlines_count,
     splitlines_form,
 )
-from assay.transforms.quality.step import QualityStep, Rule, ratio, score_field
+from assay.transforms.quality.step import QualityStep, Rule, number_text, ratio, score_field
 from assay.transforms.quality.tokens import Tokens, mix, token_keys, tokenize
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
@@ -38,7 +38,8 @@ _FRACTION = {"ge": 0, "le": 1}
 
 def _ordered(low: float | None, high: float | None, names: str) -> None:
     if low is not None and high is not None and low > high:
-        raise ValueError(f"{names}: the minimum {low} is above the maximum {high}")
+        raise ValueError(f"{names}: the minimum {number_text(low)} is above the maximum "
+                         f"{number_text(high)}")
 
 
 @register

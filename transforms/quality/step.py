@@ -115,14 +115,16 @@ class QualityStep(PartitionStep):
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()
         null = texts.is_null().to_numpy(zero_copy_only=False)
-        texts = texts.fill_null("")
+        original, texts = texts, texts.fill_null("")
         scores = self._score_batches(texts)
-        out = pd.DataFrame({name: scores[name] for name in self.score_names()}, index=values.index)
-        out[REASON] = pd.Series(pd.array(self._reasons(scores, null), dtype="str"),
-                                index=values.index)
+        for values_of_score in scores.values():
+            values_of_score[null] = np.nan
+        out = pd.DataFrame(scores, index=values.index)
+        reasons = self._reasons(scores, null)
+        out[REASON] = pd.Series(pd.array(reasons, dtype="str"), index=values.index)
         new = self.rewrite(texts)
-        if new is not None:
-            out[TEXT] = pd.Series(pd.array(pc.if_else(pa.array(null), None, new),
+        if new is not None:  # kept documents only: a removed one leaves as it came
+            out[TEXT] = pd.Series(pd.array(pc.if_else(reasons.is_null(), new, original),
                                            dtype="str"), index=values.index)
         return out
 
