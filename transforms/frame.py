@@ -56,6 +56,8 @@ HOST_FALLBACKS = {
                         "non-UTC zone (pandas' semantics)",
     "write_parquet": "shards when sink.compression_level is set (cuDF's writer has no "
                      "levels) or the device writer fails: encoded by pyarrow on the host",
+    "text_quality": "the quality filters' scores (gopher_quality, gopher_repetition, "
+                    "c4_quality, fineweb_quality): the text column is scored on the host",
     "read_csv": "CSV blocks that are not plain (a malformed line, a carriage return, a quote "
                 "inside a field, a quoted null marker): parsed by the host reader, which "
                 "quarantines each bad line, then copied to the device",

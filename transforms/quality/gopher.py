@@ -47,7 +47,8 @@ class GopherQuality(QualityStep):
     """Gopher's quality rules: a document needs 50-100,000 words of mean length 3-10
     characters, at most 0.1 '#' and ellipses per word, at most 90 % of lines starting with
     a bullet and 30 % ending with an ellipsis, 80 % of words with a letter, and two of the
-    eight English stop words. Words are datatrove's English tokens (tokens.py)."""
+    eight English stop words. Words are tokens as spaCy's English tokenizer (datatrove's)
+    makes them."""
 
     op: Literal["gopher_quality"] = "gopher_quality"
     min_doc_words: int | None = score_field(50, (
