@@ -21,7 +21,7 @@ from assay.transforms.base import register
 from assay.transforms.quality.chars import sentence_terminals
 from assay.transforms.quality.lines import Pieces, numbers, splitlines_form
 from assay.transforms.quality.step import QualityStep, Rule, score_field
-from assay.transforms.quality.tokens import Tokens, token_keys, tokenize
+from assay.transforms.quality.tokens import Tokens, tokenize
 
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -139,7 +139,7 @@ def _sentences(tokens: Tokens) -> np.ndarray:
     """Sentences per text as spaCy's sentencizer splits them (datatrove's C4 counts them
     so): one where a text has tokens, and one more at each word that follows a sentence
     terminal token since the previous word."""
-    terminal = np.isin(tokens.key, token_keys(sorted(sentence_terminals())))
+    terminal = tokens.which(sorted(sentence_terminals())) >= 0
     seen = np.zeros(len(terminal) + 1, dtype=np.int64)  # terminals before each token
     np.cumsum(terminal, out=seen[1:])
     words = np.flatnonzero(tokens.word)

@@ -30,7 +30,7 @@ from assay.transforms.quality.lines import (
     splitlines_form,
 )
 from assay.transforms.quality.step import QualityStep, Rule, number_text, ratio, score_field
-from assay.transforms.quality.tokens import Tokens, mix, token_keys, tokenize
+from assay.transforms.quality.tokens import Tokens, mix, tokenize
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 _FRACTION = {"ge": 0, "le": 1}
@@ -130,12 +130,10 @@ class GopherQuality(QualityStep):
 
     def _stop_words(self, tokens: Tokens) -> np.ndarray:
         """How many distinct stop words each document holds as tokens."""
-        keys = np.unique(token_keys(self.stop_words))
-        which = np.searchsorted(keys, tokens.key)
-        hit = which < len(keys)
-        hit[hit] = keys[which[hit]] == tokens.key[hit]
-        pairs = np.unique(tokens.doc[hit] * len(keys) + which[hit])
-        return np.bincount(pairs // max(len(keys), 1), minlength=tokens.n_docs)
+        which = tokens.which(self.stop_words)
+        hit = which >= 0
+        pairs = np.unique(tokens.doc[hit] * len(self.stop_words) + which[hit])
+        return np.bincount(pairs // len(self.stop_words), minlength=tokens.n_docs)
 
 
 _TOP_N_GRAMS = {2: 0.2, 3: 0.18, 4: 0.16}
@@ -216,10 +214,13 @@ class GopherRepetition(QualityStep):
             out[f"dup_{name}_char_frac"] = ratio(
                 pieces.total(pieces.lengths() * repeated), length)
         grams = _NGrams(tokenize(texts))
-        for n in sorted(self.top_n_grams):
-            out[f"top_{n}_gram_char_frac"] = ratio(grams.top_chars(n), length)
-        for n in sorted(self.dup_n_grams):
-            out[f"dup_{n}_gram_char_frac"] = ratio(grams.duplicated_chars(n), length)
+        for name, measure, sizes in (("top", grams.top_chars, self.top_n_grams),
+                                     ("dup", grams.duplicated_chars, self.dup_n_grams)):
+            among = None  # a repeated n-gram starts with a repeated shorter one
+            for n in sorted(sizes):
+                chars, repeated = measure(n, among)
+                out[f"{name}_{n}_gram_char_frac"] = ratio(chars, length)
+                among = repeated
         return out
 
 
@@ -232,63 +233,84 @@ class _NGrams:
         self.end = self.bounds[1:][tokens.doc]  # one past each token's document's last
         self.chars = np.zeros(len(tokens.doc) + 1, dtype=np.int64)
         np.cumsum(tokens.length, out=self.chars[1:])
+        self.key = mix(tokens.id.astype(np.uint64) + np.uint64(1))
         self._sums = {0: np.zeros(len(tokens.doc), dtype=np.uint64)}
 
-    def keys(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(start positions, keys) of the n-grams that fit in their document."""
+    def keys(self, n: int, among: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """(start positions, keys) of the n-grams that fit in their document (and start
+        where ``among`` holds, when given)."""
         size = len(self.tokens.doc)
         have = max(self._sums)
         total = self._sums[have]
         for k in range(have, n):  # add the (k+1)-th token of every n-gram
             total = total.copy()
-            total[:size - k] += self.tokens.key[k:] * _N_GRAM_SALT[k]
+            total[:size - k] += self.key[k:] * _N_GRAM_SALT[k]
             self._sums[k + 1] = total
         start = np.flatnonzero(np.arange(size) + n <= self.end)
+        if among is not None:
+            start = start[among[start]]
         salted = self._sums[n][start] ^ (self.tokens.doc[start].astype(np.uint64)
                                          * _N_GRAM_SALT[-1])
         return start, mix(salted)
 
-    def top_chars(self, n: int) -> np.ndarray:
-        """Per document: the characters of its most frequent n-gram (joined by spaces)
-        times its count, the first such n-gram when counts tie (datatrove's
-        ``Counter.most_common``); NaN without any n-gram."""
-        out = np.full(self.tokens.n_docs, np.nan)
-        start, key = self.keys(n)
-        if not len(start):
-            return out
+    def counted(self, n: int, among: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The n-grams starting where ``among`` holds (all: None): their starts, codes
+        (numbered by first appearance), how often each occurs, and where the n-grams that
+        occur twice or more start: only there can an (n+1)-gram repeat."""
+        start, key = self.keys(n, among)
         codes, _ = pd.factorize(key)
         count = np.bincount(codes)[codes]
+        repeated = np.zeros(len(self.tokens.doc), dtype=bool)
+        repeated[start[count > 1]] = True
+        return start, codes, count, repeated
+
+    def top_chars(self, n: int, among: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per document: the characters of its most frequent n-gram (joined by spaces)
+        times its count, the first such n-gram when counts tie (datatrove's
+        ``Counter.most_common``), NaN without any n-gram; and ``counted``'s repeats."""
+        heads = self.bounds[:-1]
+        fits = heads + n <= self.bounds[1:]
+        out = np.full(self.tokens.n_docs, np.nan)  # all n-grams once: the first one
+        out[fits] = self.chars[heads[fits] + n] - self.chars[heads[fits]] + n - 1
+        start, _, count, repeated = self.counted(n, among)
+        at = np.flatnonzero(count > 1)
+        if not len(at):
+            return out, repeated
+        start, count = start[at], count[at]
         doc = self.tokens.doc[start]
         first = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
         most = np.maximum.reduceat(count, first)
         at_most = np.flatnonzero(count == np.repeat(most, np.diff(np.r_[first, len(doc)])))
         _, pick = np.unique(doc[at_most], return_index=True)
         chosen = start[at_most[pick]]
-        width = self.chars[chosen + n] - self.chars[chosen] + n - 1
-        out[doc[first]] = most * width
-        return out
+        out[doc[first]] = most * (self.chars[chosen + n] - self.chars[chosen] + n - 1)
+        return out, repeated
 
-    def duplicated_chars(self, n: int) -> np.ndarray:
+    def duplicated_chars(self, n: int, among: np.ndarray | None
+                         ) -> tuple[np.ndarray, np.ndarray]:
         """Per document: the characters (joined without spaces) of the n-grams that repeat
         one seen before, scanning left to right and skipping the n words of each repeat
-        (datatrove's ``find_all_duplicate``). Only the n-grams that occurred earlier in
-        their document can be repeats, so the scan visits those alone (``_scan``)."""
+        (datatrove's ``find_all_duplicate``); and ``counted``'s repeats. Only n-grams that
+        occurred earlier in their document can be repeats, so the scan visits those alone
+        (``_scan``)."""
         out = np.zeros(self.tokens.n_docs)
-        start, key = self.keys(n)
-        codes, _ = pd.factorize(key)  # numbered by first appearance
+        start, codes, _, repeated = self.counted(n, among)
         new = np.ones(len(codes), dtype=bool)
         new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
         again = np.flatnonzero(~new)
         if not len(again):
-            return out
-        first = np.flatnonzero(new)[codes[again]]
-        width = self.chars[start[again] + n] - self.chars[start[again]]
-        doc = self.tokens.doc[start[again]]
+            return out, repeated
+        first = start[np.flatnonzero(new)[codes[again]]]
+        at = start[again]
+        width = self.chars[at + n] - self.chars[at]
+        doc = self.tokens.doc[at]
         cuts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True]).tolist()
-        columns = again.tolist(), first.tolist(), codes[again].tolist(), width.tolist()
+        columns = at.tolist(), first.tolist(), codes[again].tolist(), width.tolist()
         for lo, hi in itertools.pairwise(cuts):  # the per-document Python of this module
             out[doc[lo]] = _scan(*(column[lo:hi] for column in columns), n)
-        return out
+        return out, repeated
 
 
 def _scan(positions: list[int], firsts: list[int], codes: list[int], widths: list[int],
