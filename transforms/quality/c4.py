@@ -10,7 +10,7 @@ The bad-words list of C4 is not applied (it is a download; datatrove leaves it o
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -19,15 +19,16 @@ from pydantic import Field
 
 from assay.transforms.base import register
 from assay.transforms.quality.chars import sentence_terminals
-from assay.transforms.quality.lines import Pieces, numbers, splitlines_form
-from assay.transforms.quality.step import QualityStep, Rule, score_field
+from assay.transforms.quality.lines import WIDE_SPACE, Pieces, numbers, splitlines_form
+from assay.transforms.quality.step import TEXT, QualityStep, Rule, score_field
 from assay.transforms.quality.tokens import Tokens, tokenize
 
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
 END_PUNCTUATION = (".", "?", "!", '"', "'")
 POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
           "use cookies"]
-_SPACES = r"[\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]"
+_PHRASES = ["lorem ipsum", "javascript", *POLICY]
+_ANY_PHRASE = "(?i)" + "|".join(_PHRASES) + r"|\{"
 
 
 @register
@@ -76,26 +77,22 @@ class C4Quality(QualityStep):
             Rule("sentences", "<", self.min_num_sentences),
         ]
 
-    def score(self, texts: pa.Array) -> dict[str, np.ndarray]:
+    def score(self, texts: pa.Array) -> dict[str, Any]:
         lines, kept, lorem, curly = self._lines(texts)
         kept_lines = lines.subset(kept)
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(kept_lines.count(), out=offsets[1:])
+        joined = pc.binary_join(pa.LargeListArray.from_arrays(
+            pa.array(offsets), kept_lines.text.cast(pa.large_string())),
+            pa.scalar("\n", pa.large_string()))
         return {
             "lines": lines.count(),
             "kept_lines": kept_lines.count(),
             "sentences": kept_lines.total(_sentences(tokenize(kept_lines.text))),
             "lorem_ipsum": lines.count(lorem),
             "curly_bracket": lines.count(curly),
+            TEXT: pc.utf8_trim_whitespace(joined),
         }
-
-    def rewrite(self, texts: pa.Array) -> pa.Array:
-        lines, kept, _, _ = self._lines(texts)
-        counts = lines.count(kept)
-        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        joined = pc.binary_join(pa.LargeListArray.from_arrays(
-            pa.array(offsets), lines.subset(kept).text.cast(pa.large_string())),
-            pa.scalar("\n", pa.large_string()))
-        return pc.utf8_trim_whitespace(joined)
 
     def _lines(self, texts: pa.Array) -> tuple[Pieces, np.ndarray, np.ndarray, np.ndarray]:
         """Every line (stripped, citations removed), which are kept, and which hold
@@ -103,8 +100,8 @@ class C4Quality(QualityStep):
         lines = Pieces.split(splitlines_form(texts), "\n")
         text = pc.utf8_trim_whitespace(lines.text)
         alive = np.ones(len(text), dtype=bool)
-        words = numbers(pc.list_value_length(pc.ascii_split_whitespace(
-            pc.replace_substring_regex(text, _SPACES, " "))))
+        if self.min_words_per_line is not None:
+            alive &= _words(text) >= self.min_words_per_line
         if self.max_word_length is not None:
             alive &= ~self._long_word(text)
         if self.remove_citations:
@@ -114,16 +111,23 @@ class C4Quality(QualityStep):
             for end in END_PUNCTUATION:
                 ends |= numbers(pc.ends_with(text, end))
             alive &= ends & ~numbers(pc.ends_with(text, "..."))
-        if self.min_words_per_line is not None:
-            alive &= words >= self.min_words_per_line
-        lower = pc.utf8_lower(text)
-        lorem = alive & numbers(pc.match_substring(lower, "lorem ipsum"))
+        # the phrases are rare: one regex finds the lines that hold any, then each is looked
+        # for in those lines only
+        flagged = np.flatnonzero(numbers(pc.match_substring_regex(text, _ANY_PHRASE)))
+        found = {phrase: np.zeros(len(text), dtype=bool) for phrase in [*_PHRASES, "{"]}
+        if len(flagged):
+            some = text.take(pa.array(flagged))
+            lower = pc.utf8_lower(some)
+            for phrase, mask in found.items():
+                mask[flagged] = numbers(pc.match_substring(some if phrase == "{" else lower,
+                                                           phrase))
+        lorem = alive & found["lorem ipsum"]
         if self.filter_javascript:
-            alive &= ~numbers(pc.match_substring(lower, "javascript"))
-        curly = alive & numbers(pc.match_substring(text, "{"))
+            alive &= ~found["javascript"]
+        curly = alive & found["{"]
         if self.filter_policy:
             for phrase in POLICY:
-                alive &= ~numbers(pc.match_substring(lower, phrase))
+                alive &= ~found[phrase]
         return Pieces(text, lines.doc, lines.n_docs), alive, lorem, curly
 
     def _long_word(self, text: pa.Array) -> np.ndarray:
@@ -133,6 +137,18 @@ class C4Quality(QualityStep):
         for at in np.flatnonzero(numbers(pc.utf8_length(text)) > self.max_word_length):
             long[at] = max(map(len, text[int(at)].as_py().split())) > self.max_word_length
         return long
+
+
+def _words(text: pa.Array) -> np.ndarray:
+    """Whitespace-separated words per line, as ``str.split()`` counts them: split on ASCII
+    whitespace, then again on all of Unicode's in the lines that hold another space
+    character (Arrow's Unicode split is ~10x slower; such lines are few)."""
+    words = numbers(pc.list_value_length(pc.ascii_split_whitespace(text)))
+    other = np.flatnonzero(numbers(pc.match_substring_regex(text, WIDE_SPACE)))
+    if len(other):
+        words[other] = numbers(pc.list_value_length(pc.utf8_split_whitespace(
+            text.take(pa.array(other)))))
+    return words
 
 
 def _sentences(tokens: Tokens) -> np.ndarray:

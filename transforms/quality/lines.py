@@ -13,8 +13,11 @@ import pyarrow.compute as pc
 
 # What str.splitlines() breaks on, besides "\n" (RE2 syntax)
 LINE_BREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
-# str.isspace() characters that are not line breaks (str.strip() removes them too)
-INLINE_SPACE = r"[\t \x1f\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]"
+# str.isspace() characters that are not line breaks (str.strip() removes them too): the
+# ones beyond ASCII, and all
+_WIDE_SPACES = r"\x1f\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}"
+WIDE_SPACE = rf"[{_WIDE_SPACES}]"
+INLINE_SPACE = rf"[\t {_WIDE_SPACES}]"
 
 
 @dataclass

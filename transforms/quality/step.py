@@ -77,13 +77,10 @@ class QualityStep(PartitionStep):
     def rules(self) -> list[Rule]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def score(self, texts: pa.Array) -> dict[str, np.ndarray]:  # pragma: no cover
-        """Every score (float64, one per text) of non-null ``texts``."""
+    def score(self, texts: pa.Array) -> dict[str, Any]:  # pragma: no cover
+        """Every score (numbers, one per text) of non-null ``texts``, and for a family
+        that edits the text (C4), the new texts under ``TEXT`` (an Arrow array)."""
         raise NotImplementedError
-
-    def rewrite(self, texts: pa.Array) -> pa.Array | None:
-        """The new text of each document, for a family that edits it (C4); else None."""
-        return None
 
     def score_columns(self) -> list[str]:
         return [f"{self.score_prefix}{name}" for name in self.score_names()] if self.score_prefix \
@@ -117,26 +114,29 @@ class QualityStep(PartitionStep):
         null = texts.is_null().to_numpy(zero_copy_only=False)
         original, texts = texts, texts.fill_null("")
         scores = self._score_batches(texts)
+        new = scores.pop(TEXT, None)
         for values_of_score in scores.values():
             values_of_score[null] = np.nan
         out = pd.DataFrame(scores, index=values.index)
         reasons = self._reasons(scores, null)
         out[REASON] = pd.Series(pd.array(reasons, dtype="str"), index=values.index)
-        new = self.rewrite(texts)
         if new is not None:  # kept documents only: a removed one leaves as it came
             out[TEXT] = pd.Series(pd.array(pc.if_else(reasons.is_null(), new, original),
                                            dtype="str"), index=values.index)
         return out
 
-    def _score_batches(self, texts: pa.Array) -> dict[str, np.ndarray]:
+    def _score_batches(self, texts: pa.Array) -> dict[str, Any]:
         lengths = np.cumsum(pc.utf8_length(texts).to_numpy(zero_copy_only=False))
         total = int(lengths[-1]) if len(lengths) else 0
         cuts = np.searchsorted(lengths, np.arange(BATCH_CHARS, total, BATCH_CHARS), "right")
         bounds = np.unique([0, *cuts, len(texts)])
         parts = [self.score(texts.slice(a, b - a)) for a, b in itertools.pairwise(bounds)]
         parts = parts or [self.score(texts)]
-        return {name: np.concatenate([p[name] for p in parts]).astype(np.float64)
-                for name in self.score_names()}
+        out: dict[str, Any] = {name: np.concatenate([p[name] for p in parts]).astype(
+            np.float64) for name in self.score_names()}
+        if TEXT in parts[0]:
+            out[TEXT] = pa.concat_arrays([p[TEXT] for p in parts])
+        return out
 
     def _reasons(self, scores: dict[str, np.ndarray], null: np.ndarray) -> pa.Array:
         """Each row's failed rules joined by REASON_SEP (null where none failed)."""
