@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from assay.transforms.base import REASON_SEP
 from assay.transforms.quality.c4 import C4Quality
 from assay.transforms.quality.fineweb import FineWebQuality
 from assay.transforms.quality.gopher import GopherQuality, GopherRepetition
+from assay.transforms.quality.tokens import tokenize
 from tests.transforms.helpers import apply_checked, removed_list
 
 PROSE = """The river runs past the old mill and into the town, where the market has been held every week for as long as anyone can remember.
@@ -210,3 +212,35 @@ def test_a_spec_threshold_error_names_its_key(tmp_path):
     message = _spec_error({"op": "gopher_quality", "column": "body",
                            "max_avg_word_length": -1}, tmp_path)
     assert "steps[0].gopher_quality.max_avg_word_length" in message
+
+
+TRICKY = ["", "a", "a\n", "\n", "- a\r\n- b", "a\r\rb\n\n", "x\u2028 • y\x85z\x1c", "....",
+          ".....\n", "a...b...", "##\n#", "…\r\n", "\r", "\n\r", " \t- x...  \n\x1f•y…",
+          "-\n-\n\n...", "a … \r\nb..."]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_gopher_line_and_mark_counts_follow_python(text):
+    """Lines as ``str.splitlines`` cuts them, bullets after ``lstrip``, ellipses before
+    ``rstrip``, and ``str.count`` of '#', '...' and '…' (datatrove's definitions)."""
+    got = GopherQuality(column="text", score_prefix="q_").apply(texts(text)).frame.iloc[0]
+    lines = text.splitlines()
+    bullets = sum(line.lstrip().startswith(("•", "-")) for line in lines)
+    ends = sum(line.rstrip().endswith(("...", "…")) for line in lines)
+    if lines:
+        assert got["q_bullet_lines_ratio"] == pytest.approx(bullets / len(lines))
+        assert got["q_ellipsis_lines_ratio"] == pytest.approx(ends / len(lines))
+    else:
+        assert np.isnan(got["q_bullet_lines_ratio"]) and np.isnan(got["q_ellipsis_lines_ratio"])
+    tokens = len(tokenize(pa.array([text], pa.large_string())).doc)
+    if tokens:
+        assert got["q_hash_ratio"] * tokens == pytest.approx(text.count("#"))
+        assert got["q_ellipsis_ratio"] * tokens == pytest.approx(
+            text.count("...") + text.count("…"))
+
+
+def test_c4_counts_words_split_by_any_unicode_space():
+    lines = "Three\u00a0short\u2009words.\nTwo\u00a0words.\n" + PROSE
+    result = C4Quality(column="text").apply(texts(lines))
+    assert result.frame["text"].tolist()[0].split("\n")[0] == "Three\u00a0short\u2009words."
+    assert "Two\u00a0words." not in result.frame["text"].tolist()[0]

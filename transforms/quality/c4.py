@@ -143,7 +143,7 @@ def _words(text: pa.Array) -> np.ndarray:
     """Whitespace-separated words per line, as ``str.split()`` counts them: split on ASCII
     whitespace, then again on all of Unicode's in the lines that hold another space
     character (Arrow's Unicode split is ~10x slower; such lines are few)."""
-    words = numbers(pc.list_value_length(pc.ascii_split_whitespace(text)))
+    words = numbers(pc.list_value_length(pc.ascii_split_whitespace(text))).copy()
     other = np.flatnonzero(numbers(pc.match_substring_regex(text, WIDE_SPACE)))
     if len(other):
         words[other] = numbers(pc.list_value_length(pc.utf8_split_whitespace(

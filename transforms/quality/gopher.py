@@ -22,15 +22,10 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from assay.transforms.base import register
-from assay.transforms.quality.lines import (
-    INLINE_SPACE,
-    Pieces,
-    numbers,
-    splitlines_count,
-    splitlines_form,
-)
+from assay.transforms.quality.chars import code_points
+from assay.transforms.quality.lines import INLINE_SPACE, LINE_BREAK, Pieces, numbers
 from assay.transforms.quality.step import QualityStep, Rule, number_text, ratio, score_field
-from assay.transforms.quality.tokens import Tokens, mix, tokenize
+from assay.transforms.quality.tokens import Tokens, mix, tokenize, tokenize_points
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 _FRACTION = {"ge": 0, "le": 1}
@@ -108,20 +103,19 @@ class GopherQuality(QualityStep):
         ]
 
     def score(self, texts: pa.Array) -> dict[str, np.ndarray]:
-        tokens = tokenize(texts)
+        points, starts = code_points(texts)
+        tokens = tokenize_points(points, starts)
         n_tokens = tokens.count()
         words = tokens.count(tokens.word)
-        ellipses = numbers(pc.count_substring(texts, "...")) + numbers(
-            pc.count_substring(texts, "…"))
-        lines = splitlines_form(texts)
-        n_lines = splitlines_count(lines)
-        bullets = numbers(pc.count_substring_regex(lines, rf"(?m)^{INLINE_SPACE}*[•-]"))
-        ends = numbers(pc.count_substring_regex(lines, rf"(?m)(?:\.\.\.|…){INLINE_SPACE}*$"))
+        marks = _Marks(points, starts)
+        n_lines = marks.lines()
+        bullets = numbers(pc.count_substring_regex(texts, _BULLET_LINE))
+        ends = numbers(pc.count_substring_regex(texts, _ELLIPSIS_LINE))
         return {
             "word_count": words,
             "mean_word_length": ratio(tokens.total(tokens.length * tokens.word), words),
-            "hash_ratio": ratio(numbers(pc.count_substring(texts, "#")), n_tokens),
-            "ellipsis_ratio": ratio(ellipses, n_tokens),
+            "hash_ratio": ratio(marks.count(ord("#")), n_tokens),
+            "ellipsis_ratio": ratio(marks.ellipses() + marks.count(ord("…")), n_tokens),
             "bullet_lines_ratio": ratio(bullets, n_lines),
             "ellipsis_lines_ratio": ratio(ends, n_lines),
             "alpha_words_ratio": ratio(tokens.count(tokens.alpha), n_tokens),
@@ -134,6 +128,50 @@ class GopherQuality(QualityStep):
         hit = which >= 0
         pairs = np.unique(tokens.doc[hit] * len(self.stop_words) + which[hit])
         return np.bincount(pairs // len(self.stop_words), minlength=tokens.n_docs)
+
+
+# A line (as str.splitlines cuts them) that starts with a bullet, or ends with an ellipsis
+_BULLET_LINE = rf"(?:^|{LINE_BREAK})(?:{INLINE_SPACE})*[•-]"
+_ELLIPSIS_LINE = rf"(?:\.\.\.|…)(?:{INLINE_SPACE})*(?:$|{LINE_BREAK})"
+_BREAKS = [ord(c) for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"]
+
+
+class _Marks:
+    """The few characters the Gopher rules count ('#', '…', '.', line breaks), found in one
+    pass over a batch's code points."""
+
+    def __init__(self, points: np.ndarray, starts: np.ndarray) -> None:
+        self.at = np.flatnonzero(np.isin(points, [*_BREAKS, ord("#"), ord("…"), ord(".")]))
+        self.code = points[self.at]
+        self.doc = np.searchsorted(starts, self.at, side="right") - 1
+        self.starts = starts
+        self.points = points
+
+    def count(self, code: int, mask: np.ndarray | None = None) -> np.ndarray:
+        hit = self.code == code if mask is None else mask
+        return np.bincount(self.doc[hit], minlength=len(self.starts) - 1)
+
+    def ellipses(self) -> np.ndarray:
+        """``text.count("...")``: a run of k dots holds k // 3."""
+        dot = np.flatnonzero(self.code == ord("."))
+        at, doc = self.at[dot], self.doc[dot]
+        new = np.ones(len(at), dtype=bool)
+        new[1:] = (at[1:] != at[:-1] + 1) | (doc[1:] != doc[:-1])
+        runs = np.flatnonzero(new)
+        length = np.diff(np.r_[runs, len(at)])
+        return np.bincount(doc[runs], weights=length // 3, minlength=len(self.starts) - 1)
+
+    def lines(self) -> np.ndarray:
+        """``len(text.splitlines())``: one more than the line breaks ("\\r\\n" is one), less
+        a break that ends the text; an empty text has none."""
+        breaks = np.isin(self.code, _BREAKS)
+        after_return = np.r_[False, (self.code[:-1] == ord("\r"))
+                             & (self.at[1:] == self.at[:-1] + 1) & (self.doc[1:] == self.doc[:-1])]
+        breaks &= ~((self.code == ord("\n")) & after_return)
+        size = np.diff(self.starts)
+        last = self.points[np.maximum(self.starts[1:] - 1, 0)] if len(self.points) else size
+        ends = (size > 0) & np.isin(last, _BREAKS)
+        return np.where(size > 0, self.count(0, breaks) + 1 - ends, 0)
 
 
 _TOP_N_GRAMS = {2: 0.2, 3: 0.18, 4: 0.16}

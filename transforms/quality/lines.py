@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# What str.splitlines() breaks on, besides "\n" (RE2 syntax)
+# A line break as str.splitlines() knows them (RE2 syntax), and those besides "\n"
+LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 LINE_BREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 # str.isspace() characters that are not line breaks (str.strip() removes them too): the
 # ones beyond ASCII, and all
@@ -65,11 +66,3 @@ def numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def splitlines_form(texts: pa.Array) -> pa.Array:
     """``texts`` with every line break ``str.splitlines`` knows made a plain "\\n"."""
     return pc.replace_substring_regex(texts, LINE_BREAKS, "\n")
-
-
-def splitlines_count(texts: pa.Array) -> np.ndarray:
-    """``len(text.splitlines())`` of each text of ``texts`` (in splitlines form)."""
-    breaks = numbers(pc.count_substring(texts, "\n"))
-    nonempty = numbers(pc.utf8_length(texts)) > 0
-    trailing = numbers(pc.ends_with(texts, "\n").fill_null(False))
-    return np.where(nonempty, breaks + 1 - trailing, 0)
