@@ -80,5 +80,19 @@ class FineWebQuality(QualityStep):
                                       n_lines),
             "char_dup_ratio": ratio(lines.total(length * lines.duplicates()),
                                     numbers(pc.utf8_length(texts)) - newlines),
-            "list_ratio": ratio(newlines, tokenize(texts).count()),
+            "list_ratio": self._list_ratio(texts, newlines),
         }
+
+    def _list_ratio(self, texts: pa.Array, newlines: np.ndarray) -> np.ndarray:
+        """Newlines per word. Unless the scores are kept, only where it may exceed the
+        threshold (elsewhere NaN): a whitespace chunk is at least one word, so a text with
+        ``new_line_ratio`` times more chunks than newlines passes without tokenizing it."""
+        if self.score_prefix is None and self.new_line_ratio is None:
+            return np.full(len(texts), np.nan)
+        need = np.arange(len(texts))
+        if self.score_prefix is None:
+            chunks = numbers(pc.list_value_length(pc.ascii_split_whitespace(texts)))
+            need = np.flatnonzero(newlines > self.new_line_ratio * chunks)
+        out = np.full(len(texts), np.nan)
+        out[need] = ratio(newlines[need], tokenize(texts.take(pa.array(need))).count())
+        return out
