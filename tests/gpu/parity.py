@@ -133,6 +133,12 @@ STEP_CASES: list[dict[str, Any]] = [
     {"op": "derive", "column": "z", "expr": "coalesce(lower(strip(name)), 'none') + upper(city)"},
     {"op": "derive", "column": "w", "expr": "round(score, 1) ** 2 - age % 7 / 3"},
     {"op": "row_id", "columns": ["name", "age", "score"]},
+    {"op": "gopher_quality", "column": "name", "score_prefix": "gq_", "min_doc_words": 1,
+     "min_stop_words": None},
+    {"op": "gopher_repetition", "column": "city", "score_prefix": "gr_"},
+    {"op": "c4_quality", "column": "email", "score_prefix": "c4_", "min_num_sentences": 0,
+     "filter_no_terminal_punct": False, "min_words_per_line": 1},
+    {"op": "fineweb_quality", "column": "city", "score_prefix": "fw_"},
 ]
 GLOBAL_OPS = {"dedup"}  # run end to end by both samples (it is their one shuffle)
 

@@ -59,6 +59,13 @@ def test_null_text_is_removed_with_a_reason_naming_the_column(step):
     assert result.reason.tolist()[0] == f"{step(column='text').op}: text is null"
 
 
+def test_texts_shorter_than_the_n_grams_score():
+    result = GopherRepetition(column="text", score_prefix="gr_").apply(texts("a", "b c", ""))
+    assert result.frame["gr_top_2_gram_char_frac"].tolist()[1] == 1.0  # "b c" is 3 of 3
+    assert np.isnan(result.frame["gr_top_2_gram_char_frac"].tolist()[0])
+    assert result.frame["gr_dup_5_gram_char_frac"].tolist() == [0.0, 0.0, 0.0]
+
+
 def test_without_a_prefix_no_column_is_added():
     frame = texts(PROSE)
     assert list(GopherQuality(column="text").apply(frame).frame.columns) == ["id", "text"]

@@ -29,6 +29,10 @@ OPS = {
     "derive",
     "dedup",
     "row_id",
+    "gopher_quality",
+    "gopher_repetition",
+    "c4_quality",
+    "fineweb_quality",
 }
 
 

@@ -283,7 +283,8 @@ class _NGrams:
         total = self._sums[have]
         for k in range(have, n):  # add the (k+1)-th token of every n-gram
             total = total.copy()
-            total[:size - k] += self.key[k:] * _N_GRAM_SALT[k]
+            if k < size:
+                total[:size - k] += self.key[k:] * _N_GRAM_SALT[k]
             self._sums[k + 1] = total
         start = np.flatnonzero(np.arange(size) + n <= self.end)
         if among is not None:
