@@ -17,7 +17,8 @@ from assay.pipelines.spec import parse_spec
 from assay.transforms.base import REASON_SEP
 from assay.transforms.quality.c4 import C4Quality
 from assay.transforms.quality.fineweb import FineWebQuality
-from assay.transforms.quality.gopher import GopherQuality, GopherRepetition
+from assay.transforms.quality.gopher import GopherQuality
+from assay.transforms.quality.repetition import GopherRepetition
 from assay.transforms.quality.tokens import tokenize
 from tests.transforms.helpers import apply_checked, removed_list
 

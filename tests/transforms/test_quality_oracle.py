@@ -20,7 +20,8 @@ import pytest
 
 from assay.transforms.quality.c4 import C4Quality
 from assay.transforms.quality.fineweb import FineWebQuality
-from assay.transforms.quality.gopher import GopherQuality, GopherRepetition
+from assay.transforms.quality.gopher import GopherQuality
+from assay.transforms.quality.repetition import GopherRepetition
 from assay.transforms.quality.tokens import tokenize
 from tests.transforms.quality_corpus import corpus
 

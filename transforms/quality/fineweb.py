@@ -15,10 +15,8 @@ from pydantic import Field
 from assay.transforms.base import register
 from assay.transforms.quality.chars import sentence_terminals
 from assay.transforms.quality.lines import Pieces, numbers
-from assay.transforms.quality.step import QualityStep, Rule, ratio, score_field
+from assay.transforms.quality.step import FRACTION, QualityStep, Rule, ratio, score_field
 from assay.transforms.quality.tokens import tokenize
-
-_FRACTION = {"ge": 0, "le": 1}
 
 
 @register
@@ -31,7 +29,7 @@ class FineWebQuality(QualityStep):
     op: Literal["fineweb_quality"] = "fineweb_quality"
     line_punct_thr: float | None = score_field(0.12, (
         "Fewest lines ending with one of `stop_chars`, per line: FineWeb's 0.12 "
-        "(datatrove `line_punct_thr`)."), **_FRACTION)
+        "(datatrove `line_punct_thr`)."), **FRACTION)
     line_punct_exclude_zero: bool = Field(False, description=(
         "Let a document with no line ending in punctuation pass that rule (datatrove "
         "`line_punct_exclude_zero`, off in FineWeb)."), examples=[True])
@@ -41,13 +39,13 @@ class FineWebQuality(QualityStep):
         "`TERMINAL_PUNCTUATION`)."), examples=[[".", "!", "?"]])
     short_line_thr: float | None = score_field(0.67, (
         "Most lines of at most `short_line_length` characters, per line: FineWeb's 0.67 "
-        "(datatrove `short_line_thr`)."), **_FRACTION)
+        "(datatrove `short_line_thr`)."), **FRACTION)
     short_line_length: int = Field(30, ge=0, description=(
         "A line this long or shorter is short: FineWeb's 30 (datatrove "
         "`short_line_length`)."), examples=[30])
     char_duplicates_ratio: float | None = score_field(0.01, (
         "Most characters in lines that repeat an earlier line, per character (newlines "
-        "not counted): FineWeb's 0.01 (datatrove `char_duplicates_ratio`)."), **_FRACTION)
+        "not counted): FineWeb's 0.01 (datatrove `char_duplicates_ratio`)."), **FRACTION)
     new_line_ratio: float | None = score_field(0.3, (
         "Most newlines per word: FineWeb's 0.3 (datatrove `new_line_ratio`)."), ge=0)
 

@@ -38,6 +38,7 @@ from assay.transforms.text import _string_column as string_column
 REASON, TEXT = "__reason__", "__text__"
 BATCH_CHARS = 1 << 19  # characters scored at once: keeps the per-character arrays in cache
 _COMPARE = {"<": operator.lt, ">": operator.gt}
+FRACTION = {"ge": 0, "le": 1}  # the limits of a threshold that is a fraction
 
 
 class Rule(NamedTuple):
@@ -56,7 +57,7 @@ def number_text(value: float) -> str:
 def score_field(default: Any, description: str, **limits: Any) -> Any:
     """A threshold key: ``null`` turns its rule off."""
     return Field(default, description=description + " `null` turns the rule off.",
-                 examples=[default if default is not None else 0.5, None], **limits)
+                 examples=[default, None], **limits)
 
 
 class QualityStep(PartitionStep):
