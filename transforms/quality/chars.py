@@ -90,6 +90,6 @@ def code_points(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64 if pa.types.is_large_string(
         texts.type) else np.int32)[texts.offset:texts.offset + len(texts) + 1]
     data = texts.buffers()[2]
-    raw = b"" if data is None else data.to_pybytes()[offsets[0]:offsets[-1]]
-    points = np.frombuffer(raw.decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+    text = "" if data is None else str(memoryview(data)[offsets[0]:offsets[-1]], "utf-8")
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     return points, starts
