@@ -266,3 +266,16 @@ def test_scores_do_not_depend_on_how_a_partition_is_batched(step, monkeypatch):
     batched = step(column="text", score_prefix="q_").apply(frame)
     pd.testing.assert_frame_equal(batched.frame, whole.frame)
     assert batched.reason.tolist() == whole.reason.tolist()
+
+
+def test_repetition_lines_are_those_of_re_split():
+    import re
+
+    from assay.transforms.quality.repetition import _lines
+
+    cases = ["", "\n", "\n\n\n", "a", "a\n", "\na", "a\n\n\nb\n", "\n\na\nb\n\n", "x\r\ny"]
+    lines = _lines(pa.array(cases, pa.large_string()))
+    got: list[list[str]] = [[] for _ in cases]
+    for text, doc in zip(lines.text.to_pylist(), lines.doc.tolist(), strict=True):
+        got[doc].append(text)
+    assert got == [re.split("\n+", case) for case in cases]

@@ -50,12 +50,20 @@ class Pieces:
         return numbers(pc.utf8_length(self.text))
 
     def duplicates(self) -> np.ndarray:
-        """Whether each piece repeats an earlier piece of its document."""
+        """Whether each piece repeats an earlier piece of its document. Only pieces that
+        share their document and byte length with another can; only those are hashed."""
+        out = np.zeros(len(self.text), dtype=bool)
         if not len(self.text):
-            return np.zeros(0, dtype=bool)
-        codes = pc.dictionary_encode(self.text).indices.to_numpy().astype(np.int64)
-        key = self.doc * (int(codes.max()) + 1) + codes
-        return pd.Series(key).duplicated().to_numpy()
+            return out
+        size = numbers(pc.binary_length(self.text)).astype(np.int64)
+        maybe = np.flatnonzero(pd.Series(self.doc * (int(size.max()) + 1) + size)
+                               .duplicated(keep=False).to_numpy())
+        if len(maybe):
+            codes = pc.dictionary_encode(self.text.take(pa.array(maybe))).indices
+            codes = codes.to_numpy().astype(np.int64)
+            key = self.doc[maybe] * (int(codes.max()) + 1) + codes
+            out[maybe] = pd.Series(key).duplicated().to_numpy()
+        return out
 
 
 def numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
