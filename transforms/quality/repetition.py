@@ -103,13 +103,15 @@ class GopherRepetition(QualityStep):
             out[f"dup_{name}_char_frac"] = ratio(
                 pieces.total(pieces.lengths() * repeated), length)
         grams = _NGrams(tokenize(texts))
-        for name, measure, sizes in (("top", grams.top_chars, self.top_n_grams),
-                                     ("dup", grams.duplicated_chars, self.dup_n_grams)):
-            among = None  # a repeated n-gram starts with a repeated shorter one
-            for n in sorted(sizes):
-                chars, repeated = measure(n, among)
-                out[f"{name}_{n}_gram_char_frac"] = ratio(chars, length)
-                among = repeated
+        # a repeated n-gram starts with a repeated shorter one: each size looks only where
+        # the size before it found repeats
+        sizes = sorted([(n, "top") for n in self.top_n_grams]
+                       + [(n, "dup") for n in self.dup_n_grams])
+        among = None
+        for n, name in sizes:
+            measure = grams.top_chars if name == "top" else grams.duplicated_chars
+            chars, among = measure(n, among)
+            out[f"{name}_{n}_gram_char_frac"] = ratio(chars, length)
         return out
 
 
