@@ -61,6 +61,8 @@ HOST_FALLBACKS = {
     "decontaminate": "decontaminate's n-grams (shingles, numpy): the text column goes to "
                      "the host, the reasons come back",
     "pii": "pii's validators (phonenumbers, python-stdnum, ipaddress: Python per candidate)",
+    "text_quality": "the quality filters' scores (gopher_quality, gopher_repetition, "
+                    "c4_quality, fineweb_quality): the text column is scored on the host",
     "read_csv": "CSV blocks that are not plain (a malformed line, a carriage return, a quote "
                 "inside a field, a quoted null marker): parsed by the host reader, which "
                 "quarantines each bad line, then copied to the device",

@@ -10,6 +10,7 @@ from assay.transforms import (  # noqa: F401
     language,
     nulls,
     pii,
+    quality,
     ranges,
     row_id,
     text,

@@ -137,6 +137,12 @@ STEP_CASES: list[dict[str, Any]] = [
     {"op": "language_id", "column": "city", "languages": ["en", "fr"], "min_score": 0.2},
     {"op": "decontaminate", "column": "city", "ngram": 1,  # "new york" shares "new"
      "eval_sets": [{"name": "humaneval", "path": HUMAN_EVAL, "columns": ["prompt"]}]},
+    {"op": "gopher_quality", "column": "name", "score_prefix": "gq_", "min_doc_words": 1,
+     "min_stop_words": None},
+    {"op": "gopher_repetition", "column": "city", "score_prefix": "gr_"},
+    {"op": "c4_quality", "column": "email", "score_prefix": "c4_", "min_num_sentences": 0,
+     "filter_no_terminal_punct": False, "min_words_per_line": 1},
+    {"op": "fineweb_quality", "column": "city", "score_prefix": "fw_"},
 ]
 GLOBAL_OPS = {"dedup"}  # run end to end by both samples (it is their one shuffle)
 

@@ -32,6 +32,10 @@ OPS = {
     "language_id",
     "decontaminate",
     "pii",
+    "gopher_quality",
+    "gopher_repetition",
+    "c4_quality",
+    "fineweb_quality",
 }
 
 

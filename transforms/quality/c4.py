@@ -1,0 +1,168 @@
+"""C4's quality rules (Raffel et al. 2020, "Exploring the Limits of Transfer Learning...",
+section 2.2, and its reference code in tensorflow_datasets' ``c4_utils``), with the
+defaults of datatrove 0.10's ``C4QualityFilter``, the test oracle.
+
+C4 filters lines before it judges the document: this step, like datatrove's, **rewrites
+the text column** of the documents it keeps to their kept lines (stripped, citations
+removed, joined by "\\n"). Removed documents keep their original text in their record.
+The bad-words list of C4 is not applied (it is a download; datatrove leaves it out too).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from assay.transforms.base import register
+from assay.transforms.quality.chars import sentence_terminals
+from assay.transforms.quality.lines import WIDE_SPACE, Pieces, numbers, splitlines_form
+from assay.transforms.quality.step import TEXT, QualityStep, Rule, score_field
+from assay.transforms.quality.tokens import Tokens, tokenize
+
+CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
+END_PUNCTUATION = (".", "?", "!", '"', "'")
+POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
+          "use cookies"]
+_PHRASES = ["lorem ipsum", "javascript", *POLICY]
+_ANY_PHRASE = "(?i)" + "|".join(_PHRASES) + r"|\{"
+
+
+@register
+class C4Quality(QualityStep):
+    """C4's rules. A line is kept when it ends in terminal punctuation (. ? ! " ', not
+    "..."), has at least 3 words, none longer than 1000 characters, and mentions neither
+    "javascript" nor a cookie or terms-of-use phrase; a document needs 5 sentences in its
+    kept lines, and no kept line with "lorem ipsum" or "{"."""
+
+    op: Literal["c4_quality"] = "c4_quality"
+    remove_citations: bool = Field(True, description=(
+        "Remove Wikipedia citation marks ([1], [edit], [citation needed]) from lines "
+        "(datatrove `remove_citations`)."), examples=[False])
+    filter_no_terminal_punct: bool = Field(True, description=(
+        "Drop lines that do not end in . ? ! \" or ' (or end in \"...\"): C4's rule "
+        "(datatrove `filter_no_terminal_punct`)."), examples=[False])
+    min_num_sentences: int | None = score_field(5, (
+        "Fewest sentences in the kept lines: C4's 5 (datatrove `min_num_sentences`, "
+        "-1 there)."), ge=0)
+    min_words_per_line: int | None = Field(3, ge=0, description=(
+        "Drop lines with fewer whitespace-separated words: C4's 3 (datatrove "
+        "`min_words_per_line`); null keeps them."), examples=[3, None])
+    max_word_length: int | None = Field(1000, ge=1, description=(
+        "Drop lines with a longer word: C4's code's 1000 (datatrove `max_word_length`); "
+        "null keeps them."), examples=[1000, None])
+    filter_lorem_ipsum: bool = Field(True, description=(
+        "Remove documents with a kept line containing \"lorem ipsum\": C4's rule "
+        "(datatrove `filter_lorem_ipsum`)."), examples=[False])
+    filter_javascript: bool = Field(True, description=(
+        "Drop lines mentioning \"javascript\": C4's rule (datatrove `filter_javascript`)."),
+        examples=[False])
+    filter_curly_bracket: bool = Field(True, description=(
+        "Remove documents with a kept line containing \"{\": C4's rule (datatrove "
+        "`filter_curly_bracket`)."), examples=[False])
+    filter_policy: bool = Field(True, description=(
+        "Drop lines with a cookie or terms-of-use phrase: C4's code (datatrove "
+        "`filter_policy`)."), examples=[False])
+
+    def score_names(self) -> list[str]:
+        return ["lines", "kept_lines", "sentences", "lorem_ipsum", "curly_bracket"]
+
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("lorem_ipsum", ">", 0 if self.filter_lorem_ipsum else None),
+            Rule("curly_bracket", ">", 0 if self.filter_curly_bracket else None),
+            Rule("sentences", "<", self.min_num_sentences),
+        ]
+
+    def score(self, texts: pa.Array) -> dict[str, Any]:
+        lines, kept, lorem, curly = self._lines(texts)
+        kept_lines = lines.subset(kept)
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(kept_lines.count(), out=offsets[1:])
+        joined = pc.binary_join(pa.LargeListArray.from_arrays(
+            pa.array(offsets), kept_lines.text.cast(pa.large_string())),
+            pa.scalar("\n", pa.large_string()))
+        return {
+            "lines": lines.count(),
+            "kept_lines": kept_lines.count(),
+            "sentences": kept_lines.total(_sentences(tokenize(kept_lines.text))),
+            "lorem_ipsum": lines.count(lorem),
+            "curly_bracket": lines.count(curly),
+            TEXT: pc.utf8_trim_whitespace(joined),
+        }
+
+    def _lines(self, texts: pa.Array) -> tuple[Pieces, np.ndarray, np.ndarray, np.ndarray]:
+        """Every line (stripped, citations removed), which are kept, and which hold
+        "lorem ipsum" or "{" after the line rules before those checks."""
+        lines = Pieces.split(splitlines_form(texts), "\n")
+        text = pc.utf8_trim_whitespace(lines.text)
+        alive = np.ones(len(text), dtype=bool)
+        if self.min_words_per_line is not None:
+            alive &= _words(text) >= self.min_words_per_line
+        if self.max_word_length is not None:
+            alive &= ~self._long_word(text)
+        if self.remove_citations:
+            text = pc.replace_substring_regex(text, CITATION, "")
+        if self.filter_no_terminal_punct:
+            ends = np.zeros(len(text), dtype=bool)
+            for end in END_PUNCTUATION:
+                ends |= numbers(pc.ends_with(text, end))
+            alive &= ends & ~numbers(pc.ends_with(text, "..."))
+        # the phrases are rare: one regex finds the lines that hold any, then each is looked
+        # for in those lines only
+        flagged = np.flatnonzero(numbers(pc.match_substring_regex(text, _ANY_PHRASE)))
+        found = {phrase: np.zeros(len(text), dtype=bool) for phrase in [*_PHRASES, "{"]}
+        if len(flagged):
+            some = text.take(pa.array(flagged))
+            lower = pc.utf8_lower(some)
+            for phrase, mask in found.items():
+                mask[flagged] = numbers(pc.match_substring(some if phrase == "{" else lower,
+                                                           phrase))
+        lorem = alive & found["lorem ipsum"]
+        if self.filter_javascript:
+            alive &= ~found["javascript"]
+        curly = alive & found["{"]
+        if self.filter_policy:
+            for phrase in POLICY:
+                alive &= ~found[phrase]
+        return Pieces(text, lines.doc, lines.n_docs), alive, lorem, curly
+
+    def _long_word(self, text: pa.Array) -> np.ndarray:
+        """Lines with a word longer than ``max_word_length`` (only lines that long are
+        looked at, in Python: they are rare)."""
+        long = np.zeros(len(text), dtype=bool)
+        for at in np.flatnonzero(numbers(pc.utf8_length(text)) > self.max_word_length):
+            long[at] = max(map(len, text[int(at)].as_py().split())) > self.max_word_length
+        return long
+
+
+def _words(text: pa.Array) -> np.ndarray:
+    """Whitespace-separated words per line, as ``str.split()`` counts them: split on ASCII
+    whitespace, then again on all of Unicode's in the lines that hold another space
+    character (Arrow's Unicode split is ~10x slower; such lines are few)."""
+    words = numbers(pc.list_value_length(pc.ascii_split_whitespace(text))).copy()
+    other = np.flatnonzero(numbers(pc.match_substring_regex(text, WIDE_SPACE)))
+    if len(other):
+        words[other] = numbers(pc.list_value_length(pc.utf8_split_whitespace(
+            text.take(pa.array(other)))))
+    return words
+
+
+def _sentences(tokens: Tokens) -> np.ndarray:
+    """Sentences per text as spaCy's sentencizer splits them (datatrove's C4 counts them
+    so): one where a text has tokens, and one more at each word that follows a sentence
+    terminal token since the previous word."""
+    terminal = tokens.which(sorted(sentence_terminals())) >= 0
+    seen = np.zeros(len(terminal) + 1, dtype=np.int64)  # terminals before each token
+    np.cumsum(terminal, out=seen[1:])
+    words = np.flatnonzero(tokens.word)
+    doc = tokens.doc[words]
+    since = seen[tokens.bounds()[doc]]  # terminals before the text's first token...
+    follows = np.zeros(len(words), dtype=bool)
+    follows[1:] = doc[1:] == doc[:-1]
+    since[follows] = seen[words[:-1][follows[1:]] + 1]  # ...or up to the previous word
+    starts = seen[words] > since
+    return (tokens.count() > 0) + np.bincount(doc[starts], minlength=tokens.n_docs)
