@@ -143,6 +143,7 @@ STEP_CASES: list[dict[str, Any]] = [
     {"op": "c4_quality", "column": "email", "score_prefix": "c4_", "min_num_sentences": 0,
      "filter_no_terminal_punct": False, "min_words_per_line": 1},
     {"op": "fineweb_quality", "column": "city", "score_prefix": "fw_"},
+    {"op": "pii", "columns": ["email"], "kinds": ["email", "phone"]},
 ]
 GLOBAL_OPS = {"dedup"}  # run end to end by both samples (it is their one shuffle)
 
