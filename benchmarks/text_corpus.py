@@ -35,6 +35,7 @@ The same seed, sizes and source versions give the same files.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import html
 import json
@@ -121,9 +122,10 @@ def _pydoc_paragraphs() -> Iterator[str]:
                 yield block
 
 
+@functools.cache
 def source_paragraphs(min_words: int = 4) -> list[str]:
     """The pool: distinct cleaned paragraphs of at least ``min_words`` words, in a fixed
-    order (first occurrence)."""
+    order (first occurrence). Cached: parsing botocore's models takes seconds."""
     seen: dict[str, None] = {}
     for raw in (*_pydoc_paragraphs(), *_botocore_paragraphs()):
         text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", raw))).strip()

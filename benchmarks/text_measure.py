@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
+import os
 import resource
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ from typing import Any
 import psutil
 
 POLL_SECONDS = 0.05
+COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le}
+TIMEOUT_S = 1800.0
 
 
 @dataclass
@@ -67,9 +72,19 @@ def _poll(root: psutil.Process, cpu: dict[int, float], rss: dict[int, int]) -> N
                 rss[p.pid] = max(rss.get(p.pid, 0), p.memory_info().rss)
 
 
-def measure(cmd: list[str], started: Path, cwd: Path, env: dict[str, str] | None = None
-            ) -> Cost:
-    """Run ``cmd`` (which touches ``started`` when its work begins) and measure it."""
+def _kill_tree(root: psutil.Process) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for p in [*root.children(recursive=True), root]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+
+
+def measure(cmd: list[str], started: Path, cwd: Path, env: dict[str, str] | None = None,
+            timeout_s: float | None = None) -> Cost:
+    """Run ``cmd`` (which touches ``started`` when its work begins) and measure it; past
+    ``timeout_s`` (default ``TIMEOUT_S``) its whole tree is killed (datatrove's executor
+    waits forever on a worker that failed to start)."""
+    limit = TIMEOUT_S if timeout_s is None else timeout_s
     started.unlink(missing_ok=True)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         cpu_before = _children_cpu()
@@ -87,6 +102,9 @@ def measure(cmd: list[str], started: Path, cwd: Path, env: dict[str, str] | None
                 tree_peak = max(tree_peak, sum(rss.get(pid, 0) for pid in live))
             if work_begin is None and started.exists():
                 work_begin, cpu_at_work = time.perf_counter(), sum(cpu.values())
+            if time.perf_counter() - begin > limit:
+                _kill_tree(proc)
+                err.write(f"\nkilled after {limit:g} s\n")
             time.sleep(POLL_SECONDS)
         end = time.perf_counter()
         total_cpu = _children_cpu() - cpu_before
@@ -101,13 +119,41 @@ def measure(cmd: list[str], started: Path, cwd: Path, env: dict[str, str] | None
 
 
 def verdict_lines(lines: list[tuple[str, float | None, str, float, str]]) -> list[str]:
-    """PASS/FAIL lines for (what, measured, ">=" or "<=", limit, unit); None: not measured."""
+    """PASS/FAIL lines for (what, measured, an operator of ``COMPARE``, limit, unit); None:
+    not measured."""
     printed = []
     for what, measured, op, limit, unit in lines:
         if measured is None:
             printed.append(f"  n/a   {what} (not measured in this run)")
             continue
-        ok = measured >= limit if op == ">=" else measured <= limit
+        ok = COMPARE[op](measured, limit)
         printed.append(f"  {'PASS' if ok else 'FAIL'}  {what}: {measured:.3g}{unit} "
                        f"(target {op} {limit:g}{unit})")
     return printed
+
+
+def run_text_tool(tool: str, corpus: Path, out: Path, workers: int, options: dict[str, Any],
+                  cores: int) -> dict[str, Any]:
+    """``benchmarks.text_tools`` running ``tool`` in a fresh process, measured: the costs,
+    ``cores`` (what it used, for per-core figures), ``error`` (None when it worked) and
+    ``removed_ids`` (numpy, when it worked)."""
+    import numpy as np
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "benchmarks.text_tools", tool, str(corpus), str(out),
+           "--workers", str(workers), "--options", json.dumps(options)]
+    cost = measure(cmd, out / "started", root, {**os.environ, "PYTHONPATH": str(root)})
+    run: dict[str, Any] = {"tool": tool, "cores": cores, "error": cost.error(),
+                           **{k: v for k, v in vars(cost).items()
+                              if k not in ("stdout", "stderr")}}
+    if run["error"] is None:
+        run["removed_ids"] = np.asarray(json.loads((out / "removed.json").read_text()),
+                                        dtype=np.int64)
+    return run
+
+
+def per_core(run: dict[str, Any], docs: int, cpu_s: float | None = None) -> tuple[float, float]:
+    """(docs / CPU s of the work, docs / (work wall s x cores)); ``cpu_s`` replaces the
+    run's work CPU (a net figure)."""
+    cpu = run["work_cpu_s"] if cpu_s is None else cpu_s
+    return docs / max(cpu, 1e-9), docs / max(run["work_wall_s"] * run["cores"], 1e-9)
