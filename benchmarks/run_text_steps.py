@@ -1,6 +1,6 @@
 """Text-step throughput: assay's quality, language and PII steps against datatrove's filters.
 
-    python benchmarks/run_text_steps.py                          # 20,000 documents of ~2 KB
+    python benchmarks/run_text_steps.py                          # 10,000 documents of ~2 KB
     python benchmarks/run_text_steps.py --docs 2000 --peers-only # smoke run
 
 The corpus is ``text_corpus``'s (real English prose, ~2 KB a document). Each tool runs in a
@@ -120,7 +120,7 @@ def table(results: dict[str, dict[str, Any]], docs: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=20_000)
+    parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--doc-chars", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
