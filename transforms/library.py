@@ -6,6 +6,7 @@ from assay.transforms import (  # noqa: F401
     dedup,
     derive,
     filtering,
+    near_dedup,
     nulls,
     ranges,
     row_id,
