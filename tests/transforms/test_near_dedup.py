@@ -193,4 +193,4 @@ def test_a_column_that_is_not_text_is_refused(dask_client):
 def test_the_s_curve_the_defaults_document():
     assert s_curve(0.8, 14, 8) == pytest.approx(0.924, abs=1e-3)
     assert s_curve(0.5, 14, 8) < 0.06 < 0.99 < s_curve(0.9, 14, 8)
-    assert "0.8: 0.924" in NearDedup.model_fields["bands"].description
+    assert "0.8: 0.9235" in NearDedup.model_fields["bands"].description

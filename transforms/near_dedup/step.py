@@ -67,7 +67,7 @@ def s_curve(similarity: float, bands: int, rows: int) -> float:
 
 
 def _curve_text(bands: int, rows: int) -> str:
-    return ", ".join(f"{j}: {s_curve(j, bands, rows):.3f}" for j in (0.5, 0.7, 0.8, 0.9))
+    return ", ".join(f"{j}: {s_curve(j, bands, rows):.4f}" for j in (0.5, 0.7, 0.8, 0.9))
 
 
 def _texts(values: Column) -> pa.Array:
@@ -96,7 +96,12 @@ class NearDedup(GlobalStep):
     MinHash over word or character n-grams, LSH bands, every candidate pair verified by the
     exact Jaccard similarity of the two n-gram sets, clusters by connected components on
     the Dask cluster. The keeper of a cluster is its first row in input order (file, line),
-    as `dedup` keeps; a removed row's reason names it. This step adds shuffles."""
+    as `dedup` keeps. With `keep_removed`, a removed row's reason names it: `near-duplicate
+    of input I line L (cluster of N; verified Jaccard J)`, I the keeper's input (its place,
+    from 0, in the manifest's `inputs`), J the highest Jaccard the row was verified at
+    against a member (clusters are transitive). Documents without n-grams (null, empty, no
+    word characters) are never near-duplicates. This step adds shuffles and reads its input
+    twice."""
 
     op: Literal["near_dedup"] = "near_dedup"
     column: ColumnName = Field(description="The text column compared.", examples=["text"])
@@ -125,7 +130,8 @@ class NearDedup(GlobalStep):
         "every backend)."), examples=[7])
     cluster_column: ColumnName | None = Field(None, description=(
         "A new int64 column with each kept row's cluster id: its keeper's key "
-        "`_source_id * 2**40 + _source_line`, its own key when it has no near-duplicate "
+        "`input * 2**40 + line` (the input's place in the manifest's `inputs`, the line or "
+        "record the quarantine would name), its own key when it has no near-duplicate "
         "(null: no column)."), examples=["near_cluster"])
     cluster_size_column: ColumnName | None = Field(None, description=(
         "A new int64 column with the number of live documents in each kept row's cluster "
