@@ -59,6 +59,7 @@ LINEAGE = ["_source_id", "_source_line"]
 LINE_BITS = 40
 _KEY = "_near_key"
 _LINKS = ["node", "label", "size", "jaccard"]
+_CHUNK_BYTES = 4 << 20
 
 
 def s_curve(similarity: float, bands: int, rows: int) -> float:
@@ -76,6 +77,18 @@ def _texts(values: Column) -> pa.Array:
     if arrow is None:  # GPU check: cuDF strings come to the host for the n-gram hashes
         arrow = pa.array(fr.to_pandas(values), pa.large_string(), from_pandas=True)
     return arrow
+
+
+def _chunks(texts: pa.Array) -> list[tuple[int, int]]:
+    """Ranges of whole documents of about ``_CHUNK_BYTES`` of text each: n-gram hashing
+    holds several 8-byte values per character, so a task's memory follows the chunk, not
+    the partition."""
+    sizes = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
+    ends = np.cumsum(sizes, dtype=np.int64)
+    cuts = np.searchsorted(ends, np.arange(1, ends[-1] // _CHUNK_BYTES + 1) * _CHUNK_BYTES,
+                           "right") if len(ends) else np.zeros(0, np.int64)
+    bounds = np.unique(np.concatenate([[0], np.minimum(cuts + 1, len(ends)), [len(ends)]]))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
 
 
 def _with_key(part: Frame) -> Frame:
@@ -167,19 +180,25 @@ class NearDedup(GlobalStep):
 
     def _band_rows(self, part: Frame) -> Frame:
         """(key, bucket) for each band of each document with n-grams."""
-        shingles = shingle_hashes(_texts(part[self.column]), self.unit, self.ngram)
         xp = fr.array_module(part)
-        signature = signatures(shingles, self.bands * self.rows_per_band, self.seed, xp)
-        buckets = band_keys(signature, self.bands, self.rows_per_band, xp)
-        keys = fr.array_values(part[_KEY])[xp.asarray(shingles.counts > 0)]
+        texts = _texts(part[self.column])
+        buckets, present = [xp.zeros(0, dtype=xp.uint64)], [np.zeros(0, dtype=bool)]
+        for lo, hi in _chunks(texts):
+            shingles = shingle_hashes(texts[lo:hi], self.unit, self.ngram)
+            signature = signatures(shingles, self.bands * self.rows_per_band, self.seed, xp)
+            buckets.append(band_keys(signature, self.bands, self.rows_per_band, xp).ravel())
+            present.append(shingles.counts > 0)
+        keys = fr.array_values(part[_KEY])[xp.asarray(np.concatenate(present))]
         return fr.library(part).DataFrame({"key": xp.repeat(keys, self.bands),
-                                           "bucket": buckets.ravel()})
+                                           "bucket": xp.concatenate(buckets)})
 
     def _verify(self, part: Frame) -> Frame:
         """The pairs whose exact Jaccard reaches the threshold, with it."""
         part = fr.to_pandas(part)  # GPU check: pairs are verified on the host
-        similarity = pair_jaccard(_texts(part["text_a"]), _texts(part["text_b"]),
-                                  self.unit, self.ngram)
+        left, right = _texts(part["text_a"]), _texts(part["text_b"])
+        similarity = np.concatenate([np.zeros(0), *(
+            pair_jaccard(left[lo:hi], right[lo:hi], self.unit, self.ngram)
+            for lo, hi in _chunks(left))])  # chunked by the left texts' bytes
         joined = similarity >= self.threshold
         return part.loc[joined, ["a", "b"]].assign(jaccard=similarity[joined])
 
