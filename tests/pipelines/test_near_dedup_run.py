@@ -8,10 +8,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import assay
 from assay.pipelines.cluster import dask_client
+from assay.pipelines.sink.finish import _row_counts
 from assay.pipelines.spec import ClusterSpec, parse_spec
 from tests.fault_kit import comparable
 from tests.near_corpus import planted, true_clusters
@@ -90,3 +93,15 @@ def test_identical_output_for_any_worker_count_and_block_size(corpus, tmp_path):
               for v in runs]
     assert shards[0] == shards[1]
     assert read_quarantine(first) == read_quarantine(other)
+
+
+def test_dropped_rows_make_one_ledger_row_per_step_whatever_their_reasons():
+    part = pd.DataFrame({"_source_id": np.zeros(4, "int32"), "_source_line": np.arange(4),
+                         "_fate": [None, "dropped", "dropped", "quarantined"],
+                         "_stage": [None, "near_dedup", "near_dedup", "filter"],
+                         "_reasons": [None, "near-duplicate of input 0 line 0 (...)",
+                                      "near-duplicate of input 0 line 1 (...)", "bad"]})
+    counts = _row_counts(part, part["_fate"].isna())
+    assert counts[["fate", "stage", "reasons", "rows"]].values.tolist() == [
+        ["written", "", "", 1], ["dropped", "near_dedup", "", 2],
+        ["quarantined", "filter", "bad", 1]]
