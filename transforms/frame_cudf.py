@@ -71,3 +71,104 @@ def segment_min(values: Any, starts: Any) -> Any:
                     dtype=values.dtype)
     cupyx.scatter_min(out, (slice(None), segment), values)
     return out
+
+
+@fr.host_array.register(ARRAYS)
+def host_array(values: Any) -> Any:
+    return values.get()
+
+
+@fr.array_values.register(FRAMES)
+def array_values(values: Column) -> Any:
+    return values.values
+
+
+# ------------------------------------------------------------------- dtypes and nulls
+
+@fr.has_nulls.register(FRAMES)
+def has_nulls(values: Column) -> bool:
+    return bool(values.has_nulls)
+
+
+@fr.host_dtype.register(FRAMES)
+def host_dtype(values: Column) -> Any:
+    return values.iloc[:0].to_pandas().dtype
+
+
+@fr.to_nullable.register(FRAMES)
+def to_nullable(values: Column, type_name: str) -> Column:
+    return values.astype(type_name)  # cuDF's own dtypes are all nullable
+
+
+@fr.to_numeric.register(FRAMES)
+def to_numeric(values: Column) -> Column:
+    return cudf.to_numeric(values, errors="coerce")
+
+
+@fr.conventional.register(FRAMES)
+def conventional(values: Column) -> Column:
+    return values  # cuDF dtypes are all nullable already
+
+
+# ------------------------------------------------------------------------ row kernels
+
+@fr.records_as_json.register(FRAMES)
+def records_as_json(frame: Frame) -> Column:
+    if len(frame) == 0:
+        return cudf.Series([], dtype="str", index=frame.index)
+    fr.host_fallback("records_as_json")  # quarantine-only path: rejected rows are few
+    return fr.records_as_json(frame.to_pandas())
+
+
+@fr.hash_rows.register(FRAMES)
+def hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
+    subset = frame if columns is None else frame[columns]
+    return subset.hash_values(method="xxhash64")
+
+
+@fr.stable_hash_rows.register(FRAMES)
+def stable_hash_rows(frame: Frame, columns: list[str] | None = None) -> Column:
+    # cuDF has no kernel for pandas' hash
+    return fr.via_host(frame, "stable_hash_rows", fr.stable_hash_rows, columns)
+
+
+@fr.key_hash.register(FRAMES)
+def key_hash(frame: Frame, columns: list[str]) -> Column:
+    # numpy over the Arrow buffers on the host: the stored hash is the CPU backend's
+    return fr.via_host(frame, "key_hash", fr.key_hash, columns)
+
+
+@fr.null_strings.register(FRAMES)
+def null_strings(like: Frame) -> Column:
+    return cudf.Series(None, index=like.index, dtype="str")
+
+
+@fr.as_int64.register(FRAMES)
+def as_int64(hashes: Column) -> Column:
+    return hashes.astype("int64")  # libcudf casts integers by bit pattern (wraps)
+
+
+# ---------------------------------------------------------------------- string kernels
+
+@fr.normalize_unicode.register(FRAMES)
+def normalize_unicode(values: Column, form: str) -> Column:
+    # cuDF has no NFC/NFKC kernels: exact on the host, paid only by specs that ask for one
+    return fr.via_host(values, "normalize_unicode", fr.normalize_unicode, form)
+
+
+@fr.fullmatch.register(FRAMES)
+def fullmatch(values: Column, pattern: str) -> Column:
+    # cuDF has only ``match``, which anchors at the start: the pattern anchors the end
+    return values.str.match(f"(?:{pattern})$")
+
+
+@fr.regex_replace.register(FRAMES)
+def regex_replace(values: Column, pattern: str, replacement: str) -> Column:
+    if "\\" in replacement:  # cuDF's str.replace has no back-references
+        return values.str.replace_with_backrefs(pattern, replacement)
+    return values.str.replace(pattern, replacement, regex=True)
+
+
+@fr.replace_where.register(FRAMES)
+def replace_where(values: Column, where: Column, other: Column) -> Column:
+    return values.mask(where, other.reindex(values.index))  # cuDF's mask does not align
