@@ -20,13 +20,15 @@ one task.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
-import dask.dataframe as dd
 import numpy as np
 
 from assay.transforms import frame as fr
+
+if TYPE_CHECKING:  # imported where used (see concat)
+    import dask.dataframe as dd
 
 NODE, PARENT = "node", "parent"
 MAX_ROUNDS = 64  # far above what hooking and shortcutting need (log of the diameter)
@@ -67,7 +69,7 @@ def _round(edges: dd.DataFrame, parents: dd.DataFrame, partitions: int
 def components(edges: dd.DataFrame, partitions: int) -> dd.DataFrame:
     """(node, label) for every node of ``edges`` (int64 columns ``a``, ``b``), ``label``
     the smallest node of its component; persisted on the workers."""
-    ends = dd.concat([edges[["a"]].rename(columns={"a": NODE}),
+    ends = concat([edges[["a"]].rename(columns={"a": NODE}),
                       edges[["b"]].rename(columns={"b": NODE})])
     nodes = ends.drop_duplicates(split_out=partitions)
     parents = nodes.assign(**{PARENT: nodes[NODE]})
@@ -79,3 +81,11 @@ def components(edges: dd.DataFrame, partitions: int) -> dd.DataFrame:
         if int(np.asarray(changed.compute())) == 0:
             return parents.rename(columns={PARENT: "label"})
     raise RuntimeError(f"near_dedup: clusters did not settle in {MAX_ROUNDS} rounds")
+
+
+def concat(frames: list[dd.DataFrame]) -> dd.DataFrame:
+    """``dask.dataframe.concat``, imported on first use (importing it tries to import
+    CuPy, which a CPU process must not)."""
+    from dask.dataframe import concat as dask_concat
+
+    return dask_concat(frames)

@@ -35,10 +35,9 @@ the rows.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dask
-import dask.dataframe as dd
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,11 +48,14 @@ from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.near_dedup.candidates import bucket_pairs
-from assay.transforms.near_dedup.components import components
+from assay.transforms.near_dedup.components import components, concat
 from assay.transforms.near_dedup.jaccard import pair_jaccard
 from assay.transforms.near_dedup.minhash import band_keys, signatures
 from assay.transforms.params import ByteSize, ColumnName, add_columns, require_columns
 from assay.transforms.shingles import shingle_hashes
+
+if TYPE_CHECKING:  # imported where used (components.concat)
+    import dask.dataframe as dd
 
 LINEAGE = ["_source_id", "_source_line"]
 LINE_BITS = 40
@@ -276,7 +278,7 @@ class NearDedup(GlobalStep):
         (edges,) = dask.persist(edges)
         labels = components(edges, partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
-        ends = dd.concat([edges[["a", "jaccard"]].rename(columns={"a": "node"}),
+        ends = concat([edges[["a", "jaccard"]].rename(columns={"a": "node"}),
                           edges[["b", "jaccard"]].rename(columns={"b": "node"})])
         best = ends.groupby("node").jaccard.max(split_out=partitions)
         links = labels.merge(sizes.reset_index(), on="label", npartitions=partitions)
