@@ -196,13 +196,14 @@ class NearDedup(GlobalStep):
 
     def _verify(self, part: Frame) -> Frame:
         """The pairs whose exact Jaccard reaches the threshold, with it."""
-        part = fr.to_pandas(part)  # GPU check: pairs are verified on the host
         left, right = _texts(part["text_a"]), _texts(part["text_b"])
         similarity = np.concatenate([np.zeros(0), *(
             pair_jaccard(left[lo:hi], right[lo:hi], self.unit, self.ngram)
             for lo, hi in _chunks(left))])  # chunked by the left texts' bytes
         joined = similarity >= self.threshold
-        return part.loc[joined, ["a", "b"]].assign(jaccard=similarity[joined])
+        ends = {end: fr.host_numbers(part[end])[joined] for end in ("a", "b")}
+        # GPU check: pairs are verified on the host, the edges go back to the device
+        return fr.from_arrow(part, pa.table({**ends, "jaccard": similarity[joined]}))
 
     def _mark(self, part: Frame) -> Frame:
         """Rows in lineage order, removed where their cluster's label is not their key."""
@@ -260,7 +261,8 @@ class NearDedup(GlobalStep):
 
     def _links(self, keyed: dd.DataFrame, partitions: int) -> dd.DataFrame:
         """(node, label, size, jaccard) of every document with a verified near-duplicate,
-        persisted on the workers (label and size nullable int64s: a left merge keeps them exact)."""
+        persisted on the workers (label and size as nullable int64s, which a left merge
+        keeps exact)."""
         band_meta = self._band_rows(keyed._meta)
         bands = keyed.map_partitions(self._band_rows, meta=band_meta, enforce_metadata=False)
         pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
@@ -279,7 +281,7 @@ class NearDedup(GlobalStep):
         labels = components(edges, partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
         ends = concat([edges[["a", "jaccard"]].rename(columns={"a": "node"}),
-                          edges[["b", "jaccard"]].rename(columns={"b": "node"})])
+                       edges[["b", "jaccard"]].rename(columns={"b": "node"})])
         best = ends.groupby("node").jaccard.max(split_out=partitions)
         links = labels.merge(sizes.reset_index(), on="label", npartitions=partitions)
         links = links.merge(best.reset_index(), on="node", npartitions=partitions)
