@@ -155,6 +155,9 @@ def test_null_empty_and_wordless_texts_are_never_near_duplicates(dask_client):
     assert out["_removed"].sum() == 2  # only the two later copies of the real sentence
     chars = run(NearDedup(column="text", unit="char"), documents(texts))
     assert chars["_removed"].sum() == 2 + 5  # "!!! ???" has characters; copies go
+    alone = run(NearDedup(column="text", cluster_size_column="size"),
+                documents([None, "", "alpha beta gamma delta epsilon zeta"]))  # no edge
+    assert not alone["_removed"].any() and alone["size"].tolist() == [1, 1, 1]
 
 
 def test_the_result_does_not_depend_on_the_partitioning(dask_client, monkeypatch):
