@@ -27,6 +27,11 @@ connected to its keeper by a chain of such edges (clusters are transitive: the e
 long chain can be less similar than ``threshold``; the cluster size column shows such
 clusters). Its reason names the keeper and the best Jaccard it was verified at.
 
+On cuDF partitions the signatures and band keys are computed on the device (CuPy, through
+``fr.array_module`` and ``fr.segment_min``) from n-gram hashes made on the host; bucket
+pairing and Jaccard verification run on the host. A GPU session must check that signatures,
+clusters and the published shards equal the CPU backend's (``GPU check`` comments).
+
 The step reads its input twice: once to find the clusters (only keys, bucket keys, edges
 and labels stay on the workers, persisted between the component rounds) and once to mark
 the rows.
