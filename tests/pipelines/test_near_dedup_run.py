@@ -14,6 +14,7 @@ import pytest
 
 import assay
 from assay.pipelines.cluster import dask_client
+from assay.pipelines.errors import SpecError
 from assay.pipelines.sink.finish import _row_counts
 from assay.pipelines.spec import ClusterSpec, parse_spec
 from tests.fault_kit import comparable
@@ -105,3 +106,21 @@ def test_dropped_rows_make_one_ledger_row_per_step_whatever_their_reasons():
     assert counts[["fate", "stage", "reasons", "rows"]].values.tolist() == [
         ["written", "", "", 1], ["dropped", "near_dedup", "", 2],
         ["quarantined", "filter", "bad", 1]]
+
+
+def test_a_spec_with_bad_near_dedup_keys_names_the_file_and_key(tmp_path):
+    def load(step: dict, text_type: str = "string"):
+        schema = {"columns": [{"name": "text", "type": text_type}]}
+        return parse_spec({"name": "n", "source": {"paths": ["x.jsonl"]}, "schema": schema,
+                           "steps": [{"op": "near_dedup", "column": "text", **step}],
+                           "sink": {"path": "out"}}, str(tmp_path / "near.yaml"), tmp_path)
+
+    for step, words in [({"threshold": 2}, r"steps\[0\]\.near_dedup\.threshold"),
+                        ({"ngram": 0}, r"steps\[0\]\.near_dedup\.ngram"),
+                        ({"scope": "dataset"}, "not built yet"),
+                        ({"column": "body"}, r"no such column\(s\) \['body'\]")]:
+        with pytest.raises(SpecError, match=f"near.yaml: .*{words}"):
+            load(step)
+    with pytest.raises(SpecError, match=r"near.yaml: steps\[0\]: near_dedup: column 'text' "
+                                        r"holds Int64, not text"):
+        load({}, "int64")

@@ -183,6 +183,11 @@ class NearDedup(GlobalStep):
                              "already exist or repeat")
         return add_columns(columns, self._new_columns())
 
+    def check_meta(self, meta: Frame) -> None:
+        if self.column in meta.columns and not fr.is_string_like(meta[self.column]):
+            raise ValueError(f"{self.label}: column {self.column!r} holds "
+                             f"{fr.host_dtype(meta[self.column])}, not text")
+
     # ------------------------------------------------------------ per-partition kernels
 
     def _band_rows(self, part: Frame) -> Frame:
@@ -252,9 +257,7 @@ class NearDedup(GlobalStep):
     def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int,
                    published: Any = None) -> Any:
         require_columns(data_columns, [self.column], self.label)
-        if not fr.is_string_like(live._meta[self.column]):
-            raise ValueError(f"{self.label}: column {self.column!r} holds "
-                             f"{fr.host_dtype(live._meta[self.column])}, not text")
+        self.check_meta(live._meta)
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
         keyed = live.map_partitions(_with_key, meta=_with_key(live._meta),
                                     enforce_metadata=False)
