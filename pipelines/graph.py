@@ -20,6 +20,7 @@ from assay.pipelines.routing import (
     DROPPED,
     LINEAGE,
     Mark,
+    conform,
     data_columns,
     live_mask,
     route_out,
@@ -110,7 +111,8 @@ def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int,
                   published: Any) -> dd.DataFrame:
     """Live rows go through the step, routed rows around it. Each side is one task per
     partition: a p2p shuffle keeps the tasks its inputs came from on the workers until the
-    shuffle ends, so fewer of them keep worker memory flat on a large input."""
+    shuffle ends, so fewer of them keep worker memory flat on a large input. Columns a
+    step adds (a near-dedup's cluster id) are null on the rows routed around it."""
     columns = data_columns(frame._meta)
     live = frame.map_partitions(_rows, True, columns + LINEAGE, enforce_metadata=False,
                                 meta=_rows(frame._meta, True, columns + LINEAGE))
@@ -121,6 +123,9 @@ def _apply_global(frame: dd.DataFrame, step: GlobalStep, input_bytes: int,
     else:
         meta = frame._meta
         routed = frame.map_partitions(_rows, False, None, meta=meta, enforce_metadata=False)
+    if [c for c in data_columns(marked._meta) if c not in (*columns, REMOVED, REMOVED_REASON)]:
+        meta = _mark_global(marked._meta, step)  # the step adds columns: null on routed rows
+        routed = routed.map_partitions(conform, meta, meta=meta, enforce_metadata=False)
     done = marked.map_partitions(_mark_global, step, meta=meta, enforce_metadata=False)
     return dd.concat([done, routed])
 

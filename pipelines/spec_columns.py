@@ -63,6 +63,7 @@ def _after(index: int, step: Step, frame: pd.DataFrame, known: bool, kept: bool)
         if not step.is_global:
             return step.apply(frame).frame, known
         names = step.output_columns(list(frame.columns))
+        step.check_meta(frame)
     except ValueError as exc:
         if kept:  # it may work on a column only the uploads have
             return None

@@ -96,6 +96,11 @@ class GlobalStep(Step):
 
     is_global: ClassVar[bool] = True
 
+    def check_meta(self, meta: Frame) -> None:
+        """Raise a ValueError where the columns of ``meta`` (an empty typed frame of the
+        step's input) have types this step cannot take: called when a spec loads and again
+        by ``apply_dask``."""
+
     def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int,
                    published: Any = None) -> Any:  # pragma: no cover
         """Given the Dask frame of live rows (data columns plus the engine's lineage columns

@@ -159,6 +159,13 @@ def host_array(values: Any) -> Any:
     return values
 
 
+@host_side(ARRAYS)
+def segment_min(values: Any, starts: Any) -> Any:
+    """The minimum of each segment of the rows of 2-D ``values``, segments starting at
+    ``starts`` (ascending, non-empty segments; the last runs to the row's end)."""
+    return np.minimum.reduceat(values, starts, axis=1)
+
+
 @host_side(FRAMES)
 def array_values(values: Column) -> Any:
     """A non-null column's values as an array of its device: numpy on host, CuPy on GPU."""

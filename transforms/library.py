@@ -8,6 +8,7 @@ from assay.transforms import (  # noqa: F401
     derive,
     filtering,
     language,
+    near_dedup,
     nulls,
     pii,
     quality,

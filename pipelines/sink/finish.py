@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from assay.pipelines import dedup_index, killpoints
 from assay.pipelines.dedup_index import IndexedStep
 from assay.pipelines.errors import storage_errors, storage_failure
-from assay.pipelines.routing import QUARANTINED, data_columns, live_mask
+from assay.pipelines.routing import DROPPED, QUARANTINED, data_columns, live_mask
 from assay.pipelines.sink.shards import write_shards, write_table
 from assay.pipelines.spec import SinkSpec
 from assay.transforms import frame as fr
@@ -61,6 +61,9 @@ def _row_counts(part: Frame, live: Column) -> pd.DataFrame:
                             "rows": per_input[per_input > 0]})
     gone = fr.to_pandas(part.loc[~live, ["_fate", "_stage", "_reasons", "_source_id"]])
     gone = gone.set_axis(["fate", "stage", "reasons", "source_id"], axis=1)
+    # dropped rows count by step only; their reasons (a near-dedup's name each row's
+    # keeper) stay with their records, so they do not make a ledger row each
+    gone["reasons"] = gone["reasons"].where(gone["fate"] != DROPPED, "")
     routed = gone.groupby(list(gone.columns), sort=True).size().rename("rows").reset_index()
     return pd.concat([written, routed], ignore_index=True).assign(kind="rows")
 

@@ -28,6 +28,7 @@ OPS = {
     "parse_timestamp",
     "derive",
     "dedup",
+    "near_dedup",
     "row_id",
     "language_id",
     "decontaminate",

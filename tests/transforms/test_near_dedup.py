@@ -1,0 +1,202 @@
+"""near_dedup: MinHash signatures, bounded bucket pairs, exact Jaccard, and the step on a
+real Dask cluster against clusters computed from the definition (``tests.near_corpus``)."""
+
+from __future__ import annotations
+
+import time
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from assay.transforms.near_dedup import NearDedup, minhash
+from assay.transforms.near_dedup import step as near_step
+from assay.transforms.near_dedup.candidates import ALL_PAIRS, bucket_pairs
+from assay.transforms.near_dedup.jaccard import pair_jaccard
+from assay.transforms.near_dedup.step import s_curve
+from assay.transforms.shingles import shingle_hashes
+from tests.near_corpus import jaccard, ngrams, planted, true_clusters
+
+KEY = ["_source_id", "_source_line"]
+
+
+def documents(texts: list[str | None], lines: list[int] | None = None) -> pd.DataFrame:
+    """Live rows of one input, each text's line its place (or ``lines``)."""
+    lines = list(range(len(texts))) if lines is None else lines
+    return pd.DataFrame({"_source_id": np.zeros(len(texts), dtype="int32"),
+                         "_source_line": np.array(lines, dtype="int64"),
+                         "text": pd.array(texts, dtype="str")})
+
+
+def run(step: NearDedup, frame: pd.DataFrame, npartitions: int = 3) -> pd.DataFrame:
+    live = dd.from_pandas(frame, npartitions=npartitions, sort=False)
+    out = step.apply_dask(live, ["text"], input_bytes=10_000).compute()
+    assert len(out) == len(frame)
+    return out.sort_values(KEY).reset_index(drop=True)
+
+
+def test_signatures_follow_the_definition_in_any_chunking(monkeypatch):
+    texts = pa.array([*planted(3, seed=2), "", None, "one two"])
+    shingles = shingle_hashes(texts, "word", 5)
+    a, b = minhash.hash_family(16, 7)
+    signature = minhash.signatures(shingles, 16, 7)
+    present = np.flatnonzero(shingles.counts > 0)
+    assert len(present) == len(texts) - 2  # null and empty texts have no signature
+    for row, doc in enumerate(present):
+        x = shingles.hashes[shingles.offsets[doc]:shingles.offsets[doc + 1]]
+        expected = [min(((int(a[k]) * int(v) + int(b[k])) % 2**64) >> 32 for v in x)
+                    for k in range(16)]
+        assert signature[row].tolist() == expected
+    monkeypatch.setattr(minhash, "_BLOCK", 100)  # blocks of a few hashes, a document each
+    assert np.array_equal(minhash.signatures(shingles, 16, 7), signature)
+    assert np.all(a % 2 == 1)
+    assert not np.array_equal(minhash.signatures(shingles, 16, 8), signature)  # the seed
+
+
+def test_small_buckets_give_every_pair_and_big_ones_a_star_and_a_chain():
+    small = np.arange(5, dtype=np.int64)
+    a, b = bucket_pairs(small[::-1].copy(), np.full(5, 9, dtype=np.uint64))
+    assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == [(i, j) for i in range(5)
+                                                   for j in range(i + 1, 5)]
+    n = 3000
+    keys = np.random.default_rng(0).permutation(n).astype(np.int64)
+    buckets = np.concatenate([np.full(n - 2, 1), [2, 2]]).astype(np.uint64)
+    a, b = bucket_pairs(keys, buckets)
+    assert len(a) == 2 * (n - 2) - 3 + 1  # star and chain of the big one, the small pair
+    assert np.all(a < b) and n - 2 > ALL_PAIRS
+    lone_a, _ = bucket_pairs(np.array([4], np.int64), np.array([1], np.uint64))
+    assert len(lone_a) == 0
+
+
+def test_pair_jaccard_is_the_set_jaccard_of_the_ngrams():
+    docs = planted(2, seed=3)
+    left = [*docs, "", None, "a b c", "Same words, same words"]
+    right = [*docs[::-1], "x y z w v", None, "A B C!", "same WORDS same words"]
+    got = pair_jaccard(pa.array(left), pa.array(right), "word", 5)
+    expected = [jaccard(ngrams(x), ngrams(y)) for x, y in zip(left, right, strict=True)]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert got[-2] == 1.0 and got[-1] == 1.0
+
+
+def test_planted_near_duplicates_against_exact_jaccard(dask_client):
+    texts = planted(30, seed=5)
+    truth = true_clusters(texts, 0.8)
+    out = run(NearDedup(column="text", cluster_column="cluster",
+                        cluster_size_column="size", keep_removed=True),
+              documents(texts))
+    truly_removed = np.array([c != i for i, c in enumerate(truth)])
+    removed = out["_removed"].to_numpy()
+    # every removed document is truly a near-duplicate of an earlier one: precision 1
+    assert not (removed & ~truly_removed).any()
+    recall = (removed & truly_removed).sum() / truly_removed.sum()
+    assert recall >= 0.95, recall
+    # a removed document's cluster id is its keeper's key (one input: the keeper's line)
+    keeper = out["cluster"].to_numpy()
+    assert all(truth[line] == truth[k] for line, k in enumerate(keeper))
+    assert (keeper[~removed] == np.arange(len(texts))[~removed]).all()
+    sizes = pd.Series(keeper).map(pd.Series(keeper).value_counts())
+    assert (out["size"].to_numpy() == sizes.to_numpy()).all()
+    reasons = out.loc[removed, "_removed_reason"]
+    assert reasons.str.startswith("near_dedup: near-duplicate of input 0 line ").all()
+    assert out.loc[~removed, "_removed_reason"].isna().all()
+
+
+def test_every_removed_document_is_verified_at_the_threshold(dask_client):
+    texts = planted(12, seed=6)
+    for threshold in (0.6, 0.9):
+        out = run(NearDedup(column="text", threshold=threshold, cluster_column="cluster",
+                            keep_removed=True), documents(texts))
+        sets = [ngrams(t) for t in texts]
+        for line in np.flatnonzero(out["_removed"]):
+            members = np.flatnonzero(out["cluster"] == out.loc[line, "cluster"])
+            best = max(jaccard(sets[line], sets[m]) for m in members if m != line)
+            assert best >= threshold
+            stated = float(out.loc[line, "_removed_reason"].split("Jaccard ")[1][:-1])
+            assert threshold <= stated <= best  # floored to 3 decimals
+
+
+def test_clusters_are_transitive_and_the_keeper_is_the_smallest_lineage(dask_client):
+    rng = np.random.default_rng(8)
+    words = [f"w{i}" for i in range(100)]
+    a = list(rng.choice(words, 200))
+    b = a[:170] + list(rng.choice(words, 30))  # a~b and b~c, but not a~c
+    c = b[:30] + list(rng.choice(words, 30)) + b[60:]
+    texts = [" ".join(x) for x in (a, b, c)]
+    sets = [ngrams(t) for t in texts]
+    assert jaccard(sets[0], sets[1]) >= 0.7 and jaccard(sets[1], sets[2]) >= 0.7
+    assert jaccard(sets[0], sets[2]) < 0.7
+    frame = documents(texts, lines=[30, 10, 20]).assign(_source_id=np.int32(1))
+    frame = pd.concat([frame, documents(["unrelated words only here"], [99])])
+    out = run(NearDedup(column="text", threshold=0.7, bands=40, rows_per_band=4,
+                        cluster_column="cluster", cluster_size_column="size"),
+              frame, npartitions=2)  # 40 x 4: a pair at 0.7 is a candidate surely
+    assert out["_removed"].tolist() == [False, False, True, True]  # 0/99, b, c, a
+    keeper = (1 << 40) | 10
+    assert out["cluster"].tolist() == [99, keeper, keeper, keeper]
+    assert out["size"].tolist() == [1, 3, 3, 3]
+
+
+def test_a_giant_cluster_of_identical_documents_is_linear(dask_client):
+    texts = ["the same page of boilerplate " * 40] * 3000 + planted(3, seed=9)
+    started = time.process_time()
+    out = run(NearDedup(column="text", cluster_size_column="size"), documents(texts), 4)
+    assert time.process_time() - started < 60
+    assert out["_removed"].sum() == 2999 + (len(texts) - 3000 - len(set(true_clusters(
+        texts[3000:], 0.8))))
+    assert out["size"].iloc[0] == 3000 and not out["_removed"].iloc[0]
+
+
+def test_null_empty_and_wordless_texts_are_never_near_duplicates(dask_client):
+    texts = [None, "", "  ", "!!! ???", "!!! ???", None, "", "words here and there"] * 3
+    out = run(NearDedup(column="text", unit="word"), documents(texts))
+    assert out["_removed"].sum() == 2  # only the two later copies of the real sentence
+    chars = run(NearDedup(column="text", unit="char"), documents(texts))
+    assert chars["_removed"].sum() == 2 + 5  # "!!! ???" has characters; copies go
+    alone = run(NearDedup(column="text", cluster_size_column="size"),
+                documents([None, "", "alpha beta gamma delta epsilon zeta"]))  # no edge
+    assert not alone["_removed"].any() and alone["size"].tolist() == [1, 1, 1]
+
+
+def test_the_result_does_not_depend_on_the_partitioning(dask_client, monkeypatch):
+    texts = planted(10, seed=10)
+    frame = documents(texts, lines=list(range(len(texts)))[::-1])
+    step = NearDedup(column="text", cluster_column="cluster", keep_removed=True,
+                     partition_bytes=2_000)
+    one = run(step, frame, 1)
+    monkeypatch.setattr(near_step, "_CHUNK_BYTES", 5_000)  # n-grams of two texts at a time
+    five = run(step, frame, 5)
+    pd.testing.assert_frame_equal(one, five)
+    assert one["_removed"].any()
+
+
+def test_bad_keys_are_refused_with_a_clear_message():
+    for bad, words in [({"threshold": 0}, "greater than 0"),
+                       ({"threshold": 1.5}, "less than or equal to 1"),
+                       ({"ngram": 0}, "greater than or equal to 1"),
+                       ({"bands": 0}, "greater than or equal to 1"),
+                       ({"unit": "line"}, "'word' or 'char'"),
+                       ({"scope": "dataset"}, "not built yet")]:
+        with pytest.raises(ValidationError, match=words):
+            NearDedup(column="text", **bad)
+    with pytest.raises(ValueError, match="no such column"):
+        NearDedup(column="body").output_columns(["text"])
+    with pytest.raises(ValueError, match="already exist"):
+        NearDedup(column="text", cluster_column="text").output_columns(["text"])
+    assert NearDedup(column="text", cluster_column="c").output_columns(["text"]) == [
+        "text", "c"]
+
+
+def test_a_column_that_is_not_text_is_refused(dask_client):
+    frame = documents(["a b"]).assign(text=[3])
+    with pytest.raises(ValueError, match="column 'text' holds int64, not text"):
+        NearDedup(column="text").apply_dask(dd.from_pandas(frame, npartitions=1),
+                                            ["text"], 100)
+
+
+def test_the_s_curve_the_defaults_document():
+    assert s_curve(0.8, 14, 8) == pytest.approx(0.924, abs=1e-3)
+    assert s_curve(0.5, 14, 8) < 0.06 < 0.99 < s_curve(0.9, 14, 8)
+    assert "0.8: 0.9235" in NearDedup.model_fields["bands"].description

@@ -1,0 +1,91 @@
+"""Connected components of the verified edges, computed on the Dask cluster.
+
+Each node holds a parent (itself at first); a round is two Dask shuffles' worth of merges:
+
+- *hook*: for every edge ``(u, v)`` with parents ``pu``, ``pv``, the smaller
+  ``m = min(pu, pv)`` is proposed to ``u``, ``v``, ``pu`` and ``pv``; each node takes the
+  smallest of its parent and its proposals;
+- *shortcut*: each node's parent becomes its parent's parent.
+
+Parents only decrease and stay in the node's component. When a round changes no parent,
+every edge joins nodes with one parent and every parent is its own parent: each component
+is a star around its smallest node, which is the label. Mins only, so the labels do not
+depend on how the edges are partitioned or ordered; rounds grow with the logarithm of a
+component's diameter in practice (hooking moves whole stars, shortcutting halves paths).
+
+Rounds are data-dependent, so each round is persisted on the workers and one number (the
+parents that changed) comes back to the client: no table is collected, and no stage runs in
+one task.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import dask
+import numpy as np
+
+from assay.transforms import frame as fr
+
+if TYPE_CHECKING:  # imported where used (see concat)
+    import dask.dataframe as dd
+
+NODE, PARENT = "node", "parent"
+MAX_ROUNDS = 64  # far above what hooking and shortcutting need (log of the diameter)
+
+
+def _proposals(edges: dd.DataFrame, parents: dd.DataFrame, partitions: int) -> dd.DataFrame:
+    """(node, proposal) rows: every edge's smaller parent, proposed to both ends and to
+    both ends' parents."""
+    with_a = edges.merge(parents.rename(columns={NODE: "a", PARENT: "pa"}), on="a",
+                         npartitions=partitions)
+    both = with_a.merge(parents.rename(columns={NODE: "b", PARENT: "pb"}), on="b",
+                        npartitions=partitions)
+    return both.map_partitions(_propose, meta={NODE: "int64", "proposal": "int64"})
+
+
+def _propose(part: Any) -> Any:
+    lower = part[["pa", "pb"]].min(axis=1)
+    frames = [part[[end]].set_axis([NODE], axis=1).assign(proposal=lower)
+              for end in ("a", "b", "pa", "pb")]
+    return fr.library(part).concat(frames, ignore_index=True)
+
+
+def _round(edges: dd.DataFrame, parents: dd.DataFrame, partitions: int
+           ) -> tuple[dd.DataFrame, dd.Series]:
+    """One hook and one shortcut: the new parents and the number that changed."""
+    best = _proposals(edges, parents, partitions).groupby(NODE).proposal.min(
+        split_out=partitions).reset_index()
+    hooked = parents.merge(best, on=NODE, how="left", npartitions=partitions)
+    hooked = hooked.assign(old=hooked[PARENT],
+                           **{PARENT: hooked[[PARENT, "proposal"]].min(axis=1).astype("int64")})
+    grand = hooked[[NODE, PARENT]].rename(columns={NODE: PARENT, PARENT: "grand"})
+    jumped = hooked.merge(grand, on=PARENT, how="left", npartitions=partitions)
+    jumped = jumped.assign(**{PARENT: jumped["grand"]})
+    changed = (jumped[PARENT] != jumped["old"]).sum()
+    return jumped[[NODE, PARENT]], changed
+
+
+def components(edges: dd.DataFrame, partitions: int) -> dd.DataFrame:
+    """(node, label) for every node of ``edges`` (int64 columns ``a``, ``b``), ``label``
+    the smallest node of its component; persisted on the workers."""
+    ends = concat([edges[["a"]].rename(columns={"a": NODE}),
+                      edges[["b"]].rename(columns={"b": NODE})])
+    nodes = ends.drop_duplicates(split_out=partitions)
+    parents = nodes.assign(**{PARENT: nodes[NODE]})
+    (parents,) = dask.persist(parents)
+    for _ in range(MAX_ROUNDS):
+        new, changed = _round(edges, parents, partitions)
+        new, changed = dask.persist(new, changed)
+        parents = new
+        if int(np.asarray(changed.compute())) == 0:
+            return parents.rename(columns={PARENT: "label"})
+    raise RuntimeError(f"near_dedup: clusters did not settle in {MAX_ROUNDS} rounds")
+
+
+def concat(frames: list[dd.DataFrame]) -> dd.DataFrame:
+    """``dask.dataframe.concat``, imported on first use (importing it tries to import
+    CuPy, which a CPU process must not)."""
+    from dask.dataframe import concat as dask_concat
+
+    return dask_concat(frames)
