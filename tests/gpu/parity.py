@@ -145,7 +145,9 @@ STEP_CASES: list[dict[str, Any]] = [
     {"op": "fineweb_quality", "column": "city", "score_prefix": "fw_"},
     {"op": "pii", "columns": ["email"], "kinds": ["email", "phone"]},
 ]
-GLOBAL_OPS = {"dedup"}  # run end to end by both samples (it is their one shuffle)
+# run end to end by the samples on both backends (tests/gpu/test_parity.py): dedup by
+# events and records, near_dedup by text
+GLOBAL_OPS = {"dedup", "near_dedup"}
 
 
 def uncovered_steps() -> set[str]:

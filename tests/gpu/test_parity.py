@@ -40,6 +40,6 @@ def test_csv_reader_parity(tmp_path: Path) -> None:
     parity.check_csv_reader(tmp_path, "cudf")
 
 
-@pytest.mark.parametrize("sample", ["events", "records"])
+@pytest.mark.parametrize("sample", ["events", "records", "text"])
 def test_sample_parity(sample: str, tmp_path: Path) -> None:
     parity.check_sample(sample, tmp_path, "cudf")
