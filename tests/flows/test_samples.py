@@ -16,7 +16,7 @@ import assay
 from assay.flows.cli import app
 from assay.flows.gate_artifacts import gate_artifact_key
 from assay.pipelines.summary import GateOutcome
-from tests.published import manifest_of, quarantine_of
+from tests.published import manifest_of, quarantine_of, rows_of
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
@@ -113,3 +113,60 @@ def _assert_gate_outputs(folder: Path, manifest: dict) -> None:
         assert said in page and "failed" not in artifact.description.lower()
         rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
         assert sorted(row["expectation"] for row in rows) == sorted(failed)
+
+
+def test_text_sample_end_to_end(prefect_harness: None, tmp_path: Path) -> None:
+    """Every line of the text sample ends where ``expected.json`` says, by the step it
+    names; near-duplicates name their kept original; PII is redacted and counted."""
+    expected = json.loads((SAMPLES / "text" / "expected.json").read_text())
+    output = tmp_path / "out"
+    manifest = _run(SAMPLES / "text" / "pipeline.yaml", output)
+    lines = expected["lines"]
+
+    accounting = manifest["accounting"]
+    assert accounting["rows_read"] == len(lines)  # a malformed line is a row read too
+    assert accounting["rows_written"] == sum(line["fate"] == "written" for line in lines)
+    dropped: dict[str, int] = {}
+    for line in lines:
+        if line["fate"] == "dropped":
+            dropped[line["stage"]] = dropped.get(line["stage"], 0) + 1
+    assert accounting["dropped_by_step"] == dropped
+    assert accounting["quarantined_by_stage"] == {"read": 2}
+    assert {k: v for k, v in accounting["counts_by_step"]["pii"].items() if v} == {
+        line["pii"]: 1 for line in lines if "pii" in line}
+
+    removed = {(Path(r["_source_file"]).name, r["_source_line"]): r
+               for r in quarantine_of(output, manifest["run_id"])}
+    names = [Path(upload["path"]).name for upload in manifest["inputs"]]
+    for line in lines:
+        key = (Path(line["file"]).name, line["line"])
+        if line["fate"] == "written":
+            assert key not in removed, line
+            continue
+        row = removed[key]
+        assert (row["_fate"], row["_stage"]) == (line["fate"], line["stage"]), line
+        if line["stage"] == "near_dedup":  # the reason names the original's input and line
+            original = next(k for k in lines if k["fate"] == "written" and json.loads(
+                _line_of(k))["id"] == line["near_duplicate_of"])
+            source = names.index(Path(original["file"]).name)
+            assert f"of input {source} line {original['line']} " in row["_reasons"][0]
+
+    published = {row["id"]: row for row in rows_of(output).to_pylist()}
+    for line in lines:
+        if "redacted" in line:
+            assert published[json.loads(_line_of(line))["id"]]["text"] == line["redacted"]
+    assert {row["cluster_size"] for row in published.values()} >= {1, 2}
+    _assert_every_reader_sees(output, manifest)
+
+    again = _run(SAMPLES / "text" / "pipeline.yaml", output)
+    assert [s["sha256"] for s in again["shards"]] == [s["sha256"] for s in manifest["shards"]]
+
+
+def _line_of(line: dict) -> str:
+    """The raw text of a sample line (``file`` relative to the sample)."""
+    import gzip
+
+    path = SAMPLES / "text" / line["file"]
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as text:
+        return text.read().splitlines()[line["line"] - 1]
