@@ -124,3 +124,30 @@ def test_a_spec_with_bad_near_dedup_keys_names_the_file_and_key(tmp_path):
     with pytest.raises(SpecError, match=r"near.yaml: steps\[0\]: near_dedup: column 'text' "
                                         r"holds Int64, not text"):
         load({}, "int64")
+
+
+def test_label_keeps_every_document_and_a_split_by_cluster_keeps_clusters_whole(
+        corpus, run, tmp_path):
+    """``action: label`` removes nothing; splitting on its cluster column puts every member
+    of a near-duplicate cluster in one split (no paraphrase crosses train and test)."""
+    folder, texts = corpus
+    step = {**STEP, "action": "label", "keep_removed": False}
+    spec = parse_spec({"name": "near", "source": {"paths": [str(folder / "*.jsonl")]},
+                       "schema": SCHEMA, "steps": [step],
+                       "sink": {"path": "out", "split": {
+                           "key": ["cluster"], "fractions": {"train": 0.5, "test": 0.5}}}},
+                      str(folder / "pipeline.yaml"), folder)
+    version = run(spec, output=str(tmp_path / "out"))
+    assert version.manifest["accounting"]["rows_written"] == len(texts)
+    table = rows_of(version.path).to_pandas()
+    sizes = table.groupby("cluster")["id"].transform("size")
+    assert (sizes == table["cluster_size"]).all()
+    assert table.groupby("cluster")["split"].nunique().max() == 1
+    assert table["cluster_size"].max() > 1 and table["split"].nunique() == 2
+
+
+def test_label_needs_a_cluster_column() -> None:
+    with pytest.raises(SpecError, match="cluster_column"):
+        parse_spec({"name": "near", "source": {"paths": ["*.jsonl"]}, "schema": SCHEMA,
+                    "steps": [{"op": "near_dedup", "column": "text", "action": "label"}],
+                    "sink": {"path": "out"}}, "near.yaml", Path("."))

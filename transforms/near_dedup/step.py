@@ -47,7 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from dask.utils import parse_bytes
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
@@ -154,8 +154,13 @@ class NearDedup(GlobalStep):
         "record the quarantine would name), its own key when it has no near-duplicate "
         "(null: no column)."), examples=["near_cluster"])
     cluster_size_column: ColumnName | None = Field(None, description=(
-        "A new int64 column with the number of live documents in each kept row's cluster "
+        "A new int64 column with the number of documents in each kept row's cluster "
         "(1: no near-duplicate; null: no column)."), examples=["near_cluster_size"])
+    action: Literal["drop", "label"] = Field("drop", description=(
+        "`drop`: remove every member of a cluster but its keeper. `label`: remove nothing, "
+        "only write the cluster columns (needs `cluster_column`): keep paraphrases for "
+        "training but split by cluster (`sink.split.key: [<cluster_column>]`), so no "
+        "near-duplicate crosses from train to test."), examples=["label"])
     scope: Literal["run", "dataset"] = Field("run", description=(
         "`run`: near-duplicates among the run's own rows. (`dataset`, against the "
         "published table, is not built yet.)"), examples=["run"])
@@ -171,6 +176,13 @@ class NearDedup(GlobalStep):
             raise ValueError("near_dedup: scope 'dataset' (against the published table) is "
                              "not built yet; use scope: run")
         return scope
+
+    @model_validator(mode="after")
+    def _label_writes_clusters(self) -> NearDedup:
+        if self.action == "label" and not self.cluster_column:
+            raise ValueError("near_dedup: action 'label' writes only the cluster columns; "
+                             "name one with cluster_column")
+        return self
 
     def _new_columns(self) -> list[str]:
         return [c for c in (self.cluster_column, self.cluster_size_column) if c]
@@ -224,7 +236,7 @@ class NearDedup(GlobalStep):
             dtype=np.int64), keys)
         sizes = np.where(linked, fr.to_pandas(ordered["size"]).fillna(1).to_numpy(
             dtype=np.int64), 1)
-        removed = labels != keys
+        removed = (labels != keys) & (self.action == "drop")
         lib = fr.library(ordered)
         out = ordered.drop(columns=[_KEY, *_LINKS])
         new = {self.cluster_column: labels, self.cluster_size_column: sizes}
