@@ -32,6 +32,7 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,7 @@ def build_lines(paragraphs: list[str]) -> tuple[list[Line], list[Line]]:
             stage="near_dedup", why=f"{how}: Jaccard {similarity:.3f} with id {keeper}",
             extra={"near_duplicate_of": keeper, "jaccard": round(similarity, 6)})
     halves = (" ".join(a.split()[: len(a.split()) // 2] + b.split()[:40])
-              for a, b in zip(clean[10:], clean[11:], strict=False))
+              for a, b in pairwise(clean[10:]))
     distant = next(text for text in halves if first_failing_stage(text, margin=True) is None)
     similarity = max(jaccard(distant, c) for c in clean)
     assert similarity < THRESHOLD - 0.2, similarity

@@ -65,3 +65,19 @@ def true_clusters(texts: list[str | None], threshold: float, n: int = 5) -> list
             a, b = root(i), root(j)
             parent[max(a, b)] = min(a, b)
     return [root(i) for i in range(len(texts))]
+
+
+def near_scores(texts: list[str | None], removed: list[bool], threshold: float,
+                n: int = 5) -> tuple[float, float]:
+    """Precision (the share of removed documents with a kept one at Jaccard >=
+    ``threshold``) and recall (the share of pairs at >= ``threshold`` not both kept), as
+    ``benchmarks/run_near_dedup.py`` scores every tool."""
+    sets = [ngrams(t, n) for t in texts]
+    near = [(i, j) for i, j in combinations(range(len(texts)), 2)
+            if sets[i] and sets[j] and jaccard(sets[i], sets[j]) >= threshold]
+    kept = [i for i, gone in enumerate(removed) if not gone]
+    gone = [i for i, out in enumerate(removed) if out]
+    twinned = sum(any(sets[k] and jaccard(sets[i], sets[k]) >= threshold for k in kept)
+                  for i in gone)
+    found = sum(removed[i] or removed[j] for i, j in near)
+    return (twinned / len(gone) if gone else 1.0), (found / len(near) if near else 1.0)

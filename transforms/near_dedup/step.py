@@ -1,7 +1,7 @@
 """The ``near_dedup`` global step: remove documents whose text is a near-duplicate of an
 earlier one's (Jaccard similarity of their n-gram sets at or above ``threshold``).
 
-The run's live rows go through five stages, all on the Dask cluster:
+The run's live rows go through six stages, all on the Dask cluster:
 
 1. per partition: each document's n-gram hashes (``shingles``), MinHash signature and LSH
    band keys (``minhash``); documents without n-grams (null or empty text) get none and are
@@ -13,7 +13,8 @@ The run's live rows go through five stages, all on the Dask cluster:
    ``threshold`` become edges;
 4. connected components of the edges (``components``): rounds of merges persisted on the
    workers, the smallest document key of a component its label;
-5. the labels merged back to the rows, shuffled on the document key.
+5. each member's text compared with its keeper's (exact Jaccard);
+6. the labels merged back to the rows, shuffled on the document key.
 
 A document's key is its lineage packed in an int64, ``_source_id * 2**40 + _source_line``
 (inputs below 2**23, lines below 2**40), so the smallest key of a cluster is its member with
@@ -22,10 +23,12 @@ keeper's key (a row's own key when it has no near-duplicate). Every choice is a 
 a sort over keys, and the shuffles' partitions are set by the inputs' size, so the output
 is the same for any worker count or read block size.
 
-What is guaranteed: every edge was verified at Jaccard >= ``threshold``; a removed row is
-connected to its keeper by a chain of such edges (clusters are transitive: the ends of a
-long chain can be less similar than ``threshold``; the cluster size column shows such
-clusters). Its reason names the keeper and the best Jaccard it was verified at.
+What is guaranteed: every edge was verified at Jaccard >= ``threshold``, and a row is
+removed only when its own exact Jaccard with its cluster's keeper reaches ``threshold``
+too (a sixth stage compares each member with its keeper). Clusters are transitive (a chain
+A~B~C is one cluster even when A and C are not near), but a member that is not near its
+keeper stays: no document leaves for a kept twin it does not resemble. Its reason names
+the keeper and that Jaccard.
 
 On cuDF partitions the signatures and band keys are computed on the device (CuPy, through
 ``fr.array_module`` and ``fr.segment_min``) from n-gram hashes made on the host; bucket
@@ -53,7 +56,7 @@ from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.frame import Column, Frame
 from assay.transforms.near_dedup.candidates import bucket_pairs
-from assay.transforms.near_dedup.components import components, concat
+from assay.transforms.near_dedup.components import components
 from assay.transforms.near_dedup.jaccard import pair_jaccard
 from assay.transforms.near_dedup.minhash import band_keys, signatures
 from assay.transforms.params import ByteSize, ColumnName, add_columns, require_columns
@@ -118,10 +121,10 @@ class NearDedup(GlobalStep):
     the Dask cluster. The keeper of a cluster is its first row in input order (file, line),
     as `dedup` keeps. With `keep_removed`, a removed row's reason names it: `near-duplicate
     of input I line L (cluster of N; verified Jaccard J)`, I the keeper's input (its place,
-    from 0, in the manifest's `inputs`), J the highest Jaccard the row was verified at
-    against a member (clusters are transitive). Documents without n-grams (null, empty, no
-    word characters) are never near-duplicates. This step adds shuffles and reads its input
-    twice."""
+    from 0, in the manifest's `inputs`), J its exact Jaccard with the keeper: a member of
+    a transitive cluster that is not itself at `threshold` with the keeper stays. Documents
+    without n-grams (null, empty, no word characters) are never near-duplicates. This step
+    adds shuffles and reads its input twice."""
 
     op: Literal["near_dedup"] = "near_dedup"
     column: ColumnName = Field(description="The text column compared.", examples=["text"])
@@ -216,16 +219,25 @@ class NearDedup(GlobalStep):
         return fr.library(part).DataFrame({"key": xp.repeat(keys, self.bands),
                                            "bucket": xp.concatenate(buckets)})
 
-    def _verify(self, part: Frame) -> Frame:
-        """The pairs whose exact Jaccard reaches the threshold, with it."""
+    def _similarity(self, part: Frame) -> np.ndarray:
+        """The exact Jaccard of each row's ``text_a`` and ``text_b``."""
         left, right = _texts(part["text_a"]), _texts(part["text_b"])
-        similarity = np.concatenate([np.zeros(0), *(
+        return np.concatenate([np.zeros(0), *(
             pair_jaccard(left[lo:hi], right[lo:hi], self.unit, self.ngram)
             for lo, hi in _chunks(left))])  # chunked by the left texts' bytes
+
+    def _verify(self, part: Frame) -> Frame:
+        """The pairs whose exact Jaccard reaches the threshold, with it."""
+        similarity = self._similarity(part)
         joined = similarity >= self.threshold
         ends = {end: fr.host_numbers(part[end])[joined] for end in ("a", "b")}
         # GPU check: pairs are verified on the host, the edges go back to the device
         return fr.from_arrow(part, pa.table({**ends, "jaccard": similarity[joined]}))
+
+    def _to_keeper(self, part: Frame) -> Frame:
+        """Each member's exact Jaccard with its cluster's keeper."""
+        return fr.from_arrow(part, pa.table({"node": fr.host_numbers(part["node"]),
+                                             "jaccard": self._similarity(part)}))
 
     def _mark(self, part: Frame) -> Frame:
         """Rows in lineage order, removed where their cluster's label is not their key."""
@@ -236,7 +248,9 @@ class NearDedup(GlobalStep):
             dtype=np.int64), keys)
         sizes = np.where(linked, fr.to_pandas(ordered["size"]).fillna(1).to_numpy(
             dtype=np.int64), 1)
-        removed = (labels != keys) & (self.action == "drop")
+        near_keeper = fr.to_pandas(ordered["jaccard"]).to_numpy(
+            dtype=float, na_value=0.0) >= self.threshold
+        removed = (labels != keys) & near_keeper & (self.action == "drop")
         lib = fr.library(ordered)
         out = ordered.drop(columns=[_KEY, *_LINKS])
         new = {self.cluster_column: labels, self.cluster_size_column: sizes}
@@ -300,11 +314,16 @@ class NearDedup(GlobalStep):
         (edges,) = dask.persist(edges)
         labels = components(edges, partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
-        ends = concat([edges[["a", "jaccard"]].rename(columns={"a": "node"}),
-                       edges[["b", "jaccard"]].rename(columns={"b": "node"})])
-        best = ends.groupby("node").jaccard.max(split_out=partitions)
+        members = labels[labels["node"] != labels["label"]]
+        members = members.merge(texts.rename(columns={_KEY: "node", self.column: "text_a"}),
+                                on="node", npartitions=partitions)
+        members = members.merge(texts.rename(columns={_KEY: "label", self.column: "text_b"}),
+                                on="label", npartitions=partitions)
+        to_keeper = members.map_partitions(
+            self._to_keeper, meta={"node": "int64", "jaccard": "float64"},
+            enforce_metadata=False)
         links = labels.merge(sizes.reset_index(), on="label", npartitions=partitions)
-        links = links.merge(best.reset_index(), on="node", npartitions=partitions)
+        links = links.merge(to_keeper, on="node", how="left", npartitions=partitions)
         links = links.map_partitions(_nullable, meta=_nullable(links._meta),
                                      enforce_metadata=False)
         (links,) = dask.persist(links)
