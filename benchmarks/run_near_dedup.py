@@ -25,7 +25,6 @@ worker). assay is skipped, saying so, while ``near_dedup`` is not registered, an
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -39,7 +38,12 @@ if __package__ in (None, ""):  # run as a script: make the repo's packages impor
 
 from benchmarks.run_standard import environment  # noqa: E402
 from benchmarks.text_corpus import NGRAM, CorpusSpec, ensure, read_truth  # noqa: E402
-from benchmarks.text_measure import per_core, run_text_tool, verdict_lines  # noqa: E402
+from benchmarks.text_measure import (  # noqa: E402
+    per_core,
+    run_text_tool,
+    verdict_lines,
+    write_report,
+)
 from benchmarks.text_tools import BANDS, ROWS  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "near_dedup"
@@ -245,13 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     for run in curve:
         run.pop("removed_ids", None)
     report = {"benchmark": "near_dedup", "environment": environment(), "workers": args.workers,
-              "step": NEAR_DEDUP_STEP, "skipped": skipped, "sizes": sizes, "curve": curve,
-              "targets": [{"what": w, "measured": m, "op": op, "limit": lim, "unit": u}
-                          for w, m, op, lim, u in verdicts]}
+              "step": NEAR_DEDUP_STEP, "skipped": skipped, "sizes": sizes, "curve": curve}
     path = args.json or OUT.parent / f"near_dedup-{args.docs.replace(',', '+')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"\nresults: {path}")
+    write_report(report, verdicts, path)
     failed = [r for s in sizes for r in s["runs"] if r["error"]]
     return 1 if failed else 0
 

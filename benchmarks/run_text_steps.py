@@ -20,7 +20,6 @@ PII together, net, >= 2,000 documents per second per core), PASS or FAIL.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -32,7 +31,12 @@ if __package__ in (None, ""):  # run as a script: make the repo's packages impor
 
 from benchmarks.run_standard import environment  # noqa: E402
 from benchmarks.text_corpus import CorpusSpec, ensure  # noqa: E402
-from benchmarks.text_measure import per_core, run_text_tool, verdict_lines  # noqa: E402
+from benchmarks.text_measure import (  # noqa: E402
+    per_core,
+    run_text_tool,
+    verdict_lines,
+    write_report,
+)
 
 OUT = ROOT / "benchmarks" / "out" / "text_steps"
 # Each step's spec, in one place: a renamed key is a one-line fix here. The keys also name
@@ -164,13 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(verdict_lines(verdicts)))
     report = {"benchmark": "text_steps", "environment": environment(), "docs": args.docs,
               "corpus": str(corpus), "workers": args.workers, "steps": TEXT_STEPS,
-              "unregistered": missing, "results": results,
-              "targets": [{"what": w, "measured": m, "op": op, "limit": lim, "unit": u}
-                          for w, m, op, lim, u in verdicts]}
+              "unregistered": missing, "results": results}
     path = args.json or OUT.parent / f"text_steps-{args.docs}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"\nresults: {path}")
+    write_report(report, verdicts, path)
     failed = any(run["error"] for r in results.values() for run in r["runs"].values())
     return 1 if failed else 0
 

