@@ -42,9 +42,12 @@ class OrderStatistics:
         return self.values[int(np.searchsorted(self.ends, rank, side="right"))]
 
     def median(self) -> float | None:
-        """``np.median``: the middle value, or the float mean of the two middle ones."""
+        """``np.median``: the middle value, or the float mean of the two middle ones (which
+        overflows where numpy's does; one middle value never does, as in numpy)."""
         if self.n == 0:
             return None
+        if self.n % 2:
+            return float(self.at(self.n // 2))
         low, high = self.at((self.n - 1) // 2), self.at(self.n // 2)
         return float((np.float64(low) + np.float64(high)) / 2)
 
