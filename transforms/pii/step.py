@@ -15,7 +15,14 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP, PartitionStep, StepResult, register
 from assay.transforms.frame import Frame
-from assay.transforms.params import ColumnList, ColumnName, add_columns, require_columns
+from assay.transforms.params import (
+    ColumnList,
+    ColumnName,
+    add_columns,
+    fate_of,
+    require_columns,
+    string_column,
+)
 from assay.transforms.pii.detectors import DETECTORS, KINDS, PHONE_REGIONS, Options
 from assay.transforms.pii.scan import scan_column
 
@@ -116,9 +123,7 @@ class Pii(PartitionStep):
     def apply(self, frame: Frame) -> StepResult:
         self.output_columns(list(frame.columns))
         for column in self.columns:
-            if not fr.is_string_like(frame[column]):
-                raise ValueError(f"{self.label}: column {column} is {frame[column].dtype}, "
-                                 "not a string column")
+            string_column(frame, column, self.label)
         # on cuDF the text columns go to the host and the result comes back (GPU session:
         # check the str columns and the null _pii_kinds survive cudf.from_pandas)
         found = fr.via_host(frame[self.columns], "pii", _scan_frame, self)
@@ -133,8 +138,7 @@ class Pii(PartitionStep):
         reasons = "contains " + kinds.str.replace(REASON_SEP, REASON_SEP + "contains ",
                                                   regex=False)
         return StepResult(out, removed=kinds.notna(), reason=reasons,
-                          fate="quarantined" if self.action == "quarantine" else "dropped",
-                          counts=counts)
+                          fate=fate_of(self.action), counts=counts)
 
 
 def _scan_frame(frame: pd.DataFrame, step: Pii) -> pd.DataFrame:
