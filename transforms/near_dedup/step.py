@@ -54,6 +54,7 @@ from pydantic import Field, field_validator, model_validator
 
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
+from assay.transforms.dedup import LINEAGE
 from assay.transforms.frame import Column, Frame
 from assay.transforms.near_dedup.candidates import bucket_pairs
 from assay.transforms.near_dedup.components import components
@@ -65,7 +66,6 @@ from assay.transforms.shingles import shingle_hashes
 if TYPE_CHECKING:  # imported where used (components.concat)
     import dask.dataframe as dd
 
-LINEAGE = ["_source_id", "_source_line"]
 LINE_BITS = 40
 _KEY = "_near_key"
 _LINKS = ["node", "label", "size", "jaccard"]
@@ -227,12 +227,11 @@ class NearDedup(GlobalStep):
             for lo, hi in _chunks(left))])  # chunked by the left texts' bytes
 
     def _verify(self, part: Frame) -> Frame:
-        """The pairs whose exact Jaccard reaches the threshold, with it."""
-        similarity = self._similarity(part)
-        joined = similarity >= self.threshold
+        """The pairs whose exact Jaccard reaches the threshold (the edges)."""
+        joined = self._similarity(part) >= self.threshold
         ends = {end: fr.host_numbers(part[end])[joined] for end in ("a", "b")}
         # GPU check: pairs are verified on the host, the edges go back to the device
-        return fr.from_arrow(part, pa.table({**ends, "jaccard": similarity[joined]}))
+        return fr.from_arrow(part, pa.table(ends))
 
     def _to_keeper(self, part: Frame) -> Frame:
         """Each member's exact Jaccard with its cluster's keeper."""
@@ -294,9 +293,9 @@ class NearDedup(GlobalStep):
                                      enforce_metadata=False)
 
     def _links(self, keyed: dd.DataFrame, partitions: int) -> dd.DataFrame:
-        """(node, label, size, jaccard) of every document with a verified near-duplicate,
-        persisted on the workers (label and size as nullable int64s, which a left merge
-        keeps exact)."""
+        """(node, label, size, jaccard) of every document with a verified near-duplicate
+        (jaccard: a member's with its keeper, null for the keeper itself), persisted on the
+        workers (label and size as nullable int64s, which a left merge keeps exact)."""
         band_meta = self._band_rows(keyed._meta)
         bands = keyed.map_partitions(self._band_rows, meta=band_meta, enforce_metadata=False)
         pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
@@ -304,21 +303,14 @@ class NearDedup(GlobalStep):
         pairs = pairs.shuffle(on=["a", "b"], npartitions=partitions).map_partitions(
             _distinct, meta=pairs._meta, enforce_metadata=False)
         texts = keyed[[_KEY, self.column]]
-        pairs = pairs.merge(texts.rename(columns={_KEY: "a", self.column: "text_a"}),
-                            on="a", npartitions=partitions)
-        pairs = pairs.merge(texts.rename(columns={_KEY: "b", self.column: "text_b"}),
-                            on="b", npartitions=partitions)
-        edges = pairs.map_partitions(
-            self._verify, meta={"a": "int64", "b": "int64", "jaccard": "float64"},
-            enforce_metadata=False)
+        pairs = _with_texts(pairs, texts, ("a", "b"), partitions)
+        edges = pairs.map_partitions(self._verify, meta={"a": "int64", "b": "int64"},
+                                     enforce_metadata=False)
         (edges,) = dask.persist(edges)
         labels = components(edges, partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
         members = labels[labels["node"] != labels["label"]]
-        members = members.merge(texts.rename(columns={_KEY: "node", self.column: "text_a"}),
-                                on="node", npartitions=partitions)
-        members = members.merge(texts.rename(columns={_KEY: "label", self.column: "text_b"}),
-                                on="label", npartitions=partitions)
+        members = _with_texts(members, texts, ("node", "label"), partitions)
         to_keeper = members.map_partitions(
             self._to_keeper, meta={"node": "int64", "jaccard": "float64"},
             enforce_metadata=False)
@@ -328,6 +320,17 @@ class NearDedup(GlobalStep):
                                      enforce_metadata=False)
         (links,) = dask.persist(links)
         return links
+
+
+def _with_texts(pairs: dd.DataFrame, texts: dd.DataFrame, ends: tuple[str, str],
+                partitions: int) -> dd.DataFrame:
+    """``pairs`` with the text of the document at each of its two ``ends`` (key columns),
+    as ``text_a`` and ``text_b``."""
+    (key, column), joined = texts.columns, pairs
+    for end, name in zip(ends, ("text_a", "text_b"), strict=True):
+        joined = joined.merge(texts.rename(columns={key: end, column: name}), on=end,
+                              npartitions=partitions)
+    return joined
 
 
 def _pairs(part: Frame) -> Frame:
