@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from assay.transforms.near_dedup import NearDedup, minhash
-from assay.transforms.near_dedup import step as near_step
+from assay.transforms.near_dedup import edges as near_edges
 from assay.transforms.near_dedup.candidates import ALL_PAIRS, bucket_pairs
 from assay.transforms.near_dedup.jaccard import pair_jaccard
 from assay.transforms.near_dedup.step import s_curve
@@ -166,7 +166,7 @@ def test_the_result_does_not_depend_on_the_partitioning(dask_client, monkeypatch
     step = NearDedup(column="text", cluster_column="cluster", keep_removed=True,
                      partition_bytes=2_000)
     one = run(step, frame, 1)
-    monkeypatch.setattr(near_step, "_CHUNK_BYTES", 5_000)  # n-grams of two texts at a time
+    monkeypatch.setattr(near_edges, "_CHUNK_BYTES", 5_000)  # n-grams of two texts at a time
     five = run(step, frame, 5)
     pd.testing.assert_frame_equal(one, five)
     assert one["_removed"].any()

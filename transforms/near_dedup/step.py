@@ -3,25 +3,19 @@ earlier one's (Jaccard similarity of their n-gram sets at or above ``threshold``
 
 The run's live rows go through six stages, all on the Dask cluster:
 
-1. per partition: each document's n-gram hashes (``shingles``), MinHash signature and LSH
-   band keys (``minhash``); documents without n-grams (null or empty text) get none and are
-   never candidates;
-2. band rows shuffled on their bucket key; each bucket gives candidate pairs, a bounded
-   number per bucket (``candidates``);
-3. pairs shuffled and deduplicated, both documents' texts joined to each pair, and the
-   exact Jaccard of their n-gram sets computed (``jaccard``): only pairs at or above
+1.-3. verified edges (``edges``): MinHash band keys per partition, candidate pairs per LSH
+   bucket, each pair's exact Jaccard of the two n-gram sets: only pairs at or above
    ``threshold`` become edges;
 4. connected components of the edges (``components``): rounds of merges persisted on the
    workers, the smallest document key of a component its label;
 5. each member's text compared with its keeper's (exact Jaccard);
 6. the labels merged back to the rows, shuffled on the document key.
 
-A document's key is its lineage packed in an int64, ``_source_id * 2**40 + _source_line``
-(inputs below 2**23, lines below 2**40), so the smallest key of a cluster is its member with
-the smallest lineage: the keeper, as ``dedup`` keeps. The cluster id column holds the
-keeper's key (a row's own key when it has no near-duplicate). Every choice is a minimum or
-a sort over keys, and the shuffles' partitions are set by the inputs' size, so the output
-is the same for any worker count or read block size.
+A document's key is its lineage packed in an int64 (``edges``), so the smallest key of a
+cluster is its member with the smallest lineage: the keeper, as ``dedup`` keeps. The
+cluster id column holds the keeper's key (a row's own key when it has no near-duplicate).
+Every choice is a minimum or a sort over keys, and the shuffles' partitions are set by the
+inputs' size, so the output is the same for any worker count or read block size.
 
 What is guaranteed: every edge was verified at Jaccard >= ``threshold``, and a row is
 removed only when its own exact Jaccard with its cluster's keeper reaches ``threshold``
@@ -55,62 +49,32 @@ from pydantic import Field, field_validator, model_validator
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.dedup import LINEAGE
-from assay.transforms.frame import Column, Frame
-from assay.transforms.near_dedup.candidates import bucket_pairs
+from assay.transforms.frame import Frame
 from assay.transforms.near_dedup.components import components
-from assay.transforms.near_dedup.jaccard import pair_jaccard
-from assay.transforms.near_dedup.minhash import band_keys, signatures
+from assay.transforms.near_dedup.edges import (
+    KEY,
+    Shingling,
+    key_parts,
+    similarity,
+    verified_edges,
+    with_key,
+    with_texts,
+)
 from assay.transforms.params import ByteSize, ColumnName, add_columns, require_columns
-from assay.transforms.shingles import shingle_hashes
 
 if TYPE_CHECKING:  # imported where used (components.concat)
     import dask.dataframe as dd
 
-LINE_BITS = 40
-_KEY = "_near_key"
 _LINKS = ["node", "label", "size", "jaccard"]
-_CHUNK_BYTES = 4 << 20
 
 
-def s_curve(similarity: float, bands: int, rows: int) -> float:
-    """The probability that two documents of Jaccard ``similarity`` share a band."""
-    return 1 - (1 - similarity**rows) ** bands
+def s_curve(jaccard: float, bands: int, rows: int) -> float:
+    """The probability that two documents of Jaccard ``jaccard`` share a band."""
+    return 1 - (1 - jaccard**rows) ** bands
 
 
 def _curve_text(bands: int, rows: int) -> str:
     return ", ".join(f"{j}: {s_curve(j, bands, rows):.4f}" for j in (0.5, 0.7, 0.8, 0.9))
-
-
-def _texts(values: Column) -> pa.Array:
-    """A text column as Arrow strings on the host (n-grams are hashed there)."""
-    arrow = fr.arrow_strings(values)
-    if arrow is None:  # GPU check: cuDF strings come to the host for the n-gram hashes
-        arrow = pa.array(fr.to_pandas(values), pa.large_string(), from_pandas=True)
-    return arrow
-
-
-def _chunks(texts: pa.Array) -> list[tuple[int, int]]:
-    """Ranges of whole documents of about ``_CHUNK_BYTES`` of text each: n-gram hashing
-    holds several 8-byte values per character, so a task's memory follows the chunk, not
-    the partition."""
-    sizes = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
-    ends = np.cumsum(sizes, dtype=np.int64)
-    cuts = np.searchsorted(ends, np.arange(1, ends[-1] // _CHUNK_BYTES + 1) * _CHUNK_BYTES,
-                           "right") if len(ends) else np.zeros(0, np.int64)
-    bounds = np.unique(np.concatenate([[0], np.minimum(cuts + 1, len(ends)), [len(ends)]]))
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-
-
-def _with_key(part: Frame) -> Frame:
-    ids, lines = (fr.host_numbers(part[c]).astype(np.int64) for c in LINEAGE)
-    if len(ids) and (ids.max() >= 1 << (63 - LINE_BITS) or lines.max() >= 1 << LINE_BITS):
-        raise ValueError("near_dedup: more than 2**23 inputs or 2**40 lines in one input")
-    keys = (ids << LINE_BITS) | lines
-    return part.assign(**{_KEY: fr.library(part).Series(keys, index=part.index)})
-
-
-def _key_parts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return keys >> LINE_BITS, keys & ((1 << LINE_BITS) - 1)
 
 
 @register
@@ -205,43 +169,20 @@ class NearDedup(GlobalStep):
 
     # ------------------------------------------------------------ per-partition kernels
 
-    def _band_rows(self, part: Frame) -> Frame:
-        """(key, bucket) for each band of each document with n-grams."""
-        xp = fr.array_module(part)
-        texts = _texts(part[self.column])
-        buckets, present = [xp.zeros(0, dtype=xp.uint64)], [np.zeros(0, dtype=bool)]
-        for lo, hi in _chunks(texts):
-            shingles = shingle_hashes(texts[lo:hi], self.unit, self.ngram)
-            signature = signatures(shingles, self.bands * self.rows_per_band, self.seed, xp)
-            buckets.append(band_keys(signature, self.bands, self.rows_per_band, xp).ravel())
-            present.append(shingles.counts > 0)
-        keys = fr.array_values(part[_KEY])[xp.asarray(np.concatenate(present))]
-        return fr.library(part).DataFrame({"key": xp.repeat(keys, self.bands),
-                                           "bucket": xp.concatenate(buckets)})
-
-    def _similarity(self, part: Frame) -> np.ndarray:
-        """The exact Jaccard of each row's ``text_a`` and ``text_b``."""
-        left, right = _texts(part["text_a"]), _texts(part["text_b"])
-        return np.concatenate([np.zeros(0), *(
-            pair_jaccard(left[lo:hi], right[lo:hi], self.unit, self.ngram)
-            for lo, hi in _chunks(left))])  # chunked by the left texts' bytes
-
-    def _verify(self, part: Frame) -> Frame:
-        """The pairs whose exact Jaccard reaches the threshold (the edges)."""
-        joined = self._similarity(part) >= self.threshold
-        ends = {end: fr.host_numbers(part[end])[joined] for end in ("a", "b")}
-        # GPU check: pairs are verified on the host, the edges go back to the device
-        return fr.from_arrow(part, pa.table(ends))
+    @property
+    def shingling(self) -> Shingling:
+        return Shingling(self.column, self.unit, self.ngram, self.bands, self.rows_per_band,
+                         self.seed)
 
     def _to_keeper(self, part: Frame) -> Frame:
         """Each member's exact Jaccard with its cluster's keeper."""
         return fr.from_arrow(part, pa.table({"node": fr.host_numbers(part["node"]),
-                                             "jaccard": self._similarity(part)}))
+                                             "jaccard": similarity(part, self.shingling)}))
 
     def _mark(self, part: Frame) -> Frame:
         """Rows in lineage order, removed where their cluster's label is not their key."""
         ordered = part.sort_values(LINEAGE).reset_index(drop=True)
-        keys = fr.host_numbers(ordered[_KEY])
+        keys = fr.host_numbers(ordered[KEY])
         linked = ordered["label"].notna().to_numpy()
         labels = np.where(linked, fr.to_pandas(ordered["label"]).fillna(0).to_numpy(
             dtype=np.int64), keys)
@@ -251,7 +192,7 @@ class NearDedup(GlobalStep):
             dtype=float, na_value=0.0) >= self.threshold
         removed = (labels != keys) & near_keeper & (self.action == "drop")
         lib = fr.library(ordered)
-        out = ordered.drop(columns=[_KEY, *_LINKS])
+        out = ordered.drop(columns=[KEY, *_LINKS])
         new = {self.cluster_column: labels, self.cluster_size_column: sizes}
         for name, values in new.items():
             if name:
@@ -270,7 +211,7 @@ class NearDedup(GlobalStep):
         """``near-duplicate of input I line L (cluster of N; verified Jaccard J)``: the
         keeper's lineage (I: its input's place in the manifest's ``inputs``), and the best
         Jaccard the row was verified at (floored to 3 decimals)."""
-        inputs, lines = _key_parts(labels)
+        inputs, lines = key_parts(labels)
         text = [pc.cast(pa.array(v), pa.string()) for v in
                 (inputs, lines, sizes, np.floor(jaccard * 1000) / 1000)]
         return pc.binary_join_element_wise(
@@ -284,10 +225,10 @@ class NearDedup(GlobalStep):
         require_columns(data_columns, [self.column], self.label)
         self.check_meta(live._meta)
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
-        keyed = live.map_partitions(_with_key, meta=_with_key(live._meta),
+        keyed = live.map_partitions(with_key, meta=with_key(live._meta),
                                     enforce_metadata=False)
         links = self._links(keyed, partitions)
-        joined = keyed.merge(links, how="left", left_on=_KEY, right_on="node",
+        joined = keyed.merge(links, how="left", left_on=KEY, right_on="node",
                              npartitions=partitions, broadcast=False)
         return joined.map_partitions(self._mark, meta=self._mark(joined._meta),
                                      enforce_metadata=False)
@@ -296,21 +237,12 @@ class NearDedup(GlobalStep):
         """(node, label, size, jaccard) of every document with a verified near-duplicate
         (jaccard: a member's with its keeper, null for the keeper itself), persisted on the
         workers (label and size as nullable int64s, which a left merge keeps exact)."""
-        band_meta = self._band_rows(keyed._meta)
-        bands = keyed.map_partitions(self._band_rows, meta=band_meta, enforce_metadata=False)
-        pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
-            _pairs, meta={"a": "int64", "b": "int64"}, enforce_metadata=False)
-        pairs = pairs.shuffle(on=["a", "b"], npartitions=partitions).map_partitions(
-            _distinct, meta=pairs._meta, enforce_metadata=False)
-        texts = keyed[[_KEY, self.column]]
-        pairs = _with_texts(pairs, texts, ("a", "b"), partitions)
-        edges = pairs.map_partitions(self._verify, meta={"a": "int64", "b": "int64"},
-                                     enforce_metadata=False)
-        (edges,) = dask.persist(edges)
+        edges = verified_edges(keyed, self.shingling, self.threshold, partitions)
+        (edges,) = dask.persist(edges[["a", "b"]])
         labels = components(edges, partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
         members = labels[labels["node"] != labels["label"]]
-        members = _with_texts(members, texts, ("node", "label"), partitions)
+        members = with_texts(members, keyed, ("node", "label"), self.column, partitions)
         to_keeper = members.map_partitions(
             self._to_keeper, meta={"node": "int64", "jaccard": "float64"},
             enforce_metadata=False)
@@ -320,27 +252,6 @@ class NearDedup(GlobalStep):
                                      enforce_metadata=False)
         (links,) = dask.persist(links)
         return links
-
-
-def _with_texts(pairs: dd.DataFrame, texts: dd.DataFrame, ends: tuple[str, str],
-                partitions: int) -> dd.DataFrame:
-    """``pairs`` with the text of the document at each of its two ``ends`` (key columns),
-    as ``text_a`` and ``text_b``."""
-    (key, column), joined = texts.columns, pairs
-    for end, name in zip(ends, ("text_a", "text_b"), strict=True):
-        joined = joined.merge(texts.rename(columns={key: end, column: name}), on=end,
-                              npartitions=partitions)
-    return joined
-
-
-def _pairs(part: Frame) -> Frame:
-    """A bucket partition's candidate pairs (GPU check: paired on the host)."""
-    a, b = bucket_pairs(fr.host_numbers(part["key"]), fr.host_numbers(part["bucket"]))
-    return fr.from_arrow(part, pa.table({"a": a, "b": b}))
-
-
-def _distinct(part: Frame) -> Frame:
-    return part.drop_duplicates()
 
 
 def _nullable(part: Frame) -> Frame:

@@ -1,0 +1,173 @@
+"""Verified near-duplicate pairs of a Dask frame's documents: the stages that the
+``near_dedup`` step and the cross-split gate expectation share.
+
+1. per partition: each document's n-gram hashes (``shingles``), MinHash signature and LSH
+   band keys (``minhash``); documents without n-grams (null or empty text) get none and are
+   never candidates;
+2. band rows shuffled on their bucket key; each bucket gives candidate pairs, a bounded
+   number per bucket (``candidates``), kept only when ``keep`` accepts their two groups
+   (the gate pairs only documents of different splits);
+3. pairs shuffled and deduplicated, both documents' texts joined to each pair, and the
+   exact Jaccard of their n-gram sets computed (``jaccard``): only pairs at or above the
+   threshold become edges.
+
+A document's key is its lineage packed in an int64, ``_source_id * 2**40 + _source_line``
+(inputs below 2**23, lines below 2**40): the smallest key of a set of documents is the one
+first in input order, and a key names its row's input and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.transforms import frame as fr
+from assay.transforms.dedup import LINEAGE
+from assay.transforms.frame import Column, Frame
+from assay.transforms.near_dedup.candidates import bucket_pairs
+from assay.transforms.near_dedup.jaccard import pair_jaccard
+from assay.transforms.near_dedup.minhash import band_keys, signatures
+from assay.transforms.shingles import Unit, shingle_hashes
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+LINE_BITS = 40
+KEY = "_near_key"
+GROUP = "_near_group"  # optional int column of ``keyed``: which group a document is in
+_CHUNK_BYTES = 4 << 20
+
+PairFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]  # groups of a, b -> keep
+
+
+@dataclass(frozen=True)
+class Shingling:
+    """How documents are compared: their text column, n-grams, MinHash bands and seed."""
+
+    column: str
+    unit: Unit
+    ngram: int
+    bands: int
+    rows_per_band: int
+    seed: int
+
+
+def with_key(part: Frame) -> Frame:
+    """``part`` with its rows' keys (``KEY``) from their lineage."""
+    ids, lines = (fr.host_numbers(part[c]).astype(np.int64) for c in LINEAGE)
+    if len(ids) and (ids.max() >= 1 << (63 - LINE_BITS) or lines.max() >= 1 << LINE_BITS):
+        raise ValueError("near-duplicates: more than 2**23 inputs or 2**40 lines in one input")
+    keys = (ids << LINE_BITS) | lines
+    return part.assign(**{KEY: fr.library(part).Series(keys, index=part.index)})
+
+
+def key_parts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The input number and the line of each key."""
+    return keys >> LINE_BITS, keys & ((1 << LINE_BITS) - 1)
+
+
+def texts(values: Column) -> pa.Array:
+    """A text column as Arrow strings on the host (n-grams are hashed there)."""
+    arrow = fr.arrow_strings(values)
+    if arrow is None:  # GPU check: cuDF strings come to the host for the n-gram hashes
+        arrow = pa.array(fr.to_pandas(values), pa.large_string(), from_pandas=True)
+    return arrow
+
+
+def chunks(strings: pa.Array) -> list[tuple[int, int]]:
+    """Ranges of whole documents of about ``_CHUNK_BYTES`` of text each: n-gram hashing
+    holds several 8-byte values per character, so a task's memory follows the chunk, not
+    the partition."""
+    sizes = pc.fill_null(pc.binary_length(strings), 0).to_numpy(zero_copy_only=False)
+    ends = np.cumsum(sizes, dtype=np.int64)
+    cuts = np.searchsorted(ends, np.arange(1, ends[-1] // _CHUNK_BYTES + 1) * _CHUNK_BYTES,
+                           "right") if len(ends) else np.zeros(0, np.int64)
+    bounds = np.unique(np.concatenate([[0], np.minimum(cuts + 1, len(ends)), [len(ends)]]))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+
+
+def band_rows(part: Frame, how: Shingling) -> Frame:
+    """(key, bucket[, group]) for each band of each document with n-grams."""
+    xp = fr.array_module(part)
+    strings = texts(part[how.column])
+    buckets, present = [xp.zeros(0, dtype=xp.uint64)], [np.zeros(0, dtype=bool)]
+    for lo, hi in chunks(strings):
+        shingles = shingle_hashes(strings[lo:hi], how.unit, how.ngram)
+        signature = signatures(shingles, how.bands * how.rows_per_band, how.seed, xp)
+        buckets.append(band_keys(signature, how.bands, how.rows_per_band, xp).ravel())
+        present.append(shingles.counts > 0)
+    with_ngrams = xp.asarray(np.concatenate(present))
+    columns = {"key": fr.array_values(part[KEY])[with_ngrams]}
+    if GROUP in part.columns:
+        columns["group"] = fr.array_values(part[GROUP])[with_ngrams]
+    columns = {name: xp.repeat(values, how.bands) for name, values in columns.items()}
+    return fr.library(part).DataFrame({**columns, "bucket": xp.concatenate(buckets)})
+
+
+def similarity(part: Frame, how: Shingling) -> np.ndarray:
+    """The exact Jaccard of each row's ``text_a`` and ``text_b``."""
+    left, right = texts(part["text_a"]), texts(part["text_b"])
+    return np.concatenate([np.zeros(0), *(
+        pair_jaccard(left[lo:hi], right[lo:hi], how.unit, how.ngram)
+        for lo, hi in chunks(left))])  # chunked by the left texts' bytes
+
+
+def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
+               column: str, partitions: int) -> dd.DataFrame:
+    """``pairs`` with the text of the document at each of its two ``ends`` (key columns),
+    as ``text_a`` and ``text_b``."""
+    joined, documents = pairs, keyed[[KEY, column]]
+    for end, name in zip(ends, ("text_a", "text_b"), strict=True):
+        joined = joined.merge(documents.rename(columns={KEY: end, column: name}), on=end,
+                              npartitions=partitions)
+    return joined
+
+
+def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partitions: int,
+                   keep: PairFilter | None = None) -> dd.DataFrame:
+    """(a, b, jaccard), ``a < b``, for every candidate pair of ``keyed``'s documents (with
+    ``KEY``, and ``GROUP`` when ``keep`` is given) whose exact Jaccard reaches
+    ``threshold``: each pair once, in ``partitions`` partitions."""
+    bands = keyed.map_partitions(band_rows, how, meta=band_rows(keyed._meta, how),
+                                 enforce_metadata=False)
+    pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
+        _pairs, keep, meta={"a": "int64", "b": "int64"}, enforce_metadata=False)
+    pairs = pairs.shuffle(on=["a", "b"], npartitions=partitions).map_partitions(
+        _distinct, meta=pairs._meta, enforce_metadata=False)
+    pairs = with_texts(pairs, keyed, ("a", "b"), how.column, partitions)
+    return pairs.map_partitions(_verify, how, threshold, meta=_EDGE_META,
+                                enforce_metadata=False)
+
+
+_EDGE_META = {"a": "int64", "b": "int64", "jaccard": "float64"}
+
+
+def _pairs(part: Frame, keep: PairFilter | None) -> Frame:
+    """A bucket partition's candidate pairs that ``keep`` accepts (GPU check: paired on the
+    host)."""
+    keys = fr.host_numbers(part["key"])
+    a, b = bucket_pairs(keys, fr.host_numbers(part["bucket"]))
+    if keep is not None and len(a):
+        known, first = np.unique(keys, return_index=True)
+        groups = fr.host_numbers(part["group"])[first]
+        accepted = keep(groups[np.searchsorted(known, a)], groups[np.searchsorted(known, b)])
+        a, b = a[accepted], b[accepted]
+    return fr.from_arrow(part, pa.table({"a": a, "b": b}))
+
+
+def _distinct(part: Frame) -> Frame:
+    return part.drop_duplicates()
+
+
+def _verify(part: Frame, how: Shingling, threshold: float) -> Frame:
+    """The pairs whose exact Jaccard reaches the threshold (the edges)."""
+    jaccard = similarity(part, how)
+    joined = jaccard >= threshold
+    ends = {end: fr.host_numbers(part[end])[joined] for end in ("a", "b")}
+    # GPU check: pairs are verified on the host, the edges go back to the device
+    return fr.from_arrow(part, pa.table({**ends, "jaccard": jaccard[joined]}))
