@@ -10,10 +10,22 @@ from typing import Any
 import dask.dataframe as dd
 import pandas as pd
 
-from assay.pipelines.routing import QUARANTINED, Mark, data_columns, live_mask, route_out
-from assay.pipelines.spec import GateSpec
+from assay.pipelines.routing import (
+    LINEAGE,
+    QUARANTINED,
+    Mark,
+    data_columns,
+    live_mask,
+    route_out,
+)
+from assay.pipelines.spec import GateSpec, SplitSpec
 from assay.transforms import frame as fr
-from assay.validation.dask_gate import answer_requests, gate_statistics, gate_verdicts
+from assay.validation.dask_gate import (
+    GateContext,
+    answer_requests,
+    gate_statistics,
+    gate_verdicts,
+)
 from assay.validation.gate import GateEvaluator
 from assay.validation.suite import load_gate_suite
 
@@ -48,13 +60,16 @@ def _route(part: pd.DataFrame, verdict: pd.Series, stage: str) -> pd.DataFrame:
                                  verdict.reasons.reindex(part.index), records)])
 
 
-def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str]
-               ) -> tuple[dd.DataFrame, GatePoint]:
+def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str],
+               split: SplitSpec | None = None) -> tuple[dd.DataFrame, GatePoint]:
     """The gate's verdicts are evaluated once per partition, on its live rows; statistics
-    and (under ``quarantine``) routing both read them, in the run's one graph."""
+    and (under ``quarantine``) routing both read them, in the run's one graph. ``split``:
+    the sink's, which a cross-split expectation assigns to the rows as the sink will."""
     evaluator = GateEvaluator(load_gate_suite(gate, resolve), gate.name, gate.scope)
-    live = frame[live_mask(frame)][data_columns(frame._meta)]
-    answers = answer_requests(live, evaluator.requests)
+    rows = frame[live_mask(frame)]
+    live = rows[data_columns(frame._meta)]
+    context = GateContext(rows[[*data_columns(frame._meta), *LINEAGE]], split)
+    answers = answer_requests(live, evaluator.requests, context)
     verdicts = gate_verdicts(frame, evaluator, answers, select=live_data)
     point = GatePoint(gate, evaluator, gate_statistics(verdicts, evaluator))
     if gate.policy == "quarantine":

@@ -146,7 +146,7 @@ def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str]
             _flush(graph, chain)
             chain = []
         for gate in gates:
-            graph.frame, point = apply_gate(graph.frame, gate, resolve)
+            graph.frame, point = apply_gate(graph.frame, gate, resolve, spec.sink.split)
             graph.gates.append(point)
 
     for step in spec.steps:

@@ -604,7 +604,7 @@ def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
     if not spec.gates:
         return
     from assay.pipelines.spec_columns import gate_frames
-    from assay.validation.gate_columns import column_problems
+    from assay.validation.gate_columns import column_problems, split_problems
     from assay.validation.scope import scopes_of
     from assay.validation.suite import SuiteError, load_gate_suite
 
@@ -616,9 +616,10 @@ def _check_gate_suites(spec: PipelineSpec, source: str) -> None:
         except SuiteError as exc:
             problems += [f"gates[{i}] ({gate.name}): {line}" for line in str(exc).splitlines()]
             continue
-        if frames[gate.name] is not None:
-            problems += [f"gates[{i}] ({gate.name}): {line}"
-                         for line in column_problems(suite, *frames[gate.name])]
+        meta, known = frames[gate.name] or (None, False)
+        lines = column_problems(suite, meta, known) if meta is not None else []
+        lines += split_problems(suite, spec.sink.split and spec.sink.split.key, meta, known)
+        problems += [f"gates[{i}] ({gate.name}): {line}" for line in lines]
     if problems:
         raise SpecError("\n".join(f"{source}: {line}" for line in problems))
 

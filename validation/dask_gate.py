@@ -10,25 +10,46 @@ the data, each with one partition per partition of the data, zipped with them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, assert_never
 
 import pandas as pd
 
 from assay.validation.boundaries import previous_values
 from assay.validation.duplicates import duplicate_rows
-from assay.validation.expectations.requests import DuplicatesOf, PreviousValue, Request
+from assay.validation.expectations.requests import (
+    CrossSplitNearDuplicates,
+    DuplicatesOf,
+    PreviousValue,
+    Request,
+)
 from assay.validation.gate import GateEvaluator, Stats
+from assay.validation.near_splits import Split, cross_split_pairs
 
 
-def answer_requests(live: Any, requests: list[Request]) -> dict[Request, Any]:
+@dataclass(frozen=True)
+class GateContext:
+    """What some requests need beyond the gate's data columns: the live rows with their
+    lineage (a row's key is its input and line), and the sink's split (None: no split)."""
+
+    rows: Any
+    split: Split | None
+
+
+def answer_requests(live: Any, requests: list[Request], context: GateContext | None = None
+                    ) -> dict[Request, Any]:
     """Lazily the answer to each request, built on ``live`` (the rows the gate evaluates);
     see ``requests`` for what each answer holds. A request naming a missing column is
     answered None: the expectation then reports GE's missing-column exception."""
-    return {request: _answer(live, request) for request in requests}
+    return {request: _answer(live, request, context) for request in requests}
 
 
-def _answer(live: Any, request: Request) -> Any:
+def _answer(live: Any, request: Request, context: GateContext | None) -> Any:
     match request:
+        case CrossSplitNearDuplicates(column=column):
+            if context is None or context.split is None or column not in live.columns:
+                return None
+            return cross_split_pairs(context.rows, request, context.split)
         case DuplicatesOf(columns):
             if not set(columns) <= set(live.columns):
                 return None

@@ -152,7 +152,7 @@ class GateEvaluator:
         except _EVALUATION_ERRORS as exc:  # reported as a failed result, nothing routed
             evaluation.partials[index] = Failed(str(exc))
             return
-        evaluation.partials[index] = expectation.summarize(part, considered, rows)
+        evaluation.partials[index] = expectation.summarize(part, considered, rows, answers)
         evaluation.rows[index] = (rows, f"{self.gate_name}: {expectation.label}")
 
     def combine(self, stats: list[Stats]) -> Stats:

@@ -38,3 +38,24 @@ def column_problems(suite: Suite, meta: Any, all_columns_known: bool) -> list[st
                 problems.append(f"{where}: column {column!r} holds text "
                                 f"({meta[column].dtype}); this expectation needs numbers")
     return problems
+
+
+def split_problems(suite: Suite, split_key: list[str] | None, meta: Any | None,
+                   all_columns_known: bool) -> list[str]:
+    """One line per expectation of ``suite`` that judges rows by the sink's split when the
+    spec has none (``split_key`` None), or when ``meta`` (the gate's empty frame, None when
+    unknown) lacks a column of the split's key."""
+    problems = []
+    for index, expectation in enumerate(suite.expectations):
+        if not expectation.uses_split:
+            continue
+        where = f"expectations[{index}] ({expectation.type})"
+        if split_key is None:
+            problems.append(f"{where}: needs sink.split: it compares the splits the sink "
+                            "assigns, and this spec has none")
+            continue
+        for column in split_key:
+            if meta is not None and all_columns_known and column not in meta.columns:
+                problems.append(f"{where}: the split's key column {column!r} does not exist "
+                                f"at this gate ({_alternatives(column, list(meta.columns))})")
+    return problems

@@ -117,7 +117,8 @@ def _assert_gate_outputs(folder: Path, manifest: dict) -> None:
 
 def test_text_sample_end_to_end(prefect_harness: None, tmp_path: Path) -> None:
     """Every line of the text sample ends where ``expected.json`` says, by the step it
-    names; near-duplicates name their kept original; PII is redacted and counted."""
+    names; near-duplicates name their kept original; PII is redacted and counted; the gate
+    finds no near-duplicate across the splits."""
     expected = json.loads((SAMPLES / "text" / "expected.json").read_text())
     output = tmp_path / "out"
     manifest = _run(SAMPLES / "text" / "pipeline.yaml", output)
@@ -156,6 +157,8 @@ def test_text_sample_end_to_end(prefect_harness: None, tmp_path: Path) -> None:
         if "redacted" in line:
             assert published[json.loads(_line_of(line))["id"]]["text"] == line["redacted"]
     assert {row["cluster_size"] for row in published.values()} >= {1, 2}
+    (gate,) = manifest["gates"]  # a split by cluster leaks no near-duplicate across splits
+    assert (gate["name"], gate["outcome"]) == ("no_leaks", "passed")
     _assert_every_reader_sees(output, manifest)
 
     again = _run(SAMPLES / "text" / "pipeline.yaml", output)

@@ -131,33 +131,36 @@ def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
 def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partitions: int,
                    keep: PairFilter | None = None) -> dd.DataFrame:
     """(a, b, jaccard), ``a < b``, for every candidate pair of ``keyed``'s documents (with
-    ``KEY``, and ``GROUP`` when ``keep`` is given) whose exact Jaccard reaches
-    ``threshold``: each pair once, in ``partitions`` partitions."""
+    ``KEY``) whose exact Jaccard reaches ``threshold``: each pair once, in ``partitions``
+    partitions. With ``keep``, ``keyed`` has ``GROUP`` too, only the pairs whose groups
+    ``keep`` accepts are verified, and the edges carry both groups (``group_a``,
+    ``group_b``)."""
     bands = keyed.map_partitions(band_rows, how, meta=band_rows(keyed._meta, how),
                                  enforce_metadata=False)
+    pair_meta = dict.fromkeys(["a", "b", *(["group_a", "group_b"] if keep else [])], "int64")
     pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
-        _pairs, keep, meta={"a": "int64", "b": "int64"}, enforce_metadata=False)
+        _pairs, keep, meta=pair_meta, enforce_metadata=False)
     pairs = pairs.shuffle(on=["a", "b"], npartitions=partitions).map_partitions(
         _distinct, meta=pairs._meta, enforce_metadata=False)
     pairs = with_texts(pairs, keyed, ("a", "b"), how.column, partitions)
-    return pairs.map_partitions(_verify, how, threshold, meta=_EDGE_META,
+    return pairs.map_partitions(_verify, how, threshold, meta={**pair_meta, "jaccard": "float64"},
                                 enforce_metadata=False)
 
 
-_EDGE_META = {"a": "int64", "b": "int64", "jaccard": "float64"}
-
-
 def _pairs(part: Frame, keep: PairFilter | None) -> Frame:
-    """A bucket partition's candidate pairs that ``keep`` accepts (GPU check: paired on the
-    host)."""
+    """A bucket partition's candidate pairs that ``keep`` accepts, with their groups (GPU
+    check: paired on the host)."""
     keys = fr.host_numbers(part["key"])
     a, b = bucket_pairs(keys, fr.host_numbers(part["bucket"]))
-    if keep is not None and len(a):
+    columns = {"a": a, "b": b}
+    if keep is not None:
         known, first = np.unique(keys, return_index=True)
-        groups = fr.host_numbers(part["group"])[first]
-        accepted = keep(groups[np.searchsorted(known, a)], groups[np.searchsorted(known, b)])
-        a, b = a[accepted], b[accepted]
-    return fr.from_arrow(part, pa.table({"a": a, "b": b}))
+        groups = fr.host_numbers(part["group"])[first].astype(np.int64)
+        group_a, group_b = (groups[np.searchsorted(known, end)] for end in (a, b))
+        accepted = keep(group_a, group_b)
+        columns = {"a": a[accepted], "b": b[accepted], "group_a": group_a[accepted],
+                   "group_b": group_b[accepted]}
+    return fr.from_arrow(part, pa.table(columns))
 
 
 def _distinct(part: Frame) -> Frame:
@@ -168,6 +171,7 @@ def _verify(part: Frame, how: Shingling, threshold: float) -> Frame:
     """The pairs whose exact Jaccard reaches the threshold (the edges)."""
     jaccard = similarity(part, how)
     joined = jaccard >= threshold
-    ends = {end: fr.host_numbers(part[end])[joined] for end in ("a", "b")}
+    ends = {name: fr.host_numbers(part[name])[joined] for name in part.columns
+            if name not in ("text_a", "text_b")}
     # GPU check: pairs are verified on the host, the edges go back to the device
     return fr.from_arrow(part, pa.table({**ends, "jaccard": jaccard[joined]}))

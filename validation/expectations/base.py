@@ -52,6 +52,9 @@ class Expectation(ABC):
     # the statistic its partial is (``min``, ``value_counts``...), kept beside a published
     # version; None: it needs only the table's rows and columns, or is row-level
     kept_as: ClassVar[str | None] = None
+    # whether it judges the rows by the split the sink will give them (``sink.split``),
+    # which the spec must then have, on columns the gate sees
+    uses_split: ClassVar[bool] = False
 
     def __init__(self, kwargs: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
         self.kwargs = dict(kwargs)  # as given, for reports

@@ -10,6 +10,7 @@ from assay.validation.expectations import (  # noqa: F401
     pairs,
     parsing,
     quantiles,
+    splits,
     statistics,
     table,
 )

@@ -51,10 +51,12 @@ class MapExpectation(Expectation):
         return MapPartial()
 
     def partial(self, part: Any, answers: Answers) -> MapPartial:
-        return self.summarize(part, *self.masks(part, answers))
+        return self.summarize(part, *self.masks(part, answers), answers)
 
-    def summarize(self, part: Any, considered: Any, rows: Any) -> MapPartial:
-        """The partial from masks already computed (the gate routes rows with them too)."""
+    def summarize(self, part: Any, considered: Any, rows: Any, answers: Answers
+                  ) -> MapPartial:
+        """The partial from masks already computed (the gate routes rows with them too);
+        ``answers`` for an expectation that reports more than the rows."""
         unexpected = count(rows)
         return MapPartial(
             element_count=len(part),

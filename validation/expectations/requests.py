@@ -37,5 +37,25 @@ class PreviousValue:
     column: str
 
 
-Request = DuplicatesOf | PreviousValue
+@dataclass(frozen=True)
+class CrossSplitNearDuplicates:
+    """Which rows' text in ``column`` is a near-duplicate (verified exact Jaccard of the
+    n-gram sets at or above ``threshold``) of a row's that the sink's split puts in another
+    split (``assay.validation.near_splits``).
+
+    Answer: a frame per partition with one row per such pair end in the partition: the
+    row's position (``row``), its key and split, its partner's key and split, and their
+    Jaccard. None when the column is missing or the spec has no ``sink.split``.
+    """
+
+    column: str
+    threshold: float
+    unit: str
+    ngram: int
+    bands: int
+    rows_per_band: int
+    seed: int
+
+
+Request = DuplicatesOf | PreviousValue | CrossSplitNearDuplicates
 Answers = Mapping[Request, Any]  # a request's answer (see its class); absent when not asked
