@@ -122,4 +122,16 @@ class NoNearDuplicatesAcrossSplits(MapExpectation):
         answer = super().validate(partial, table)
         answer["result"]["pair_count"] = partial.pair_count
         answer["result"]["partial_pair_list"] = partial.pairs
+        answer["result"]["observed_value"] = _observed(partial)
         return answer
+
+
+def _observed(partial: PairsPartial) -> str:
+    """The pairs in words, for a report's observed value (``report_rows`` cuts it short)."""
+    def end(row: dict[str, Any]) -> str:
+        return f"input {row['input']} line {row['line']} ({row['split']})"
+
+    pairs = "; ".join(f"{end(p['a'])} ~ {end(p['b'])}, Jaccard {p['jaccard']}"
+                      for p in partial.pairs)
+    count = f"{partial.pair_count} near-duplicate pair(s) across splits"
+    return f"{count}: {pairs}" if pairs else count
