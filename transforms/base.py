@@ -83,6 +83,11 @@ class Step(BaseModel):
         the spec loads, so a missing or malformed one fails the spec, not the run; raise a
         ValueError naming the file. Most steps name none."""
 
+    def bound_files(self) -> list[dict[str, str]]:
+        """The files ``bind_files`` read, each as ``name``, ``path`` and ``sha256``: what
+        the output depends on besides the uploads, written down in the manifest."""
+        return []
+
 
 class PartitionStep(Step):
     """A step applied to each partition independently (no shuffle)."""

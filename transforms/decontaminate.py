@@ -255,6 +255,11 @@ class Decontaminate(PartitionStep):
             sources.append((location, digest))
         self._sources = tuple(sources)
 
+    def bound_files(self) -> list[dict[str, str]]:
+        return [{"name": eval_set.name, "path": location, "sha256": digest}
+                for eval_set, (location, digest) in zip(self.eval_sets, self._sources or (),
+                                                        strict=False)]
+
     def output_columns(self, columns: list[str]) -> list[str]:
         require_columns(columns, [self.column], self.label)
         return columns

@@ -51,6 +51,8 @@ def build_manifest(staged: Any, version: int, shards: list[dict], previous_rows:
              "rows_read": accounting.rows_by_input.get(upload.url, 0)}
             for upload in plan.inputs
         ],
+        "step_files": [{"step": step.label, **file} for step in plan.spec.steps
+                       for file in step.bound_files()],
         "accounting": {k: v for k, v in accounting.as_dict().items() if k != "rows_by_input"},
         "gates": [{k: v for k, v in gate.items() if k != "result"}
                   | {"result_path": f"{run_folder}/gates/{gate['name']}.json"}

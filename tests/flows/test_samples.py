@@ -157,6 +157,12 @@ def test_text_sample_end_to_end(prefect_harness: None, tmp_path: Path) -> None:
         if "redacted" in line:
             assert published[json.loads(_line_of(line))["id"]]["text"] == line["redacted"]
     assert {row["cluster_size"] for row in published.values()} >= {1, 2}
+    eval_set = SAMPLES / "text" / "eval" / "HumanEval.jsonl.gz"  # what decontaminate read
+    (step_file,) = manifest["step_files"]
+    assert step_file == {"step": "decontaminate", "name": "humaneval",
+                         "path": step_file["path"],
+                         "sha256": hashlib.sha256(eval_set.read_bytes()).hexdigest()}
+    assert Path(step_file["path"]).resolve() == eval_set.resolve()
     (gate,) = manifest["gates"]  # a split by cluster leaks no near-duplicate across splits
     assert (gate["name"], gate["outcome"]) == ("no_leaks", "passed")
     _assert_every_reader_sees(output, manifest)
