@@ -2,6 +2,7 @@
 
     python benchmarks/run_text_steps.py                          # 10,000 documents of ~2 KB
     python benchmarks/run_text_steps.py --docs 2000 --peers-only # smoke run
+    python benchmarks/run_text_steps.py --docs 50000 --assay-only
 
 The corpus is ``text_corpus``'s (real English prose, ~2 KB a document). Each tool runs in a
 fresh process (``text_tools``), once with no step at all (reading and writing the same
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc-chars", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--peers-only", action="store_true", help="skip assay")
+    parser.add_argument("--assay-only", action="store_true", help="skip datatrove")
     parser.add_argument("--steps", default=",".join(TEXT_STEPS),
                         help="comma-separated subset of " + ",".join(TEXT_STEPS))
     parser.add_argument("--json", type=Path, default=None)
@@ -149,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         if ours:
             results["assay"] = {"steps": ours,
                                 "runs": run_variants("assay", corpus, ours, args.workers)}
-    results["datatrove-filters"] = {
-        "steps": steps, "runs": run_variants("datatrove-filters", corpus, steps, args.workers)}
+    if not args.assay_only:
+        results["datatrove-filters"] = {"steps": steps, "runs": run_variants(
+            "datatrove-filters", corpus, steps, args.workers)}
     for result in results.values():
         result["rates"] = rates(result["runs"], args.docs)
     print(f"\ntext steps, {args.docs:,} documents of ~{args.doc_chars} chars, "

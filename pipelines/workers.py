@@ -13,6 +13,13 @@ on the standard job; the figures are in ``benchmarks/RESULTS.md`` (issue 7, out 
 - glibc gives each thread (the task thread, p2p's comm and disk threads) an arena of its
   own, and trims only the main one: with one arena a worker's unmanaged memory was lower
   and it spilled less.
+- Setting ``MALLOC_TRIM_THRESHOLD_`` (the nanny does) also switches off glibc's sliding
+  mmap threshold, so every allocation of 128 KiB or more is a fresh ``mmap``, faulted in
+  page by page and unmapped when freed. numpy kernels that make many temporary arrays of
+  a few MiB (the text steps' tokenizers, n-gram hashing) then spent as much time in the
+  kernel as in their own code: 1.7x slower than in a plain process. A fixed 16 MiB
+  threshold keeps those arrays in the heap, which the trim still shrinks
+  (``benchmarks/RESULTS.md``, issue 16).
 
 What remains is the libraries (pandas, pyarrow and dask.dataframe, which imports
 dask.array and scipy) and each task's working memory.
@@ -33,7 +40,8 @@ import pyarrow as pa
 from distributed import WorkerPlugin
 
 # read by the worker process before pyarrow is imported: the nanny sets it before spawning
-WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1"}
+WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1",
+                  "MALLOC_MMAP_THRESHOLD_": str(16 << 20)}
 PROFILER = "distributed.worker.profile.enabled"
 
 
