@@ -182,12 +182,15 @@ def test_run_reports_to_the_server_named_in_prefects_profile(tmp_path: Path) -> 
 
 
 def test_a_probe_not_waited_for_is_stopped_with_its_block(tmp_path: Path) -> None:
-    # a fresh interpreter: Prefect not imported, no PREFECT_API_URL, so a side process asks
+    # a fresh interpreter: Prefect not imported, no PREFECT_API_URL, a profile that names
+    # one, so a side process asks
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n')
     code = ("from assay.flows.prefect_api import ApiUrlProbe\n"
             "with ApiUrlProbe() as probe:\n"
             "    child = probe._child\n"
             "print(child is not None and child.returncode is not None)\n")
-    done = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=_env(tmp_path, PREFECT_PROFILES_PATH=str(profiles)), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"

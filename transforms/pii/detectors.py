@@ -11,27 +11,21 @@ library's ``ipaddress`` for IPs.
 Validators run in Python, one candidate at a time: a checksum, a country's numbering plan
 or an address parser has no vectorized form, so the prefilter's job is to keep them to the
 few documents and spans that could hold PII.
+
+``phonenumbers`` and ``python-stdnum`` are imported where a candidate is first checked, not
+with this module: the step library is imported to read any spec, and their tables cost
+every run that has no ``pii`` step (``tests/test_start_cost.py``).
 """
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from itertools import islice
-
-import phonenumbers
-from phonenumbers import Leniency, PhoneNumberMatcher
-from stdnum import iban, luhn
-from stdnum.br import cpf
-from stdnum.de import idnr
-from stdnum.es import dni, nie
-from stdnum.fr import nir
-from stdnum.in_ import aadhaar
-from stdnum.it import codicefiscale
-from stdnum.us import ssn
 
 Span = tuple[int, int]
 
@@ -103,6 +97,13 @@ def _checked(kind: str, pattern: str, valid: Callable[[str], bool], separators: 
     return Detector(kind, pattern, find, separators)
 
 
+def _stdnum(module: str) -> Callable[[str], bool]:
+    """``stdnum.<module>.is_valid``, imported at its first candidate."""
+    def valid(value: str) -> bool:
+        return importlib.import_module(f"stdnum.{module}").is_valid(value)
+    return valid
+
+
 def _digits(value: str) -> str:
     return "".join(ch for ch in value if ch.isdigit())
 
@@ -137,7 +138,6 @@ _PHONE = r"\+?\(?[0-9](?:[ ./\-()]{0,3}[0-9]){6,16}"
 # parsing them in every region; the rest of the candidate may still hold a number.
 _DATE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|"
                    r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2}))")
-LENIENCY = Leniency.STRICT_GROUPING  # see _phone
 # Characters either side of the candidate the matcher sees: its checks read the ones
 # around a number, and an extension ("x123", "ext. 1234") follows it.
 _CONTEXT = 4
@@ -145,16 +145,33 @@ _EXTENSION = 10
 _DECIMAL = re.compile(r"\+?[0-9]+\.[0-9]+")  # 3.140000: one dot is a decimal number
 
 
+def phone_leniency() -> int:
+    """The matcher's leniency: STRICT_GROUPING (see ``_phone``)."""
+    from phonenumbers import Leniency
+
+    return Leniency.STRICT_GROUPING
+
+
+@cache
+def phone_regions() -> frozenset[str]:
+    """The regions phonenumbers has numbering plans for (ISO 3166 alpha-2)."""
+    import phonenumbers
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
 @cache
 def _shortest_number(regions: tuple[str, ...]) -> int:
     """The fewest digits a national number of ``regions`` has (their metadata's possible
     lengths): a shorter candidate without a ``+`` needs no matcher."""
+    import phonenumbers
+
     return min(min(phonenumbers.PhoneMetadata.metadata_for_region(region)
                    .general_desc.possible_length) for region in regions)
 
 
 def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
-    """``PhoneNumberMatcher`` at ``LENIENCY`` on a window around the candidate.
+    """``PhoneNumberMatcher`` at ``phone_leniency()`` on a window around the candidate.
     STRICT_GROUPING accepts numbers valid in their region's numbering plan (length and
     prefixes) whose digit groups, if any, fall where the plan's formats put them, rejects
     digits glued to letters, and keeps the matcher's date, time stamp and page-reference
@@ -171,6 +188,8 @@ def _phone(text: str, match: re.Match[str], options: Options) -> list[Span]:
 
 def _phone_in(text: str, start: int, end: int, options: Options) -> list[Span]:
     """The phone numbers of the candidate ``text[start:end]``."""
+    from phonenumbers import PhoneNumberMatcher
+
     candidate = text[start:end]
     if (date := _DATE.match(candidate)) is not None:  # "2010-07-04 12:00", "1/2/2024 415-..."
         after = _compiled(_PHONE).search(text, start + date.end(), end)  # what follows it,
@@ -191,7 +210,7 @@ def _phone_in(text: str, start: int, end: int, options: Options) -> list[Span]:
             continue
         window = text[low:min(len(text), end + _EXTENSION) if cut == end else cut]
         found = [(low + number.start, low + number.end)
-                 for number in PhoneNumberMatcher(window, region, leniency=LENIENCY)
+                 for number in PhoneNumberMatcher(window, region, leniency=phone_leniency())
                  if options.bare_numbers or not number.raw_string.isdigit()]
         if found:
             return found
@@ -204,6 +223,8 @@ def _plan_of(number: str, regions: tuple[str, ...]) -> str | None:
     it says no is the whole country code tried, which is how a Canadian number counts in
     ``US``), or for a number with a ``+`` any region (its country code decides, and the
     matcher checks it). None: no matcher to run."""
+    import phonenumbers
+
     if number.startswith("+"):
         return regions[0]
     for region in regions:
@@ -278,6 +299,9 @@ _ISSUERS = [(re.compile(prefix), lengths) for prefix, lengths in [
 ]]
 
 
+_luhn = _stdnum("luhn")
+
+
 def _card_valid(value: str) -> bool:
     digits = _digits(value)
     groups = [len(group) for group in re.split(r"[ \-]", value)]
@@ -285,7 +309,7 @@ def _card_valid(value: str) -> bool:
                or (all(n == 4 for n in groups[:-1]) and 1 <= groups[-1] <= 4))
     return (grouped and any(prefix.match(digits) and len(digits) in lengths
                             for prefix, lengths in _ISSUERS)
-            and luhn.is_valid(digits))
+            and _luhn(digits))
 
 
 # -- IBAN
@@ -307,35 +331,37 @@ def _nino_valid(value: str) -> bool:
             and compact[:2] not in _NINO_PREFIXES_UNUSED)
 
 
+_ssn, _nie, _dni = _stdnum("us.ssn"), _stdnum("es.nie"), _stdnum("es.dni")
+
+
 def _ssn_valid(value: str) -> bool:
-    return value[3] == value[6] and ssn.is_valid(_digits(value))
+    return value[3] == value[6] and _ssn(_digits(value))
 
 
 def _es_valid(value: str) -> bool:
     compact = value.replace("-", "")
-    return (nie if compact[0] in "XYZ" else dni).is_valid(compact)
+    return (_nie if compact[0] in "XYZ" else _dni)(compact)
 
 
 DETECTORS: tuple[Detector, ...] = (
     # in priority order: where two kinds claim overlapping text, the earlier one wins
     Detector("email", _EMAIL, _email),
-    _checked("iban", _IBAN, iban.is_valid, " "),
+    _checked("iban", _IBAN, _stdnum("iban"), " "),
     _checked("card", _CARD, _card_valid, " -"),
     _checked("us_ssn", r"[0-9]{3}[ \-][0-9]{2}[ \-][0-9]{4}", _ssn_valid),
     _checked("gb_nino", r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]", _nino_valid),
-    _checked("de_idnr", r"[1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}", idnr.is_valid,
+    _checked("de_idnr", r"[1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}", _stdnum("de.idnr"),
              weak=True),
     _checked("fr_nir", r"[12] ?[0-9]{2} ?[0-9]{2} ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?"
-             r"[0-9]{2}", nir.is_valid),
+             r"[0-9]{2}", _stdnum("fr.nir")),
     _checked("es_dni", r"[XYZ]?[0-9]{7,8}-?[A-Z]", _es_valid),
     _checked("it_codice_fiscale", r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST]"
-             r"[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]", codicefiscale.is_valid),
-    _checked("in_aadhaar", r"[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}", aadhaar.is_valid,
+             r"[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]", _stdnum("it.codicefiscale")),
+    _checked("in_aadhaar", r"[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}", _stdnum("in_.aadhaar"),
              " -", weak=True),
-    _checked("br_cpf", r"[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}", cpf.is_valid),
+    _checked("br_cpf", r"[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}", _stdnum("br.cpf")),
     Detector("ip", _IPV4, _ipv4),
     Detector("ip", _IPV6, _ipv6),
     Detector("phone", _PHONE, _phone),
 )
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(d.kind for d in DETECTORS))
-PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)

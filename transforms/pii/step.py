@@ -23,7 +23,7 @@ from assay.transforms.params import (
     require_columns,
     string_column,
 )
-from assay.transforms.pii.detectors import DETECTORS, KINDS, PHONE_REGIONS, Options
+from assay.transforms.pii.detectors import DETECTORS, KINDS, Options, phone_regions
 from assay.transforms.pii.scan import scan_column
 
 PiiKind = Literal[KINDS]  # type: ignore[valid-type]
@@ -94,7 +94,7 @@ class Pii(PartitionStep):
     @field_validator("phone_regions")
     @classmethod
     def _known_regions(cls, regions: list[str]) -> list[str]:
-        unknown = [region for region in regions if region not in PHONE_REGIONS]
+        unknown = [region for region in regions if region not in phone_regions()]
         if unknown:
             raise ValueError(f"unknown phone region(s) {unknown}: use ISO 3166 alpha-2 codes "
                              "in capitals that phonenumbers supports, e.g. US, GB, DE, IN")

@@ -1,0 +1,86 @@
+"""Whether a Prefect server is configured, answered without Prefect where nothing could name
+one (``flows/prefect_api.py``), checked against Prefect's own settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prefect.settings import Settings
+
+from assay.flows.prefect_api import ApiUrlProbe, may_name_a_server
+
+URL = "http://127.0.0.1:9/api"
+PROFILE = f'active = "team"\n\n[profiles.team]\nPREFECT_API_URL = "{URL}"\n'
+
+
+@pytest.fixture
+def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with no Prefect configuration as the working directory, a home without
+    ``~/.prefect`` and no Prefect variables."""
+    for name in [n for n in os.environ if n.upper().startswith("PREFECT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def _prefects_answer() -> str | None:
+    return Settings().api.url
+
+
+def test_nothing_configured_needs_no_question(bare: Path) -> None:
+    (bare / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.ruff]\nline-length = 99\n')
+    assert not may_name_a_server()
+    assert _prefects_answer() is None
+    probe = ApiUrlProbe()
+    assert probe._child is None and not probe.configured()
+
+
+def _env_file(work: Path, mp: pytest.MonkeyPatch) -> None:
+    (work / ".env").write_text(f"PREFECT_API_URL={URL}\n")
+
+
+def _prefect_toml(work: Path, mp: pytest.MonkeyPatch) -> None:
+    (work / "prefect.toml").write_text(f'[api]\nurl = "{URL}"\n')
+
+
+def _pyproject(work: Path, mp: pytest.MonkeyPatch) -> None:
+    (work / "pyproject.toml").write_text(f'[tool.prefect.api]\nurl = "{URL}"\n')
+
+
+def _profiles_path(work: Path, mp: pytest.MonkeyPatch) -> None:
+    (work / "mine.toml").write_text(PROFILE)
+    mp.setenv("PREFECT_PROFILES_PATH", str(work / "mine.toml"))
+
+
+def _prefect_home(work: Path, mp: pytest.MonkeyPatch) -> None:
+    (work / "home-p").mkdir()
+    (work / "home-p" / "profiles.toml").write_text(PROFILE)
+    mp.setenv("PREFECT_HOME", str(work / "home-p"))
+
+
+def _user_profiles(work: Path, mp: pytest.MonkeyPatch) -> None:
+    folder = Path(os.environ["HOME"]) / ".prefect"
+    folder.mkdir(parents=True)
+    (folder / "profiles.toml").write_text(PROFILE)
+    # Prefect took its home from HOME when it was imported
+    mp.setattr("prefect.settings.sources.DEFAULT_PREFECT_HOME", folder)
+
+
+def _bundled_local_profile(work: Path, mp: pytest.MonkeyPatch) -> None:
+    mp.setenv("PREFECT_PROFILE", "local")  # Prefect's own profiles.toml names a URL there
+
+
+@pytest.mark.parametrize("configure", [_env_file, _prefect_toml, _pyproject, _profiles_path,
+                                       _prefect_home, _user_profiles, _bundled_local_profile])
+def test_every_place_prefect_reads_a_url_from_leads_to_asking(
+        bare: Path, monkeypatch: pytest.MonkeyPatch,
+        configure: Callable[[Path, pytest.MonkeyPatch], None]) -> None:
+    configure(bare, monkeypatch)
+    assert _prefects_answer()  # the oracle: Prefect does find a URL there
+    assert may_name_a_server()
