@@ -67,11 +67,13 @@ def _run_config(cluster: ClusterSpec, remote: bool, backend: str) -> dict[str, s
 
 @contextmanager
 def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
-                address: str | None = None, backend: str = "pandas") -> Iterator[Client]:
+                address: str | None = None, backend: str = "pandas",
+                heap_temporaries: bool = False) -> Iterator[Client]:
     """A connected client; a local cluster is torn down on exit, a remote one is left alone.
 
     ``workers`` and ``address`` (from the command line) override the spec; ``backend`` is a
-    resolved backend name (``assay.pipelines.backend.resolve_backend``).
+    resolved backend name (``assay.pipelines.backend.resolve_backend``);
+    ``heap_temporaries``: a step of the run declares it (``assay.pipelines.workers``).
     """
     address = address or cluster.address
     config = _run_config(cluster, bool(address), backend)
@@ -83,7 +85,7 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
             finally:  # the cluster is the user's: leave its workers as they were
                 client.unregister_worker_plugin(ForgetFinishedTasks.name)
         return
-    with dask.config.set(config | local_cluster_config(backend)), \
+    with dask.config.set(config | local_cluster_config(backend, heap_temporaries)), \
             in_process_pool(cluster.processes, backend), \
             _local_cluster(cluster, workers, backend) as local, Client(local) as client:
         client.register_plugin(ForgetFinishedTasks())

@@ -133,8 +133,9 @@ def cluster(request: RunRequest, client: Any = None) -> Iterator[Any]:
         yield client
         return
     with dask_client(request.spec.cluster, workers=request.workers,
-                     address=request.cluster_address,
-                     backend=request.backend.backend) as own:
+                     address=request.cluster_address, backend=request.backend.backend,
+                     heap_temporaries=any(s.heap_temporaries for s in request.spec.steps)
+                     ) as own:
         yield own
 
 

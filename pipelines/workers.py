@@ -18,7 +18,10 @@ on the standard job; the figures are in ``benchmarks/RESULTS.md`` (issue 7, out 
   page by page and unmapped when freed. numpy kernels that make many temporary arrays of
   a few MiB (the text steps' tokenizers, n-gram hashing) then spent as much time in the
   kernel as in their own code: 1.7x slower than in a plain process. A fixed 16 MiB
-  threshold keeps those arrays in the heap, which the trim still shrinks
+  threshold keeps those arrays in the heap, which the trim still shrinks; but a heap also
+  keeps what it cannot trim, and the out-of-core job's workers, at 512 MiB each, then
+  spilled 5.9 GiB where they had spilled nothing. So only a run with a step that declares
+  ``heap_temporaries`` (the text steps) gives its workers that threshold
   (``benchmarks/RESULTS.md``, issue 16).
 
 What remains is the libraries (pandas, pyarrow and dask.dataframe, which imports
@@ -40,21 +43,23 @@ import pyarrow as pa
 from distributed import WorkerPlugin
 
 # read by the worker process before pyarrow is imported: the nanny sets it before spawning
-WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1",
-                  "MALLOC_MMAP_THRESHOLD_": str(16 << 20)}
+WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1"}
+HEAP_TEMPORARIES_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(16 << 20)}
 PROFILER = "distributed.worker.profile.enabled"
 
 
-def local_cluster_config(backend: str = "pandas") -> dict[str, Any]:
+def local_cluster_config(backend: str = "pandas", heap_temporaries: bool = False
+                         ) -> dict[str, Any]:
     """Dask configuration to start a local cluster under: its nannies read the environment
     for their worker processes, and every worker the profiler switch. A cuDF worker keeps
     its data on the GPU and runs many threads in one process (one per partition in flight),
     so it keeps glibc's arenas and pyarrow's pool, which let those threads allocate without
-    taking turns."""
+    taking turns. ``heap_temporaries``: a step of the run declares it (see above)."""
     if backend == "cudf":
         return {PROFILER: False}
+    chosen = WORKER_ENVIRON | (HEAP_TEMPORARIES_ENVIRON if heap_temporaries else {})
     environ = {f"distributed.nanny.pre-spawn-environ.{name}": value
-               for name, value in WORKER_ENVIRON.items()}
+               for name, value in chosen.items()}
     return {PROFILER: False, **environ}
 
 

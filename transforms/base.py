@@ -63,6 +63,9 @@ class Step(BaseModel):
     # Whether ``apply`` may return ``counts``: the engine then collects them (a chain
     # without such a step runs as before, with no extra task).
     counted: ClassVar[bool] = False
+    # Whether its kernels make many temporary arrays of a few MiB (the text steps): a run
+    # with one keeps them in its worker processes' heap (``assay.pipelines.workers``).
+    heap_temporaries: ClassVar[bool] = False
 
     @property
     def label(self) -> str:
@@ -77,6 +80,10 @@ class Step(BaseModel):
     def output_columns(self, columns: list[str]) -> list[str]:
         """The data columns after this step, given those before (for spec checks)."""
         return columns
+
+    # whether its kernels make many temporary arrays of a few MiB (the text steps): a run
+    # with one gives its worker processes a heap that keeps them (``pipelines.workers``)
+    heap_temporaries: ClassVar[bool] = False
 
     def bind_files(self, resolve: Callable[[str], str]) -> None:
         """Read the files this step names (``resolve`` makes a spec's path absolute) when

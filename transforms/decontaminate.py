@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import fsspec
 import numpy as np
@@ -214,6 +214,7 @@ class Decontaminate(PartitionStep):
     document that is all of it."""
 
     op: Literal["decontaminate"] = "decontaminate"
+    heap_temporaries: ClassVar[bool] = True
     column: ColumnName = Field(description="The text column to check.", examples=["text"])
     ngram: int = Field(13, ge=1, description=(
         "Words per n-gram (13, as GPT-3's and datatrove's decontamination)."),

@@ -19,7 +19,7 @@ import importlib.util
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -114,6 +114,7 @@ class LanguageId(PartitionStep):
     removes any (reason `no text`)."""
 
     op: Literal["language_id"] = "language_id"
+    heap_temporaries: ClassVar[bool] = True
     column: ColumnName = Field(description="The text column to identify.",
                                examples=["text"])
     languages: list[str] | None = Field(None, min_length=1, description=(

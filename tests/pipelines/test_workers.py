@@ -30,6 +30,28 @@ def test_process_workers_use_the_system_pool_and_no_profiler():
         assert list(client.run(_run_specs_held).values()) == [[None]]
 
 
+def _mmap_threshold(dask_worker) -> tuple[str | None, str | None]:  # runs on each worker
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("MALLOC_MMAP_THRESHOLD_")
+
+
+def test_only_a_run_with_text_steps_gives_workers_a_heap_for_temporaries():
+    """The nanny's trim setting turns every allocation of 128 KiB or more into an mmap; text
+    steps' kernels (``heap_temporaries``) need them kept in the heap, other runs keep the
+    default, which spills less under a tight memory limit."""
+    from assay.transforms.base import registered_steps
+
+    text_steps = {op for op, step in registered_steps().items() if step.heap_temporaries}
+    assert {"gopher_quality", "language_id", "pii", "near_dedup", "decontaminate"} <= text_steps
+    assert "dedup" not in text_steps
+    for heap, expected in ((False, None), (True, str(16 << 20))):
+        with dask_client(ClusterSpec(workers=1, processes=True),
+                         heap_temporaries=heap) as client:
+            (trim, threshold), = client.run(_mmap_threshold).values()
+            assert trim is not None and threshold == expected
+
+
 def test_thread_workers_use_the_system_pool_for_the_run_only():
     import pyarrow as pa
 

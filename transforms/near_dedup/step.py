@@ -37,7 +37,7 @@ the rows.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import dask
 import numpy as np
@@ -91,6 +91,7 @@ class NearDedup(GlobalStep):
     adds shuffles and reads its input twice."""
 
     op: Literal["near_dedup"] = "near_dedup"
+    heap_temporaries: ClassVar[bool] = True
     column: ColumnName = Field(description="The text column compared.", examples=["text"])
     unit: Literal["word", "char"] = Field("word", description=(
         "What an n-gram is made of: `word` (runs of letters, digits and `_`, lowercased) "

@@ -5,7 +5,7 @@ Every kind found is counted in the run's accounting (``counts_by_step``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ class Pii(PartitionStep):
         "tokens": {"email": "[email]"}}]})
 
     op: Literal["pii"] = "pii"
+    heap_temporaries: ClassVar[bool] = True
     counted = True
     columns: ColumnList = Field(description="The text columns to search.",
                                 examples=[["text"], ["title", "body"]])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,8 @@ def score_field(default: Any, description: str, **limits: Any) -> Any:
 class QualityStep(PartitionStep):
     """The keys and the mechanics of every quality filter; subclasses give the scores and
     the rules."""
+
+    heap_temporaries: ClassVar[bool] = True
 
     column: ColumnName = Field(description="The text column (strings) to score.",
                                examples=["text"])
