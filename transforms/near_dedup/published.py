@@ -6,9 +6,14 @@ not deduplicated again, only the run's documents against it and among themselves
 
 A published document's key is ``file * 2**40 + row - 2**62`` (``file``: its file's place in
 the version's sorted file list, ``row``: its row in that file, from 0): negative, so below
-every run key (lineage, >= 0). The smallest key of a cluster is its keeper, so a cluster
-holding a published document keeps its first published document and removes every run
-document near it, and a published document is never removed.
+every run key (lineage, >= 0), and the smallest key of a cluster is its keeper.
+
+With ``action: drop`` a run document with a verified edge to a published one leaves for it
+(``twins``: the published neighbour of smallest key), and the run's other documents are
+clustered among themselves as with ``scope: run`` (``without``): a kept run document never
+leaves for one that left. With ``action: label`` the clusters are the whole connected
+components, published documents included, so a run document near a published one takes
+its cluster id (``INHERITED``) and a split by cluster keeps them together.
 
 Each file is one partition of the Dask graph, read on a worker (text column only, and the
 cluster column when the run writes one, to inherit it).
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
 
 PUBLISHED, RUN = 0, 1  # the documents' groups
 INHERITED = "_near_published_cluster"  # a published document's own cluster id
+TWIN, TWIN_JACCARD = "_near_twin", "_near_twin_jaccard"  # a run document's published twin
 _BASE = -(1 << 62)
 _FILES = 1 << (62 - LINE_BITS)
 
@@ -112,14 +118,38 @@ def _frame(like: Frame, table: pa.Table, number: int, column: str, cluster: str 
         pa.int64(): pd.Int64Dtype()}.get if cluster else None).astype({KEY: "int64"})
 
 
-def reasons(label: str, published: PublishedTexts, keepers: np.ndarray, sizes: np.ndarray,
-            jaccard: np.ndarray) -> pa.Array:
-    """``near-duplicate of a row in version V (file F, row R; cluster of N; verified Jaccard
-    J)``: the published keeper's file (relative to the table) and row in it (from 0)."""
-    numbers, rows = key_parts(keepers)
-    text = [pc.cast(pa.array(v), pa.string()) for v in
-            (rows, sizes, np.floor(jaccard * 1000) / 1000)]
+def twins(edges: dd.DataFrame, partitions: int) -> dd.DataFrame:
+    """(node, ``TWIN``, ``TWIN_JACCARD``): each run document with a verified edge to a
+    published one, its published neighbour of smallest key and their Jaccard."""
+    published = edges[edges["a"] < 0]  # a < b: a published end is ``a``
+    meta = {"node": "int64", TWIN: "int64", TWIN_JACCARD: "float64"}
+    return published.shuffle(on="b", npartitions=partitions).map_partitions(
+        _first_twin, meta=meta, enforce_metadata=False)
+
+
+def _first_twin(part: Frame) -> Frame:
+    first = part.sort_values(["b", "a"]).drop_duplicates(subset=["b"], keep="first")
+    return first.rename(columns={"b": "node", "a": TWIN, "jaccard": TWIN_JACCARD})[
+        ["node", TWIN, TWIN_JACCARD]]
+
+
+def without(edges: dd.DataFrame, nodes: dd.DataFrame, partitions: int) -> dd.DataFrame:
+    """The run's own edges (both ends run documents) with neither end in ``nodes``."""
+    kept = edges[edges["a"] >= 0]
+    for end in ("a", "b"):
+        marks = nodes[["node"]].rename(columns={"node": end}).assign(_gone=1)
+        kept = kept.merge(marks, on=end, how="left", npartitions=partitions)
+        kept = kept[kept["_gone"].isna()].drop(columns="_gone")
+    return kept
+
+
+def reasons(label: str, published: PublishedTexts, twins: np.ndarray, jaccard: np.ndarray
+            ) -> pa.Array:
+    """``near-duplicate of a row in version V (file F, row R; verified Jaccard J)``: the
+    published twin's file (relative to the table) and row in it (from 0)."""
+    numbers, rows = key_parts(twins)
+    text = [pc.cast(pa.array(v), pa.string()) for v in (rows, np.floor(jaccard * 1000) / 1000)]
     files = pa.array(list(published.files), pa.string()).take(pa.array(numbers))
     return pc.binary_join_element_wise(
         f"{label}: near-duplicate of a row in version {published.version} (file ", files,
-        ", row ", text[0], "; cluster of ", text[1], "; verified Jaccard ", text[2], ")", "")
+        ", row ", text[0], "; verified Jaccard ", text[1], ")", "")

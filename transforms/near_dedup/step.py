@@ -68,10 +68,14 @@ from assay.transforms.near_dedup.edges import (
 )
 from assay.transforms.near_dedup.published import (
     INHERITED,
+    TWIN,
+    TWIN_JACCARD,
     PublishedTexts,
     not_both_published,
     published_documents,
     run_documents,
+    twins,
+    without,
 )
 from assay.transforms.near_dedup.published import reasons as published_reasons
 from assay.transforms.params import ByteSize, ColumnName, add_columns, require_columns
@@ -79,7 +83,7 @@ from assay.transforms.params import ByteSize, ColumnName, add_columns, require_c
 if TYPE_CHECKING:  # imported where used (components.concat)
     import dask.dataframe as dd
 
-_LINKS = ["node", "label", "size", "jaccard"]
+_LINKS = ["node", "label", "size", "jaccard", INHERITED, TWIN, TWIN_JACCARD]
 
 
 def s_curve(jaccard: float, bands: int, rows: int) -> float:
@@ -200,9 +204,10 @@ class NearDedup(GlobalStep):
                                              "jaccard": similarity(part, self.shingling)}))
 
     def _mark(self, part: Frame, published: PublishedTexts | None) -> Frame:
-        """Rows in lineage order, removed where their cluster's label is not their key.
-        The cluster id is the label, or the published keeper's own cluster id where the
-        keeper is a published document that has one (``INHERITED``)."""
+        """Rows in lineage order, removed where their cluster's label is not their key
+        (and they are near it), or where they have a published twin (``TWIN``). The
+        cluster id is the label, or the published keeper's own cluster id where the keeper
+        is a published document that has one (``INHERITED``, ``action: label`` only)."""
         ordered = part.sort_values(LINEAGE).reset_index(drop=True)
         keys = fr.host_numbers(ordered[KEY])
         linked = ordered["label"].notna().to_numpy()
@@ -217,10 +222,12 @@ class NearDedup(GlobalStep):
                                 inherited.fillna(0).to_numpy(dtype=np.int64), labels)
         near_keeper = fr.to_pandas(ordered["jaccard"]).to_numpy(
             dtype=float, na_value=0.0) >= self.threshold
-        removed = (labels != keys) & near_keeper & (self.action == "drop")
+        near_published = (ordered[TWIN].notna().to_numpy() if TWIN in ordered.columns
+                          else np.zeros(len(ordered), dtype=bool))
+        removed = (((labels != keys) & near_keeper) | near_published) & (
+            self.action == "drop")
         lib = fr.library(ordered)
-        out = ordered.drop(columns=[c for c in (KEY, *_LINKS, INHERITED)
-                                    if c in ordered.columns])
+        out = ordered.drop(columns=[c for c in (KEY, *_LINKS) if c in ordered.columns])
         new = {self.cluster_column: clusters, self.cluster_size_column: sizes}
         for name, values in new.items():
             if name:
@@ -229,14 +236,15 @@ class NearDedup(GlobalStep):
         if self.keep_removed:  # reasons are stored only with the removed rows
             jaccard = fr.to_pandas(ordered["jaccard"]).to_numpy(dtype=float, na_value=0.0)
             column = np.full(len(out), None, dtype=object)
-            from_run = removed & (labels >= 0)
+            from_run = removed & ~near_published
             column[from_run] = self._reasons(labels[from_run], sizes[from_run],
                                              jaccard[from_run]).to_numpy(zero_copy_only=False)
-            if published is not None:
-                rows = removed & (labels < 0)
-                column[rows] = published_reasons(
-                    self.label, published, labels[rows], sizes[rows],
-                    jaccard[rows]).to_numpy(zero_copy_only=False)
+            if published is not None and near_published.any():
+                twin_jaccard = fr.to_pandas(ordered[TWIN_JACCARD]).to_numpy(dtype=float)
+                column[near_published] = published_reasons(
+                    self.label, published,
+                    fr.to_pandas(ordered[TWIN])[near_published].to_numpy(dtype=np.int64),
+                    twin_jaccard[near_published]).to_numpy(zero_copy_only=False)
             out[REMOVED_REASON] = lib.Series(column, index=out.index, dtype="str")
         return out
 
@@ -272,15 +280,17 @@ class NearDedup(GlobalStep):
 
     def _links(self, keyed: dd.DataFrame, input_bytes: int,
                published: PublishedTexts | None) -> dd.DataFrame:
-        """(node, label, size, jaccard[, INHERITED]) of every document with a verified
-        near-duplicate (jaccard: a run member's with its keeper, null for the keeper and
-        published members), persisted on the workers (label and size as nullable int64s,
-        which a left merge keeps exact). With ``published``, its documents join the run's
-        (only pairs with a run document are compared) and the shuffles are sized by both."""
+        """(node, label, size, jaccard[, INHERITED][, TWIN, TWIN_JACCARD]) of every
+        document with a verified near-duplicate (jaccard: a run member's with its keeper,
+        null for the keeper and published members), persisted on the workers (label and
+        size as nullable int64s, which a left merge keeps exact). With ``published``, its
+        documents join the run's (only pairs with a run document are compared; see
+        ``published`` for what each action makes of them) and the shuffles are sized by
+        both."""
         documents, keep, olds = keyed, None, None
         if published is not None:
-            inherit = self.cluster_column if self.cluster_column in published.columns \
-                else None
+            inherit = self.cluster_column if self.action == "label" \
+                and self.cluster_column in published.columns else None
             olds = published_documents(published, self.column, inherit, keyed._meta)
             documents = concat([run_documents(keyed, self.column),
                                 olds[[KEY, self.column, GROUP]]])
@@ -288,8 +298,12 @@ class NearDedup(GlobalStep):
             input_bytes += published.bytes
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
         edges = verified_edges(documents, self.shingling, self.threshold, partitions, keep)
-        (edges,) = dask.persist(edges[["a", "b"]])
-        labels = components(edges, partitions)
+        (edges,) = dask.persist(edges)
+        near_published = None
+        if published is not None and self.action == "drop":
+            near_published = twins(edges, partitions)
+            edges = without(edges, near_published, partitions)
+        labels = components(edges[["a", "b"]], partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
         members = labels[(labels["node"] != labels["label"]) & (labels["node"] >= 0)]
         members = with_texts(members, documents, ("node", "label"), self.column, partitions)
@@ -300,6 +314,9 @@ class NearDedup(GlobalStep):
         links = links.merge(to_keeper, on="node", how="left", npartitions=partitions)
         if olds is not None:  # a published keeper's own cluster id
             links = links.merge(olds.rename(columns={KEY: "label"}), on="label", how="left",
+                                npartitions=partitions)
+        if near_published is not None:
+            links = links.merge(near_published, on="node", how="outer",
                                 npartitions=partitions)
         links = links.map_partitions(_nullable, meta=_nullable(links._meta),
                                      enforce_metadata=False)
