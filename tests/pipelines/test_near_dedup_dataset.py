@@ -14,6 +14,7 @@ import dask
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable, TableFeatures
 from distributed import Client, LocalCluster
 
 import assay
@@ -158,4 +159,25 @@ def test_a_published_table_without_the_text_column_is_refused(make_spec, uploads
     run(spec, inputs=[str(uploads("a.jsonl", jsonl(FIRST)))])
     with pytest.raises(SpecError, match=r"steps 'near_dedup' \(scope: dataset\): version 0 "
                                         r"of .*out has no column 'text' to compare"):
+        run(spec, inputs=[str(uploads("b.jsonl", jsonl(SECOND)))])
+
+
+def test_a_published_text_column_that_holds_no_text_is_refused(make_spec, uploads, run):
+    spec = make_spec(source={"paths": ["uploads"], "format": "jsonl"}, schema=SCHEMA,
+                     sink={"path": "out", "mode": "append"},
+                     steps=[STEP, {"op": "cast", "columns": {"text": "int64"},
+                                   "on_error": "null"}])
+    run(spec, inputs=[str(uploads("a.jsonl", jsonl(FIRST)))])
+    with pytest.raises(SpecError, match=r"steps 'near_dedup' \(scope: dataset\): version 0 "
+                                        r"of .*out: column 'text' holds int64, not text"):
+        run(spec, inputs=[str(uploads("b.jsonl", jsonl(SECOND)))])
+
+
+def test_a_table_with_deletion_vectors_is_refused(make_spec, uploads, run):
+    spec = spec_for(make_spec)
+    first = run(spec, inputs=[str(uploads("a.jsonl", jsonl(FIRST)))])
+    DeltaTable(first.path).alter.add_feature(TableFeatures.DeletionVectors,
+                                             allow_protocol_versions_increase=True)
+    with pytest.raises(SpecError, match=r"steps 'near_dedup' \(scope: dataset\): .*out uses "
+                                        r"deletion vectors"):
         run(spec, inputs=[str(uploads("b.jsonl", jsonl(SECOND)))])

@@ -30,9 +30,10 @@ pairing and Jaccard verification run on the host. A GPU session must check that 
 clusters and the published shards equal the CPU backend's (``GPU check`` comments).
 
 With ``scope: dataset`` an appending run's documents meet the published table's
-(``published``): those join the edge stages with keys below every run key, only pairs with
-a run document are compared, so a published document is the keeper of any cluster it is in
-and is never removed.
+(``published``): those join the edge stages with keys below every run key and only pairs
+with a run document are compared. A run document with an edge to a published one leaves
+for it (``action: drop``), the others cluster among themselves; ``action: label`` keeps the
+whole components. A published document is never removed.
 
 The step reads its input twice: once to find the clusters (only keys, bucket keys, edges
 and labels stay on the workers, persisted between the component rounds) and once to mark
@@ -138,16 +139,17 @@ class NearDedup(GlobalStep):
         "A new int64 column with each kept row's cluster id: its keeper's key "
         "`input * 2**40 + line` (the input's place in the manifest's `inputs`, the line or "
         "record the quarantine would name), its own key when it has no near-duplicate "
-        "(null: no column). With `scope: dataset`, a cluster whose keeper is a published "
-        "document takes that document's own cluster id from the table (so a split by "
-        "cluster puts the run's near-duplicates in its split), or, where the table has "
-        "no such column or value, the keeper's negative key `file * 2**40 + row - 2**62`. "
-        "Ids are unique within a run, not across runs."), examples=["near_cluster"])
+        "(null: no column). With `scope: dataset` and `action: label`, a cluster holding "
+        "published documents takes the cluster id its first published document has in "
+        "the table (so a split by cluster puts the run's near-duplicates in its split), "
+        "or, where the table has no such value, that document's negative key "
+        "`file * 2**40 + row - 2**62`. Ids are unique within a run, not across runs."),
+        examples=["near_cluster"])
     cluster_size_column: ColumnName | None = Field(None, description=(
         "A new int64 column with the number of documents in each kept row's cluster "
-        "(1: no near-duplicate; null: no column). With `scope: dataset` it counts the "
-        "published documents the run's documents joined (published documents are not "
-        "compared with each other)."), examples=["near_cluster_size"])
+        "(1: no near-duplicate; null: no column). With `scope: dataset` and `action: "
+        "label` it counts the published documents the run's documents joined (published "
+        "documents are not compared with each other)."), examples=["near_cluster_size"])
     action: Literal["drop", "label"] = Field("drop", description=(
         "`drop`: remove every member of a cluster but its keeper. `label`: remove nothing, "
         "only write the cluster columns (needs `cluster_column`): keep paraphrases for "
@@ -155,14 +157,15 @@ class NearDedup(GlobalStep):
         "near-duplicate crosses from train to test."), examples=["label"])
     scope: Literal["run", "dataset"] = Field("run", description=(
         "`run`: near-duplicates among the run's own rows. `dataset`: an appending run "
-        "also removes its documents that are near-duplicates (verified Jaccard >= "
-        "`threshold`) of documents in the published table's current version, which are "
-        "never removed or changed and keep before any run document; the reason names the "
-        "published keeper: `near-duplicate of a row in version V (file F, row R; cluster "
-        "of N; verified Jaccard J)`, F the Parquet file relative to the table, R its row "
-        "there (from 0). Each run reads the published `column` and hashes it again (its "
-        "cost grows with the table). A first version or an overwrite compares the run's "
-        "rows only, as `run`."), examples=["dataset"])
+        "also removes each of its documents that is a near-duplicate (verified Jaccard "
+        "`>= threshold`) of a document in the published table's current version, with "
+        "the reason `near-duplicate of a row in version V (file F, row R; verified Jaccard "
+        "J)` (F: the Parquet file, relative to the table; R: its row there, from 0; the "
+        "published neighbour first in file order); the run's other documents are compared "
+        "among themselves as with `run`. Published documents are never removed or "
+        "changed, nor compared with each other. Each run reads the published `column` and "
+        "hashes it again, so its cost grows with the table. A first version or an "
+        "overwrite compares the run's rows only, as `run`."), examples=["dataset"])
     partition_bytes: ByteSize = Field(parse_bytes("64MiB"), description=(
         "Input bytes per shuffled partition: the shuffles make one partition per this "
         "much of the uploads' total size, whatever the block size or worker count."),
