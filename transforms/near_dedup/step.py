@@ -301,9 +301,10 @@ class NearDedup(GlobalStep):
             input_bytes += published.bytes
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
         edges = verified_edges(documents, self.shingling, self.threshold, partitions, keep)
-        (edges,) = dask.persist(edges)
+        drop_near_published = published is not None and self.action == "drop"
+        (edges,) = dask.persist(edges if drop_near_published else edges[["a", "b"]])
         near_published = None
-        if published is not None and self.action == "drop":
+        if drop_near_published:  # twins need the edges' Jaccard
             near_published = twins(edges, partitions)
             edges = without(edges, near_published, partitions)
         labels = components(edges[["a", "b"]], partitions)
