@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from distributed import Client, Future, as_completed, futures_of
 
-from assay.pipelines import dedup_index, gate_scope
+from assay.pipelines import dedup_index, gate_scope, published_texts
 from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
@@ -57,7 +57,7 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     started = time.perf_counter()
     spec = plan.spec
     frame = read_uploads(plan, backend)
-    published = dedup_index.published(plan)
+    published = dedup_index.published(plan) | published_texts.published(plan)
     graph = build_graph(frame, spec, spec.resolve,
                         input_bytes=sum(upload.found.size for upload in plan.inputs),
                         published=published)

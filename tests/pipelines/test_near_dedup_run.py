@@ -119,7 +119,7 @@ def test_a_spec_with_bad_near_dedup_keys_names_the_file_and_key(tmp_path):
 
     for step, words in [({"threshold": 2}, r"steps\[0\]\.near_dedup\.threshold"),
                         ({"ngram": 0}, r"steps\[0\]\.near_dedup\.ngram"),
-                        ({"scope": "dataset"}, "not built yet"),
+                        ({"scope": "table"}, r"steps\[0\]\.near_dedup\.scope"),
                         ({"column": "body"}, r"no such column\(s\) \['body'\]")]:
         with pytest.raises(SpecError, match=f"near.yaml: .*{words}"):
             load(step)

@@ -178,7 +178,7 @@ def test_bad_keys_are_refused_with_a_clear_message():
                        ({"ngram": 0}, "greater than or equal to 1"),
                        ({"bands": 0}, "greater than or equal to 1"),
                        ({"unit": "line"}, "'word' or 'char'"),
-                       ({"scope": "dataset"}, "not built yet")]:
+                       ({"scope": "table"}, "'run' or 'dataset'")]:
         with pytest.raises(ValidationError, match=words):
             NearDedup(column="text", **bad)
     with pytest.raises(ValueError, match="no such column"):

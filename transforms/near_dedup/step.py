@@ -29,6 +29,12 @@ On cuDF partitions the signatures and band keys are computed on the device (CuPy
 pairing and Jaccard verification run on the host. A GPU session must check that signatures,
 clusters and the published shards equal the CPU backend's (``GPU check`` comments).
 
+With ``scope: dataset`` an appending run's documents meet the published table's
+(``published``): those join the edge stages with keys below every run key and only pairs
+with a run document are compared. A run document with an edge to a published one leaves
+for it (``action: drop``), the others cluster among themselves; ``action: label`` keeps the
+whole components. A published document is never removed.
+
 The step reads its input twice: once to find the clusters (only keys, bucket keys, edges
 and labels stay on the workers, persisted between the component rounds) and once to mark
 the rows.
@@ -44,14 +50,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from dask.utils import parse_bytes
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.dedup import LINEAGE
 from assay.transforms.frame import Frame
-from assay.transforms.near_dedup.components import components
+from assay.transforms.near_dedup.components import components, concat
 from assay.transforms.near_dedup.edges import (
+    GROUP,
     KEY,
     Shingling,
     key_parts,
@@ -60,12 +67,24 @@ from assay.transforms.near_dedup.edges import (
     with_key,
     with_texts,
 )
+from assay.transforms.near_dedup.published import (
+    INHERITED,
+    TWIN,
+    TWIN_JACCARD,
+    PublishedTexts,
+    not_both_published,
+    published_documents,
+    run_documents,
+    twins,
+    without,
+)
+from assay.transforms.near_dedup.published import reasons as published_reasons
 from assay.transforms.params import ByteSize, ColumnName, add_columns, require_columns
 
 if TYPE_CHECKING:  # imported where used (components.concat)
     import dask.dataframe as dd
 
-_LINKS = ["node", "label", "size", "jaccard"]
+_LINKS = ["node", "label", "size", "jaccard", INHERITED, TWIN, TWIN_JACCARD]
 
 
 def s_curve(jaccard: float, bands: int, rows: int) -> float:
@@ -88,7 +107,8 @@ class NearDedup(GlobalStep):
     from 0, in the manifest's `inputs`), J its exact Jaccard with the keeper: a member of
     a transitive cluster that is not itself at `threshold` with the keeper stays. Documents
     without n-grams (null, empty, no word characters) are never near-duplicates. This step
-    adds shuffles and reads its input twice."""
+    adds shuffles and reads its input twice. With `scope: dataset` an appending run also
+    removes documents near a published one."""
 
     op: Literal["near_dedup"] = "near_dedup"
     heap_temporaries: ClassVar[bool] = True
@@ -120,30 +140,37 @@ class NearDedup(GlobalStep):
         "A new int64 column with each kept row's cluster id: its keeper's key "
         "`input * 2**40 + line` (the input's place in the manifest's `inputs`, the line or "
         "record the quarantine would name), its own key when it has no near-duplicate "
-        "(null: no column)."), examples=["near_cluster"])
+        "(null: no column). With `scope: dataset` and `action: label`, a cluster holding "
+        "published documents takes the cluster id its first published document has in "
+        "the table (so a split by cluster puts the run's near-duplicates in its split), "
+        "or, where the table has no such value, that document's negative key "
+        "`file * 2**40 + row - 2**62`. Ids are unique within a run, not across runs."),
+        examples=["near_cluster"])
     cluster_size_column: ColumnName | None = Field(None, description=(
         "A new int64 column with the number of documents in each kept row's cluster "
-        "(1: no near-duplicate; null: no column)."), examples=["near_cluster_size"])
+        "(1: no near-duplicate; null: no column). With `scope: dataset` and `action: "
+        "label` it counts the published documents the run's documents joined (published "
+        "documents are not compared with each other)."), examples=["near_cluster_size"])
     action: Literal["drop", "label"] = Field("drop", description=(
         "`drop`: remove every member of a cluster but its keeper. `label`: remove nothing, "
         "only write the cluster columns (needs `cluster_column`): keep paraphrases for "
         "training but split by cluster (`sink.split.key: [<cluster_column>]`), so no "
         "near-duplicate crosses from train to test."), examples=["label"])
     scope: Literal["run", "dataset"] = Field("run", description=(
-        "`run`: near-duplicates among the run's own rows. (`dataset`, against the "
-        "published table, is not built yet.)"), examples=["run"])
+        "`run`: near-duplicates among the run's own rows. `dataset`: an appending run "
+        "also removes each of its documents that is a near-duplicate (verified Jaccard "
+        "`>= threshold`) of a document in the published table's current version, with "
+        "the reason `near-duplicate of a row in version V (file F, row R; verified Jaccard "
+        "J)` (F: the Parquet file, relative to the table; R: its row there, from 0; the "
+        "published neighbour first in file order); the run's other documents are compared "
+        "among themselves as with `run`. Published documents are never removed or "
+        "changed, nor compared with each other. Each run reads the published `column` and "
+        "hashes it again, so its cost grows with the table. A first version or an "
+        "overwrite compares the run's rows only, as `run`."), examples=["dataset"])
     partition_bytes: ByteSize = Field(parse_bytes("64MiB"), description=(
         "Input bytes per shuffled partition: the shuffles make one partition per this "
         "much of the uploads' total size, whatever the block size or worker count."),
         examples=["32MiB"])
-
-    @field_validator("scope")
-    @classmethod
-    def _run_only(cls, scope: str) -> str:
-        if scope == "dataset":
-            raise ValueError("near_dedup: scope 'dataset' (against the published table) is "
-                             "not built yet; use scope: run")
-        return scope
 
     @model_validator(mode="after")
     def _label_writes_clusters(self) -> NearDedup:
@@ -180,8 +207,11 @@ class NearDedup(GlobalStep):
         return fr.from_arrow(part, pa.table({"node": fr.host_numbers(part["node"]),
                                              "jaccard": similarity(part, self.shingling)}))
 
-    def _mark(self, part: Frame) -> Frame:
-        """Rows in lineage order, removed where their cluster's label is not their key."""
+    def _mark(self, part: Frame, published: PublishedTexts | None) -> Frame:
+        """Rows in lineage order, removed where their cluster's label is not their key
+        (and they are near it), or where they have a published twin (``TWIN``). The
+        cluster id is the label, or the published keeper's own cluster id where the keeper
+        is a published document that has one (``INHERITED``, ``action: label`` only)."""
         ordered = part.sort_values(LINEAGE).reset_index(drop=True)
         keys = fr.host_numbers(ordered[KEY])
         linked = ordered["label"].notna().to_numpy()
@@ -189,21 +219,36 @@ class NearDedup(GlobalStep):
             dtype=np.int64), keys)
         sizes = np.where(linked, fr.to_pandas(ordered["size"]).fillna(1).to_numpy(
             dtype=np.int64), 1)
+        clusters = labels
+        if INHERITED in ordered.columns:
+            inherited = fr.to_pandas(ordered[INHERITED])
+            clusters = np.where(inherited.notna().to_numpy(),
+                                inherited.fillna(0).to_numpy(dtype=np.int64), labels)
         near_keeper = fr.to_pandas(ordered["jaccard"]).to_numpy(
             dtype=float, na_value=0.0) >= self.threshold
-        removed = (labels != keys) & near_keeper & (self.action == "drop")
+        near_published = (ordered[TWIN].notna().to_numpy() if TWIN in ordered.columns
+                          else np.zeros(len(ordered), dtype=bool))
+        removed = (((labels != keys) & near_keeper) | near_published) & (
+            self.action == "drop")
         lib = fr.library(ordered)
-        out = ordered.drop(columns=[KEY, *_LINKS])
-        new = {self.cluster_column: labels, self.cluster_size_column: sizes}
+        out = ordered.drop(columns=[c for c in (KEY, *_LINKS) if c in ordered.columns])
+        new = {self.cluster_column: clusters, self.cluster_size_column: sizes}
         for name, values in new.items():
             if name:
                 out[name] = fr.to_nullable(lib.Series(values, index=out.index), "int64")
         out[REMOVED] = lib.Series(removed, index=out.index)
         if self.keep_removed:  # reasons are stored only with the removed rows
             jaccard = fr.to_pandas(ordered["jaccard"]).to_numpy(dtype=float, na_value=0.0)
-            reasons = self._reasons(labels[removed], sizes[removed], jaccard[removed])
             column = np.full(len(out), None, dtype=object)
-            column[removed] = reasons.to_numpy(zero_copy_only=False)
+            from_run = removed & ~near_published
+            column[from_run] = self._reasons(labels[from_run], sizes[from_run],
+                                             jaccard[from_run]).to_numpy(zero_copy_only=False)
+            if published is not None and near_published.any():
+                twin_jaccard = fr.to_pandas(ordered[TWIN_JACCARD]).to_numpy(dtype=float)
+                column[near_published] = published_reasons(
+                    self.label, published,
+                    fr.to_pandas(ordered[TWIN])[near_published].to_numpy(dtype=np.int64),
+                    twin_jaccard[near_published]).to_numpy(zero_copy_only=False)
             out[REMOVED_REASON] = lib.Series(column, index=out.index, dtype="str")
         return out
 
@@ -222,33 +267,62 @@ class NearDedup(GlobalStep):
     # ---------------------------------------------------------------------- the graph
 
     def apply_dask(self, live: Any, data_columns: list[str], input_bytes: int,
-                   published: Any = None) -> Any:
+                   published: PublishedTexts | None = None) -> Any:
+        """``published``: the published table's files, given to an appending run of
+        ``scope: dataset`` (None: compare the run's rows only)."""
         require_columns(data_columns, [self.column], self.label)
         self.check_meta(live._meta)
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
         keyed = live.map_partitions(with_key, meta=with_key(live._meta),
                                     enforce_metadata=False)
-        links = self._links(keyed, partitions)
+        links = self._links(keyed, input_bytes, published)
         joined = keyed.merge(links, how="left", left_on=KEY, right_on="node",
                              npartitions=partitions, broadcast=False)
-        return joined.map_partitions(self._mark, meta=self._mark(joined._meta),
+        return joined.map_partitions(self._mark, published,
+                                     meta=self._mark(joined._meta, published),
                                      enforce_metadata=False)
 
-    def _links(self, keyed: dd.DataFrame, partitions: int) -> dd.DataFrame:
-        """(node, label, size, jaccard) of every document with a verified near-duplicate
-        (jaccard: a member's with its keeper, null for the keeper itself), persisted on the
-        workers (label and size as nullable int64s, which a left merge keeps exact)."""
-        edges = verified_edges(keyed, self.shingling, self.threshold, partitions)
-        (edges,) = dask.persist(edges[["a", "b"]])
-        labels = components(edges, partitions)
+    def _links(self, keyed: dd.DataFrame, input_bytes: int,
+               published: PublishedTexts | None) -> dd.DataFrame:
+        """(node, label, size, jaccard[, INHERITED][, TWIN, TWIN_JACCARD]) of every
+        document with a verified near-duplicate (jaccard: a run member's with its keeper,
+        null for the keeper and published members), persisted on the workers (label and
+        size as nullable int64s, which a left merge keeps exact). With ``published``, its
+        documents join the run's (only pairs with a run document are compared; see
+        ``published`` for what each action makes of them) and the shuffles are sized by
+        both."""
+        documents, keep, olds = keyed, None, None
+        if published is not None:
+            inherit = self.cluster_column if self.action == "label" \
+                and self.cluster_column in published.columns else None
+            olds = published_documents(published, self.column, inherit, keyed._meta)
+            documents = concat([run_documents(keyed, self.column),
+                                olds[[KEY, self.column, GROUP]]])
+            keep, olds = not_both_published, olds[[KEY, INHERITED]] if inherit else None
+            input_bytes += published.bytes
+        partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
+        edges = verified_edges(documents, self.shingling, self.threshold, partitions, keep)
+        drop_near_published = published is not None and self.action == "drop"
+        (edges,) = dask.persist(edges if drop_near_published else edges[["a", "b"]])
+        near_published = None
+        if drop_near_published:  # twins need the edges' Jaccard
+            near_published = twins(edges, partitions)
+            edges = without(edges, near_published, partitions)
+        labels = components(edges[["a", "b"]], partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
-        members = labels[labels["node"] != labels["label"]]
-        members = with_texts(members, keyed, ("node", "label"), self.column, partitions)
+        members = labels[(labels["node"] != labels["label"]) & (labels["node"] >= 0)]
+        members = with_texts(members, documents, ("node", "label"), self.column, partitions)
         to_keeper = members.map_partitions(
             self._to_keeper, meta={"node": "int64", "jaccard": "float64"},
             enforce_metadata=False)
         links = labels.merge(sizes.reset_index(), on="label", npartitions=partitions)
         links = links.merge(to_keeper, on="node", how="left", npartitions=partitions)
+        if olds is not None:  # a published keeper's own cluster id
+            links = links.merge(olds.rename(columns={KEY: "label"}), on="label", how="left",
+                                npartitions=partitions)
+        if near_published is not None:
+            links = links.merge(near_published, on="node", how="outer",
+                                npartitions=partitions)
         links = links.map_partitions(_nullable, meta=_nullable(links._meta),
                                      enforce_metadata=False)
         (links,) = dask.persist(links)
