@@ -7,8 +7,9 @@
 2. band rows shuffled on their bucket key; each bucket gives candidate pairs, a bounded
    number per bucket (``candidates``), kept only when ``keep`` accepts their two groups
    (the gate pairs only documents of different splits);
-3. pairs shuffled and deduplicated, both documents' texts joined to each pair, and the
-   exact Jaccard of their n-gram sets computed (``jaccard``): only pairs at or above the
+3. both documents' texts joined to each pair (two merges; a pair repeated by several bands is
+   kept once after the first, which brings all its copies to one partition), and the exact
+   Jaccard of their n-gram sets computed (``jaccard``): only pairs at or above the
    threshold become edges.
 
 A document's key is its lineage packed in an int64, ``_source_id * 2**40 + _source_line``
@@ -120,12 +121,17 @@ def similarity(part: Frame, how: Shingling) -> np.ndarray:
 def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
                column: str, partitions: int) -> dd.DataFrame:
     """``pairs`` with the text of the document at each of its two ``ends`` (key columns),
-    as ``text_a`` and ``text_b``."""
-    joined, documents = pairs, keyed[[KEY, column]]
-    for end, name in zip(ends, ("text_a", "text_b"), strict=True):
-        joined = joined.merge(documents.rename(columns={KEY: end, column: name}), on=end,
-                              npartitions=partitions)
-    return joined
+    as ``text_a`` and ``text_b``; a pair given several times comes out once."""
+    documents = keyed[[KEY, column]]
+
+    def texts_of(frame: dd.DataFrame, end: str, name: str) -> dd.DataFrame:
+        return frame.merge(documents.rename(columns={KEY: end, column: name}), on=end,
+                           npartitions=partitions, broadcast=False)
+
+    joined = texts_of(pairs, ends[0], "text_a")  # hashed on the first end: copies meet
+    joined = joined.map_partitions(_distinct, list(ends), meta=joined._meta,
+                                   enforce_metadata=False)
+    return texts_of(joined, ends[1], "text_b")
 
 
 def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partitions: int,
@@ -137,8 +143,6 @@ def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partit
                                  enforce_metadata=False)
     pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
         _pairs, keep, meta={"a": "int64", "b": "int64"}, enforce_metadata=False)
-    pairs = pairs.shuffle(on=["a", "b"], npartitions=partitions).map_partitions(
-        _distinct, meta=pairs._meta, enforce_metadata=False)
     pairs = with_texts(pairs, keyed, ("a", "b"), how.column, partitions)
     return pairs.map_partitions(_verify, how, threshold, meta=_EDGE_META,
                                 enforce_metadata=False)
@@ -157,11 +161,16 @@ def _pairs(part: Frame, keep: PairFilter | None) -> Frame:
         groups = fr.host_numbers(part["group"])[first]
         accepted = keep(groups[np.searchsorted(known, a)], groups[np.searchsorted(known, b)])
         a, b = a[accepted], b[accepted]
+    if len(a):  # a pair shares several of this partition's buckets: shuffled once
+        order = np.lexsort((b, a))
+        a, b = a[order], b[order]
+        first = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+        a, b = a[first], b[first]
     return fr.from_arrow(part, pa.table({"a": a, "b": b}))
 
 
-def _distinct(part: Frame) -> Frame:
-    return part.drop_duplicates()
+def _distinct(part: Frame, ends: list[str]) -> Frame:
+    return part.drop_duplicates(subset=ends)
 
 
 def _verify(part: Frame, how: Shingling, threshold: float) -> Frame:

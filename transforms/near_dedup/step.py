@@ -50,7 +50,7 @@ from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.dedup import LINEAGE
 from assay.transforms.frame import Frame
-from assay.transforms.near_dedup.components import components
+from assay.transforms.near_dedup.components import SMALL_EDGES, components, label_nodes
 from assay.transforms.near_dedup.edges import (
     KEY,
     Shingling,
@@ -238,20 +238,72 @@ class NearDedup(GlobalStep):
         (jaccard: a member's with its keeper, null for the keeper itself), persisted on the
         workers (label and size as nullable int64s, which a left merge keeps exact)."""
         edges = verified_edges(keyed, self.shingling, self.threshold, partitions)
-        (edges,) = dask.persist(edges[["a", "b"]])
+        edges, count = dask.persist(edges, edges.shape[0])
+        if int(count.compute()) > SMALL_EDGES:
+            return self._spread_links(edges[["a", "b"]], keyed, partitions)
+        table = edges.repartition(npartitions=1).map_partitions(
+            _cluster_table, meta=_cluster_table(edges._meta), enforce_metadata=False)
+        table, unchecked = dask.persist(table, table["unchecked"].sum())
+        links = table[_LINKS]
+        if int(unchecked.compute()):  # members without an edge to their keeper
+            members = table[table["unchecked"]][["node", "label"]]
+            checked = self._keeper_jaccard(members, keyed, partitions)
+            links = links.merge(checked.repartition(npartitions=1), on="node", how="left",
+                                suffixes=("", "_keeper"))
+            links = links.map_partitions(_with_keeper_jaccard, meta=links._meta[_LINKS],
+                                         enforce_metadata=False)
+        return self._persisted(links)
+
+    def _spread_links(self, edges: dd.DataFrame, keyed: dd.DataFrame, partitions: int
+                      ) -> dd.DataFrame:
+        """``_links`` of an edge set too large for one task: components, sizes and every
+        member's check with its keeper as Dask merges."""
         labels = components(edges, partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
         members = labels[labels["node"] != labels["label"]]
-        members = with_texts(members, keyed, ("node", "label"), self.column, partitions)
-        to_keeper = members.map_partitions(
-            self._to_keeper, meta={"node": "int64", "jaccard": "float64"},
-            enforce_metadata=False)
         links = labels.merge(sizes.reset_index(), on="label", npartitions=partitions)
-        links = links.merge(to_keeper, on="node", how="left", npartitions=partitions)
+        links = links.merge(self._keeper_jaccard(members, keyed, partitions), on="node",
+                            how="left", npartitions=partitions)
+        return self._persisted(links)
+
+    def _keeper_jaccard(self, members: dd.DataFrame, keyed: dd.DataFrame, partitions: int
+                        ) -> dd.DataFrame:
+        """(node, jaccard): each member's exact Jaccard with its keeper (``label``)."""
+        members = with_texts(members, keyed, ("node", "label"), self.column, partitions)
+        return members.map_partitions(self._to_keeper, meta={"node": "int64",
+                                                             "jaccard": "float64"},
+                                      enforce_metadata=False)
+
+    @staticmethod
+    def _persisted(links: dd.DataFrame) -> dd.DataFrame:
         links = links.map_partitions(_nullable, meta=_nullable(links._meta),
                                      enforce_metadata=False)
         (links,) = dask.persist(links)
         return links
+
+
+def _cluster_table(edges: Frame) -> Frame:
+    """All of a run's edges (a, b, jaccard) in one partition as (node, label, size, jaccard,
+    unchecked): a member's Jaccard with its keeper is its edge's when the two share one (the
+    keeper is the smallest key, so it is the edge's ``a``); ``unchecked`` marks the members
+    that share none, whose Jaccard is still to be computed (NaN until then)."""
+    a, b = fr.host_numbers(edges["a"]), fr.host_numbers(edges["b"])
+    jaccard = fr.to_pandas(edges["jaccard"]).to_numpy(dtype=float)
+    nodes, labels = label_nodes(a, b)
+    _, cluster, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    at = np.searchsorted(nodes, b)
+    direct = labels[at] == a
+    near = np.full(len(nodes), np.nan)
+    near[at[direct]] = jaccard[direct]
+    unchecked = (labels != nodes) & np.isnan(near)
+    return fr.from_arrow(edges, pa.table({"node": nodes, "label": labels,
+                                          "size": sizes[cluster].astype(np.int64),
+                                          "jaccard": near, "unchecked": unchecked}))
+
+
+def _with_keeper_jaccard(part: Frame) -> Frame:
+    """The links with each unchecked member's Jaccard (``jaccard_keeper``) filled in."""
+    return part.assign(jaccard=part["jaccard"].fillna(part["jaccard_keeper"]))[_LINKS]
 
 
 def _nullable(part: Frame) -> Frame:
