@@ -252,7 +252,9 @@ class NearDedup(GlobalStep):
                                 suffixes=("", "_keeper"))
             links = links.map_partitions(_with_keeper_jaccard, meta=links._meta[_LINKS],
                                          enforce_metadata=False)
-        return self._persisted(links)
+        # as many partitions as the rows' merge makes: one alone would be joined to each
+        # input partition as it is, and the output would follow the read's blocks
+        return self._persisted(links.repartition(npartitions=partitions))
 
     def _spread_links(self, edges: dd.DataFrame, keyed: dd.DataFrame, partitions: int
                       ) -> dd.DataFrame:
