@@ -6,9 +6,13 @@ The run's live rows go through six stages, all on the Dask cluster:
 1.-3. verified edges (``edges``): MinHash band keys per partition, candidate pairs per LSH
    bucket, each pair's exact Jaccard of the two n-gram sets: only pairs at or above
    ``threshold`` become edges;
-4. connected components of the edges (``components``): rounds of merges persisted on the
-   workers, the smallest document key of a component its label;
-5. each member's text compared with its keeper's (exact Jaccard);
+4. connected components of the edges (``components``), the smallest document key of a
+   component its label: up to ``SMALL_EDGES`` edges in one task, with the cluster sizes
+   and each member's edge to its keeper, if it has one; above that, rounds of merges
+   persisted on the workers;
+5. each member's text compared with its keeper's (exact Jaccard), for the members that
+   have no verified edge to it (all members above ``SMALL_EDGES`` edges); skipped when
+   there are none;
 6. the labels merged back to the rows, shuffled on the document key.
 
 A document's key is its lineage packed in an int64 (``edges``), so the smallest key of a
