@@ -7,10 +7,10 @@
 2. band rows shuffled on their bucket key; each bucket gives candidate pairs, a bounded
    number per bucket (``candidates``), kept only when ``keep`` accepts their two groups
    (the gate pairs only documents of different splits);
-3. both documents' texts joined to each pair (two merges; a pair repeated by several bands is
-   kept once after the first, which brings all its copies to one partition), and the exact
-   Jaccard of their n-gram sets computed (``jaccard``): only pairs at or above the
-   threshold become edges.
+3. both documents' texts joined to each pair (``with_texts``: one merge with the documents,
+   one shuffle of the pairs' rows, which also keeps a pair repeated by several bands once),
+   and the exact Jaccard of their n-gram sets computed (``jaccard``): only pairs at or
+   above the threshold become edges.
 
 A document's key is its lineage packed in an int64, ``_source_id * 2**40 + _source_line``
 (inputs below 2**23, lines below 2**40): the smallest key of a set of documents is the one
@@ -121,17 +121,36 @@ def similarity(part: Frame, how: Shingling) -> np.ndarray:
 def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
                column: str, partitions: int) -> dd.DataFrame:
     """``pairs`` with the text of the document at each of its two ``ends`` (key columns),
-    as ``text_a`` and ``text_b``; a pair given several times comes out once."""
-    documents = keyed[[KEY, column]]
+    as ``text_a`` and ``text_b``; a pair given several times comes out once.
 
-    def texts_of(frame: dd.DataFrame, end: str, name: str) -> dd.DataFrame:
-        return frame.merge(documents.rename(columns={KEY: end, column: name}), on=end,
-                           npartitions=partitions, broadcast=False)
-
-    joined = texts_of(pairs, ends[0], "text_a")  # hashed on the first end: copies meet
-    joined = joined.map_partitions(_distinct, list(ends), meta=joined._meta,
+    The documents are shuffled once, not once per end: each pair is stacked as two rows (the
+    pair, one end's key as ``KEY``, which end), the rows merged with the documents on the
+    key, then shuffled on the pair so its two rows (and its copies) meet again."""
+    stacked = pairs.map_partitions(_stack, list(ends), meta=_stack(pairs._meta, list(ends)),
                                    enforce_metadata=False)
-    return texts_of(joined, ends[1], "text_b")
+    joined = stacked.merge(keyed[[KEY, column]], on=KEY, npartitions=partitions,
+                           broadcast=False)
+    meta = _unstack(joined._meta, list(ends), column)
+    return joined.shuffle(on=list(ends), npartitions=partitions).map_partitions(
+        _unstack, list(ends), column, meta=meta, enforce_metadata=False)
+
+
+def _stack(pairs: Frame, ends: list[str]) -> Frame:
+    """Each pair twice, with one end's key as ``KEY`` and ``_end`` 0 or 1 (which end)."""
+    lib = fr.library(pairs)
+    return lib.concat([pairs.assign(**{KEY: pairs[end], "_end": lib.Series(
+        side, index=pairs.index, dtype="int8")}) for side, end in enumerate(ends)],
+        ignore_index=True)
+
+
+def _unstack(part: Frame, ends: list[str], column: str) -> Frame:
+    """A pair's two stacked rows (with their end's text) as one row: its columns, then
+    ``text_a`` and ``text_b``; copies of a pair kept once."""
+    part = part.drop_duplicates(subset=[*ends, "_end"])
+    ends_a, ends_b = (part[part["_end"] == side] for side in (0, 1))
+    left = ends_a.drop(columns=[KEY, "_end"]).rename(columns={column: "text_a"})
+    right = ends_b[[*ends, column]].rename(columns={column: "text_b"})
+    return left.merge(right, on=ends).reset_index(drop=True)
 
 
 def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partitions: int,
@@ -167,10 +186,6 @@ def _pairs(part: Frame, keep: PairFilter | None) -> Frame:
         first = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
         a, b = a[first], b[first]
     return fr.from_arrow(part, pa.table({"a": a, "b": b}))
-
-
-def _distinct(part: Frame, ends: list[str]) -> Frame:
-    return part.drop_duplicates(subset=ends)
 
 
 def _verify(part: Frame, how: Shingling, threshold: float) -> Frame:
