@@ -216,6 +216,22 @@ def test_one_task_and_spread_clusters_give_the_same_rows(dask_client, monkeypatc
     assert (one["size"].iloc[:5] == 5).all()
 
 
+def test_with_texts_gives_each_pair_once_with_both_texts(dask_client):
+    texts = [f"document number {i}" for i in range(12)]
+    keyed = near_edges.with_key(documents(texts))
+    a = np.array([0, 3, 0, 5, 3, 11, 0], np.int64)  # (0, 7) three times, over partitions
+    b = np.array([7, 4, 7, 6, 4, 2, 7], np.int64)
+    pairs = dd.from_pandas(pd.DataFrame({"a": a, "b": b, "tag": a * 100 + b}), npartitions=3)
+    got = near_edges.with_texts(pairs, dd.from_pandas(keyed, npartitions=4), ("a", "b"),
+                                "text", 2).compute()
+    got = got.sort_values(["a", "b"]).reset_index(drop=True)
+    assert list(got.columns) == ["a", "b", "tag", "text_a", "text_b"]
+    assert got[["a", "b"]].values.tolist() == [[0, 7], [3, 4], [5, 6], [11, 2]]
+    assert got["text_a"].tolist() == [texts[i] for i in got["a"]]
+    assert got["text_b"].tolist() == [texts[i] for i in got["b"]]
+    assert (got["tag"] == got["a"] * 100 + got["b"]).all()
+
+
 def test_bad_keys_are_refused_with_a_clear_message():
     for bad, words in [({"threshold": 0}, "greater than 0"),
                        ({"threshold": 1.5}, "less than or equal to 1"),
