@@ -216,7 +216,9 @@ def test_one_task_and_spread_clusters_give_the_same_rows(dask_client, monkeypatc
     assert (one["size"].iloc[:5] == 5).all()
 
 
-def test_with_texts_gives_each_pair_once_with_both_texts(dask_client):
+@pytest.mark.parametrize("broadcast", [8, 0])  # texts joined where they lie, or shuffled
+def test_with_texts_gives_each_pair_once_with_both_texts(dask_client, monkeypatch, broadcast):
+    monkeypatch.setattr(near_edges, "BROADCAST_PARTITIONS", broadcast)
     texts = [f"document number {i}" for i in range(12)]
     keyed = near_edges.with_key(documents(texts))
     a = np.array([0, 3, 0, 5, 3, 11, 0], np.int64)  # (0, 7) three times, over partitions

@@ -42,6 +42,7 @@ LINE_BITS = 40
 KEY = "_near_key"
 GROUP = "_near_group"  # optional int column of ``keyed``: which group a document is in
 _CHUNK_BYTES = 4 << 20
+BROADCAST_PARTITIONS = 8  # pairs partitions up to which texts are joined where they lie
 
 PairFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]  # groups of a, b -> keep
 
@@ -125,11 +126,14 @@ def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
 
     The documents are shuffled once, not once per end: each pair is stacked as two rows (the
     pair, one end's key as ``KEY``, which end), the rows merged with the documents on the
-    key, then shuffled on the pair so its two rows (and its copies) meet again."""
+    key, then shuffled on the pair so its two rows (and its copies) meet again. With at most
+    ``BROADCAST_PARTITIONS`` partitions the documents are not shuffled at all: each
+    partition of stacked rows is merged with each partition of documents where it lies
+    (tasks: their product; memory: one partition of each)."""
     stacked = pairs.map_partitions(_stack, list(ends), meta=_stack(pairs._meta, list(ends)),
                                    enforce_metadata=False)
     joined = stacked.merge(keyed[[KEY, column]], on=KEY, npartitions=partitions,
-                           broadcast=False)
+                           broadcast=partitions <= BROADCAST_PARTITIONS)
     meta = _unstack(joined._meta, list(ends), column)
     return joined.shuffle(on=list(ends), npartitions=partitions).map_partitions(
         _unstack, list(ends), column, meta=meta, enforce_metadata=False)
