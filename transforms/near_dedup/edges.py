@@ -140,7 +140,8 @@ def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
 
 
 def _stack(pairs: Frame, ends: list[str]) -> Frame:
-    """Each pair twice, with one end's key as ``KEY`` and ``_end`` 0 or 1 (which end)."""
+    """Each pair twice, with one end's key as ``KEY`` and ``_end`` 0 or 1 (which end)
+    (GPU check: cuDF's scalar-with-index Series and concat give the same rows)."""
     lib = fr.library(pairs)
     return lib.concat([pairs.assign(**{KEY: pairs[end], "_end": lib.Series(
         side, index=pairs.index, dtype="int8")}) for side, end in enumerate(ends)],

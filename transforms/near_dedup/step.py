@@ -292,7 +292,8 @@ def _cluster_table(edges: Frame) -> Frame:
     """All of a run's edges (a, b, jaccard) in one partition as (node, label, size, jaccard,
     unchecked): a member's Jaccard with its keeper is its edge's when the two share one (the
     keeper is the smallest key, so it is the edge's ``a``); ``unchecked`` marks the members
-    that share none, whose Jaccard is still to be computed (NaN until then)."""
+    that share none, whose Jaccard is still to be computed (NaN until then). GPU check:
+    labelled on the host, the table goes back to the device."""
     a, b = fr.host_numbers(edges["a"]), fr.host_numbers(edges["b"])
     jaccard = fr.to_pandas(edges["jaccard"]).to_numpy(dtype=float)
     nodes, labels = label_nodes(a, b)
