@@ -40,12 +40,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str | N
     return folder, texts
 
 
-def spec_for(folder: Path, block_size: int | None = None):
+def spec_for(folder: Path, block_size: int | None = None, partition_bytes: str = "40KiB"):
     source = {"paths": [str(folder / "*.jsonl")]}
     if block_size:
         source["block_size"] = block_size
+    step = {**STEP, "partition_bytes": partition_bytes}
     return parse_spec({"name": "near", "source": source, "schema": SCHEMA,
-                       "steps": [STEP], "sink": {"path": "out"}},
+                       "steps": [step], "sink": {"path": "out"}},
                       str(folder / "pipeline.yaml"), folder)
 
 
@@ -83,13 +84,15 @@ def test_near_duplicates_leave_with_a_reason_naming_their_keeper(corpus, run, tm
     assert precision == 1.0 and recall >= 0.95, (precision, recall)
 
 
-def test_identical_output_for_any_worker_count_and_block_size(corpus, tmp_path):
+@pytest.mark.parametrize("partition_bytes", ["40KiB", "64MiB"])  # several shuffled, or one
+def test_identical_output_for_any_worker_count_and_block_size(corpus, tmp_path,
+                                                               partition_bytes):
     folder, _ = corpus
     runs = []
     for workers, block in ((1, None), (2, 64 * 1024)):
         with dask_client(ClusterSpec(workers=workers, threads_per_worker=1)) as client:
-            runs.append(assay.run(spec_for(folder, block), output=str(tmp_path / f"w{workers}"),
-                                  client=client))
+            runs.append(assay.run(spec_for(folder, block, partition_bytes),
+                                  output=str(tmp_path / f"w{workers}"), client=client))
     first, other = runs
     assert comparable(other.manifest) == comparable(first.manifest)
     shards = [[(Path(v.path) / s["path"]).read_bytes() for s in v.manifest["shards"]]

@@ -14,7 +14,9 @@ from pydantic import ValidationError
 
 from assay.transforms.near_dedup import NearDedup, minhash
 from assay.transforms.near_dedup import edges as near_edges
+from assay.transforms.near_dedup import step as near_step
 from assay.transforms.near_dedup.candidates import ALL_PAIRS, bucket_pairs
+from assay.transforms.near_dedup.components import label_nodes
 from assay.transforms.near_dedup.jaccard import pair_jaccard
 from assay.transforms.near_dedup.step import s_curve
 from assay.transforms.shingles import shingle_hashes
@@ -170,6 +172,66 @@ def test_the_result_does_not_depend_on_the_partitioning(dask_client, monkeypatch
     five = run(step, frame, 5)
     pd.testing.assert_frame_equal(one, five)
     assert one["_removed"].any()
+
+
+def test_one_task_labels_are_each_components_smallest_node():
+    rng = np.random.default_rng(11)
+    nodes = rng.choice(10**12, 400, replace=False).astype(np.int64)
+    a, b = rng.choice(nodes, 300), rng.choice(nodes, 300)  # sparse: many components
+    chain = np.sort(rng.choice(nodes, 60, replace=False))[::-1]  # a long path, reversed
+    a, b = np.concatenate([a, chain[:-1]]), np.concatenate([b, chain[1:]])
+    keep = a != b
+    a, b = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    got_nodes, labels = label_nodes(a, b)
+    component = {int(n): {int(n)} for n in got_nodes}  # merged sets, by the definition
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        if component[x] is not component[y]:
+            merged = component[x] | component[y]
+            for n in merged:
+                component[n] = merged
+    assert got_nodes.tolist() == sorted(component)
+    assert labels.tolist() == [min(component[int(n)]) for n in got_nodes]
+    empty_nodes, empty_labels = label_nodes(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert len(empty_nodes) == len(empty_labels) == 0
+
+
+def test_one_task_and_spread_clusters_give_the_same_rows(dask_client, monkeypatch):
+    rng = np.random.default_rng(12)
+    words = [f"w{i}" for i in range(100)]
+    base = list(rng.choice(words, 200))
+    chain = [base]
+    for i in range(4):  # each a near twin of the last, a new stretch of 25 words changed
+        chain.append(chain[-1][:25 * i] + list(rng.choice(words, 25)) + chain[-1][25 * i + 25:])
+    texts = [" ".join(x) for x in chain] + planted(8, seed=12)
+    step = NearDedup(column="text", threshold=0.7, bands=40, rows_per_band=4,
+                     cluster_column="cluster", cluster_size_column="size", keep_removed=True)
+    one = run(step, documents(texts))
+    monkeypatch.setattr(near_step, "SMALL_EDGES", 0)  # the Dask rounds
+    spread = run(step, documents(texts))
+    pd.testing.assert_frame_equal(one, spread)
+    assert one["_removed"].any() and not one["_removed"].all()
+    sets = [ngrams(t) for t in texts]  # the keeper's direct twin goes, the chain's rest
+    assert jaccard(sets[0], sets[1]) >= 0.7 > jaccard(sets[0], sets[2])  # is not near it
+    assert one["_removed"].iloc[:5].tolist() == [False, True, False, False, False]
+    assert (one["size"].iloc[:5] == 5).all()
+
+
+@pytest.mark.parametrize("broadcast", [8, 0])  # texts joined where they lie, or shuffled
+def test_with_texts_gives_each_pair_once_with_both_texts(dask_client, monkeypatch, broadcast):
+    monkeypatch.setattr(near_edges, "BROADCAST_PARTITIONS", broadcast)
+    texts = [f"document number {i}" for i in range(12)]
+    keyed = near_edges.with_key(documents(texts))
+    a = np.array([0, 3, 0, 5, 3, 11, 0], np.int64)  # (0, 7) three times, over partitions
+    b = np.array([7, 4, 7, 6, 4, 2, 7], np.int64)
+    pairs = dd.from_pandas(pd.DataFrame({"a": a, "b": b, "tag": a * 100 + b}), npartitions=3)
+    got = near_edges.with_texts(pairs, dd.from_pandas(keyed, npartitions=4), ("a", "b"),
+                                "text", 2).compute()
+    got = got.sort_values(["a", "b"]).reset_index(drop=True)
+    assert list(got.columns) == ["a", "b", "tag", "text_a", "text_b"]
+    assert got[["a", "b"]].values.tolist() == [[0, 7], [3, 4], [5, 6], [11, 2]]
+    assert got["text_a"].tolist() == [texts[i] for i in got["a"]]
+    assert got["text_b"].tolist() == [texts[i] for i in got["b"]]
+    assert (got["tag"] == got["a"] * 100 + got["b"]).all()
 
 
 def test_bad_keys_are_refused_with_a_clear_message():

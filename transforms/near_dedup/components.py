@@ -16,6 +16,12 @@ component's diameter in practice (hooking moves whole stars, shortcutting halves
 Rounds are data-dependent, so each round is persisted on the workers and one number (the
 parents that changed) comes back to the client: no table is collected, and no stage runs in
 one task.
+
+An edge set of at most ``SMALL_EDGES`` edges (every run below some millions of near-duplicate
+pairs) is labelled in one task instead (``label_nodes``): the same hook and shortcut rounds
+over numpy arrays, so the same labels, without the dozens of shuffles the Dask rounds cost
+(each a fixed cost of tasks and messages however few the edges). The task's memory is bounded
+by ``SMALL_EDGES``, not by the corpus.
 """
 
 from __future__ import annotations
@@ -32,6 +38,27 @@ if TYPE_CHECKING:  # imported where used (see concat)
 
 NODE, PARENT = "node", "parent"
 MAX_ROUNDS = 64  # far above what hooking and shortcutting need (log of the diameter)
+SMALL_EDGES = 1 << 21  # edges labelled in one task: ~100 MiB of arrays at most
+
+
+def label_nodes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct nodes of the edges ``(a, b)`` (int64 arrays), ascending, and each one's
+    label: the smallest node of its component (hook and shortcut rounds, as on the
+    cluster, over the nodes' ranks)."""
+    nodes, ends = np.unique(np.concatenate([a, b]), return_inverse=True)
+    u, v = ends[:len(a)], ends[len(a):]
+    parent = np.arange(len(nodes))
+    for _ in range(MAX_ROUNDS):
+        pu, pv = parent[u], parent[v]
+        lower = np.minimum(pu, pv)
+        hooked = parent.copy()
+        for end in (u, v, pu, pv):
+            np.minimum.at(hooked, end, lower)
+        hooked = hooked[hooked]
+        if np.array_equal(hooked, parent):
+            return nodes, nodes[parent]
+        parent = hooked
+    raise RuntimeError(f"near_dedup: clusters did not settle in {MAX_ROUNDS} rounds")
 
 
 def _proposals(edges: dd.DataFrame, parents: dd.DataFrame, partitions: int) -> dd.DataFrame:

@@ -7,9 +7,10 @@
 2. band rows shuffled on their bucket key; each bucket gives candidate pairs, a bounded
    number per bucket (``candidates``), kept only when ``keep`` accepts their two groups
    (the gate pairs only documents of different splits);
-3. pairs shuffled and deduplicated, both documents' texts joined to each pair, and the
-   exact Jaccard of their n-gram sets computed (``jaccard``): only pairs at or above the
-   threshold become edges.
+3. both documents' texts joined to each pair (``with_texts``: one merge with the documents,
+   one shuffle of the pairs' rows, which also keeps a pair repeated by several bands once),
+   and the exact Jaccard of their n-gram sets computed (``jaccard``): only pairs at or
+   above the threshold become edges.
 
 A document's key is its lineage packed in an int64, ``_source_id * 2**40 + _source_line``
 (inputs below 2**23, lines below 2**40): the smallest key of a set of documents is the one
@@ -41,6 +42,7 @@ LINE_BITS = 40
 KEY = "_near_key"
 GROUP = "_near_group"  # optional int column of ``keyed``: which group a document is in
 _CHUNK_BYTES = 4 << 20
+BROADCAST_PARTITIONS = 8  # pairs partitions up to which texts are joined where they lie
 
 PairFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]  # groups of a, b -> keep
 
@@ -120,12 +122,40 @@ def similarity(part: Frame, how: Shingling) -> np.ndarray:
 def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
                column: str, partitions: int) -> dd.DataFrame:
     """``pairs`` with the text of the document at each of its two ``ends`` (key columns),
-    as ``text_a`` and ``text_b``."""
-    joined, documents = pairs, keyed[[KEY, column]]
-    for end, name in zip(ends, ("text_a", "text_b"), strict=True):
-        joined = joined.merge(documents.rename(columns={KEY: end, column: name}), on=end,
-                              npartitions=partitions)
-    return joined
+    as ``text_a`` and ``text_b``; a pair given several times comes out once.
+
+    The documents are shuffled once, not once per end: each pair is stacked as two rows (the
+    pair, one end's key as ``KEY``, which end), the rows merged with the documents on the
+    key, then shuffled on the pair so its two rows (and its copies) meet again. With at most
+    ``BROADCAST_PARTITIONS`` partitions the documents are not shuffled at all: each
+    partition of stacked rows is merged with each partition of documents where it lies
+    (tasks: their product; memory: one partition of each)."""
+    stacked = pairs.map_partitions(_stack, list(ends), meta=_stack(pairs._meta, list(ends)),
+                                   enforce_metadata=False)
+    joined = stacked.merge(keyed[[KEY, column]], on=KEY, npartitions=partitions,
+                           broadcast=partitions <= BROADCAST_PARTITIONS)
+    meta = _unstack(joined._meta, list(ends), column)
+    return joined.shuffle(on=list(ends), npartitions=partitions).map_partitions(
+        _unstack, list(ends), column, meta=meta, enforce_metadata=False)
+
+
+def _stack(pairs: Frame, ends: list[str]) -> Frame:
+    """Each pair twice, with one end's key as ``KEY`` and ``_end`` 0 or 1 (which end)
+    (GPU check: cuDF's scalar-with-index Series and concat give the same rows)."""
+    lib = fr.library(pairs)
+    return lib.concat([pairs.assign(**{KEY: pairs[end], "_end": lib.Series(
+        side, index=pairs.index, dtype="int8")}) for side, end in enumerate(ends)],
+        ignore_index=True)
+
+
+def _unstack(part: Frame, ends: list[str], column: str) -> Frame:
+    """A pair's two stacked rows (with their end's text) as one row: its columns, then
+    ``text_a`` and ``text_b``; copies of a pair kept once."""
+    part = part.drop_duplicates(subset=[*ends, "_end"])
+    ends_a, ends_b = (part[part["_end"] == side] for side in (0, 1))
+    left = ends_a.drop(columns=[KEY, "_end"]).rename(columns={column: "text_a"})
+    right = ends_b[[*ends, column]].rename(columns={column: "text_b"})
+    return left.merge(right, on=ends).reset_index(drop=True)
 
 
 def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partitions: int,
@@ -140,8 +170,6 @@ def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partit
     pair_meta = dict.fromkeys(["a", "b", *(["group_a", "group_b"] if keep else [])], "int64")
     pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
         _pairs, keep, meta=pair_meta, enforce_metadata=False)
-    pairs = pairs.shuffle(on=["a", "b"], npartitions=partitions).map_partitions(
-        _distinct, meta=pairs._meta, enforce_metadata=False)
     pairs = with_texts(pairs, keyed, ("a", "b"), how.column, partitions)
     return pairs.map_partitions(_verify, how, threshold, meta={**pair_meta, "jaccard": "float64"},
                                 enforce_metadata=False)
@@ -152,19 +180,22 @@ def _pairs(part: Frame, keep: PairFilter | None) -> Frame:
     check: paired on the host)."""
     keys = fr.host_numbers(part["key"])
     a, b = bucket_pairs(keys, fr.host_numbers(part["bucket"]))
-    columns = {"a": a, "b": b}
+    groups = None
     if keep is not None:
         known, first = np.unique(keys, return_index=True)
         groups = fr.host_numbers(part["group"])[first].astype(np.int64)
-        group_a, group_b = (groups[np.searchsorted(known, end)] for end in (a, b))
-        accepted = keep(group_a, group_b)
-        columns = {"a": a[accepted], "b": b[accepted], "group_a": group_a[accepted],
-                   "group_b": group_b[accepted]}
+        accepted = keep(groups[np.searchsorted(known, a)], groups[np.searchsorted(known, b)])
+        a, b = a[accepted], b[accepted]
+    if len(a):  # a pair shares several of this partition's buckets: shuffled once
+        order = np.lexsort((b, a))
+        a, b = a[order], b[order]
+        first = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+        a, b = a[first], b[first]
+    columns = {"a": a, "b": b}
+    if groups is not None:
+        columns |= {"group_a": groups[np.searchsorted(known, a)],
+                    "group_b": groups[np.searchsorted(known, b)]}
     return fr.from_arrow(part, pa.table(columns))
-
-
-def _distinct(part: Frame) -> Frame:
-    return part.drop_duplicates()
 
 
 def _verify(part: Frame, how: Shingling, threshold: float) -> Frame:

@@ -9,7 +9,11 @@ MinHash kernels hash with MurmurHash3 seeds, which numpy does not have). A docum
 signature value ``k`` is the minimum of ``h_k`` over its n-grams.
 
 Work is chunked by documents so that one block of ``hashes x n-grams`` products never
-exceeds ``_BLOCK`` values, whatever the partition's size or a document's length.
+exceeds ``_BLOCK`` values (or one document's n-grams), whatever the partition's size or a
+document's length. Every block is computed in place in one buffer: a Dask worker runs with
+``MALLOC_TRIM_THRESHOLD_=65536``, under which each fresh temporary of a few MiB is a new
+``mmap`` whose pages fault in again, which made the signatures ten times slower in a worker
+than in a plain process.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ def signatures(shingles: Shingles, count: int, seed: int, xp: Any = np) -> Any:
     a, b = xp.asarray(a_host)[:, None], xp.asarray(b_host)[:, None]
     starts = shingles.offsets[present]
     ends = starts + counts[present]
+    longest = int((ends - starts).max())
+    buffer = xp.empty(max(_BLOCK, longest), dtype=xp.uint64)  # every block's values
     first = 0
     while first < len(present):  # a chunk of whole documents
         last = max(first + 1, int(np.searchsorted(ends, starts[first] + _BLOCK, "right")))
@@ -58,8 +64,10 @@ def signatures(shingles: Shingles, count: int, seed: int, xp: Any = np) -> Any:
         segments = xp.asarray(starts[first:last] - lo)
         rows = max(1, _BLOCK // (hi - lo))  # hash functions per block
         for k in range(0, count, rows):
-            with np.errstate(over="ignore"):
-                values = (a[k:k + rows] * x + b[k:k + rows]) >> _SHIFT
+            values = buffer[:min(rows, count - k) * (hi - lo)].reshape(-1, hi - lo)
+            xp.multiply(a[k:k + rows], x, out=values)
+            values += b[k:k + rows]
+            values >>= _SHIFT
             out[first:last, k:k + rows] = fr.segment_min(values, segments).T
         first = last
     return out

@@ -6,9 +6,13 @@ The run's live rows go through six stages, all on the Dask cluster:
 1.-3. verified edges (``edges``): MinHash band keys per partition, candidate pairs per LSH
    bucket, each pair's exact Jaccard of the two n-gram sets: only pairs at or above
    ``threshold`` become edges;
-4. connected components of the edges (``components``): rounds of merges persisted on the
-   workers, the smallest document key of a component its label;
-5. each member's text compared with its keeper's (exact Jaccard);
+4. connected components of the edges (``components``), the smallest document key of a
+   component its label: up to ``SMALL_EDGES`` edges in one task, with the cluster sizes
+   and each member's edge to its keeper, if it has one; above that, rounds of merges
+   persisted on the workers;
+5. each member's text compared with its keeper's (exact Jaccard), for the members that
+   have no verified edge to it (all members above ``SMALL_EDGES`` edges); skipped when
+   there are none;
 6. the labels merged back to the rows, shuffled on the document key.
 
 A document's key is its lineage packed in an int64 (``edges``), so the smallest key of a
@@ -56,7 +60,12 @@ from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.dedup import LINEAGE
 from assay.transforms.frame import Frame
-from assay.transforms.near_dedup.components import components, concat
+from assay.transforms.near_dedup.components import (
+    SMALL_EDGES,
+    components,
+    concat,
+    label_nodes,
+)
 from assay.transforms.near_dedup.edges import (
     GROUP,
     KEY,
@@ -84,7 +93,8 @@ from assay.transforms.params import ByteSize, ColumnName, add_columns, require_c
 if TYPE_CHECKING:  # imported where used (components.concat)
     import dask.dataframe as dd
 
-_LINKS = ["node", "label", "size", "jaccard", INHERITED, TWIN, TWIN_JACCARD]
+_LINKS = ["node", "label", "size", "jaccard"]  # a run's links; a dataset-wide one's add
+_PUBLISHED_LINKS = [INHERITED, TWIN, TWIN_JACCARD]  # (``published``) these where it has them
 
 
 def s_curve(jaccard: float, bands: int, rows: int) -> float:
@@ -231,7 +241,8 @@ class NearDedup(GlobalStep):
         removed = (((labels != keys) & near_keeper) | near_published) & (
             self.action == "drop")
         lib = fr.library(ordered)
-        out = ordered.drop(columns=[c for c in (KEY, *_LINKS) if c in ordered.columns])
+        out = ordered.drop(columns=[c for c in (KEY, *_LINKS, *_PUBLISHED_LINKS)
+                                    if c in ordered.columns])
         new = {self.cluster_column: clusters, self.cluster_size_column: sizes}
         for name, values in new.items():
             if name:
@@ -276,6 +287,8 @@ class NearDedup(GlobalStep):
         keyed = live.map_partitions(with_key, meta=with_key(live._meta),
                                     enforce_metadata=False)
         links = self._links(keyed, input_bytes, published)
+        if partitions == 1:  # a merge with one partition keeps the other side's partitions:
+            keyed = keyed.repartition(npartitions=1)  # the output would follow the blocks
         joined = keyed.merge(links, how="left", left_on=KEY, right_on="node",
                              npartitions=partitions, broadcast=False)
         return joined.map_partitions(self._mark, published,
@@ -284,49 +297,117 @@ class NearDedup(GlobalStep):
 
     def _links(self, keyed: dd.DataFrame, input_bytes: int,
                published: PublishedTexts | None) -> dd.DataFrame:
-        """(node, label, size, jaccard[, INHERITED][, TWIN, TWIN_JACCARD]) of every
-        document with a verified near-duplicate (jaccard: a run member's with its keeper,
-        null for the keeper and published members), persisted on the workers (label and
-        size as nullable int64s, which a left merge keeps exact). With ``published``, its
-        documents join the run's (only pairs with a run document are compared; see
-        ``published`` for what each action makes of them) and the shuffles are sized by
-        both."""
-        documents, keep, olds = keyed, None, None
+        """(node, label, size, jaccard) of every document with a verified near-duplicate
+        (jaccard: a member's with its keeper, null for the keeper itself), persisted on the
+        workers (label and size as nullable int64s, which a left merge keeps exact). An
+        edge set small enough is labelled in one task; with ``published``, see
+        ``_dataset_links``."""
         if published is not None:
-            inherit = self.cluster_column if self.action == "label" \
-                and self.cluster_column in published.columns else None
-            olds = published_documents(published, self.column, inherit, keyed._meta)
-            documents = concat([run_documents(keyed, self.column),
-                                olds[[KEY, self.column, GROUP]]])
-            keep, olds = not_both_published, olds[[KEY, INHERITED]] if inherit else None
-            input_bytes += published.bytes
+            return self._dataset_links(keyed, input_bytes, published)
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
-        edges = verified_edges(documents, self.shingling, self.threshold, partitions, keep)
-        drop_near_published = published is not None and self.action == "drop"
-        (edges,) = dask.persist(edges if drop_near_published else edges[["a", "b"]])
+        edges = verified_edges(keyed, self.shingling, self.threshold, partitions)
+        edges, count = dask.persist(edges, edges.shape[0])
+        if int(count.compute()) > SMALL_EDGES:
+            return self._spread_links(edges[["a", "b"]], keyed, partitions)
+        table = edges.repartition(npartitions=1).map_partitions(
+            _cluster_table, meta=_cluster_table(edges._meta), enforce_metadata=False)
+        table, unchecked = dask.persist(table, table["unchecked"].sum())
+        links = table[_LINKS]
+        if int(unchecked.compute()):  # members without an edge to their keeper
+            members = table[table["unchecked"]][["node", "label"]]
+            checked = self._keeper_jaccard(members, keyed, partitions)
+            links = links.merge(checked.repartition(npartitions=1), on="node", how="left",
+                                suffixes=("", "_keeper"))
+            links = links.map_partitions(_with_keeper_jaccard, meta=links._meta[_LINKS],
+                                         enforce_metadata=False)
+        # as many partitions as the rows' merge makes: one alone would be joined to each
+        # input partition as it is, and the output would follow the read's blocks
+        return self._persisted(links.repartition(npartitions=partitions))
+
+    def _spread_links(self, edges: dd.DataFrame, keyed: dd.DataFrame, partitions: int
+                      ) -> dd.DataFrame:
+        """``_links`` of an edge set too large for one task: components, sizes and every
+        member's check with its keeper as Dask merges."""
+        labels = components(edges, partitions)
+        sizes = labels.groupby("label").size(split_out=partitions).rename("size")
+        members = labels[labels["node"] != labels["label"]]
+        links = labels.merge(sizes.reset_index(), on="label", npartitions=partitions)
+        links = links.merge(self._keeper_jaccard(members, keyed, partitions), on="node",
+                            how="left", npartitions=partitions)
+        return self._persisted(links)
+
+    def _dataset_links(self, keyed: dd.DataFrame, input_bytes: int,
+                       published: PublishedTexts) -> dd.DataFrame:
+        """``_links`` (and ``INHERITED``, ``TWIN``, ``TWIN_JACCARD`` as ``published`` says
+        per action) of the run's documents joined by the published ones: only pairs with a
+        run document are compared, and the shuffles are sized by both."""
+        inherit = self.cluster_column if self.action == "label" \
+            and self.cluster_column in published.columns else None
+        olds = published_documents(published, self.column, inherit, keyed._meta)
+        documents = concat([run_documents(keyed, self.column),
+                            olds[[KEY, self.column, GROUP]]])
+        olds = olds[[KEY, INHERITED]] if inherit else None
+        partitions = max(1, math.ceil((input_bytes + published.bytes) / self.partition_bytes))
+        edges = verified_edges(documents, self.shingling, self.threshold, partitions,
+                               not_both_published)
+        (edges,) = dask.persist(edges)
         near_published = None
-        if drop_near_published:  # twins need the edges' Jaccard
+        if self.action == "drop":  # twins need the edges' Jaccard
             near_published = twins(edges, partitions)
             edges = without(edges, near_published, partitions)
         labels = components(edges[["a", "b"]], partitions)
         sizes = labels.groupby("label").size(split_out=partitions).rename("size")
         members = labels[(labels["node"] != labels["label"]) & (labels["node"] >= 0)]
-        members = with_texts(members, documents, ("node", "label"), self.column, partitions)
-        to_keeper = members.map_partitions(
-            self._to_keeper, meta={"node": "int64", "jaccard": "float64"},
-            enforce_metadata=False)
         links = labels.merge(sizes.reset_index(), on="label", npartitions=partitions)
-        links = links.merge(to_keeper, on="node", how="left", npartitions=partitions)
+        links = links.merge(self._keeper_jaccard(members, documents, partitions), on="node",
+                            how="left", npartitions=partitions)
         if olds is not None:  # a published keeper's own cluster id
             links = links.merge(olds.rename(columns={KEY: "label"}), on="label", how="left",
                                 npartitions=partitions)
         if near_published is not None:
             links = links.merge(near_published, on="node", how="outer",
                                 npartitions=partitions)
+        return self._persisted(links)
+
+    def _keeper_jaccard(self, members: dd.DataFrame, keyed: dd.DataFrame, partitions: int
+                        ) -> dd.DataFrame:
+        """(node, jaccard): each member's exact Jaccard with its keeper (``label``)."""
+        members = with_texts(members, keyed, ("node", "label"), self.column, partitions)
+        return members.map_partitions(self._to_keeper, meta={"node": "int64",
+                                                             "jaccard": "float64"},
+                                      enforce_metadata=False)
+
+    @staticmethod
+    def _persisted(links: dd.DataFrame) -> dd.DataFrame:
         links = links.map_partitions(_nullable, meta=_nullable(links._meta),
                                      enforce_metadata=False)
         (links,) = dask.persist(links)
         return links
+
+
+def _cluster_table(edges: Frame) -> Frame:
+    """All of a run's edges (a, b, jaccard) in one partition as (node, label, size, jaccard,
+    unchecked): a member's Jaccard with its keeper is its edge's when the two share one (the
+    keeper is the smallest key, so it is the edge's ``a``); ``unchecked`` marks the members
+    that share none, whose Jaccard is still to be computed (NaN until then). GPU check:
+    labelled on the host, the table goes back to the device."""
+    a, b = fr.host_numbers(edges["a"]), fr.host_numbers(edges["b"])
+    jaccard = fr.to_pandas(edges["jaccard"]).to_numpy(dtype=float)
+    nodes, labels = label_nodes(a, b)
+    _, cluster, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    at = np.searchsorted(nodes, b)
+    direct = labels[at] == a
+    near = np.full(len(nodes), np.nan)
+    near[at[direct]] = jaccard[direct]
+    unchecked = (labels != nodes) & np.isnan(near)
+    return fr.from_arrow(edges, pa.table({"node": nodes, "label": labels,
+                                          "size": sizes[cluster].astype(np.int64),
+                                          "jaccard": near, "unchecked": unchecked}))
+
+
+def _with_keeper_jaccard(part: Frame) -> Frame:
+    """The links with each unchecked member's Jaccard (``jaccard_keeper``) filled in."""
+    return part.assign(jaccard=part["jaccard"].fillna(part["jaccard_keeper"]))[_LINKS]
 
 
 def _nullable(part: Frame) -> Frame:
