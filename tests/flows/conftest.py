@@ -79,7 +79,7 @@ class FakeEngine:
     @contextmanager
     def dask_client(
         self, cluster: Any, *, workers: int | None = None, address: str | None = None,
-        backend: str = "pandas",
+        backend: str = "pandas", heap_temporaries: bool = False,
     ) -> Iterator[str]:
         try:
             yield "fake-client"
