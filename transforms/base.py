@@ -138,6 +138,11 @@ def register(cls: type[Step]) -> type[Step]:
 
 
 def registered_steps() -> dict[str, type[Step]]:
+    """Every step by op, ordered by module, then as each module defines them: the same
+    order whichever module a process imported first (the spec's union and the reference
+    follow it)."""
     import assay.transforms.library  # noqa: F401  (registers every step)
 
-    return dict(_REGISTRY)
+    defined = {op: place for place, op in enumerate(_REGISTRY)}
+    ordered = sorted(_REGISTRY.items(), key=lambda item: (item[1].__module__, defined[item[0]]))
+    return dict(ordered)

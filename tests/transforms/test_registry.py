@@ -75,3 +75,18 @@ def test_errors_name_the_step_and_key(steps):
     assert (1, "clip", "colum") in locations
     with pytest.raises(ValidationError, match="does not match any of the expected tags"):
         steps.validate_python([{"op": "eval", "expr": "1"}])
+
+
+def test_the_step_order_does_not_depend_on_what_a_process_imported_first():
+    """The spec's union and the generated reference follow this order: importing the gate
+    machinery (which loads near_dedup's stages) before the step library must not change
+    it."""
+    import subprocess
+    import sys
+
+    script = ("import {first}\nfrom assay.transforms.base import registered_steps\n"
+              "print(list(registered_steps()))")
+    orders = {subprocess.run([sys.executable, "-c", script.format(first=first)],
+                             capture_output=True, text=True, check=True).stdout
+              for first in ("assay.validation.dask_gate", "assay.transforms.library")}
+    assert len(orders) == 1
