@@ -32,7 +32,7 @@ class Params(BaseModel):
     """Keys every expectation accepts: GE uses them for reporting, or they are ours to ignore.
     Any other key is refused, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     result_format: Any = Field(None, description="GE's result format; ignored")
     catch_exceptions: Any = Field(None, description="ignored: errors are always caught")
