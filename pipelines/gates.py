@@ -66,9 +66,9 @@ def apply_gate(frame: dd.DataFrame, gate: GateSpec, resolve: Callable[[str], str
     and (under ``quarantine``) routing both read them, in the run's one graph. ``split``:
     the sink's, which a cross-split expectation assigns to the rows as the sink will."""
     evaluator = GateEvaluator(load_gate_suite(gate, resolve), gate.name, gate.scope)
-    rows = frame[live_mask(frame)]
-    live = rows[data_columns(frame._meta)]
-    context = GateContext(rows[[*data_columns(frame._meta), *LINEAGE]], split)
+    rows, columns = frame[live_mask(frame)], data_columns(frame._meta)
+    live = rows[columns]
+    context = GateContext(rows[[*columns, *LINEAGE]], split)
     answers = answer_requests(live, evaluator.requests, context)
     verdicts = gate_verdicts(frame, evaluator, answers, select=live_data)
     point = GatePoint(gate, evaluator, gate_statistics(verdicts, evaluator))

@@ -180,21 +180,19 @@ def _pairs(part: Frame, keep: PairFilter | None) -> Frame:
     check: paired on the host)."""
     keys = fr.host_numbers(part["key"])
     a, b = bucket_pairs(keys, fr.host_numbers(part["bucket"]))
-    groups = None
-    if keep is not None:
-        known, first = np.unique(keys, return_index=True)
-        groups = fr.host_numbers(part["group"])[first].astype(np.int64)
-        accepted = keep(groups[np.searchsorted(known, a)], groups[np.searchsorted(known, b)])
-        a, b = a[accepted], b[accepted]
     if len(a):  # a pair shares several of this partition's buckets: shuffled once
         order = np.lexsort((b, a))
         a, b = a[order], b[order]
         first = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
         a, b = a[first], b[first]
     columns = {"a": a, "b": b}
-    if groups is not None:
+    if keep is not None:  # each distinct pair's groups looked up once, then filtered
+        known, first = np.unique(keys, return_index=True)
+        groups = fr.host_numbers(part["group"])[first].astype(np.int64)
         columns |= {"group_a": groups[np.searchsorted(known, a)],
                     "group_b": groups[np.searchsorted(known, b)]}
+        accepted = keep(columns["group_a"], columns["group_b"])
+        columns = {name: values[accepted] for name, values in columns.items()}
     return fr.from_arrow(part, pa.table(columns))
 
 

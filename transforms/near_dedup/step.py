@@ -23,7 +23,7 @@ inputs' size, so the output is the same for any worker count or read block size.
 
 What is guaranteed: every edge was verified at Jaccard >= ``threshold``, and a row is
 removed only when its own exact Jaccard with its cluster's keeper reaches ``threshold``
-too (a sixth stage compares each member with its keeper). Clusters are transitive (a chain
+too (stage 5 compares each member with its keeper). Clusters are transitive (a chain
 A~B~C is one cluster even when A and C are not near), but a member that is not near its
 keeper stays: no document leaves for a kept twin it does not resemble. Its reason names
 the keeper and that Jaccard.
