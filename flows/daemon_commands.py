@@ -83,7 +83,10 @@ def start() -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while (status := ask("status")) is None:
         if child.poll() is not None or time.monotonic() > deadline:
-            print(f"error: the assay daemon did not start; see {log_path}", file=sys.stderr)
+            lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            why = f": {lines[-1]}" if child.poll() is not None and lines else ""
+            print(f"error: the assay daemon did not start{why}; see {log_path}",
+                  file=sys.stderr)
             raise typer.Exit(1)
         time.sleep(0.1)
     print(f"assay daemon started: {_describe(status)}; log {log_path}")
