@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -50,8 +51,13 @@ def _reopen_std_streams() -> None:
     sys.stderr = reopen(2, "w", sys.__stderr__)
 
 
-def refresh_libraries(verbose: bool) -> None:
-    """Re-read what the libraries took from the daemon's environment at import."""
+def _logging_variables(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("PREFECT_LOGGING_")}
+
+
+def refresh_libraries(verbose: bool, daemon_env: Mapping[str, str]) -> None:
+    """Re-read what the libraries took from the daemon's environment (``daemon_env``) at
+    import."""
     import dask.config
 
     from assay.flows import cli
@@ -62,23 +68,30 @@ def refresh_libraries(verbose: bool) -> None:
     if "prefect" in sys.modules:
         import prefect.context
         from prefect.logging.configuration import setup_logging
+        from prefect.settings import get_current_settings
 
         # Prefect builds its settings (environment, profiles, .env and prefect.toml of the
         # working folder) once at import: build them again, for this environment and folder
+        logging_before = get_current_settings().logging
         prefect.context.refresh_global_settings_context()
-        setup_logging()  # incremental: the console handler's level from those settings
+        # its logging config reads PREFECT_LOGGING_* variables itself, besides the settings
+        if (get_current_settings().logging != logging_before
+                or _logging_variables(os.environ) != _logging_variables(daemon_env)):
+            # not incremental: that cannot lower a level to 0 (the console's under --verbose)
+            setup_logging(incremental=False)
     cli.reset_consoles()
 
 
 def run_command(request: dict[str, Any], fds: list[int]) -> int:
     """Become the client and run its command; the exit code it ended with."""
     argv = list(request["argv"])
+    daemon_env = dict(os.environ)
     try:
         become_client(request, fds)
     except OSError as exc:  # e.g. the client's folder is gone
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
-    refresh_libraries(verbose="--verbose" in argv or "-v" in argv)
+    refresh_libraries("--verbose" in argv or "-v" in argv, daemon_env)
     from assay.flows.cli import app
 
     try:

@@ -34,7 +34,9 @@ from assay.flows import daemon_protocol as protocol
 # What a run imports (about 3 s of CPU in a fresh interpreter). The second half was found
 # by diffing sys.modules around a run against a server in a preloaded process: Prefect's
 # parameter serialisation (fastapi), its graph visualisation module, the local cluster's
-# HTTP routes and metrics, rich's progress bar.
+# HTTP routes and metrics, rich's progress bar. Never cuDF, CuPy or anything that creates a
+# CUDA context, which does not survive a fork: a child of a `--backend cudf` run imports
+# them itself (untested here: a GPU session must check such a run through the daemon).
 PRELOAD = (
     "pandas", "pyarrow", "pyarrow.compute", "pyarrow.dataset", "pyarrow.parquet",
     "dask.dataframe", "distributed", "fsspec", "deltalake",
