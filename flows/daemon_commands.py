@@ -76,9 +76,11 @@ def start() -> None:
     _private_folder(folder)
     log_path = folder / protocol.LOG_NAME
     with open(log_path, "ab") as log:
+        # -P: the folder it starts in is not on its sys.path (a checkout's `flows/` there
+        # would shadow nothing, but the runs' imports should not depend on where it started)
         child = subprocess.Popen(
-            [sys.executable, "-m", "assay.flows.daemon_server", str(folder)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-P", "-m", "assay.flows.daemon_server", str(folder)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=folder,
             start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while (status := ask("status")) is None:

@@ -294,3 +294,21 @@ def test_no_daemon_status_and_stop_say_so(short_tmp: Path) -> None:
     assert status.returncode == 1 and status.stdout.startswith("no assay daemon running")
     stop = _assay("daemon", "stop", env=env)
     assert stop.returncode == 0 and stop.stdout.strip() == "no assay daemon running"
+
+
+def test_a_socket_path_too_long_is_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / ("d" * 120)
+    started = _assay("daemon", "start", env=_env(data_dir))
+    assert started.returncode == 1
+    assert started.stderr.startswith(f"error: {data_dir / 'daemon' / 'assay.sock'}: too long")
+
+
+# last in the module: it stops the module's daemon (the fixture then finds none to stop)
+def test_stop_removes_the_socket_and_leaves_no_process(daemon: Daemon) -> None:
+    stopped = _assay("daemon", "stop", env=daemon.env)
+    assert stopped.returncode == 0
+    assert stopped.stdout.startswith(f"assay daemon stopped (pid {daemon.pid}, ")
+    assert not daemon.socket.exists()
+    assert not _alive(daemon.pid)
+    assert "stopped after" in daemon.log.read_text()
+    assert _assay("daemon", "status", env=daemon.env).returncode == 1
