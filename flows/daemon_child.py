@@ -9,11 +9,14 @@ runs the typer app exactly as the in-process CLI does.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import io
 import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,3 +113,21 @@ def _exit_code(code: object) -> int:
         return code
     print(code, file=sys.stderr, flush=True)
     return 1
+
+
+def finish(code: int) -> int:
+    """End as the interpreter ends, less its teardown of every module: wait for the
+    non-daemon threads and run the threading and atexit hooks (Prefect sends its last logs
+    and events there), flush, and return the code for ``os._exit``. A forked
+    ``multiprocessing`` child ends the same way; the full teardown cost about 0.2 s and
+    copies of most of the daemon's memory pages (every object it decrefs)."""
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]  # Py_Finalize's first step
+        atexit._run_exitfuncs()
+    except KeyboardInterrupt:  # a second Ctrl-C while Prefect drains: stop waiting
+        code = code or 130
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    return code

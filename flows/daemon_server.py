@@ -172,9 +172,8 @@ class Daemon:
         self.selector.unregister(self.listener)
         self.listener.close()
         self.listener = None
-        if os.getpid() == self.pid:
-            self.path.unlink(missing_ok=True)
-            log(f"socket removed; waiting for {len(self.runs)} runs to end")
+        self.path.unlink(missing_ok=True)
+        log(f"socket removed; waiting for {len(self.runs)} runs to end")
 
     def status(self) -> dict[str, Any]:
         return {"pid": self.pid, "socket": str(self.path), "started_at": self.started_at,
@@ -240,11 +239,11 @@ class Daemon:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:  # never returns: the daemon's loop and cleanup are not the child's
             self._in_child(conn)
-            from assay.flows.daemon_child import run_command
+            from assay.flows.daemon_child import finish, run_command
 
-            raise SystemExit(run_command(message, fds))  # the interpreter's own shutdown
+            os._exit(finish(run_command(message, fds)))
         for fd in fds:
             os.close(fd)
         with contextlib.suppress(OSError):  # the child did it first, or has already ended
@@ -315,8 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         daemon.serve()
     finally:
-        if os.getpid() == daemon.pid:  # a forked child leaves through here too
-            daemon.close_listener()
+        daemon.close_listener()
 
 
 if __name__ == "__main__":

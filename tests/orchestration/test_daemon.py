@@ -181,6 +181,10 @@ def test_the_run_is_a_flow_run_of_the_clients_server(daemon: Daemon, prefect_api
     assert [r["state_type"] for r in runs] == ["COMPLETED"], runs
     flow = httpx.get(f"{prefect_api}/flows/{runs[0]['flow_id']}").json()
     assert flow["name"] == "ingest"
+    # the run's logs reached the server: the child ends by draining Prefect's log worker
+    logs = httpx.post(f"{prefect_api}/logs/filter", json={
+        "logs": {"flow_run_id": {"any_": [runs[0]["id"]]}}}).json()
+    assert "Finished in state Completed()" in [entry["message"] for entry in logs]
 
 
 def test_runs_at_once_and_a_terminal_seen_as_the_clients(daemon: Daemon, tmp_path: Path
