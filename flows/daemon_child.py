@@ -20,6 +20,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import typer
+
 
 def become_client(request: dict[str, Any], fds: list[int]) -> None:
     """Take over the client's terminal, folder, umask, argv and environment."""
@@ -94,13 +96,19 @@ def run_command(request: dict[str, Any], fds: list[int]) -> int:
     except OSError as exc:  # e.g. the client's folder is gone
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
-    refresh_libraries("--verbose" in argv or "-v" in argv, daemon_env)
-    from assay.flows.cli import app
+    verbose = "--verbose" in argv or "-v" in argv
+    from assay.flows.cli import _exit_codes, app
 
     try:
+        # a setting Prefect cannot read fails here, as it fails the in-process CLI where
+        # the flow imports Prefect: the same lines, the same exit code
+        with _exit_codes(verbose):
+            refresh_libraries(verbose, daemon_env)
         app(args=argv, prog_name="assay")
-    except SystemExit as exc:
+    except SystemExit as exc:  # typer.Exit is one once click handled it; not the first
         return _exit_code(exc.code)
+    except typer.Exit as exc:
+        return exc.exit_code
     return 0
 
 

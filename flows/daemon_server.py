@@ -25,6 +25,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -240,10 +241,16 @@ class Daemon:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # never returns: the daemon's loop and cleanup are not the child's
-            self._in_child(conn)
-            from assay.flows.daemon_child import finish, run_command
+            code = 1
+            try:
+                self._in_child(conn)
+                from assay.flows.daemon_child import finish, run_command
 
-            os._exit(finish(run_command(message, fds)))
+                code = finish(run_command(message, fds))
+            except BaseException:  # a bug of ours: on the client's stderr where it is fd 2
+                traceback.print_exc()
+            finally:
+                os._exit(code)
         for fd in fds:
             os.close(fd)
         with contextlib.suppress(OSError):  # the child did it first, or has already ended

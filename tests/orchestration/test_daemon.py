@@ -187,6 +187,26 @@ def test_the_run_is_a_flow_run_of_the_clients_server(daemon: Daemon, prefect_api
     assert "Finished in state Completed()" in [entry["message"] for entry in logs]
 
 
+def test_a_prefect_setting_prefect_cannot_read_fails_as_in_process(daemon: Daemon,
+                                                                   tmp_path: Path) -> None:
+    spec = write_tiny_pipeline(tmp_path)
+    env = {**daemon.env, "PREFECT_API_URL": "http://127.0.0.1:9/api",
+           "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "often"}
+    before = len(_served(daemon))
+    served = _assay("run", str(spec), env=env)
+    alone = _assay("run", str(spec), "--no-daemon", env=env)
+    assert served.returncode == alone.returncode == 1
+    assert len(_served(daemon)) == before + 1
+
+    def errors(stderr: str) -> list[str]:
+        return [line for line in stderr.splitlines() if line.startswith(("error: ", "hint: "))]
+
+    assert errors(served.stderr) == errors(alone.stderr)
+    assert errors(served.stderr)[0].startswith("error: internal failure: ValidationError")
+    # the child's failure is the run's, not the daemon's: it still answers, socket in place
+    assert _assay("daemon", "status", env=daemon.env).returncode == 0
+
+
 def test_runs_at_once_and_a_terminal_seen_as_the_clients(daemon: Daemon, tmp_path: Path
                                                          ) -> None:
     specs = []
