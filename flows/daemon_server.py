@@ -99,6 +99,15 @@ def _changed(sources: dict[str, tuple[int, int]]) -> str | None:
     return None
 
 
+def _well_formed(message: dict[str, Any]) -> bool:
+    """The fields a child needs, of the types it needs (see daemon_client.request)."""
+    argv, env = message.get("argv"), message.get("env")
+    return (isinstance(argv, list) and all(isinstance(a, str) for a in argv)
+            and isinstance(env, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+            and isinstance(message.get("cwd"), str) and isinstance(message.get("umask"), int))
+
+
 def bind(path: Path) -> socket.socket:
     """Listen at ``path`` (0600). An existing socket is replaced only when it is this user's
     and no daemon answers on it."""
@@ -219,6 +228,8 @@ class Daemon:
 
     def _refusal(self, message: dict[str, Any]) -> str | None:
         """Why this daemon must not run the request; stale code also stops it."""
+        if not _well_formed(message):
+            return "a malformed run request"
         if message.get("python") != sys.executable:
             return f"the assay daemon runs {sys.executable}, not {message.get('python')}"
         changed = _changed(self.sources)

@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -326,6 +327,16 @@ def test_a_socket_path_too_long_is_one_line(tmp_path: Path) -> None:
     assert started.returncode == 1
     assert started.stderr.startswith(f"error: {data_dir / 'daemon' / 'assay.sock'}: too long")
 
+
+def test_a_malformed_request_is_refused_and_the_daemon_goes_on(daemon: Daemon) -> None:
+    sock = daemon_protocol.connect(daemon.socket, timeout=30)
+    assert sock is not None
+    with sock:
+        daemon_protocol.send(sock, {"command": "run", "argv": "run x.yaml",
+                                    "python": sys.executable}, [0, 1, 2])
+        reply, _ = daemon_protocol.receive(sock)
+    assert reply == {"refused": "a malformed run request"}
+    assert _assay("daemon", "status", env=daemon.env).returncode == 0
 
 # last in the module: it stops the module's daemon (the fixture then finds none to stop)
 def test_stop_removes_the_socket_and_leaves_no_process(daemon: Daemon) -> None:
