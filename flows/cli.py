@@ -32,6 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from assay.flows.daemon_commands import daemon_app
 from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
 from assay.flows.prefect_api import ApiUrlProbe
@@ -52,6 +53,15 @@ app = typer.Typer(
 
 stdout = Console()
 stderr = Console(stderr=True)
+
+
+def reset_consoles() -> None:
+    """Build the consoles again: rich reads the terminal's width and colours (COLUMNS,
+    NO_COLOR, TERM) when one is made. A run daemon's child calls this once it has taken
+    the client's terminal and environment."""
+    global stdout, stderr
+    stdout = Console()
+    stderr = Console(stderr=True)
 
 VerboseOption = Annotated[
     bool,
@@ -103,8 +113,14 @@ def _configure_prefect(verbose: bool) -> None:
     server (its ephemeral mode: no prompt, stopped at exit); with it set, runs and logs go
     to that server.
     """
-    if "prefect" in sys.modules:
-        return
+    if "prefect" not in sys.modules:
+        prefect_environment(verbose)
+
+
+def prefect_environment(verbose: bool) -> None:
+    """The variables of ``_configure_prefect`` (a value the user set wins); a run daemon's
+    child sets them too, before it rebuilds Prefect's settings from its client's
+    environment."""
     # The ephemeral server would otherwise phone home, and log an error where it cannot.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
@@ -252,6 +268,14 @@ def run(
             show_default=False,
         ),
     ] = None,
+    no_daemon: Annotated[
+        bool,
+        typer.Option(
+            "--no-daemon",
+            help="Run in this process even when an `assay daemon` is running (as does "
+            "ASSAY_DAEMON=off).",
+        ),
+    ] = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Run a pipeline and publish a new dataset version (exit 0 when one is published)."""
@@ -342,6 +366,7 @@ def _counted(items: list[str]) -> str:
 app.command()(doctor)
 app.add_typer(dataset_app)  # inspect, diff, vacuum, convert
 app.add_typer(uploads_app)  # uploads list, show, retry
+app.add_typer(daemon_app)  # daemon start, stop, status
 
 suite_app = typer.Typer(
     help="Work with Great Expectations suites.",
