@@ -257,12 +257,12 @@ def test_c4_counts_words_split_by_any_unicode_space():
 
 @pytest.mark.parametrize("step", STEPS)
 def test_scores_do_not_depend_on_how_a_partition_is_batched(step, monkeypatch):
-    from assay.transforms.quality import step as base
+    from assay.transforms.quality import batches
     from tests.transforms.quality_corpus import corpus
 
     frame = texts(*corpus(60), None)
     whole = step(column="text", score_prefix="q_").apply(frame)
-    monkeypatch.setattr(base, "BATCH_CHARS", 700)  # many batches, some of one document
+    monkeypatch.setattr(batches, "BATCH_CHARS", 700)  # many batches, some of one document
     batched = step(column="text", score_prefix="q_").apply(frame)
     pd.testing.assert_frame_equal(batched.frame, whole.frame)
     assert batched.reason.tolist() == whole.reason.tolist()

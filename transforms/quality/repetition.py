@@ -21,9 +21,10 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from assay.transforms.base import register
+from assay.transforms.quality.batches import TextBatch
 from assay.transforms.quality.lines import Pieces, numbers
 from assay.transforms.quality.step import FRACTION, QualityStep, Rule, ratio, score_field
-from assay.transforms.quality.tokens import Tokens, mix, tokenize
+from assay.transforms.quality.tokens import Tokens, mix
 
 _TOP_N_GRAMS = {2: 0.2, 3: 0.18, 4: 0.16}
 _DUP_N_GRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
@@ -92,7 +93,8 @@ class GopherRepetition(QualityStep):
               for n, most in sorted(self.dup_n_grams.items())),
         ]
 
-    def score(self, texts: pa.Array) -> dict[str, np.ndarray]:
+    def score(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        texts = batch.texts
         length = numbers(pc.utf8_length(texts))
         out = {"characters": length}
         for name, pieces in (
@@ -102,7 +104,7 @@ class GopherRepetition(QualityStep):
             out[f"dup_{name}_frac"] = ratio(pieces.count(repeated), pieces.count())
             out[f"dup_{name}_char_frac"] = ratio(
                 pieces.total(pieces.lengths() * repeated), length)
-        grams = _NGrams(tokenize(texts))
+        grams = _NGrams(batch.tokens())
         # a repeated n-gram starts with a repeated shorter one: each size looks only where
         # the size before it found repeats
         sizes = sorted([(n, "top") for n in self.top_n_grams]

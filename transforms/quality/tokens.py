@@ -19,7 +19,8 @@ decisions agree with datatrove's on all but a few documents near a threshold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -51,15 +52,33 @@ _TWO_LETTER = [ord(a) * 0x110000 + ord(b) for a, b in
 class Tokens:
     """The tokens of ``n_docs`` documents, in text order (so grouped by document). Equal
     texts have equal ``id``: the position of the text in ``vocabulary`` (the batch's
-    distinct tokens, as UTF-32LE bytes)."""
+    distinct tokens, as UTF-32LE bytes), found on first use (C4 and FineWeb need none).
+    The arrays are read-only: a chain's steps share them (``memo``)."""
 
     doc: np.ndarray  # int64: the document of each token
     length: np.ndarray  # int64: its characters
-    id: np.ndarray  # int64: which text it is
+    start: np.ndarray  # int64: the code point (of the batch's) where it starts
     word: np.ndarray  # bool: holds a character that is not punctuation (not a "symbol")
     alpha: np.ndarray  # bool: holds a letter
     n_docs: int
-    vocabulary: pa.Array
+    # each token's text, UTF-32LE (a view of the code points), until ``id`` replaces it
+    text: pa.Array | None = field(repr=False)
+
+    @cached_property
+    def _encoded(self) -> tuple[np.ndarray, pa.Array]:
+        assert self.text is not None
+        encoded = pc.dictionary_encode(self.text)
+        self.text = None  # the ids and the vocabulary hold what it did, in less memory
+        return _frozen(encoded.indices.to_numpy().astype(np.int64)), encoded.dictionary
+
+    @property
+    def id(self) -> np.ndarray:
+        """int64: which text each token is (its position in ``vocabulary``)."""
+        return self._encoded[0]
+
+    @property
+    def vocabulary(self) -> pa.Array:
+        return self._encoded[1]
 
     def count(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Tokens per document (those of ``mask`` only, when given)."""
@@ -152,16 +171,21 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     bounds = np.append(offset, size) * 4
     texts = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offset), [
         None, pa.py_buffer(bounds.astype(np.int64)), pa.py_buffer(code)])
-    encoded = pc.dictionary_encode(texts)
+    start = at[offset]
     return Tokens(
-        doc=np.searchsorted(starts, at[offset], side="right") - 1,
-        length=length,
-        id=encoded.indices.to_numpy().astype(np.int64),
-        word=np.bincount(owner, minlength=len(offset)) < length,
-        alpha=no_letter < length,
+        doc=_frozen(np.searchsorted(starts, start, side="right") - 1),
+        length=_frozen(length),
+        start=_frozen(start),
+        word=_frozen(np.bincount(owner, minlength=len(offset)) < length),
+        alpha=_frozen(no_letter < length),
         n_docs=len(starts) - 1,
-        vocabulary=encoded.dictionary,
+        text=texts,
     )
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False
+    return values
 
 
 def _peel(kinds: np.ndarray, code: np.ndarray, prefix: np.ndarray, suffix: np.ndarray,
