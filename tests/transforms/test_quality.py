@@ -279,3 +279,16 @@ def test_repetition_lines_are_those_of_re_split():
     for text, doc in zip(lines.text.to_pylist(), lines.doc.tolist(), strict=True):
         got[doc].append(text)
     assert got == [re.split("\n+", case) for case in cases]
+
+
+def test_the_class_table_loop_stops_where_no_code_point_has_a_class():
+    import sys
+    import unicodedata
+
+    from assay.transforms.quality.chars import CLASSED_END, table
+
+    beyond = [chr(code) for code in range(CLASSED_END, sys.maxunicode + 1)]
+    assert not any(char.isspace() or char.isalpha() or unicodedata.category(char)[0] in "PS"
+                   or unicodedata.category(char) in ("Cc", "Nd") for char in beyond)
+    assert not table()[CLASSED_END:].any()
+    assert table()[ord("a")] and table()[0x3134A]  # CJK Extension G, the last one classed
