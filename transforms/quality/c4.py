@@ -19,10 +19,9 @@ from pydantic import Field
 
 from assay.transforms.base import register
 from assay.transforms.quality.batches import TextBatch
-from assay.transforms.quality.chars import code_points, sentence_terminals
+from assay.transforms.quality.chars import code_points, marker, sentence_terminals
 from assay.transforms.quality.lines import (
     BREAK_CODES,
-    WIDE_SPACE,
     Pieces,
     numbers,
     splitlines_form,
@@ -85,7 +84,9 @@ class C4Quality(QualityStep):
         ]
 
     def score(self, batch: TextBatch) -> dict[str, Any]:
-        lines, kept, lorem, curly, edited = self._lines(batch.texts)
+        tokens = batch.tokens()
+        line = _token_lines(batch.texts, tokens)
+        lines, kept, lorem, curly, edited = self._lines(batch.texts, tokens, line)
         kept_lines = lines.subset(kept)
         offsets = np.zeros(len(batch.texts) + 1, dtype=np.int64)
         np.cumsum(kept_lines.count(), out=offsets[1:])
@@ -95,23 +96,24 @@ class C4Quality(QualityStep):
         return {
             "lines": lines.count(),
             "kept_lines": kept_lines.count(),
-            "sentences": lines.total(_line_sentences(batch, lines, kept & ~edited,
+            "sentences": lines.total(_line_sentences(tokens, line, lines, kept & ~edited,
                                                      kept & edited)),
             "lorem_ipsum": lines.count(lorem),
             "curly_bracket": lines.count(curly),
             TEXT: pc.utf8_trim_whitespace(joined),
         }
 
-    def _lines(self, texts: pa.Array
+    def _lines(self, texts: pa.Array, tokens: Tokens, line: np.ndarray
                ) -> tuple[Pieces, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every line (stripped, citations removed), which are kept, which hold "lorem
         ipsum" or "{" after the line rules before those checks, and which the citation
-        removal edited."""
+        removal edited. ``line``: the line of each of the texts' ``tokens``."""
         lines = Pieces.split(splitlines_form(texts), "\n")
         text = pc.utf8_trim_whitespace(lines.text)
         alive = np.ones(len(text), dtype=bool)
-        if self.min_words_per_line is not None:
-            alive &= _words(text) >= self.min_words_per_line
+        if self.min_words_per_line is not None:  # words as str.split() finds them
+            words = np.bincount(line[tokens.chunk], minlength=len(text))
+            alive &= words >= self.min_words_per_line
         if self.max_word_length is not None:
             alive &= ~self._long_word(text)
         edited = np.zeros(len(text), dtype=bool)
@@ -152,26 +154,12 @@ class C4Quality(QualityStep):
         return long
 
 
-def _words(text: pa.Array) -> np.ndarray:
-    """Whitespace-separated words per line, as ``str.split()`` counts them: split on ASCII
-    whitespace, then again on all of Unicode's in the lines that hold another space
-    character (Arrow's Unicode split is ~10x slower; such lines are few)."""
-    words = numbers(pc.list_value_length(pc.ascii_split_whitespace(text))).copy()
-    other = np.flatnonzero(numbers(pc.match_substring_regex(text, WIDE_SPACE)))
-    if len(other):
-        words[other] = numbers(pc.list_value_length(pc.utf8_split_whitespace(
-            text.take(pa.array(other)))))
-    return words
-
-
-def _line_sentences(batch: TextBatch, lines: Pieces, whole: np.ndarray, edited: np.ndarray
-                    ) -> np.ndarray:
+def _line_sentences(tokens: Tokens, line: np.ndarray, lines: Pieces, whole: np.ndarray,
+                    edited: np.ndarray) -> np.ndarray:
     """Sentences of each line in ``whole`` or ``edited`` (0 for the others). A token never
     spans whitespace and lines are cut and stripped at whitespace, so the tokens of the
-    ``whole`` lines are the batch's own tokens (shared with the Gopher steps), each given
-    its line; only the lines the citation removal ``edited`` are tokenized again."""
-    tokens = batch.tokens()
-    line = _token_lines(batch.texts, tokens)
+    ``whole`` lines are the batch's own ``tokens`` (shared with the Gopher steps), each in
+    its ``line``; only the lines the citation removal ``edited`` are tokenized again."""
     terminals = sorted(sentence_terminals())
     use = whole[line]
     parts = [(line[use], tokens.which(terminals)[use] >= 0, tokens.word[use])]
@@ -189,7 +177,7 @@ def _token_lines(texts: pa.Array, tokens: Tokens) -> np.ndarray:
     numbers them) of each token: the line breaks before it, plus one per earlier
     document."""
     points, starts = code_points(texts)
-    at = np.flatnonzero(np.isin(points, BREAK_CODES))
+    at = np.flatnonzero(marker(tuple(BREAK_CODES))[points])
     crlf = (points[at] == ord("\n")) & (at > 0)  # "\r\n" is one break, within a document
     crlf[crlf] = (points[at[crlf] - 1] == ord("\r")) & ~np.isin(at[crlf], starts)
     return np.searchsorted(at[~crlf], tokens.start) + tokens.doc

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from assay.transforms.base import register
 from assay.transforms.quality.batches import TextBatch
-from assay.transforms.quality.chars import code_points
+from assay.transforms.quality.chars import code_points, marker
 from assay.transforms.quality.lines import BREAK_CODES, INLINE_SPACE, LINE_BREAK, numbers
 from assay.transforms.quality.step import (
     FRACTION,
@@ -136,7 +136,7 @@ class _Marks:
     pass over a batch's code points."""
 
     def __init__(self, points: np.ndarray, starts: np.ndarray) -> None:
-        self.at = np.flatnonzero(np.isin(points, [*BREAK_CODES, ord("#"), ord("…"), ord(".")]))
+        self.at = np.flatnonzero(marker((*BREAK_CODES, ord("#"), ord("…"), ord(".")))[points])
         self.code = points[self.at]
         self.doc = np.searchsorted(starts, self.at, side="right") - 1
         self.starts = starts

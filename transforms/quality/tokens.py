@@ -58,6 +58,7 @@ class Tokens:
     doc: np.ndarray  # int64: the document of each token
     length: np.ndarray  # int64: its characters
     start: np.ndarray  # int64: the code point (of the batch's) where it starts
+    chunk: np.ndarray  # bool: it starts a whitespace-separated chunk (a ``str.split()`` word)
     word: np.ndarray  # bool: holds a character that is not punctuation (not a "symbol")
     alpha: np.ndarray  # bool: holds a letter
     n_docs: int
@@ -127,11 +128,13 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     bits = table()[points]
     first = np.zeros(len(points) + 1, dtype=bool)  # a document starts here (or ends: size)
     first[starts] = True
-    at = np.flatnonzero((bits & SPACE) == 0)
+    space = (bits & SPACE) != 0
+    at = np.flatnonzero(~space)
     kinds, code = bits[at], points[at]
     size = len(at)
-    new_chunk = np.ones(size, dtype=bool)
-    new_chunk[1:] = (at[1:] != at[:-1] + 1) | first[at[1:]]
+    after_gap = first[:-1].copy()  # a document's first character, or one after a space
+    after_gap[1:] |= space[:-1]
+    new_chunk = after_gap[at]
     chunk_first = np.flatnonzero(new_chunk)
     chunk_end = np.append(chunk_first[1:], size)
 
@@ -176,6 +179,7 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
         doc=_frozen(np.searchsorted(starts, start, side="right") - 1),
         length=_frozen(length),
         start=_frozen(start),
+        chunk=_frozen(new_chunk[offset]),
         word=_frozen(np.bincount(owner, minlength=len(offset)) < length),
         alpha=_frozen(no_letter < length),
         n_docs=len(starts) - 1,
