@@ -141,25 +141,18 @@ class _NGrams:
         self.chars = np.zeros(len(tokens.doc) + 1, dtype=np.int64)
         np.cumsum(tokens.length, out=self.chars[1:])
         self.key = mix(tokens.id.astype(np.uint64) + np.uint64(1))
-        self._sums = {0: np.zeros(len(tokens.doc), dtype=np.uint64)}
 
     def keys(self, n: int, among: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
         """(start positions, keys) of the n-grams that fit in their document (and start
-        where ``among`` holds, when given)."""
-        size = len(self.tokens.doc)
-        have = max(self._sums)
-        total = self._sums[have]
-        for k in range(have, n):  # add the (k+1)-th token of every n-gram
-            total = total.copy()
-            if k < size:
-                total[:size - k] += self.key[k:] * _N_GRAM_SALT[k]
-            self._sums[k + 1] = total
-        start = np.flatnonzero(np.arange(size) + n <= self.end)
-        if among is not None:
-            start = start[among[start]]
-        salted = self._sums[n][start] ^ (self.tokens.doc[start].astype(np.uint64)
-                                         * _N_GRAM_SALT[-1])
+        where ``among`` holds, when given), computed at those starts only: the larger
+        sizes look where a smaller one repeated, which is a few starts."""
+        start = np.arange(len(self.tokens.doc)) if among is None else np.flatnonzero(among)
+        start = start[start + n <= self.end[start]]
+        total = np.zeros(len(start), dtype=np.uint64)
+        for k in range(n):  # the salted sum of the n-gram's token keys
+            total += self.key[start + k] * _N_GRAM_SALT[k]
+        salted = total ^ (self.tokens.doc[start].astype(np.uint64) * _N_GRAM_SALT[-1])
         return start, mix(salted)
 
     def counted(self, n: int, among: np.ndarray | None
