@@ -131,3 +131,19 @@ def test_c4_sentences_from_shared_tokens_match_its_own_tokenization():
     alone = c4.apply(frame.drop(columns=HIDDEN)).frame
     pd.testing.assert_series_equal(shared["c4_sentences"], alone["c4_sentences"])
     assert shared["c4_sentences"].iloc[0] == 5
+
+
+def test_fineweb_decides_alike_with_the_tokens_of_an_earlier_step():
+    """FineWeb tokenizes only the documents that may fail its newline rule, unless a step
+    before it left the text's tokens: then it reads them for every document."""
+    frame = partition(*corpus(200), "\n".join(["one", "two", "three"] * 20), None)
+    fineweb = FineWebQuality(column="text")
+    shared = run_chain(frame, [GopherQuality(column="text", min_doc_words=None,
+                                             min_stop_words=None), fineweb])
+    alone = fineweb.apply(frame.drop(columns=HIDDEN))
+    removed = alone.removed.to_numpy()
+    assert removed.any()
+    kept_by_gopher = shared["_stage"].isna() | (shared["_stage"] == "fineweb_quality")
+    assert ((shared["_stage"] == "fineweb_quality") == (removed & kept_by_gopher)).all()
+    assert shared.loc[removed & kept_by_gopher, "_reasons"].str.contains(
+        "fineweb_quality").all()
