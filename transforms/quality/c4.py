@@ -85,8 +85,9 @@ class C4Quality(QualityStep):
 
     def score(self, batch: TextBatch) -> dict[str, Any]:
         tokens = batch.tokens()
-        line = _token_lines(batch.texts, tokens)
-        lines, kept, lorem, curly, edited = self._lines(batch.texts, tokens, line)
+        line, only_newlines = _token_lines(batch.texts, tokens)
+        lines, kept, lorem, curly, edited = self._lines(
+            batch.texts if only_newlines else splitlines_form(batch.texts), tokens, line)
         kept_lines = lines.subset(kept)
         offsets = np.zeros(len(batch.texts) + 1, dtype=np.int64)
         np.cumsum(kept_lines.count(), out=offsets[1:])
@@ -105,10 +106,11 @@ class C4Quality(QualityStep):
 
     def _lines(self, texts: pa.Array, tokens: Tokens, line: np.ndarray
                ) -> tuple[Pieces, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every line (stripped, citations removed), which are kept, which hold "lorem
-        ipsum" or "{" after the line rules before those checks, and which the citation
-        removal edited. ``line``: the line of each of the texts' ``tokens``."""
-        lines = Pieces.split(splitlines_form(texts), "\n")
+        """Every line of ``texts`` (in ``splitlines_form``: split on "\\n"), stripped and
+        its citations removed; which are kept, which hold "lorem ipsum" or "{" after the
+        line rules before those checks, and which the citation removal edited. ``line``:
+        the line of each of the texts' ``tokens``."""
+        lines = Pieces.split(texts, "\n")
         text = pc.utf8_trim_whitespace(lines.text)
         alive = np.ones(len(text), dtype=bool)
         if self.min_words_per_line is not None:  # words as str.split() finds them
@@ -117,10 +119,16 @@ class C4Quality(QualityStep):
         if self.max_word_length is not None:
             alive &= ~self._long_word(text)
         edited = np.zeros(len(text), dtype=bool)
-        if self.remove_citations:
-            cleaned = pc.replace_substring_regex(text, CITATION, "")
-            edited = numbers(pc.binary_length(cleaned)) != numbers(pc.binary_length(text))
-            text = cleaned
+        if self.remove_citations:  # each citation holds "[": the regex runs on those lines
+            edited = numbers(pc.match_substring(text, "[")).copy()
+            at = np.flatnonzero(edited)
+            if len(at):
+                cited = text.take(pa.array(at))
+                cleaned = pc.replace_substring_regex(cited, CITATION, "")
+                changed = numbers(pc.binary_length(cleaned)) != numbers(pc.binary_length(cited))
+                edited[at] = changed
+                text = pc.replace_with_mask(text, pa.array(edited), cleaned.filter(
+                    pa.array(changed)))
         if self.filter_no_terminal_punct:
             ends = np.zeros(len(text), dtype=bool)
             for end in END_PUNCTUATION:
@@ -172,15 +180,16 @@ def _line_sentences(tokens: Tokens, line: np.ndarray, lines: Pieces, whole: np.n
     return _sentences(owner, terminal, word, len(lines.doc))
 
 
-def _token_lines(texts: pa.Array, tokens: Tokens) -> np.ndarray:
+def _token_lines(texts: pa.Array, tokens: Tokens) -> tuple[np.ndarray, bool]:
     """The line (numbered over the batch, as ``Pieces.split`` of ``splitlines_form``
     numbers them) of each token: the line breaks before it, plus one per earlier
-    document."""
+    document; and whether every break is a "\\n" (``splitlines_form`` changes nothing)."""
     points, starts = code_points(texts)
     at = np.flatnonzero(marker(tuple(BREAK_CODES))[points])
-    crlf = (points[at] == ord("\n")) & (at > 0)  # "\r\n" is one break, within a document
+    newline = points[at] == ord("\n")
+    crlf = newline & (at > 0)  # "\r\n" is one break, within a document
     crlf[crlf] = (points[at[crlf] - 1] == ord("\r")) & ~np.isin(at[crlf], starts)
-    return np.searchsorted(at[~crlf], tokens.start) + tokens.doc
+    return np.searchsorted(at[~crlf], tokens.start) + tokens.doc, bool(newline.all())
 
 
 def _sentences(line: np.ndarray, terminal: np.ndarray, word: np.ndarray, n_lines: int
