@@ -122,7 +122,7 @@ class GopherQuality(QualityStep):
         """How many distinct stop words each document holds as tokens."""
         which = tokens.which(self.stop_words)
         hit = which >= 0
-        pairs = np.unique(tokens.doc[hit] * len(self.stop_words) + which[hit])
+        pairs = np.unique(tokens.doc[hit].astype(np.int64) * len(self.stop_words) + which[hit])
         return np.bincount(pairs // len(self.stop_words), minlength=tokens.n_docs)
 
 

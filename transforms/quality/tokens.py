@@ -55,9 +55,10 @@ class Tokens:
     distinct tokens, as UTF-32LE bytes), found on first use (C4 and FineWeb need none).
     The arrays are read-only: a chain's steps share them (``memo``)."""
 
-    doc: np.ndarray  # int64: the document of each token
-    length: np.ndarray  # int64: its characters
-    start: np.ndarray  # int64: the code point (of the batch's) where it starts
+    # Integers are int32 (int64 past 2**31 code points): a chain's steps hold them (memo)
+    doc: np.ndarray  # the document of each token
+    length: np.ndarray  # its characters
+    start: np.ndarray  # the code point (of the batch's) where it starts
     chunk: np.ndarray  # bool: it starts a whitespace-separated chunk (a ``str.split()`` word)
     word: np.ndarray  # bool: holds a character that is not punctuation (not a "symbol")
     alpha: np.ndarray  # bool: holds a letter
@@ -70,11 +71,11 @@ class Tokens:
         assert self.text is not None
         encoded = pc.dictionary_encode(self.text)
         self.text = None  # the ids and the vocabulary hold what it did, in less memory
-        return _frozen(encoded.indices.to_numpy().astype(np.int64)), encoded.dictionary
+        return _frozen(encoded.indices.to_numpy()), encoded.dictionary
 
     @property
     def id(self) -> np.ndarray:
-        """int64: which text each token is (its position in ``vocabulary``)."""
+        """int32: which text each token is (its position in ``vocabulary``)."""
         return self._encoded[0]
 
     @property
@@ -175,10 +176,11 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     texts = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offset), [
         None, pa.py_buffer(bounds.astype(np.int64)), pa.py_buffer(code)])
     start = at[offset]
+    narrow = np.int32 if len(points) < 2**31 else np.int64
     return Tokens(
-        doc=_frozen(np.searchsorted(starts, start, side="right") - 1),
-        length=_frozen(length),
-        start=_frozen(start),
+        doc=_frozen((np.searchsorted(starts, start, side="right") - 1).astype(narrow)),
+        length=_frozen(length.astype(narrow)),
+        start=_frozen(start.astype(narrow)),
         chunk=_frozen(new_chunk[offset]),
         word=_frozen(np.bincount(owner, minlength=len(offset)) < length),
         alpha=_frozen(no_letter < length),
