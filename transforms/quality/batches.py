@@ -18,8 +18,8 @@ from assay.transforms.quality.tokens import Tokens, tokenize, tokenize_points
 
 BATCH_CHARS = 1 << 19  # characters scored at once
 # The characters of a column whose tokens are kept for the chain's next step: token arrays
-# take ~6 bytes a character (~11 until their ids are found), so sharing costs at most
-# ~100-180 MiB; batches beyond it tokenize once per step, as they would alone.
+# take ~3.5 bytes a character (~8 until their ids are found), so sharing costs at most
+# ~55-130 MiB; batches beyond it tokenize once per step, as they would alone.
 SHARED_CHARS = 1 << 24
 
 
