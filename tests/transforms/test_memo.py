@@ -147,3 +147,22 @@ def test_fineweb_decides_alike_with_the_tokens_of_an_earlier_step():
     assert ((shared["_stage"] == "fineweb_quality") == (removed & kept_by_gopher)).all()
     assert shared.loc[removed & kept_by_gopher, "_reasons"].str.contains(
         "fineweb_quality").all()
+
+
+def test_tokens_beyond_the_shared_characters_are_not_kept(tokenizations, monkeypatch):
+    """The memory a chain holds is bounded: only the batches within the first
+    SHARED_CHARS characters keep their tokens for the next step."""
+    monkeypatch.setattr(batches, "BATCH_CHARS", 2_000)
+    monkeypatch.setattr(batches, "SHARED_CHARS", 6_000)
+    documents = corpus(40)
+    frame = partition(*documents)
+    steps = [GopherQuality(column="text", score_prefix="a_"),
+             GopherQuality(column="text", score_prefix="b_", name="again")]
+    out = run_chain(frame, steps)
+    ends = pd.Series([len(text) for text in documents]).cumsum()
+    prepared = batches._prepare(pa.array(documents, pa.large_string()))
+    kept = sum(len(batch.texts) for batch in prepared.batches
+               if int(ends[batch.texts.offset + len(batch.texts) - 1]) <= 6_000)
+    assert 0 < kept < len(frame)
+    assert sum(tokenizations) == len(frame) + (len(frame) - kept)
+    assert out["a_word_count"].tolist() == out["b_word_count"].tolist()
