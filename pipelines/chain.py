@@ -15,20 +15,23 @@ import pandas as pd
 from assay.pipelines.routing import HIDDEN, QUARANTINED, Mark, data_columns, live_mask, route_out
 from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep
+from assay.transforms.memo import chain_scope
 
 StepCounts = dict[str, dict[str, int]]  # step label -> count name -> count
 
 
 def run_chain(part: pd.DataFrame, steps: Sequence[PartitionStep]) -> pd.DataFrame:
     """Apply ``steps`` in order to the data columns of ``part``, routing removed live rows."""
-    return _chain(part, steps, None)
+    with chain_scope():  # the steps share what they derive from an unchanged column
+        return _chain(part, steps, None)
 
 
 def counted_chain(part: pd.DataFrame, steps: Sequence[PartitionStep]) -> pd.Series:
     """``run_chain`` for a chain with counting steps: one object holding the routed
     partition and the chain's counts (the graph unpacks it into two lazy results)."""
     counts: StepCounts = {}
-    return pd.Series([(_chain(part, steps, counts), counts)], dtype=object)
+    with chain_scope():
+        return pd.Series([(_chain(part, steps, counts), counts)], dtype=object)
 
 
 def merge_counts(parts: Iterable[StepCounts | None]) -> StepCounts:

@@ -49,3 +49,27 @@ def test_quality_steps_end_to_end(make_spec, uploads, run):
     menu = next(r for r in read_quarantine(version) if r["_stage"] == "gopher_quality")
     assert menu["_fate"] == "dropped" and json.loads(menu["_record"])["id"] == 2
     assert "gopher_quality: word_count 7 < 50" in menu["_reasons"]
+
+
+def test_scores_follow_a_redaction_before_them(make_spec, uploads, run):
+    """The quality steps of a chain share one tokenization while the text is unchanged;
+    pii's redaction between them makes a new text, which the later steps score."""
+    from assay.transforms.quality.gopher import GopherQuality
+    from tests.transforms.test_quality import texts
+
+    mail = PROSE + "\nWrite to jane.doe@example.com or to ops@example.org about it."
+    documents = [{"id": 1, "text": mail}, {"id": 2, "text": PROSE}]
+    uploads("docs.jsonl", "".join(json.dumps(d) + "\n" for d in documents).encode())
+    steps = [{"op": "gopher_quality", "column": "text", "score_prefix": "before_"},
+             {"op": "gopher_repetition", "column": "text"},
+             {"op": "pii", "columns": ["text"], "kinds": ["email"]},
+             {"op": "gopher_quality", "column": "text", "score_prefix": "after_",
+              "name": "gopher_again"}]
+    table = rows_of(run(make_spec(schema=SCHEMA, steps=steps)).path).to_pydict()
+    assert table["id"] == [1, 2]
+    assert "<EMAIL>" in table["text"][0]
+    alone = GopherQuality(column="text", score_prefix="after_").apply(
+        texts(*table["text"])).frame
+    assert table["after_mean_word_length"] == alone["after_mean_word_length"].tolist()
+    assert table["before_mean_word_length"][0] != table["after_mean_word_length"][0]
+    assert table["before_mean_word_length"][1] == table["after_mean_word_length"][1]

@@ -257,12 +257,12 @@ def test_c4_counts_words_split_by_any_unicode_space():
 
 @pytest.mark.parametrize("step", STEPS)
 def test_scores_do_not_depend_on_how_a_partition_is_batched(step, monkeypatch):
-    from assay.transforms.quality import step as base
+    from assay.transforms.quality import batches
     from tests.transforms.quality_corpus import corpus
 
     frame = texts(*corpus(60), None)
     whole = step(column="text", score_prefix="q_").apply(frame)
-    monkeypatch.setattr(base, "BATCH_CHARS", 700)  # many batches, some of one document
+    monkeypatch.setattr(batches, "BATCH_CHARS", 700)  # many batches, some of one document
     batched = step(column="text", score_prefix="q_").apply(frame)
     pd.testing.assert_frame_equal(batched.frame, whole.frame)
     assert batched.reason.tolist() == whole.reason.tolist()
@@ -279,3 +279,16 @@ def test_repetition_lines_are_those_of_re_split():
     for text, doc in zip(lines.text.to_pylist(), lines.doc.tolist(), strict=True):
         got[doc].append(text)
     assert got == [re.split("\n+", case) for case in cases]
+
+
+def test_the_class_table_loop_stops_where_no_code_point_has_a_class():
+    import sys
+    import unicodedata
+
+    from assay.transforms.quality.chars import CLASSED_END, table
+
+    beyond = [chr(code) for code in range(CLASSED_END, sys.maxunicode + 1)]
+    assert not any(char.isspace() or char.isalpha() or unicodedata.category(char)[0] in "PS"
+                   or unicodedata.category(char) in ("Cc", "Nd") for char in beyond)
+    assert not table()[CLASSED_END:].any()
+    assert table()[ord("a")] and table()[0x3134A]  # CJK Extension G, the last one classed

@@ -18,8 +18,14 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from assay.transforms.base import register
-from assay.transforms.quality.chars import sentence_terminals
-from assay.transforms.quality.lines import WIDE_SPACE, Pieces, numbers, splitlines_form
+from assay.transforms.quality.batches import TextBatch
+from assay.transforms.quality.chars import code_points, marker, sentence_terminals
+from assay.transforms.quality.lines import (
+    BREAK_CODES,
+    Pieces,
+    numbers,
+    splitlines_form,
+)
 from assay.transforms.quality.step import TEXT, QualityStep, Rule, score_field
 from assay.transforms.quality.tokens import Tokens, tokenize
 
@@ -77,10 +83,13 @@ class C4Quality(QualityStep):
             Rule("sentences", "<", self.min_num_sentences),
         ]
 
-    def score(self, texts: pa.Array) -> dict[str, Any]:
-        lines, kept, lorem, curly = self._lines(texts)
+    def score(self, batch: TextBatch) -> dict[str, Any]:
+        tokens = batch.tokens()
+        line, only_newlines = _token_lines(batch.texts, tokens)
+        lines, kept, lorem, curly, edited = self._lines(
+            batch.texts if only_newlines else splitlines_form(batch.texts), tokens, line)
         kept_lines = lines.subset(kept)
-        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        offsets = np.zeros(len(batch.texts) + 1, dtype=np.int64)
         np.cumsum(kept_lines.count(), out=offsets[1:])
         joined = pc.binary_join(pa.LargeListArray.from_arrays(
             pa.array(offsets), kept_lines.text.cast(pa.large_string())),
@@ -88,24 +97,38 @@ class C4Quality(QualityStep):
         return {
             "lines": lines.count(),
             "kept_lines": kept_lines.count(),
-            "sentences": kept_lines.total(_sentences(tokenize(kept_lines.text))),
+            "sentences": lines.total(_line_sentences(tokens, line, lines, kept & ~edited,
+                                                     kept & edited)),
             "lorem_ipsum": lines.count(lorem),
             "curly_bracket": lines.count(curly),
             TEXT: pc.utf8_trim_whitespace(joined),
         }
 
-    def _lines(self, texts: pa.Array) -> tuple[Pieces, np.ndarray, np.ndarray, np.ndarray]:
-        """Every line (stripped, citations removed), which are kept, and which hold
-        "lorem ipsum" or "{" after the line rules before those checks."""
-        lines = Pieces.split(splitlines_form(texts), "\n")
+    def _lines(self, texts: pa.Array, tokens: Tokens, line: np.ndarray
+               ) -> tuple[Pieces, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every line of ``texts`` (in ``splitlines_form``: split on "\\n"), stripped and
+        its citations removed; which are kept, which hold "lorem ipsum" or "{" after the
+        line rules before those checks, and which the citation removal edited. ``line``:
+        the line of each of the texts' ``tokens``."""
+        lines = Pieces.split(texts, "\n")
         text = pc.utf8_trim_whitespace(lines.text)
         alive = np.ones(len(text), dtype=bool)
-        if self.min_words_per_line is not None:
-            alive &= _words(text) >= self.min_words_per_line
+        if self.min_words_per_line is not None:  # words as str.split() finds them
+            words = np.bincount(line[tokens.chunk], minlength=len(text))
+            alive &= words >= self.min_words_per_line
         if self.max_word_length is not None:
             alive &= ~self._long_word(text)
-        if self.remove_citations:
-            text = pc.replace_substring_regex(text, CITATION, "")
+        edited = np.zeros(len(text), dtype=bool)
+        if self.remove_citations:  # each citation holds "[": the regex runs on those lines
+            edited = numbers(pc.match_substring(text, "[")).copy()
+            at = np.flatnonzero(edited)
+            if len(at):
+                cited = text.take(pa.array(at))
+                cleaned = pc.replace_substring_regex(cited, CITATION, "")
+                changed = numbers(pc.binary_length(cleaned)) != numbers(pc.binary_length(cited))
+                edited[at] = changed
+                text = pc.replace_with_mask(text, pa.array(edited), cleaned.filter(
+                    pa.array(changed)))
         if self.filter_no_terminal_punct:
             ends = np.zeros(len(text), dtype=bool)
             for end in END_PUNCTUATION:
@@ -128,7 +151,7 @@ class C4Quality(QualityStep):
         if self.filter_policy:
             for phrase in POLICY:
                 alive &= ~found[phrase]
-        return Pieces(text, lines.doc, lines.n_docs), alive, lorem, curly
+        return Pieces(text, lines.doc, lines.n_docs), alive, lorem, curly, edited
 
     def _long_word(self, text: pa.Array) -> np.ndarray:
         """Lines with a word longer than ``max_word_length`` (only lines that long are
@@ -139,30 +162,53 @@ class C4Quality(QualityStep):
         return long
 
 
-def _words(text: pa.Array) -> np.ndarray:
-    """Whitespace-separated words per line, as ``str.split()`` counts them: split on ASCII
-    whitespace, then again on all of Unicode's in the lines that hold another space
-    character (Arrow's Unicode split is ~10x slower; such lines are few)."""
-    words = numbers(pc.list_value_length(pc.ascii_split_whitespace(text))).copy()
-    other = np.flatnonzero(numbers(pc.match_substring_regex(text, WIDE_SPACE)))
-    if len(other):
-        words[other] = numbers(pc.list_value_length(pc.utf8_split_whitespace(
-            text.take(pa.array(other)))))
-    return words
+def _line_sentences(tokens: Tokens, line: np.ndarray, lines: Pieces, whole: np.ndarray,
+                    edited: np.ndarray) -> np.ndarray:
+    """Sentences of each line in ``whole`` or ``edited`` (0 for the others). A token never
+    spans whitespace and lines are cut and stripped at whitespace, so the tokens of the
+    ``whole`` lines are the batch's own ``tokens`` (shared with the Gopher steps), each in
+    its ``line``; only the lines the citation removal ``edited`` are tokenized again."""
+    terminals = sorted(sentence_terminals())
+    use = whole[line]
+    parts = [(line[use], tokens.which(terminals)[use] >= 0, tokens.word[use])]
+    again = np.flatnonzero(edited)
+    if len(again):
+        retokenized = tokenize(lines.text.take(pa.array(again)))
+        parts.append((again[retokenized.doc], retokenized.which(terminals) >= 0,
+                      retokenized.word))
+    owner, terminal, word = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return _sentences(owner, terminal, word, len(lines.doc))
 
 
-def _sentences(tokens: Tokens) -> np.ndarray:
-    """Sentences per text as spaCy's sentencizer splits them (datatrove's C4 counts them
-    so): one where a text has tokens, and one more at each word that follows a sentence
-    terminal token since the previous word."""
-    terminal = tokens.which(sorted(sentence_terminals())) >= 0
+def _token_lines(texts: pa.Array, tokens: Tokens) -> tuple[np.ndarray, bool]:
+    """The line (numbered over the batch, as ``Pieces.split`` of ``splitlines_form``
+    numbers them) of each token: the line breaks before it, plus one per earlier
+    document; and whether every break is a "\\n" (``splitlines_form`` changes nothing)."""
+    points, starts = code_points(texts)
+    at = np.flatnonzero(marker(tuple(BREAK_CODES))[points])
+    newline = points[at] == ord("\n")
+    crlf = newline & (at > 0)  # "\r\n" is one break, within a document
+    crlf[crlf] = (points[at[crlf] - 1] == ord("\r")) & ~np.isin(at[crlf], starts)
+    return np.searchsorted(at[~crlf], tokens.start) + tokens.doc, bool(newline.all())
+
+
+def _sentences(line: np.ndarray, terminal: np.ndarray, word: np.ndarray, n_lines: int
+               ) -> np.ndarray:
+    """Sentences per line as spaCy's sentencizer splits them (datatrove's C4 counts them
+    so): one where a line has tokens, and one more at each word that follows a sentence
+    terminal token since the previous word. ``line`` is each token's line: a line's tokens
+    together and in order."""
     seen = np.zeros(len(terminal) + 1, dtype=np.int64)  # terminals before each token
     np.cumsum(terminal, out=seen[1:])
-    words = np.flatnonzero(tokens.word)
-    doc = tokens.doc[words]
-    since = seen[tokens.bounds()[doc]]  # terminals before the text's first token...
+    head = np.ones(len(line), dtype=bool)
+    head[1:] = line[1:] != line[:-1]
+    first = np.maximum.accumulate(np.where(head, np.arange(len(line)), 0))
+    words = np.flatnonzero(word)
+    owner = line[words]
+    since = seen[first[words]]  # terminals before the line's first token...
     follows = np.zeros(len(words), dtype=bool)
-    follows[1:] = doc[1:] == doc[:-1]
+    follows[1:] = owner[1:] == owner[:-1]
     since[follows] = seen[words[:-1][follows[1:]] + 1]  # ...or up to the previous word
     starts = seen[words] > since
-    return (tokens.count() > 0) + np.bincount(doc[starts], minlength=tokens.n_docs)
+    return (np.bincount(line, minlength=n_lines) > 0) + np.bincount(owner[starts],
+                                                                  minlength=n_lines)

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from assay.transforms.base import register
+from assay.transforms.quality.batches import TextBatch
 from assay.transforms.quality.chars import sentence_terminals
 from assay.transforms.quality.lines import Pieces, numbers
 from assay.transforms.quality.step import FRACTION, QualityStep, Rule, ratio, score_field
@@ -63,7 +64,8 @@ class FineWebQuality(QualityStep):
             Rule("list_ratio", ">", self.new_line_ratio),
         ]
 
-    def score(self, texts: pa.Array) -> dict[str, np.ndarray]:
+    def score(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        texts = batch.texts
         lines = Pieces.split(texts, "\n")
         lines = lines.subset(numbers(pc.utf8_length(pc.utf8_trim_whitespace(lines.text))) > 0)
         n_lines = lines.count()
@@ -78,19 +80,21 @@ class FineWebQuality(QualityStep):
                                       n_lines),
             "char_dup_ratio": ratio(lines.total(length * lines.duplicates()),
                                     numbers(pc.utf8_length(texts)) - newlines),
-            "list_ratio": self._list_ratio(texts, newlines),
+            "list_ratio": self._list_ratio(batch, newlines),
         }
 
-    def _list_ratio(self, texts: pa.Array, newlines: np.ndarray) -> np.ndarray:
+    def _list_ratio(self, batch: TextBatch, newlines: np.ndarray) -> np.ndarray:
         """Newlines per word. Unless the scores are kept, only where it may exceed the
         threshold (elsewhere NaN): a whitespace chunk is at least one word, so a text with
-        ``new_line_ratio`` times more chunks than newlines passes without tokenizing it."""
+        ``new_line_ratio`` times more chunks than newlines passes without tokenizing it
+        (tokens an earlier step of the chain made are used as they are)."""
+        texts = batch.texts
         if self.score_prefix is None and self.new_line_ratio is None:
             return np.full(len(texts), np.nan)
-        need = np.arange(len(texts))
-        if self.score_prefix is None:
-            chunks = numbers(pc.list_value_length(pc.ascii_split_whitespace(texts)))
-            need = np.flatnonzero(newlines > self.new_line_ratio * chunks)
+        if self.score_prefix is not None or batch.known_tokens() is not None:
+            return ratio(newlines, batch.tokens().count())
+        chunks = numbers(pc.list_value_length(pc.ascii_split_whitespace(texts)))
+        need = np.flatnonzero(newlines > self.new_line_ratio * chunks)
         out = np.full(len(texts), np.nan)
         out[need] = ratio(newlines[need], tokenize(texts.take(pa.array(need))).count())
         return out

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from assay.transforms.base import register
-from assay.transforms.quality.chars import code_points
-from assay.transforms.quality.lines import INLINE_SPACE, LINE_BREAK, numbers
+from assay.transforms.quality.batches import TextBatch
+from assay.transforms.quality.chars import code_points, marker
+from assay.transforms.quality.lines import BREAK_CODES, INLINE_SPACE, LINE_BREAK, numbers
 from assay.transforms.quality.step import (
     FRACTION,
     QualityStep,
@@ -23,7 +23,7 @@ from assay.transforms.quality.step import (
     ratio,
     score_field,
 )
-from assay.transforms.quality.tokens import Tokens, tokenize_points
+from assay.transforms.quality.tokens import Tokens
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 def _ordered(low: float | None, high: float | None, names: str) -> None:
@@ -97,9 +97,10 @@ class GopherQuality(QualityStep):
             Rule("stop_words", "<", self.min_stop_words),
         ]
 
-    def score(self, texts: pa.Array) -> dict[str, np.ndarray]:
+    def score(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        texts = batch.texts
         points, starts = code_points(texts)
-        tokens = tokenize_points(points, starts)
+        tokens = batch.tokens((points, starts))
         n_tokens = tokens.count()
         words = tokens.count(tokens.word)
         marks = _Marks(points, starts)
@@ -121,14 +122,13 @@ class GopherQuality(QualityStep):
         """How many distinct stop words each document holds as tokens."""
         which = tokens.which(self.stop_words)
         hit = which >= 0
-        pairs = np.unique(tokens.doc[hit] * len(self.stop_words) + which[hit])
+        pairs = np.unique(tokens.doc[hit].astype(np.int64) * len(self.stop_words) + which[hit])
         return np.bincount(pairs // len(self.stop_words), minlength=tokens.n_docs)
 
 
 # A line (as str.splitlines cuts them) that starts with a bullet, or ends with an ellipsis
 _BULLET_LINE = rf"(?:^|{LINE_BREAK})(?:{INLINE_SPACE})*[•-]"
 _ELLIPSIS_LINE = rf"(?:\.\.\.|…)(?:{INLINE_SPACE})*(?:$|{LINE_BREAK})"
-_BREAKS = [ord(c) for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"]
 
 
 class _Marks:
@@ -136,7 +136,7 @@ class _Marks:
     pass over a batch's code points."""
 
     def __init__(self, points: np.ndarray, starts: np.ndarray) -> None:
-        self.at = np.flatnonzero(np.isin(points, [*_BREAKS, ord("#"), ord("…"), ord(".")]))
+        self.at = np.flatnonzero(marker((*BREAK_CODES, ord("#"), ord("…"), ord(".")))[points])
         self.code = points[self.at]
         self.doc = np.searchsorted(starts, self.at, side="right") - 1
         self.starts = starts
@@ -159,11 +159,11 @@ class _Marks:
     def lines(self) -> np.ndarray:
         """``len(text.splitlines())``: one more than the line breaks ("\\r\\n" is one), less
         a break that ends the text; an empty text has none."""
-        breaks = np.isin(self.code, _BREAKS)
+        breaks = np.isin(self.code, BREAK_CODES)
         after_return = np.r_[False, (self.code[:-1] == ord("\r"))
                              & (self.at[1:] == self.at[:-1] + 1) & (self.doc[1:] == self.doc[:-1])]
         breaks &= ~((self.code == ord("\n")) & after_return)
         size = np.diff(self.starts)
         last = self.points[np.maximum(self.starts[1:] - 1, 0)] if len(self.points) else size
-        ends = (size > 0) & np.isin(last, _BREAKS)
+        ends = (size > 0) & np.isin(last, BREAK_CODES)
         return np.where(size > 0, self.count(0, breaks) + 1 - ends, 0)

@@ -14,11 +14,11 @@ import pyarrow.compute as pc
 # A line break as str.splitlines() knows them (RE2 syntax), and those besides "\n"
 LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 LINE_BREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
-# str.isspace() characters that are not line breaks (str.strip() removes them too): the
-# ones beyond ASCII, and all
+# str.isspace() characters that are not line breaks (str.strip() removes them too)
 _WIDE_SPACES = r"\x1f\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}"
-WIDE_SPACE = rf"[{_WIDE_SPACES}]"
 INLINE_SPACE = rf"[\t {_WIDE_SPACES}]"
+# The same line breaks as code points ("\r\n" is one: the "\r" counts)
+BREAK_CODES = [ord(c) for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"]
 
 
 @dataclass

@@ -21,9 +21,10 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from assay.transforms.base import register
+from assay.transforms.quality.batches import TextBatch
 from assay.transforms.quality.lines import Pieces, numbers
 from assay.transforms.quality.step import FRACTION, QualityStep, Rule, ratio, score_field
-from assay.transforms.quality.tokens import Tokens, mix, tokenize
+from assay.transforms.quality.tokens import Tokens, mix
 
 _TOP_N_GRAMS = {2: 0.2, 3: 0.18, 4: 0.16}
 _DUP_N_GRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
@@ -92,7 +93,8 @@ class GopherRepetition(QualityStep):
               for n, most in sorted(self.dup_n_grams.items())),
         ]
 
-    def score(self, texts: pa.Array) -> dict[str, np.ndarray]:
+    def score(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        texts = batch.texts
         length = numbers(pc.utf8_length(texts))
         out = {"characters": length}
         for name, pieces in (
@@ -102,7 +104,7 @@ class GopherRepetition(QualityStep):
             out[f"dup_{name}_frac"] = ratio(pieces.count(repeated), pieces.count())
             out[f"dup_{name}_char_frac"] = ratio(
                 pieces.total(pieces.lengths() * repeated), length)
-        grams = _NGrams(tokenize(texts))
+        grams = _NGrams(batch.tokens())
         # a repeated n-gram starts with a repeated shorter one: each size looks only where
         # the size before it found repeats
         sizes = sorted([(n, "top") for n in self.top_n_grams]
@@ -139,25 +141,18 @@ class _NGrams:
         self.chars = np.zeros(len(tokens.doc) + 1, dtype=np.int64)
         np.cumsum(tokens.length, out=self.chars[1:])
         self.key = mix(tokens.id.astype(np.uint64) + np.uint64(1))
-        self._sums = {0: np.zeros(len(tokens.doc), dtype=np.uint64)}
 
     def keys(self, n: int, among: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
         """(start positions, keys) of the n-grams that fit in their document (and start
-        where ``among`` holds, when given)."""
-        size = len(self.tokens.doc)
-        have = max(self._sums)
-        total = self._sums[have]
-        for k in range(have, n):  # add the (k+1)-th token of every n-gram
-            total = total.copy()
-            if k < size:
-                total[:size - k] += self.key[k:] * _N_GRAM_SALT[k]
-            self._sums[k + 1] = total
-        start = np.flatnonzero(np.arange(size) + n <= self.end)
-        if among is not None:
-            start = start[among[start]]
-        salted = self._sums[n][start] ^ (self.tokens.doc[start].astype(np.uint64)
-                                         * _N_GRAM_SALT[-1])
+        where ``among`` holds, when given), computed at those starts only: the larger
+        sizes look where a smaller one repeated, which is a few starts."""
+        start = np.arange(len(self.tokens.doc)) if among is None else np.flatnonzero(among)
+        start = start[start + n <= self.end[start]]
+        total = np.zeros(len(start), dtype=np.uint64)
+        for k in range(n):  # the salted sum of the n-gram's token keys
+            total += self.key[start + k] * _N_GRAM_SALT[k]
+        salted = total ^ (self.tokens.doc[start].astype(np.uint64) * _N_GRAM_SALT[-1])
         return start, mix(salted)
 
     def counted(self, n: int, among: np.ndarray | None

@@ -19,7 +19,6 @@ fallback). A GPU session must check that fallback's cost against nvtext's tokeni
 
 from __future__ import annotations
 
-import itertools
 import operator
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -33,9 +32,9 @@ from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP, PartitionStep, StepResult
 from assay.transforms.frame import Frame
 from assay.transforms.params import ColumnName, add_columns, require_columns, string_column
+from assay.transforms.quality.batches import TextBatch, prepare
 
 REASON, TEXT = "__reason__", "__text__"
-BATCH_CHARS = 1 << 19  # characters scored at once: keeps the per-character arrays in cache
 _COMPARE = {"<": operator.lt, ">": operator.gt}
 FRACTION = {"ge": 0, "le": 1}  # the limits of a threshold that is a fraction
 
@@ -79,9 +78,9 @@ class QualityStep(PartitionStep):
     def rules(self) -> list[Rule]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def score(self, texts: pa.Array) -> dict[str, Any]:  # pragma: no cover
-        """Every score (numbers, one per text) of non-null ``texts``, and for a family
-        that edits the text (C4), the new texts under ``TEXT`` (an Arrow array)."""
+    def score(self, batch: TextBatch) -> dict[str, Any]:  # pragma: no cover
+        """Every score (numbers, one per text) of a batch's texts, and for a family that
+        edits the text (C4), the new texts under ``TEXT`` (an Arrow array)."""
         raise NotImplementedError
 
     def score_columns(self) -> list[str]:
@@ -110,34 +109,20 @@ class QualityStep(PartitionStep):
 
     def _evaluate(self, values: pd.Series) -> pd.DataFrame:
         """Scores, reasons (null: kept) and any new text of ``values``, on the host."""
-        texts = pa.array(values.array, type=pa.large_string())
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks()
-        null = texts.is_null().to_numpy(zero_copy_only=False)
-        original, texts = texts, texts.fill_null("")
-        scores = self._score_batches(texts)
-        new = scores.pop(TEXT, None)
+        ready = prepare(pa.array(values.array, type=pa.large_string()))
+        null = ready.null
+        parts = [self.score(batch) for batch in ready.batches]
+        scores: dict[str, Any] = {name: np.concatenate([p[name] for p in parts]).astype(
+            np.float64) for name in self.score_names()}
         for values_of_score in scores.values():
             values_of_score[null] = np.nan
         out = pd.DataFrame(scores, index=values.index)
         reasons = self._reasons(scores, null)
         out[REASON] = pd.Series(pd.array(reasons, dtype="str"), index=values.index)
-        if new is not None:  # kept documents only: a removed one leaves as it came
-            out[TEXT] = pd.Series(pd.array(pc.if_else(reasons.is_null(), new, original),
+        if TEXT in parts[0]:  # kept documents only: a removed one leaves as it came
+            new = pa.concat_arrays([p[TEXT] for p in parts])
+            out[TEXT] = pd.Series(pd.array(pc.if_else(reasons.is_null(), new, ready.original),
                                            dtype="str"), index=values.index)
-        return out
-
-    def _score_batches(self, texts: pa.Array) -> dict[str, Any]:
-        lengths = np.cumsum(pc.utf8_length(texts).to_numpy(zero_copy_only=False))
-        total = int(lengths[-1]) if len(lengths) else 0
-        cuts = np.searchsorted(lengths, np.arange(BATCH_CHARS, total, BATCH_CHARS), "right")
-        bounds = np.unique([0, *cuts, len(texts)])
-        parts = [self.score(texts.slice(a, b - a)) for a, b in itertools.pairwise(bounds)]
-        parts = parts or [self.score(texts)]
-        out: dict[str, Any] = {name: np.concatenate([p[name] for p in parts]).astype(
-            np.float64) for name in self.score_names()}
-        if TEXT in parts[0]:
-            out[TEXT] = pa.concat_arrays([p[TEXT] for p in parts])
         return out
 
     def _reasons(self, scores: dict[str, np.ndarray], null: np.ndarray) -> pa.Array:

@@ -19,7 +19,8 @@ decisions agree with datatrove's on all but a few documents near a threshold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -51,15 +52,35 @@ _TWO_LETTER = [ord(a) * 0x110000 + ord(b) for a, b in
 class Tokens:
     """The tokens of ``n_docs`` documents, in text order (so grouped by document). Equal
     texts have equal ``id``: the position of the text in ``vocabulary`` (the batch's
-    distinct tokens, as UTF-32LE bytes)."""
+    distinct tokens, as UTF-32LE bytes), found on first use (C4 and FineWeb need none).
+    The arrays are read-only: a chain's steps share them (``memo``)."""
 
-    doc: np.ndarray  # int64: the document of each token
-    length: np.ndarray  # int64: its characters
-    id: np.ndarray  # int64: which text it is
+    # Integers are int32 (int64 past 2**31 code points): a chain's steps hold them (memo)
+    doc: np.ndarray  # the document of each token
+    length: np.ndarray  # its characters
+    start: np.ndarray  # the code point (of the batch's) where it starts
+    chunk: np.ndarray  # bool: it starts a whitespace-separated chunk (a ``str.split()`` word)
     word: np.ndarray  # bool: holds a character that is not punctuation (not a "symbol")
     alpha: np.ndarray  # bool: holds a letter
     n_docs: int
-    vocabulary: pa.Array
+    # each token's text, UTF-32LE (a view of the code points), until ``id`` replaces it
+    text: pa.Array | None = field(repr=False)
+
+    @cached_property
+    def _encoded(self) -> tuple[np.ndarray, pa.Array]:
+        assert self.text is not None
+        encoded = pc.dictionary_encode(self.text)
+        self.text = None  # the ids and the vocabulary hold what it did, in less memory
+        return _frozen(encoded.indices.to_numpy()), encoded.dictionary
+
+    @property
+    def id(self) -> np.ndarray:
+        """int32: which text each token is (its position in ``vocabulary``)."""
+        return self._encoded[0]
+
+    @property
+    def vocabulary(self) -> pa.Array:
+        return self._encoded[1]
 
     def count(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Tokens per document (those of ``mask`` only, when given)."""
@@ -108,11 +129,13 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     bits = table()[points]
     first = np.zeros(len(points) + 1, dtype=bool)  # a document starts here (or ends: size)
     first[starts] = True
-    at = np.flatnonzero((bits & SPACE) == 0)
+    space = (bits & SPACE) != 0
+    at = np.flatnonzero(~space)
     kinds, code = bits[at], points[at]
     size = len(at)
-    new_chunk = np.ones(size, dtype=bool)
-    new_chunk[1:] = (at[1:] != at[:-1] + 1) | first[at[1:]]
+    after_gap = first[:-1].copy()  # a document's first character, or one after a space
+    after_gap[1:] |= space[:-1]
+    new_chunk = after_gap[at]
     chunk_first = np.flatnonzero(new_chunk)
     chunk_end = np.append(chunk_first[1:], size)
 
@@ -152,16 +175,23 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     bounds = np.append(offset, size) * 4
     texts = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offset), [
         None, pa.py_buffer(bounds.astype(np.int64)), pa.py_buffer(code)])
-    encoded = pc.dictionary_encode(texts)
+    start = at[offset]
+    narrow = np.int32 if len(points) < 2**31 else np.int64
     return Tokens(
-        doc=np.searchsorted(starts, at[offset], side="right") - 1,
-        length=length,
-        id=encoded.indices.to_numpy().astype(np.int64),
-        word=np.bincount(owner, minlength=len(offset)) < length,
-        alpha=no_letter < length,
+        doc=_frozen((np.searchsorted(starts, start, side="right") - 1).astype(narrow)),
+        length=_frozen(length.astype(narrow)),
+        start=_frozen(start.astype(narrow)),
+        chunk=_frozen(new_chunk[offset]),
+        word=_frozen(np.bincount(owner, minlength=len(offset)) < length),
+        alpha=_frozen(no_letter < length),
         n_docs=len(starts) - 1,
-        vocabulary=encoded.dictionary,
+        text=texts,
     )
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False
+    return values
 
 
 def _peel(kinds: np.ndarray, code: np.ndarray, prefix: np.ndarray, suffix: np.ndarray,
