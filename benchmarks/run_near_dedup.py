@@ -240,12 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.bars = sorted({BAR, *(float(t) for t in args.curve.split(",") if t.strip())})
-    tools = list(PEERS)
     skipped = "assay skipped: --peers-only" if args.peers_only else assay_missing()
     if skipped:
         print(skipped)
-    else:
-        tools.append("assay")
+    tools = [*([] if skipped else ["assay"]), *PEERS]  # assay's figures first at a big size
     sizes = [run_size(int(d), args, tools) for d in args.docs.split(",")]
     for size in sizes:
         print("\n" + curve_table(size["runs"], f"{size['docs']:,} docs: each tool's removal "

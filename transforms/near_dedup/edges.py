@@ -140,13 +140,17 @@ def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
     The documents are shuffled once, not once per end: each pair is stacked as two rows (the
     pair, one end's key as ``KEY``, which end), the rows merged with the documents on the
     key, then shuffled on the pair so its two rows (and its copies) meet again. With at most
-    ``BROADCAST_PARTITIONS`` partitions the documents are not shuffled at all: each
-    partition of stacked rows is merged with each partition of documents where it lies
-    (tasks: their product; memory: one partition of each)."""
+    ``BROADCAST_PARTITIONS`` partitions the documents are not shuffled at all: the stacked
+    rows (keys only, ~66 bytes a pair) as one partition are merged with each partition of
+    documents where it lies (memory: one partition of documents and all stacked pairs)."""
     stacked = pairs.map_partitions(_stack, list(ends), meta=_stack(pairs._meta, list(ends)),
                                    enforce_metadata=False)
+    broadcast = partitions <= BROADCAST_PARTITIONS
+    if broadcast:  # one partition of narrow rows: Dask broadcasts the side with fewer
+        # partitions, and broadcasting the documents would give each task all of them
+        stacked = stacked.repartition(npartitions=1)
     joined = stacked.merge(keyed[[KEY, column]], on=KEY, npartitions=partitions,
-                           broadcast=partitions <= BROADCAST_PARTITIONS)
+                           broadcast=broadcast)
     meta = _unstack(joined._meta, list(ends), column)
     return joined.shuffle(on=list(ends), npartitions=partitions).map_partitions(
         _unstack, list(ends), column, meta=meta, enforce_metadata=False)
