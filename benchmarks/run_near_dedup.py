@@ -60,6 +60,10 @@ TOOLS = {"datatrove": "datatrove-minhash", "datasketch": "datasketch", "assay": 
 BAR = 0.8
 CURVE = ",".join(f"{t / 100:g}" for t in range(50, 100, 5))
 MEMORY_GROWTH_LIMIT = 1.5  # a worker's peak at the largest size over the smallest's
+# assay's read blocks (None: the engine's default, 64 MiB). The corpus's files hold 13 MiB
+# of text at 50,000 documents and 125 at 500,000, so the default reads 63 MiB blocks there:
+# decoding one held ~450 MiB of a worker (RESULTS.md, issue 16, memory bounded)
+BLOCK_SIZE: str | None = None
 
 
 def assay_missing() -> str | None:
@@ -95,10 +99,11 @@ def score(removed: np.ndarray, docs: int, truth: Any, bar: float) -> dict[str, A
 # -- runs -------------------------------------------------------------------------------------
 
 
-def run_tool(tool: str, corpus: Path, workers: int, threshold: float = BAR) -> dict[str, Any]:
+def run_tool(tool: str, corpus: Path, workers: int, threshold: float = BAR,
+             block_size: str | None = BLOCK_SIZE) -> dict[str, Any]:
     out = OUT / f"{corpus.name}-{tool}-{threshold:g}"
-    options = ({"steps": [{**NEAR_DEDUP_STEP, THRESHOLD_KEY: threshold}]} if tool == "assay"
-               else {"threshold": threshold})
+    options = ({"steps": [{**NEAR_DEDUP_STEP, THRESHOLD_KEY: threshold}],
+                "block_size": block_size} if tool == "assay" else {"threshold": threshold})
     run = run_text_tool(TOOLS[tool], corpus, out, workers, options,
                         cores=1 if tool == "datasketch" else workers)
     return {**run, "tool": tool, "threshold": threshold}
@@ -110,7 +115,7 @@ def run_size(docs: int, args: argparse.Namespace, tools: list[str]) -> dict[str,
     truth = read_truth(corpus) if docs <= args.truth_up_to else None
     runs = []
     for tool in tools:
-        run = run_tool(tool, corpus, args.workers)
+        run = run_tool(tool, corpus, args.workers, block_size=args.block_size or None)
         state = f"FAILED:\n{run['error']}" if run["error"] else (
             f"{run['work_wall_s']:.1f} s work, {run['work_cpu_s']:.1f} CPU s")
         print(f"  {docs:,} docs, {tool}: {state}", file=sys.stderr)
@@ -153,7 +158,8 @@ def table(runs: list[dict[str, Any]], docs: int) -> str:
             f"{run['tool']:<11}{run['cores']:>6}{run['work_wall_s']:>8.1f}"
             f"{run['work_cpu_s']:>8.1f}{cpu_rate:>13,.0f}{wall_rate:>8,.0f}"
             f"{run['peak_process_mib']:>9.0f}{run['peak_tree_mib']:>9.0f}"
-            f"{s.get('removed', 0):>8}{_fmt(s.get('precision')):>7}{_fmt(s.get('recall')):>7}"
+            f"{s.get('removed', len(run.get('removed_ids', []))):>8}"
+            f"{_fmt(s.get('precision')):>7}{_fmt(s.get('recall')):>7}"
             f"{ratio}")
     return "\n".join(lines)
 
@@ -177,7 +183,8 @@ def sweep(docs: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     truth = read_truth(corpus)
     runs = []
     for bar in args.bars:
-        run = run_tool("assay", corpus, args.workers, threshold=bar)
+        run = run_tool("assay", corpus, args.workers, threshold=bar,
+                       block_size=args.block_size or None)
         if run["error"] is None:
             run["scores"] = [score(run["removed_ids"], docs, truth, bar)]
         runs.append(run)
@@ -237,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truth-up-to", type=int, default=100_000,
                         help="largest corpus given the exact truth (above it: speed and memory "
                              "only; the truth of 500,000 documents takes GiBs and long)")
+    parser.add_argument("--block-size", default=BLOCK_SIZE,
+                        help="assay's read blocks (source.block_size; '' for the default)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.bars = sorted({BAR, *(float(t) for t in args.curve.split(",") if t.strip())})
