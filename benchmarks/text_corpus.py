@@ -26,6 +26,7 @@ the truth. Shingles: the text lower-cased, words are runs of ``\\w`` (Unicode), 
 n-grams, a set; a document of fewer than 5 words has one shingle of all its words.
 
     python -m benchmarks.text_corpus --docs 50000          # writes benchmarks/data/text-...
+    python -m benchmarks.text_corpus --docs 500000 --no-truth   # documents only
 
 Files: ``docs-NNNNN.parquet`` (``id``, ``text``), ``truth.parquet`` (``a`` < ``b``,
 ``intersection``, ``union``, ``jaccard``, ``planted``) and ``corpus.json`` (what made it).
@@ -361,8 +362,10 @@ def truth(docs: list[str], planted: list[tuple[int, int]], threshold: float = MI
 # -- files ------------------------------------------------------------------------------------
 
 
-def write(spec: CorpusSpec) -> Path:
-    """Build the corpus and its truth into ``spec.folder`` (``corpus.json`` last)."""
+def write(spec: CorpusSpec, with_truth: bool = True) -> Path:
+    """Build the corpus and (``with_truth``) its truth into ``spec.folder`` (``corpus.json``
+    last). Without the truth (its prefix filtering holds every shingle of the corpus in
+    memory, several GiB at 500,000 documents) there is no ``truth.parquet``."""
     folder = spec.folder
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*"):
@@ -370,16 +373,18 @@ def write(spec: CorpusSpec) -> Path:
     started = time.perf_counter()
     docs, planted = build(spec)
     built = time.perf_counter()
-    table = truth(docs, planted)
+    table = truth(docs, planted) if with_truth else None
     for i, chunk in enumerate(np.array_split(np.arange(len(docs)), spec.files)):
         pq.write_table(pa.table({"id": pa.array(chunk, pa.int64()),
                                  "text": pa.array([docs[j] for j in chunk], pa.string())}),
                        folder / f"docs-{i:05d}.parquet", compression="zstd")
-    pq.write_table(table, folder / "truth.parquet")
+    if table is not None:
+        pq.write_table(table, folder / "truth.parquet")
     info = {**asdict(spec), "source": source_versions(), "ngram": NGRAM,
             "truth_min_jaccard": MIN_JACCARD, "planted_pairs": len(planted),
-            "truth_pairs": table.num_rows,
-            "accidental_pairs": int(table.num_rows - pa.compute.sum(table["planted"]).as_py()),
+            "truth_pairs": None if table is None else table.num_rows,
+            "accidental_pairs": None if table is None else int(
+                table.num_rows - pa.compute.sum(table["planted"]).as_py()),
             "bytes": sum(len(d.encode()) for d in docs),
             "build_s": round(built - started, 2),
             "truth_s": round(time.perf_counter() - built, 2)}
@@ -387,22 +392,28 @@ def write(spec: CorpusSpec) -> Path:
     return folder
 
 
-def ensure(spec: CorpusSpec) -> Path:
-    """The corpus folder for ``spec``, built once (rebuilt if the source's versions differ)."""
+def ensure(spec: CorpusSpec, with_truth: bool = True) -> Path:
+    """The corpus folder for ``spec``, built once (rebuilt if the source's versions differ,
+    or to add the truth when ``with_truth`` asks for it and it was built without)."""
     marker = spec.folder / "corpus.json"
-    if marker.exists() and json.loads(marker.read_text()).get("source") == source_versions():
+    if marker.exists() and json.loads(marker.read_text()).get("source") == source_versions() \
+            and (not with_truth or (spec.folder / "truth.parquet").exists()):
         return spec.folder
-    folder = write(spec)
+    folder = write(spec, with_truth)
     info = json.loads(marker.read_text())
+    pairs = "no truth" if info["truth_pairs"] is None else \
+        f"{info['truth_pairs']:,} pairs in the truth"
     print(f"corpus: {spec.docs:,} documents ({info['bytes'] / 2**20:.0f} MiB), "
-          f"{info['planted_pairs']:,} planted pairs, {info['truth_pairs']:,} pairs in the truth, "
+          f"{info['planted_pairs']:,} planted pairs, {pairs}, "
           f"built in {info['build_s']} s + truth {info['truth_s']} s -> {folder}",
           file=sys.stderr)
     return folder
 
 
-def read_truth(folder: Path) -> pa.Table:
-    return pq.read_table(folder / "truth.parquet")
+def read_truth(folder: Path) -> pa.Table | None:
+    """The corpus's truth, or None when it was built without (``--no-truth``)."""
+    path = folder / "truth.parquet"
+    return pq.read_table(path) if path.exists() else None
 
 
 def doc_files(folder: Path) -> list[Path]:
@@ -415,8 +426,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--doc-chars", type=int, default=2000)
     parser.add_argument("--near-dup-fraction", type=float, default=0.1)
+    parser.add_argument("--no-truth", action="store_true",
+                        help="skip the exact truth (no precision/recall on this corpus)")
     args = parser.parse_args(argv)
-    folder = ensure(CorpusSpec(args.docs, args.seed, args.doc_chars, args.near_dup_fraction))
+    folder = ensure(CorpusSpec(args.docs, args.seed, args.doc_chars, args.near_dup_fraction),
+                    with_truth=not args.no_truth)
     print(folder)
     return 0
 

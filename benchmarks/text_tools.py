@@ -46,13 +46,15 @@ BANDS, ROWS = 14, 8  # 112 hashes, as assay's near_dedup defaults
 Options = dict[str, Any]
 
 
-def assay_spec(corpus: Path, sink: Path, steps: list[dict[str, Any]], workers: int
-               ) -> dict[str, Any]:
-    """assay's spec for the corpus: the Parquet files in, ``steps``, Parquet out; workers
-    as processes of one thread, so each one's memory is its own process's."""
+def assay_spec(corpus: Path, sink: Path, steps: list[dict[str, Any]], workers: int,
+               block_size: str | None = None) -> dict[str, Any]:
+    """assay's spec for the corpus: the Parquet files in (read in ``block_size`` blocks,
+    else the engine's default), ``steps``, Parquet out; workers as processes of one
+    thread, so each one's memory is its own process's."""
+    source = {"paths": [str(corpus / "docs-*.parquet")], "format": "parquet"}
     return {
         "name": "text_bench",
-        "source": {"paths": [str(corpus / "docs-*.parquet")], "format": "parquet"},
+        "source": source | ({"block_size": block_size} if block_size else {}),
         "schema": {"columns": [{"name": "id", "type": "int64", "nullable": False},
                                {"name": "text", "type": "string"}]},
         "steps": steps,
@@ -79,8 +81,8 @@ def run_assay(corpus: Path, out: Path, workers: int, options: Options) -> list[i
     import assay
 
     spec = out / "pipeline.yaml"
-    spec.write_text(yaml.safe_dump(assay_spec(corpus, out / "assay", options["steps"], workers),
-                                   sort_keys=False))
+    spec.write_text(yaml.safe_dump(assay_spec(corpus, out / "assay", options["steps"], workers,
+                                              options.get("block_size")), sort_keys=False))
     (out / "started").touch()
     assay.run(spec)
     kept = assay.open_dataset(out / "assay").to_arrow(columns=["id"])["id"]

@@ -147,6 +147,36 @@ def test_text_steps_harness_runs_datatrove_filters(bench_dirs: Path,
     assert "n/a   quality + language + PII together" in printed
 
 
+def test_a_corpus_without_its_truth_is_built_and_completed_on_demand(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_corpus, "DATA", tmp_path)
+    spec = CorpusSpec(60, seed=5)
+    folder = text_corpus.ensure(spec, with_truth=False)
+    assert text_corpus.read_truth(folder) is None and len(text_corpus.doc_files(folder)) == 8
+    assert json.loads((folder / "corpus.json").read_text())["truth_pairs"] is None
+    assert text_corpus.ensure(spec, with_truth=False) == folder  # built once
+    text_corpus.ensure(spec)  # asked with the truth: rebuilt with it, the same documents
+    truth = text_corpus.read_truth(folder)
+    assert truth is not None and truth.num_rows >= 6  # the planted pairs at least
+
+
+def test_targets_take_accuracy_from_the_largest_size_with_a_truth_and_memory_per_step(
+) -> None:
+    def size(docs: int, peak: float, scores: list[dict]) -> dict:
+        return {"docs": docs, "runs": [{"tool": "assay", "error": None, "cores": 2,
+                                        "work_cpu_s": 1.0, "work_wall_s": 1.0,
+                                        "peak_process_mib": peak, "scores": scores}]}
+
+    scored = [{"bar": 0.8, "precision": 1.0, "recall": 0.97}]
+    lines = run_near_dedup.targets([size(10, 200, scored), size(100, 290, scored),
+                                    size(1000, 500, [])])  # no truth at the largest
+    verdicts = {what: measured for what, measured, *_ in lines}
+    assert verdicts["100 docs: assay precision at Jaccard >= 0.8"] == 1.0
+    assert verdicts["100 docs: assay recall at Jaccard >= 0.8"] == 0.97
+    assert verdicts["assay peak per worker, 100 / 10 docs"] == pytest.approx(1.45)
+    assert verdicts["assay peak per worker, 1,000 / 100 docs"] == pytest.approx(500 / 290)
+
+
 def test_target_lines_compare_each_way_and_say_what_was_not_measured() -> None:
     lines = text_measure.verdict_lines([
         ("precision", 0.995, ">=", 0.99, ""), ("speed", 1.0, ">", 1.0, "x"),

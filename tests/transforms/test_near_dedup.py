@@ -174,6 +174,30 @@ def test_the_result_does_not_depend_on_the_partitioning(dask_client, monkeypatch
     assert one["_removed"].any()
 
 
+def test_rows_bytes_count_the_values_whatever_the_partitioning():
+    texts = ["héllo wörld", None, "", "x" * 1000]
+    frame = near_edges.with_key(documents(texts)).assign(tags=pd.Series([{}, 1, "a", None],
+                                                                        dtype=object))
+    whole = int(near_edges.rows_bytes(frame).iloc[0])
+    one_by_one = sum(int(near_edges.rows_bytes(frame.iloc[[i]]).iloc[0]) for i in range(4))
+    text_bytes = len("héllo wörld".encode()) + 1000  # UTF-8 bytes; object values: 8 each
+    assert whole == one_by_one == 8 * len(frame) * len(frame.columns) + text_bytes
+
+
+def test_the_rows_merge_has_a_partition_per_partition_bytes_of_rows(dask_client):
+    texts = planted(6, seed=13)  # 48 documents of 300 words: ~100 KB of text
+    frame = documents(texts)
+    held = int(near_edges.rows_bytes(near_edges.with_key(frame)).iloc[0])
+    step = NearDedup(column="text", cluster_column="cluster", partition_bytes=20_000)
+    live = dd.from_pandas(frame, npartitions=2, sort=False)
+    out = step.apply_dask(live, ["text"], input_bytes=10_000)  # the upload: one partition
+    assert out.npartitions == -(-held // 20_000) > 1  # the rows in memory set the count
+    rows = out.compute().sort_values(KEY).reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, run(step.model_copy(update={
+        "partition_bytes": 10**9}), frame))  # the same rows as in one partition
+    assert rows["_removed"].any()
+
+
 def test_one_task_labels_are_each_components_smallest_node():
     rng = np.random.default_rng(11)
     nodes = rng.choice(10**12, 400, replace=False).astype(np.int64)

@@ -17,7 +17,7 @@ Rounds are data-dependent, so each round is persisted on the workers and one num
 parents that changed) comes back to the client: no table is collected, and no stage runs in
 one task.
 
-An edge set of at most ``SMALL_EDGES`` edges (every run below some millions of near-duplicate
+An edge set of at most ``SMALL_EDGES`` edges (every run below half a million near-duplicate
 pairs) is labelled in one task instead (``label_nodes``): the same hook and shortcut rounds
 over numpy arrays, so the same labels, without the dozens of shuffles the Dask rounds cost
 (each a fixed cost of tasks and messages however few the edges). The task's memory is bounded
@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # imported where used (see concat)
 
 NODE, PARENT = "node", "parent"
 MAX_ROUNDS = 64  # far above what hooking and shortcutting need (log of the diameter)
-SMALL_EDGES = 1 << 21  # edges labelled in one task: ~100 MiB of arrays at most
+SMALL_EDGES = 1 << 19  # edges labelled in one task: ~60 MiB of temporaries at most
+# (``_cluster_table``: about 27 MiB per 2**18 edges, so 2**21 would peak near 250 MiB)
 
 
 def label_nodes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

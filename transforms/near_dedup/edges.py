@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 LINE_BITS = 40
 KEY = "_near_key"
 GROUP = "_near_group"  # optional int column of ``keyed``: which group a document is in
-_CHUNK_BYTES = 4 << 20
-BROADCAST_PARTITIONS = 8  # pairs partitions up to which texts are joined where they lie
+_CHUNK_BYTES = 512 << 10  # ~15 MiB of hashing temporaries (4 MiB chunks: ~100)
+BROADCAST_PARTITIONS = 32  # pairs partitions up to which texts are joined where they lie
 
 PairFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]  # groups of a, b -> keep
 
@@ -79,6 +79,19 @@ def texts(values: Column) -> pa.Array:
     if arrow is None:  # GPU check: cuDF strings come to the host for the n-gram hashes
         arrow = pa.array(fr.to_pandas(values), pa.large_string(), from_pandas=True)
     return arrow
+
+
+def rows_bytes(part: Frame) -> Column:
+    """The bytes ``part``'s rows hold in memory, about: their strings' UTF-8 bytes plus 8
+    per value. Counted from the values alone, so a corpus gives the same total whatever
+    its partitions (a one-value Series, for a Dask sum)."""
+    total = 0
+    for name in part.columns:
+        values = part[name]
+        total += 8 * len(values)
+        if fr.is_string_like(values) and str(values.dtype) != "object":  # object: 8 each
+            total += int(pc.sum(pc.binary_length(texts(values))).as_py() or 0)
+    return fr.library(part).Series([total], dtype="int64")
 
 
 def chunks(strings: pa.Array) -> list[tuple[int, int]]:
@@ -127,13 +140,17 @@ def with_texts(pairs: dd.DataFrame, keyed: dd.DataFrame, ends: tuple[str, str],
     The documents are shuffled once, not once per end: each pair is stacked as two rows (the
     pair, one end's key as ``KEY``, which end), the rows merged with the documents on the
     key, then shuffled on the pair so its two rows (and its copies) meet again. With at most
-    ``BROADCAST_PARTITIONS`` partitions the documents are not shuffled at all: each
-    partition of stacked rows is merged with each partition of documents where it lies
-    (tasks: their product; memory: one partition of each)."""
+    ``BROADCAST_PARTITIONS`` partitions the documents are not shuffled at all: the stacked
+    rows (keys only, ~66 bytes a pair) as one partition are merged with each partition of
+    documents where it lies (memory: one partition of documents and all stacked pairs)."""
     stacked = pairs.map_partitions(_stack, list(ends), meta=_stack(pairs._meta, list(ends)),
                                    enforce_metadata=False)
+    broadcast = partitions <= BROADCAST_PARTITIONS
+    if broadcast:  # one partition of narrow rows: Dask broadcasts the side with fewer
+        # partitions, and broadcasting the documents would give each task all of them
+        stacked = stacked.repartition(npartitions=1)
     joined = stacked.merge(keyed[[KEY, column]], on=KEY, npartitions=partitions,
-                           broadcast=partitions <= BROADCAST_PARTITIONS)
+                           broadcast=broadcast)
     meta = _unstack(joined._meta, list(ends), column)
     return joined.shuffle(on=list(ends), npartitions=partitions).map_partitions(
         _unstack, list(ends), column, meta=meta, enforce_metadata=False)
@@ -164,15 +181,31 @@ def verified_edges(keyed: dd.DataFrame, how: Shingling, threshold: float, partit
     ``KEY``) whose exact Jaccard reaches ``threshold``: each pair once, in ``partitions``
     partitions. With ``keep``, ``keyed`` has ``GROUP`` too, only the pairs whose groups
     ``keep`` accepts are verified, and the edges carry both groups (``group_a``,
-    ``group_b``)."""
+    ``group_b``). Lazy: ``candidate_pairs`` then ``verify_pairs`` in one graph."""
+    pairs = candidate_pairs(keyed, how, partitions, keep)
+    return verify_pairs(pairs, keyed, how, threshold, partitions)
+
+
+def candidate_pairs(keyed: dd.DataFrame, how: Shingling, partitions: int,
+                    keep: PairFilter | None = None) -> dd.DataFrame:
+    """(a, b[, group_a, group_b]) int64: stages 1 and 2 of ``verified_edges``, the candidate
+    pairs (a pair shared by several bands may repeat across partitions)."""
     bands = keyed.map_partitions(band_rows, how, meta=band_rows(keyed._meta, how),
                                  enforce_metadata=False)
-    pair_meta = dict.fromkeys(["a", "b", *(["group_a", "group_b"] if keep else [])], "int64")
-    pairs = bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
-        _pairs, keep, meta=pair_meta, enforce_metadata=False)
+    meta = dict.fromkeys(["a", "b", *(["group_a", "group_b"] if keep else [])], "int64")
+    return bands.shuffle(on="bucket", npartitions=partitions).map_partitions(
+        _pairs, keep, meta=meta, enforce_metadata=False)
+
+
+def verify_pairs(pairs: dd.DataFrame, keyed: dd.DataFrame, how: Shingling, threshold: float,
+                 partitions: int) -> dd.DataFrame:
+    """Stage 3 of ``verified_edges``: the ``candidate_pairs`` whose exact Jaccard reaches
+    ``threshold``, with it (``jaccard``). Given persisted pairs, ``keyed`` is read again
+    here instead of being held on the workers from the band stage until the pairs exist
+    (the whole input would be)."""
+    meta = {**{name: "int64" for name in pairs._meta.columns}, "jaccard": "float64"}
     pairs = with_texts(pairs, keyed, ("a", "b"), how.column, partitions)
-    return pairs.map_partitions(_verify, how, threshold, meta={**pair_meta, "jaccard": "float64"},
-                                enforce_metadata=False)
+    return pairs.map_partitions(_verify, how, threshold, meta=meta, enforce_metadata=False)
 
 
 def _pairs(part: Frame, keep: PairFilter | None) -> Frame:

@@ -13,7 +13,8 @@ The run's live rows go through six stages, all on the Dask cluster:
 5. each member's text compared with its keeper's (exact Jaccard), for the members that
    have no verified edge to it (all members above ``SMALL_EDGES`` edges); skipped when
    there are none;
-6. the labels merged back to the rows, shuffled on the document key.
+6. the labels merged back to the rows, shuffled on the document key into one partition per
+   ``partition_bytes`` of the rows in memory (summed in the band stage's pass).
 
 A document's key is its lineage packed in an int64 (``edges``), so the smallest key of a
 cluster is its member with the smallest lineage: the keeper, as ``dedup`` keeps. The
@@ -39,9 +40,10 @@ with a run document are compared. A run document with an edge to a published one
 for it (``action: drop``), the others cluster among themselves; ``action: label`` keeps the
 whole components. A published document is never removed.
 
-The step reads its input twice: once to find the clusters (only keys, bucket keys, edges
-and labels stay on the workers, persisted between the component rounds) and once to mark
-the rows.
+The step reads its input three times: for the band rows (persisted as candidate pairs),
+for the candidates' texts, and to mark the rows; only keys, bucket keys, pairs, edges and
+labels stay on the workers between the passes, so a worker's memory follows the partitions
+(``partition_bytes``, the read's blocks, 512 KiB chunks of hashed text), not the corpus.
 """
 
 from __future__ import annotations
@@ -70,9 +72,12 @@ from assay.transforms.near_dedup.edges import (
     GROUP,
     KEY,
     Shingling,
+    candidate_pairs,
     key_parts,
+    rows_bytes,
     similarity,
     verified_edges,
+    verify_pairs,
     with_key,
     with_texts,
 )
@@ -117,7 +122,7 @@ class NearDedup(GlobalStep):
     from 0, in the manifest's `inputs`), J its exact Jaccard with the keeper: a member of
     a transitive cluster that is not itself at `threshold` with the keeper stays. Documents
     without n-grams (null, empty, no word characters) are never near-duplicates. This step
-    adds shuffles and reads its input twice. With `scope: dataset` an appending run also
+    adds shuffles and reads its input three times. With `scope: dataset` an appending run also
     removes documents near a published one."""
 
     op: Literal["near_dedup"] = "near_dedup"
@@ -177,9 +182,12 @@ class NearDedup(GlobalStep):
         "changed, nor compared with each other. Each run reads the published `column` and "
         "hashes it again, so its cost grows with the table. A first version or an "
         "overwrite compares the run's rows only, as `run`."), examples=["dataset"])
-    partition_bytes: ByteSize = Field(parse_bytes("64MiB"), description=(
-        "Input bytes per shuffled partition: the shuffles make one partition per this "
-        "much of the uploads' total size, whatever the block size or worker count."),
+    partition_bytes: ByteSize = Field(parse_bytes("16MiB"), description=(
+        "Bytes per shuffled partition, which bounds a worker's memory: the shuffles of "
+        "band rows and pairs make one partition per this much of the uploads' total size, "
+        "the rows' final merge one per this much of the rows in memory (their text and "
+        "values, often several times the compressed upload), whatever the block size or "
+        "worker count. A worker holds several times one partition of rows at its peak."),
         examples=["32MiB"])
 
     @model_validator(mode="after")
@@ -283,10 +291,9 @@ class NearDedup(GlobalStep):
         ``scope: dataset`` (None: compare the run's rows only)."""
         require_columns(data_columns, [self.column], self.label)
         self.check_meta(live._meta)
-        partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
         keyed = live.map_partitions(with_key, meta=with_key(live._meta),
                                     enforce_metadata=False)
-        links = self._links(keyed, input_bytes, published)
+        links, partitions = self._links(keyed, input_bytes, published)
         if partitions == 1:  # a merge with one partition keeps the other side's partitions:
             keyed = keyed.repartition(npartitions=1)  # the output would follow the blocks
         joined = keyed.merge(links, how="left", left_on=KEY, right_on="node",
@@ -296,19 +303,33 @@ class NearDedup(GlobalStep):
                                      enforce_metadata=False)
 
     def _links(self, keyed: dd.DataFrame, input_bytes: int,
-               published: PublishedTexts | None) -> dd.DataFrame:
+               published: PublishedTexts | None) -> tuple[dd.DataFrame, int]:
         """(node, label, size, jaccard) of every document with a verified near-duplicate
         (jaccard: a member's with its keeper, null for the keeper itself), persisted on the
-        workers (label and size as nullable int64s, which a left merge keeps exact). An
-        edge set small enough is labelled in one task; with ``published``, see
-        ``_dataset_links``."""
+        workers (label and size as nullable int64s, which a left merge keeps exact), and
+        the partitions of the rows' merge. An edge set small enough is labelled in one
+        task; with ``published``, see ``_dataset_links``.
+
+        The candidate pairs are persisted before their texts are joined, so the band stage
+        streams through the input (keeping only band rows) and the verification reads it
+        again, rather than every input partition staying on the workers until the pairs
+        exist. The same pass sums the rows' bytes in memory (``rows_bytes``): the rows'
+        merge gets one partition per ``partition_bytes`` of them, since text held in
+        memory is several times its compressed upload."""
         if published is not None:
-            return self._dataset_links(keyed, input_bytes, published)
+            partitions = max(1, math.ceil((input_bytes + published.bytes)
+                                          / self.partition_bytes))
+            return self._dataset_links(keyed, partitions, published), partitions
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
-        edges = verified_edges(keyed, self.shingling, self.threshold, partitions)
+        pairs = candidate_pairs(keyed, self.shingling, partitions)
+        held = keyed.map_partitions(rows_bytes, meta=(None, "int64"),
+                                    enforce_metadata=False).sum()
+        pairs, held = dask.persist(pairs, held)
+        rows = max(partitions, math.ceil(int(held.compute()) / self.partition_bytes))
+        edges = verify_pairs(pairs, keyed, self.shingling, self.threshold, partitions)
         edges, count = dask.persist(edges, edges.shape[0])
         if int(count.compute()) > SMALL_EDGES:
-            return self._spread_links(edges[["a", "b"]], keyed, partitions)
+            return self._spread_links(edges[["a", "b"]], keyed, partitions), rows
         table = edges.repartition(npartitions=1).map_partitions(
             _cluster_table, meta=_cluster_table(edges._meta), enforce_metadata=False)
         table, unchecked = dask.persist(table, table["unchecked"].sum())
@@ -322,7 +343,7 @@ class NearDedup(GlobalStep):
                                          enforce_metadata=False)
         # as many partitions as the rows' merge makes: one alone would be joined to each
         # input partition as it is, and the output would follow the read's blocks
-        return self._persisted(links.repartition(npartitions=partitions))
+        return self._persisted(links.repartition(npartitions=rows)), rows
 
     def _spread_links(self, edges: dd.DataFrame, keyed: dd.DataFrame, partitions: int
                       ) -> dd.DataFrame:
@@ -336,18 +357,17 @@ class NearDedup(GlobalStep):
                             how="left", npartitions=partitions)
         return self._persisted(links)
 
-    def _dataset_links(self, keyed: dd.DataFrame, input_bytes: int,
+    def _dataset_links(self, keyed: dd.DataFrame, partitions: int,
                        published: PublishedTexts) -> dd.DataFrame:
         """``_links`` (and ``INHERITED``, ``TWIN``, ``TWIN_JACCARD`` as ``published`` says
         per action) of the run's documents joined by the published ones: only pairs with a
-        run document are compared, and the shuffles are sized by both."""
+        run document are compared, and the shuffles (``partitions``) are sized by both."""
         inherit = self.cluster_column if self.action == "label" \
             and self.cluster_column in published.columns else None
         olds = published_documents(published, self.column, inherit, keyed._meta)
         documents = concat([run_documents(keyed, self.column),
                             olds[[KEY, self.column, GROUP]]])
         olds = olds[[KEY, INHERITED]] if inherit else None
-        partitions = max(1, math.ceil((input_bytes + published.bytes) / self.partition_bytes))
         edges = verified_edges(documents, self.shingling, self.threshold, partitions,
                                not_both_published)
         (edges,) = dask.persist(edges)
