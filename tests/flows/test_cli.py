@@ -155,8 +155,9 @@ def test_every_command_and_option_has_help() -> None:
     group = typer.main.get_command(app)
     commands = group.commands  # type: ignore[attr-defined]
     assert set(commands) == {"run", "validate", "inspect", "diff", "vacuum", "convert",
-                             "suite", "doctor", "serve", "api", "watch", "uploads"}
-    groups = {"suite": {"draft"}, "uploads": {"list", "show", "retry"}}
+                             "suite", "doctor", "serve", "api", "watch", "uploads", "daemon"}
+    groups = {"suite": {"draft"}, "uploads": {"list", "show", "retry"},
+              "daemon": {"start", "stop", "status"}}
     leaves = {name: command for name, command in commands.items() if name not in groups}
     for group_name, names in groups.items():
         subcommands = commands[group_name].commands  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ one (``flows/prefect_api.py``), checked against Prefect's own settings."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,10 +34,14 @@ def _prefects_answer() -> str | None:
     return Settings().api.url
 
 
-def test_nothing_configured_needs_no_question(bare: Path) -> None:
+def test_nothing_configured_needs_no_question(bare: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
     (bare / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.ruff]\nline-length = 99\n')
     assert not may_name_a_server()
     assert _prefects_answer() is None
+    # as in the CLI's fresh process: Prefect not imported yet (in this test process another
+    # test's Prefect harness may have put its server in the settings Prefect would report)
+    monkeypatch.delitem(sys.modules, "prefect.settings", raising=False)
     probe = ApiUrlProbe()
     assert probe._child is None and not probe.configured()
 
