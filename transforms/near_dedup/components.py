@@ -101,14 +101,33 @@ def components(edges: dd.DataFrame, partitions: int) -> dd.DataFrame:
                       edges[["b"]].rename(columns={"b": NODE})])
     nodes = ends.drop_duplicates(split_out=partitions)
     parents = nodes.assign(**{PARENT: nodes[NODE]})
-    (parents,) = dask.persist(parents)
+    (parents,) = persisted(parents)
     for _ in range(MAX_ROUNDS):
         new, changed = _round(edges, parents, partitions)
-        new, changed = dask.persist(new, changed)
+        new, changed = persisted(new, changed)
         parents = new
         if int(np.asarray(changed.compute())) == 0:
             return parents.rename(columns={PARENT: "label"})
     raise RuntimeError(f"near_dedup: clusters did not settle in {MAX_ROUNDS} rounds")
+
+
+def persisted(*collections: Any) -> tuple[Any, ...]:
+    """``dask.persist``, returning once the results exist.
+
+    Why wait: a LocalCluster's scheduler runs in this process and materializes each graph
+    in its offload thread. On Python 3.11 ``functools.cached_property`` holds one lock per
+    property for every instance (3.12 dropped it), and dask-expr caches ``divisions`` and
+    friends that way: lowering the next graph here while the scheduler still materializes
+    the previous one, built from the same expressions, took those locks in opposite orders
+    and hung a run (seen in the test suite: main thread in ``Client.persist``, the offload
+    thread in ``P2PShuffle._layer``). Each persist here is needed before the stages after
+    it anyway."""
+    from distributed import futures_of, wait
+
+    done = dask.persist(*collections)
+    if futures := futures_of(done):
+        wait(futures)
+    return done
 
 
 def concat(frames: list[dd.DataFrame]) -> dd.DataFrame:

@@ -51,7 +51,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import dask
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -67,6 +66,7 @@ from assay.transforms.near_dedup.components import (
     components,
     concat,
     label_nodes,
+    persisted,
 )
 from assay.transforms.near_dedup.edges import (
     GROUP,
@@ -324,15 +324,15 @@ class NearDedup(GlobalStep):
         pairs = candidate_pairs(keyed, self.shingling, partitions)
         held = keyed.map_partitions(rows_bytes, meta=(None, "int64"),
                                     enforce_metadata=False).sum()
-        pairs, held = dask.persist(pairs, held)
+        pairs, held = persisted(pairs, held)
         rows = max(partitions, math.ceil(int(held.compute()) / self.partition_bytes))
         edges = verify_pairs(pairs, keyed, self.shingling, self.threshold, partitions)
-        edges, count = dask.persist(edges, edges.shape[0])
+        edges, count = persisted(edges, edges.shape[0])
         if int(count.compute()) > SMALL_EDGES:
             return self._spread_links(edges[["a", "b"]], keyed, partitions), rows
         table = edges.repartition(npartitions=1).map_partitions(
             _cluster_table, meta=_cluster_table(edges._meta), enforce_metadata=False)
-        table, unchecked = dask.persist(table, table["unchecked"].sum())
+        table, unchecked = persisted(table, table["unchecked"].sum())
         links = table[_LINKS]
         if int(unchecked.compute()):  # members without an edge to their keeper
             members = table[table["unchecked"]][["node", "label"]]
@@ -370,7 +370,7 @@ class NearDedup(GlobalStep):
         olds = olds[[KEY, INHERITED]] if inherit else None
         edges = verified_edges(documents, self.shingling, self.threshold, partitions,
                                not_both_published)
-        (edges,) = dask.persist(edges)
+        (edges,) = persisted(edges)
         near_published = None
         if self.action == "drop":  # twins need the edges' Jaccard
             near_published = twins(edges, partitions)
@@ -401,7 +401,7 @@ class NearDedup(GlobalStep):
     def _persisted(links: dd.DataFrame) -> dd.DataFrame:
         links = links.map_partitions(_nullable, meta=_nullable(links._meta),
                                      enforce_metadata=False)
-        (links,) = dask.persist(links)
+        (links,) = persisted(links)
         return links
 
 
