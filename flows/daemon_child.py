@@ -22,6 +22,8 @@ from typing import Any
 
 import typer
 
+from assay.flows.launcher import verbose_in
+
 
 def become_client(request: dict[str, Any], fds: list[int]) -> None:
     """Take over the client's terminal, folder, umask, argv and environment."""
@@ -96,7 +98,7 @@ def run_command(request: dict[str, Any], fds: list[int]) -> int:
     except OSError as exc:  # e.g. the client's folder is gone
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
-    verbose = "--verbose" in argv or "-v" in argv
+    verbose = verbose_in(argv)
     from assay.flows.cli import _exit_codes, app
 
     try:

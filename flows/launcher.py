@@ -22,12 +22,18 @@ def wants_daemon(argv: list[str]) -> bool:
             and os.name == "posix")
 
 
+def verbose_in(argv: list[str]) -> bool:
+    """Whether the command asks for ``--verbose`` (``-v``): the launcher and the daemon's
+    child decide before typer parses anything."""
+    return "--verbose" in argv or "-v" in argv
+
+
 def main() -> None:
     argv = sys.argv[1:]
     if wants_daemon(argv):
         from assay.flows.daemon_client import run_via_daemon
 
-        code = run_via_daemon(argv, verbose="--verbose" in argv or "-v" in argv)
+        code = run_via_daemon(argv, verbose=verbose_in(argv))
         if code is not None:
             sys.exit(code)
     from assay.flows.cli import app
