@@ -156,3 +156,17 @@ def test_label_needs_a_cluster_column() -> None:
         parse_spec({"name": "near", "source": {"paths": ["*.jsonl"]}, "schema": SCHEMA,
                     "steps": [{"op": "near_dedup", "column": "text", "action": "label"}],
                     "sink": {"path": "out"}}, "near.yaml", Path("."))
+
+
+def test_the_run_computes_on_its_own_client_when_another_is_newer(corpus, run, tmp_path):
+    """The step's planning persists on the run's client, not on the client made last in this
+    process (an embedding program, or two test suites, can hold two)."""
+    from distributed import Client, LocalCluster
+
+    folder, texts = corpus
+    with (LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                       dashboard_address=None) as other_cluster,
+          Client(other_cluster) as other):
+        version = run(spec_for(folder), output=str(tmp_path / "out"))
+        assert not any(other.has_what().values())  # nothing landed there
+    assert version.manifest["accounting"]["rows_read"] == len(texts)
