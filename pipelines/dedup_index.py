@@ -23,13 +23,14 @@ so the files need not record it: the commit's version is not known while the wor
 write).
 
 A lookup opens each live part once and reads only the row groups of the buckets its
-partition holds (the dedup shuffles on the bucket): first their hashes, then the rows whose
-hash matches, whose key values are compared with the probe's (a hash match alone never
-drops a row). So a worker holds its partition plus one part's hashes for those buckets,
-however large the table grows, and the files it opens grow with the runs, not with runs
-times buckets (one file per bucket and partition cost 7.9 s against 2.1 s per lookup at
-20M rows; ``benchmarks/RESULTS.md``). Written here rather than taken from a library:
-datatrove's and NeMo Curator's exact dedup trust the hash and keep no index across runs.
+partition holds (the dedup shuffles on slots of buckets, a few per partition): first their
+hashes, then the rows whose hash matches, whose key values are compared with the probe's (a
+hash match alone never drops a row). So a worker holds its partition plus one part's hashes
+for those buckets, however large the table grows, and the files it opens grow with the
+runs, not with runs times buckets (one file per bucket and partition cost 7.9 s against 2.1
+s per lookup at 20M rows; ``benchmarks/RESULTS.md``). Written here rather than taken from a
+library: datatrove's and NeMo Curator's exact dedup trust the hash and keep no index across
+runs.
 """
 
 from __future__ import annotations

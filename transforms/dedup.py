@@ -38,10 +38,16 @@ from assay.transforms.params import ByteSize, ColumnList, require_columns
 LINEAGE = ["_source_id", "_source_line"]
 INDEX_HASH = "_index_hash"  # carried to the sink by a dataset-wide dedup
 _HASH = "_dedup_hash"
-_BUCKET = "_dedup_bucket"
+_SLOT = "_dedup_slot"
 # The index's buckets: fixed, since every run of a dataset must bucket a key alike. A
 # partition reads 1/BUCKETS of the index per bucket it holds.
 BUCKETS = 256
+# A dataset-wide dedup routes rows by slot: a slot lies in one bucket (slot % BUCKETS is the
+# bucket), and there are about this many slots per partition, so a partition holds about
+# partition_bytes whatever the input's size, and its lookup reads the index's row groups of
+# at most this many buckets. Routing by bucket left at most BUCKETS partitions holding
+# rows, each input/BUCKETS large: 512 MiB workers were killed at 10x their memory.
+SLOTS_PER_PARTITION = 4
 
 
 class PublishedKeys(Protocol):
@@ -71,9 +77,15 @@ def _with_hash(part: Frame, key: list[str]) -> Frame:
     return part.assign(**{_HASH: _key_hash(part, key)})
 
 
-def _with_bucket(part: Frame, key: list[str]) -> Frame:
+def index_slots(partitions: int) -> int:
+    """How many slots a dataset-wide dedup routes ``partitions`` partitions by: a multiple
+    of BUCKETS, so that slots nest in buckets."""
+    return BUCKETS * max(1, math.ceil(SLOTS_PER_PARTITION * partitions / BUCKETS))
+
+
+def _with_slot(part: Frame, key: list[str], slots: int) -> Frame:
     hashes = index_hash(part, key)
-    return part.assign(**{INDEX_HASH: hashes, _BUCKET: index_bucket(hashes)})
+    return part.assign(**{INDEX_HASH: hashes, _SLOT: (hashes % slots).astype("int64")})
 
 
 def _routing_key(meta: Frame, key: list[str]) -> list[str]:
@@ -100,7 +112,7 @@ def _mark_duplicates(part: Frame, key: list[str]) -> Frame:
     if bool(candidates.any()):
         repeated = ordered[candidates].duplicated(subset=key, keep="first")
         removed = repeated.reindex(ordered.index, fill_value=False)  # cuDF aligns no masks
-    hidden = [c for c in (_HASH, _BUCKET) if c in ordered.columns]
+    hidden = [c for c in (_HASH, _SLOT) if c in ordered.columns]
     return ordered.drop(columns=hidden).assign(**{REMOVED: removed.astype(bool)})
 
 
@@ -109,9 +121,8 @@ def _mark_published(part: Frame, key: list[str], published: PublishedKeys, label
     """``_mark_duplicates``, and rows whose key the published table holds removed too, with
     a reason naming the version that holds the twin."""
     ordered = part.sort_values(LINEAGE).reset_index(drop=True)
-    versions = published.twins(fr.to_pandas(ordered[key]),
-                               fr.host_numbers(ordered[INDEX_HASH]),
-                               fr.host_numbers(ordered[_BUCKET]))
+    hashes = fr.host_numbers(ordered[INDEX_HASH])
+    versions = published.twins(fr.to_pandas(ordered[key]), hashes, index_bucket(hashes))
     marked = _mark_duplicates(ordered, key)
     twin = versions >= 0
     reasons = np.full(len(ordered), None, dtype=object)
@@ -160,10 +171,12 @@ class Dedup(GlobalStep):
         key = list(self.columns or data_columns)
         require_columns(data_columns, key, self.label)
         partitions = max(1, math.ceil(input_bytes / self.partition_bytes))
-        if self.scope == "dataset":  # whole index buckets per partition
-            hashed = live.map_partitions(_with_bucket, key, meta=_with_bucket(live._meta, key),
+        if self.scope == "dataset":  # a few index buckets' slots per partition
+            slots = index_slots(partitions)
+            hashed = live.map_partitions(_with_slot, key, slots,
+                                         meta=_with_slot(live._meta, key, slots),
                                          enforce_metadata=False)
-            shuffled = hashed.shuffle(on=_BUCKET, npartitions=partitions)
+            shuffled = hashed.shuffle(on=_SLOT, npartitions=partitions)
         else:
             route = _routing_key(live._meta, key)
             hashed = live.map_partitions(_with_hash, route, meta=_with_hash(live._meta, route),

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from assay.transforms import frame as fr
-from assay.transforms.dedup import Dedup
+from assay.transforms.dedup import BUCKETS, Dedup, index_slots
 
 
 def uploads() -> pd.DataFrame:
@@ -80,3 +80,23 @@ def test_dedup_validates_columns():
     assert Dedup().is_global
     with pytest.raises(ValueError, match="no such column"):
         Dedup(columns=["zz"]).output_columns(["a"])
+
+
+def test_a_dataset_wide_dedup_spreads_rows_over_more_partitions_than_buckets(dask_client):
+    """Rows route by slots of the index's buckets: with more partitions than buckets, far
+    more than BUCKETS partitions get rows and none many times its share (routing by bucket
+    left at most BUCKETS partitions holding everything, each input / BUCKETS large)."""
+    n, partitions = 60_000, 2 * BUCKETS
+    frame = pd.DataFrame({"_source_id": 0, "_source_line": range(n),
+                          "a": [f"row {i % 50_000}" for i in range(n)], "b": 1.0})
+    frame = frame.astype({"_source_id": "int32", "_source_line": "int64", "a": "str"})
+    live = dd.from_pandas(frame, npartitions=4, sort=False)
+    step = Dedup(partition_bytes=1)
+    assert index_slots(partitions) % BUCKETS == 0
+    marked = step.apply_dask(live, ["a", "b"], input_bytes=partitions)
+    sizes = marked.map_partitions(len).compute().to_numpy()
+    assert len(sizes) == partitions and sizes.sum() == n
+    assert (sizes > 0).sum() > 1.8 * BUCKETS and sizes.max() < 3 * n / partitions, sizes
+    out = marked.compute()
+    assert int(out["_removed"].sum()) == n - 50_000  # each repeated key removed once
+    assert set(out.columns) == {*frame.columns, "_removed", "_index_hash"}
