@@ -81,7 +81,8 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
         with dask.config.set(config), Client(address, timeout="30s") as client:
             client.register_plugin(ForgetFinishedTasks())
             try:
-                yield client
+                with client.as_current():
+                    yield client
             finally:  # the cluster is the user's: leave its workers as they were
                 client.unregister_worker_plugin(ForgetFinishedTasks.name)
         return
@@ -89,7 +90,8 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
             in_process_pool(cluster.processes, backend), \
             _local_cluster(cluster, workers, backend) as local, Client(local) as client:
         client.register_plugin(ForgetFinishedTasks())
-        yield client
+        with client.as_current():  # what a step computes while planning goes to this cluster
+            yield client
         if backend == "cudf":
             _report_spilling(client)
 

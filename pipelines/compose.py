@@ -130,8 +130,9 @@ def cluster(request: RunRequest, client: Any = None) -> Iterator[Any]:
     """The run's Dask client: ``client`` when the caller has one, else one for a local
     cluster (started and stopped here) or for the scheduler at ``cluster_address``.
 
-    The client is made current for the run, so what steps compute while the graph is built
-    (near_dedup's rounds) goes to it, not to the client made last in this process."""
+    A caller's client is made current for the run, as ``dask_client`` makes its own, so what
+    steps compute while the graph is built (near_dedup's rounds) goes to it, not to the
+    client made last in this process."""
     if client is not None:
         with client.as_current():
             yield client
@@ -139,7 +140,7 @@ def cluster(request: RunRequest, client: Any = None) -> Iterator[Any]:
     with dask_client(request.spec.cluster, workers=request.workers,
                      address=request.cluster_address, backend=request.backend.backend,
                      heap_temporaries=any(s.heap_temporaries for s in request.spec.steps)
-                     ) as own, own.as_current():
+                     ) as own:
         yield own
 
 
