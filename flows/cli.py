@@ -503,6 +503,11 @@ def serve(
         float, typer.Option("--poll", min=0.1, metavar="SECONDS",
                             help="How often to look for scheduled or triggered runs.")
     ] = 5.0,
+    redeliver_after: Annotated[
+        float, typer.Option("--redeliver-after", min=1, metavar="SECONDS",
+                            help="Send an upload's trigger again when no flow run took it "
+                            "this long after it was sent (Prefect can drop an event).")
+    ] = 60.0,
     verbose: VerboseOption = False,
 ) -> None:
     """Serve a Prefect deployment per pipeline (its schedule, its upload trigger) until Ctrl-C."""
@@ -511,12 +516,18 @@ def serve(
         from assay.pipelines.registry import load_pipelines
 
         found = load_pipelines(pipelines_dir)
-        with _prefect_api(_data_dir(data_dir)):
+        home = _data_dir(data_dir)
+        with _prefect_api(home):
+            from assay.flows.redeliver import start_redelivery
             from assay.flows.serve import serve_pipelines
 
             for name in found:
                 print(f"serving deployment ingest/{name}", flush=True)
-            serve_pipelines(found, limit=limit, poll_seconds=poll_seconds)
+            stop = start_redelivery(home, list(found), redeliver_after)
+            try:
+                serve_pipelines(found, limit=limit, poll_seconds=poll_seconds)
+            finally:
+                stop.set()
 
 
 @app.command()

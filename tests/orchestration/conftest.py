@@ -29,13 +29,17 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ASSAY = str(Path(sys.executable).parent / "assay")
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float, what: str,
+             explain: Callable[[], str] | None = None) -> Any:
+    """``check()``'s first true result; on timeout an error that says what was awaited and,
+    with ``explain``, the state that shows why (a served run's ledger rows and log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if result := check():
             return result
         time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    why = f"\n{explain()}" if explain is not None else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{why}")
 
 
 def add_pipeline(folder: Path, extra: str = "", name: str | None = None) -> str:
@@ -76,13 +80,15 @@ def _automations(api: str) -> set[str]:
 @contextmanager
 def serving(pipelines: Path, api: str) -> Iterator[Path]:
     """Run ``assay serve pipelines`` against ``api`` (data directory beside the folder)
-    until the block ends; wait until its triggers are registered; yield the data directory.
+    until the block ends (a trigger no flow run took is sent again after 20 s); wait until
+    its triggers are registered; yield the data directory.
     Stopping it pauses its deployments, so their schedules stop too."""
     data_dir = pipelines.parent / "data"
     env = {**os.environ, "PREFECT_API_URL": api, "ASSAY_DATA_DIR": str(data_dir)}
     with open(pipelines.parent / "serve.log", "wb") as log:
         child = subprocess.Popen(
-            [ASSAY, "serve", str(pipelines), "--poll", "0.5", "--limit", "4"],
+            [ASSAY, "serve", str(pipelines), "--poll", "0.5", "--limit", "4",
+             "--redeliver-after", "20"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         names = {f"{name} uploads" for name in load_pipelines(pipelines)}

@@ -96,6 +96,25 @@ def _settled(client, upload_id: str) -> dict | None:
     return status if status["state"] in ("published", "rejected", "failed") else None
 
 
+def _stuck(served: Served, name: str) -> str:
+    """Why a pipeline's uploads have not settled: its unfinished ledger rows, its
+    deployment's flow runs by state, and the end of the serve process's log."""
+    rows = [f"  {u.id} {u.state} owner={u.owner} run={u.flow_run_id} at {u.updated_at}"
+            for u in Ledger.in_data_dir(served.data_dir).history(name)
+            if u.state not in ("published", "rejected")]
+    runs = httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/filter", json={
+        "deployments": {"name": {"any_": [name]}}}).json()
+    states = [f"  {r['state_name']} {r['parameters'].get('upload_id')}" for r in runs]
+    log = (served.pipelines.parent / "serve.log").read_text(errors="replace").splitlines()
+    return "\n".join(["unsettled uploads:", *rows, f"flow runs of ingest/{name}:", *states,
+                      "serve.log (last 40 lines):", *log[-40:]])
+
+
+def _all_settled(client, upload_ids: list[str]) -> list[dict] | None:
+    statuses = [_settled(client, i) for i in upload_ids]
+    return statuses if all(statuses) else None
+
+
 def _flow_runs(deployment: str) -> list[dict]:
     """The deployment's finished flow runs."""
     return [r for r in httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/filter", json={
@@ -136,7 +155,8 @@ def test_http_upload_is_published_once(served: Served) -> None:
         accepted = first.json()
         assert accepted["state"] == "received" and accepted["event_id"]
         assert accepted["flow_run_id"], accepted  # the run its trigger started
-        status = wait_for(lambda: _settled(client, accepted["upload_id"]), 90, "publishing")
+        status = wait_for(lambda: _settled(client, accepted["upload_id"]), 90, "publishing",
+                          explain=lambda: _stuck(served, name))
         assert status["state"] == "published", status
         assert status["version"] == "0"
         assert status["flow_run_id"] == accepted["flow_run_id"]
@@ -171,7 +191,7 @@ def test_a_samples_uploads_one_by_one_equal_its_ad_hoc_run(served: Served, sampl
             answer = _post(client, sample, upload.read_bytes(), upload.name)
             assert answer.status_code == 202, answer.text
             status = wait_for(lambda a=answer: _settled(client, a.json()["upload_id"]), 120,
-                              f"{upload.name} to publish")
+                              f"{upload.name} to publish", explain=lambda: _stuck(served, sample))
             assert status["state"] == "published", status.get("reason")
     sink = served.sink(sample)
     manifest = manifest_of(sink)
@@ -190,34 +210,34 @@ def test_a_samples_uploads_one_by_one_equal_its_ad_hoc_run(served: Served, sampl
 
 
 def test_concurrent_uploads_all_end_published_or_rejected(served: Served) -> None:
-    name = served.names["burst"]
-    bodies = [f"id,city\n{i},c{i}\n".encode() for i in range(18)]
+    name, published = served.names["burst"], 10  # three batches of --limit 4 flow runs
+    bodies = [f"id,city\n{i},c{i}\n".encode() for i in range(published)]
     bodies += [b"id,town\n1,x\n", b"\x00\x01binary"]  # rejected: missing column, binary
     with client_for(served.pipelines, served.data_dir) as client, \
             ThreadPoolExecutor(max_workers=10) as pool:
         # each thread runs in a copy of this context: it holds the Prefect settings
         contexts = [contextvars.copy_context() for _ in bodies]
         answers = list(pool.map(lambda c, b: c.run(_post, client, name, b), contexts, bodies))
-        assert [a.status_code for a in answers] == [202] * 20, [a.text for a in answers]
+        assert [a.status_code for a in answers] == [202] * len(bodies), [a.text for a in answers]
         ids = [a.json()["upload_id"] for a in answers]
-        final = [wait_for(lambda i=i: _settled(client, i), 400, "every upload to settle")
-                 for i in ids]
-    assert [f["state"] for f in final] == ["published"] * 18 + ["rejected"] * 2, final
-    assert all(f["reason"] for f in final[18:])
+        final = wait_for(lambda: _all_settled(client, ids), 400, "every upload to settle",
+                         explain=lambda: _stuck(served, name))
+    assert [f["state"] for f in final] == ["published"] * published + ["rejected"] * 2, final
+    assert all(f["reason"] for f in final[published:])
     manifests = _manifests(served.sink("burst"))
     # one appended version per published upload, numbered without gaps or repeats: none
     # lost, none twice; each version is the whole dataset so far
-    assert [m["version"] for m in manifests] == list(range(18))
-    assert sorted(int(f["version"]) for f in final[:18]) == list(range(18))
+    assert [m["version"] for m in manifests] == list(range(published))
+    assert sorted(int(f["version"]) for f in final[:published]) == list(range(published))
     by_version = {m["version"]: m for m in manifests}
-    for status in final[:18]:
+    for status in final[:published]:
         manifest = by_version[int(status["version"])]
         assert [i["sha256"] for i in manifest["inputs"]] == [status["sha256"]]
         assert (manifest["mode"], manifest["rows_added"]) == ("append", 1)
         assert manifest["rows"] == manifest["version"] + 1
-    assert sorted(rows_of(served.sink("burst")).column("id").to_pylist()) == list(range(18))
+    assert sorted(rows_of(served.sink("burst")).column("id").to_pylist()) == list(range(published))
     # rejected uploads keep their files
-    for status in final[18:]:
+    for status in final[published:]:
         upload = Ledger.in_data_dir(served.data_dir).get(status["upload_id"])
         assert upload is not None and Path(upload.uri).is_file()
 
@@ -242,7 +262,8 @@ def test_pending_upload_is_sent_when_an_intake_starts_with_a_server(served: Serv
         answer = _post(client, name, b"id,city\n5,Hue\n").json()
     assert answer["state"] == "pending" and "no Prefect server reachable" in answer["detail"]
     with client_for(served.pipelines, served.data_dir) as client:  # retries at start
-        status = wait_for(lambda: _settled(client, answer["upload_id"]), 90, "publishing")
+        status = wait_for(lambda: _settled(client, answer["upload_id"]), 90, "publishing",
+                          explain=lambda: _stuck(served, name))
     assert status["state"] == "published", status
 
 
@@ -268,7 +289,8 @@ def _send_again(served: Served, name: str, body: bytes, upload_id: str) -> dict:
     with client_for(served.pipelines, served.data_dir) as client:
         again = _post(client, name, body)
         assert again.json()["duplicate"] and again.json()["event_id"], again.text
-        return wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+        return wait_for(lambda: _settled(client, upload_id), 90, "the retry",
+                        explain=lambda: _stuck(served, name))
 
 
 def test_crashed_run_is_retried_by_the_next_trigger(served: Served) -> None:
@@ -280,6 +302,24 @@ def test_crashed_run_is_retried_by_the_next_trigger(served: Served) -> None:
     _die_holding(ledger, upload_id)
     status = _send_again(served, name, body, upload_id)
     assert status["state"] == "published", status
+
+
+def test_an_upload_whose_trigger_was_lost_is_sent_again_and_published(served: Served
+                                                                      ) -> None:
+    """Prefect can drop an event (a message that fails its retries ends in its dead-letter
+    queue): the serving process sends the trigger of an upload still ``received`` again
+    (20 s after it was sent, here, its deployment idle), and the upload is published once."""
+    name = served.names["pending"]
+    ledger = Ledger.in_data_dir(served.data_dir)
+    upload_id = _land_pending(served, name, b"id,city\n9,Kochi\n")
+    ledger.mark(upload_id, "received")  # as if its event went out and was lost
+    with client_for(served.pipelines, served.data_dir) as client:
+        status = wait_for(lambda: _settled(client, upload_id), 150, "the trigger sent again",
+                          explain=lambda: _stuck(served, name))
+    assert status["state"] == "published", status
+    assert rows_of(served.sink("pending")).column("id").to_pylist().count(9) == 1
+    log = (served.pipelines.parent / "serve.log").read_text()
+    assert f"upload {upload_id} of pipeline {name}: no flow run took its trigger" in log
 
 
 def test_a_run_that_died_after_its_commit_is_not_appended_twice(served: Served) -> None:
@@ -402,7 +442,8 @@ def test_an_upload_rejected_by_an_old_spec_is_retried_once_it_is_fixed(
     name = served.names["retry"]
     with client_for(served.pipelines, served.data_dir) as client:
         upload_id = _post(client, name, b"id,town\n1,Oslo\n", "towns.csv").json()["upload_id"]
-        status = wait_for(lambda: _settled(client, upload_id), 90, "the rejection")
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the rejection",
+                          explain=lambda: _stuck(served, name))
         assert status["state"] == "rejected" and "city" in status["reason"], status
         listed = _assay(served, "uploads", "list", "--pipeline", name, "--state", "rejected")
         assert listed.returncode == 0 and upload_id in listed.stdout, listed
@@ -412,7 +453,8 @@ def test_an_upload_rejected_by_an_old_spec_is_retried_once_it_is_fixed(
         assert retried.returncode == 0, retried.stderr
         assert f"upload {upload_id} (towns.csv): received: ingestion triggered" in \
             retried.stdout, retried.stdout
-        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry")
+        status = wait_for(lambda: _settled(client, upload_id), 90, "the retry",
+                          explain=lambda: _stuck(served, name))
     assert (status["state"], status["version"], status["reason"]) == ("published", "0", None)
     assert rows_of(served.sink("retry")).to_pydict() == {"id": [1], "town": ["Oslo"]}
     shown = _assay(served, "uploads", "show", upload_id)

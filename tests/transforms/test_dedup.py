@@ -93,7 +93,7 @@ def test_a_dataset_wide_dedup_spreads_rows_over_more_partitions_than_buckets(das
     live = dd.from_pandas(frame, npartitions=4, sort=False)
     step = Dedup(partition_bytes=1)
     assert index_slots(partitions) % BUCKETS == 0
-    marked = step.apply_dask(live, ["a", "b"], input_bytes=partitions)
+    marked = step.apply_dask(live, ["a", "b"], input_bytes=partitions).persist()
     sizes = marked.map_partitions(len).compute().to_numpy()
     assert len(sizes) == partitions and sizes.sum() == n
     assert (sizes > 0).sum() > 1.8 * BUCKETS and sizes.max() < 3 * n / partitions, sizes
