@@ -38,14 +38,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
 from fsspec.core import url_to_fs
 
 from assay.pipelines import table as delta
@@ -56,6 +55,9 @@ from assay.transforms import frame as fr
 from assay.transforms.dedup import BUCKETS, INDEX_HASH, Dedup, index_bucket
 from assay.transforms.frame import Frame
 from assay.transforms.key_hash import KEY_HASH_VERSION
+
+if TYPE_CHECKING:  # opened through assay.pipelines.table: workers need not import deltalake
+    from deltalake import DeltaTable
 
 INDEX = f"{delta.ASSAY_FOLDER}/index"
 HASH = "_hash"

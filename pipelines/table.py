@@ -16,17 +16,20 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Schema, Transaction
-from deltalake.exceptions import DeltaError, TableNotFoundError
-from deltalake.transaction import AddAction, create_table_with_add_actions
 from fsspec.implementations.local import LocalFileSystem
 
 from assay.pipelines.errors import SpecError
+
+if TYPE_CHECKING:  # deltalake is imported where a table is opened or committed: the
+    # modules that tasks import on process workers read only this module's names, and
+    # importing deltalake costs each worker 16 MiB of its memory (benchmarks/RESULTS.md)
+    from deltalake import CommitProperties, DeltaTable
+    from deltalake.transaction import AddAction
 
 ASSAY_FOLDER = "_assay"
 RUNS = f"{ASSAY_FOLDER}/runs"
@@ -76,6 +79,9 @@ def delta_options(options: dict[str, Any]) -> dict[str, str]:
 def open_table(sink_path: str, options: dict[str, Any], version: int | None = None
                ) -> DeltaTable | None:
     """The sink's table (at ``version``, else the latest), or None where none exists yet."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
     try:
         return DeltaTable(table_uri(sink_path), version=version,
                           storage_options=delta_options(options) or None)
@@ -106,6 +112,8 @@ def rows_in(table: DeltaTable | None) -> int:
 
 def add_action(path: str, size: int, rows: int, partition: dict[str, str]) -> AddAction:
     """A file already written at ``path`` (relative to the table root) as a Delta add."""
+    from deltalake.transaction import AddAction
+
     return AddAction(path, size, partition, int(time.time() * 1000), True,
                      json.dumps({"numRecords": rows}))
 
@@ -117,6 +125,10 @@ def commit(sink_path: str, options: dict[str, Any], actions: list[AddAction],
     ``app_ids`` are recorded as transactions carrying the version expected for it. Returns
     the version it landed as: the expected one, unless another writer's commit landed first
     (delta-rs then commits after it; two appends never conflict)."""
+    from deltalake import Schema
+    from deltalake.exceptions import DeltaError
+    from deltalake.transaction import create_table_with_add_actions
+
     table = open_table(sink_path, options)
     if table is None:
         try:
@@ -153,6 +165,8 @@ def version_of_run(table: DeltaTable | None, run_id: str) -> int | None:
 
 def _properties(metadata: dict[str, str], app_ids: list[str], version: int
                 ) -> CommitProperties:
+    from deltalake import CommitProperties, Transaction
+
     return CommitProperties(custom_metadata=metadata,
                             app_transactions=[Transaction(a, version) for a in app_ids])
 
@@ -160,6 +174,8 @@ def _properties(metadata: dict[str, str], app_ids: list[str], version: int
 def check_same_columns(sink_path: str, options: dict[str, Any], schema: pa.Schema) -> None:
     """An append must not change the table's columns (delta-rs would commit files whose
     columns the table's schema does not describe); a first run creates the table."""
+    from deltalake import Schema
+
     table = open_table(sink_path, options)
     if table is None:
         return
