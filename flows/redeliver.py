@@ -35,8 +35,8 @@ from assay.flows.intake import Intake
 from assay.pipelines.ledger import Upload
 
 log = logging.getLogger("assay.serve")
-_LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING,
-                       StateType.PAUSED, StateType.CANCELLING]
+_LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED,
+         StateType.CANCELLING]
 
 
 def overdue(uploads: Iterable[Upload], after: float, now: datetime | None = None

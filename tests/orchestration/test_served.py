@@ -55,6 +55,10 @@ class Served:
     def incoming(self, role: str) -> Path:
         return self.pipelines / self.names[role] / "incoming"
 
+    def log(self) -> str:
+        """What the ``assay serve`` process has printed so far."""
+        return (self.pipelines.parent / "serve.log").read_text(errors="replace")
+
 
 @pytest.fixture(scope="module")
 def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
@@ -102,10 +106,9 @@ def _stuck(served: Served, name: str) -> str:
     rows = [f"  {u.id} {u.state} owner={u.owner} run={u.flow_run_id} at {u.updated_at}"
             for u in Ledger.in_data_dir(served.data_dir).history(name)
             if u.state not in ("published", "rejected")]
-    runs = httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/filter", json={
-        "deployments": {"name": {"any_": [name]}}}).json()
-    states = [f"  {r['state_name']} {r['parameters'].get('upload_id')}" for r in runs]
-    log = (served.pipelines.parent / "serve.log").read_text(errors="replace").splitlines()
+    states = [f"  {r['state_name']} {r['parameters'].get('upload_id')}"
+              for r in _flow_runs(name, completed_only=False)]
+    log = served.log().splitlines()
     return "\n".join(["unsettled uploads:", *rows, f"flow runs of ingest/{name}:", *states,
                       "serve.log (last 40 lines):", *log[-40:]])
 
@@ -115,11 +118,12 @@ def _all_settled(client, upload_ids: list[str]) -> list[dict] | None:
     return statuses if all(statuses) else None
 
 
-def _flow_runs(deployment: str) -> list[dict]:
-    """The deployment's finished flow runs."""
-    return [r for r in httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/filter", json={
-        "deployments": {"name": {"any_": [deployment]}},
-        "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}).json()]
+def _flow_runs(deployment: str, completed_only: bool = True) -> list[dict]:
+    """The deployment's completed flow runs (with ``completed_only=False``, all of them)."""
+    query: dict = {"deployments": {"name": {"any_": [deployment]}}}
+    if completed_only:
+        query["flow_runs"] = {"state": {"type": {"any_": ["COMPLETED"]}}}
+    return httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/filter", json=query).json()
 
 
 def _post(client, name: str, body: bytes, filename: str = "upload.csv"):
@@ -318,8 +322,7 @@ def test_an_upload_whose_trigger_was_lost_is_sent_again_and_published(served: Se
                           explain=lambda: _stuck(served, name))
     assert status["state"] == "published", status
     assert rows_of(served.sink("pending")).column("id").to_pylist().count(9) == 1
-    log = (served.pipelines.parent / "serve.log").read_text()
-    assert f"upload {upload_id} of pipeline {name}: no flow run took its trigger" in log
+    assert f"upload {upload_id} of pipeline {name}: no flow run took its trigger" in served.log()
 
 
 def test_a_run_that_died_after_its_commit_is_not_appended_twice(served: Served) -> None:
