@@ -3,38 +3,29 @@ versioned with it.
 
 Layout, under ``<sink>/_assay/index/<step label>/``::
 
-    parts/<run id>-p<partition>.parquet   _hash (uint64) and a pointer to the published row
-                                          (_shard, _row), by bucket
+    parts/<run id>-p<partition>.parquet   _hash (uint64) and the key's columns, by bucket
     runs/<run id>.json                    the key a run indexed (it wrote its parts), and
                                           the version of its key hash
-
-and ``<sink>/_assay/runs/<run id>/shards.json``: the table path of each shard by the staged
-name the parts know it by (format 3; parts written before it hold the key's values
-instead, and are still read).
 
 The hash's version (``assay.transforms.key_hash``) is also in each part's metadata: parts of
 version 1 (pandas' hash, before assay had its own) are still read, probed with that hash and
 its buckets, and a table holding a version newer than this assay's is refused.
 
-A run writes one part per partition on the workers (``write``), into its staging folder,
-from the rows it publishes and where the sink wrote each (``row_pointers``): rows ordered by
-bucket, one row group per bucket (more for a big one), and the bucket of each row group in
-the file's metadata. The key values are not copied (with the default key, every column: a
-second copy of the data, 10% of the standard job's engine time); the final shard names
-are known only at publish, which writes ``shards.json`` before the commit. Publishing
-places the parts beside the others before the commit, so a run that never commits leaves
-files no live run names, and ``staging.prepare`` removes them by their run id as it removes
-the shards. Which runs are live follows the table: the data commits since the last
-overwrite, read from the log's ``assay.run_id`` and ``assay.mode``, so an overwrite starts
-the index afresh and the version of a twin is the version of the commit that published its
-run (known from the log, so the files need not record it: the commit's version is not known
-while the workers write).
+A run writes one part per partition on the workers, from the rows it publishes (``write``),
+into its staging folder: rows ordered by bucket, one row group per bucket (more for a big
+one), and the bucket of each row group in the file's metadata. Publishing places the parts
+beside the others before the commit, so a run that never commits leaves files no live run
+names, and ``staging.prepare`` removes them by their run id as it removes the shards. Which
+runs are live follows the table: the data commits since the last overwrite, read from the
+log's ``assay.run_id`` and ``assay.mode``, so an overwrite starts the index afresh and the
+version of a twin is the version of the commit that published its run (known from the log,
+so the files need not record it: the commit's version is not known while the workers
+write).
 
 A lookup opens each live part once and reads only the row groups of the buckets its
 partition holds (the dedup shuffles on slots of buckets, a few per partition): first their
-hashes, then, for the entries whose hash matches, the key values of the rows they point to
-(from the shard row groups holding them), compared with the probe's (a hash match alone
-never drops a row). So a worker holds its partition plus one part's hashes
+hashes, then the rows whose hash matches, whose key values are compared with the probe's (a
+hash match alone never drops a row). So a worker holds its partition plus one part's hashes
 for those buckets, however large the table grows, and the files it opens grow with the
 runs, not with runs times buckets (one file per bucket and partition cost 7.9 s against 2.1
 s per lookup at 20M rows; ``benchmarks/RESULTS.md``). Written here rather than taken from a
@@ -57,7 +48,7 @@ import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 
 from assay.pipelines import table as delta
-from assay.pipelines.errors import DatasetError, SpecError
+from assay.pipelines.errors import SpecError
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.spec import PipelineSpec
 from assay.transforms import frame as fr
@@ -71,13 +62,8 @@ if TYPE_CHECKING:  # opened through assay.pipelines.table: workers need not impo
 INDEX = f"{delta.ASSAY_FOLDER}/index"
 HASH = "_hash"
 PARTS = "parts"
-SHARD = "_shard"  # a part's row pointers: which of its partition's shards holds the row
-ROW = "_row"  # and where in that shard
 GROUP_BUCKETS = b"assay.row_group_buckets"  # a part's metadata: the bucket of each row group
 HASH_VERSION = b"assay.key_hash"  # and the version of its hash (absent: version 1)
-SHARD_NAMES = b"assay.shards"  # and the staged names of the shards it points into (absent:
-#                                the part holds the key values instead, as before format 3)
-SHARD_NAMES_FILE = "shards.json"  # under the run's folder: staged shard name -> table path
 ROW_GROUP_ROWS = 64 * 1024  # what a lookup holds of the index at once
 
 
@@ -131,14 +117,12 @@ class PublishedIndex:
         found = np.full(len(keys), -1, dtype=np.int64)
         fs, root = url_to_fs(self.sink_path, **self.options)
         probe = _Probe(keys, hashes, buckets)
-        shards = _Shards(fs, root)
         for path, version in self._parts(fs, f"{root}/{INDEX}/{self.label}/{PARTS}"):
             open_rows = np.flatnonzero(found < 0)
             if len(open_rows) == 0:
                 break
             with fs.open(path, "rb") as handle:
-                part = _Part(pq.ParquetFile(handle), _run_of(path), shards)
-                found[probe.matches(part, open_rows)] = version
+                found[probe.matches(pq.ParquetFile(handle), open_rows)] = version
         return found
 
     def _parts(self, fs: Any, folder: str) -> list[tuple[str, int]]:
@@ -146,94 +130,6 @@ class PublishedIndex:
         parts = [(path, self.runs.get(_run_of(path)))
                  for path in (fs.ls(folder, detail=False) if fs.exists(folder) else [])]
         return sorted(((p, v) for p, v in parts if v is not None), key=lambda f: (f[1], f[0]))
-
-
-class _Shards:
-    """The table's shards as index parts point into them, each run's shard names read
-    once (and only for a run whose part holds a matching hash)."""
-
-    def __init__(self, fs: Any, root: str) -> None:
-        self._fs, self._root = fs, root
-        self._names: dict[str, dict[str, str]] = {}
-
-    def rows(self, run_id: str, staged: str, rows: np.ndarray, columns: list[str]
-             ) -> pa.Table:
-        """``columns`` of ``rows`` (positions) of the shard staged as ``staged``, reading
-        only the row groups that hold them."""
-        try:
-            path = f"{self._root}/{self._table_names(run_id)[staged]}"
-            with self._fs.open(path, "rb") as handle:
-                return _take_rows(pq.ParquetFile(handle), rows, columns)
-        except (FileNotFoundError, KeyError) as exc:
-            raise DatasetError(
-                f"{self._root}: the dedup index of run {run_id} points into shard {staged}, "
-                "which is no longer in the table (rewritten by an optimize, or removed by "
-                "hand); publish once with sink.mode: overwrite to rebuild the index") from exc
-
-    def _table_names(self, run_id: str) -> dict[str, str]:
-        if run_id not in self._names:
-            names = f"{self._root}/{delta.RUNS}/{run_id}/{SHARD_NAMES_FILE}"
-            self._names[run_id] = json.loads(self._fs.cat_file(names))
-        return self._names[run_id]
-
-
-def _take_rows(file: pq.ParquetFile, rows: np.ndarray, columns: list[str]) -> pa.Table:
-    """``columns`` of ``rows`` of a Parquet file, in that order, from their row groups."""
-    sizes = np.array([file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)])
-    ends = np.cumsum(sizes)
-    group_of_row = np.searchsorted(ends, rows, side="right")
-    groups = np.unique(group_of_row)
-    read_starts = np.cumsum(sizes[groups]) - sizes[groups]  # each group's offset in the read
-    at = rows - (ends - sizes)[group_of_row] + read_starts[np.searchsorted(groups, group_of_row)]
-    return file.read_row_groups(groups.tolist(), columns=columns).take(pa.array(at))
-
-
-class _Part:
-    """One index part: its hashes by bucket, and the key values of chosen rows: in the
-    shards its rows point to, or (parts written before format 3) in the part itself."""
-
-    def __init__(self, file: pq.ParquetFile, run_id: str, shards: _Shards) -> None:
-        self._file, self._run_id, self._shards = file, run_id, shards
-        self._metadata = file.schema_arrow.metadata
-
-    @property
-    def hash_version(self) -> int:
-        return int(self._metadata.get(HASH_VERSION, 1))
-
-    def groups_of(self, buckets: set[int]) -> list[int]:
-        """The row groups holding rows of ``buckets``."""
-        stored = json.loads(self._metadata[GROUP_BUCKETS])
-        return [group for group, bucket in enumerate(stored) if bucket in buckets]
-
-    def hashes(self, groups: list[int]) -> pa.ChunkedArray:
-        return self._file.read_row_groups(groups, columns=[HASH]).column(HASH)
-
-    def rows(self, groups: list[int], near: pa.ChunkedArray, key: list[str]) -> pa.Table:
-        """The hash and ``key`` values of the rows of ``groups`` that ``near`` marks."""
-        if SHARD_NAMES not in self._metadata:
-            return self._rows_held(groups, near)
-        found = self._file.read_row_groups(groups, columns=[HASH, SHARD, ROW]).filter(near)
-        names = json.loads(self._metadata[SHARD_NAMES])
-        shard, row = found.column(SHARD).to_numpy(), found.column(ROW).to_numpy()
-        pieces = []
-        for number in np.unique(shard):
-            mine = np.flatnonzero(shard == number)
-            values = self._shards.rows(self._run_id, names[number], row[mine], key)
-            pieces.append(values.select(key).add_column(
-                0, HASH, found.column(HASH).take(pa.array(mine))))
-        return pa.concat_tables(pieces)
-
-    def _rows_held(self, groups: list[int], near: pa.ChunkedArray) -> pa.Table:
-        """The marked rows of a part that holds its key values, reading only the row
-        groups with one."""
-        stored, offset = [], 0
-        for group in groups:
-            size = self._file.metadata.row_group(group).num_rows
-            mask = near.slice(offset, size)
-            offset += size
-            if pc.any(mask).as_py():
-                stored.append(self._file.read_row_group(group).filter(mask))
-        return pa.concat_tables(stored)
 
 
 class _Probe:
@@ -253,25 +149,34 @@ class _Probe:
             self._hashed[version] = (hashes.to_numpy(), index_bucket(hashes).to_numpy())
         return self._hashed[version]
 
-    def matches(self, part: _Part, rows: np.ndarray) -> np.ndarray:
-        """Those of ``rows`` equal to a row of ``part``: the hashes of the row groups of
-        their buckets first, then the key values of only the rows whose hash matches."""
-        hashes, buckets = self._hashes(part.hash_version)
-        groups = part.groups_of(set(buckets[rows].tolist()))
+    def matches(self, index: pq.ParquetFile, rows: np.ndarray) -> np.ndarray:
+        """Those of ``rows`` equal to a row of ``index``: the hashes of the row groups of
+        their buckets first, then only the row groups holding a matching hash."""
+        hashes, buckets = self._hashes(int(index.schema_arrow.metadata.get(HASH_VERSION, 1)))
+        groups = _groups_of(index, set(buckets[rows].tolist()))
         if not groups:
             return rows[:0]
-        near = pc.is_in(part.hashes(groups), value_set=pa.array(hashes[rows], pa.uint64()))
+        near = pc.is_in(index.read_row_groups(groups, columns=[HASH]).column(HASH),
+                        value_set=pa.array(hashes[rows], pa.uint64()))
         if not pc.any(near).as_py():
             return rows[:0]
-        return self._equal(part.rows(groups, near, list(self._keys.columns)), rows, hashes)
+        stored, offset = [], 0
+        for group in groups:
+            size = index.metadata.row_group(group).num_rows
+            mask = near.slice(offset, size)
+            offset += size
+            if pc.any(mask).as_py():
+                stored.append(index.read_row_group(group).filter(mask))
+        return self._equal(pa.concat_tables(stored), rows, hashes, index.schema_arrow)
 
-    def _equal(self, stored: pa.Table, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    def _equal(self, stored: pa.Table, rows: np.ndarray, hashes: np.ndarray,
+               schema: pa.Schema) -> np.ndarray:
         """Those of ``rows`` whose hash and key values both equal a row of ``stored``."""
         rows = rows[np.isin(hashes[rows], stored.column(HASH).to_numpy())]
         pairs = pa.table({"_row": rows, HASH: pa.array(hashes[rows], pa.uint64())}).join(
             stored.select([HASH]).append_column("_at", pa.array(np.arange(stored.num_rows))),
             keys=HASH)
-        probe = self._as_stored(stored.schema).take(pairs["_row"])
+        probe = self._as_stored(schema).take(pairs["_row"])
         stored = stored.take(pairs["_at"])
         same = pa.array(np.ones(pairs.num_rows, dtype=bool))
         for name in self._keys.columns:
@@ -279,11 +184,17 @@ class _Probe:
         return np.unique(pairs["_row"].filter(same).to_numpy())
 
     def _as_stored(self, schema: pa.Schema) -> pa.Table:
-        if self._table is None:  # the stored types, so values compare alike
+        if self._table is None:  # the index's types, so values compare alike
             fields = [schema.field(name) for name in self._keys.columns]
             self._table = pa.Table.from_pandas(self._keys, schema=pa.schema(fields),
                                                preserve_index=False)
         return self._table
+
+
+def _groups_of(index: pq.ParquetFile, buckets: set[int]) -> list[int]:
+    """The row groups of ``index`` holding rows of ``buckets``."""
+    stored = json.loads(index.schema_arrow.metadata[GROUP_BUCKETS])
+    return [group for group, bucket in enumerate(stored) if bucket in buckets]
 
 
 def _same_values(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -296,7 +207,7 @@ def published(plan: RunPlan) -> dict[str, PublishedIndex]:
     """The live index of each dataset-wide dedup an appending run checks against; refuses
     a table whose live runs did not all write the step's index (one line naming it)."""
     spec = plan.spec
-    labels = _dataset_dedups(spec)
+    labels = [s.label for s in spec.steps if isinstance(s, Dedup) and s.scope == "dataset"]
     if plan.mode != "append" or not labels:
         return {}
     options = spec.sink.storage_options
@@ -328,12 +239,6 @@ def published(plan: RunPlan) -> dict[str, PublishedIndex]:
     return indexes
 
 
-def _dataset_dedups(spec: PipelineSpec) -> list[str]:
-    """The labels of the spec's dataset-wide dedups."""
-    return [step.label for step in spec.steps
-            if isinstance(step, Dedup) and step.scope == "dataset"]
-
-
 def check_keys(steps: list[IndexedStep], indexes: Mapping[str, PublishedIndex]) -> None:
     """An append must look its rows up by the key the table's index was built on."""
     for step in steps:
@@ -354,57 +259,25 @@ def stage_markers(fs: Any, staging_root: str, steps: list[IndexedStep]) -> None:
                                        "key_hash": KEY_HASH_VERSION}).encode())
 
 
-def staged_name(split: str, path: str) -> str:
-    """How an index part names a shard it points into: its split and staged file name
-    (``train/p000012-000.parquet``), the same from the worker that wrote it and from the
-    publish that gives it its table name."""
-    name = path.rsplit("/", 1)[-1]
-    return f"{split}/{name}" if split else name
-
-
-@dataclass(frozen=True)
-class RowPointers:
-    """Where each published row of a partition was written: the shard (a position in
-    ``shards``, their staged names) and the row in that shard."""
-
-    shards: list[str]
-    shard: np.ndarray
-    row: np.ndarray
-
-
-def row_pointers(written: list[dict], labels: np.ndarray | None) -> RowPointers:
-    """The pointers of a partition's published rows, in partition order, from the shards
-    it wrote (``written``: split, staged path and rows of each, in writing order) and each
-    row's split (``labels``; None without splits)."""
-    total = sum(int(entry["rows"]) for entry in written)
-    shard, row = np.empty(total, np.uint16), np.empty(total, np.uint32)
-    names: list[str] = []
-    for split in dict.fromkeys(entry["split"] for entry in written):
-        files = [entry for entry in written if entry["split"] == split]
-        at = np.arange(total) if labels is None else np.flatnonzero(labels == split)
-        counts = [int(entry["rows"]) for entry in files]
-        shard[at] = np.repeat(np.arange(len(names), len(names) + len(files)), counts)
-        row[at] = np.concatenate([np.arange(count) for count in counts])
-        names += [staged_name(split, entry["path"]) for entry in files]
-    return RowPointers(names, shard, row)
-
-
 def write(part: Frame, published: np.ndarray, step: IndexedStep, staging: str,
-          options: dict[str, Any], number: int, pointers: RowPointers) -> None:
-    """The index part of partition ``number``: ``INDEX_HASH`` (computed before the dedup's
-    shuffle) of its ``published`` rows (a mask) and where each was written, ordered by
-    bucket (and within one in partition order, so its bytes are the same for any worker
-    count), one row group per bucket (or per ``ROW_GROUP_ROWS`` of one). The key values
-    stay in the shards: a lookup reads them there only for rows whose hash matches."""
+          schema: pa.Schema, options: dict[str, Any], number: int) -> None:
+    """The index part of partition ``number``: the keys and ``INDEX_HASH`` (computed before
+    the dedup's shuffle) of its ``published`` rows (a mask), ordered by bucket (and within
+    one in partition order, so its bytes are the same for any worker count), one row group
+    per bucket (or per ``ROW_GROUP_ROWS`` of one). One take from the partition's columns
+    both drops the other rows and orders these."""
     rows = np.flatnonzero(published)
     if len(rows) == 0:
         return
+    key = list(step.key)
     hashes = fr.host_numbers(part[INDEX_HASH])[rows]
     buckets = index_bucket(hashes)
     # numpy sorts small integers by radix: bucket numbers as the smallest type that holds them
     order = np.argsort(buckets.astype(np.min_scalar_type(BUCKETS - 1)), kind="stable")
-    table = pa.table({HASH: pa.array(hashes[order], pa.uint64()),
-                      SHARD: pointers.shard[order], ROW: pointers.row[order]})
+    keys = pa.Table.from_pandas(fr.to_pandas(part[key]), preserve_index=False,
+                                schema=pa.schema([schema.field(name) for name in key]))
+    table = keys.take(pa.array(rows[order])).add_column(
+        0, pa.field(HASH, pa.uint64()), pa.array(hashes[order], pa.uint64()))
     buckets = buckets[order]
     starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
     groups = [(int(buckets[start]), at, min(ROW_GROUP_ROWS, end - at))
@@ -412,27 +285,18 @@ def write(part: Frame, published: np.ndarray, step: IndexedStep, staging: str,
               for at in range(start, end, ROW_GROUP_ROWS)]
     table = table.replace_schema_metadata(
         {GROUP_BUCKETS: json.dumps([bucket for bucket, _, _ in groups]),
-         HASH_VERSION: str(KEY_HASH_VERSION), SHARD_NAMES: json.dumps(pointers.shards)})
+         HASH_VERSION: str(KEY_HASH_VERSION)})
     fs, root = url_to_fs(staging, **options)
     path = f"{root}/index/{step.label}/{PARTS}/{step.run_id}-p{number:06d}.parquet"
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     # no statistics (lookups find row groups by bucket) and no dictionaries: on row groups
-    # of one bucket each both cost time and size
+    # of one bucket each both cost time and size (a 670k-row part of the standard job:
+    # 430 -> 290 ms, 28.7 -> 24.2 MB)
     with fs.open(path, "wb") as handle, pq.ParquetWriter(
             handle, table.schema, compression="zstd", use_dictionary=False,
             write_statistics=False) as writer:
         for _, at, size in groups:
             writer.write_table(table.slice(at, size), row_group_size=ROW_GROUP_ROWS)
-
-
-def stage_shard_names(fs: Any, run_folder: str, spec: PipelineSpec,
-                      names: Mapping[str, str]) -> None:
-    """Where publishing put each staged shard (``names``: staged name -> path in the
-    table), for lookups to follow the index parts' pointers; written into the run's folder
-    before the commit (the folder of a run that never commits is removed)."""
-    if _dataset_dedups(spec):
-        fs.makedirs(run_folder, exist_ok=True)
-        fs.pipe_file(f"{run_folder}/{SHARD_NAMES_FILE}", json.dumps(names).encode())
 
 
 def run_files(fs: Any, root: str, run_id: str) -> list[str]:

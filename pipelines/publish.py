@@ -44,8 +44,7 @@ def _publish(staged) -> PublishedVersion:
     version = delta.committed_in(table, delta.run_app_id(plan.run_id))
     run_folder = f"{root}/{delta.RUNS}/{plan.run_id}"
     if version is None:  # not committed yet (a retry may find the files placed already)
-        shards, names = _place_shards(fs, staged, root)
-        dedup_index.stage_shard_names(fs, run_folder, plan.spec, names)
+        shards = _place_shards(fs, staged, root)
         staging_area.move_folder(fs, f"{_staging(staged)}/validation", f"{run_folder}/gates")
         staging_area.place_quarantine(fs, staged, root)
         staging_area.move_folder(fs, f"{_staging(staged)}/index", f"{root}/{dedup_index.INDEX}")
@@ -89,14 +88,13 @@ def _commit(staged, shards: list[dict], manifest: dict) -> int:
                  delta.commit_metadata(manifest), app_ids)
 
 
-def _place_shards(fs, staged, root: str) -> tuple[list[dict], dict[str, str]]:
+def _place_shards(fs, staged, root: str) -> list[dict]:
     """Give staged shards their final names in the table folder,
     ``part-<run-id>-00000.parquet`` or with a split ``split=<name>/part-...`` (hive style,
     the partition column Delta lists them under), in a stable order (split, then partition,
     then piece), numbered per split. The run id in the name keeps a run's files apart from
-    every other run's, so a crashed run's leftovers are found by name. Also returns each
-    shard's final name by its staged name (``dedup_index.staged_name``)."""
-    placed, names, counters = [], {}, {}
+    every other run's, so a crashed run's leftovers are found by name."""
+    placed, counters = [], {}
     for shard in sorted(staged.shards, key=lambda s: (s["split"] or "", s["path"])):
         split = shard["split"] or ""
         index = counters.get(split, 0)
@@ -107,8 +105,7 @@ def _place_shards(fs, staged, root: str) -> tuple[list[dict], dict[str, str]]:
             fs.makedirs(f"{root}/{folder}", exist_ok=True)
             fs.mv(shard["path"], f"{root}/{relative}")  # else: placed by an earlier try
         placed.append({**shard, "path": relative})
-        names[dedup_index.staged_name(split, shard["path"])] = relative
-    return placed, names
+    return placed
 
 
 __all__ = ["PublishedVersion", "publish_run"]

@@ -84,12 +84,10 @@ def finish_partition(
     number = (partition_info or {}).get("number", 0)
     live = live_mask(part)
     try:
-        entries, labels = _write_partition(part, live, staging, sink, schema, sources, number)
+        entries = _write_partition(part, live, staging, sink, schema, sources, number)
         for step in indexed:  # at most one: a dataset-wide dedup is the last step
-            pointers = dedup_index.row_pointers(
-                [entry for entry in entries if entry["kind"] == "shard"], labels)
-            dedup_index.write(part, live.to_numpy(), step, staging, sink.storage_options,
-                              number, pointers)
+            dedup_index.write(part, live.to_numpy(), step, staging, schema,
+                              sink.storage_options, number)
     except storage_errors() as exc:  # a full disk, an object store that refused the write
         raise storage_failure(staging, "write", exc) from exc
     ledger = pd.concat([pd.DataFrame(entries, columns=list(LEDGER_META.columns)),
@@ -100,17 +98,14 @@ def finish_partition(
 
 
 def _write_partition(part: Frame, live: Column, staging: str, sink: SinkSpec,
-                     schema: pa.Schema, sources: list[str], number: int
-                     ) -> tuple[list[dict], np.ndarray | None]:
-    """The partition's curated shards (per split) and quarantine piece, as ledger entries,
-    and the split of each curated row (None without splits)."""
+                     schema: pa.Schema, sources: list[str], number: int) -> list[dict]:
+    """The partition's curated shards (per split) and quarantine piece, as ledger entries."""
     curated = part.loc[live, data_columns(part)]
     entries: list[dict] = []
-    groups, labels = [("", curated)], None
+    groups = [("", curated)]
     if sink.split is not None and len(curated):
         labels = assign_split(curated, sink.split.key, sink.split.fractions, sink.split.seed)
         groups = [(name, curated[labels == name]) for name in sink.split.fractions]
-        labels = fr.to_pandas(labels).to_numpy()
     for split, rows in groups:
         if len(rows) == 0:
             continue
@@ -124,4 +119,4 @@ def _write_partition(part: Frame, live: Column, staging: str, sink: SinkSpec,
         table = quarantine_table(fr.to_pandas(rejects), sources)
         piece = write_table(table, f"{staging}/quarantine/p{number:06d}.parquet", sink)
         entries.append({"kind": "quarantine", **piece})
-    return entries, labels
+    return entries

@@ -9,14 +9,13 @@ import json
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 import assay
 from assay.pipelines import dedup_index, publish
 from assay.pipelines import table as delta
-from assay.pipelines.errors import DatasetError, SpecError
+from assay.pipelines.errors import SpecError
 from assay.transforms import dedup
 from tests.pipelines.conftest import read_quarantine
 from tests.published import leftovers, rows_of
@@ -218,49 +217,6 @@ def test_each_key_is_hashed_once_per_run(make_spec, uploads, run, monkeypatch):
     chunks = [group.column(c) for group in groups for c in range(group.num_columns)]
     # lookups find row groups by bucket: no statistics, and no dictionaries on small groups
     assert not any(c.is_stats_set or c.has_dictionary_page for c in chunks)
-    stored = pointed_rows(Path(result.path))
-    assert len(stored) == 40
+    stored = pq.ParquetDataset(parts).read().to_pandas()
     assert stored[dedup_index.HASH].tolist() == key_hash(
         stored, ["id", "name", "amount"]).tolist()
-
-
-def pointed_rows(sink: Path, label: str = "dedup") -> pd.DataFrame:
-    """Every index entry of the table with the shard row it points to (format 3: the index
-    holds hashes and row pointers, no key values)."""
-    rows = []
-    for path in sorted((sink / dedup_index.INDEX / label / dedup_index.PARTS).glob("*")):
-        part = pq.read_table(path)
-        assert part.column_names == [dedup_index.HASH, dedup_index.SHARD, dedup_index.ROW]
-        staged = json.loads(part.schema.metadata[dedup_index.SHARD_NAMES])
-        run_id = path.name.rsplit("-p", 1)[0]
-        names = json.loads((sink / delta.RUNS / run_id / "shards.json").read_text())
-        for entry in part.to_pylist():
-            shard = pq.read_table(sink / names[staged[entry[dedup_index.SHARD]]])
-            rows.append({dedup_index.HASH: entry[dedup_index.HASH],
-                         **shard.slice(entry[dedup_index.ROW], 1).to_pylist()[0]})
-    return pd.DataFrame(rows)
-
-
-def test_the_index_of_a_split_table_points_into_each_split(make_spec, uploads, run):
-    split = {"key": ["id"], "fractions": {"train": 0.5, "test": 0.5}, "seed": 3}
-    spec = make_spec(sink={"path": "out", "mode": "append", "split": split},
-                     steps=[{"op": "dedup", "keep_removed": True}])
-    first = ingest(run, spec, uploads, "a.csv", csv(*[(i, "n", 1.0) for i in range(30)]))
-    stored = pointed_rows(Path(first.path))
-    assert sorted(stored["id"]) == list(range(30))
-    assert {p.parent.name for p in Path(first.path).rglob("part-*.parquet")} == {
-        "split=train", "split=test"}
-    second = ingest(run, spec, uploads, "b.csv", csv((5, "n", 1.0), (29, "n", 1.0), (30, "n", 1.0)))
-    assert dropped_reasons(second) == ["dedup: duplicate of a row in version 0"] * 2
-    assert ids(second.path) == list(range(31))
-
-
-def test_an_index_pointing_at_a_removed_shard_says_which(make_spec, uploads, run):
-    spec = spec_for(make_spec)
-    first = ingest(run, spec, uploads, "a.csv", csv((1, "a", 1.0), (2, "b", 2.0)))
-    shard = next(Path(first.path).glob("part-*.parquet"))
-    shard.rename(shard.with_name("moved.parquet"))  # as an optimize would, then a vacuum
-    with pytest.raises(DatasetError, match=r"the dedup index of run \S+ points into shard "
-                                           r"p000000-000.parquet, which is no longer in the "
-                                           r"table .* sink.mode: overwrite"):
-        ingest(run, spec, uploads, "b.csv", csv((1, "a", 1.0)))
