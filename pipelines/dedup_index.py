@@ -203,15 +203,17 @@ def _same_values(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.ChunkedArr
     return pc.or_(pc.fill_null(pc.equal(left, right), False), both_null)
 
 
-def published(plan: RunPlan) -> dict[str, PublishedIndex]:
-    """The live index of each dataset-wide dedup an appending run checks against; refuses
-    a table whose live runs did not all write the step's index (one line naming it)."""
+def published(plan: RunPlan, table: DeltaTable | None) -> dict[str, PublishedIndex]:
+    """The live index of each dataset-wide dedup an appending run checks against
+    (``table``: the version it appends to, None for an overwrite or a first version);
+    refuses a table whose live runs did not all write the step's index (one line naming
+    it)."""
     spec = plan.spec
     labels = [s.label for s in spec.steps if isinstance(s, Dedup) and s.scope == "dataset"]
     if plan.mode != "append" or not labels:
         return {}
     options = spec.sink.storage_options
-    runs = live_runs(delta.open_table(plan.sink_path, options))
+    runs = live_runs(table)
     if not runs:
         return {}
     fs, root = url_to_fs(plan.sink_path, **options)

@@ -70,12 +70,11 @@ class DatasetStatistics:
     reread: list[str] = field(default_factory=list)
 
 
-def published(plan: RunPlan) -> Published | None:
-    """The version an appending run adds to; None for an overwrite or a first version,
-    whose rows are the whole dataset."""
+def published(plan: RunPlan, table: DeltaTable | None) -> Published | None:
+    """The version an appending run adds to (``table``, opened by the run); None for an
+    overwrite or a first version, whose rows are the whole dataset."""
     options = plan.spec.sink.storage_options
-    table = delta.open_table(plan.sink_path, options) if plan.mode == "append" else None
-    if table is None:
+    if table is None or plan.mode != "append":
         return None
     fs, root = staging_area.sink_fs(plan.sink_path, options)
     return Published(table, _describing_run(fs, root, table.version()), fs, root)

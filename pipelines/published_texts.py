@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from fsspec.core import url_to_fs
 
-from assay.pipelines import table as delta
 from assay.pipelines.errors import SpecError
 from assay.pipelines.plan import RunPlan
 from assay.transforms.near_dedup import NearDedup
@@ -43,16 +42,14 @@ class PublishedFiles:
             return pq.read_table(handle, columns=columns)
 
 
-def published(plan: RunPlan) -> dict[str, PublishedFiles]:
+def published(plan: RunPlan, table: DeltaTable | None) -> dict[str, PublishedFiles]:
     """By step label, the published files each dataset-wide near_dedup of an appending run
-    compares with (none for a first version or an overwrite, or an empty table); refuses,
-    in one line naming the step, a table that lacks the step's text column or hides rows
-    with deletion vectors."""
+    compares with (``table``: the version it appends to; none for a first version or an
+    overwrite, or an empty table); refuses, in one line naming the step, a table that
+    lacks the step's text column or hides rows with deletion vectors."""
     steps = [s for s in plan.spec.steps if isinstance(s, NearDedup) and s.scope == "dataset"]
     options = plan.spec.sink.storage_options
-    table = delta.open_table(plan.sink_path, options) if steps and plan.mode == "append" \
-        else None
-    if table is None:
+    if table is None or not steps or plan.mode != "append":
         return {}
     actions = pa.table(table.get_add_actions(flatten=True))
     if actions.num_rows == 0:

@@ -31,6 +31,8 @@ from assay.transforms import frame as fr
 from assay.validation.results import expectation_label, failure_cause
 
 if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
     from assay.pipelines import gate_scope
 
 ProgressCallback = Callable[[int, int], None]
@@ -60,7 +62,10 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     started = time.perf_counter()
     spec = plan.spec
     frame = read_uploads(plan, backend)
-    published = dedup_index.published(plan) | published_texts.published(plan)
+    # the version an append adds to, opened once for the checks, the indexes and the gates
+    table = delta.open_table(plan.sink_path, spec.sink.storage_options) \
+        if plan.mode == "append" else None
+    published = dedup_index.published(plan, table) | published_texts.published(plan, table)
     graph = build_graph(frame, spec, spec.resolve,
                         input_bytes=sum(upload.found.size for upload in plan.inputs),
                         published=published)
@@ -68,7 +73,7 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     schema = arrow_schema(meta[data_columns(meta)])
     indexed = dedup_index.indexed_steps(spec, data_columns(meta), plan.run_id)
     if plan.mode == "append":  # before any work: an append cannot change the columns
-        delta.check_same_columns(plan.sink_path, spec.sink.storage_options,
+        delta.check_same_columns(table, plan.sink_path,
                                  delta.table_schema(schema, spec.sink.split is not None))
         dedup_index.check_keys(indexed, published)
     staging = staging_area.prepare(plan)
@@ -90,7 +95,7 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     if accounting.rows_read == 0:
         staging_area.discard(staging, spec.sink.storage_options)
         raise UploadRejected(f"{', '.join(sources)}: no data rows in any input")
-    gates, datasets = _judge(plan, staging, graph.gates, gate_stats)
+    gates, datasets = _judge(plan, table, staging, graph.gates, gate_stats)
     staged = StagedRun(
         plan=plan, staging_path=staging, schema=schema,
         shards=_entries(ledger, "shard"), quarantine=_entries(ledger, "quarantine"),
@@ -145,15 +150,16 @@ def _take(pending: as_completed, total: int, on_progress: ProgressCallback | Non
     return parts
 
 
-def _judge(plan: RunPlan, staging: str, points: list, run_stats: list
-           ) -> tuple[list, list[gate_scope.DatasetStatistics]]:
+def _judge(plan: RunPlan, table: DeltaTable | None, staging: str, points: list,
+           run_stats: list) -> tuple[list, list[gate_scope.DatasetStatistics]]:
     """Each gate's result, every expectation judged at its scope, and its statistics over
-    the dataset after this run, which are kept in staging for the next append to merge."""
+    the dataset after this run (``table``: the version it appends to), which are kept in
+    staging for the next append to merge."""
     if not points:
         return [], []
     from assay.pipelines import gate_scope  # the gate machinery: gated runs only
 
-    version = gate_scope.published(plan)
+    version = gate_scope.published(plan, table)
     results, datasets = [], []
     for point, stats in zip(points, run_stats, strict=True):
         dataset = gate_scope.dataset_statistics(version, point.evaluator, stats)

@@ -171,12 +171,12 @@ def _properties(metadata: dict[str, str], app_ids: list[str], version: int
                             app_transactions=[Transaction(a, version) for a in app_ids])
 
 
-def check_same_columns(sink_path: str, options: dict[str, Any], schema: pa.Schema) -> None:
-    """An append must not change the table's columns (delta-rs would commit files whose
-    columns the table's schema does not describe); a first run creates the table."""
+def check_same_columns(table: DeltaTable | None, sink_path: str, schema: pa.Schema) -> None:
+    """An append must not change the columns of ``table``, the version it appends to
+    (delta-rs would commit files whose columns the table's schema does not describe); a
+    first run (None) creates the table."""
     from deltalake import Schema
 
-    table = open_table(sink_path, options)
     if table is None:
         return
     have = {f.name: _type_name(f.type) for f in table.schema().fields}
