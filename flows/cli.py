@@ -465,7 +465,7 @@ PipelinesArgument = Annotated[
 
 def _data_dir(option: Path | None) -> Path:
     """The data directory, exported so that the flow runs this process starts share it."""
-    from assay.pipelines.ledger import DATA_DIR_ENV, default_data_dir
+    from assay.pipelines.data_dir import DATA_DIR_ENV, default_data_dir
 
     path = (option or default_data_dir()).resolve()
     path.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from assay.pipelines.data_dir import default_data_dir
+
 SOCKET_NAME = "assay.sock"
 LOG_NAME = "daemon.log"
 _HEADER = struct.Struct(">I")
@@ -27,11 +29,8 @@ class ProtocolError(OSError):
 
 
 def daemon_dir() -> Path:
-    """``<data dir>/daemon``; the data dir as ``assay.pipelines.ledger.default_data_dir``
-    resolves it (re-stated here: the launcher cannot afford importing the ledger's module,
-    and tests/orchestration/test_daemon.py checks the two agree)."""
-    data = Path(os.environ.get("ASSAY_DATA_DIR") or Path.home() / ".assay").expanduser()
-    return data / "daemon"
+    """``<data dir>/daemon``."""
+    return default_data_dir() / "daemon"
 
 
 def socket_path() -> Path:

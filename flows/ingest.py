@@ -29,8 +29,9 @@ from assay.flows.summary import to_markdown
 from assay.flows.uploads import Wanted, ingest_uploads
 from assay.pipelines import compose
 from assay.pipelines.confine import served_roots
+from assay.pipelines.data_dir import default_data_dir
 from assay.pipelines.errors import GateAborted, SpecError
-from assay.pipelines.ledger import Ledger, default_data_dir, landing_folder
+from assay.pipelines.ledger import Ledger, landing_folder
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.publish import PublishedVersion
 from assay.pipelines.retries import IO_RETRIES, IO_RETRY_DELAY_SECONDS, is_transient

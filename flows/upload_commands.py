@@ -42,8 +42,9 @@ def _ledger(data_dir: Path | None) -> Ledger:
     """The data directory's ledger; one that is not there is a wrong ``--data-dir`` (or no
     upload yet), said in one line (exit 2), not an empty ledger created."""
     from assay.flows.cli import _fail
+    from assay.pipelines.data_dir import default_data_dir
     from assay.pipelines.errors import EXIT_INVALID_SPEC
-    from assay.pipelines.ledger import Ledger, default_data_dir, ledger_path
+    from assay.pipelines.ledger import Ledger, ledger_path
 
     path = ledger_path((data_dir or default_data_dir()).expanduser())
     if not path.is_file():

@@ -21,8 +21,8 @@ from assay.pipelines import table as delta
 from assay.pipelines.backend import Resolution, resolve_backend
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.confine import Roots
+from assay.pipelines.data_dir import default_data_dir
 from assay.pipelines.errors import SpecError
-from assay.pipelines.ledger import default_data_dir
 from assay.pipelines.lock import dataset_lock
 from assay.pipelines.plan import RunPlan, plan_run
 from assay.pipelines.publish import PublishedVersion, publish_run

@@ -17,7 +17,6 @@ next trigger or schedule).
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -29,11 +28,11 @@ from typing import Any
 
 import fsspec
 
+from assay.pipelines.data_dir import default_data_dir
 from assay.pipelines.owners import owner_gone, this_process
 
 RETRYABLE = ("received", "pending", "failed")
 DONE = ("published", "rejected")
-DATA_DIR_ENV = "ASSAY_DATA_DIR"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -53,11 +52,6 @@ CREATE TABLE IF NOT EXISTS uploads (
     UNIQUE (pipeline, sha256)
 )
 """
-
-
-def default_data_dir() -> Path:
-    """``$ASSAY_DATA_DIR``, else ``~/.assay``: the ledger, landing zone, locks, server DB."""
-    return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".assay").expanduser()
 
 
 def ledger_path(data_dir: Path) -> Path:

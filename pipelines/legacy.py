@@ -38,8 +38,8 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
+from assay.pipelines.data_dir import default_data_dir
 from assay.pipelines.errors import DatasetError, storage_errors, storage_failure
-from assay.pipelines.ledger import default_data_dir
 from assay.pipelines.lock import dataset_lock
 from assay.pipelines.old_layout import (
     LATEST,

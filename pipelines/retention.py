@@ -25,8 +25,8 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
+from assay.pipelines.data_dir import default_data_dir
 from assay.pipelines.errors import storage_errors, storage_failure
-from assay.pipelines.ledger import default_data_dir
 from assay.pipelines.lock import dataset_lock
 from assay.pipelines.table_access import dataset_fs, live_files, open_table
 from assay.pipelines.table_versions import commit_time

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from assay.flows import daemon_protocol
-from assay.pipelines.ledger import default_data_dir
+from assay.pipelines.data_dir import default_data_dir
 from tests.flows.conftest import write_tiny_pipeline
 from tests.orchestration.conftest import ASSAY, wait_for
 
