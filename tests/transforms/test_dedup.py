@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from assay.transforms import frame as fr
-from assay.transforms.dedup import BUCKETS, Dedup, index_slots
+from assay.transforms.dedup import BUCKETS, LINE_BITS, Dedup, in_lineage_order, index_slots
 
 
 def uploads() -> pd.DataFrame:
@@ -100,3 +100,13 @@ def test_a_dataset_wide_dedup_spreads_rows_over_more_partitions_than_buckets(das
     out = marked.compute()
     assert int(out["_removed"].sum()) == n - 50_000  # each repeated key removed once
     assert set(out.columns) == {*frame.columns, "_removed", "_index_hash"}
+
+
+@pytest.mark.parametrize("line_offset", [0, 1 << LINE_BITS], ids=["packed", "too-long-to-pack"])
+def test_lineage_order_is_by_input_then_line_whatever_the_labels(line_offset):
+    frame = uploads().set_axis([3, 3, 0, 1, 1, 2, 0, 5, 4])  # a shuffle repeats labels
+    frame["_source_line"] += line_offset
+    ordered = in_lineage_order(frame)
+    expected = frame.sort_values(["_source_id", "_source_line"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ordered, expected)
+    assert list(ordered.index) == list(range(len(frame)))

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.transforms import frame as fr
-from assay.transforms.dedup import LINEAGE
+from assay.transforms.dedup import LINE_BITS, packed_lineage
 from assay.transforms.frame import Column, Frame
 from assay.transforms.near_dedup.candidates import bucket_pairs
 from assay.transforms.near_dedup.jaccard import pair_jaccard
@@ -38,7 +38,6 @@ from assay.transforms.shingles import Unit, shingle_hashes
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-LINE_BITS = 40
 KEY = "_near_key"
 GROUP = "_near_group"  # optional int column of ``keyed``: which group a document is in
 _CHUNK_BYTES = 512 << 10  # ~15 MiB of hashing temporaries (4 MiB chunks: ~100)
@@ -61,10 +60,9 @@ class Shingling:
 
 def with_key(part: Frame) -> Frame:
     """``part`` with its rows' keys (``KEY``) from their lineage."""
-    ids, lines = (fr.host_numbers(part[c]).astype(np.int64) for c in LINEAGE)
-    if len(ids) and (ids.max() >= 1 << (63 - LINE_BITS) or lines.max() >= 1 << LINE_BITS):
+    keys = packed_lineage(part)
+    if keys is None:
         raise ValueError("near-duplicates: more than 2**23 inputs or 2**40 lines in one input")
-    keys = (ids << LINE_BITS) | lines
     return part.assign(**{KEY: fr.library(part).Series(keys, index=part.index)})
 
 

@@ -30,8 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.transforms import frame as fr
+from assay.transforms.dedup import LINE_BITS
 from assay.transforms.frame import Frame
-from assay.transforms.near_dedup.edges import GROUP, KEY, LINE_BITS
+from assay.transforms.near_dedup.edges import GROUP, KEY
 
 if TYPE_CHECKING:
     import dask.dataframe as dd

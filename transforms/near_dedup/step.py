@@ -59,7 +59,7 @@ from pydantic import Field, model_validator
 
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
-from assay.transforms.dedup import LINEAGE
+from assay.transforms.dedup import in_lineage_order
 from assay.transforms.frame import Frame
 from assay.transforms.near_dedup.components import (
     SMALL_EDGES,
@@ -230,7 +230,7 @@ class NearDedup(GlobalStep):
         (and they are near it), or where they have a published twin (``TWIN``). The
         cluster id is the label, or the published keeper's own cluster id where the keeper
         is a published document that has one (``INHERITED``, ``action: label`` only)."""
-        ordered = part.sort_values(LINEAGE).reset_index(drop=True)
+        ordered = in_lineage_order(part)
         keys = fr.host_numbers(ordered[KEY])
         linked = ordered["label"].notna().to_numpy()
         labels = np.where(linked, fr.to_pandas(ordered["label"]).fillna(0).to_numpy(
