@@ -53,7 +53,7 @@ def _publish(staged) -> PublishedVersion:
         manifest = build_manifest(staged, version, shards, previous_rows)
         staging_area.write_json(fs, f"{run_folder}/manifest.json", manifest)
         killpoints.reached("before-commit")
-        landed = _commit(staged, shards, manifest)
+        landed = _commit(staged, table, shards, manifest)
         killpoints.reached("committed")
         if landed != version:  # another process's commit came first (no shared lock)
             version = landed
@@ -71,10 +71,11 @@ def _staging(staged) -> str:
     return staging_area.sink_fs(staged.staging_path, staged.plan.spec.sink.storage_options)[1]
 
 
-def _commit(staged, shards: list[dict], manifest: dict) -> int:
-    """The data commit: the run's shards, its metadata, and what it ingested, recorded as
-    application transactions (uploads only when appending: an overwrite's rows do not
-    outlive the next overwrite, so it claims no upload for good)."""
+def _commit(staged, table, shards: list[dict], manifest: dict) -> int:
+    """The data commit after ``table`` (the version read when publishing began): the
+    run's shards, its metadata, and what it ingested, recorded as application transactions
+    (uploads only when appending: an overwrite's rows do not outlive the next overwrite,
+    so it claims no upload for good)."""
     plan = staged.plan
     split = plan.spec.sink.split is not None
     schema = delta.table_schema(staged.schema, split)
@@ -83,9 +84,9 @@ def _commit(staged, shards: list[dict], manifest: dict) -> int:
         app_ids += [delta.upload_app_id(upload.sha256) for upload in plan.inputs]
     actions = [delta.add_action(s["path"], s["bytes"], s["rows"], delta.split_values(s["split"]))
                for s in shards]
-    return delta.commit(plan.sink_path, plan.spec.sink.storage_options, actions, schema,
-                 [delta.SPLIT_COLUMN] if split else [], plan.mode,
-                 delta.commit_metadata(manifest), app_ids)
+    return delta.commit(plan.sink_path, plan.spec.sink.storage_options, table, actions,
+                        schema, [delta.SPLIT_COLUMN] if split else [], plan.mode,
+                        delta.commit_metadata(manifest), app_ids)
 
 
 def _place_shards(fs, staged, root: str) -> list[dict]:

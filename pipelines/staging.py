@@ -115,8 +115,10 @@ def commit_quarantine(fs: fsspec.AbstractFileSystem, sink_path: str, options: di
     folder = _quarantine_folder(root, run_id)
     table_path = f"{sink_path.rstrip('/')}/{delta.QUARANTINE}"
     app_id = delta.run_app_id(run_id)
-    if not fs.exists(folder) or delta.committed_in(
-            delta.open_table(table_path, options), app_id) is not None:
+    if not fs.exists(folder):
+        return
+    table = delta.open_table(table_path, options)
+    if delta.committed_in(table, app_id) is not None:
         return
     files = sorted(fs.find(folder))
     actions, schema = [], None
@@ -129,7 +131,7 @@ def commit_quarantine(fs: fsspec.AbstractFileSystem, sink_path: str, options: di
                                         {RUN_PARTITION: run_id}))
     if not actions:
         return
-    delta.commit(table_path, options, actions,
+    delta.commit(table_path, options, table, actions,
                  schema.append(pa.field(RUN_PARTITION, pa.string())), [RUN_PARTITION],
                  "append", {delta.RUN_ID: run_id}, [app_id])
 

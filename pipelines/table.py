@@ -118,18 +118,18 @@ def add_action(path: str, size: int, rows: int, partition: dict[str, str]) -> Ad
                      json.dumps({"numRecords": rows}))
 
 
-def commit(sink_path: str, options: dict[str, Any], actions: list[AddAction],
-           schema: pa.Schema, partition_by: list[str], mode: str,
+def commit(sink_path: str, options: dict[str, Any], table: DeltaTable | None,
+           actions: list[AddAction], schema: pa.Schema, partition_by: list[str], mode: str,
            metadata: dict[str, str], app_ids: list[str]) -> int:
-    """One commit: create the table (its first version) or append to it or overwrite it;
-    ``app_ids`` are recorded as transactions carrying the version expected for it. Returns
-    the version it landed as: the expected one, unless another writer's commit landed first
-    (delta-rs then commits after it; two appends never conflict)."""
+    """One commit after ``table``, the version the caller read (None: no table yet):
+    create the table (its first version) or append to it or overwrite it; ``app_ids`` are
+    recorded as transactions carrying the version expected for it. Returns the version it
+    landed as: the expected one, unless another writer's commit landed first (delta-rs
+    then commits after it; two appends never conflict)."""
     from deltalake import Schema
     from deltalake.exceptions import DeltaError
     from deltalake.transaction import create_table_with_add_actions
 
-    table = open_table(sink_path, options)
     if table is None:
         try:
             create_table_with_add_actions(
