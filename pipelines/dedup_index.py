@@ -210,7 +210,7 @@ def published(plan: RunPlan, table: DeltaTable | None) -> dict[str, PublishedInd
     it)."""
     spec = plan.spec
     labels = [s.label for s in spec.steps if isinstance(s, Dedup) and s.scope == "dataset"]
-    if plan.mode != "append" or not labels:
+    if table is None or not labels:
         return {}
     options = spec.sink.storage_options
     runs = live_runs(table)

@@ -74,7 +74,7 @@ def published(plan: RunPlan, table: DeltaTable | None) -> Published | None:
     """The version an appending run adds to (``table``, opened by the run); None for an
     overwrite or a first version, whose rows are the whole dataset."""
     options = plan.spec.sink.storage_options
-    if table is None or plan.mode != "append":
+    if table is None:
         return None
     fs, root = staging_area.sink_fs(plan.sink_path, options)
     return Published(table, _describing_run(fs, root, table.version()), fs, root)

@@ -49,7 +49,7 @@ def published(plan: RunPlan, table: DeltaTable | None) -> dict[str, PublishedFil
     lacks the step's text column or hides rows with deletion vectors."""
     steps = [s for s in plan.spec.steps if isinstance(s, NearDedup) and s.scope == "dataset"]
     options = plan.spec.sink.storage_options
-    if table is None or not steps or plan.mode != "append":
+    if table is None or not steps:
         return {}
     actions = pa.table(table.get_add_actions(flatten=True))
     if actions.num_rows == 0:
