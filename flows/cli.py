@@ -35,6 +35,7 @@ from rich.table import Table
 from assay.flows.daemon_commands import daemon_app
 from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
+from assay.flows.import_phase import collector_paused
 from assay.flows.prefect_api import ApiUrlProbe
 from assay.flows.upload_commands import uploads_app
 from assay.pipelines.backend import BackendChoice
@@ -285,8 +286,9 @@ def run(
             _exit_codes(verbose):
         # fail fast (exit 2) on a bad spec, or a backend that cannot run here, before
         # Prefect and Dask start; the run takes the checked request as it is
-        from assay.flows.summary import print_summary
-        from assay.pipelines import compose
+        with collector_paused():
+            from assay.flows.summary import print_summary
+            from assay.pipelines import compose
 
         request = compose.load(spec, inputs=input_, output=output, backend=backend,
                                workers=workers, cluster_address=cluster)
@@ -304,8 +306,9 @@ def run(
 def _run_as_flow(request: Any, verbose: bool) -> Any:
     """The run as the ``ingest`` flow, reporting to the configured server (or to Prefect's
     temporary one, started first so that one failing to start is one line)."""
-    from assay.flows.ingest import ingest
-    from assay.flows.server import check_run_server
+    with collector_paused():
+        from assay.flows.ingest import ingest
+        from assay.flows.server import check_run_server
 
     if not verbose:
         _quiet_console(as_flow=True)  # after importing Prefect: it sets up its handlers

@@ -36,7 +36,10 @@ def main() -> None:
         code = run_via_daemon(argv, verbose=verbose_in(argv))
         if code is not None:
             sys.exit(code)
-    from assay.flows.cli import app
+    from assay.flows.import_phase import collector_paused
+
+    with collector_paused():
+        from assay.flows.cli import app
 
     app(prog_name="assay")
 

@@ -57,3 +57,23 @@ def test_a_cli_run_without_a_server_or_gates_loads_no_prefect_ge_gate_or_text_ke
     assert loaded.isdisjoint(NOT_ON_A_PLAIN_RUN), sorted(loaded & set(NOT_ON_A_PLAIN_RUN))
     assert "assay.validation.results" in modules  # the check below can see validation's
     assert modules.isdisjoint(GATE_MACHINERY), sorted(modules & set(GATE_MACHINERY))
+
+
+def test_a_cli_run_imports_without_the_collector_and_leaves_it_on(tmp_path: Path) -> None:
+    """The launcher and ``run`` pause the collector for their imports (issue 15's fixed
+    cost) and freeze what they imported: the run itself must still collect."""
+    spec = write_tiny_pipeline(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
+    env.update(HOME=str(tmp_path / "home"), PREFECT_PROFILES_PATH=str(tmp_path / "none.toml"),
+               ASSAY_DAEMON="off")
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: print('COLLECTOR', gc.isenabled(), gc.get_freeze_count()))\n"
+            f"sys.argv = ['assay', 'run', {str(spec)!r}]\n"
+            "from assay.flows.launcher import main\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("COLLECTOR"))
+    _, enabled, frozen = line.split()
+    assert enabled == "True"
+    assert int(frozen) > 100_000  # the libraries' objects went to the permanent generation
