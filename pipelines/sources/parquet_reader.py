@@ -29,7 +29,14 @@ _NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
              pa.bool_(): pd.BooleanDtype()}
 
 
-_BATCH_ROWS = 64 * 1024  # rows decoded at a time when a block is a slice of a row group
+# decoded at a time when a block is a slice of a row group: at most this many rows, and
+# about this many bytes (a row group of 2 KB documents decoded 64k rows, all 126 MiB of it,
+# to keep half: a worker's peak; benchmarks/RESULTS.md, issue 16)
+_BATCH_ROWS = 64 * 1024
+_BATCH_BYTES = 8 * 1024 * 1024
+# a column chunk is read from storage this much at a time as its pages are decoded, not
+# whole and ahead (pyarrow's default pre-buffering: a 76 MB chunk held to decode 8 MiB)
+_READ_BUFFER = 1024 * 1024
 
 
 def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
@@ -54,6 +61,12 @@ def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
     return blocks or [Block(0, 0, 1)], names
 
 
+def _batch_rows(group: pq.RowGroupMetaData) -> int:
+    """Rows of ``group`` that decode to about ``_BATCH_BYTES`` (at most ``_BATCH_ROWS``)."""
+    per_row = max(group.total_byte_size, 1) / max(group.num_rows, 1)
+    return max(1, min(_BATCH_ROWS, int(_BATCH_BYTES / per_row)))
+
+
 def _rows(parquet: pq.ParquetFile, start: int, end: int, columns: list[str]) -> pa.Table:
     """Rows [start, end) of the file, which lie in one row group: read whole when they are
     the group, else decoded a batch at a time from the group's start, keeping theirs."""
@@ -65,8 +78,8 @@ def _rows(parquet: pq.ParquetFile, start: int, end: int, columns: list[str]) -> 
     if start == first and end - start == metadata.row_group(group).num_rows:
         return parquet.read_row_group(group, columns=columns)
     kept, at = [], first
-    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, row_groups=[group],
-                                      columns=columns):
+    for batch in parquet.iter_batches(batch_size=_batch_rows(metadata.row_group(group)),
+                                      row_groups=[group], columns=columns):
         if at + batch.num_rows > start:
             kept.append(batch.slice(max(start - at, 0), end - max(start, at)))
         at += batch.num_rows
@@ -87,7 +100,7 @@ def read_parquet_block(
               if n in schema.names or schema.extra_columns == "keep"]
     with open_upload(upload.url, storage_options) as handle:
         try:
-            parquet = pq.ParquetFile(handle)
+            parquet = pq.ParquetFile(handle, buffer_size=_READ_BUFFER, pre_buffer=False)
             table = _rows(parquet, block.start, block.end, wanted) \
                 if block.end != block.start else parquet.schema_arrow.empty_table()
         except _UNREADABLE as exc:

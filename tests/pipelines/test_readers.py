@@ -267,25 +267,34 @@ def test_a_header_longer_than_the_record_limit_rejects_the_upload(make_spec, upl
                                  "source.max_record_bytes (64 bytes)")
 
 
-_READ_PEAK = """
-import resource, sys
+# What the scripts below share: run in a fresh interpreter, they measure its own peak RSS
+# (``ru_maxrss`` would start at the pytest process's, which a child inherits)
+_PEAK_HEAD = """
+import sys
 from pathlib import Path
 from assay.pipelines.plan import plan_run
 from assay.pipelines.routing import empty_routed
 from assay.pipelines.sources.read import _read_block, data_meta
 from assay.pipelines.spec import parse_spec
+
+def peak_mib():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) // 1024
+
 root = Path(sys.argv[1])
+"""
+
+_READ_PEAK = _PEAK_HEAD + """
 spec = parse_spec({"name": "m", "source": {"paths": ["uploads"], "block_size": "2MiB"},
                    "schema": {"columns": [{"name": "id", "type": "int64"}, {"name": "name"},
                                           {"name": "amount", "type": "float64"}]},
                    "sink": {"path": "out"}}, str(root / "pipeline.yaml"), root)
 plan = plan_run(spec)
 meta = empty_routed(data_meta(spec, plan))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_mib()
 rows = sum(len(_read_block(item, spec, meta)) for item in
            [(upload, block) for upload in plan.inputs for block in upload.blocks])
-grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-print(rows, grown // 1024)
+print(rows, peak_mib() - before)
 """
 
 
@@ -388,6 +397,41 @@ def test_a_large_parquet_row_group_is_read_in_slices(make_spec, tmp_path, run):
         assert rows_of(version.path).column("id").to_pylist() == \
             [i for i in range(count) if i != 150_001]
         assert [r["_source_line"] for r in read_quarantine(version)] == [150_002]
+
+
+_SLICE_PEAK = _PEAK_HEAD + """
+spec = parse_spec({"name": "m", "source": {"paths": ["uploads"], "block_size": "8MiB"},
+                   "schema": {"columns": [{"name": "id", "type": "int64"}, {"name": "text"}]},
+                   "sink": {"path": "out"}}, str(root / "pipeline.yaml"), root)
+plan = plan_run(spec)
+(upload,) = plan.inputs
+meta = empty_routed(data_meta(spec, plan))
+before = peak_mib()
+part = _read_block((upload, upload.blocks[-1]), spec, meta)
+print(len(upload.blocks), len(part), int(part["id"].iloc[0]), peak_mib() - before)
+"""
+
+
+def test_a_slice_of_a_row_group_of_long_texts_decodes_about_its_own_bytes(tmp_path):
+    """Decoding a slice of a row group reads its column chunks a little at a time and
+    decodes batches of about ``_BATCH_BYTES``, not 64k rows: 4,000 documents of 20 KB were
+    one batch of the whole 80 MB group, read ahead whole and decoded to keep a tenth of it
+    (a text corpus's worker peak, ``benchmarks/RESULTS.md``; this grew by 241-264 MiB)."""
+    import subprocess
+    import sys
+
+    count, size = 4_000, 20_000
+    path = tmp_path / "uploads" / "texts.parquet"
+    path.parent.mkdir()
+    texts = pa.array([f"{i:05d}" + "x" * (size - 5) for i in range(count)])
+    pq.write_table(pa.table({"id": pa.array(range(count), pa.int64()), "text": texts}), path,
+                   row_group_size=count, compression="none", write_batch_size=64)
+    done = subprocess.run([sys.executable, "-c", _SLICE_PEAK, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    blocks, rows, first, grown_mib = map(int, done.stdout.split())
+    assert blocks >= 8 and 0 < rows < count // 4
+    assert first == count - rows  # the last block holds the group's last rows
+    assert grown_mib < 120, f"reading an 8 MiB slice grew the process by {grown_mib} MiB"
 
 
 @pytest.mark.parametrize("name", ["multi.csv", "multi.csv.gz"])
