@@ -11,19 +11,20 @@ from assay.pipelines.spec import ClusterSpec
 from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config, worker_environment
 
 
-def _settings(dask_worker) -> tuple[str, bool]:  # runs on each worker
+def _settings(dask_worker) -> tuple[str, bool, int]:  # runs on each worker
     import pyarrow as pa
 
-    return pa.default_memory_pool().backend_name, "profile" in dask_worker.periodic_callbacks
+    return (pa.default_memory_pool().backend_name, "profile" in dask_worker.periodic_callbacks,
+            dask.config.get("distributed.p2p.comm.concurrency"))
 
 
 def _run_specs_held(dask_worker) -> list:  # runs on each worker
     return [ts.run_spec for ts in dask_worker.state.tasks.values() if ts.state == "memory"]
 
 
-def test_process_workers_use_the_system_pool_and_no_profiler():
+def test_process_workers_use_the_system_pool_no_profiler_and_few_p2p_messages():
     with dask_client(ClusterSpec(workers=1, processes=True)) as client:
-        assert list(client.run(_settings).values()) == [("system", False)]
+        assert list(client.run(_settings).values()) == [("system", False, 2)]
         held = client.persist(dask.delayed(sum)([1, 2, 3]))
         assert held.compute() == 6
         # a held result keeps no function or arguments on its worker (ForgetFinishedTasks)
@@ -57,7 +58,7 @@ def test_thread_workers_use_the_system_pool_for_the_run_only():
 
     before = pa.default_memory_pool().backend_name
     with dask_client(ClusterSpec(workers=1, processes=False)) as client:
-        assert [pool for pool, _ in client.run(_settings).values()] == ["system"]
+        assert [pool for pool, _, _ in client.run(_settings).values()] == ["system"]
     assert pa.default_memory_pool().backend_name == before
 
 
@@ -65,6 +66,7 @@ def test_the_environment_for_dask_worker_sets_the_same():
     environ = worker_environment()
     config = dask.config.collect_env(environ)
     assert dask.config.get("distributed.worker.profile.enabled", config=config) is False
+    assert dask.config.get("distributed.p2p.comm.concurrency", config=config) == 2
     assert {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()
             if not k.startswith("DASK_")} == {k: v for k, v in local_cluster_config().items()
                                               if "pre-spawn" in k}
