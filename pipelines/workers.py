@@ -51,8 +51,9 @@ from distributed import WorkerPlugin
 WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1"}
 HEAP_TEMPORARIES_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(16 << 20)}
 PROFILER = "distributed.worker.profile.enabled"
-# p2p shuffle messages a worker has in flight at once (Dask's default: 10); see above
-P2P_CONCURRENCY = ("distributed.p2p.comm.concurrency", 2)
+# Dask configuration of every CPU worker: no profiler, and at most 2 p2p shuffle messages in
+# flight at once (Dask's default: 10); see above
+WORKER_CONFIG = {PROFILER: False, "distributed.p2p.comm.concurrency": 2}
 
 
 def local_cluster_config(backend: str = "pandas", heap_temporaries: bool = False
@@ -67,8 +68,7 @@ def local_cluster_config(backend: str = "pandas", heap_temporaries: bool = False
     chosen = WORKER_ENVIRON | (HEAP_TEMPORARIES_ENVIRON if heap_temporaries else {})
     environ = {f"distributed.nanny.pre-spawn-environ.{name}": value
                for name, value in chosen.items()}
-    name, concurrency = P2P_CONCURRENCY
-    return {PROFILER: False, name: concurrency, **environ}
+    return {**WORKER_CONFIG, **environ}
 
 
 @contextmanager
@@ -90,13 +90,9 @@ def in_process_pool(processes: bool, backend: str = "pandas") -> Iterator[None]:
 
 def worker_environment() -> dict[str, str]:
     """The same settings as environment variables for ``dask worker`` processes."""
-    name, concurrency = P2P_CONCURRENCY
-    return {_variable(PROFILER): "False", _variable(name): str(concurrency), **WORKER_ENVIRON}
-
-
-def _variable(key: str) -> str:
-    """The environment variable Dask reads a config key from."""
-    return "DASK_" + key.upper().replace(".", "__").replace("-", "_")
+    config = {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+              for key, value in WORKER_CONFIG.items()}
+    return config | WORKER_ENVIRON
 
 
 class ForgetFinishedTasks(WorkerPlugin):
