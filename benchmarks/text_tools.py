@@ -9,7 +9,8 @@ apart from the interpreter's start, writes the ids of the documents the tool rem
 ``text_corpus``'s ``docs-*.parquet`` (``id``, ``text``).
 
 - ``assay``: ``assay.run`` on a spec (``assay_spec``) with the steps of ``options["steps"]``
-  (the callers hold the YAML keys); removed: the ids missing from the published table.
+  (the callers hold the YAML keys), optionally ``backend``, ``threads`` (per worker) and
+  ``block_size``; removed: the ids missing from the published table.
 - ``datatrove-minhash``: datatrove's four MinHash stages, each on a ``LocalPipelineExecutor``
   (``fork``, so the workers are this process's children): signatures (one task per file),
   buckets (14 tasks, one per band, as it requires), clusters (one task, as it requires),
@@ -47,10 +48,11 @@ Options = dict[str, Any]
 
 
 def assay_spec(corpus: Path, sink: Path, steps: list[dict[str, Any]], workers: int,
-               block_size: str | None = None) -> dict[str, Any]:
+               block_size: str | None = None, threads: int = 1) -> dict[str, Any]:
     """assay's spec for the corpus: the Parquet files in (read in ``block_size`` blocks,
-    else the engine's default), ``steps``, Parquet out; workers as processes of one
-    thread, so each one's memory is its own process's."""
+    else the engine's default), ``steps``, Parquet out; workers as processes of
+    ``threads`` threads (one by default, so each one's memory is its own process's; a GPU
+    worker hashes n-grams on the host, in its threads)."""
     source = {"paths": [str(corpus / "docs-*.parquet")], "format": "parquet"}
     return {
         "name": "text_bench",
@@ -59,7 +61,7 @@ def assay_spec(corpus: Path, sink: Path, steps: list[dict[str, Any]], workers: i
                                {"name": "text", "type": "string"}]},
         "steps": steps,
         "sink": {"path": str(sink), "compression": "zstd"},
-        "cluster": {"workers": workers, "threads_per_worker": 1, "processes": True},
+        "cluster": {"workers": workers, "threads_per_worker": threads, "processes": True},
     }
 
 
@@ -82,9 +84,10 @@ def run_assay(corpus: Path, out: Path, workers: int, options: Options) -> list[i
 
     spec = out / "pipeline.yaml"
     spec.write_text(yaml.safe_dump(assay_spec(corpus, out / "assay", options["steps"], workers,
-                                              options.get("block_size")), sort_keys=False))
+                                              options.get("block_size"),
+                                              options.get("threads", 1)), sort_keys=False))
     (out / "started").touch()
-    assay.run(spec)
+    assay.run(spec, backend=options.get("backend"))
     kept = assay.open_dataset(out / "assay").to_arrow(columns=["id"])["id"]
     return _missing(_all_ids(corpus), kept)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-LIMIT = 61 * 2**20
+LIMIT = 59 * 2**20
 ROOT = Path(".gpu")
+CPU_COMPLETE = "CPU_STACK_COMPLETE"  # marker file in the chunk that completes the CPU stack
 GPU_WHEELS = ("libcudf", "nvidia_libnvcomp", "pylibcudf", "librmm", "libkvikio", "numba_cuda",
               "nvtx", "cudf_cu", "rmm_cu", "dask_cuda", "dask_cudf", "rapids_logger")
 
@@ -44,10 +45,14 @@ def main() -> None:
                  key=lambda w: -w.stat().st_size)
     for old in ROOT.glob("c[0-9]*"):
         shutil.rmtree(old)
-    for number, name, blob in pieces(cpu + gpu):
+    placed = pieces(cpu + gpu)
+    for number, name, blob in placed:
         folder = ROOT / f"c{number:02d}"
         folder.mkdir(exist_ok=True)
         (folder / name).write_bytes(blob)
+    # the chunk that completes the CPU stack starts the CPU half of the benchmark (chunk.sh)
+    last_cpu = max(number for number, name, _ in placed if not name.startswith(GPU_WHEELS))
+    (ROOT / f"c{last_cpu:02d}" / CPU_COMPLETE).touch()
     for folder in sorted(ROOT.glob("c[0-9]*")):
         size = sum(f.stat().st_size for f in folder.iterdir())
         print(f"{folder}: {size / 2**20:.1f} MiB")

