@@ -13,6 +13,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from packaging.version import Version
+
 LIMIT = 59 * 2**20
 ROOT = Path(".gpu")
 CPU_COMPLETE = "CPU_STACK_COMPLETE"  # marker file in the chunk that completes the CPU stack
@@ -38,8 +40,20 @@ def pieces(wheels: list[Path]) -> list[tuple[int, str, bytes]]:
     return out
 
 
+def one_version(wheels: list[Path]) -> list[Path]:
+    """One wheel per distribution: the lowest version where two were downloaded (the
+    resolver's pick under assay's constraints; the unconstrained RAPIDS list takes the
+    newest), since two versions extracted into one site folder leave both metadata."""
+    chosen: dict[str, Path] = {}
+    for wheel in wheels:
+        name, number = wheel.name.split("-")[:2]
+        if name not in chosen or Version(number) < Version(chosen[name].name.split("-")[1]):
+            chosen[name] = wheel
+    return sorted(chosen.values())
+
+
 def main() -> None:
-    wheels = sorted((ROOT / "all").glob("*.whl"))
+    wheels = one_version(sorted((ROOT / "all").glob("*.whl")))
     cpu = [w for w in wheels if not w.name.startswith(GPU_WHEELS)]
     gpu = sorted((w for w in wheels if w.name.startswith(GPU_WHEELS)),
                  key=lambda w: -w.stat().st_size)
