@@ -33,6 +33,7 @@ from assay.pipelines.routing import data_columns, live_mask
 from assay.pipelines.sink.shards import arrow_schema, write_shards
 from assay.pipelines.sources.read import read_uploads
 from assay.pipelines.spec import load_spec
+from assay.transforms import frame as fr
 from assay.transforms.base import PartitionStep
 
 
@@ -64,7 +65,7 @@ def profile_partition(part: Any, steps: list[PartitionStep], spec: Any, folder: 
         data = result.frame
     routed, seconds["whole chain"] = timed(run_chain, part, steps)
     curated = routed.loc[live_mask(routed), data_columns(routed)]
-    schema = arrow_schema(curated.iloc[:0])
+    schema = arrow_schema(fr.to_pandas(curated.iloc[:0]))
     _, seconds["shards"] = timed(write_shards, curated, schema, folder, "p", spec.sink)
     return seconds
 

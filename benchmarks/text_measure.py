@@ -142,7 +142,8 @@ def run_text_tool(tool: str, corpus: Path, out: Path, workers: int, options: dic
     root = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, "-m", "benchmarks.text_tools", tool, str(corpus), str(out),
            "--workers", str(workers), "--options", json.dumps(options)]
-    cost = measure(cmd, out / "started", root, {**os.environ, "PYTHONPATH": str(root)})
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    cost = measure(cmd, out / "started", root, {**os.environ, "PYTHONPATH": path})
     run: dict[str, Any] = {"tool": tool, "cores": cores, "error": cost.error(),
                            **{k: v for k, v in vars(cost).items()
                               if k not in ("stdout", "stderr")}}

@@ -107,7 +107,7 @@ def _replaced(column: Column, leaving: np.ndarray, values: np.ndarray) -> Column
     lib = fr.library(column)
     arrow = fr.arrow_strings(column)
     if arrow is None:
-        new = lib.Series(values, index=column.index[leaving], dtype=column.dtype)
+        new = fr.strings_at(column, values, column.index[leaving])
         return fr.replace_where(column, lib.Series(leaving, index=column.index), new)
     replaced = pc.replace_with_mask(arrow, pa.array(leaving), pa.array(values, arrow.type))
     return lib.Series(replaced, index=column.index, dtype=column.dtype)

@@ -138,6 +138,13 @@ def null_strings(like: Frame) -> Column:
 
 
 @host_side(FRAMES)
+def strings_at(like: Column, values: np.ndarray, index: Any) -> Column:
+    """Host strings (an object array, None for null) as a string column of ``like``'s
+    library and dtype on ``index``: cuDF refuses an object array holding only None."""
+    return pd.Series(values, index=index, dtype=like.dtype)
+
+
+@host_side(FRAMES)
 def arrow_strings(values: Column) -> pa.Array | pa.ChunkedArray | None:
     """The Arrow array behind a column of strings, without a copy, where the host holds
     one (pandas' Arrow-backed strings), for the Arrow fast paths; else None."""

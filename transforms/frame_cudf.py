@@ -18,7 +18,7 @@ import pyarrow as pa
 from assay.transforms import frame as fr
 from assay.transforms.frame import Column, Frame
 
-FRAMES = (cudf.DataFrame, cudf.Series, cudf.BaseIndex)  # as dask-cudf registers them
+FRAMES = (cudf.DataFrame, cudf.Series, cudf.Index)  # as dask-cudf registers them
 ARRAYS = (cupy.ndarray,)
 
 
@@ -141,6 +141,13 @@ def key_hash(frame: Frame, columns: list[str]) -> Column:
 @fr.null_strings.register(FRAMES)
 def null_strings(like: Frame) -> Column:
     return cudf.Series(None, index=like.index, dtype="str")
+
+
+@fr.strings_at.register(FRAMES)
+def strings_at(like: Column, values: Any, index: Any) -> Column:
+    column = cudf.Series.from_arrow(pa.array(values, pa.string()))
+    column.index = index
+    return column
 
 
 @fr.as_int64.register(FRAMES)

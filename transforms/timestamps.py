@@ -111,26 +111,49 @@ def _number(values: Column) -> Column:
     return fr.library(values).to_numeric(values, errors="coerce")
 
 
+def _days_from_civil(year: Column, month: Column, day: Column) -> Column:
+    """Days since 1970-01-01 of a proleptic Gregorian date (years >= 1), in integer
+    arithmetic both backends run as column kernels: March-based years, so February's
+    length only matters in the last day of the year."""
+    march_year = year - (month <= 2).astype("int64")
+    era = march_year // 400
+    year_of_era = march_year - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _real_date_and_time(fields: dict[str, Column]) -> Column:
+    """Whether the fields name a date and time that exists (pandas' semantics: no Feb 30 or
+    Feb 29 outside leap years, no hour 24, no second 60; years from 1)."""
+    year, month, day = fields["year"], fields["month"], fields["day"]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    # 31, 30, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 from the month; February 28 or 29
+    month_days = 31 - ((month - 1) % 7) % 2
+    month_days = month_days - (month == 2).astype("int64") * (2 - leap.astype("int64"))
+    return ((year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+            & (fields["hour"] <= 23) & (fields["minute"] <= 59) & (fields["second"] <= 59))
+
+
 def canonical_iso_utc_shared(values: Column) -> tuple[Column, Column]:
     """``_canonical_iso_utc`` in the column API pandas and cuDF share, so it runs on the
-    device: a value of the canonical shape is kept only when every field of its parse equals
-    the digits written in it (whatever a library does with Feb 30 or minute 61, the fields
-    would differ), then its offset is subtracted."""
-    lib = fr.library(values)
+    device: the fields of a value of the canonical shape are read as integers, a value whose
+    fields name a real date and time becomes microseconds since the epoch by arithmetic
+    (no library date parser, so none of their differences over Feb 30 or minute 61 can
+    leak in), then its offset is subtracted. Every other value is left."""
     shaped = values.str.match(CANONICAL_ISO).fillna(False).astype("bool")
     candidates = values.where(shaped)
-    local = lib.to_datetime(candidates.str.slice(0, 19), format="%Y-%m-%dT%H:%M:%S",
-                            errors="coerce").astype("datetime64[us]")
-    exact = shaped
-    for field, start, stop in _ISO_FIELDS:
-        exact = exact & (getattr(local.dt, field) == _number(candidates.str.slice(start, stop)))
-    exact = exact.fillna(False).astype("bool")
+    fields = {field: _number(candidates.str.slice(start, stop)).fillna(0).astype("int64")
+              for field, start, stop in _ISO_FIELDS}
+    exact = (shaped & _real_date_and_time(fields)).fillna(False).astype("bool")
     zone = candidates.str.slice(19).str.replace("Z", "+0000", regex=False)
     zone = zone.str.replace(":", "", regex=False)
     minutes = (_number(zone.str.slice(1, 3)) * 60 + _number(zone.str.slice(3, 5))).fillna(0)
     sign = 1 - 2 * zone.str.startswith("-").fillna(False).astype("int64")
-    offset = (minutes.astype("int64") * sign * 60_000_000).astype("timedelta64[us]")
-    stamps = (local - offset).where(exact).dt.tz_localize("UTC")
+    seconds = (_days_from_civil(fields["year"], fields["month"], fields["day"]) * 86_400
+               + fields["hour"] * 3_600 + fields["minute"] * 60 + fields["second"]
+               - minutes.astype("int64") * sign * 60)
+    stamps = (seconds * 1_000_000).astype("datetime64[us]").where(exact).dt.tz_localize("UTC")
     return stamps, values.notna() & ~exact
 
 

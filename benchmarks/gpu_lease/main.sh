@@ -28,7 +28,7 @@ grep -E "^(FAILED|ERROR)" "$OUT/parity.txt" | head -40
 leftovers
 # one 50M-row file's first partitions, in this process, on each backend
 data=$(ls -d benchmarks/data/events-50000000-* | head -1)
-for backend in cudf pandas; do
+for backend in ${PROFILE_BACKENDS:-cudf pandas}; do
   timeout "${PROFILE_S:-60}" python3 benchmarks/profile_chain.py benchmarks/standard_job/pipeline.yaml \
     --input "$data/$(ls "$data" | grep csv | head -1)" --backend $backend --partitions 4 2>&1
 done > "$OUT/profile.txt"; cat "$OUT/profile.txt" | grep -v "^mask" | head -40
