@@ -154,7 +154,8 @@ def canonical_iso_utc_shared(values: Column) -> tuple[Column, Column]:
                + fields["hour"] * 3_600 + fields["minute"] * 60 + fields["second"]
                - minutes.astype("int64") * sign * 60)
     stamps = (seconds * 1_000_000).astype("datetime64[us]").where(exact).dt.tz_localize("UTC")
-    return stamps, values.notna() & ~exact
+    # unnamed, as the Arrow path's answers: a removal mask derived from them stays unnamed
+    return stamps.rename(None), (values.notna() & ~exact).rename(None)
 
 
 def scalar_for(values: Column, value: Any) -> Any:

@@ -78,7 +78,7 @@ def arrow_schema(meta: Any) -> pa.Schema:
 
 
 # the sink's codecs as cuDF's writer names them
-_DEVICE_CODECS = {"zstd": "ZSTD", "snappy": "snappy", "gzip": "GZIP", "lz4": "LZ4", "none": None}
+_DEVICE_CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "lz4": "LZ4", "none": None}
 
 
 def _compression(sink: SinkSpec) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def write_shards(rows: Frame, schema: pa.Schema, directory: str, stem: str,
     """Write ``rows`` as ``{stem}-{k:03d}.parquet`` files in ``directory``; describe each.
     A cuDF frame is encoded on the device where it can be, anything else by pyarrow."""
     if fr.on_device(rows):
-        written = _device_shards(rows, directory, stem, sink)
+        written = _device_shards(rows, schema, directory, stem, sink)
         if written is not None:
             return written
     table = pa.Table.from_pandas(fr.to_pandas(rows), schema=schema, preserve_index=False)
@@ -147,20 +147,28 @@ def _host_shards(table: pa.Table, directory: str, stem: str, sink: SinkSpec) -> 
     return written
 
 
-def _device_shards(rows: Frame, directory: str, stem: str, sink: SinkSpec
-                   ) -> list[dict] | None:
+def _device_shards(rows: Frame, schema: pa.Schema, directory: str, stem: str,
+                   sink: SinkSpec) -> list[dict] | None:
     """cuDF's writer: the rows encoded and compressed on the device, only the files' bytes
     copied to the host. A partition whose file would pass the target size is cut into
     equal slices, each encoded again. None (the host writer is used) when the sink asks
-    for a compression level, which cuDF's writer does not have, or the writer fails."""
+    for a compression level, which cuDF's writer does not have, when the writer fails, or
+    when a file it made would read back with other types than ``schema`` (the host
+    writer's): nothing is written then."""
     if sink.compression_level is not None:
         fr.host_fallback("write_parquet")
         return None
     codec = _DEVICE_CODECS[sink.compression]
     try:
         files = _encoded_slices(rows, codec, sink.row_group_rows, sink.target_shard_bytes)
-    except (NotImplementedError, TypeError, ValueError, RuntimeError) as exc:
+    except (AttributeError, NotImplementedError, TypeError, ValueError, RuntimeError) as exc:
         log.warning("cuDF backend: device Parquet writer failed (%s)", exc)
+        fr.host_fallback("write_parquet")
+        return None
+    differs = _schema_difference(pq.read_schema(pa.BufferReader(files[0][1])), schema)
+    if differs:
+        log.warning("cuDF backend: device Parquet writer's types differ from the host "
+                    "writer's (%s)", differs)
         fr.host_fallback("write_parquet")
         return None
     fs, root = fsspec.core.url_to_fs(directory, **sink.storage_options)
@@ -173,6 +181,18 @@ def _device_shards(rows: Frame, directory: str, stem: str, sink: SinkSpec
         handle.close()
         written.append(handle.describe(path, count))
     return written
+
+
+def _schema_difference(got: pa.Schema, want: pa.Schema) -> str:
+    """The fields of ``got`` that differ from ``want`` in name, type or nullability ("" when
+    none): the slices of one partition share the encoder's choices, so the first file
+    answers for all."""
+    if got.names != want.names:
+        return f"columns {got.names} instead of {want.names}"
+    return "; ".join(f"{a.name}: {a.type}{'' if a.nullable else ' not null'} instead of "
+                     f"{b.type}{'' if b.nullable else ' not null'}"
+                     for a, b in zip(got, want, strict=True)
+                     if a.type != b.type or a.nullable != b.nullable)
 
 
 def _encoded_slices(rows: Frame, codec: str | None, row_group_rows: int, target: int
@@ -189,12 +209,26 @@ def _encoded_slices(rows: Frame, codec: str | None, row_group_rows: int, target:
 
 
 def parquet_bytes(rows: Frame, compression: str | None, row_group_rows: int) -> bytes:
-    """A cuDF frame as one Parquet file, encoded and compressed on the device by cuDF's
-    writer. The Arrow schema goes into the footer, as pyarrow's writer puts it there, so
-    readers get the same types from either backend's shards."""
+    """A cuDF frame as one Parquet file, encoded and compressed on the device by libcudf's
+    writer, called through pylibcudf because cuDF's ``to_parquet`` marks timestamps as
+    not adjusted to UTC (readers would lose the zone) and columns without nulls as
+    required. Here every column is nullable and timestamps are UTC, as in pyarrow's files
+    from the pandas backend, and no Arrow schema is stored (cuDF's names strings
+    ``string_view``): readers take the types from Parquet's own logical types."""
+    import pylibcudf as plc
+
+    table = plc.Table([column.plc_column for column in rows._columns])
+    metadata = plc.io.types.TableInputMetadata(table)
+    for number, name in enumerate(rows.columns):
+        metadata.column_metadata[number].set_name(str(name))
+        metadata.column_metadata[number].set_nullability(True)
+    codec = getattr(plc.io.types.CompressionType, (compression or "none").upper())
     buffer = io.BytesIO()
-    rows.to_parquet(buffer, compression=compression, index=False,
-                    row_group_size_rows=row_group_rows, store_schema=True)
+    options = (plc.io.parquet.ParquetWriterOptions.builder(plc.io.SinkInfo([buffer]), table)
+               .metadata(metadata).compression(codec).utc_timestamps(True)
+               .write_arrow_schema(False).build())
+    options.set_row_group_size_rows(row_group_rows)
+    plc.io.parquet.write_parquet(options)
     return buffer.getvalue()
 
 

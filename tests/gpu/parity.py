@@ -208,7 +208,11 @@ def check_expectations(catalogue: int, npartitions: int, to_device: ToDevice) ->
             got, got_routed = run_native(to_device(frame), chunk, npartitions=npartitions)
             for i, (want, have) in enumerate(zip(expected.ge_result["results"],
                                                  got.ge_result["results"], strict=True)):
-                assert_agrees(want, have, what=(name, chunk[i]))
+                try:
+                    assert_agrees(want, have, what=(name, chunk[i]))
+                except AssertionError as exc:  # what each backend raised, in full
+                    raise AssertionError(f"{exc}\npandas: {want['exception_info']}\n"
+                                         f"cuDF: {have['exception_info']}") from exc
             assert expected.success == got.success
             assert_same(expected_routed.sort_index(), got_routed.sort_index(), (name, start))
 
@@ -278,7 +282,8 @@ def check_sample(sample: str, tmp_path: Path, device_backend: str) -> None:
     assert manifests["pandas"]["backend"] == "pandas"
     assert manifests["cudf"]["backend"] == device_backend
     for key in ("rows", "schema", "accounting", "splits"):
-        assert manifests["cudf"].get(key) == manifests["pandas"].get(key), key
+        assert manifests["cudf"].get(key) == manifests["pandas"].get(key), \
+            f"{key}: cuDF {manifests['cudf'].get(key)!r}, pandas {manifests['pandas'].get(key)!r}"
     for want, have in zip(manifests["pandas"]["gates"], manifests["cudf"]["gates"],
                           strict=True):
         run_specific = ("statistics", "result_path")  # the path names the run

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,12 +20,13 @@ from assay.pipelines.spec import SinkSpec
 from assay.transforms import frame as fr
 
 ROWS = pd.DataFrame({"id": np.arange(20_000), "text": [f"row {i} " * 8 for i in range(20_000)]})
+SCHEMA = shards.arrow_schema(ROWS.iloc[:0])  # the host writer's types
 
 
 def _encode(frame: pd.DataFrame, compression: str | None, row_group_rows: int) -> bytes:
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, compression=compression and compression.lower(), index=False,
-                     row_group_size=row_group_rows)
+    pq.write_table(pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False), buffer,
+                   compression=compression and compression.lower(), row_group_size=row_group_rows)
     return buffer.getvalue()
 
 
@@ -43,7 +45,7 @@ def encoder(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_a_partition_under_the_target_is_one_file_encoded_once(
         tmp_path: Path, encoder: list[int]) -> None:
-    written = shards._device_shards(ROWS, str(tmp_path), "p000001", SinkSpec(path="x"))
+    written = shards._device_shards(ROWS, SCHEMA, str(tmp_path), "p000001", SinkSpec(path="x"))
     assert encoder == [len(ROWS)]
     assert [Path(w["path"]).name for w in written] == ["p000001-000.parquet"]
     data = Path(written[0]["path"]).read_bytes()
@@ -56,7 +58,7 @@ def test_a_partition_over_the_target_is_cut_into_equal_slices(
         tmp_path: Path, encoder: list[int]) -> None:
     whole = len(_encode(ROWS, "ZSTD", 4096))
     sink = SinkSpec(path="x", target_shard_bytes=whole // 3 + 1, row_group_rows=4096)
-    written = shards._device_shards(ROWS, str(tmp_path), "p000002", sink)
+    written = shards._device_shards(ROWS, SCHEMA, str(tmp_path), "p000002", sink)
     assert [w["rows"] for w in written] == [6666, 6667, 6667]
     assert encoder == [len(ROWS), 6666, 6667, 6667]
     back = pd.concat([pq.read_table(w["path"]).to_pandas() for w in written], ignore_index=True)
@@ -69,7 +71,7 @@ def test_a_compression_level_or_a_failing_encoder_leaves_the_shards_to_the_host(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     fr.host_fallback.cache_clear()
-    assert shards._device_shards(ROWS, str(tmp_path), "p", SinkSpec(
+    assert shards._device_shards(ROWS, SCHEMA, str(tmp_path), "p", SinkSpec(
         path="x", compression_level=5)) is None
 
     def broken(*args: object) -> bytes:
@@ -77,7 +79,40 @@ def test_a_compression_level_or_a_failing_encoder_leaves_the_shards_to_the_host(
 
     monkeypatch.setattr(shards, "parquet_bytes", broken)
     with caplog.at_level(logging.WARNING, logger="assay.backend"):
-        assert shards._device_shards(ROWS, str(tmp_path), "p", SinkSpec(path="x")) is None
+        assert shards._device_shards(ROWS, SCHEMA, str(tmp_path), "p", SinkSpec(path="x")) is None
     messages = [r.getMessage() for r in caplog.records]
     assert any("device Parquet writer failed (unexpected keyword" in m for m in messages)
     assert list(tmp_path.iterdir()) == []  # nothing half written
+
+
+def test_a_file_whose_types_differ_from_the_host_writers_leaves_the_shards_to_the_host(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """cuDF's own writer stored strings as string_view, timestamps without their zone and
+    columns without nulls as required: such files are never published."""
+    def narrowed(frame: pd.DataFrame, compression: str | None, row_group_rows: int) -> bytes:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.cast(pa.schema([pa.field("id", pa.int64(), nullable=False),
+                                      pa.field("text", pa.string_view())]))
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return buffer.getvalue()
+
+    fr.host_fallback.cache_clear()
+    monkeypatch.setattr(shards, "parquet_bytes", narrowed)
+    with caplog.at_level(logging.WARNING, logger="assay.backend"):
+        assert shards._device_shards(ROWS, SCHEMA, str(tmp_path), "p", SinkSpec(path="x")) is None
+    assert list(tmp_path.iterdir()) == []
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "id: int64 not null instead of int64; text: string_view instead of string" in messages
+    assert "host fallback for" in messages
+
+
+def test_schema_difference_names_columns_types_and_nullability() -> None:
+    want = pa.schema([("a", pa.int64()), ("t", pa.timestamp("us", "UTC"))])
+    assert shards._schema_difference(want, want) == ""
+    assert shards._schema_difference(pa.schema([("a", pa.int64())]), want) == \
+        "columns ['a'] instead of ['a', 't']"
+    got = pa.schema([("a", pa.int64()), ("t", pa.timestamp("us"))])
+    assert shards._schema_difference(got, want) == \
+        "t: timestamp[us] instead of timestamp[us, tz=UTC]"

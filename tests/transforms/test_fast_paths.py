@@ -64,13 +64,14 @@ def test_numeric_fast_path_equals_general_path(raw, type_name):
 def test_device_iso_parser_equals_pandas_where_it_answers(raw):
     """The cuDF path's parser, run here on pandas through the API the two share: what it
     parses equals pandas' general parser, and what it leaves is left null for that parser."""
-    values = pd.Series(raw, dtype="str", index=range(7, 7 + len(raw)))
+    values = pd.Series(raw, dtype="str", index=range(7, 7 + len(raw)), name="ts_raw")
     stamps, leftover = timestamps.canonical_iso_utc_shared(values)
     general = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
     assert stamps.dtype == "datetime64[us, UTC]"
     assert stamps[~leftover].equals(general[~leftover].dt.as_unit("us"))
     assert stamps[leftover].isna().all()
     assert not (leftover & values.isna()).any()
+    assert stamps.name is None and leftover.name is None  # as the Arrow path's
 
 
 def test_device_iso_parser_answers_the_canonical_shape_itself():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pandas as pd
@@ -71,9 +72,14 @@ def set_for_column(values: Any, value_set: tuple[Any, ...], parse_dates: bool) -
     from dateutil.parser import ParserError, parse
 
     try:
-        return [parse(v) if isinstance(v, str) else v for v in value_set]
+        members = [parse(v) if isinstance(v, str) else v for v in value_set]
     except (ParserError, OverflowError) as exc:
         raise ExpectationError(f"value_set: {exc}") from None
+    # only timestamps of the column's kind (zoned or naive) can equal one of its values;
+    # pandas compares the others and never matches, cuDF refuses a mixed list
+    zoned = getattr(dtype, "tz", None) is not None
+    return [pd.Timestamp(m) for m in members if isinstance(m, datetime | pd.Timestamp)
+            and (pd.Timestamp(m).tz is not None) == zoned]
 
 
 class ValueSetParams(ColumnMapParams):

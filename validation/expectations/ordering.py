@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from assay.transforms.frame import library
+from assay.transforms.frame import is_string_like, library
+from assay.validation.expectations.base import ExpectationError
 from assay.validation.expectations.column_map import ColumnMapExpectation
 from assay.validation.expectations.fields import Flag
 from assay.validation.expectations.frames import expand
@@ -51,6 +52,9 @@ class _Monotonic(ColumnMapExpectation):
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
+        if is_string_like(values):  # GE's diff raises; cuDF's passes an all-null column
+            raise ExpectationError("operation 'sub' not supported for dtype 'string' "
+                                   "with dtype 'string'")
         present = values.notna()
         kept = values[present.values]
         boundary = answers.get(PreviousValue(self.column))
