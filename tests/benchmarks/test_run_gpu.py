@@ -53,3 +53,39 @@ def test_unknown_tools_are_refused() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--tools", "assay-cudf,spark"])
     assert exited.value.code == 2
+
+
+def test_profile_chain_times_every_phase_of_a_partition(tmp_path: Path) -> None:
+    """The per-partition profile the GPU lease runs on both backends, here on pandas."""
+    from benchmarks.profile_chain import profile, table
+
+    upload = tmp_path / "events.csv"
+    upload.write_text("event_id,ts,user,country,amount,text\n"
+                      "1,2024-01-01T00:00:00Z, Ann ,us,5.0,hi\n"
+                      "2,yesterday,bob,DE,7.5,x\n"  # quarantined: bad timestamp
+                      "3,2024-01-02T00:00:00+01:00,cy,FR,,y\n")  # quarantined: null amount
+    result = profile(JOB / "pipeline.yaml", [str(upload)], "pandas", partitions=3)
+    assert (result["backend"], result["partitions"], result["rows"]) == ("pandas", 1, 3)
+    phases = result["median_s"]
+    assert {"read", "step parse_timestamp", "mask parse_timestamp", "whole chain",
+            "shards"} <= phases.keys()
+    assert "step dedup" not in phases  # a global step: a stage of the graph
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert "whole chain" in table(result)
+
+
+def test_gpu_text_report_gives_the_speed_up_and_whether_removals_agree() -> None:
+    import numpy as np
+
+    from benchmarks.run_gpu_text import report
+
+    run = {"error": None, "work_wall_s": 20.0, "removed_ids": np.array([3, 9]),
+           "peak_process_mib": 400.0}
+    lines = report({"pandas": run, "cudf": {**run, "work_wall_s": 1.0}}, docs=50_000)
+    assert lines[0] == "pandas: 20.00 s work, 2,500 docs/s, 2 removed, peak per process 400 MiB"
+    assert lines[-1] == "cuDF / pandas speed: 20.00x (target 10x: PASS); identical removals: yes"
+    other = {**run, "work_wall_s": 10.0, "removed_ids": np.array([3])}
+    assert report({"pandas": run, "cudf": other}, docs=50_000)[-1] == \
+        "cuDF / pandas speed: 2.00x (target 10x: FAIL); identical removals: NO"
+    failed = report({"pandas": run, "cudf": {**run, "error": "boom"}}, docs=50_000)
+    assert failed[-1] == "cudf: FAILED\nboom"
