@@ -30,8 +30,9 @@ leftovers
 data=$(ls -d benchmarks/data/events-50000000-* | head -1)
 for backend in ${PROFILE_BACKENDS:-cudf pandas}; do
   timeout "${PROFILE_S:-60}" python3 benchmarks/profile_chain.py benchmarks/standard_job/pipeline.yaml \
-    --input "$data/$(ls "$data" | grep csv | head -1)" --backend $backend --partitions 4 2>&1
-done > "$OUT/profile.txt"; cat "$OUT/profile.txt" | grep -v "^mask" | head -40
+    --input "$data/$(ls "$data" | grep csv | head -1)" --backend $backend --partitions 4 \
+    --calls "${PROFILE_CALLS:-40}" 2>&1
+done > "$OUT/profile.txt"; grep -E "^(read|step|whole|shards|cudf|pandas)" "$OUT/profile.txt"
 if [ -n "${TEXT_CORPUS:-}" ]; then
   leftovers
   timeout "${TEXT_S:-120}" python3 benchmarks/run_gpu_text.py "$CALL/$TEXT_CORPUS" \
