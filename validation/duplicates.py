@@ -20,14 +20,42 @@ import operator
 from functools import reduce
 from typing import Any
 
-from assay.transforms.frame import array_module, array_values, hash_rows, library
+import numpy as np
+
+from assay.transforms.frame import array_module, array_values, hash_rows, library, on_device
 
 KEY_HASH, ROW, PARTITION = "__key_hash", "__row", "__partition"
 _BITMAP_BITS = 22  # 4 MiB of flags: a few percent set by a hundred thousand repeats
+_ODD = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads sequential ids' top bits
 
 
 def _number(partition_info: dict | None) -> int:
     return (partition_info or {}).get("number", 0)
+
+
+def integer_key_hash(keys: Any) -> np.ndarray | None:
+    """A uint64 per row for keys of integer, boolean or timestamp columns on the host, by
+    multiplying their 64-bit values by an odd constant (and mixing columns): 10x cheaper
+    than pandas' row hash. Equal keys get equal values (every null of a column the same
+    one: NaT's, or 0's); a null and a real 0, or keys of several columns, may share one,
+    and the candidates' check on the real values keeps the answer exact. None for other
+    keys, which ``hash_rows`` hashes."""
+    if on_device(keys):
+        return None
+    mixed = None
+    for name in keys.columns:
+        column = keys[name]
+        kind = column.dtype.kind
+        if kind not in "iubM":
+            return None
+        values = (column.array.asi8 if kind == "M"
+                  else column.to_numpy(dtype=np.uint64 if kind == "u" else np.int64,
+                                       na_value=0))
+        values = values.view(np.uint64)
+        if mixed is not None:  # rotate what came before, so (a, b) and (b, a) differ
+            values = values ^ ((mixed << np.uint64(23)) | (mixed >> np.uint64(41)))
+        mixed = values * _ODD
+    return mixed
 
 
 def _hashed(keys: Any, drop_nulls: bool) -> Any:
@@ -35,7 +63,9 @@ def _hashed(keys: Any, drop_nulls: bool) -> Any:
     key left out under ``drop_nulls``)."""
     xp = array_module(keys)
     rows = xp.arange(len(keys))
-    hashes = array_values(hash_rows(keys, list(keys.columns)))  # candidates checked exactly
+    hashes = integer_key_hash(keys)
+    if hashes is None:  # candidates are checked exactly
+        hashes = array_values(hash_rows(keys, list(keys.columns)))
     if drop_nulls and bool(keys.isna().any().any()):
         present = array_values(reduce(operator.and_, (keys[c].notna() for c in keys.columns)))
         rows, hashes = rows[present], hashes[present]

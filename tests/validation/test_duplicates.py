@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.validation.duplicates import duplicate_rows, in_sorted, repeated
+from assay.validation.duplicates import (
+    duplicate_rows,
+    in_sorted,
+    integer_key_hash,
+    repeated,
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -47,13 +52,19 @@ def _keys(rows: int) -> pd.DataFrame:
     big = (np.uint64(2**64 - 1) - rng.integers(0, 4, rows).astype("uint64"))
     return pd.DataFrame({"id": ids, "when": when, "score": score,
                          "name": rng.choice(["a", "b", "é"], rows).astype("str"),
-                         "flag": flag, "big": big},
+                         "flag": flag, "big": big,
+                         # without nulls: hashed by integer_key_hash
+                         "n": rng.integers(-3, 3, rows),
+                         "t": pd.to_datetime(rng.integers(0, 3, rows), unit="D", utc=True),
+                         "yes": rng.integers(0, 2, rows).astype(bool),
+                         "m": pd.array(rng.integers(0, rows // 2, rows), dtype="Int64")},
                         index=rng.permutation(rows))  # the index plays no part
 
 
 @pytest.mark.parametrize("npartitions", [1, 3, 7])
 @pytest.mark.parametrize("columns", [["id"], ["id", "when"], ["score", "name"],
-                                     ["big", "flag"], ["flag"], ["when"]])
+                                     ["big", "flag"], ["flag"], ["when"], ["m"], ["big"],
+                                     ["n", "t"], ["t", "n", "yes"], ["m", "big"]])
 def test_rows_flagged_as_pandas_duplicated(cluster, columns, npartitions) -> None:
     frame = _keys(400)
     live = dd.from_pandas(frame, npartitions=npartitions, sort=False)
@@ -64,3 +75,21 @@ def test_rows_flagged_as_pandas_duplicated(cluster, columns, npartitions) -> Non
     expected = keys.duplicated(keep=False).reindex(frame.index, fill_value=False)
     assert flagged.to_numpy().tolist() == expected.to_numpy().tolist()
     assert flagged.index.equals(frame.index)
+
+
+def test_integer_keys_are_hashed_without_pandas_and_others_are_not() -> None:
+    frame = _keys(400)
+    for columns in (["m"], ["big"], ["n", "t"], ["t", "n", "yes"]):
+        hashes = integer_key_hash(frame[columns])
+        assert hashes is not None and hashes.dtype == np.uint64, columns
+        same = frame[columns].duplicated(keep=False).to_numpy()
+        assert np.isin(hashes, hashes[same]).sum() >= same.sum()  # equal keys, equal hashes
+    single = frame["m"].to_numpy(dtype=np.int64)
+    assert len(np.unique(integer_key_hash(frame[["m"]]))) == len(np.unique(single))  # no collision
+    swapped = integer_key_hash(pd.DataFrame({"a": [1, 2], "b": [2, 1]}))
+    assert swapped[0] != swapped[1]  # (1, 2) and (2, 1) differ
+    for columns in (["score"], ["name"], ["score", "n"]):  # floats (-0.0 == 0.0), text
+        assert integer_key_hash(frame[columns]) is None, columns
+    nulls = integer_key_hash(frame[["id", "when"]])  # every null of a column alike
+    missing = frame[["id", "when"]].isna().all(axis=1).to_numpy()
+    assert missing.sum() > 1 and len(np.unique(nulls[missing])) == 1
