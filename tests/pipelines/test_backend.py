@@ -228,7 +228,7 @@ def stand_in_cudf(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     stand-ins, met by a seam whose device side is registered afresh and forgotten
     afterwards (so a real cuDF later in the session registers its own types)."""
     cudf = types.ModuleType("cudf")
-    cudf.DataFrame = cudf.Series = cudf.BaseIndex = cudf.from_pandas = _OnDevice
+    cudf.DataFrame = cudf.Series = cudf.Index = cudf.from_pandas = _OnDevice
     cupy = types.ModuleType("cupy")
     cupy.ndarray = type("ndarray", (), {"__module__": "cupy"})
     monkeypatch.setitem(sys.modules, "cudf", cudf)
