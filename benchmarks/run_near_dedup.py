@@ -60,9 +60,10 @@ TOOLS = {"datatrove": "datatrove-minhash", "datasketch": "datasketch", "assay": 
 BAR = 0.8
 CURVE = ",".join(f"{t / 100:g}" for t in range(50, 100, 5))
 MEMORY_GROWTH_LIMIT = 1.5  # a worker's peak at the largest size over the smallest's
-# assay's read blocks (None: the engine's default, 64 MiB). The corpus's files hold 13 MiB
-# of text at 50,000 documents and 125 at 500,000, so the default reads 63 MiB blocks there:
-# decoding one held ~450 MiB of a worker (RESULTS.md, issue 16, memory bounded)
+# assay's read blocks (None: the engine's default, 64 MiB). The corpus's row groups hold
+# 8,192 documents (~16 MiB of text) at every size, so blocks are whole groups: files of
+# 6,250 documents at 50,000, eight groups a file at 500,000 (one 126 MiB group a file made
+# 63 MiB slices there, each decoded from the group's start; RESULTS.md, issue 16)
 BLOCK_SIZE: str | None = None
 
 

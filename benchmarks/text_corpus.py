@@ -149,6 +149,10 @@ class CorpusSpec:
     doc_chars: int = 2000
     near_dup_fraction: float = 0.1  # of all documents: edited copies of another
     files: int = 8
+    # documents per Parquet row group (~16 MiB of 2 KB texts), as dataset writers cut them:
+    # with one group per file, a file of 62,500 documents was one 126 MiB group that the
+    # reader cuts into slices, each decoded from the group's start (RESULTS.md, issue 16)
+    row_group_docs: int = 8192
 
     @property
     def folder(self) -> Path:
@@ -377,7 +381,8 @@ def write(spec: CorpusSpec, with_truth: bool = True) -> Path:
     for i, chunk in enumerate(np.array_split(np.arange(len(docs)), spec.files)):
         pq.write_table(pa.table({"id": pa.array(chunk, pa.int64()),
                                  "text": pa.array([docs[j] for j in chunk], pa.string())}),
-                       folder / f"docs-{i:05d}.parquet", compression="zstd")
+                       folder / f"docs-{i:05d}.parquet", compression="zstd",
+                       row_group_size=spec.row_group_docs)
     if table is not None:
         pq.write_table(table, folder / "truth.parquet")
     info = {**asdict(spec), "source": source_versions(), "ngram": NGRAM,
@@ -393,10 +398,13 @@ def write(spec: CorpusSpec, with_truth: bool = True) -> Path:
 
 
 def ensure(spec: CorpusSpec, with_truth: bool = True) -> Path:
-    """The corpus folder for ``spec``, built once (rebuilt if the source's versions differ,
-    or to add the truth when ``with_truth`` asks for it and it was built without)."""
+    """The corpus folder for ``spec``, built once (rebuilt if the source's versions or the
+    files' row groups differ, or to add the truth when ``with_truth`` asks for it and it
+    was built without)."""
     marker = spec.folder / "corpus.json"
-    if marker.exists() and json.loads(marker.read_text()).get("source") == source_versions() \
+    built = json.loads(marker.read_text()) if marker.exists() else {}
+    if built.get("source") == source_versions() \
+            and built.get("row_group_docs") == spec.row_group_docs \
             and (not with_truth or (spec.folder / "truth.parquet").exists()):
         return spec.folder
     folder = write(spec, with_truth)

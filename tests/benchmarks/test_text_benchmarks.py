@@ -160,6 +160,28 @@ def test_a_corpus_without_its_truth_is_built_and_completed_on_demand(
     assert truth is not None and truth.num_rows >= 6  # the planted pairs at least
 
 
+def test_corpus_files_are_cut_into_row_groups_and_rebuilt_when_the_cut_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row groups of ``row_group_docs`` documents, as dataset writers cut them: the reader
+    makes a block of each instead of decoding slices of one big group."""
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(text_corpus, "DATA", tmp_path)
+    spec = CorpusSpec(80, seed=5, row_group_docs=4)
+    folder = text_corpus.ensure(spec, with_truth=False)
+    groups = [pq.ParquetFile(f).metadata for f in text_corpus.doc_files(folder)]
+    assert [m.num_row_groups for m in groups] == [3] * 8  # 10 documents a file
+    assert {m.row_group(0).num_rows for m in groups} == {4}
+    built = (folder / "corpus.json").stat().st_mtime_ns
+    assert text_corpus.ensure(spec, with_truth=False) == folder
+    assert (folder / "corpus.json").stat().st_mtime_ns == built  # not rebuilt
+    text_corpus.ensure(dataclasses.replace(spec, row_group_docs=10), with_truth=False)
+    assert [pq.ParquetFile(f).metadata.num_row_groups
+            for f in text_corpus.doc_files(folder)] == [1] * 8
+
+
 def test_targets_take_accuracy_from_the_largest_size_with_a_truth_and_memory_per_step(
 ) -> None:
     def size(docs: int, peak: float, scores: list[dict]) -> dict:
