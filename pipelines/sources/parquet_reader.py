@@ -1,6 +1,7 @@
-"""Parquet uploads to routed partitions: a row group per partition, or a slice of one whose
-uncompressed size is over the block size (a row group of gigabytes is common, and decoding
-it whole would hold all of it). Row numbers are record numbers (1-based) within the file."""
+"""Parquet uploads to routed partitions: runs of whole row groups up to the block size per
+partition, or a slice of one group whose uncompressed size is over it (a row group of
+gigabytes is common, and decoding it whole would hold all of it). Row numbers are record
+numbers (1-based) within the file."""
 
 from __future__ import annotations
 
@@ -41,23 +42,39 @@ _READ_BUFFER = 1024 * 1024
 
 def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
                    ) -> tuple[list[Block], list[str]]:
-    """Blocks of rows [start, end) of the file (0-based), each within one row group: the
-    group, or equal slices of it where its uncompressed size is over ``block_size``; and
-    the file's column names. A file whose footer cannot be read is rejected."""
+    """Blocks of rows [start, end) of the file (0-based): runs of whole row groups of at
+    most ``block_size`` uncompressed bytes together (dataset writers cut files into groups
+    of a few MiB, one partition each would be tiny), and equal slices of a group over
+    ``block_size``; and the file's column names. A file whose footer cannot be read is
+    rejected."""
     with open_upload(url, storage_options) as handle:
         try:
             metadata = pq.ParquetFile(handle).metadata
         except _UNREADABLE as exc:
             raise UploadRejected(f"{url}: not a readable Parquet file: {exc}") from exc
         names = list(metadata.schema.names)
-    blocks, first = [], 0
+    blocks: list[Block] = []
+    run_start, run_bytes, first = 0, 0, 0  # the run of whole groups not yet a block
+
+    def close_run(end: int) -> None:
+        if end > run_start:
+            blocks.append(Block(run_start, end, run_start + 1))
+
     for group in range(metadata.num_row_groups):
-        rows = metadata.row_group(group).num_rows
-        pieces = max(1, -(-metadata.row_group(group).total_byte_size // block_size))
-        step = max(1, -(-rows // pieces))
-        blocks += [Block(first + at, first + min(at + step, rows), first + at + 1)
-                   for at in range(0, rows, step)]
+        rows, size = metadata.row_group(group).num_rows, metadata.row_group(group).total_byte_size
+        if size > block_size:  # sliced: the run before it closes
+            close_run(first)
+            step = max(1, -(-rows // -(-size // block_size)))
+            blocks += [Block(first + at, first + min(at + step, rows), first + at + 1)
+                       for at in range(0, rows, step)]
+            run_start, run_bytes = first + rows, 0
+        elif run_bytes + size > block_size:
+            close_run(first)
+            run_start, run_bytes = first, size
+        else:
+            run_bytes += size
         first += rows
+    close_run(first)
     return blocks or [Block(0, 0, 1)], names
 
 
@@ -68,15 +85,21 @@ def _batch_rows(group: pq.RowGroupMetaData) -> int:
 
 
 def _rows(parquet: pq.ParquetFile, start: int, end: int, columns: list[str]) -> pa.Table:
-    """Rows [start, end) of the file, which lie in one row group: read whole when they are
-    the group, else decoded a batch at a time from the group's start, keeping theirs."""
+    """Rows [start, end) of the file: whole row groups read as they are, or a slice of one
+    group, decoded a batch at a time from the group's start, keeping its rows."""
     metadata = parquet.metadata
     group, first = 0, 0
     while first + metadata.row_group(group).num_rows <= start:
         first += metadata.row_group(group).num_rows
         group += 1
-    if start == first and end - start == metadata.row_group(group).num_rows:
-        return parquet.read_row_group(group, columns=columns)
+    if start == first:  # whole groups from here while they end inside the block
+        groups, at = [], first
+        while group + len(groups) < metadata.num_row_groups \
+                and at + metadata.row_group(group + len(groups)).num_rows <= end:
+            at += metadata.row_group(group + len(groups)).num_rows
+            groups.append(group + len(groups))
+        if groups and at == end:
+            return parquet.read_row_groups(groups, columns=columns)
     kept, at = [], first
     for batch in parquet.iter_batches(batch_size=_batch_rows(metadata.row_group(group)),
                                       row_groups=[group], columns=columns):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import itertools
 import lzma
 
 import numpy as np
@@ -397,6 +398,49 @@ def test_a_large_parquet_row_group_is_read_in_slices(make_spec, tmp_path, run):
         assert rows_of(version.path).column("id").to_pylist() == \
             [i for i in range(count) if i != 150_001]
         assert [r["_source_line"] for r in read_quarantine(version)] == [150_002]
+
+
+def test_small_row_groups_are_read_together_and_big_ones_in_slices(make_spec, tmp_path, run):
+    """Dataset writers cut files into groups of a few MiB: consecutive whole groups make
+    one block up to the block size (not a tiny partition each), a group over it is sliced,
+    and every row keeps its record number."""
+    from assay.pipelines.plan import plan_run
+    from assay.pipelines.sources.parquet_reader import parquet_blocks
+
+    sizes = [1_000] * 30 + [60_000] + [1_000] * 5  # 30 small groups, one big, 5 small
+    count = sum(sizes)
+    ids = pa.array(range(count), pa.int64())
+    texts = pa.array([f"text {i:08d}" for i in range(count)])
+    amounts = pa.array([None if i == 30_500 else i / 4 for i in range(count)])
+    path = tmp_path / "uploads" / "groups.parquet"
+    path.parent.mkdir()
+    with pq.ParquetWriter(path, pa.schema([("id", pa.int64()), ("name", pa.string()),
+                                           ("amount", pa.float64())])) as writer:
+        at = 0
+        for size in sizes:
+            writer.write_table(pa.table({"id": ids[at:at + size], "name": texts[at:at + size],
+                                         "amount": amounts[at:at + size]}))
+            at += size
+    metadata = pq.ParquetFile(path).metadata
+    assert metadata.num_row_groups == len(sizes)
+    small = metadata.row_group(0).total_byte_size
+    blocks, _ = parquet_blocks(str(path), {}, 10 * small)
+    spans = [(b.start, b.end, b.first_line) for b in blocks]
+    assert spans[:3] == [(0, 10_000, 1), (10_000, 20_000, 10_001), (20_000, 30_000, 20_001)]
+    big = [s for s in spans if 30_000 <= s[0] < 90_000]
+    assert len(big) > 2 and big[0][0] == 30_000 and big[-1][1] == 90_000  # slices
+    assert spans[-1] == (90_000, 95_000, 90_001)  # the last small groups together
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # every row once
+    schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "name"},
+                          {"name": "amount", "type": "float64", "nullable": False}]}
+    spec = make_spec(schema=schema, source={"paths": ["uploads"],
+                                            "block_size": str(10 * small)})
+    (upload,) = plan_run(spec).inputs
+    assert [(b.start, b.end) for b in upload.blocks] == [s[:2] for s in spans]
+    version = run(spec)
+    assert rows_of(version.path).column("id").to_pylist() == \
+        [i for i in range(count) if i != 30_500]
+    assert [r["_source_line"] for r in read_quarantine(version)] == [30_501]
 
 
 _SLICE_PEAK = _PEAK_HEAD + """
