@@ -1,7 +1,7 @@
 # One staging call on the GPU machine: chunk NN into /tmp/st, complete wheels into /tmp/site.
 # After the chunk marked CPU_STACK_COMPLETE (pack.py) the CPU stack is complete: the repo
-# is copied to /tmp/repo and the CPU half
-# of the benchmark starts in the background (setsid: it outlives the call).
+# is copied to /tmp/repo and the CPU half of the benchmark starts in the background
+# (setsid: it outlives the call).
 set -u
 mkdir -p /tmp/st && cp ".gpu/c$1"/* /tmp/st/ && python3 benchmarks/gpu_lease/unpack.py
 if [ -f ".gpu/c$1/CPU_STACK_COMPLETE" ]; then

@@ -61,7 +61,8 @@ def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
             blocks.append(Block(run_start, end, run_start + 1))
 
     for group in range(metadata.num_row_groups):
-        rows, size = metadata.row_group(group).num_rows, metadata.row_group(group).total_byte_size
+        rows, size = (metadata.row_group(group).num_rows,
+                      metadata.row_group(group).total_byte_size)
         if size > block_size:  # sliced: the run before it closes
             close_run(first)
             step = max(1, -(-rows // -(-size // block_size)))
@@ -94,10 +95,11 @@ def _rows(parquet: pq.ParquetFile, start: int, end: int, columns: list[str]) -> 
         group += 1
     if start == first:  # whole groups from here while they end inside the block
         groups, at = [], first
-        while group + len(groups) < metadata.num_row_groups \
-                and at + metadata.row_group(group + len(groups)).num_rows <= end:
-            at += metadata.row_group(group + len(groups)).num_rows
-            groups.append(group + len(groups))
+        for whole in range(group, metadata.num_row_groups):
+            if at + metadata.row_group(whole).num_rows > end:
+                break
+            at += metadata.row_group(whole).num_rows
+            groups.append(whole)
         if groups and at == end:
             return parquet.read_row_groups(groups, columns=columns)
     kept, at = [], first

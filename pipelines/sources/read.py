@@ -46,9 +46,13 @@ def _read_block(item: tuple[InputFile, Block], spec: PipelineSpec, like: Frame) 
 
 def read_uploads(plan: RunPlan, backend: str = "pandas") -> dd.DataFrame:
     """The routed frame of every block of every upload, as partitions of ``backend``."""
-    meta = fr.frame_to_backend(empty_routed(data_meta(plan.spec, plan)), backend)
+    meta = _routed_meta(plan, backend)
     return dd.from_map(_read_block, _blocks(plan), spec=plan.spec, like=meta, meta=meta,
                        enforce_metadata=False, label="read-uploads")
+
+
+def _routed_meta(plan: RunPlan, backend: str) -> Frame:
+    return fr.frame_to_backend(empty_routed(data_meta(plan.spec, plan)), backend)
 
 
 def _blocks(plan: RunPlan) -> list[tuple[InputFile, Block]]:
@@ -58,5 +62,4 @@ def _blocks(plan: RunPlan) -> list[tuple[InputFile, Block]]:
 def read_block_directly(plan: RunPlan, number: int, backend: str = "pandas") -> Frame:
     """Partition ``number`` of ``read_uploads`` read in this process without Dask (no graph
     to build or optimise): what a profile of the read itself should time."""
-    meta = fr.frame_to_backend(empty_routed(data_meta(plan.spec, plan)), backend)
-    return _read_block(_blocks(plan)[number], plan.spec, meta)
+    return _read_block(_blocks(plan)[number], plan.spec, _routed_meta(plan, backend))

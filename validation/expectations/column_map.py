@@ -78,8 +78,8 @@ def set_for_column(values: Any, value_set: tuple[Any, ...], parse_dates: bool) -
     # only timestamps of the column's kind (zoned or naive) can equal one of its values;
     # pandas compares the others and never matches, cuDF refuses a mixed list
     zoned = getattr(dtype, "tz", None) is not None
-    return [pd.Timestamp(m) for m in members if isinstance(m, datetime | pd.Timestamp)
-            and (pd.Timestamp(m).tz is not None) == zoned]
+    stamps = [pd.Timestamp(m) for m in members if isinstance(m, datetime | pd.Timestamp)]
+    return [stamp for stamp in stamps if (stamp.tz is not None) == zoned]
 
 
 class ValueSetParams(ColumnMapParams):
