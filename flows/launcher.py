@@ -37,8 +37,10 @@ def main() -> None:
         if code is not None:
             sys.exit(code)
     from assay.flows.import_phase import collector_paused
+    from assay.flows.lean_dask import import_dask_lean
 
     with collector_paused():
+        import_dask_lean()
         from assay.flows.cli import app
 
     app(prog_name="assay")
