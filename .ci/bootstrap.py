@@ -11,6 +11,9 @@ test will skip.
 Standard library only, so it runs on a bare Python 3.11+. The install is skipped when
 ``.venv`` already holds it for the current pyproject.toml (a stamp file records the hash),
 so a second call starts the demo or the tests at once. Extra arguments go to assay or pytest.
+Every call also compiles the project's own modules to bytecode, as installing a wheel does
+(an editable install does not): about 0.2 s of every ``assay`` start on a Python that, like
+CI's, is told not to write bytecode itself.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".assay-install.json"
 DEMO_SPEC = "data_samples/events/pipeline.yaml"
 PYTEST_NO_TESTS = 5
+LAYERS = ("src/assay", "flows", "pipelines", "transforms", "validation")  # assay's folders
 
 
 def venv_bin(name: str) -> Path:
@@ -54,6 +58,7 @@ def ensure_venv(extra: str = "") -> None:
     digest = _pyproject_hash()
     installed = {k: v for k, v in _installed().items() if v == digest}
     if extra in installed:
+        compile_layers()
         return
     target = f".[{extra}]" if extra else "."
     print(f"bootstrap: pip install -e {target}", flush=True)
@@ -64,6 +69,13 @@ def ensure_venv(extra: str = "") -> None:
     )
     installed.update({"": digest, extra: digest})  # an extra install includes the base one
     STAMP.write_text(json.dumps(installed, indent=1, sort_keys=True))
+    compile_layers()
+
+
+def compile_layers() -> None:
+    """Bytecode for the layers' modules (only those changed since: compileall checks)."""
+    subprocess.run([str(venv_bin("python")), "-m", "compileall", "-q", *LAYERS], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
 
 
 def demo(args: list[str]) -> int:

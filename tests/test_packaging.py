@@ -51,6 +51,23 @@ def test_the_layer_folders_are_mapped_into_assay() -> None:
         assert mapping[f"assay.{layer}"] == layer
 
 
+def test_the_bootstrap_compiles_every_layer_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``.ci/bootstrap.py`` writes the layers' bytecode (as a wheel install would): its list
+    must name every mapped layer, and the call must leave a current ``.pyc`` behind."""
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(ROOT / ".ci"))
+    import bootstrap
+
+    mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    assert set(bootstrap.LAYERS) == set(mapping.values())
+    source = ROOT / "flows" / "launcher.py"
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    cached.unlink(missing_ok=True)
+    bootstrap.compile_layers()
+    assert cached.stat().st_mtime >= source.stat().st_mtime
+
+
 def test_a_bare_layer_name_refuses_to_import() -> None:
     """From the checkout's root the folders are on ``sys.path``: importing one by its bare
     name would make a second copy of every module (and of the step registry)."""
