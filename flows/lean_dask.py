@@ -1,20 +1,23 @@
-"""Importing ``dask.dataframe`` without the two things in it that assay never uses.
+"""Importing ``dask.dataframe`` and ``distributed`` without the parts assay never uses.
 
 On the 2-core development machine importing ``dask.dataframe`` takes about 1.7 s, nearly
-half of a 10-row ``assay run`` (issue 15's fixed cost, ``benchmarks/RESULTS.md``). Two
-parts of it serve nothing a run does:
+half of a 10-row ``assay run`` (issue 15's fixed cost, ``benchmarks/RESULTS.md``). Three
+parts of it and of ``distributed`` serve nothing a run does, or are slow for no reason:
 
 - ``dask.array`` (which ``dask.dataframe`` imports) imports SciPy for its FFT wrappers and
   its sparse chunk types: about 0.4 s. assay builds no Dask arrays.
 - ``dask.utils.derived_from`` rewrites the docstrings of about 700 wrapped pandas and NumPy
   methods while the modules load (``inspect.signature`` and a regular expression per
   argument): about 0.35 s, for help text nobody reads in a pipeline run.
+- Their default configuration files (``dask.yaml``, ``distributed.yaml``) are read with
+  PyYAML's pure-Python ``safe_load``: about 50 ms, against 6 ms with libyaml's loader
+  (the same values).
 
-:func:`import_dask_lean` imports ``dask.dataframe`` with SciPy hidden and that docstring
-rewriting skipped, then puts both back: SciPy imports as usual afterwards (Great
-Expectations needs it), and a method that pandas lacks still gets Dask's own
-``NotImplementedError`` wrapper. Only the CLI and the run daemon call it, so ``import
-assay`` from Python leaves a user's Dask as it is. Standard library only.
+:func:`import_dask_lean` imports both with SciPy hidden, that docstring rewriting skipped
+and ``yaml.safe_load`` on libyaml, then puts all three back: SciPy imports as usual
+afterwards (Great Expectations needs it), a method that pandas lacks still gets Dask's
+own ``NotImplementedError`` wrapper. Only the CLI and the run daemon call it, so ``import
+assay`` from Python leaves a user's Dask as it is.
 """
 
 from __future__ import annotations
@@ -79,9 +82,25 @@ def _docstrings_not_derived() -> Iterator[None]:
         utils.derived_from = original
 
 
+@contextmanager
+def _yaml_on_libyaml() -> Iterator[None]:
+    """``yaml.safe_load`` through libyaml's safe loader, where PyYAML was built with it."""
+    yaml = importlib.import_module("yaml")
+    loader = getattr(yaml, "CSafeLoader", None)
+    original = yaml.safe_load
+    if loader is not None:
+        yaml.safe_load = lambda stream: yaml.load(stream, Loader=loader)
+    try:
+        yield
+    finally:
+        yaml.safe_load = original
+
+
 def import_dask_lean() -> None:
-    """Import ``dask.dataframe`` (once) without SciPy and without derived docstrings."""
+    """Import ``dask.dataframe`` and ``distributed`` (once) without SciPy, without derived
+    docstrings, reading their configuration with libyaml."""
     if "dask.dataframe" in sys.modules:
         return
-    with _package_hidden(HIDDEN), _docstrings_not_derived():
+    with _package_hidden(HIDDEN), _yaml_on_libyaml(), _docstrings_not_derived():
         importlib.import_module("dask.dataframe")
+        importlib.import_module("distributed")

@@ -44,6 +44,18 @@ def test_only_the_docstrings_differ_and_dask_utils_is_put_back(tmp_path: Path) -
     assert seen == {"pandas_doc": False, "patched_after": False}
 
 
+def test_the_configuration_read_through_libyaml_is_dasks_own(tmp_path: Path) -> None:
+    """The same defaults as a plain import reads, and ``yaml.safe_load`` put back after."""
+    dump = ("import json, dask, distributed, yaml\n"
+            "print(json.dumps({'config': json.dumps(dask.config.config, sort_keys=True,\n"
+            "                                       default=repr),\n"
+            "                  'safe_load': yaml.safe_load.__module__}))\n")
+    lean, plain = _fresh(LEAN + dump, tmp_path), _fresh(dump, tmp_path)
+    assert lean["config"] == plain["config"]
+    assert "distributed" in json.loads(lean["config"])
+    assert lean["safe_load"] == plain["safe_load"] == "yaml"
+
+
 def test_a_method_the_original_class_lacks_still_gets_dasks_error_wrapper(
         tmp_path: Path) -> None:
     """The decorator's other job: Dask replaces a method the pandas class lacks with one
