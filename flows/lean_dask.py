@@ -1,17 +1,17 @@
-"""Importing ``dask.dataframe`` and ``distributed`` without the parts assay never uses.
+"""Importing ``dask.dataframe`` without the parts assay never uses.
 
 On the 2-core development machine importing ``dask.dataframe`` takes about 1.7 s, nearly
 half of a 10-row ``assay run`` (issue 15's fixed cost, ``benchmarks/RESULTS.md``). Three
-parts of it and of ``distributed`` serve nothing a run does, or are slow for no reason:
+parts of it serve nothing a run does, or are slow for no reason:
 
 - ``dask.array`` (which ``dask.dataframe`` imports) imports SciPy for its FFT wrappers and
   its sparse chunk types: about 0.4 s. assay builds no Dask arrays.
 - ``dask.utils.derived_from`` rewrites the docstrings of about 700 wrapped pandas and NumPy
   methods while the modules load (``inspect.signature`` and a regular expression per
   argument): about 0.35 s, for help text nobody reads in a pipeline run.
-- Their default configuration files (``dask.yaml``, ``distributed.yaml``) are read with
-  PyYAML's pure-Python ``safe_load``: about 50 ms, against 6 ms with libyaml's loader
-  (the same values).
+- Its default configuration (``dask.yaml``) is read with PyYAML's pure-Python
+  ``safe_load`` (``distributed.yaml`` too, with ``distributed``: together about 50 ms,
+  against 6 ms with libyaml's loader, the same values).
 
 :func:`import_dask_lean` imports both with SciPy hidden, that docstring rewriting skipped
 and ``yaml.safe_load`` on libyaml, then puts all three back: SciPy imports as usual
@@ -97,10 +97,10 @@ def _yaml_on_libyaml() -> Iterator[None]:
 
 
 def import_dask_lean() -> None:
-    """Import ``dask.dataframe`` and ``distributed`` (once) without SciPy, without derived
-    docstrings, reading their configuration with libyaml."""
+    """Import ``dask.dataframe`` (once) without SciPy, without derived docstrings, reading
+    Dask's configuration with libyaml. ``distributed`` is left to the runs that start a
+    cluster (``assay.pipelines.in_process``)."""
     if "dask.dataframe" in sys.modules:
         return
     with _package_hidden(HIDDEN), _yaml_on_libyaml(), _docstrings_not_derived():
         importlib.import_module("dask.dataframe")
-        importlib.import_module("distributed")

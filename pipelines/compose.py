@@ -19,10 +19,10 @@ from typing import Any
 
 from assay.pipelines import table as delta
 from assay.pipelines.backend import Resolution, resolve_backend
-from assay.pipelines.cluster import dask_client
 from assay.pipelines.confine import Roots
 from assay.pipelines.data_dir import default_data_dir
 from assay.pipelines.errors import SpecError
+from assay.pipelines.in_process import SUMMARY_LINE, runs_in_process, synchronous
 from assay.pipelines.lock import dataset_lock
 from assay.pipelines.plan import RunPlan, plan_run
 from assay.pipelines.publish import PublishedVersion, publish_run
@@ -126,9 +126,11 @@ def plan(request: RunRequest) -> RunPlan:
 
 
 @contextmanager
-def cluster(request: RunRequest, client: Any = None) -> Iterator[Any]:
-    """The run's Dask client: ``client`` when the caller has one, else one for a local
-    cluster (started and stopped here) or for the scheduler at ``cluster_address``.
+def cluster(request: RunRequest, client: Any = None, planned: RunPlan | None = None
+            ) -> Iterator[Any]:
+    """The run's Dask client: ``client`` when the caller has one, else none for a small
+    ``planned`` run (computed in this process: ``assay.pipelines.in_process``), else one for
+    a local cluster (started and stopped here) or for the scheduler at ``cluster_address``.
 
     A caller's client is made current for the run, as ``dask_client`` makes its own, so what
     steps compute while the graph is built (near_dedup's rounds) goes to it, not to the
@@ -137,6 +139,14 @@ def cluster(request: RunRequest, client: Any = None) -> Iterator[Any]:
         with client.as_current():
             yield client
         return
+    if planned is not None and runs_in_process(request.spec.cluster, planned,
+                                               request.backend.backend,
+                                               request.cluster_address):
+        with synchronous(planned):
+            yield None
+        return
+    from assay.pipelines.cluster import dask_client  # imports distributed: a cluster's runs
+
     with dask_client(request.spec.cluster, workers=request.workers,
                      address=request.cluster_address, backend=request.backend.backend,
                      heap_temporaries=any(s.heap_temporaries for s in request.spec.steps)
@@ -186,7 +196,7 @@ def run_all(request: RunRequest, phases: Phases = Phases(),
         clock = _PhaseClock()
         planned = phases.plan(request)
         clock.lap("plan")
-        with cluster(request, client) as run_client:
+        with cluster(request, client, planned) as run_client:
             clock.lap("cluster start")
             staged = phases.execute(planned, run_client, request.backend.backend, on_progress)
             clock.lap("engine")
@@ -194,7 +204,10 @@ def run_all(request: RunRequest, phases: Phases = Phases(),
         # The cluster is gone before publishing: a publish is a few renames, no workers.
         published = phases.publish(staged)
         clock.lap("publish")
-        return RunResult(published, phases.report(staged, published, clock.outside("engine")))
+        summary = phases.report(staged, published, clock.outside("engine"))
+        if client is None and run_client is None:
+            summary = replace(summary, cluster=SUMMARY_LINE)
+        return RunResult(published, summary)
 
 
 class _PhaseClock:

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from distributed import Client, Future, as_completed, futures_of
 
-from assay.pipelines import dedup_index, published_texts
+from assay.pipelines import dedup_index, in_process, published_texts
 from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
@@ -32,6 +31,7 @@ from assay.validation.results import expectation_label, failure_cause
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
+    from distributed import Client, as_completed
 
     from assay.pipelines import gate_scope
 
@@ -52,9 +52,10 @@ class StagedRun:
     warnings: list[str] = field(default_factory=list)
 
 
-def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | None = None,
+def execute_run(plan: RunPlan, client: Client | None, on_progress: ProgressCallback | None = None,
                 backend: str = "pandas") -> StagedRun:
-    """Build and run the graph; raise UploadRejected or GateAborted with one clear line.
+    """Build and run the graph (on ``client``'s cluster; None: in this process); raise
+    UploadRejected or GateAborted with one clear line.
 
     ``backend`` (resolved: ``pandas`` or ``cudf``) is the library of the partitions the
     readers make (on cuDF, plain CSV blocks are parsed on the device, the rest on the host,
@@ -113,16 +114,21 @@ def execute_run(plan: RunPlan, client: Client, on_progress: ProgressCallback | N
     return staged
 
 
-def _compute(client: Client, collections: list, on_progress: ProgressCallback | None
+def _compute(client: Client | None, collections: list, on_progress: ProgressCallback | None
              ) -> list:
     """Persist; take the first collection's partitions as they finish (progress is reported
-    per partition), then gather the rest.
+    per partition), then gather the rest. Without a client (a small run), compute them in
+    this process (``assay.pipelines.in_process``).
 
     A worker keeps the tasks a result it holds came from, so ledger partitions held until
     the end grew each worker's memory with the input (a stall: ``benchmarks/RESULTS.md``):
     each is fetched and let go as it finishes. A failure cancels the run's tasks on the
     scheduler: a retry builds the same keys, and must compute them again rather than be
     handed the errors the scheduler still holds."""
+    if client is None:
+        return in_process.compute(collections, on_progress)
+    from distributed import Future, as_completed, futures_of
+
     first, *rest = client.persist(collections)
     futures = futures_of(first)
     keys = sorted((future.key for future in futures), key=lambda key: key[1])  # (name, i)

@@ -77,6 +77,8 @@ class RunSummary:
     counts_by_step: dict[str, dict[str, int]] = field(default_factory=dict)
     # seconds outside the engine, by phase (plan, cluster start, cluster stop, publish)
     phases: dict[str, float] = field(default_factory=dict)
+    # how the engine ran when that is not a cluster (a small run: assay.pipelines.in_process)
+    cluster: str = ""
 
     @property
     def rows_per_second(self) -> float:
@@ -108,6 +110,7 @@ class RunSummary:
             ("engine time", f"{self.wall_seconds:.2f} s"),
             ("rows per second", f"{self.rows_per_second:,.0f}"),
         ]
+        out += [("cluster", self.cluster)] if self.cluster else []
         out += [(f"{phase} time", f"{seconds:.2f} s") for phase, seconds in self.phases.items()]
         verb = "appended to" if self.mode == "append" else "replaced"
         out += [

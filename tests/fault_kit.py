@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -183,13 +185,25 @@ class BuggyFileSystem(LocalFileSystem):
 
 
 def _in_dask_task() -> bool:
+    """Inside a task: on a distributed worker, or under Dask's synchronous scheduler (a
+    small run computed in its own process, ``assay.pipelines.in_process``)."""
     from distributed import get_worker
 
     try:
         get_worker()
     except ValueError:
-        return False
+        return _in_synchronous_task()
     return True
+
+
+def _in_synchronous_task() -> bool:
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "execute_task" and code.co_filename.endswith(f"dask{os.sep}local.py"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def register_faulty_filesystems() -> None:

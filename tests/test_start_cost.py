@@ -43,13 +43,15 @@ def test_the_step_library_imports_no_text_kernel(tmp_path: Path) -> None:
     assert loaded.isdisjoint(TEXT_KERNELS), sorted(loaded & set(TEXT_KERNELS))
 
 
-def test_a_cli_run_without_a_server_or_gates_loads_no_prefect_ge_gate_or_text_kernel(
+def test_a_small_cli_run_loads_no_cluster_prefect_ge_gate_or_text_kernel(
         tmp_path: Path) -> None:
     spec = write_tiny_pipeline(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PREFECT_")}
-    env.update(HOME=str(tmp_path / "home"), PREFECT_PROFILES_PATH=str(tmp_path / "none.toml"))
-    code = ("from assay.flows.cli import app\n"
-            f"try:\n    app(['run', {str(spec)!r}])\n"
+    env.update(HOME=str(tmp_path / "home"), PREFECT_PROFILES_PATH=str(tmp_path / "none.toml"),
+               ASSAY_DAEMON="off")
+    code = ("import sys\nfrom assay.flows.launcher import main\n"
+            f"sys.argv = ['assay', 'run', {str(spec)!r}]\n"
+            "try:\n    main()\n"
             "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
     modules = _loaded(code, tmp_path, env)
     assert list((tmp_path / "out" / "_delta_log").glob("*.json"))  # it did run and publish
@@ -57,6 +59,9 @@ def test_a_cli_run_without_a_server_or_gates_loads_no_prefect_ge_gate_or_text_ke
     assert loaded.isdisjoint(NOT_ON_A_PLAIN_RUN), sorted(loaded & set(NOT_ON_A_PLAIN_RUN))
     assert "assay.validation.results" in modules  # the check below can see validation's
     assert modules.isdisjoint(GATE_MACHINERY), sorted(modules & set(GATE_MACHINERY))
+    # a 10-row upload runs in this process (assay.pipelines.in_process): no cluster, and
+    # none of distributed (0.25 s) or SciPy (0.4 s, dask.array's) imported
+    assert loaded.isdisjoint({"distributed", "scipy"}), sorted(loaded & {"distributed", "scipy"})
 
 
 def test_a_cli_run_imports_without_the_collector_and_leaves_it_on(tmp_path: Path) -> None:

@@ -121,11 +121,13 @@ class FakeEngine:
 @pytest.fixture
 def fake_engine(monkeypatch: pytest.MonkeyPatch, prefect_harness: None) -> FakeEngine:
     import assay.flows.ingest
-    from assay.pipelines import compose
+    from assay.pipelines import cluster, compose
 
     engine = FakeEngine()
-    for name in ("plan_run", "dask_client", "execute_run", "publish_run"):
+    for name in ("plan_run", "execute_run", "publish_run"):
         monkeypatch.setattr(compose, name, getattr(engine, name))
+    monkeypatch.setattr(cluster, "dask_client", engine.dask_client)
+    monkeypatch.setattr(compose, "runs_in_process", lambda *args: False)  # the fake's plan
     for io_task in (assay.flows.ingest.plan_inputs, assay.flows.ingest.run_engine,
                     assay.flows.ingest.publish_version):
         monkeypatch.setattr(io_task, "retry_delay_seconds", 0)

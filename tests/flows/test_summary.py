@@ -69,3 +69,14 @@ def test_counts_by_step_show_what_was_found_and_leave_zeros_to_the_manifest():
     assert rows["counted by pii"] == "email 1,204, phone 3"
     assert rows["counted by pii_ids"] == "none"
     assert "| counted by pii | email 1,204, phone 3 |" in to_markdown(counted)
+
+
+def test_a_run_without_a_cluster_says_so_and_a_cluster_run_has_no_such_row() -> None:
+    from dataclasses import replace
+
+    from assay.pipelines.in_process import SUMMARY_LINE
+
+    assert "cluster" not in dict(SUMMARY.rows())
+    small = replace(SUMMARY, cluster=SUMMARY_LINE)
+    assert dict(small.rows())["cluster"] == SUMMARY_LINE
+    assert f"| cluster | {SUMMARY_LINE} |" in to_markdown(small)

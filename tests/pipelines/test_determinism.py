@@ -1,6 +1,7 @@
 """The same inputs and spec give byte-identical shards and manifest, and the same quarantined
-rows, with 1, 2 or 4 workers and different source block sizes: on both bundled samples and
-on a dedup-heavy input with duplicates inside and across files.
+rows, with 1, 2 or 4 workers, in the run's own process without a cluster (a small run:
+``assay.pipelines.in_process``) and with different source block sizes: on both bundled
+samples and on a dedup-heavy input with duplicates inside and across files.
 
 What names the run is left out of the comparison: ``created_at``, ``run_id`` and the run id
 inside file names (``tests.fault_kit.comparable``). Quarantine pieces are one per
@@ -10,6 +11,7 @@ and row by row (ordered by file and line) across block sizes.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -25,8 +27,9 @@ from tests.fault_kit import comparable
 from tests.published import quarantine_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
-# (workers, block size): None keeps the spec's 64MiB (one block per file here)
-CONFIGS = [(1, None), (4, None), (2, 48 * 1024)]
+# (workers, block size): None keeps the spec's 64MiB (one block per file here); 0 workers:
+# no cluster, the synchronous scheduler in this process
+CONFIGS = [(1, None), (4, None), (2, 48 * 1024), (0, None)]
 
 
 def _run(spec: PipelineSpec, output: Path, workers: int, block_size: int | None,
@@ -34,6 +37,10 @@ def _run(spec: PipelineSpec, output: Path, workers: int, block_size: int | None,
     if block_size is not None:
         source = spec.source.model_copy(update={"block_size": block_size})
         spec = spec.model_copy(update={"source": source})
+    if workers == 0:
+        cluster = spec.cluster.model_copy(update={"in_process_below": 2**40})
+        return assay.run(spec.model_copy(update={"cluster": cluster}), inputs=inputs,
+                         output=str(output))
     with dask_client(ClusterSpec(workers=workers, threads_per_worker=1)) as client:
         return assay.run(spec, inputs=inputs, output=str(output), client=client)
 
@@ -78,7 +85,8 @@ def multiline(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 @pytest.mark.parametrize("case", ["events", "records", "dedup-heavy", "multiline"])
 def test_identical_whatever_the_workers_and_block_size(case: str, tmp_path: Path,
-                                                       request: pytest.FixtureRequest):
+                                                       request: pytest.FixtureRequest,
+                                                       caplog: pytest.LogCaptureFixture):
     sample = "records" if case == "records" else "events"
     spec = load_spec(SAMPLES / sample / "pipeline.yaml")
     inputs = request.getfixturevalue("multiline") if case == "multiline" else None
@@ -89,6 +97,7 @@ def test_identical_whatever_the_workers_and_block_size(case: str, tmp_path: Path
         early = spec.gates[0].model_copy(update={"name": "early", "after": "parse_timestamp",
                                                  "policy": "warn"})
         spec = spec.model_copy(update={"gates": [early, *spec.gates]})
+    caplog.set_level(logging.INFO, logger="assay.pipelines.in_process")
     runs = [_run(spec, tmp_path / f"w{workers}-b{block_size}", workers, block_size, inputs)
             for workers, block_size in CONFIGS]
     first = runs[0]
@@ -104,3 +113,5 @@ def test_identical_whatever_the_workers_and_block_size(case: str, tmp_path: Path
         assert _shard_bytes(other) == _shard_bytes(first)
         assert _quarantine_rows(other) == _quarantine_rows(first)
     assert _quarantine_pieces(runs[1]) == _quarantine_pieces(first)  # same block size
+    assert _quarantine_pieces(runs[3]) == _quarantine_pieces(first)
+    assert "computed in this process" in caplog.text  # the last run started no cluster
