@@ -108,7 +108,8 @@ def test_dropped_rows_make_one_ledger_row_per_step_whatever_their_reasons():
                          "_reasons": [None, "near-duplicate of input 0 line 0 (...)",
                                       "near-duplicate of input 0 line 1 (...)", "bad"]})
     counts = _row_counts(part, part["_fate"].isna())
-    assert counts[["fate", "stage", "reasons", "rows"]].values.tolist() == [
+    columns = [counts[key] for key in ("fate", "stage", "reasons", "rows")]
+    assert [list(row) for row in zip(*columns, strict=True)] == [
         ["written", "", "", 1], ["dropped", "near_dedup", "", 2],
         ["quarantined", "filter", "bad", 1]]
 
