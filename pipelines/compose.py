@@ -197,6 +197,7 @@ def run_all(request: RunRequest, phases: Phases = Phases(),
         planned = phases.plan(request)
         clock.lap("plan")
         with cluster(request, client, planned) as run_client:
+            in_process = client is None and run_client is None
             clock.lap("cluster start")
             staged = phases.execute(planned, run_client, request.backend.backend, on_progress)
             clock.lap("engine")
@@ -204,10 +205,11 @@ def run_all(request: RunRequest, phases: Phases = Phases(),
         # The cluster is gone before publishing: a publish is a few renames, no workers.
         published = phases.publish(staged)
         clock.lap("publish")
-        summary = phases.report(staged, published, clock.outside("engine"))
-        if client is None and run_client is None:
-            summary = replace(summary, cluster=SUMMARY_LINE)
-        return RunResult(published, summary)
+        if in_process:  # no cluster to start or stop: the summary's cluster row says so
+            summary = phases.report(staged, published,
+                                    clock.outside("engine", "cluster start", "cluster stop"))
+            return RunResult(published, replace(summary, cluster=SUMMARY_LINE))
+        return RunResult(published, phases.report(staged, published, clock.outside("engine")))
 
 
 class _PhaseClock:
@@ -222,5 +224,5 @@ class _PhaseClock:
         now = time.perf_counter()
         self.phases[phase], self.mark = now - self.mark, now
 
-    def outside(self, phase: str) -> dict[str, float]:
-        return {name: seconds for name, seconds in self.phases.items() if name != phase}
+    def outside(self, *left_out: str) -> dict[str, float]:
+        return {name: seconds for name, seconds in self.phases.items() if name not in left_out}

@@ -41,6 +41,16 @@ def test_assay_run_takes_a_spec_path_and_returns_the_version_and_summary(
     assert set(result.summary.phases) == {"plan", "cluster start", "cluster stop", "publish"}
 
 
+def test_a_small_run_without_a_client_starts_no_cluster_and_says_so(spec_file: Path) -> None:
+    from assay.pipelines.in_process import SUMMARY_LINE
+
+    result = assay.run(spec_file)
+
+    assert DeltaTable(result.path).to_pyarrow_table().num_rows == 2
+    assert result.summary.cluster == SUMMARY_LINE
+    assert set(result.summary.phases) == {"plan", "publish"}  # no cluster to start or stop
+
+
 def test_the_phases_run_in_order_under_the_dataset_lock(spec_file: Path, dask_client) -> None:
     request = compose.load(spec_file)
     seen: list[str] = []
