@@ -51,6 +51,16 @@ def test_a_small_run_without_a_client_starts_no_cluster_and_says_so(spec_file: P
     assert set(result.summary.phases) == {"plan", "publish"}  # no cluster to start or stop
 
 
+def test_a_run_told_never_to_skip_the_cluster_starts_its_own(spec_file: Path) -> None:
+    spec_file.write_text(spec_file.read_text() + "cluster: {in_process_below: 0, workers: 1}\n")
+
+    result = assay.run(spec_file)
+
+    assert DeltaTable(result.path).to_pyarrow_table().num_rows == 2
+    assert result.summary.cluster == ""
+    assert set(result.summary.phases) == {"plan", "cluster start", "cluster stop", "publish"}
+
+
 def test_the_phases_run_in_order_under_the_dataset_lock(spec_file: Path, dask_client) -> None:
     request = compose.load(spec_file)
     seen: list[str] = []
