@@ -72,7 +72,7 @@ def _row_counts(part: Frame, live: Column) -> dict[str, list]:
         "fate": pa.array(fate, pa.string()), "stage": pa.array(gone["_stage"], pa.string()),
         "reasons": pa.array(reasons, pa.string()),
         "source_id": pa.array(gone["_source_id"].to_numpy(), pa.int64()),
-    }).group_by(_ROUTED_KEYS).aggregate([([], "count_all")])
+    }).group_by(_ROUTED_KEYS, use_threads=False).aggregate([([], "count_all")])  # the task's thread
     routed = routed.sort_by([(key, "ascending") for key in _ROUTED_KEYS]).to_pydict()
     written = len(inputs)
     return {
