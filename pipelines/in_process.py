@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # the summary's "cluster" row for such a run
-SUMMARY_LINE = "none: computed in this process (input below cluster.in_process_below)"
+SUMMARY_LINE = "none: a small input, computed in this process"
 # the scheduler as a function, not by its name: a name makes Dask import distributed (0.25
 # s) to look for a client; the task shuffle hands partitions over by reference (p2p needs
 # a distributed cluster)

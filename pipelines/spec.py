@@ -357,9 +357,10 @@ class ClusterSpec(Model):
         examples=[True])
     in_process_below: ByteSize | Literal[0] = Field(parse_bytes("4MiB"), description=(
         "Uploads smaller than this in all run in the run's own process on Dask's synchronous "
-        "scheduler, without starting a local cluster (about 0.5 s less for a small upload); "
-        "the output is the same. Not with `address`, `processes: true` or backend cudf. 0: "
-        "always start the cluster."), examples=[0, "64MiB"])
+        "scheduler, without starting a local cluster (about 0.5 s less for a small upload; "
+        "the summary's `cluster` row says so); the output is the same. Not with `address`, "
+        "`processes: true` or backend cudf. 0: always start the cluster."),
+        examples=[0, "64MiB"])
     shuffle: Literal["auto", "tasks", "p2p"] = Field("auto", description=(
         "How `dedup` shuffles: `auto` uses Dask's task shuffle for in-process workers "
         "(partitions handed over by reference) and p2p wherever data crosses processes or "
