@@ -44,17 +44,19 @@ def runs_in_process(cluster: ClusterSpec, plan: RunPlan, backend: str,
     """Whether the planned run is small enough to skip the cluster, and allowed to."""
     if address or cluster.address or cluster.processes or backend != "pandas":
         return False
-    size = sum(upload.found.size for upload in plan.inputs)
-    return size < cluster.in_process_below
+    return _input_bytes(plan) < cluster.in_process_below
+
+
+def _input_bytes(plan: RunPlan) -> int:
+    return sum(upload.found.size for upload in plan.inputs)
 
 
 @contextmanager
 def synchronous(plan: RunPlan) -> Iterator[None]:
     """Everything the run computes, building its graph included (near_dedup's rounds),
     goes to the synchronous scheduler, even where this process has a default client."""
-    size = sum(upload.found.size for upload in plan.inputs)
     log.info("run %s: %d bytes of input, computed in this process (below "
-             "cluster.in_process_below: no cluster started)", plan.run_id, size)
+             "cluster.in_process_below: no cluster started)", plan.run_id, _input_bytes(plan))
     with dask.config.set(SYNCHRONOUS):
         yield
 
