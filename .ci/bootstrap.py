@@ -51,14 +51,20 @@ def _installed() -> dict[str, str]:
 
 
 def ensure_venv(extra: str = "") -> None:
-    """Create .venv if absent and install the project (with ``extra``) unless up to date."""
+    """Create .venv if absent, install the project (with ``extra``) unless up to date, and
+    compile its modules."""
     if not venv_bin("python").exists():
         print(f"bootstrap: creating {VENV}", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    _install(extra)
+    compile_layers()
+
+
+def _install(extra: str) -> None:
+    """``pip install -e .[extra]`` unless the stamp says it is done for this pyproject."""
     digest = _pyproject_hash()
     installed = {k: v for k, v in _installed().items() if v == digest}
     if extra in installed:
-        compile_layers()
         return
     target = f".[{extra}]" if extra else "."
     print(f"bootstrap: pip install -e {target}", flush=True)
@@ -69,7 +75,6 @@ def ensure_venv(extra: str = "") -> None:
     )
     installed.update({"": digest, extra: digest})  # an extra install includes the base one
     STAMP.write_text(json.dumps(installed, indent=1, sort_keys=True))
-    compile_layers()
 
 
 def compile_layers() -> None:

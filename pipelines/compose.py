@@ -205,11 +205,11 @@ def run_all(request: RunRequest, phases: Phases = Phases(),
         # The cluster is gone before publishing: a publish is a few renames, no workers.
         published = phases.publish(staged)
         clock.lap("publish")
-        if in_process:  # no cluster to start or stop: the summary's cluster row says so
-            summary = phases.report(staged, published,
-                                    clock.outside("engine", "cluster start", "cluster stop"))
-            return RunResult(published, replace(summary, cluster=SUMMARY_LINE))
-        return RunResult(published, phases.report(staged, published, clock.outside("engine")))
+        # an in-process run had no cluster to start or stop: its summary's cluster row says so
+        left_out = ("engine", "cluster start", "cluster stop") if in_process else ("engine",)
+        summary = phases.report(staged, published, clock.outside(*left_out))
+        return RunResult(published,
+                         replace(summary, cluster=SUMMARY_LINE) if in_process else summary)
 
 
 class _PhaseClock:
