@@ -40,7 +40,8 @@ from tests.published import commits, latest_version, manifest_of, rows_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 
-pytestmark = pytest.mark.slow
+# its module-scoped fixture is built once: one xdist worker runs all its tests
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_served")]
 
 
 @dataclass

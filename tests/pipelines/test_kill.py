@@ -34,7 +34,8 @@ from tests.fault_kit import (
 )
 from tests.published import leftovers
 
-pytestmark = pytest.mark.slow
+# its module-scoped fixture is built once: one xdist worker runs all its tests
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_kill")]
 ASSAY = str(Path(sys.executable).parent / "assay")
 
 
