@@ -273,8 +273,9 @@ def run(
         bool,
         typer.Option(
             "--no-daemon",
-            help="Run in this process even when an `assay daemon` is running (as does "
-            "ASSAY_DAEMON=off).",
+            help="Run in this process even when an `assay daemon` is running, and launch "
+            "none (as does ASSAY_DAEMON=off; without either, a run that finds no daemon "
+            "launches one that exits after 15 idle minutes).",
         ),
     ] = False,
     verbose: VerboseOption = False,

@@ -4,7 +4,9 @@ Forked from the daemon, the child takes the client's terminal (its fds 0-2 dup'd
 0-2), working folder, umask, argv and whole environment, and rebuilds what was read from
 the daemon's environment when the libraries were imported: the std streams' buffering,
 Dask's config, Prefect's settings context and console log level, rich's consoles. Then it
-runs the typer app exactly as the in-process CLI does.
+runs the typer app exactly as the in-process CLI does. Once the command has its exit
+code, the child reports it and leaves the client's terminal (``detach``), then ends as an
+interpreter ends (``finish``) in the background.
 """
 
 from __future__ import annotations
@@ -125,6 +127,25 @@ def _exit_code(code: object) -> int:
     return 1
 
 
+def detach(code: int, ended: int, log_fd: int) -> None:
+    """Report the exit code on ``ended`` (the daemon tells the client, which ends), having
+    flushed the run's output and moved fds 0-2 off the client's terminal: to /dev/null and
+    the daemon's log (``log_fd``). What is left (Prefect's last logs and events sent at
+    exit) then costs the client nothing; a failure there lands in the daemon's log. SIGHUP and SIGINT are ignored from here: the terminal
+    they would come from is no longer the run's."""
+    _flush_std_streams()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    os.write(ended, str(code).encode())
+    os.close(ended)
+
+
 def finish(code: int) -> int:
     """End as the interpreter ends, less its teardown of every module: wait for the
     non-daemon threads and run the threading and atexit hooks (Prefect sends its last logs
@@ -134,10 +155,12 @@ def finish(code: int) -> int:
     try:
         threading._shutdown()  # type: ignore[attr-defined]  # Py_Finalize's first step
         atexit._run_exitfuncs()
-    except KeyboardInterrupt:  # a second Ctrl-C while Prefect drains: stop waiting
-        code = code or 130
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
+        _flush_std_streams()
     return code
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()

@@ -1,4 +1,4 @@
-"""``assay daemon start|stop|status``: the opt-in run daemon (POSIX only).
+"""``assay daemon start|stop|status``: the run daemon (POSIX only).
 
 With a daemon running, ``assay run`` costs the run itself, not the ~3 s of importing
 pandas, Dask and Prefect each time (see docs/operations.md, "The run daemon").
@@ -7,15 +7,14 @@ pandas, Dask and Prefect each time (see docs/operations.md, "The run daemon").
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from assay.flows import daemon_protocol as protocol
+from assay.flows.daemon_spawn import SpawnError, spawn
 
 daemon_app = typer.Typer(
     name="daemon",
@@ -45,43 +44,21 @@ def _describe(status: dict[str, Any]) -> str:
             f"{status['running']} running")
 
 
-def _private_folder(folder: Path) -> None:
-    """``folder`` exists, is this user's, and only this user can enter it."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = folder.stat()
-    if info.st_uid != os.getuid():
-        print(f"error: {folder} belongs to another user (uid {info.st_uid}); refusing it",
-              file=sys.stderr)
-        raise typer.Exit(1)
-    if info.st_mode & 0o077:
-        folder.chmod(0o700)
-
-
 @daemon_app.command()
 def start() -> None:
     """Start a daemon for this data directory ($ASSAY_DATA_DIR, else ~/.assay) in the
-    background; exit 0 once it answers (or when one already runs)."""
+    background, staying until stopped; exit 0 once it answers (or when one already runs)."""
     if os.name != "posix":
         print("error: the assay daemon needs a POSIX system", file=sys.stderr)
         raise typer.Exit(1)
     if (status := ask("status")) is not None:
         print(f"assay daemon already running: {_describe(status)}")
         return
-    folder = protocol.daemon_dir()
-    path = folder / protocol.SOCKET_NAME
-    if len(os.fsencode(path)) > protocol.MAX_SOCKET_PATH:
-        print(f"error: {path}: too long for a Unix socket ({protocol.MAX_SOCKET_PATH} bytes "
-              "at most); set ASSAY_DATA_DIR to a shorter folder", file=sys.stderr)
-        raise typer.Exit(1)
-    _private_folder(folder)
-    log_path = folder / protocol.LOG_NAME
-    with open(log_path, "ab") as log:
-        # -P: the folder it starts in is not on its sys.path (a checkout's `flows/` there
-        # would shadow nothing, but the runs' imports should not depend on where it started)
-        child = subprocess.Popen(
-            [sys.executable, "-P", "-m", "assay.flows.daemon_server", str(folder)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=folder,
-            start_new_session=True)
+    try:
+        child, log_path = spawn()
+    except SpawnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while (status := ask("status")) is None:
         if child.poll() is not None or time.monotonic() > deadline:

@@ -1,20 +1,26 @@
 """The run daemon: a resident process that has imported pandas, pyarrow, Dask, the step
 library, the gates and Prefect's flow engine once, and forks a child per ``assay run``.
 
-``python -m assay.flows.daemon_server DIR`` (``assay daemon start`` launches it detached)
-listens on ``DIR/assay.sock`` (mode 0600, this user's only). Per request it checks that
-assay's code did not change since it started (else it refuses, and exits once its running
-children ended, so that the next ``assay daemon start`` loads the new code), forks, and
-tells the client the child's pid; when the child ends it reports the exit code (or the
-signal that killed it). The daemon starts no thread (a fork copies only the forking
-thread, so a lock held by another one would stay held forever in the child): it checks
-``threading.active_count() == 1`` before each fork, and waits with ``selectors``, woken by
-SIGCHLD and SIGTERM through a wakeup pipe.
+``python -m assay.flows.daemon_server DIR`` (``assay daemon start``, or ``assay run``
+finding none, launches it detached) takes ``DIR/daemon.lock`` (a second one exits at once),
+listens on ``DIR/assay.sock`` (mode 0600, this user's only), then imports. Per request it
+checks that assay's code did not change since it started (else it refuses, and exits once
+its running children ended, so that the next start loads the new code), forks, and tells
+the client the child's pid. A child that has its exit code reports it on a pipe of its own
+and goes on in the background (Prefect's last logs and events are sent at exit): the
+daemon tells the client then, and logs the child's end when it is reaped (a child that
+never reported, killed or crashed, is reported then: its exit code or signal). With
+``--idle-exit`` it exits after that long without a run. The daemon starts no thread (a
+fork copies only the forking thread, so a lock held by another one would stay held
+forever in the child): it checks ``threading.active_count() == 1`` before each fork, and
+waits with ``selectors``, woken by SIGCHLD and SIGTERM through a wakeup pipe.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import fcntl
 import gc
 import importlib
 import os
@@ -58,6 +64,7 @@ PRELOAD = (
 )
 _UCRED = struct.Struct("3i")  # pid, uid, gid of SO_PEERCRED
 REQUEST_TIMEOUT_SECONDS = 10.0
+LOCK_NAME = "daemon.lock"
 
 
 def log(line: str) -> None:
@@ -137,13 +144,19 @@ def bind(path: Path) -> socket.socket:
 class Daemon:
     """The accept loop, the children it forked, and their clients' connections."""
 
-    def __init__(self, folder: Path, listener: socket.socket) -> None:
+    def __init__(self, folder: Path, listener: socket.socket, lock: int,
+                 idle_exit_seconds: float | None = None) -> None:
         self.pid = os.getpid()
+        self.lock = lock  # the folder's lock, held till exit (a child closes its copy)
+        self.idle_exit_seconds = idle_exit_seconds
+        self.last_active = time.monotonic()
         self.path = folder / protocol.SOCKET_NAME
         self.listener: socket.socket | None = listener
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.served = 0
-        self.runs: dict[int, socket.socket] = {}  # child pid -> its client's connection
+        # child pid -> its client's connection; None once the child reported its exit code
+        self.runs: dict[int, socket.socket | None] = {}
+        self.ended_pipes: dict[int, int] = {}  # child pid -> where it reports its exit code
         self.sources = assay_sources()
         import assay
 
@@ -164,17 +177,30 @@ class Daemon:
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         log(f"listening at {self.path}; python {sys.executable}, assay {self.version}")
         while self.listener is not None or self.runs:
-            for key, _ in self.selector.select():
+            events = self.selector.select(self._idle_timeout())
+            if not events and not self.runs and self._idle_timeout() == 0:
+                log(f"no run for {self.idle_exit_seconds:g} s; exiting")
+                self.stopping = True
+            for key, _ in events:
                 if key.data == "wake":
                     os.read(self.wake_r, 512)
                 elif key.data == "accept":
                     self._accept()
+                elif isinstance(key.data, tuple):  # ("ended", pid): a child's exit code
+                    self._ended_early(key.data[1])
                 else:  # a client hung up before its run ended: end the run as a terminal would
                     self._client_gone(key.data, key.fileobj)
             self._reap()
             if self.stopping:
                 self.close_listener()
         log(f"stopped after {self.served} runs")
+
+    def _idle_timeout(self) -> float | None:
+        """Seconds until an idle exit is due (0: due now); None while runs go on, or with
+        no idle exit."""
+        if self.idle_exit_seconds is None or self.runs:
+            return None
+        return max(0.0, self.last_active + self.idle_exit_seconds - time.monotonic())
 
     def _on_stop_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -196,6 +222,7 @@ class Daemon:
     def _accept(self) -> None:
         assert self.listener is not None
         conn, _ = self.listener.accept()
+        self.last_active = time.monotonic()
         conn.settimeout(REQUEST_TIMEOUT_SECONDS)
         try:
             self._handle(conn)
@@ -253,18 +280,26 @@ class Daemon:
             return
         sys.stdout.flush()
         sys.stderr.flush()
+        ended_r, ended_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # never returns: the daemon's loop and cleanup are not the child's
             code = 1
             try:
+                os.close(ended_r)
                 self._in_child(conn)
-                from assay.flows.daemon_child import finish, run_command
+                from assay.flows.daemon_child import detach, finish, run_command
 
-                code = finish(run_command(message, fds))
+                log_fd = os.dup(2)  # the daemon's log, before the client's stderr takes fd 2
+                code = run_command(message, fds)
+                detach(code, ended_w, log_fd)
+                code = finish(code)
             except BaseException:  # a bug of ours: on the client's stderr where it is fd 2
                 traceback.print_exc()
             finally:
                 os._exit(code)
+        os.close(ended_w)
+        self.ended_pipes[pid] = ended_r
+        self.selector.register(ended_r, selectors.EVENT_READ, ("ended", pid))
         for fd in fds:
             os.close(fd)
         with contextlib.suppress(OSError):  # the child did it first, or has already ended
@@ -283,8 +318,11 @@ class Daemon:
         for sock in (self.listener, conn, *self.runs.values()):
             if sock is not None:
                 sock.close()
+        for fd in self.ended_pipes.values():
+            os.close(fd)
         os.close(self.wake_r)
         os.close(self.wake_w)
+        os.close(self.lock)  # the daemon's copy holds the lock; a child outliving it must not
 
     def _client_gone(self, pid: int, conn: Any) -> None:
         try:
@@ -297,6 +335,29 @@ class Daemon:
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGHUP)
 
+    def _ended_early(self, pid: int) -> None:
+        """The child's exit code, sent before its background work: the client ends with it
+        now (and no longer speaks for the run: its hang-up is no SIGHUP)."""
+        pipe = self.ended_pipes.pop(pid)
+        self.selector.unregister(pipe)
+        data = os.read(pipe, 64)
+        os.close(pipe)
+        conn = self.runs.get(pid)
+        if not data or conn is None:  # it ended before reporting: _reap reports how
+            return
+        code = int(data)
+        log(f"run {pid}: exit {code} reported; the run finishes in the background")
+        self.runs[pid] = None
+        self._release(conn, {"exit": code})
+
+    def _release(self, conn: socket.socket, ended: dict[str, int]) -> None:
+        """Tell the client how its run ended, and let go of its connection."""
+        with contextlib.suppress(OSError):
+            protocol.send(conn, ended)
+        if conn in (key.fileobj for key in self.selector.get_map().values()):
+            self.selector.unregister(conn)
+        conn.close()
+
     def _reap(self) -> None:
         for pid in list(self.runs):
             try:
@@ -306,22 +367,44 @@ class Daemon:
             if not done:
                 continue
             conn = self.runs.pop(pid)
+            self.last_active = time.monotonic()
             code = os.waitstatus_to_exitcode(status)
             self.served += 1
             cpu = (f", CPU {usage.ru_utime:.2f} s user {usage.ru_stime:.2f} s sys, "
                    f"{usage.ru_minflt} page faults" if usage else "")
             log(f"run {pid}: " + (f"exit {code}" if code >= 0 else f"signal {-code}") + cpu)
-            with contextlib.suppress(OSError):
-                protocol.send(conn, {"exit": code} if code >= 0 else {"signal": -code})
-            if conn in (key.fileobj for key in self.selector.get_map().values()):
-                self.selector.unregister(conn)
-            conn.close()
+            if (pipe := self.ended_pipes.pop(pid, None)) is not None:
+                self.selector.unregister(pipe)
+                os.close(pipe)
+            if conn is not None:
+                self._release(conn, {"exit": code} if code >= 0 else {"signal": -code})
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m assay.flows.daemon_server DIR``: preload, listen, serve."""
-    (folder,) = argv if argv is not None else sys.argv[1:]
-    folder_path = Path(folder)
+def hold_lock(folder: Path) -> int | None:
+    """An fd holding the folder's lock for this process's life; None where another daemon
+    holds it (it is starting or serving)."""
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m assay.flows.daemon_server DIR [--idle-exit SECONDS]``: take the folder's
+    lock, listen, preload, serve. Clients that connect while it preloads wait for it."""
+    parser = argparse.ArgumentParser(prog="python -m assay.flows.daemon_server")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS",
+                        help="exit after this long with no run (default: never)")
+    args = parser.parse_args(argv)
+    lock = hold_lock(args.folder)
+    if lock is None:
+        log(f"another assay daemon holds {args.folder / LOCK_NAME}; exiting")
+        return 3
+    listener = bind(args.folder / protocol.SOCKET_NAME)
     started = time.perf_counter()
     preload()
     # the imported modules' objects go to the collector's permanent generation: a child's
@@ -330,13 +413,13 @@ def main(argv: list[str] | None = None) -> None:
     gc.collect()
     gc.freeze()
     log(f"preloaded in {time.perf_counter() - started:.2f} s")
-    listener = bind(folder_path / protocol.SOCKET_NAME)
-    daemon = Daemon(folder_path, listener)
+    daemon = Daemon(args.folder, listener, lock, args.idle_exit)
     try:
         daemon.serve()
     finally:
         daemon.close_listener()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,16 +21,20 @@ pytest.register_assert_rewrite("tests.fault_kit", "tests.published")
 @pytest.fixture(scope="session", autouse=True)
 def assay_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the ledger, landing zone and dataset locks of every test run out of ``~/.assay``
-    (tests that need their own data directory set ``ASSAY_DATA_DIR`` themselves)."""
+    (tests that need their own data directory set ``ASSAY_DATA_DIR`` themselves), and the
+    ``assay`` commands tests start from launching run daemons that outlive them (the
+    daemon's tests ask for one)."""
     import os
 
-    previous = os.environ.get("ASSAY_DATA_DIR")
+    previous = {name: os.environ.get(name) for name in ("ASSAY_DATA_DIR", "ASSAY_DAEMON")}
     os.environ["ASSAY_DATA_DIR"] = str(tmp_path_factory.mktemp("assay-data"))
+    os.environ["ASSAY_DAEMON"] = "off"
     yield
-    if previous is None:
-        os.environ.pop("ASSAY_DATA_DIR", None)
-    else:
-        os.environ["ASSAY_DATA_DIR"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,8 @@ from assay.pipelines.data_dir import default_data_dir
 from tests.flows.conftest import write_tiny_pipeline
 from tests.orchestration.conftest import ASSAY, wait_for
 
-pytestmark = [pytest.mark.slow,
+# its module-scoped fixture is built once: one xdist worker runs all its tests
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_daemon"),
               pytest.mark.skipif(os.name != "posix", reason="the daemon is POSIX only")]
 
 EVENTS = Path(__file__).parents[2] / "data_samples" / "events"
@@ -45,10 +46,12 @@ class Daemon:
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """No Prefect server anywhere (no URL, a profiles file that does not exist)."""
+    """No Prefect server anywhere (no URL, a profiles file that does not exist); runs use
+    the daemon the test started and launch none (ASSAY_DAEMON=manual) unless ``extra``
+    says otherwise."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PREFECT_API_URL", "ASSAY_DAEMON", "PREFECT_PROFILE")}
-    return {**env, "ASSAY_DATA_DIR": str(data_dir),
+           if k not in ("PREFECT_API_URL", "PREFECT_PROFILE")}
+    return {**env, "ASSAY_DATA_DIR": str(data_dir), "ASSAY_DAEMON": "manual",
             "PREFECT_PROFILES_PATH": str(data_dir / "no-profiles.toml"),
             "COLUMNS": "120", **extra}
 
@@ -182,10 +185,25 @@ def test_the_run_is_a_flow_run_of_the_clients_server(daemon: Daemon, prefect_api
     assert [r["state_type"] for r in runs] == ["COMPLETED"], runs
     flow = httpx.get(f"{prefect_api}/flows/{runs[0]['flow_id']}").json()
     assert flow["name"] == "ingest"
-    # the run's logs reached the server: the child ends by draining Prefect's log worker
-    logs = httpx.post(f"{prefect_api}/logs/filter", json={
-        "logs": {"flow_run_id": {"any_": [runs[0]["id"]]}}}).json()
-    assert "Finished in state Completed()" in [entry["message"] for entry in logs]
+    # the client ended once the run had its exit code; the child then drained Prefect's
+    # log worker in the background: the run's last logs reach the server
+    pid = int(re.search(r"\] run (\d+):", _served(daemon)[-1]).group(1))
+
+    def finished_logged() -> bool:
+        logs = httpx.post(f"{prefect_api}/logs/filter", json={
+            "logs": {"flow_run_id": {"any_": [runs[0]["id"]]}}}).json()
+        return "Finished in state Completed()" in [entry["message"] for entry in logs]
+
+    wait_for(finished_logged, 30, "the run's last log line on the server")
+
+    def ends_logged() -> list[str] | None:
+        lines = [line.split("] ", 1)[1] for line in daemon.log.read_text().splitlines()
+                 if f"] run {pid}: exit" in line]
+        return lines if len(lines) == 2 else None
+
+    ended = wait_for(ends_logged, 30, "the child's end in the daemon log")
+    assert ended[0] == f"run {pid}: exit 0 reported; the run finishes in the background"
+    assert ended[1].startswith(f"run {pid}: exit 0, CPU ")
 
 
 def test_a_prefect_setting_prefect_cannot_read_fails_as_in_process(daemon: Daemon,
@@ -298,6 +316,38 @@ def test_stale_code_runs_in_process_and_the_daemon_exits(short_tmp: Path) -> Non
     finally:
         if _alive(running.pid):
             os.kill(running.pid, signal.SIGKILL)
+
+
+def test_a_run_that_finds_none_launches_a_daemon_that_exits_when_idle(short_tmp: Path
+                                                                     ) -> None:
+    """ASSAY_DAEMON unset (auto): the first run goes in process and then launches a daemon
+    (one line on stderr); the next run goes to it; a second daemon for the folder exits at
+    once; with no run for ASSAY_DAEMON_IDLE_EXIT seconds it exits and removes its socket."""
+    env = _env(short_tmp, ASSAY_DAEMON="", ASSAY_DAEMON_IDLE_EXIT="5")
+    spec = write_tiny_pipeline(short_tmp)
+    first = _assay("run", str(spec), env=env)
+    assert first.returncode == 0, first.stderr
+    notes = [line for line in first.stderr.splitlines() if line.startswith("note: started")]
+    assert len(notes) == 1 and "exits after 5 s without a run" in notes[0], first.stderr
+    pid = int(re.search(r"pid (\d+)", notes[0]).group(1))
+    try:
+        log = short_tmp / "daemon" / "daemon.log"
+        wait_for(lambda: "listening at" in log.read_text(), 120, "the daemon to listen")
+        other = subprocess.run([sys.executable, "-m", "assay.flows.daemon_server",
+                                str(short_tmp / "daemon")], env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert other.returncode == 3, other.stdout + other.stderr
+        assert "another assay daemon holds" in other.stdout
+        second = _assay("run", str(spec), env=env)
+        assert second.returncode == 0, second.stderr
+        assert "note: started" not in second.stderr  # it ran in the daemon: none launched
+        assert re.search(rf"\[{pid}\] run \d+: assay run ", log.read_text())
+        wait_for(lambda: not _alive(pid), 60, "the idle daemon to exit")
+        assert "no run for 5 s; exiting" in log.read_text()
+        assert not (short_tmp / "daemon" / "assay.sock").exists()
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_socket_of_another_kind_is_not_used(short_tmp: Path) -> None:
