@@ -93,7 +93,8 @@ def measure(cmd: list[str]) -> tuple[float, int, list[int], int, str]:
     code, and stdout (stderr on failure)."""
     started = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=-1, stderr=-1, cwd=ROOT, text=True,
-                        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
+                        env={**os.environ, "ASSAY_DAEMON": "off", "COLUMNS": "200",
+                             "NO_COLOR": "1", "TERM": "dumb"})
     peaks: dict[int, int] = {proc.pid: 0}
     while proc.poll() is None:
         with contextlib.suppress(psutil.NoSuchProcess):

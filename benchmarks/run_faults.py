@@ -45,7 +45,7 @@ def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 def _assay(folder: Path, sink: Path | str, pause: str | None = None, inputs: str | None = None
            ) -> subprocess.Popen:
-    env = dict(os.environ)
+    env = {**os.environ, "ASSAY_DAEMON": "off"}  # each run its own process, as faults need
     if pause:
         env[killpoints.VARIABLE] = pause
     return subprocess.Popen(

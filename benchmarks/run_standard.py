@@ -214,9 +214,11 @@ def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
     if workers:
         cmd += ["--workers", str(workers)]
     cmd += list(options)
-    # a wide, plain terminal so the summary table is one parseable line per row
-    plain = {**(os.environ if env is None else env),
-             "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    # a wide, plain terminal so the summary table is one parseable line per row; by
+    # default each run in its own process, launching no run daemon
+    chosen = {**os.environ, "ASSAY_DAEMON": "off"} if env is None else {"ASSAY_DAEMON": "off",
+                                                                        **env}
+    plain = {**chosen, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     wall, peak, rc, stdout, stderr = measure(cmd, plain)
     result = Measured(name, wall, peak, rc)
     result.extra["stderr_tail"] = _tail(stderr, 20)  # e.g. the cuDF spilling line
@@ -350,6 +352,7 @@ def fixed_costs(out: Path, workers: int | None) -> dict[str, Measured]:
     with tempfile.TemporaryDirectory() as scratch:
         alone = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         alone["PREFECT_PROFILES_PATH"] = str(Path(scratch) / "no-profiles.toml")
+        alone["ASSAY_DAEMON"] = "off"  # in process; the daemon's line below uses one
         costs = {"no server": best_of([
             run_assay(tiny_upload(), out, workers, name="assay-10-rows", env=alone)
             for _ in range(FIXED_COST_RUNS)])}
@@ -374,7 +377,7 @@ def run_daemon(env: dict[str, str]) -> Iterator[tuple[dict[str, str], Path]]:
     """``assay daemon start`` (not counted) for a data directory of its own, stopped after;
     yields the clients' environment and the daemon's log."""
     data_dir = Path(tempfile.mkdtemp(prefix="assay-bench-"))  # a socket path is <= 107 bytes
-    daemon_env = {**env, "ASSAY_DATA_DIR": str(data_dir)}
+    daemon_env = {**env, "ASSAY_DATA_DIR": str(data_dir), "ASSAY_DAEMON": "manual"}
     started = subprocess.run([ASSAY, "daemon", "start"], env=daemon_env, capture_output=True,
                              text=True, cwd=ROOT)
     if started.returncode != 0:
