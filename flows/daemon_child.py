@@ -131,8 +131,9 @@ def detach(code: int, ended: int, log_fd: int) -> None:
     """Report the exit code on ``ended`` (the daemon tells the client, which ends), having
     flushed the run's output and moved fds 0-2 off the client's terminal: to /dev/null and
     the daemon's log (``log_fd``). What is left (Prefect's last logs and events sent at
-    exit) then costs the client nothing; a failure there lands in the daemon's log. SIGHUP and SIGINT are ignored from here: the terminal
-    they would come from is no longer the run's."""
+    exit) then costs the client nothing; a failure there lands in the daemon's log. SIGHUP
+    and SIGINT are ignored from here: the terminal they would come from is no longer the
+    run's."""
     _flush_std_streams()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

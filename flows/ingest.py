@@ -21,8 +21,9 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
-from prefect.runtime import deployment, flow_run
+from prefect.runtime import flow_run
 
 from assay.flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
 from assay.flows.summary import to_markdown
@@ -36,7 +37,7 @@ from assay.pipelines.plan import RunPlan
 from assay.pipelines.publish import PublishedVersion
 from assay.pipelines.retries import IO_RETRIES, IO_RETRY_DELAY_SECONDS, is_transient
 from assay.pipelines.runner import ProgressCallback, StagedRun
-from assay.pipelines.spec import load_spec
+from assay.pipelines.spec import load_spec, read_yaml
 from assay.pipelines.summary import RunSummary
 
 
@@ -54,11 +55,20 @@ def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
 def _pipeline_name(spec_path: str) -> str:
     """The spec's ``name`` without validating the spec (the flow does that and reports it)."""
     try:
-        data = yaml.safe_load(Path(spec_path).read_text(encoding="utf-8"))
+        data, _ = read_yaml(Path(spec_path).read_text(encoding="utf-8"))
         name = data.get("name") if isinstance(data, dict) else None
     except (OSError, yaml.YAMLError):
         name = None
     return name if isinstance(name, str) and name else Path(spec_path).stem
+
+
+def _deployment_id() -> str | None:
+    """The deployment that started this flow run, None for an ad-hoc run: read from the
+    run's context. (``prefect.runtime.deployment.id`` asks the server for the flow run
+    whenever the answer is None: about 0.5 s of a small ad-hoc run.)"""
+    context = FlowRunContext.get()
+    found = context.flow_run.deployment_id if context and context.flow_run else None
+    return None if found is None else str(found)
 
 
 def _flow_run_name() -> str:
@@ -169,7 +179,7 @@ def ingest(
             f"{summary.rows_written:,}", f"{summary.quarantined:,}")
         return summary
 
-    if upload_id is not None or sweep or deployment.id is not None:
+    if upload_id is not None or sweep or _deployment_id() is not None:
         request = request.for_uploads()
         if request.roots is not None:  # before any upload is claimed for a refused sink
             request.roots.check_sink(request.sink)
@@ -186,7 +196,7 @@ def _load(spec_path: str, inputs: list[str] | None, output: str | None, workers:
     _check_served_spec(spec_path)
     loaded = load_spec(spec_path)
     data_dir = default_data_dir()
-    roots = served_roots(loaded, landing_folder(data_dir, loaded.name)) if deployment.id \
+    roots = served_roots(loaded, landing_folder(data_dir, loaded.name)) if _deployment_id() \
         else None
     return compose.load(loaded, inputs=inputs, output=output, backend=backend,
                         workers=workers, cluster_address=cluster_address, roots=roots,
@@ -196,10 +206,11 @@ def _load(spec_path: str, inputs: list[str] | None, output: str | None, workers:
 def _check_served_spec(spec_path: str) -> None:
     """A served deployment's run reads the spec it was served with, whatever its caller
     passed as ``spec_path``."""
-    if deployment.id is None:
+    if (deployment_id := _deployment_id()) is None:
         return
     with get_client(sync_client=True) as client:  # the deployment's own, not the run's
-        served = client.read_deployment(deployment.id).parameters.get("spec_path")
+        served_by = client.read_deployment(deployment_id)
+    served = served_by.parameters.get("spec_path")
     if served is not None and Path(served).resolve() != Path(spec_path).resolve():
-        raise SpecError(f"{spec_path}: not the spec of deployment {deployment.name!r} "
+        raise SpecError(f"{spec_path}: not the spec of deployment {served_by.name!r} "
                         f"({served}); refused")
