@@ -2,7 +2,7 @@
 """Set up the project's virtual environment and run the demo or the tests.
 
     python3 .ci/bootstrap.py demo   # .venv + `pip install -e .`, then run the sample pipeline
-    python3 .ci/bootstrap.py test   # .venv + `pip install -e .[dev]`, then pytest -n 2 (loadgroup)
+    python3 .ci/bootstrap.py test   # .venv + `pip install -e .[dev]`, then pytest -q -n 2
 
 ``test`` also makes sure Debian's ``chromium`` is there (the HTML report is checked in a real
 headless browser): installed with apt-get when running as root, else a note that the browser
@@ -112,9 +112,7 @@ def test(args: list[str]) -> int:
     ensure_venv("dev")
     ensure_chromium()
     code = subprocess.run(
-        # loadgroup: a module marked xdist_group runs on one worker, its fixture built once
-        [str(venv_bin("python")), "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup",
-         *args], cwd=ROOT
+        [str(venv_bin("python")), "-m", "pytest", "-q", "-n", "2", *args], cwd=ROOT
     ).returncode
     if code == PYTEST_NO_TESTS:
         print("bootstrap: pytest collected no tests; that is a failure", file=sys.stderr)

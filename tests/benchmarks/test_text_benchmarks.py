@@ -16,10 +16,6 @@ import pytest
 from benchmarks import run_near_dedup, run_text_steps, text_corpus, text_measure
 from benchmarks.text_corpus import CorpusSpec
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = pytest.mark.xdist_group("test_text_benchmarks")
-
-
 DOCS = 200
 
 

@@ -40,8 +40,7 @@ from tests.published import commits, latest_version, manifest_of, rows_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_served")]
+pytestmark = pytest.mark.slow
 
 
 @dataclass

@@ -34,8 +34,7 @@ from tests.fault_kit import (
 )
 from tests.published import leftovers
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_kill")]
+pytestmark = pytest.mark.slow
 ASSAY = str(Path(sys.executable).parent / "assay")
 
 

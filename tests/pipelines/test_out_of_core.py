@@ -30,9 +30,6 @@ from assay.pipelines.workers import worker_environment
 from data_samples.generate import write_csv_files
 from tests.dask_cli_cluster import CliCluster, dask_cli_cluster
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = pytest.mark.xdist_group("test_out_of_core")
-
 WORKERS, SPILL_ONLY_LIMIT, DEPLOYED_LIMIT = 2, 2 * 2**20, 352 * 2**20
 ROWS, DISTINCT, FILES = 440_000, 160_000, 4
 RUN_TIMEOUT_S = 240  # a worker paused for good would hang the run

@@ -19,9 +19,6 @@ from assay.validation.results import jsonable
 from assay.validation.suite import SuiteError, parse_suite
 from tests.validation.conftest import _close, _ge_nulls, assert_agrees, ge_answers, run_native
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = pytest.mark.xdist_group("test_catalogue_aggregates")
-
 
 def _rows() -> pd.DataFrame:
     frame = pd.DataFrame(

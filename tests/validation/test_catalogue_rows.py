@@ -16,10 +16,6 @@ from tests.validation.conftest import (
     run_native,
 )
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = pytest.mark.xdist_group("test_catalogue_rows")
-
-
 N = 12
 
 

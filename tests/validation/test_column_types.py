@@ -16,9 +16,6 @@ import pytest
 
 from tests.validation.conftest import assert_agrees, ge_answers, run_native
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = pytest.mark.xdist_group("test_column_types")
-
 BIG = 3_000_000_000_000_000_000
 
 

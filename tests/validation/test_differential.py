@@ -15,9 +15,6 @@ from tests.validation.conftest import (
     run_native,
 )
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = pytest.mark.xdist_group("test_differential")
-
 
 def _frame() -> pd.DataFrame:
     n = 9
