@@ -28,8 +28,7 @@ from assay.pipelines.data_dir import default_data_dir
 from tests.flows.conftest import write_tiny_pipeline
 from tests.orchestration.conftest import ASSAY, wait_for
 
-# its module-scoped fixture is built once: one xdist worker runs all its tests
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_daemon"),
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.name != "posix", reason="the daemon is POSIX only")]
 
 EVENTS = Path(__file__).parents[2] / "data_samples" / "events"
