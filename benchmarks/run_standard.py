@@ -215,10 +215,9 @@ def run_assay(data: Path, out: Path, workers: int | None, name: str = "assay",
         cmd += ["--workers", str(workers)]
     cmd += list(options)
     # a wide, plain terminal so the summary table is one parseable line per row; by
-    # default each run in its own process, launching no run daemon
-    chosen = {**os.environ, "ASSAY_DAEMON": "off"} if env is None else {"ASSAY_DAEMON": "off",
-                                                                        **env}
-    plain = {**chosen, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    # default each run in its own process, launching no run daemon (an ``env`` says its own)
+    base = {**os.environ, "ASSAY_DAEMON": "off"} if env is None else env
+    plain = {**base, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     wall, peak, rc, stdout, stderr = measure(cmd, plain)
     result = Measured(name, wall, peak, rc)
     result.extra["stderr_tail"] = _tail(stderr, 20)  # e.g. the cuDF spilling line

@@ -338,10 +338,7 @@ class Daemon:
     def _ended_early(self, pid: int) -> None:
         """The child's exit code, sent before its background work: the client ends with it
         now (and no longer speaks for the run: its hang-up is no SIGHUP)."""
-        pipe = self.ended_pipes.pop(pid)
-        self.selector.unregister(pipe)
-        data = os.read(pipe, 64)
-        os.close(pipe)
+        data = self._take_report(pid)
         conn = self.runs.get(pid)
         if not data or conn is None:  # it ended before reporting: _reap reports how
             return
@@ -349,6 +346,18 @@ class Daemon:
         log(f"run {pid}: exit {code} reported; the run finishes in the background")
         self.runs[pid] = None
         self._release(conn, {"exit": code})
+
+    def _take_report(self, pid: int) -> bytes:
+        """What the child wrote on its pipe (empty: nothing, or already taken), the pipe
+        closed. Never blocks: called once it is readable, or once the child has ended."""
+        pipe = self.ended_pipes.pop(pid, None)
+        if pipe is None:
+            return b""
+        self.selector.unregister(pipe)
+        try:
+            return os.read(pipe, 64)
+        finally:
+            os.close(pipe)
 
     def _release(self, conn: socket.socket, ended: dict[str, int]) -> None:
         """Tell the client how its run ended, and let go of its connection."""
@@ -373,9 +382,7 @@ class Daemon:
             cpu = (f", CPU {usage.ru_utime:.2f} s user {usage.ru_stime:.2f} s sys, "
                    f"{usage.ru_minflt} page faults" if usage else "")
             log(f"run {pid}: " + (f"exit {code}" if code >= 0 else f"signal {-code}") + cpu)
-            if (pipe := self.ended_pipes.pop(pid, None)) is not None:
-                self.selector.unregister(pipe)
-                os.close(pipe)
+            self._take_report(pid)  # a report not yet read: how it ended says more
             if conn is not None:
                 self._release(conn, {"exit": code} if code >= 0 else {"signal": -code})
 

@@ -20,7 +20,7 @@ class SpawnError(Exception):
     """Why no daemon can be launched for this data directory (one line)."""
 
 
-def private_folder(folder: Path) -> None:
+def _private_folder(folder: Path) -> None:
     """``folder`` exists, is this user's, and only this user can enter it."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = folder.stat()
@@ -39,7 +39,7 @@ def spawn(idle_exit_seconds: float | None = None) -> tuple[subprocess.Popen[byte
     if len(os.fsencode(path)) > protocol.MAX_SOCKET_PATH:
         raise SpawnError(f"{path}: too long for a Unix socket ({protocol.MAX_SOCKET_PATH} "
                          "bytes at most); set ASSAY_DATA_DIR to a shorter folder")
-    private_folder(folder)
+    _private_folder(folder)
     log_path = folder / protocol.LOG_NAME
     idle = [] if idle_exit_seconds is None else ["--idle-exit", f"{idle_exit_seconds:g}"]
     with open(log_path, "ab") as log:
