@@ -142,11 +142,24 @@ class ColumnMostCommonValueInSet(_CountsExpectation):
         return {"success": success, "result": {"observed_value": jsonable(observed)}}
 
 
-def _sorted_or_not(values: list[Any]) -> list[Any]:
+def _in_stable_order(values: list[Any]) -> list[Any]:
+    """Sorted, as GE lists unexpected values; where types do not compare (``1.5`` and
+    ``"ab"``), grouped by type name and sorted within each. A set's own order follows the
+    process's string hash seed, and the manifest must not."""
     try:
         return sorted(values)
     except TypeError:
-        return values
+        by_type: dict[str, list[Any]] = {}
+        for value in values:
+            by_type.setdefault(type(value).__name__, []).append(value)
+        return [value for name in sorted(by_type) for value in _sorted_or_by_repr(by_type[name])]
+
+
+def _sorted_or_by_repr(values: list[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=repr)
 
 
 def _coerced(value_set: tuple[Any, ...], distinct: set[Any]) -> set[Any]:
@@ -178,14 +191,15 @@ class _DistinctSet(_CountsExpectation):
     def unexpected(self, partial: Counts | None) -> dict[str, Any]:
         distinct = distinct_set(partial)
         extra = distinct - _coerced(self.kw.value_set, distinct)
-        listed = _sorted_or_not(list(extra))[:MAX_DISTINCT_VALUES]
+        listed = _in_stable_order(list(extra))[:MAX_DISTINCT_VALUES]
         return {"unexpected_count": len(extra), "partial_unexpected_list": jsonable(listed)}
 
     def missing(self, partial: Counts | None) -> dict[str, Any]:
-        # GE lists the set difference in set order (unsorted), as here
+        # GE lists the set difference in set order, which varies between processes when
+        # it holds strings: the same values here, in a stable order
         distinct = distinct_set(partial)
-        absent = _coerced(self.kw.value_set, distinct) - distinct
-        return {"missing_count": len(absent), "partial_missing_list": jsonable(list(absent))[:20]}
+        absent = _in_stable_order(list(_coerced(self.kw.value_set, distinct) - distinct))
+        return {"missing_count": len(absent), "partial_missing_list": jsonable(absent)[:20]}
 
 
 class InSetParams(ColumnParams):
