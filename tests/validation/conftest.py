@@ -210,10 +210,9 @@ def ge_answers(ge_validate: Callable, frames: dict[str, pd.DataFrame], cases: li
     }
 
 
-def _distinct_label_groups(cases: list[dict]) -> list[list[int]]:
-    """Case indices in as few groups as have no label twice, so that within one gate a
-    routed row's reasons say which case routed it."""
-    labels = [e.label for e in parse_suite(cases, name="suite").expectations]
+def _distinct_label_groups(labels: list[str]) -> list[list[int]]:
+    """Indices of ``labels`` in as few groups as have no label twice, so that within one
+    gate a routed row's reasons say which case routed it."""
     groups: list[list[int]] = []
     for i, label in enumerate(labels):
         free = next((g for g in groups if all(labels[j] != label for j in g)), None)
@@ -229,13 +228,13 @@ def assert_routes_unexpected(oracle: dict, frame_name: str, frame: pd.DataFrame,
     unexpected_count (the cases run a group to a gate: one gate per case took minutes)."""
     counted = [i for i, _ in enumerate(cases)
                if "unexpected_count" in oracle[(frame_name, i)]["result"]]
-    for group in _distinct_label_groups([cases[i] for i in counted]):
-        configs = [cases[counted[j]] for j in group]
-        _, routed = run_native(frame, configs, npartitions=npartitions)
+    labels = [e.label for e in parse_suite([cases[i] for i in counted], name="s").expectations]
+    for group in _distinct_label_groups(labels):
+        _, routed = run_native(frame, [cases[counted[j]] for j in group],
+                               npartitions=npartitions)
         given = routed["_gate_reasons"].str.split(REASON_SEP)
-        for j, expectation in zip(group, parse_suite(configs, name="suite").expectations,
-                                  strict=True):
-            reason = f"g: {expectation.label}"
+        for j in group:
+            reason = f"g: {labels[j]}"
             routed_here = int(given.map(lambda texts, r=reason: r in texts).sum())
             expected = oracle[(frame_name, counted[j])]["result"]["unexpected_count"]
             assert routed_here == expected, cases[counted[j]]

@@ -176,7 +176,7 @@ def _assert_same_result(ge: dict[str, Any], native: dict[str, Any], what: Any) -
         return
     want = _ge_nulls(jsonable(ge["result"]))
     got = jsonable(native["result"])
-    for listed in (want, got):  # in set order, which follows the process's hash seed
+    for listed in (want, got):  # GE's in the recording process's set order, ours sorted
         if "partial_missing_list" in listed:
             listed["partial_missing_list"] = sorted(listed["partial_missing_list"], key=repr)
     assert _close(want, got), (what, want, got)
