@@ -506,7 +506,7 @@ def serve(
     poll_seconds: Annotated[
         float, typer.Option("--poll", min=0.1, metavar="SECONDS",
                             help="How often to look for scheduled or triggered runs.")
-    ] = 5.0,
+    ] = 1.0,
     redeliver_after: Annotated[
         float, typer.Option("--redeliver-after", min=1, metavar="SECONDS",
                             help="Send an upload's trigger again when no flow run took it "

@@ -65,7 +65,7 @@ def deployment_options(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def serve_pipelines(pipelines: dict[str, Pipeline], limit: int | None = None,
-                    poll_seconds: float = 5, **runner_options: Any) -> None:
+                    poll_seconds: float = 1, **runner_options: Any) -> None:
     """Register the deployments and run their flow runs here until interrupted."""
     runner = Runner(limit=limit, query_seconds=poll_seconds, **runner_options)
     with forked_flow_runs() as forked:
