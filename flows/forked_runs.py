@@ -77,10 +77,10 @@ def _import_path(flow: Any) -> tuple[str, str]:
 def _run_in_child(call: bytes) -> None:
     (module, name), flow_run, parameters, wait_for, context, environment = \
         cloudpickle.loads(call)
-    flow = getattr(importlib.import_module(module), name)
     os.environ.clear()  # the forkserver's copy dates from when serving started
     os.environ.update(environment)
     configure_from_env()  # takes (and removes) the runner's one-shot control-channel keys
+    flow = getattr(importlib.import_module(module), name)  # imported with the run's variables
     with SettingsContext(profile=get_settings_context().profile, settings=Settings()), \
             handle_engine_signals(getattr(flow_run, "id", None)):
         result = run_flow(flow, flow_run=flow_run, parameters=parameters, wait_for=wait_for,
