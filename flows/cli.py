@@ -525,11 +525,10 @@ def serve(
             from assay.flows.redeliver import start_redelivery
             from assay.flows.serve import serve_pipelines
 
-            for name in found:
-                print(f"serving deployment ingest/{name}", flush=True)
             stop = start_redelivery(home, list(found), redeliver_after)
             try:
-                serve_pipelines(found, limit=limit, poll_seconds=poll_seconds)
+                serve_pipelines(found, limit=limit, poll_seconds=poll_seconds,
+                                announce=lambda line: print(line, flush=True))
             finally:
                 stop.set()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -64,9 +65,12 @@ def deployment_options(pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
-def serve_pipelines(pipelines: dict[str, Pipeline], limit: int | None = None,
-                    poll_seconds: float = 1, **runner_options: Any) -> None:
-    """Register the deployments and run their flow runs here until interrupted."""
+def serve_pipelines(pipelines: dict[str, Pipeline], announce: Callable[[str], None],
+                    limit: int | None = None, poll_seconds: float = 1,
+                    **runner_options: Any) -> None:
+    """Register the deployments and run their flow runs here until interrupted;
+    ``announce`` gets a line per deployment once it is registered (each takes a second or
+    more on a SQLite Prefect server), then one when all are."""
     runner = Runner(limit=limit, query_seconds=poll_seconds, **runner_options)
     with forked_flow_runs() as forked:
         for pipeline in pipelines.values():
@@ -75,6 +79,9 @@ def serve_pipelines(pipelines: dict[str, Pipeline], limit: int | None = None,
                 runner.add_flow(ingest, **options)
             else:  # Prefect then imports the flow by its module path in a fresh process
                 runner.add_deployment(ingest.to_deployment(**options))
+            announce(f"serving deployment ingest/{pipeline.name}")
+        announce(f"ready: {len(pipelines)} deployment(s), looking for runs every "
+                 f"{poll_seconds:g} s, at most {limit or 'any number of'} at once")
         try:
             asyncio.run(runner.start())
         except (KeyboardInterrupt, TerminationSignal) as stopped:

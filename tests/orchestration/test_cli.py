@@ -37,6 +37,8 @@ def test_serve_starts_and_stops_its_own_prefect_server(tmp_path: Path) -> None:
         url = line.split()[2]
         assert httpx.get(f"{url}/health").status_code == 200
         assert child.stdout.readline().strip() == f"serving deployment ingest/{name}"
+        assert child.stdout.readline().strip() == (
+            "ready: 1 deployment(s), looking for runs every 1 s, at most 4 at once")
         assert (tmp_path / "data" / "prefect").is_dir()
     finally:
         child.send_signal(signal.SIGINT)
