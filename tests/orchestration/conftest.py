@@ -42,6 +42,17 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str,
     raise AssertionError(f"timed out after {timeout} s waiting for {what}{why}")
 
 
+def start_flow_run(api: str, deployment_id: str, parameters: dict, what: str) -> str:
+    """Start a run of the deployment with ``parameters`` (as ``prefect deployment run
+    --param`` does); its id. The busy SQLite server may answer 503: asked again."""
+    def start() -> str | None:
+        answer = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run",
+                            json={"parameters": parameters})
+        return answer.json()["id"] if answer.status_code == 201 else None
+
+    return wait_for(start, 30, what)
+
+
 def add_pipeline(folder: Path, extra: str = "", name: str | None = None) -> str:
     """A tiny pipeline ``folder/<name>/pipeline.yaml`` reading ``<name>/incoming/`` (empty),
     with a 4 KiB upload limit and ``extra`` spec lines; returns its (unique) name."""
@@ -98,4 +109,5 @@ def serving(pipelines: Path, api: str) -> Iterator[Path]:
         stop(child, timeout=30)
 
 
-__all__ = ["AUTH", "TINY_CSV", "add_pipeline", "client_for", "serving", "wait_for"]
+__all__ = ["AUTH", "TINY_CSV", "add_pipeline", "client_for", "serving", "start_flow_run",
+           "wait_for"]

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from assay.flows.server import stop
-from tests.orchestration.conftest import wait_for
+from tests.orchestration.conftest import start_flow_run, wait_for
 from tests.orchestration.probe_flows import LATE_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,18 +51,22 @@ def probes(prefect_api: str, tmp_path_factory: pytest.TempPathFactory
 
 
 def _deployments(api: str) -> dict[str, str]:
-    found = httpx.post(f"{api}/deployments/filter", json={}).json()
+    """The probe deployments' ids by name (none while the busy server answers 503)."""
+    answer = httpx.post(f"{api}/deployments/filter", json={})
+    found = answer.json() if answer.status_code == 200 else []
     return {d["name"]: d["id"] for d in found if d["name"] in ("probe", "sleeper")}
 
 
 def _start(api: str, deployment: str, parameters: dict) -> str:
-    deployment_id = _deployments(api)[deployment]
-    return httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run",
-                      json={"parameters": parameters}).json()["id"]
+    deployment_id = wait_for(lambda: _deployments(api).get(deployment), 30,
+                             f"deployment {deployment}")
+    return start_flow_run(api, deployment_id, parameters, f"a run of {deployment} to start")
 
 
-def _state(api: str, flow_run_id: str) -> str:
-    return httpx.get(f"{api}/flow_runs/{flow_run_id}").json()["state_type"]
+def _state(api: str, flow_run_id: str) -> str | None:
+    """The run's state type; None while the busy SQLite server answers 503."""
+    answer = httpx.get(f"{api}/flow_runs/{flow_run_id}")
+    return answer.json()["state_type"] if answer.status_code == 200 else None
 
 
 def _ended(api: str, flow_run_id: str) -> str | None:
@@ -108,8 +112,9 @@ def _gone(pid: int) -> bool:
 def test_cancelling_a_forked_flow_run_ends_its_process(
         probes: subprocess.Popen[bytes], prefect_api: str, tmp_path: Path) -> None:
     run, pid = _sleeping(prefect_api, tmp_path)
-    httpx.post(f"{prefect_api}/flow_runs/{run}/set_state",
-               json={"state": {"type": "CANCELLING"}, "force": True}).raise_for_status()
+    wait_for(lambda: httpx.post(f"{prefect_api}/flow_runs/{run}/set_state",
+                                json={"state": {"type": "CANCELLING"}, "force": True}
+                                ).status_code in (200, 201), 30, "the server to take the cancel")
     assert wait_for(lambda: _ended(prefect_api, run), 60, "the cancellation") == "CANCELLED"
     assert wait_for(lambda: _gone(pid), 30, "the run's process to end")
 

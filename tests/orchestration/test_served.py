@@ -34,6 +34,7 @@ from tests.orchestration.conftest import (
     add_pipeline,
     client_for,
     serving,
+    start_flow_run,
     wait_for,
 )
 from tests.published import commits, latest_version, manifest_of, rows_of
@@ -356,13 +357,7 @@ def _start(name: str, parameters: dict) -> str:
     run --param`` does); its id."""
     api = PREFECT_API_URL.value()
     deployment = httpx.get(f"{api}/deployments/name/ingest/{name}").json()["id"]
-
-    def start() -> str | None:  # the busy SQLite server may answer 503
-        answer = httpx.post(f"{api}/deployments/{deployment}/create_flow_run",
-                            json={"parameters": parameters})
-        return answer.json()["id"] if answer.status_code == 201 else None
-
-    return wait_for(start, 30, f"a run of ingest/{name} to start")
+    return start_flow_run(api, deployment, parameters, f"a run of ingest/{name} to start")
 
 
 def _run(name: str, parameters: dict) -> dict:
