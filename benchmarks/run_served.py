@@ -4,8 +4,10 @@ a tiny pipeline, HTTP uploads through the intake app until each is published.
 Measured per upload: seconds from its POST to its published version; per flow run, its
 Prefect state timestamps (created, pending, submitting, running, completed), so the time
 the runner spends starting the run's process shows as submitting -> running. The server
-and ``assay serve`` start first and are not counted; the first uploads wait for the
-forkserver's imports, so ``--settle`` seconds pass before the first one.
+and ``assay serve`` start first and are not counted (the orchestration tests' ``serving``
+and ``client_for``, which also resend a lost trigger after 20 s rather than 60); the first
+uploads would wait for the forkserver's imports, so ``--settle`` seconds pass before the
+first one.
 
     python benchmarks/run_served.py                     # 6 uploads, --poll 1
     python benchmarks/run_served.py --poll 5 --uploads 10
@@ -15,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,40 +25,20 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from fastapi.testclient import TestClient
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from assay.flows.api import create_app
-from assay.flows.server import local_server, stop
-from assay.pipelines.registry import load_pipelines
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tests
 
-ASSAY = str(Path(sys.executable).parent / "assay")
-TOKEN = "bench"
-SPEC = """\
-name: served
-source:
-  paths: [incoming/]
-schema:
-  columns:
-    - {name: id, type: int64, nullable: false}
-    - {name: city, type: string}
-sink:
-  path: out
-cluster:
-  workers: 1
-  processes: false
-intake: {max_bytes: 4096}
-"""
+from assay.flows.server import local_server
+from tests.orchestration.conftest import (
+    AUTH,
+    add_pipeline,
+    client_for,
+    serving,
+    wait_for,
+)
+
 STATES = ("Pending", "Submitting", "Running", "Completed")
-
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.1)
-    raise TimeoutError(f"no {what} after {timeout} s")
 
 
 def _phases(api: str, flow_run_id: str) -> dict[str, float]:
@@ -73,46 +53,33 @@ def _phases(api: str, flow_run_id: str) -> dict[str, float]:
 def measure(uploads: int, poll: float, settle: float) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        home = root / "pipelines" / "served"
-        (home / "incoming").mkdir(parents=True)
-        (home / "pipeline.yaml").write_text(SPEC)
-        data_dir = root / "data"
-        with local_server(root) as api:
-            env = {**os.environ, "PREFECT_API_URL": api, "ASSAY_DATA_DIR": str(data_dir)}
-            with open(root / "serve.log", "wb") as log:
-                serving = subprocess.Popen([ASSAY, "serve", str(home.parent), "--poll",
-                                            str(poll)], env=env, stdout=log,
-                                           stderr=subprocess.STDOUT)
-            try:
-                _wait(lambda: httpx.post(f"{api}/automations/filter", json={}).json(), 120,
-                      "upload trigger")
-                time.sleep(settle)
-                return _uploads(api, root, data_dir, uploads)
-            finally:
-                stop(serving, timeout=30)
+        pipelines = root / "pipelines"
+        name = add_pipeline(pipelines)
+        # the intake sends its events to that server
+        with local_server(root) as api, temporary_settings(updates={PREFECT_API_URL: api}), \
+                serving(pipelines, api, poll=poll) as data_dir:
+            time.sleep(settle)
+            with client_for(pipelines, data_dir) as client:
+                return _uploads(client, api, name, uploads)
 
 
-def _uploads(api: str, root: Path, data_dir: Path, count: int) -> dict:
-    app = create_app(load_pipelines(root / "pipelines"), data_dir, {"*": [TOKEN]})
-    auth = {"Authorization": f"Bearer {TOKEN}"}
+def _uploads(client, api: str, name: str, count: int) -> dict:
     waits, phases = [], []
-    # the intake sends its events to that server
-    with temporary_settings(updates={PREFECT_API_URL: api}), TestClient(app) as client:
-        for i in range(count):
-            started = time.monotonic()
-            upload = client.post("/v1/pipelines/served/uploads", params={"filename": "u.csv"},
-                                 content=f"id,city\n{i},Hue\n".encode(), headers=auth).json()
+    for i in range(count):
+        started = time.monotonic()
+        upload = client.post(f"/v1/pipelines/{name}/uploads", params={"filename": "u.csv"},
+                             content=f"id,city\n{i},Hue\n".encode(), headers=AUTH).json()
 
-            def settled(upload_id: str = upload["upload_id"]) -> dict | None:
-                status = client.get(f"/v1/uploads/{upload_id}", headers=auth).json()
-                return status if status["state"] in ("published", "rejected") else None
+        def settled(upload_id: str = upload["upload_id"]) -> dict | None:
+            status = client.get(f"/v1/uploads/{upload_id}", headers=AUTH).json()
+            return status if status["state"] in ("published", "rejected") else None
 
-            status = _wait(settled, 120, "published upload")
-            waits.append(round(time.monotonic() - started, 3))
-            if status["state"] != "published":
-                raise RuntimeError(f"upload {i} was {status['state']}: {status}")
-            if status.get("flow_run_id"):
-                phases.append(_phases(api, status["flow_run_id"]))
+        status = wait_for(settled, 120, "the upload to be published")
+        waits.append(round(time.monotonic() - started, 3))
+        if status["state"] != "published":
+            raise RuntimeError(f"upload {i} was {status['state']}: {status}")
+        if status.get("flow_run_id"):
+            phases.append(_phases(api, status["flow_run_id"]))
     return {"post_to_published_s": waits, "median_s": statistics.median(waits),
             "flow_run_phases_s": phases}
 

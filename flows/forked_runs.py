@@ -89,6 +89,13 @@ def _run_in_child(call: bytes) -> None:
             asyncio.run(result)
 
 
+def start_forkserver() -> None:
+    """Start the forkserver now, importing ``PRELOAD`` in the background (at once it is
+    running: its imports are fixed when it starts)."""
+    multiprocessing.forkserver.set_forkserver_preload(list(PRELOAD))
+    multiprocessing.forkserver.ensure_running()
+
+
 @contextmanager
 def forked_flow_runs() -> Iterator[bool]:
     """While the block runs, the runner's flow runs fork from a forkserver that imports
@@ -99,8 +106,7 @@ def forked_flow_runs() -> Iterator[bool]:
                        "assay in a fresh process (a few seconds more per run)", _OVERRIDE)
         yield False
         return
-    multiprocessing.forkserver.set_forkserver_preload(list(PRELOAD))
-    multiprocessing.forkserver.ensure_running()
+    start_forkserver()
     prefects = getattr(_starter_direct, _OVERRIDE)
     setattr(_starter_direct, _OVERRIDE, run_flow_forked)
     try:

@@ -89,16 +89,16 @@ def _automations(api: str) -> set[str]:
 
 
 @contextmanager
-def serving(pipelines: Path, api: str) -> Iterator[Path]:
-    """Run ``assay serve pipelines`` against ``api`` (data directory beside the folder)
-    until the block ends (a trigger no flow run took is sent again after 20 s); wait until
-    its triggers are registered; yield the data directory.
+def serving(pipelines: Path, api: str, poll: float = 0.5) -> Iterator[Path]:
+    """Run ``assay serve pipelines --poll poll`` against ``api`` (data directory beside the
+    folder) until the block ends (a trigger no flow run took is sent again after 20 s); wait
+    until its triggers are registered; yield the data directory.
     Stopping it pauses its deployments, so their schedules stop too."""
     data_dir = pipelines.parent / "data"
     env = {**os.environ, "PREFECT_API_URL": api, "ASSAY_DATA_DIR": str(data_dir)}
     with open(pipelines.parent / "serve.log", "wb") as log:
         child = subprocess.Popen(
-            [ASSAY, "serve", str(pipelines), "--poll", "0.5", "--limit", "4",
+            [ASSAY, "serve", str(pipelines), "--poll", str(poll), "--limit", "4",
              "--redeliver-after", "20"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

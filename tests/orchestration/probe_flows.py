@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing.forkserver
 import os
 import sys
 import time
@@ -15,8 +14,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.runner import Runner
 
-from assay.flows.daemon_server import PRELOAD
-from assay.flows.forked_runs import forked_flow_runs
+from assay.flows.forked_runs import forked_flow_runs, start_forkserver
 
 LATE_VARIABLE = "ASSAY_PROBE_SET_AFTER_THE_FORKSERVER_STARTED"
 
@@ -43,8 +41,7 @@ def sleeper(out: str, seconds: float) -> None:
 def serve() -> None:
     """Serve both flows (deployments ``probe/probe`` and ``sleeper/sleeper``); a variable set
     after the forkserver started must still reach the runs."""
-    multiprocessing.forkserver.set_forkserver_preload(list(PRELOAD))
-    multiprocessing.forkserver.ensure_running()
+    start_forkserver()
     os.environ[LATE_VARIABLE] = "seen"
     runner = Runner(query_seconds=0.5, limit=4, pause_on_shutdown=False)
     runner.add_flow(probe, name="probe")
