@@ -5,13 +5,16 @@ partition of ``live``, True where the row's key values occur in another row of `
 passed to ``map_partitions`` next to ``live`` it is zipped partition by partition.
 
 Rows are first counted by a 64-bit hash of their key: every partition hands over its
-hashes, which are sorted once (numpy's vectorised sort, about 8 ns a hash, where a hash
-table pays a cache miss per row; ``benchmarks/RESULTS.md``, gate evaluation), and a hash
-repeats where it sits next to its equal. Only the rows whose hash repeats (the duplicates,
-and any hash collision) are gathered in one partition and checked on their real values by
-``duplicated`` (nulls equal to nulls, as GE's pandas engine compares them), so a collision
-never makes a duplicate. Each partition then flags its own rows found duplicated, by
-position: nothing is hashed or matched twice.
+hashes, and one task packs each hash's top bits with the row's position over the whole
+table into one uint64 and sorts them once (numpy's vectorised sort, about 30 ns a value,
+where a hash table pays a cache miss per row; ``benchmarks/RESULTS.md``, gate evaluation).
+A hash repeats where its top bits equal a neighbour's, and the position beside them says
+which row that is, so each partition gets the positions of its own candidates with no
+lookup. Only those rows (the duplicates, and any collision of the kept bits: about n**2 /
+2**64 of them for n rows) are gathered in one partition and checked on their real values
+by ``duplicated`` (nulls equal to nulls, as GE's pandas engine compares them), so a
+collision never makes a duplicate. Each partition then flags its own rows found
+duplicated, by position: nothing is hashed or matched twice.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import numpy as np
 from assay.transforms.frame import array_module, array_values, hash_rows, library, on_device
 
 KEY_HASH, ROW, PARTITION = "__key_hash", "__row", "__partition"
-_BITMAP_BITS = 22  # 4 MiB of flags: a few percent set by a hundred thousand repeats
 _ODD = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads sequential ids' top bits
 
 
@@ -72,46 +74,47 @@ def _hashed(keys: Any, drop_nulls: bool) -> Any:
     return library(keys).DataFrame({ROW: rows, KEY_HASH: hashes})
 
 
-def repeated(parts: list[Any]) -> Any:
-    """The values that occur more than once over ``parts`` (uint64 arrays, numpy or CuPy,
-    at least one), as a sorted array."""
+def repeated_positions(parts: list[Any]) -> list[Any]:
+    """Per part of ``parts`` (uint64 hashes, numpy or CuPy, at least one part), the sorted
+    positions in it whose hash's top bits occur more than once over all parts: every
+    repeated hash, and the rare hashes that share only the kept bits (see the module
+    docstring)."""
     xp = array_module(parts[0])
-    ordered = xp.concatenate(parts)
-    ordered.sort()  # in place: the concatenation is ours
-    again = ordered[1:][ordered[1:] == ordered[:-1]]
-    return again[xp.concatenate([again[:1] == again[:1], again[1:] != again[:-1]])]
+    sizes = [len(part) for part in parts]
+    total = sum(sizes)
+    bits = max(total - 1, 1).bit_length()  # the low bits that hold a position
+    packed = xp.concatenate(parts)  # ours, so changed in place
+    packed &= xp.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
+    packed |= xp.arange(total, dtype=xp.uint64)
+    packed.view(xp.int64).sort()  # equal top bits stay together; int64 sorts faster
+    top = packed >> xp.uint64(bits)
+    same = top[1:] == top[:-1]
+    flagged = xp.zeros(total, dtype=bool)
+    flagged[1:] |= same
+    flagged[:-1] |= same
+    positions = (packed[flagged] & xp.uint64((1 << bits) - 1)).astype(xp.int64)
+    positions.sort()
+    ends = xp.cumsum(xp.asarray(sizes, dtype=xp.int64))
+    cuts = xp.searchsorted(positions, ends).tolist()
+    starts = [0, *ends.tolist()[:-1]]
+    return [positions[a:b] - start for a, b, start in zip([0, *cuts[:-1]], cuts, starts,
+                                                          strict=True)]
 
 
 def _hashes(hashed: Any) -> tuple[Any]:
     return (array_values(hashed[KEY_HASH]),)  # a tuple: dask gathers it as one object
 
 
-def _repeated(chunks: Any) -> Any:
-    return repeated([hashes for hashes, in chunks])
+def _repeated(chunks: Any) -> list[Any]:
+    return repeated_positions([hashes for hashes, in chunks])
 
 
-def in_sorted(hashes: Any, repeats: Any) -> Any:
-    """Which of ``hashes`` (a uint64 array) are in ``repeats`` (a sorted one), as positions.
-
-    A bitmap of the repeats' top bits rules out most hashes first; only the rest are
-    looked up exactly, by binary search (pandas' hash-table ``isin`` took 12 ms for 625k
-    hashes against 100k repeats, this 6 ms)."""
-    xp = array_module(hashes)
-    shift = xp.uint64(64 - _BITMAP_BITS)
-    bitmap = xp.zeros(1 << _BITMAP_BITS, dtype=bool)
-    bitmap[repeats >> shift] = True
-    maybe = xp.flatnonzero(bitmap[hashes >> shift])
-    if len(maybe) == 0:
-        return maybe
-    found = xp.minimum(xp.searchsorted(repeats, hashes[maybe]), max(len(repeats) - 1, 0))
-    return maybe[repeats[found] == hashes[maybe]]
-
-
-def _candidates(keys: Any, hashed: Any, repeats: Any, partition_info: dict | None = None
-                ) -> Any:
+def _candidates(keys: Any, hashed: Any, repeats: list[Any],
+                partition_info: dict | None = None) -> Any:
     """The keys of the rows whose hash repeats, with their partition and position."""
-    rows = array_values(hashed[ROW])[in_sorted(array_values(hashed[KEY_HASH]), repeats)]
-    return keys.iloc[rows].assign(**{ROW: rows, PARTITION: _number(partition_info)})
+    number = _number(partition_info)
+    rows = array_values(hashed[ROW])[repeats[number]]
+    return keys.iloc[rows].assign(**{ROW: rows, PARTITION: number})
 
 
 def _duplicated(candidates: Any, columns: list[str]) -> Any:
@@ -135,7 +138,7 @@ def duplicate_rows(live: Any, columns: list[str], drop_nulls: bool) -> Any:
     hashed = keys.map_partitions(_hashed, drop_nulls, meta=meta)
     repeats = hashed.reduction(chunk=_hashes, aggregate=_repeated, meta=object,
                                split_every=False)
-    found = _candidates(keys._meta, meta, array_values(meta[KEY_HASH]))
+    found = _candidates(keys._meta, meta, repeated_positions([array_values(meta[KEY_HASH])]))
     candidates = keys.map_partitions(_candidates, hashed, repeats, meta=found,
                                      align_dataframes=False)
     duplicated = candidates.repartition(npartitions=1).map_partitions(
