@@ -83,9 +83,14 @@ def repeated_positions(parts: list[Any]) -> list[Any]:
     sizes = [len(part) for part in parts]
     total = sum(sizes)
     bits = max(total - 1, 1).bit_length()  # the low bits that hold a position
-    packed = xp.concatenate(parts)  # ours, so changed in place
-    packed &= xp.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
-    packed |= xp.arange(total, dtype=xp.uint64)
+    keep = xp.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
+    packed = xp.empty(total, dtype=xp.uint64)
+    start = 0
+    for part in parts:  # a part at a time: temporaries of a partition's size, not the table's
+        end = start + len(part)
+        xp.bitwise_and(part, keep, out=packed[start:end])
+        packed[start:end] |= xp.arange(start, end, dtype=xp.uint64)
+        start = end
     packed.view(xp.int64).sort()  # equal top bits stay together; int64 sorts faster
     top = packed >> xp.uint64(bits)
     same = top[1:] == top[:-1]

@@ -76,10 +76,15 @@ def _assay_gate(live: Any, suite: list[dict[str, Any]]) -> tuple[Clock, dict, in
 def run_assay(data: Path, suite: list[dict[str, Any]]) -> tuple[Clock, dict, int]:
     import dask
     import dask.dataframe as dd
-    from distributed import Client, LocalCluster, wait
+    from distributed import wait
 
-    with LocalCluster(processes=False, dashboard_address=":0") as cluster, Client(cluster), \
-            dask.config.set({"dataframe.shuffle.method": "tasks"}):
+    from assay.pipelines.cluster import dask_client
+    from assay.pipelines.spec import ClusterSpec
+
+    # the engine's default local cluster and its settings; strings as the engine's readers
+    # type them (and GE's frame holds them): pandas' ``str``, not the ``string`` that Dask's
+    # reader converts them to by default
+    with dask.config.set({"dataframe.convert-string": False}), dask_client(ClusterSpec()):
         # partitions as the engine's readers make them (64 MiB blocks: about 8 for this
         # data), never a whole frame on the client; loading is not the gate, so it is done
         # (and persisted) before the clock starts

@@ -18,6 +18,7 @@ from assay.validation.expectations.map import MapExpectation
 from assay.validation.expectations.params import ColumnMapParams, StrictBounds
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers, DuplicatesOf, Request
+from assay.validation.expectations.string_codes import isin
 from assay.validation.results import PARTIAL_UNEXPECTED_COUNT
 
 B = TypeVar("B")
@@ -96,7 +97,7 @@ class InSet(ColumnMapExpectation):
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
-        return ~values.isin(set_for_column(values, self.kw.value_set, parse_dates=False))
+        return ~isin(values, self.column, set_for_column(values, self.kw.value_set, False))
 
 
 class _BoundedParams(ColumnMapParams, StrictBounds[B], Generic[B]):

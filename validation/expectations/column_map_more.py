@@ -48,6 +48,7 @@ from assay.validation.expectations.frames import all_rows, plain_dtype
 from assay.validation.expectations.params import ColumnMapParams
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
+from assay.validation.expectations.string_codes import isin
 
 RegexList = Annotated[tuple[Regex, ...], AfterValidator(non_empty)]
 
@@ -76,7 +77,7 @@ class NotInSet(ColumnMapExpectation):
 
     def unexpected(self, part: Any, answers: Answers) -> Any:
         values = part[self.column]
-        return values.isin(set_for_column(values, self.kw.value_set, parse_dates=True))
+        return isin(values, self.column, set_for_column(values, self.kw.value_set, True))
 
 
 @register

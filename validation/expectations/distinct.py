@@ -31,15 +31,19 @@ from assay.validation.expectations.params import ColumnMetricBounds, ColumnParam
 from assay.validation.expectations.registry import register
 from assay.validation.expectations.requests import Answers
 from assay.validation.expectations.shared import shared
+from assay.validation.expectations.string_codes import value_counts as encoded_value_counts
 from assay.validation.results import jsonable
 
 Counts = pd.Series  # host pandas: index = distinct non-null values, values = counts
 MAX_DISTINCT_VALUES = 20  # GE's cap on the partial lists of distinct-value expectations
 
 
-def value_counts(values: Any) -> Counts:
-    """The column's non-null value counts on the host (small: one row per distinct value)."""
-    counts = values[values.notna()].value_counts(sort=False)
+def value_counts(values: Any, column: str) -> Counts:
+    """The column's non-null value counts on the host (small: one row per distinct value);
+    a string column's from its codes, which the set expectations share (``string_codes``)."""
+    counts = encoded_value_counts(values, column)
+    if counts is None:
+        counts = values[values.notna()].value_counts(sort=False)
     return to_pandas(counts)
 
 
@@ -69,9 +73,10 @@ class _CountsExpectation(Expectation):
 
     def partial(self, part: Any, answers: Answers) -> Counts:
         require_columns(part, self.columns)
-        values = part[self.kw.column]
+        column = self.kw.column
+        values = part[column]
         self.check_dtype(values)
-        return shared(("value_counts", self.kw.column), lambda: value_counts(values))
+        return shared(("value_counts", column), lambda: value_counts(values, column))
 
     def merge(self, a: Counts | None, b: Counts | None) -> Counts | None:
         return merge_counts(a, b)
