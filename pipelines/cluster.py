@@ -13,8 +13,9 @@ import dask
 from distributed import Client, LocalCluster
 
 from assay.pipelines.backend import BackendUnavailable, visible_gpus
+from assay.pipelines.in_process import arrow_system_pool
 from assay.pipelines.spec import ClusterSpec
-from assay.pipelines.workers import ForgetFinishedTasks, in_process_pool, local_cluster_config
+from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config
 
 log = logging.getLogger("assay.backend")
 
@@ -87,13 +88,24 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
                 client.unregister_worker_plugin(ForgetFinishedTasks.name)
         return
     with dask.config.set(config | local_cluster_config(backend, heap_temporaries)), \
-            in_process_pool(cluster.processes, backend), \
+            _thread_workers_pool(cluster.processes, backend), \
             _local_cluster(cluster, workers, backend) as local, Client(local) as client:
         client.register_plugin(ForgetFinishedTasks())
         with client.as_current():  # what a step computes while planning goes to this cluster
             yield client
         if backend == "cudf":
             _report_spilling(client)
+
+
+@contextmanager
+def _thread_workers_pool(processes: bool, backend: str) -> Iterator[None]:
+    """Workers that are threads of this process allocate from pyarrow's system pool
+    (``in_process.arrow_system_pool``); processes and cuDF's workers keep their own."""
+    if processes or backend == "cudf":
+        yield
+        return
+    with arrow_system_pool():
+        yield
 
 
 def _report_spilling(client: Client) -> None:

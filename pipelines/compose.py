@@ -22,7 +22,7 @@ from assay.pipelines.backend import Resolution, resolve_backend
 from assay.pipelines.confine import Roots
 from assay.pipelines.data_dir import default_data_dir
 from assay.pipelines.errors import SpecError
-from assay.pipelines.in_process import SUMMARY_LINE, runs_in_process, synchronous
+from assay.pipelines.in_process import in_process, runs_in_process, summary_line, thread_count
 from assay.pipelines.lock import dataset_lock
 from assay.pipelines.plan import RunPlan, plan_run
 from assay.pipelines.publish import PublishedVersion, publish_run
@@ -142,7 +142,7 @@ def cluster(request: RunRequest, client: Any = None, planned: RunPlan | None = N
     if planned is not None and runs_in_process(request.spec.cluster, planned,
                                                request.backend.backend,
                                                request.cluster_address):
-        with synchronous(planned):
+        with in_process(planned, thread_count(request.spec.cluster, request.workers)):
             yield None
         return
     from assay.pipelines.cluster import dask_client  # imports distributed: a cluster's runs
@@ -197,7 +197,7 @@ def run_all(request: RunRequest, phases: Phases = Phases(),
         planned = phases.plan(request)
         clock.lap("plan")
         with cluster(request, client, planned) as run_client:
-            in_process = client is None and run_client is None
+            computed_here = client is None and run_client is None
             clock.lap("cluster start")
             staged = phases.execute(planned, run_client, request.backend.backend, on_progress)
             clock.lap("engine")
@@ -206,10 +206,12 @@ def run_all(request: RunRequest, phases: Phases = Phases(),
         published = phases.publish(staged)
         clock.lap("publish")
         # an in-process run had no cluster to start or stop: its summary's cluster row says so
-        left_out = ("engine", "cluster start", "cluster stop") if in_process else ("engine",)
+        left_out = ("engine", "cluster start", "cluster stop") if computed_here else ("engine",)
         summary = phases.report(staged, published, clock.outside(*left_out))
-        return RunResult(published,
-                         replace(summary, cluster=SUMMARY_LINE) if in_process else summary)
+        if computed_here:
+            threads = thread_count(request.spec.cluster, request.workers)
+            summary = replace(summary, cluster=summary_line(threads))
+        return RunResult(published, summary)
 
 
 class _PhaseClock:

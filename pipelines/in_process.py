@@ -1,27 +1,39 @@
-"""Small runs without a cluster: the same graph on Dask's synchronous scheduler, in the
-run's own process.
+"""Runs that fit in memory without a cluster: the same graph on Dask's threaded scheduler,
+in the run's own process.
 
 A local cluster costs a 10-row run about 0.5 s on the 2-core development machine: importing
 ``distributed`` (0.25 s), starting and stopping the scheduler and its workers, and the
-scheduler's round trips between tasks (the graph's 17 tasks are busy 0.3 s of a 0.6 s
-engine). Below ``cluster.in_process_below`` bytes of input the run computes the graph here,
-one task after the other, instead (``benchmarks/RESULTS.md``, issue 15's fixed cost). The
-graph is the same and nothing in it depends on the workers, so the shards, the quarantine
-and the accounting are byte for byte those of a cluster run (a test holds both to it).
+scheduler's round trips between tasks. On large inputs it costs too: the scheduler and the
+worker share the run's process and its GIL with the tasks, and every result is measured and
+tracked. The standard job on Dask's threaded scheduler, same threads, took 8-15% less wall
+and 10% less CPU than on the local cluster at 4M and 16M rows, with a 10-20% lower peak
+(``benchmarks/RESULTS.md``, issue 15). What the cluster gives in exchange is memory
+management: workers with a limit, spilling to disk, a p2p shuffle that streams through
+disk, so an input larger than memory still goes through.
 
-A run keeps its cluster when it names one (an address), runs on cuDF, or asks for worker
-processes (isolation is what that key is for).
+So a run computes here when its input is small enough to sit in memory many times over:
+below ``cluster.in_process_below``, by default (``auto``) an eighth of the machine's memory
+(as Dask reads it: cgroup and rlimit limits count), and always below 4 MiB. The graph is the
+same and nothing in it depends on the workers, so the shards, the quarantine and the
+accounting are byte for byte those of a cluster run (a test holds both to it).
+
+A run keeps its cluster when it names one (an address), runs on cuDF, asks for worker
+processes (isolation is what that key is for) or sets a worker ``memory_limit`` (a bound is
+what the cluster is for).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dask
-from dask.local import get_sync
+import pyarrow as pa
+from dask.system import CPU_COUNT
+from dask.threaded import get as threaded_get
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,12 +43,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# the summary's "cluster" row for such a run
-SUMMARY_LINE = "none: a small input, computed in this process"
-# the scheduler as a function, not by its name: a name makes Dask import distributed (0.25
-# s) to look for a client; the task shuffle hands partitions over by reference (p2p needs
-# a distributed cluster)
-SYNCHRONOUS = {"scheduler": get_sync, "dataframe.shuffle.method": "tasks"}
+SMALL = 4 << 20  # bytes of input always computed here with the default ``auto``
+MEMORY_SHARE = 8  # ``auto``: inputs up to this fraction of the machine's memory
+
+
+def summary_line(threads: int) -> str:
+    """The summary's ``cluster`` row for a run computed here."""
+    return f"none: computed in this process, {threads} thread(s)"
 
 
 def runs_in_process(cluster: ClusterSpec, plan: RunPlan, backend: str,
@@ -44,30 +57,89 @@ def runs_in_process(cluster: ClusterSpec, plan: RunPlan, backend: str,
     """Whether the planned run is small enough to skip the cluster, and allowed to."""
     if address or cluster.address or cluster.processes or backend != "pandas":
         return False
-    return _input_bytes(plan) < cluster.in_process_below
+    size = _input_bytes(plan)
+    if cluster.in_process_below != "auto":
+        return size < cluster.in_process_below
+    if size < SMALL:
+        return True
+    return cluster.memory_limit == "auto" and size < _machine_memory() // MEMORY_SHARE
+
+
+def _machine_memory() -> int:
+    """The memory this process may use, as Dask's workers read it (psutil, cgroups v1 and
+    v2, RLIMIT_RSS). Only asked for inputs of 4 MiB and more: it imports ``distributed``."""
+    from distributed.system import MEMORY_LIMIT
+
+    return MEMORY_LIMIT
 
 
 def _input_bytes(plan: RunPlan) -> int:
     return sum(upload.found.size for upload in plan.inputs)
 
 
+def thread_count(cluster: ClusterSpec, workers: int | None = None) -> int:
+    """The threads a local cluster of the same spec (``workers``: ``--workers``) would have
+    in all: every core (as Dask counts them, cgroup quotas included) unless
+    ``threads_per_worker`` says otherwise."""
+    if cluster.threads_per_worker:
+        return (workers or cluster.workers or 1) * cluster.threads_per_worker
+    return CPU_COUNT
+
+
 @contextmanager
-def synchronous(plan: RunPlan) -> Iterator[None]:
+def in_process(plan: RunPlan, threads: int) -> Iterator[None]:
     """Everything the run computes, building its graph included (near_dedup's rounds),
-    goes to the synchronous scheduler, even where this process has a default client."""
-    log.info("run %s: %d bytes of input, computed in this process (below "
-             "cluster.in_process_below: no cluster started)", plan.run_id, _input_bytes(plan))
-    with dask.config.set(SYNCHRONOUS):
+    goes to the threaded scheduler, even where this process has a default client. The
+    scheduler is given as a function, not by its name: a name makes Dask import
+    ``distributed`` (0.25 s) to look for a client. The task shuffle hands partitions over
+    by reference (p2p needs a distributed cluster)."""
+    log.info("run %s: %d bytes of input, computed in this process on %d thread(s) (below "
+             "cluster.in_process_below: no cluster started)", plan.run_id,
+             _input_bytes(plan), threads)
+    config = {"scheduler": threaded_get, "num_workers": threads,
+              "dataframe.shuffle.method": "tasks"}
+    with dask.config.set(config), arrow_system_pool():
         yield
 
 
+@contextmanager
+def arrow_system_pool() -> Iterator[None]:
+    """pyarrow's pool as the system allocator while tasks run as threads of this process
+    (what worker processes get from their environment: ``assay.pipelines.workers``),
+    restored after. mimalloc's returned and re-faulted pages cost the 4M-row standard job
+    about 1.2 s of system time in 13 s of CPU (``benchmarks/RESULTS.md``, issue 15)."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
+class _PartitionCounter:
+    """Calls ``on_progress(done, total)`` as each partition of the counted collection
+    finishes (from the scheduler's threads, one at a time)."""
+
+    def __init__(self, total: int, on_progress: Callable[[int, int], None]) -> None:
+        self.total, self.done, self.on_progress = total, 0, on_progress
+        self.lock = threading.Lock()
+
+    def __dask_tokenize__(self) -> tuple[str, int]:  # not its bar, which Dask would pickle
+        return ("assay-partition-counter", id(self))
+
+    def __call__(self, part: Any) -> Any:
+        with self.lock:
+            self.done += 1
+            self.on_progress(self.done, self.total)
+        return part
+
+
 def compute(collections: list, on_progress: Callable[[int, int], None] | None) -> list:
-    """The collections' results; progress is the first collection's partitions, all of
-    which finish together here."""
-    total = collections[0].npartitions
+    """The collections' results, in one ``dask.compute`` (shared work is done once);
+    progress is the first collection's partitions as each finishes."""
+    first, *rest = collections
     if on_progress:
-        on_progress(0, total)
-    results = list(dask.compute(*collections))
-    if on_progress:
-        on_progress(total, total)
-    return results
+        on_progress(0, first.npartitions)
+        counter = _PartitionCounter(first.npartitions, on_progress)
+        first = first.map_partitions(counter, meta=first._meta, enforce_metadata=False)
+    return list(dask.compute(first, *rest))

@@ -355,10 +355,14 @@ class ClusterSpec(Model):
         "Run local workers as processes instead of threads of the run's process: a crashing "
         "worker cannot take the run down, at the cost of memory and serialisation."),
         examples=[True])
-    in_process_below: ByteSize | Literal[0] = Field(parse_bytes("4MiB"), description=(
-        "Uploads smaller than this in all run in the run's own process on Dask's synchronous "
-        "scheduler, without starting a local cluster (about 0.5 s less for a small upload; "
-        "the summary's `cluster` row says so); the output is the same. Not with `address`, "
+    in_process_below: ByteSize | Literal[0, "auto"] = Field("auto", description=(
+        "Uploads smaller than this in all run in the run's own process on Dask's threaded "
+        "scheduler, without starting a local cluster: no cluster start (about 0.5 s) and "
+        "no scheduler between the tasks (8-15% less wall on the standard job); the output is "
+        "the same, the summary's `cluster` row says so. What the cluster adds is memory "
+        "management (worker limits, spilling to disk), which an input far smaller than memory "
+        "does not need. `auto`: below an eighth of the machine's memory (cgroup limits "
+        "count), or below 4 MiB when `memory_limit` is set. Not with `address`, "
         "`processes: true` or backend cudf. 0: always start the cluster."),
         examples=[0, "64MiB"])
     shuffle: Literal["auto", "tasks", "p2p"] = Field("auto", description=(

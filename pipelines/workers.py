@@ -40,11 +40,8 @@ a run on a cluster it joined takes the plugin away when it ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import pyarrow as pa
 from distributed import WorkerPlugin
 
 # read by the worker process before pyarrow is imported: the nanny sets it before spawning
@@ -69,23 +66,6 @@ def local_cluster_config(backend: str = "pandas", heap_temporaries: bool = False
     environ = {f"distributed.nanny.pre-spawn-environ.{name}": value
                for name, value in chosen.items()}
     return {**WORKER_CONFIG, **environ}
-
-
-@contextmanager
-def in_process_pool(processes: bool, backend: str = "pandas") -> Iterator[None]:
-    """For a run whose CPU workers are threads of this process, pyarrow's pool is the
-    system allocator too (what ``WORKER_ENVIRON`` gives process workers), restored after.
-    mimalloc's returned and re-faulted pages cost the 4M-row standard job about 1.2 s of
-    system time in 13 s of CPU (``benchmarks/RESULTS.md``, issue 15)."""
-    if processes or backend == "cudf":
-        yield
-        return
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
 
 
 def worker_environment() -> dict[str, str]:

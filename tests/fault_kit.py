@@ -185,18 +185,18 @@ class BuggyFileSystem(LocalFileSystem):
 
 
 def _in_dask_task() -> bool:
-    """Inside a task: on a distributed worker, or under Dask's synchronous scheduler (a
-    small run computed in its own process, ``assay.pipelines.in_process``)."""
+    """Inside a task: on a distributed worker, or under Dask's local scheduler (a run
+    computed in its own process, ``assay.pipelines.in_process``)."""
     from distributed import get_worker
 
     try:
         get_worker()
     except ValueError:
-        return _in_synchronous_task()
+        return _in_local_scheduler_task()
     return True
 
 
-def _in_synchronous_task() -> bool:
+def _in_local_scheduler_task() -> bool:
     frame = sys._getframe(1)
     while frame is not None:
         code = frame.f_code

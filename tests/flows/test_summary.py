@@ -74,9 +74,10 @@ def test_counts_by_step_show_what_was_found_and_leave_zeros_to_the_manifest():
 def test_a_run_without_a_cluster_says_so_and_a_cluster_run_has_no_such_row() -> None:
     from dataclasses import replace
 
-    from assay.pipelines.in_process import SUMMARY_LINE
+    from assay.pipelines.in_process import summary_line
 
+    line = summary_line(2)
     assert "cluster" not in dict(SUMMARY.rows())
-    small = replace(SUMMARY, cluster=SUMMARY_LINE)
-    assert dict(small.rows())["cluster"] == SUMMARY_LINE
-    assert f"| cluster | {SUMMARY_LINE} |" in to_markdown(small)
+    small = replace(SUMMARY, cluster=line)
+    assert dict(small.rows())["cluster"] == line
+    assert f"| cluster | {line} |" in to_markdown(small)

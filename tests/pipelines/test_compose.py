@@ -42,12 +42,14 @@ def test_assay_run_takes_a_spec_path_and_returns_the_version_and_summary(
 
 
 def test_a_small_run_without_a_client_starts_no_cluster_and_says_so(spec_file: Path) -> None:
-    from assay.pipelines.in_process import SUMMARY_LINE
+    from dask.system import CPU_COUNT
+
+    from assay.pipelines.in_process import summary_line
 
     result = assay.run(spec_file)
 
     assert DeltaTable(result.path).to_pyarrow_table().num_rows == 2
-    assert result.summary.cluster == SUMMARY_LINE
+    assert result.summary.cluster == summary_line(CPU_COUNT)
     assert set(result.summary.phases) == {"plan", "publish"}  # no cluster to start or stop
 
 

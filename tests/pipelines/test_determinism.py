@@ -28,7 +28,7 @@ from tests.published import quarantine_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 # (workers, block size): None keeps the spec's 64MiB (one block per file here); 0 workers:
-# no cluster, the synchronous scheduler in this process
+# no cluster, Dask's threaded scheduler in this process
 CONFIGS = [(1, None), (4, None), (2, 48 * 1024), (0, None)]
 
 

@@ -1,5 +1,6 @@
-"""Which runs skip the cluster (``assay.pipelines.in_process``): small ones that name no
-scheduler, want no worker processes and run on pandas. That their output is a cluster
+"""Which runs skip the cluster (``assay.pipelines.in_process``): ones small against the
+machine's memory that name no scheduler, want no worker processes or worker memory limit
+and run on pandas; on how many threads; and their progress. That their output is a cluster
 run's, byte for byte, is ``test_determinism``'s."""
 
 from __future__ import annotations
@@ -7,9 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask.dataframe as dd
+import pandas as pd
 import pytest
+from dask.system import CPU_COUNT
 
-from assay.pipelines.in_process import runs_in_process
+from assay.pipelines import in_process
+from assay.pipelines.in_process import compute, runs_in_process, thread_count
 from assay.pipelines.spec import ClusterSpec
 
 
@@ -33,11 +38,35 @@ def _plan(*sizes: int) -> _Plan:
     return _Plan([_Upload(_Found(size)) for size in sizes])
 
 
-def test_uploads_below_the_threshold_together_run_in_process() -> None:
+def test_by_default_uploads_below_an_eighth_of_memory_run_in_process(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(in_process, "_machine_memory", lambda: 1 << 30)  # 1 GiB
     cluster = ClusterSpec()
-    assert cluster.in_process_below == 4 * 2**20
+    assert cluster.in_process_below == "auto"
     assert runs_in_process(cluster, _plan(10, 2**20), "pandas", None)
-    assert not runs_in_process(cluster, _plan(3 * 2**20, 2**20), "pandas", None)
+    assert runs_in_process(cluster, _plan(100 * 2**20, 27 * 2**20), "pandas", None)
+    assert not runs_in_process(cluster, _plan(100 * 2**20, 28 * 2**20), "pandas", None)
+
+
+def test_the_machines_memory_is_read_as_dask_reads_it() -> None:
+    from distributed.system import MEMORY_LIMIT
+
+    assert in_process._machine_memory() == MEMORY_LIMIT > 0
+
+
+def test_a_worker_memory_limit_keeps_the_cluster_above_4_mib(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(in_process, "_machine_memory", lambda: 1 << 40)
+    cluster = ClusterSpec(memory_limit="512MiB")
+    assert runs_in_process(cluster, _plan(4 * 2**20 - 1), "pandas", None)
+    assert not runs_in_process(cluster, _plan(4 * 2**20), "pandas", None)
+
+
+def test_a_size_given_is_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(in_process, "_machine_memory", lambda: 1 << 40)
+    cluster = ClusterSpec(in_process_below="1MiB")
+    assert runs_in_process(cluster, _plan(2**20 - 1), "pandas", None)
+    assert not runs_in_process(cluster, _plan(2**20), "pandas", None)
 
 
 @pytest.mark.parametrize("why", ["zero", "address", "cli-address", "processes", "cudf"])
@@ -55,3 +84,21 @@ def test_the_key_takes_sizes_in_the_specs_words(tmp_path: Path) -> None:
     assert ClusterSpec(in_process_below="64MiB").in_process_below == 64 * 2**20
     with pytest.raises(ValueError, match="in_process_below"):
         ClusterSpec(in_process_below=-1)
+
+
+def test_threads_are_the_cores_unless_the_spec_counts_them() -> None:
+    assert thread_count(ClusterSpec()) == CPU_COUNT
+    assert thread_count(ClusterSpec(workers=3)) == CPU_COUNT  # a cluster spreads the cores
+    assert thread_count(ClusterSpec(threads_per_worker=2)) == 2
+    assert thread_count(ClusterSpec(workers=2, threads_per_worker=3)) == 6
+    assert thread_count(ClusterSpec(workers=2, threads_per_worker=3), workers=1) == 3
+
+
+def test_progress_counts_the_first_collections_partitions_once_each() -> None:
+    frame = dd.from_pandas(pd.DataFrame({"a": range(100)}), npartitions=7)
+    calls: list[tuple[int, int]] = []
+    with in_process.in_process(_plan(10), threads=2):  # never a client this process has
+        whole, total = compute([frame, frame.a.sum()], lambda *call: calls.append(call))
+        assert compute([frame], None)[0]["a"].tolist() == list(range(100))
+    assert whole["a"].tolist() == list(range(100)) and total == sum(range(100))
+    assert calls == [(n, 7) for n in range(8)]
