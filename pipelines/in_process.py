@@ -55,9 +55,15 @@ def summary_line(threads: int) -> str:
 def runs_in_process(cluster: ClusterSpec, plan: RunPlan, backend: str,
                     address: str | None) -> bool:
     """Whether the planned run is small enough to skip the cluster, and allowed to."""
+    return computes_in_process(cluster, _input_bytes(plan), backend, address)
+
+
+def computes_in_process(cluster: ClusterSpec, size: int, backend: str = "pandas",
+                        address: str | None = None) -> bool:
+    """Whether a run of ``size`` bytes of input skips the cluster (see the module
+    docstring); ``address``: a scheduler named on the command line."""
     if address or cluster.address or cluster.processes or backend != "pandas":
         return False
-    size = _input_bytes(plan)
     if cluster.in_process_below != "auto":
         return size < cluster.in_process_below
     if size < SMALL:
@@ -88,14 +94,21 @@ def thread_count(cluster: ClusterSpec, workers: int | None = None) -> int:
 
 @contextmanager
 def in_process(plan: RunPlan, threads: int) -> Iterator[None]:
-    """Everything the run computes, building its graph included (near_dedup's rounds),
+    """The planned run computed here (``threaded``), and logged as such."""
+    log.info("run %s: %d bytes of input, computed in this process on %d thread(s) (below "
+             "cluster.in_process_below: no cluster started)", plan.run_id,
+             _input_bytes(plan), threads)
+    with threaded(threads):
+        yield
+
+
+@contextmanager
+def threaded(threads: int) -> Iterator[None]:
+    """Everything computed inside, building a run's graph included (near_dedup's rounds),
     goes to the threaded scheduler, even where this process has a default client. The
     scheduler is given as a function, not by its name: a name makes Dask import
     ``distributed`` (0.25 s) to look for a client. The task shuffle hands partitions over
     by reference (p2p needs a distributed cluster)."""
-    log.info("run %s: %d bytes of input, computed in this process on %d thread(s) (below "
-             "cluster.in_process_below: no cluster started)", plan.run_id,
-             _input_bytes(plan), threads)
     config = {"scheduler": threaded_get, "num_workers": threads,
               "dataframe.shuffle.method": "tasks"}
     with dask.config.set(config), arrow_system_pool():
