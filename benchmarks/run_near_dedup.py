@@ -19,8 +19,8 @@ Each tool's removal at 0.8 is scored at every bar of ``--curve``; assay is also 
 Speed: documents per second per core, from the CPU time of the tool's process tree during
 its work (imports excluded), and from wall time times the cores it used (``--workers`` for
 datatrove and assay, 1 for datasketch). Memory: the largest RSS of any one process (a
-worker). assay is skipped, saying so, while ``near_dedup`` is not registered, and with
-``--peers-only``. The output ends with issue 16's targets, one PASS/FAIL line each.
+worker; with ``--in-process``, assay's whole run). assay is skipped, saying so, while
+``near_dedup`` is not registered, and with ``--peers-only``. The output ends with issue 16's targets, one PASS/FAIL line each.
 """
 
 from __future__ import annotations
@@ -101,11 +101,17 @@ def score(removed: np.ndarray, docs: int, truth: Any, bar: float) -> dict[str, A
 
 
 def run_tool(tool: str, corpus: Path, workers: int, threshold: float = BAR,
-             block_size: str | None = BLOCK_SIZE) -> dict[str, Any]:
+             block_size: str | None = BLOCK_SIZE, in_process: bool = False) -> dict[str, Any]:
+    """One tool's run; ``in_process``: assay's ``workers`` as threads of its own process
+    (what a spec without ``processes: true`` gets for an input under an eighth of memory)."""
     out = OUT / f"{corpus.name}-{tool}-{threshold:g}"
     options = ({"steps": [{**NEAR_DEDUP_STEP, THRESHOLD_KEY: threshold}],
                 "block_size": block_size} if tool == "assay" else {"threshold": threshold})
-    run = run_text_tool(TOOLS[tool], corpus, out, workers, options,
+    spread = workers
+    if tool == "assay" and in_process:
+        options |= {"threads": workers, "processes": False}
+        spread = 1
+    run = run_text_tool(TOOLS[tool], corpus, out, spread, options,
                         cores=1 if tool == "datasketch" else workers)
     return {**run, "tool": tool, "threshold": threshold}
 
@@ -116,7 +122,8 @@ def run_size(docs: int, args: argparse.Namespace, tools: list[str]) -> dict[str,
     truth = read_truth(corpus) if docs <= args.truth_up_to else None
     runs = []
     for tool in tools:
-        run = run_tool(tool, corpus, args.workers, block_size=args.block_size or None)
+        run = run_tool(tool, corpus, args.workers, block_size=args.block_size or None,
+                       in_process=args.in_process)
         state = f"FAILED:\n{run['error']}" if run["error"] else (
             f"{run['work_wall_s']:.1f} s work, {run['work_cpu_s']:.1f} CPU s")
         print(f"  {docs:,} docs, {tool}: {state}", file=sys.stderr)
@@ -185,7 +192,7 @@ def sweep(docs: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     runs = []
     for bar in args.bars:
         run = run_tool("assay", corpus, args.workers, threshold=bar,
-                       block_size=args.block_size or None)
+                       block_size=args.block_size or None, in_process=args.in_process)
         if run["error"] is None:
             run["scores"] = [score(run["removed_ids"], docs, truth, bar)]
         runs.append(run)
@@ -239,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes for datatrove and assay")
     parser.add_argument("--peers-only", action="store_true", help="skip assay")
+    parser.add_argument("--in-process", action="store_true",
+                        help="assay's workers as threads of its own process (the engine's "
+                             "default below an eighth of memory) instead of processes, whose "
+                             "memory is then the process's, not a worker's")
     parser.add_argument("--curve", default=CURVE,
                         help="Jaccard bars to score at; assay is also run at each, on the "
                              "smallest size ('' for none)")

@@ -48,7 +48,8 @@ Options = dict[str, Any]
 
 
 def assay_spec(corpus: Path, sink: Path, steps: list[dict[str, Any]], workers: int,
-               block_size: str | None = None, threads: int = 1) -> dict[str, Any]:
+               block_size: str | None = None, threads: int = 1, processes: bool = True
+               ) -> dict[str, Any]:
     """assay's spec for the corpus: the Parquet files in (read in ``block_size`` blocks,
     else the engine's default), ``steps``, Parquet out; workers as processes of
     ``threads`` threads (one by default, so each one's memory is its own process's; a GPU
@@ -61,7 +62,7 @@ def assay_spec(corpus: Path, sink: Path, steps: list[dict[str, Any]], workers: i
                                {"name": "text", "type": "string"}]},
         "steps": steps,
         "sink": {"path": str(sink), "compression": "zstd"},
-        "cluster": {"workers": workers, "threads_per_worker": threads, "processes": True},
+        "cluster": {"workers": workers, "threads_per_worker": threads, "processes": processes},
     }
 
 
@@ -85,7 +86,8 @@ def run_assay(corpus: Path, out: Path, workers: int, options: Options) -> list[i
     spec = out / "pipeline.yaml"
     spec.write_text(yaml.safe_dump(assay_spec(corpus, out / "assay", options["steps"], workers,
                                               options.get("block_size"),
-                                              options.get("threads", 1)), sort_keys=False))
+                                              options.get("threads", 1),
+                                              options.get("processes", True)), sort_keys=False))
     (out / "started").touch()
     assay.run(spec, backend=options.get("backend"))
     kept = assay.open_dataset(out / "assay").to_arrow(columns=["id"])["id"]
