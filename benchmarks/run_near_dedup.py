@@ -20,7 +20,8 @@ Speed: documents per second per core, from the CPU time of the tool's process tr
 its work (imports excluded), and from wall time times the cores it used (``--workers`` for
 datatrove and assay, 1 for datasketch). Memory: the largest RSS of any one process (a
 worker; with ``--in-process``, assay's whole run). assay is skipped, saying so, while
-``near_dedup`` is not registered, and with ``--peers-only``. The output ends with issue 16's targets, one PASS/FAIL line each.
+``near_dedup`` is not registered, and with ``--peers-only``. The output ends with issue
+16's targets, one PASS/FAIL line each.
 """
 
 from __future__ import annotations
