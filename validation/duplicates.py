@@ -83,7 +83,8 @@ def repeated_positions(parts: list[Any]) -> list[Any]:
     sizes = [len(part) for part in parts]
     total = sum(sizes)
     bits = max(total - 1, 1).bit_length()  # the low bits that hold a position
-    keep = xp.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
+    low = (1 << bits) - 1
+    keep = xp.uint64(((1 << 64) - 1) ^ low)
     packed = xp.empty(total, dtype=xp.uint64)
     start = 0
     for part in parts:  # a part at a time: temporaries of a partition's size, not the table's
@@ -97,7 +98,7 @@ def repeated_positions(parts: list[Any]) -> list[Any]:
     flagged = xp.zeros(total, dtype=bool)
     flagged[1:] |= same
     flagged[:-1] |= same
-    positions = (packed[flagged] & xp.uint64((1 << bits) - 1)).astype(xp.int64)
+    positions = (packed[flagged] & xp.uint64(low)).astype(xp.int64)
     positions.sort()
     ends = xp.cumsum(xp.asarray(sizes, dtype=xp.int64))
     cuts = xp.searchsorted(positions, ends).tolist()

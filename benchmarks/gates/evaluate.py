@@ -19,8 +19,6 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +80,7 @@ def run_assay(data: Path, suite: list[dict[str, Any]]) -> tuple[Clock, dict, int
     import dask
     import dask.dataframe as dd
 
+    from assay.pipelines.cluster import dask_client
     from assay.pipelines.in_process import computes_in_process, thread_count, threaded
     from assay.pipelines.spec import ClusterSpec
 
@@ -92,7 +91,7 @@ def run_assay(data: Path, suite: list[dict[str, Any]]) -> tuple[Clock, dict, int
     cluster = ClusterSpec()
     here = computes_in_process(cluster, data.stat().st_size)
     with dask.config.set({"dataframe.convert-string": False}), \
-            (threaded(thread_count(cluster)) if here else _engine_cluster(cluster)):
+            (threaded(thread_count(cluster)) if here else dask_client(cluster)):
         # partitions as the engine's readers make them (64 MiB blocks: about 8 for this
         # data), never a whole frame on the client; loading is not the gate, so it is done
         # (and persisted) before the clock starts
@@ -106,14 +105,6 @@ def run_assay(data: Path, suite: list[dict[str, Any]]) -> tuple[Clock, dict, int
     print(f"assay computed {'in process' if here else 'on its local cluster'}",
           file=sys.stderr)
     return clock, answers, failing
-
-
-@contextmanager
-def _engine_cluster(cluster: Any) -> Iterator[None]:
-    from assay.pipelines.cluster import dask_client
-
-    with dask_client(cluster):
-        yield
 
 
 def _ge_batch(frame: Any, suite: list[dict[str, Any]]) -> tuple[Any, Any]:
