@@ -79,9 +79,11 @@ def _missing(all_ids: Any, kept: Any) -> list[int]:
 
 
 def run_assay(corpus: Path, out: Path, workers: int, options: Options) -> list[int]:
-    import yaml
+    import distributed  # noqa: F401  (the engine's imports, done before the work as the
+    import yaml  # other tools' are: ``assay.run`` imports the engine on its first call)
 
     import assay
+    from assay.pipelines import compose  # noqa: F401
 
     spec = out / "pipeline.yaml"
     spec.write_text(yaml.safe_dump(assay_spec(corpus, out / "assay", options["steps"], workers,

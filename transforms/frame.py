@@ -167,10 +167,10 @@ def host_array(values: Any) -> Any:
 
 
 @host_side(ARRAYS)
-def segment_min(values: Any, starts: Any) -> Any:
-    """The minimum of each segment of the rows of 2-D ``values``, segments starting at
-    ``starts`` (ascending, non-empty segments; the last runs to the row's end)."""
-    return np.minimum.reduceat(values, starts, axis=1)
+def scatter_min(out: Any, index: Any, values: Any) -> None:
+    """``out[i] = min(out[i], v)`` for every ``i``, ``v`` of ``index`` and ``values``, in
+    place (repeated indices keep their smallest value)."""
+    np.minimum.at(out, index, values)
 
 
 @host_side(FRAMES)

@@ -60,17 +60,13 @@ def array_module(obj: Any) -> Any:
     return cupy
 
 
-@fr.segment_min.register(ARRAYS)
-def segment_min(values: Any, starts: Any) -> Any:
-    # GPU check: CuPy has no ufunc.reduceat; scatter_min into each value's segment must
-    # give the host's minima (near_dedup's signatures equal the CPU backend's bit for bit)
+@fr.scatter_min.register(ARRAYS)
+def scatter_min(out: Any, index: Any, values: Any) -> None:
+    # GPU check: atomic minima must give the host's (near_dedup's signatures equal the CPU
+    # backend's bit for bit)
     import cupyx
 
-    segment = cupy.searchsorted(starts, cupy.arange(values.shape[1]), side="right") - 1
-    out = cupy.full((values.shape[0], len(starts)), cupy.iinfo(values.dtype).max,
-                    dtype=values.dtype)
-    cupyx.scatter_min(out, (slice(None), segment), values)
-    return out
+    cupyx.scatter_min(out, index, values)
 
 
 @fr.host_array.register(ARRAYS)

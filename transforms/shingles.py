@@ -32,6 +32,8 @@ from assay.transforms.key_hash import PRIME, fmix64, span_words
 
 Unit = Literal["word", "char"]
 _BMP = 0x10000
+# UTF-8 lead bytes: [low, high), the bits of the code point they hold, continuation bytes
+_SEQUENCES = ((0xC0, 0xE0, 0x1F, 1), (0xE0, 0xF0, 0x0F, 2), (0xF0, 0x100, 0x07, 3))
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,12 @@ class Shingles:
 
 @dataclass(frozen=True)
 class _Text:
-    """A lowercased column's UTF-8 bytes, decoded: each code point's first byte and value,
-    and each document's first code point (ASCII text is its own decoding)."""
+    """A lowercased column's UTF-8 bytes and each document's first byte (one more than the
+    documents)."""
 
     data: np.ndarray  # uint8
-    starts: np.ndarray | None  # int64, one more than the code points; None: ASCII
-    points: np.ndarray  # int32; uint8 for ASCII text (each byte its own code point)
-    documents: np.ndarray  # int64, one more than the documents
+    documents: np.ndarray  # int64
+    ascii_only: bool
 
 
 def shingle_hashes(texts: pa.Array | pa.ChunkedArray, unit: Unit, n: int) -> Shingles:
@@ -79,11 +80,7 @@ def _decode(texts: pa.Array | pa.ChunkedArray) -> _Text:
     texts, _, raw = _buffers(pc.fill_null(texts.cast(pa.large_string()), ""))
     ascii_only = not (raw >= 0x80).any()
     _, offsets, data = _buffers((pc.ascii_lower if ascii_only else pc.utf8_lower)(texts))
-    if ascii_only:
-        return _Text(data, None, data, offsets)
-    first = np.flatnonzero((data & 0xC0) != 0x80)  # a byte that is not a continuation
-    starts = np.append(first, len(data)).astype(np.int64)
-    return _Text(data, starts, _code_points(data, first), np.searchsorted(starts, offsets))
+    return _Text(data, offsets, ascii_only)
 
 
 def _buffers(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
@@ -109,8 +106,7 @@ def _code_points(data: np.ndarray, first: np.ndarray) -> np.ndarray:
     points = data[first].astype(np.int32)
     wide = np.flatnonzero(points >= 0xC0)
     lead = points[wide]
-    for low, high, mask, more in ((0xC0, 0xE0, 0x1F, 1), (0xE0, 0xF0, 0x0F, 2),
-                                  (0xF0, 0x100, 0x07, 3)):
+    for low, high, mask, more in _SEQUENCES:
         group = (lead >= low) & (lead < high)
         at, value = wide[group], lead[group] & mask
         for k in range(1, more + 1):
@@ -129,6 +125,14 @@ def _classes() -> tuple[np.ndarray, np.ndarray]:
     return word, space
 
 
+@cache
+def _ascii_word_bytes() -> np.ndarray:
+    """For every byte: is it an ASCII word character (bytes of wider characters: no)."""
+    table = np.zeros(256, dtype=bool)
+    table[:0x80] = _classes()[0][:0x80]
+    return table
+
+
 def _classify(points: np.ndarray, table: int) -> np.ndarray:
     """The BMP table's answer for each code point; the few beyond it are asked singly."""
     if points.dtype == np.uint8:
@@ -143,46 +147,64 @@ def _classify(points: np.ndarray, table: int) -> np.ndarray:
     return answer
 
 
-def _boundaries(text: _Text) -> np.ndarray:
-    """True at each code point that starts a document."""
-    marks = np.zeros(len(text.points) + 1, dtype=bool)
-    marks[text.documents] = True
-    return marks
+def _word_bytes(text: _Text) -> np.ndarray:
+    """True at each byte of a word character: ASCII bytes by a table, every byte of a wider
+    character by its code point (only those are decoded)."""
+    word = _ascii_word_bytes()[text.data]
+    if text.ascii_only:
+        return word
+    leads = np.flatnonzero(text.data >= 0xC0)
+    answer = _classify(_code_points(text.data, leads), 0)
+    width = 2 + (text.data[leads] >= 0xE0) + (text.data[leads] >= 0xF0)
+    for k in range(4):
+        wide = width > k
+        word[leads[wide] + k] = answer[wide]
+    return word
 
 
 def _words(text: _Text) -> tuple[np.ndarray, np.ndarray]:
-    """Each word's token, and each document's offset into them."""
-    word = _classify(text.points, 0)
-    new_document = _boundaries(text)
-    before = np.concatenate([[False], word[:-1]]) & ~new_document[:-1]
-    after = np.concatenate([word[1:], [False]]) & ~new_document[1:]
-    begins = np.flatnonzero(word & ~before)
-    ends = np.flatnonzero(word & ~after) + 1
+    """Each word's token, and each document's offset into them: a word is a run of word
+    bytes (every other run boundary of a padded run mask), cut where a document starts."""
+    word = _word_bytes(text)
+    padded = np.zeros(len(word) + 2, dtype=bool)
+    padded[1:-1] = word
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    begins, ends = edges[0::2], edges[1::2]
+    inner = text.documents[(text.documents > 0) & (text.documents < len(word))]
+    cuts = np.unique(inner[word[inner - 1] & word[inner]])  # a word across two documents
+    if len(cuts):
+        begins = np.insert(begins, np.searchsorted(begins, cuts), cuts)
+        ends = np.insert(ends, np.searchsorted(ends, cuts), cuts)
     offsets = np.searchsorted(begins, text.documents).astype(np.int64)
-    if text.starts is not None:  # code points to bytes
-        begins, ends = text.starts[begins], text.starts[ends]
     return span_words(text.data, begins, ends), offsets
 
 
 def _characters(text: _Text) -> tuple[np.ndarray, np.ndarray]:
     """Each character's token after whitespace is collapsed and stripped, and each
     document's offset into them."""
-    space = _classify(text.points, 1)
-    new_document = _boundaries(text)
-    count = len(text.points)
+    if text.ascii_only:
+        points, documents = text.data, text.documents
+    else:
+        first = np.flatnonzero((text.data & 0xC0) != 0x80)  # a byte that is not a continuation
+        points = _code_points(text.data, first)
+        documents = np.searchsorted(first, text.documents)
+    space = _classify(points, 1)
+    new_document = np.zeros(len(points) + 1, dtype=bool)
+    new_document[documents] = True
+    count = len(points)
     seen = np.where(~space, np.arange(count), -1)  # the last non-space so far
     np.maximum.accumulate(seen, out=seen)
-    document_start = np.repeat(text.documents[:-1], np.diff(text.documents))
+    document_start = np.repeat(documents[:-1], np.diff(documents))
     led = seen >= document_start  # a non-space came before, in this document
     next_space = np.concatenate([space[1:], [False]])
     last_of_run = space & ~(next_space & ~new_document[1:])
     ends_document = new_document[1:]
     kept = ~space | (last_of_run & led & ~ends_document)
-    points = np.where(space, ord(" "), text.points)[kept].astype(np.uint64)
-    offsets = np.zeros(len(text.documents), dtype=np.int64)
-    np.cumsum(np.bincount(np.searchsorted(text.documents, np.flatnonzero(kept), "right") - 1,
-                          minlength=len(text.documents) - 1), out=offsets[1:])
-    return fmix64(points), offsets
+    tokens = np.where(space, ord(" "), points)[kept].astype(np.uint64)
+    offsets = np.zeros(len(documents), dtype=np.int64)
+    np.cumsum(np.bincount(np.searchsorted(documents, np.flatnonzero(kept), "right") - 1,
+                          minlength=len(documents) - 1), out=offsets[1:])
+    return fmix64(tokens), offsets
 
 
 def _ngrams(tokens: np.ndarray, token_offsets: np.ndarray, n: int) -> Shingles:

@@ -19,7 +19,7 @@ from assay.transforms.near_dedup.candidates import ALL_PAIRS, bucket_pairs
 from assay.transforms.near_dedup.components import label_nodes
 from assay.transforms.near_dedup.jaccard import pair_jaccard
 from assay.transforms.near_dedup.step import s_curve
-from assay.transforms.shingles import shingle_hashes
+from assay.transforms.shingles import Shingles, shingle_hashes
 from tests.near_corpus import jaccard, near_scores, ngrams, planted, true_clusters
 
 KEY = ["_source_id", "_source_line"]
@@ -40,22 +40,65 @@ def run(step: NearDedup, frame: pd.DataFrame, npartitions: int = 3) -> pd.DataFr
     return out.sort_values(KEY).reset_index(drop=True)
 
 
-def test_signatures_follow_the_definition_in_any_chunking(monkeypatch):
-    texts = pa.array([*planted(3, seed=2), "", None, "one two"])
+def _fmix64(h: int) -> int:
+    """MurmurHash3's finalizer on a Python int (the definition's)."""
+    for shift, multiplier in ((33, 0xFF51AFD7ED558CCD), (33, 0xC4CEB9FE1A85EC53)):
+        h = ((h ^ (h >> shift)) * multiplier) % 2**64
+    return h ^ (h >> 33)
+
+
+def _signature(hashes: list[int], count: int, seed: int) -> list[int]:
+    """One document's signature from the module's docstring, one n-gram at a time."""
+    word = _fmix64(seed)
+    values: list[int | None] = [None] * count
+    for x in hashes:
+        h = _fmix64(x ^ word)
+        k = ((h >> 32) * count) >> 32
+        low = h & 0xFFFFFFFF
+        values[k] = low if values[k] is None else min(values[k], low)
+    out = []
+    for k, value in enumerate(values):
+        block = 0
+        while value is None:  # the first filled bin along bin k's probe sequence
+            value = next((values[j] for j in minhash.probes(count, seed, block)[k].tolist()
+                          if values[j] is not None), None)
+            block += 1
+        out.append(value)
+    return out
+
+
+def test_signatures_follow_the_definition():
+    texts = pa.array([*planted(3, seed=2), "", None, "one two", "a b c d e"])
     shingles = shingle_hashes(texts, "word", 5)
-    a, b = minhash.hash_family(16, 7)
     signature = minhash.signatures(shingles, 16, 7)
     present = np.flatnonzero(shingles.counts > 0)
     assert len(present) == len(texts) - 2  # null and empty texts have no signature
+    assert signature.dtype == np.uint32
     for row, doc in enumerate(present):
-        x = shingles.hashes[shingles.offsets[doc]:shingles.offsets[doc + 1]]
-        expected = [min(((int(a[k]) * int(v) + int(b[k])) % 2**64) >> 32 for v in x)
-                    for k in range(16)]
-        assert signature[row].tolist() == expected
-    monkeypatch.setattr(minhash, "_BLOCK", 100)  # blocks of a few hashes, a document each
-    assert np.array_equal(minhash.signatures(shingles, 16, 7), signature)
-    assert np.all(a % 2 == 1)
+        x = shingles.hashes[shingles.offsets[doc]:shingles.offsets[doc + 1]].tolist()
+        assert signature[row].tolist() == _signature(x, 16, 7)
+    single = signature[-1]  # one n-gram: every bin takes its one value
+    assert np.all(single == single[0])
     assert not np.array_equal(minhash.signatures(shingles, 16, 8), signature)  # the seed
+
+
+def test_signature_values_agree_as_often_as_the_jaccard_similarity():
+    """One-permutation hashing's promise: P(value k agrees) = Jaccard, for every k; over
+    many random pairs of sets the mean agreement is the mean Jaccard."""
+    rng = np.random.default_rng(0)
+    gaps = []
+    for trial in range(300):
+        size = int(rng.integers(3, 300))
+        shared = int(rng.integers(0, size + 1))
+        common = rng.integers(0, 2**64, shared, dtype=np.uint64)
+        left, right = (np.concatenate([common, rng.integers(0, 2**64, size - shared,
+                                                            dtype=np.uint64)])
+                       for _ in range(2))
+        pair = Shingles(np.concatenate([left, right]), np.array([0, size, 2 * size]))
+        signature = minhash.signatures(pair, 112, trial)
+        gaps.append((signature[0] == signature[1]).mean() - shared / (2 * size - shared))
+    assert abs(np.mean(gaps)) < 0.01
+    assert np.std(gaps) < 0.05  # about sqrt(J (1 - J) / 112) at most
 
 
 def test_small_buckets_give_every_pair_and_big_ones_a_star_and_a_chain():

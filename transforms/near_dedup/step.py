@@ -30,7 +30,7 @@ keeper stays: no document leaves for a kept twin it does not resemble. Its reaso
 the keeper and that Jaccard.
 
 On cuDF partitions the signatures and band keys are computed on the device (CuPy, through
-``fr.array_module`` and ``fr.segment_min``) from n-gram hashes made on the host; bucket
+``fr.array_module`` and ``fr.scatter_min``) from n-gram hashes made on the host; bucket
 pairing and Jaccard verification run on the host. A GPU session must check that signatures,
 clusters and the published shards equal the CPU backend's (``GPU check`` comments).
 
