@@ -6,8 +6,12 @@ backend and library version computes the same 64-bit hashes, and computed with n
 the column's Arrow buffers, with no loop over documents:
 
 - text is lowercased (Unicode, Arrow's ``utf8_lower``: no final-sigma rule);
-- **words** are the runs of ``_`` and of characters ``str.isalnum`` accepts; a word's
-  token is the key hash's word for the string (``span_words`` over its UTF-8 bytes);
+- **words** are the runs of ``_`` and of characters ``str.isalnum`` accepts; a word of
+  ``L`` UTF-8 bytes is read as little-endian 64-bit pieces ``p_j`` (bytes ``8j..8j+7``,
+  zeros past its end) and its token is
+  ``fmix64(L * LENGTH_PRIME + sum_j fmix64(p_j ^ (j + 1) * PRIME))`` (``word_tokens``:
+  a handful of operations per word, where the key hash's string word takes several per
+  byte);
 - **characters**: whitespace runs (``str.isspace``) become one space and the ends are
   stripped; a character's token is ``fmix64`` of its Unicode code point;
 - an n-gram's hash is ``fmix64(t[0] * PRIME**(n-1) + ... + t[n-1])`` over its ``n`` tokens,
@@ -28,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.transforms.key_hash import PRIME, fmix64, span_words
+from assay.transforms.key_hash import LENGTH_PRIME, PRIME, fmix64
 
 Unit = Literal["word", "char"]
 _BMP = 0x10000
@@ -125,14 +129,6 @@ def _classes() -> tuple[np.ndarray, np.ndarray]:
     return word, space
 
 
-@cache
-def _ascii_word_bytes() -> np.ndarray:
-    """For every byte: is it an ASCII word character (bytes of wider characters: no)."""
-    table = np.zeros(256, dtype=bool)
-    table[:0x80] = _classes()[0][:0x80]
-    return table
-
-
 def _classify(points: np.ndarray, table: int) -> np.ndarray:
     """The BMP table's answer for each code point; the few beyond it are asked singly."""
     if points.dtype == np.uint8:
@@ -150,7 +146,7 @@ def _classify(points: np.ndarray, table: int) -> np.ndarray:
 def _word_bytes(text: _Text) -> np.ndarray:
     """True at each byte of a word character: ASCII bytes by a table, every byte of a wider
     character by its code point (only those are decoded)."""
-    word = _ascii_word_bytes()[text.data]
+    word = _ascii_word(text.data)
     if text.ascii_only:
         return word
     leads = np.flatnonzero(text.data >= 0xC0)
@@ -160,6 +156,52 @@ def _word_bytes(text: _Text) -> np.ndarray:
         wide = width > k
         word[leads[wide] + k] = answer[wide]
     return word
+
+
+def _ascii_word(data: np.ndarray) -> np.ndarray:
+    """True at each ASCII letter, digit and ``_`` (bytes of wider characters: False), by
+    comparisons in wrapping uint8 arithmetic (a third of a table lookup's time)."""
+    letter = data | np.uint8(0x20)
+    letter -= np.uint8(ord("a"))
+    word = letter < 26
+    digit = data - np.uint8(ord("0"))
+    word |= digit < 10
+    word |= data == ord("_")
+    return word
+
+
+def word_tokens(data: np.ndarray, begins: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The token of each word ``data[begins[i]:ends[i]]`` (non-empty spans), from its
+    64-bit pieces (see the module's docstring), read as unaligned 8-byte windows: every
+    word's first piece at once, then the further pieces of the words longer than 8 bytes."""
+    lengths = ends - begins
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[:len(data)] = data
+    windows = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    with np.errstate(over="ignore"):
+        sums = _mixed_pieces(windows, begins, lengths, np.zeros(len(begins), np.int64))
+        longer = np.flatnonzero(lengths > 8)
+        if len(longer):
+            more = (lengths[longer] - 1) >> 3  # pieces after the first
+            firsts = np.cumsum(more) - more
+            word = np.repeat(longer, more)
+            j = np.arange(1, len(word) + 1) - np.repeat(firsts, more)
+            sums[longer] += np.add.reduceat(
+                _mixed_pieces(windows, begins[word], lengths[word], j), firsts)
+        sums += lengths.astype(np.uint64) * LENGTH_PRIME
+    return fmix64(sums)
+
+
+def _mixed_pieces(windows: np.ndarray, begins: np.ndarray, lengths: np.ndarray,
+                  j: np.ndarray) -> np.ndarray:
+    """``fmix64(p_j ^ (j + 1) * PRIME)`` of piece ``j`` of each word."""
+    values = windows[begins + 8 * j]
+    values &= _ALL >> (np.uint64(64) - 8 * np.minimum(lengths - 8 * j, 8).astype(np.uint64))
+    values ^= (j + 1).astype(np.uint64) * PRIME
+    return fmix64(values)
+
+
+_ALL = np.uint64(2**64 - 1)
 
 
 def _words(text: _Text) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +218,7 @@ def _words(text: _Text) -> tuple[np.ndarray, np.ndarray]:
         begins = np.insert(begins, np.searchsorted(begins, cuts), cuts)
         ends = np.insert(ends, np.searchsorted(ends, cuts), cuts)
     offsets = np.searchsorted(begins, text.documents).astype(np.int64)
-    return span_words(text.data, begins, ends), offsets
+    return word_tokens(text.data, begins, ends), offsets
 
 
 def _characters(text: _Text) -> tuple[np.ndarray, np.ndarray]:

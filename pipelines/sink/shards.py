@@ -93,11 +93,25 @@ DICTIONARY_ROWS_PER_VALUE = 8
 
 
 def _dictionary_columns(piece: pa.Table) -> list[str]:
-    """The string columns worth a dictionary in a shard starting with ``piece``."""
+    """The string columns worth a dictionary in a shard starting with ``piece``: at most
+    one distinct value per ``DICTIONARY_ROWS_PER_VALUE`` rows."""
     most = piece.num_rows // DICTIONARY_ROWS_PER_VALUE
     return [field.name for field in piece.schema
             if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
-            if pc.count_distinct(piece.column(field.name), mode="all").as_py() <= most]
+            if _distinct_at_most(piece.column(field.name), most)]
+
+
+def _distinct_at_most(values: pa.ChunkedArray, most: int) -> bool:
+    """Whether ``values`` hold at most ``most`` distinct values (nulls one of them). Its
+    first ``most + 1`` values are counted first: all distinct, the answer is no without
+    hashing the rest (a column of unique texts hashes an eighth of its bytes)."""
+    if len(values) > most + 1 and _distinct(values.slice(0, most + 1)) > most:
+        return False
+    return _distinct(values) <= most
+
+
+def _distinct(values: pa.ChunkedArray) -> int:
+    return pc.count_distinct(values, mode="all").as_py()
 
 
 def _shard_path(root: str, stem: str, number: int) -> str:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from assay.pipelines.sink.shards import arrow_schema, write_shards
+from assay.pipelines.sink.shards import _distinct_at_most, arrow_schema, write_shards
 from assay.pipelines.spec import SinkSpec
 
 
@@ -26,3 +29,13 @@ def test_only_string_columns_with_few_distinct_values_get_a_dictionary(tmp_path:
                   for i in range(group.num_columns)}
     assert dictionary == {"few": True, "many": False, "n": False}
     assert parquet.read().to_pandas().astype({"few": "str", "many": "str"}).equals(frame)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.none() | st.sampled_from("abcdefgh"), max_size=40),
+       most=st.integers(0, 12))
+def test_the_distinct_count_stops_early_only_where_the_answer_is_known(
+        values: list[str | None], most: int) -> None:
+    column = pa.chunked_array([pa.array(values, pa.string())])
+    expected = len(set(values)) <= most
+    assert _distinct_at_most(column, most) == expected

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
+from assay.transforms.key_hash import PRIME
 from assay.transforms.near_dedup import NearDedup, minhash
 from assay.transforms.near_dedup import edges as near_edges
 from assay.transforms.near_dedup import step as near_step
@@ -82,6 +83,21 @@ def test_signatures_follow_the_definition():
     assert not np.array_equal(minhash.signatures(shingles, 16, 8), signature)  # the seed
 
 
+def test_band_keys_fold_each_band_number_and_its_values():
+    signature = np.random.default_rng(3).integers(0, 2**32, (5, 12), dtype=np.uint32)
+    keys = minhash.band_keys(signature, 3, 4)
+    for doc in range(5):
+        for band in range(3):
+            h = band + 1
+            for value in signature[doc, band * 4:(band + 1) * 4].tolist():
+                h = _fmix64((h * int(PRIME) + value) % 2**64)
+            assert int(keys[doc, band]) == h
+    same = signature.copy()
+    same[1, :4] = same[0, :4]  # one equal band: one shared key, in that band only
+    keys = minhash.band_keys(same, 3, 4)
+    assert keys[0, 0] == keys[1, 0] and len(set(keys[:, 0].tolist())) == 4
+
+
 def test_signature_values_agree_as_often_as_the_jaccard_similarity():
     """One-permutation hashing's promise: P(value k agrees) = Jaccard, for every k; over
     many random pairs of sets the mean agreement is the mean Jaccard."""
@@ -118,12 +134,14 @@ def test_small_buckets_give_every_pair_and_big_ones_a_star_and_a_chain():
 
 def test_pair_jaccard_is_the_set_jaccard_of_the_ngrams():
     docs = planted(2, seed=3)
-    left = [*docs, "", None, "a b c", "Same words, same words"]
-    right = [*docs[::-1], "x y z w v", None, "A B C!", "same WORDS same words"]
+    repeated = "one two one two one two one two one two one two"  # n-grams repeat
+    left = [*docs, "", None, repeated, "a b c", "Same words, same words"]
+    right = [*docs[::-1], "x y z w v", None, repeated + " three four five six seven",
+             "A B C!", "same WORDS same words"]
     got = pair_jaccard(pa.array(left), pa.array(right), "word", 5)
     expected = [jaccard(ngrams(x), ngrams(y)) for x, y in zip(left, right, strict=True)]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    assert got[-2] == 1.0 and got[-1] == 1.0
+    assert 0 < got[-3] < 1 and got[-2] == 1.0 and got[-1] == 1.0
 
 
 def test_planted_near_duplicates_against_exact_jaccard(dask_client):

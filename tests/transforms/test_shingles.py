@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.transforms.key_hash import PRIME, column_words, fmix64
+from assay.transforms.key_hash import LENGTH_PRIME, PRIME, fmix64
 from assay.transforms.shingles import shingle_hashes
 
 # letters that lowercase the same in Python and in Arrow (utf8proc: no final-sigma rule,
@@ -35,7 +35,21 @@ def _tokens(text: str, unit: str) -> list[int]:
         elif word:
             words.append(word)
             word = ""
-    return [int(h) for h in column_words(pa.array(words, pa.string()))] if words else []
+    return [_word_token(word) for word in words]
+
+
+def _mix(h: int) -> int:
+    return int(fmix64(np.array([h % 2**64], dtype=np.uint64))[0])
+
+
+def _word_token(word: str) -> int:
+    """A word's token: its 8-byte little-endian pieces, each mixed with its place."""
+    data = word.encode()
+    total = len(data) * int(LENGTH_PRIME)
+    for j in range(0, len(data), 8):
+        piece = int.from_bytes(data[j:j + 8].ljust(8, b"\0"), "little")
+        total += _mix(piece ^ ((j // 8 + 1) * int(PRIME) % 2**64))
+    return _mix(total)
 
 
 def _fold(tokens: list[int]) -> int:

@@ -92,14 +92,13 @@ def band_keys(signature: Any, bands: int, rows: int, xp: Any = np) -> Any:
     """The (documents x ``bands``) uint64 bucket key of each band of ``rows`` signature
     values: ``fmix64`` folded over the band number and its values, as the key hash folds
     columns, so equal bands of one band number, and only those (up to 64-bit collisions),
-    share a key."""
+    share a key. All bands fold at once, a value of each per step."""
+    values = signature.reshape(signature.shape[0], bands, rows)
     keys = xp.empty((signature.shape[0], bands), dtype=xp.uint64)
+    keys[:] = xp.arange(1, bands + 1, dtype=xp.uint64)
     with np.errstate(over="ignore"):
-        for band in range(bands):
-            h = xp.full(signature.shape[0], band + 1, dtype=xp.uint64)
-            for value in signature[:, band * rows:(band + 1) * rows].T:
-                h *= PRIME
-                h += value.astype(xp.uint64)
-                fmix64(h)
-            keys[:, band] = h
+        for row in range(rows):
+            keys *= PRIME
+            keys += values[:, :, row]
+            fmix64(keys)
     return keys
