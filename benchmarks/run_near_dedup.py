@@ -16,12 +16,17 @@ Accuracy, against the exact truth, at a Jaccard bar t:
 Each tool's removal at 0.8 is scored at every bar of ``--curve``; assay is also run with its
 ``threshold`` set to each bar (on the smallest size), which is its precision/recall curve.
 
+assay runs twice at every size: ``assay``, in its own process on ``--workers`` threads (what
+a spec without ``processes: true`` gets for an input under an eighth of memory, as these
+are: its speed and accuracy are the targets'), and ``assay-workers``, on ``--workers``
+worker processes (whose peaks are the memory per worker the growth target bounds).
+
 Speed: documents per second per core, from the CPU time of the tool's process tree during
 its work (imports excluded), and from wall time times the cores it used (``--workers`` for
 datatrove and assay, 1 for datasketch). Memory: the largest RSS of any one process (a
-worker; with ``--in-process``, assay's whole run). assay is skipped, saying so, while
-``near_dedup`` is not registered, and with ``--peers-only``. The output ends with issue
-16's targets, one PASS/FAIL line each.
+worker; for ``assay``, its whole run). assay is skipped, saying so, while ``near_dedup`` is
+not registered, and with ``--peers-only``. The output ends with issue 16's targets, one
+PASS/FAIL line each.
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ NEAR_DEDUP_STEP: dict[str, Any] = {
 }
 THRESHOLD_KEY = "threshold"
 PEERS = ("datatrove", "datasketch")
-TOOLS = {"datatrove": "datatrove-minhash", "datasketch": "datasketch", "assay": "assay"}
+TOOLS = {"datatrove": "datatrove-minhash", "datasketch": "datasketch", "assay": "assay",
+         "assay-workers": "assay"}
+ASSAY = ("assay", "assay-workers")  # in process on threads; on worker processes
 BAR = 0.8
 CURVE = ",".join(f"{t / 100:g}" for t in range(50, 100, 5))
 MEMORY_GROWTH_LIMIT = 1.5  # a worker's peak at the largest size over the smallest's
@@ -102,14 +109,15 @@ def score(removed: np.ndarray, docs: int, truth: Any, bar: float) -> dict[str, A
 
 
 def run_tool(tool: str, corpus: Path, workers: int, threshold: float = BAR,
-             block_size: str | None = BLOCK_SIZE, in_process: bool = False) -> dict[str, Any]:
-    """One tool's run; ``in_process``: assay's ``workers`` as threads of its own process
-    (what a spec without ``processes: true`` gets for an input under an eighth of memory)."""
+             block_size: str | None = BLOCK_SIZE) -> dict[str, Any]:
+    """One tool's run; ``assay`` runs its ``workers`` as threads of its own process (what a
+    spec without ``processes: true`` gets for an input under an eighth of memory),
+    ``assay-workers`` as worker processes."""
     out = OUT / f"{corpus.name}-{tool}-{threshold:g}"
     options = ({"steps": [{**NEAR_DEDUP_STEP, THRESHOLD_KEY: threshold}],
-                "block_size": block_size} if tool == "assay" else {"threshold": threshold})
+                "block_size": block_size} if tool in ASSAY else {"threshold": threshold})
     spread = workers
-    if tool == "assay" and in_process:
+    if tool == "assay":
         options |= {"threads": workers, "processes": False}
         spread = 1
     run = run_text_tool(TOOLS[tool], corpus, out, spread, options,
@@ -123,8 +131,7 @@ def run_size(docs: int, args: argparse.Namespace, tools: list[str]) -> dict[str,
     truth = read_truth(corpus) if docs <= args.truth_up_to else None
     runs = []
     for tool in tools:
-        run = run_tool(tool, corpus, args.workers, block_size=args.block_size or None,
-                       in_process=args.in_process)
+        run = run_tool(tool, corpus, args.workers, block_size=args.block_size or None)
         state = f"FAILED:\n{run['error']}" if run["error"] else (
             f"{run['work_wall_s']:.1f} s work, {run['work_cpu_s']:.1f} CPU s")
         print(f"  {docs:,} docs, {tool}: {state}", file=sys.stderr)
@@ -161,7 +168,7 @@ def table(runs: list[dict[str, Any]], docs: int) -> str:
         cpu_rate, wall_rate = per_core(run, docs)
         s = at_bar(run)
         ratio = ""
-        if assay is not None and run is not assay:
+        if assay is not None and run["tool"] in PEERS:
             ratio = f"{per_core(assay, docs)[0] / cpu_rate:>8.2f}x"
         lines.append(
             f"{run['tool']:<11}{run['cores']:>6}{run['work_wall_s']:>8.1f}"
@@ -193,7 +200,7 @@ def sweep(docs: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     runs = []
     for bar in args.bars:
         run = run_tool("assay", corpus, args.workers, threshold=bar,
-                       block_size=args.block_size or None, in_process=args.in_process)
+                       block_size=args.block_size or None)
         if run["error"] is None:
             run["scores"] = [score(run["removed_ids"], docs, truth, bar)]
         runs.append(run)
@@ -232,9 +239,9 @@ def targets(sizes: list[dict[str, Any]]) -> list[tuple[str, float | None, str, f
     ordered = sorted(sizes, key=lambda s: s["docs"])
     for small, big in itertools.pairwise(ordered):
         before, after = (next((r["peak_process_mib"] for r in size["runs"]
-                               if r["tool"] == "assay" and not r["error"]), None)
+                               if r["tool"] == "assay-workers" and not r["error"]), None)
                          for size in (small, big))
-        lines.append((f"assay peak per worker, {big['docs']:,} / {small['docs']:,} docs",
+        lines.append((f"assay-workers peak per worker, {big['docs']:,} / {small['docs']:,} docs",
                       ratio(after, before), "<=", MEMORY_GROWTH_LIMIT, "x"))
     return lines
 
@@ -245,12 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--doc-chars", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2,
-                        help="worker processes for datatrove and assay")
+                        help="worker processes (assay: threads too) for datatrove and assay")
     parser.add_argument("--peers-only", action="store_true", help="skip assay")
-    parser.add_argument("--in-process", action="store_true",
-                        help="assay's workers as threads of its own process (the engine's "
-                             "default below an eighth of memory) instead of processes, whose "
-                             "memory is then the process's, not a worker's")
     parser.add_argument("--curve", default=CURVE,
                         help="Jaccard bars to score at; assay is also run at each, on the "
                              "smallest size ('' for none)")
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped = "assay skipped: --peers-only" if args.peers_only else assay_missing()
     if skipped:
         print(skipped)
-    tools = [*([] if skipped else ["assay"]), *PEERS]  # assay's figures first at a big size
+    tools = [*([] if skipped else ASSAY), *PEERS]  # assay's figures first at a big size
     sizes = [run_size(int(d), args, tools) for d in args.docs.split(",")]
     for size in sizes:
         print("\n" + curve_table(size["runs"], f"{size['docs']:,} docs: each tool's removal "
