@@ -12,10 +12,17 @@ management: workers with a limit, spilling to disk, a p2p shuffle that streams t
 disk, so an input larger than memory still goes through.
 
 So a run computes here when its input is small enough to sit in memory many times over:
-below ``cluster.in_process_below``, by default (``auto``) an eighth of the machine's memory
-(as Dask reads it: cgroup and rlimit limits count), and always below 4 MiB. The graph is the
-same and nothing in it depends on the workers, so the shards, the quarantine and the
-accounting are byte for byte those of a cluster run (a test holds both to it).
+below ``cluster.in_process_below``, by default (``auto``) when what it will hold
+(``memory_estimate``) is below an eighth of the machine's memory (as Dask reads it: cgroup
+and rlimit limits count), and always below 4 MiB of uploads. The estimate is the uploads'
+decoded bytes (a Parquet file's uncompressed column chunks from its footer, so a dictionary
+column counts as encoded; a compressed CSV or JSONL file's taken as
+``COMPRESSED_EXPANSION`` times its size), times ``TEXT_STEP_FACTOR`` when a step holds
+large temporaries per character (the text steps): ``near_dedup`` held about 3.6 times its
+text at 50,000 documents, ten times its zstd Parquet, which an eighth of memory counted in
+file bytes would have let reach all of it. The graph is the same and nothing in it depends
+on the workers, so the shards, the quarantine and the accounting are byte for byte those of
+a cluster run (a test holds both to it).
 
 A run keeps its cluster when it names one (an address), runs on cuDF, asks for worker
 processes (isolation is what that key is for) or sets a worker ``memory_limit`` (a bound is
@@ -44,7 +51,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SMALL = 4 << 20  # bytes of input always computed here with the default ``auto``
-MEMORY_SHARE = 8  # ``auto``: inputs up to this fraction of the machine's memory
+MEMORY_SHARE = 8  # ``auto``: estimates up to this fraction of the machine's memory
+COMPRESSED_EXPANSION = 5  # a gzip, zstd, bz2 or xz CSV/JSONL file's decoded bytes per byte
+TEXT_STEP_FACTOR = 4  # a run with a text step holds this many times its decoded input
 
 
 def summary_line(threads: int) -> str:
@@ -55,20 +64,38 @@ def summary_line(threads: int) -> str:
 def runs_in_process(cluster: ClusterSpec, plan: RunPlan, backend: str,
                     address: str | None) -> bool:
     """Whether the planned run is small enough to skip the cluster, and allowed to."""
-    return computes_in_process(cluster, _input_bytes(plan), backend, address)
+    return computes_in_process(cluster, _input_bytes(plan), backend, address,
+                               lambda: memory_estimate(plan))
 
 
 def computes_in_process(cluster: ClusterSpec, size: int, backend: str = "pandas",
-                        address: str | None = None) -> bool:
+                        address: str | None = None,
+                        estimate: Callable[[], int] | None = None) -> bool:
     """Whether a run of ``size`` bytes of input skips the cluster (see the module
-    docstring); ``address``: a scheduler named on the command line."""
+    docstring); ``address``: a scheduler named on the command line; ``estimate``: the
+    bytes the run will hold, for ``auto`` (``size`` when not given)."""
     if address or cluster.address or cluster.processes or backend != "pandas":
         return False
     if cluster.in_process_below != "auto":
         return size < cluster.in_process_below
     if size < SMALL:
         return True
-    return cluster.memory_limit == "auto" and size < _machine_memory() // MEMORY_SHARE
+    held = size if estimate is None else estimate()
+    return cluster.memory_limit == "auto" and held < _machine_memory() // MEMORY_SHARE
+
+
+def memory_estimate(plan: RunPlan) -> int:
+    """The bytes a run of ``plan`` holds, about (see the module docstring)."""
+    decoded = 0
+    for upload in plan.inputs:
+        if upload.decoded_size is not None:
+            decoded += upload.decoded_size
+        elif upload.found.compression:
+            decoded += upload.found.size * COMPRESSED_EXPANSION
+        else:
+            decoded += upload.found.size
+    heavy = any(step.heap_temporaries for step in plan.spec.steps)
+    return decoded * (TEXT_STEP_FACTOR if heavy else 1)
 
 
 def _machine_memory() -> int:

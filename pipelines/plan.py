@@ -93,8 +93,8 @@ def _check_readable(upload: InputFile, spec: PipelineSpec) -> None:
     options = spec.source.storage_options
     head = sniff(upload, options)
     if upload.found.format == "parquet":
-        upload.blocks, upload.header = parquet_blocks(upload.url, options,
-                                                      spec.source.block_size)
+        upload.blocks, upload.header, upload.decoded_size = parquet_blocks(
+            upload.url, options, spec.source.block_size)
     elif upload.found.format == "csv":
         upload.header = (parse_header(head, spec.source.csv, upload.url)
                          if spec.source.csv.header else None)

@@ -361,8 +361,12 @@ class ClusterSpec(Model):
         "no scheduler between the tasks (8-15% less wall on the standard job); the output is "
         "the same, the summary's `cluster` row says so. What the cluster adds is memory "
         "management (worker limits, spilling to disk), which an input far smaller than memory "
-        "does not need. `auto`: below an eighth of the machine's memory (cgroup limits "
-        "count), or below 4 MiB when `memory_limit` is set. Not with `address`, "
+        "does not need. `auto`: when what the run will hold is below an eighth of the "
+        "machine's memory (cgroup limits count): the uploads' decoded bytes (Parquet: from "
+        "the footer; gzip, zstd, bz2, xz: five times the file), four times that with a text "
+        "step (`near_dedup`, `decontaminate`, the quality, language and PII steps); or below "
+        "4 MiB of uploads, always, and only then when `memory_limit` is set. Not with "
+        "`address`, "
         "`processes: true` or backend cudf. 0: always start the cluster."),
         examples=[0, "64MiB"])
     shuffle: Literal["auto", "tasks", "p2p"] = Field("auto", description=(

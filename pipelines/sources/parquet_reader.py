@@ -41,12 +41,12 @@ _READ_BUFFER = 1024 * 1024
 
 
 def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
-                   ) -> tuple[list[Block], list[str]]:
+                   ) -> tuple[list[Block], list[str], int]:
     """Blocks of rows [start, end) of the file (0-based): runs of whole row groups of at
     most ``block_size`` uncompressed bytes together (dataset writers cut files into groups
     of a few MiB, one partition each would be tiny), and equal slices of a group over
-    ``block_size``; and the file's column names. A file whose footer cannot be read is
-    rejected."""
+    ``block_size``; the file's column names; and its row groups' uncompressed bytes. A file
+    whose footer cannot be read is rejected."""
     with open_upload(url, storage_options) as handle:
         try:
             metadata = pq.ParquetFile(handle).metadata
@@ -55,6 +55,7 @@ def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
         names = list(metadata.schema.names)
     blocks: list[Block] = []
     run_start, run_bytes, first = 0, 0, 0  # the run of whole groups not yet a block
+    decoded = 0
 
     def close_run(end: int) -> None:
         if end > run_start:
@@ -63,6 +64,7 @@ def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
     for group in range(metadata.num_row_groups):
         rows, size = (metadata.row_group(group).num_rows,
                       metadata.row_group(group).total_byte_size)
+        decoded += size
         if size > block_size:  # sliced: the run before it closes
             close_run(first)
             step = max(1, -(-rows // -(-size // block_size)))
@@ -76,7 +78,7 @@ def parquet_blocks(url: str, storage_options: dict[str, Any], block_size: int
             run_bytes += size
         first += rows
     close_run(first)
-    return blocks or [Block(0, 0, 1)], names
+    return blocks or [Block(0, 0, 1)], names, decoded
 
 
 def _batch_rows(group: pq.RowGroupMetaData) -> int:

@@ -56,6 +56,7 @@ class InputFile:
     sha256: str
     blocks: list[Block] = field(default_factory=list)
     header: list[str] | None = None
+    decoded_size: int | None = None  # Parquet: its row groups' uncompressed bytes (footer)
 
     @property
     def url(self) -> str:

@@ -5,37 +5,90 @@ run's, byte for byte, is ``test_determinism``'s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dask.dataframe as dd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dask.system import CPU_COUNT
 
 from assay.pipelines import in_process
 from assay.pipelines.in_process import compute, runs_in_process, thread_count
+from assay.pipelines.sources.parquet_reader import parquet_blocks
 from assay.pipelines.spec import ClusterSpec
 
 
 @dataclass
 class _Found:
     size: int
+    compression: str | None = None
 
 
 @dataclass
 class _Upload:
     found: _Found
+    decoded_size: int | None = None
+
+
+@dataclass
+class _Step:
+    heap_temporaries: bool = False
+
+
+@dataclass
+class _Spec:
+    steps: list[_Step] = field(default_factory=list)
 
 
 @dataclass
 class _Plan:
     inputs: list[_Upload]
     run_id: str = "r"
+    spec: _Spec = field(default_factory=_Spec)
 
 
 def _plan(*sizes: int) -> _Plan:
     return _Plan([_Upload(_Found(size)) for size in sizes])
+
+
+MIB = 2**20
+
+
+def test_auto_counts_what_the_run_will_hold_not_the_file_bytes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An eighth of 1 GiB is 128 MiB: a Parquet file by its footer's decoded bytes, a
+    compressed CSV by five times its size, and a run with a text step four times that."""
+    monkeypatch.setattr(in_process, "_machine_memory", lambda: 1 << 30)
+    cluster = ClusterSpec()
+
+    def here(plan: _Plan) -> bool:
+        return runs_in_process(cluster, plan, "pandas", None)
+
+    assert here(_Plan([_Upload(_Found(50 * MIB), decoded_size=100 * MIB)]))
+    assert not here(_Plan([_Upload(_Found(50 * MIB), decoded_size=130 * MIB)]))
+    assert here(_Plan([_Upload(_Found(25 * MIB, "gzip"))]))
+    assert not here(_Plan([_Upload(_Found(26 * MIB, "gzip"))]))
+    text = _Spec([_Step(), _Step(heap_temporaries=True)])
+    assert here(_Plan([_Upload(_Found(40 * MIB))], spec=_Spec([_Step()])))
+    assert not here(_Plan([_Upload(_Found(40 * MIB))], spec=text))
+    assert here(_Plan([_Upload(_Found(30 * MIB))], spec=text))
+    assert here(_Plan([_Upload(_Found(3 * MIB, "gzip"), decoded_size=None)], spec=text))
+
+
+def test_a_parquet_uploads_decoded_bytes_come_from_its_footer(tmp_path: Path) -> None:
+    path = tmp_path / "a.parquet"
+    table = pa.table({"text": [f"{i} " + "word " * 200 for i in range(3000)],
+                      "n": list(range(3000))})
+    pq.write_table(table, path, row_group_size=1000, compression="zstd")
+    _, names, decoded = parquet_blocks(str(path), {}, 1 << 26)
+    metadata = pq.ParquetFile(path).metadata
+    assert names == ["text", "n"]
+    assert decoded == sum(metadata.row_group(g).total_byte_size for g in range(3))
+    assert decoded > 3 * path.stat().st_size  # zstd made the file far smaller
+    assert decoded > 3000 * 1000  # about the texts' bytes (unique: no dictionary)
 
 
 def test_by_default_uploads_below_an_eighth_of_memory_run_in_process(

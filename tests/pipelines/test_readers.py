@@ -424,7 +424,8 @@ def test_small_row_groups_are_read_together_and_big_ones_in_slices(make_spec, tm
     metadata = pq.ParquetFile(path).metadata
     assert metadata.num_row_groups == len(sizes)
     small = metadata.row_group(0).total_byte_size
-    blocks, _ = parquet_blocks(str(path), {}, 10 * small)
+    blocks, _, decoded = parquet_blocks(str(path), {}, 10 * small)
+    assert decoded == sum(metadata.row_group(g).total_byte_size for g in range(len(sizes)))
     spans = [(b.start, b.end, b.first_line) for b in blocks]
     assert spans[:3] == [(0, 10_000, 1), (10_000, 20_000, 10_001), (20_000, 30_000, 20_001)]
     big = [s for s in spans if 30_000 <= s[0] < 90_000]
