@@ -185,9 +185,11 @@ def test_corpus_files_are_cut_into_row_groups_and_rebuilt_when_the_cut_changes(
 def test_targets_take_accuracy_from_the_largest_size_with_a_truth_and_memory_per_step(
 ) -> None:
     def size(docs: int, peak: float, scores: list[dict]) -> dict:
-        return {"docs": docs, "runs": [{"tool": "assay", "error": None, "cores": 2,
-                                        "work_cpu_s": 1.0, "work_wall_s": 1.0,
-                                        "peak_process_mib": peak, "scores": scores}]}
+        """assay in process (its accuracy counts) and on worker processes (their peak)."""
+        run = {"error": None, "cores": 2, "work_cpu_s": 1.0, "work_wall_s": 1.0}
+        return {"docs": docs, "runs": [
+            {**run, "tool": "assay", "peak_process_mib": 10 * peak, "scores": scores},
+            {**run, "tool": "assay-workers", "peak_process_mib": peak, "scores": []}]}
 
     scored = [{"bar": 0.8, "precision": 1.0, "recall": 0.97}]
     lines = run_near_dedup.targets([size(10, 200, scored), size(100, 290, scored),
@@ -195,8 +197,9 @@ def test_targets_take_accuracy_from_the_largest_size_with_a_truth_and_memory_per
     verdicts = {what: measured for what, measured, *_ in lines}
     assert verdicts["100 docs: assay precision at Jaccard >= 0.8"] == 1.0
     assert verdicts["100 docs: assay recall at Jaccard >= 0.8"] == 0.97
-    assert verdicts["assay peak per worker, 100 / 10 docs"] == pytest.approx(1.45)
-    assert verdicts["assay peak per worker, 1,000 / 100 docs"] == pytest.approx(500 / 290)
+    assert verdicts["assay-workers peak per worker, 100 / 10 docs"] == pytest.approx(1.45)
+    assert (verdicts["assay-workers peak per worker, 1,000 / 100 docs"]
+            == pytest.approx(500 / 290))
 
 
 def test_target_lines_compare_each_way_and_say_what_was_not_measured() -> None:
