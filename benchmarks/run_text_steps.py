@@ -5,7 +5,9 @@
     python benchmarks/run_text_steps.py --docs 50000 --assay-only
 
 The corpus is ``text_corpus``'s (real English prose, ~2 KB a document). Each tool runs in a
-fresh process (``text_tools``), once with no step at all (reading and writing the same
+fresh process (``text_tools``; assay computes in that process on ``--workers`` threads, as a
+spec without ``processes: true`` does for an input under an eighth of memory, datatrove on
+``--workers`` processes), once with no step at all (reading and writing the same
 documents: the baseline), once per step alone and once with all of them together; a step's
 documents per second per core are the documents over the CPU time its run spent beyond the
 baseline's (net: what the step itself costs), with the whole run's figure beside it.
@@ -70,9 +72,13 @@ def run_variants(tool: str, corpus: Path, steps: list[str], workers: int
         variants["together"] = steps
     runs = {}
     for name, chosen in variants.items():
-        options = ({"steps": [TEXT_STEPS[s] for s in chosen]} if tool == "assay"
-                   else {"filters": chosen})
-        run = run_text_tool(tool, corpus, OUT / f"{corpus.name}-{tool}-{name}", workers,
+        options: dict[str, Any] = {"filters": chosen}
+        spread = workers
+        if tool == "assay":  # in process on ``workers`` threads: a default spec's run here
+            options = {"steps": [TEXT_STEPS[s] for s in chosen], "threads": workers,
+                       "processes": False}
+            spread = 1
+        run = run_text_tool(tool, corpus, OUT / f"{corpus.name}-{tool}-{name}", spread,
                             options, cores=workers)
         run.pop("removed_ids", None)
         state = (f"FAILED:\n{run['error']}" if run["error"]
