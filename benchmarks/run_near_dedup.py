@@ -157,13 +157,13 @@ def at_bar(run: dict[str, Any], bar: float = BAR) -> dict[str, Any]:
 
 def table(runs: list[dict[str, Any]], docs: int) -> str:
     assay = next((r for r in runs if r["tool"] == "assay" and r["error"] is None), None)
-    head = (f"{'tool':<11}{'cores':>6}{'work s':>8}{'CPU s':>8}{'docs/s/core':>13}"
+    head = (f"{'tool':<14}{'cores':>6}{'work s':>8}{'CPU s':>8}{'docs/s/core':>13}"
             f"{'(wall)':>8}{'MiB/proc':>9}{'MiB tree':>9}{'removed':>8}{'P@0.8':>7}"
             f"{'R@0.8':>7}   assay speed / peer")
     lines = [head, "-" * len(head)]
     for run in runs:
         if run["error"] is not None:
-            lines.append(f"{run['tool']:<11}FAILED: {run['error'].splitlines()[-1]}")
+            lines.append(f"{run['tool']:<14}FAILED: {run['error'].splitlines()[-1]}")
             continue
         cpu_rate, wall_rate = per_core(run, docs)
         s = at_bar(run)
@@ -171,7 +171,7 @@ def table(runs: list[dict[str, Any]], docs: int) -> str:
         if assay is not None and run["tool"] in PEERS:
             ratio = f"{per_core(assay, docs)[0] / cpu_rate:>8.2f}x"
         lines.append(
-            f"{run['tool']:<11}{run['cores']:>6}{run['work_wall_s']:>8.1f}"
+            f"{run['tool']:<14}{run['cores']:>6}{run['work_wall_s']:>8.1f}"
             f"{run['work_cpu_s']:>8.1f}{cpu_rate:>13,.0f}{wall_rate:>8,.0f}"
             f"{run['peak_process_mib']:>9.0f}{run['peak_tree_mib']:>9.0f}"
             f"{s.get('removed', len(run.get('removed_ids', []))):>8}"
