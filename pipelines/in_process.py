@@ -65,22 +65,21 @@ def runs_in_process(cluster: ClusterSpec, plan: RunPlan, backend: str,
                     address: str | None) -> bool:
     """Whether the planned run is small enough to skip the cluster, and allowed to."""
     return computes_in_process(cluster, _input_bytes(plan), backend, address,
-                               lambda: memory_estimate(plan))
+                               memory_estimate(plan))
 
 
 def computes_in_process(cluster: ClusterSpec, size: int, backend: str = "pandas",
-                        address: str | None = None,
-                        estimate: Callable[[], int] | None = None) -> bool:
+                        address: str | None = None, held: int | None = None) -> bool:
     """Whether a run of ``size`` bytes of input skips the cluster (see the module
-    docstring); ``address``: a scheduler named on the command line; ``estimate``: the
-    bytes the run will hold, for ``auto`` (``size`` when not given)."""
+    docstring); ``address``: a scheduler named on the command line; ``held``: the bytes the
+    run will hold, which ``auto`` compares with memory (``size`` when not given)."""
     if address or cluster.address or cluster.processes or backend != "pandas":
         return False
     if cluster.in_process_below != "auto":
         return size < cluster.in_process_below
     if size < SMALL:
         return True
-    held = size if estimate is None else estimate()
+    held = size if held is None else held
     return cluster.memory_limit == "auto" and held < _machine_memory() // MEMORY_SHARE
 
 

@@ -38,6 +38,7 @@ Unit = Literal["word", "char"]
 _BMP = 0x10000
 # UTF-8 lead bytes: [low, high), the bits of the code point they hold, continuation bytes
 _SEQUENCES = ((0xC0, 0xE0, 0x1F, 1), (0xE0, 0xF0, 0x0F, 2), (0xF0, 0x100, 0x07, 3))
+_ALL = np.uint64(2**64 - 1)  # a piece's mask before the bytes past a word are cut
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ def _classify(points: np.ndarray, table: int) -> np.ndarray:
 
 
 def _word_bytes(text: _Text) -> np.ndarray:
-    """True at each byte of a word character: ASCII bytes by a table, every byte of a wider
-    character by its code point (only those are decoded)."""
+    """True at each byte of a word character: ASCII bytes by comparisons (``_ascii_word``),
+    every byte of a wider character by its code point (only those are decoded)."""
     word = _ascii_word(text.data)
     if text.ascii_only:
         return word
@@ -200,8 +201,6 @@ def _mixed_pieces(windows: np.ndarray, begins: np.ndarray, lengths: np.ndarray,
     values ^= (j + 1).astype(np.uint64) * PRIME
     return fmix64(values)
 
-
-_ALL = np.uint64(2**64 - 1)
 
 
 def _words(text: _Text) -> tuple[np.ndarray, np.ndarray]:
