@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.transforms.key_hash import LENGTH_PRIME, PRIME, fmix64
+from assay.transforms.string_buffers import string_buffers
 
 Unit = Literal["word", "char"]
 _BMP = 0x10000
@@ -82,27 +83,10 @@ def shingle_hashes(texts: pa.Array | pa.ChunkedArray, unit: Unit, n: int) -> Shi
 def _decode(texts: pa.Array | pa.ChunkedArray) -> _Text:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
-    texts, _, raw = _buffers(pc.fill_null(texts.cast(pa.large_string()), ""))
+    texts, _, raw = string_buffers(pc.fill_null(texts.cast(pa.large_string()), ""))
     ascii_only = not (raw >= 0x80).any()
-    _, offsets, data = _buffers((pc.ascii_lower if ascii_only else pc.utf8_lower)(texts))
+    _, offsets, data = string_buffers((pc.ascii_lower if ascii_only else pc.utf8_lower)(texts))
     return _Text(data, offsets, ascii_only)
-
-
-def _buffers(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """A large string array without nulls, rebuilt (without a copy) so its offsets start
-    at 0 (Arrow's string kernels write data from the first offset on), with its offsets and
-    data."""
-    _, offset_buffer, data_buffer = texts.buffers()
-    offsets = np.frombuffer(offset_buffer, np.int64)[texts.offset:texts.offset + len(texts) + 1]
-    first = int(offsets[0])
-    if first or texts.offset:
-        offsets = offsets - first
-        data_buffer = data_buffer.slice(first, int(offsets[-1])) if data_buffer else None
-        texts = pa.Array.from_buffers(pa.large_string(), len(texts),
-                                      [None, pa.py_buffer(offsets), data_buffer])
-    data = (np.frombuffer(data_buffer, np.uint8)[:offsets[-1]] if data_buffer is not None
-            else np.zeros(0, np.uint8))
-    return texts, offsets, data
 
 
 def _code_points(data: np.ndarray, first: np.ndarray) -> np.ndarray:

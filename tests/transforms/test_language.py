@@ -132,16 +132,17 @@ def test_the_model_is_the_wheels_and_is_read_without_the_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     language._model.cache_clear()
+    language._batch_model.cache_clear()
     labels, _ = identify(pa.array([SENTENCES["it"]]), 1000)
     assert labels.to_pylist() == ["it"]
     assert len(language.model_languages()) == 176
 
 
 def test_the_model_loads_once_per_process():
-    language._model.cache_clear()
+    language._batch_model.cache_clear()
     for _ in range(3):
         LanguageId(column="text").apply(texts(SENTENCES["en"]))
-    assert language._model.cache_info().misses == 1
+    assert language._batch_model.cache_info().misses == 1
 
 
 @pytest.mark.parametrize(("keys", "message"), [
