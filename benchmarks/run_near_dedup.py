@@ -68,11 +68,13 @@ ASSAY = ("assay", "assay-workers")  # in process on threads; on worker processes
 BAR = 0.8
 CURVE = ",".join(f"{t / 100:g}" for t in range(50, 100, 5))
 MEMORY_GROWTH_LIMIT = 1.5  # a worker's peak at the largest size over the smallest's
-# assay's read blocks (None: the engine's default, 64 MiB). The corpus's row groups hold
-# 8,192 documents (~16 MiB of text) at every size, so blocks are whole groups: files of
-# 6,250 documents at 50,000, eight groups a file at 500,000 (one 126 MiB group a file made
-# 63 MiB slices there, each decoded from the group's start; RESULTS.md, issue 16)
-BLOCK_SIZE: str | None = None
+# assay's read blocks, the same at every size so that the memory growth measured is the
+# corpus's, not the blocks' (a worker's memory follows its blocks: RESULTS.md, issue 16).
+# The corpus's row groups hold 8,192 documents (~16.5 MiB of text): at 17 MiB every block
+# is one whole group at 500,000 documents and one whole file (6,250 documents, ~13 MiB) at
+# 50,000. The engine's default, 64 MiB, would read four groups at once at 500,000 and still
+# whole files at 50,000. '' on the command line: the engine's default.
+BLOCK_SIZE: str | None = "17MiB"
 
 
 def assay_missing() -> str | None:
@@ -261,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="largest corpus given the exact truth (above it: speed and memory "
                              "only; the truth of 500,000 documents takes GiBs and long)")
     parser.add_argument("--block-size", default=BLOCK_SIZE,
-                        help="assay's read blocks (source.block_size; '' for the default)")
+                        help="assay's read blocks (source.block_size; '' for the engine's default)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.bars = sorted({BAR, *(float(t) for t in args.curve.split(",") if t.strip())})
