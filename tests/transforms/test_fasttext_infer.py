@@ -81,6 +81,13 @@ def test_identify_equals_the_binding_in_labels_and_printed_scores():
     assert ((ours_scores < 0.65) == (expected_scores < 0.65)).all()
 
 
+def test_chunked_columns_and_nulls_are_read_like_arrays():
+    chunked = pa.chunked_array([[SENTENCES["fr"], None], ["  ", SENTENCES["de"]]])
+    labels, scores = identify(chunked, 500)
+    assert labels.to_pylist() == ["fr", None, None, "de"]
+    assert scores.is_null().to_pylist() == [False, True, True, False]
+
+
 def test_lines_split_as_fastText_reads_words():
     tokens, owners = line_tokens(pa.array(["  a\tb  ", "x </s> y", "", "p\x00q"]))
     words = [(t, int(o)) for t, o in zip(tokens.to_pylist(), owners, strict=True) if t]

@@ -38,7 +38,7 @@ class Best:
     margin: np.ndarray  # float64
 
 
-def best_labels(model: FastTextModel, lines: pa.Array) -> Best:
+def best_labels(model: FastTextModel, lines: pa.Array | pa.ChunkedArray) -> Best:
     """The best label of each of ``lines`` (large strings, each one line of text)."""
     hidden, empty = hidden_vectors(model, lines)
     z = (model.nodes @ hidden.T).astype(np.float32)  # inner nodes x lines
@@ -59,7 +59,8 @@ def best_labels(model: FastTextModel, lines: pa.Array) -> Best:
     return Best(np.where(empty, -1, top), best, best - leaves.max(axis=1, initial=-np.inf))
 
 
-def hidden_vectors(model: FastTextModel, lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def hidden_vectors(model: FastTextModel, lines: pa.Array | pa.ChunkedArray
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Each line's hidden vector (the mean of its rows), and whether it has no rows."""
     tokens, owners = line_tokens(lines)
     encoded = pc.dictionary_encode(tokens)
@@ -74,10 +75,12 @@ def hidden_vectors(model: FastTextModel, lines: pa.Array) -> tuple[np.ndarray, n
     return sums / np.where(empty, 1, counts)[:, None], empty
 
 
-def line_tokens(lines: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def line_tokens(lines: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     """The words fastText's ``readWord`` reads from each line, up to a ``</s>`` (which ends
     a line for it), as one large string array (with an empty string wherever two separators
     meet: those add nothing), and each one's line."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
     spaced = pc.replace_substring_regex(lines.cast(pa.large_string()), _OTHER_SEPARATORS, " ")
     split = pc.split_pattern(spaced, " ")
     tokens = pc.list_flatten(split)
