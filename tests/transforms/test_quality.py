@@ -281,14 +281,21 @@ def test_repetition_lines_are_those_of_re_split():
     assert got == [re.split("\n+", case) for case in cases]
 
 
-def test_the_class_table_loop_stops_where_no_code_point_has_a_class():
+def test_character_classes_are_pythons_predicates_for_every_code_point():
     import sys
     import unicodedata
 
-    from assay.transforms.quality.chars import CLASSED_END, table
+    from assay.transforms.quality import chars
 
-    beyond = [chr(code) for code in range(CLASSED_END, sys.maxunicode + 1)]
-    assert not any(char.isspace() or char.isalpha() or unicodedata.category(char)[0] in "PS"
-                   or unicodedata.category(char) in ("Cc", "Nd") for char in beyond)
-    assert not table()[CLASSED_END:].any()
-    assert table()[ord("a")] and table()[0x3134A]  # CJK Extension G, the last one classed
+    points = np.random.default_rng(5).permutation(sys.maxunicode + 1).astype(np.uint32)
+    bits = np.concatenate([chars.classes(part) for part in np.array_split(points, 7)])
+    assert (chars.classes(points) == bits).all()  # met again: the same bits
+    for code, got in zip(points.tolist(), bits.tolist(), strict=True):
+        char, kind = chr(code), unicodedata.category(chr(code))
+        assert bool(got & chars.SPACE) == char.isspace()
+        assert bool(got & chars.PUNCT) == (not char.isspace() and (kind[0] in "PS"
+                                                                   or kind == "Cc"))
+        assert bool(got & chars.ALPHA) == (char.isalpha() and not got & chars.PUNCT)
+        assert bool(got & chars.DIGIT) == (kind == "Nd" and not got & (chars.SPACE
+                                                                      | chars.PUNCT))
+        assert bool(got & chars.INFIX) == (char in chars._INFIX)

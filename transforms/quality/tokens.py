@@ -35,8 +35,8 @@ from assay.transforms.quality.chars import (
     SPACE,
     SUFFIX,
     UPPER,
+    classes,
     code_points,
-    table,
 )
 
 _DOT, _COMMA, _QUOTE = ord("."), ord(","), ord("'")
@@ -126,7 +126,7 @@ def tokenize_points(points: np.ndarray, starts: np.ndarray) -> Tokens:
     PREFIX characters) and a suffix (its trailing SUFFIX characters; a final "." unless
     the rest is one letter or a dotted abbreviation), one token per character but a run
     of dots whole; the middle is one word unless an infix or a clitic ending splits it."""
-    bits = table()[points]
+    bits = classes(points)
     first = np.zeros(len(points) + 1, dtype=bool)  # a document starts here (or ends: size)
     first[starts] = True
     space = (bits & SPACE) != 0
