@@ -103,16 +103,17 @@ def identify(texts: pa.Array | pa.ChunkedArray, max_chars: int | None,
     blank = pc.fill_null(pc.equal(pc.binary_length(pc.utf8_trim_whitespace(text)), 0), True)
     scored = np.flatnonzero(~np.asarray(blank, dtype=bool))
     lines = text.take(pa.array(scored))
-    best = best_labels(_batch_model(), lines)
+    model = _batch_model()
+    best = best_labels(model, lines)
     score = np.minimum(np.exp(best.log_score.astype(np.float32)), 1.0)  # softmax rounding
     label = best.label.copy()
     for at in np.flatnonzero(_unsure(best, score, cuts)):
         (found, code), = _model().predict(lines[int(at)].as_py() + "\n", 1, 0.0, "replace")
-        label[at] = _batch_model().labels.index(code[len(_LABEL):])
+        label[at] = model.labels.index(code[len(_LABEL):])
         score[at] = min(found, 1.0)
     labels = np.full(len(text), None, dtype=object)
     scores = np.full(len(text), np.nan)
-    codes = np.array([*_batch_model().labels, None], dtype=object)  # -1: nothing predicted
+    codes = np.array([*model.labels, None], dtype=object)  # -1: nothing predicted
     labels[scored], scores[scored] = codes[label], np.where(label < 0, np.nan, score)
     return pa.array(labels, pa.large_string()), pa.array(scores, from_pandas=True)
 

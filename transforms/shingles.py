@@ -186,7 +186,6 @@ def _mixed_pieces(windows: np.ndarray, begins: np.ndarray, lengths: np.ndarray,
     return fmix64(values)
 
 
-
 def _words(text: _Text) -> tuple[np.ndarray, np.ndarray]:
     """Each word's token, and each document's offset into them: a word is a run of word
     bytes (every other run boundary of a padded run mask), cut where a document starts."""

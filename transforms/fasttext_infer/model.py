@@ -11,8 +11,9 @@ import pyarrow as pa
 
 MAGIC = 793712314
 VERSION = 12
-_ARGS = struct.Struct("<12id")  # dim ws epoch minCount neg wordNgrams loss model bucket minn
-#                                 maxn lrUpdateRate, then t
+# the header's arguments: dim ws epoch minCount neg wordNgrams loss model bucket minn maxn
+# lrUpdateRate (int32 each), then t (a double)
+_ARGS = "12id"
 HIERARCHICAL_SOFTMAX = 1
 SUPERVISED = 3
 KSUB = 256  # centroids per product-quantizer subspace
@@ -120,7 +121,7 @@ def read_model(data: bytes) -> FastTextModel:
     magic, version = read.unpack("ii")
     if (magic, version) != (MAGIC, VERSION):
         raise ValueError(f"not a fastText model of version {VERSION}")
-    args = read.unpack(_ARGS.format[1:])
+    args = read.unpack(_ARGS)
     _, _, _, _, _, word_ngrams, loss, kind, bucket, minn, maxn, _, _ = args
     if kind != SUPERVISED or loss != HIERARCHICAL_SOFTMAX or word_ngrams > 1:
         raise ValueError("only supervised models with a hierarchical softmax and no word "

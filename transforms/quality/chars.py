@@ -64,7 +64,7 @@ _BMP = 0x10000  # the Basic Multilingual Plane, classified on first use; the pla
 _ASTRAL_KNOWN = np.zeros(sys.maxunicode + 1 - _BMP, dtype=bool)
 
 
-def bits_of(char: str) -> int:
+def _bits_of(char: str) -> int:
     """One character's class bits, from Python's own predicates."""
     kind = unicodedata.category(char)
     bits = 0
@@ -91,7 +91,7 @@ def classes(points: np.ndarray) -> np.ndarray:
         astral = points[points >= _BMP]
         new = np.unique(astral[~_ASTRAL_KNOWN[astral - _BMP]])
         if len(new):
-            bits[new] = [bits_of(chr(code)) for code in new.tolist()]
+            bits[new] = [_bits_of(chr(code)) for code in new.tolist()]
             _ASTRAL_KNOWN[new - _BMP] = True
     return bits[points]
 
@@ -99,7 +99,7 @@ def classes(points: np.ndarray) -> np.ndarray:
 @cache
 def _table() -> np.ndarray:
     bits = np.zeros(sys.maxunicode + 1, dtype=np.uint8)
-    bits[:_BMP] = [bits_of(chr(code)) for code in range(_BMP)]
+    bits[:_BMP] = [_bits_of(chr(code)) for code in range(_BMP)]
     return bits
 
 
