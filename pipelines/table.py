@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fsspec.implementations.local import LocalFileSystem
 
-from assay.pipelines.errors import SpecError
+from assay.pipelines.errors import SpecError, TransientStorageError
 
 if TYPE_CHECKING:  # deltalake is imported where a table is opened or committed: the
     # modules that tasks import on process workers read only this module's names, and
@@ -43,6 +43,8 @@ MODE = "assay.mode"
 ROWS_ADDED = "assay.rows_added"
 UPLOADS = "assay.uploads"
 MANIFEST = "assay.manifest"
+# commits tried, each after another writer's took the version (delta-rs's own default)
+COMMIT_ATTEMPTS = 15
 
 
 def table_uri(sink_path: str) -> str:
@@ -123,36 +125,51 @@ def commit(sink_path: str, options: dict[str, Any], table: DeltaTable | None,
            metadata: dict[str, str], app_ids: list[str]) -> int:
     """One commit after ``table``, the version the caller read (None: no table yet):
     create the table (its first version) or append to it or overwrite it; ``app_ids`` are
-    recorded as transactions carrying the version expected for it. Returns the version it
-    landed as: the expected one, unless another writer's commit landed first (delta-rs
-    then commits after it; two appends never conflict)."""
-    from deltalake import Schema
+    recorded as transactions carrying the version the commit lands as. Returns that
+    version: the expected one, unless another writer's commit took it first.
+
+    delta-rs would retry a lost commit itself, but with the transactions naming the version
+    it lost, and a lost create as a second CREATE TABLE that replaces the table's metadata.
+    So each attempt here commits exactly one version (no retry inside delta-rs); after a
+    loss the table is read again and the commit, its transactions renumbered, goes after
+    the winner's, where an append must still keep the table's columns."""
     from deltalake.exceptions import DeltaError
+
+    for _ in range(COMMIT_ATTEMPTS):
+        version = 0 if table is None else table.version() + 1
+        properties = _properties(metadata, app_ids, version)
+        try:
+            _commit_as(sink_path, options, table, actions, schema, partition_by, mode,
+                       properties)
+            return version
+        except DeltaError:
+            latest = open_table(sink_path, options)
+            if latest is None or latest.version() < version:
+                raise  # no other writer took the version: a real failure
+            table = latest
+        if mode == "append":
+            check_same_columns(table, sink_path, schema)
+    raise TransientStorageError(f"{sink_path}: other writers' commits took the next version "
+                                f"{COMMIT_ATTEMPTS} times in a row; nothing published")
+
+
+def _commit_as(sink_path: str, options: dict[str, Any], table: DeltaTable | None,
+               actions: list[AddAction], schema: pa.Schema, partition_by: list[str],
+               mode: str, properties: CommitProperties) -> None:
+    """Commit the version after ``table`` (creating the table where it is None), failing
+    with delta-rs's ``CommitFailedError`` where another writer's commit took it."""
+    from deltalake import Schema
     from deltalake.transaction import create_table_with_add_actions
 
     if table is None:
-        try:
-            create_table_with_add_actions(
-                table_uri(sink_path), Schema.from_arrow(schema), actions, mode="error",
-                partition_by=partition_by or None,
-                storage_options=delta_options(options) or None,
-                commit_properties=_properties(metadata, app_ids, 0))
-            return 0
-        except DeltaError:  # another writer created it first: commit after its version
-            table = open_table(sink_path, options)
-            if table is None:
-                raise
-    version = table.version() + 1
-    table.create_write_transaction(actions, mode, schema, partition_by=partition_by or None,
-                                   commit_properties=_properties(metadata, app_ids, version))
-    landed = open_table(sink_path, options)
-    if landed is None or landed.version() == version:
-        return version
-    landed_as = version_of_run(landed, metadata[RUN_ID])
-    if landed_as is None:
-        raise RuntimeError(f"{sink_path}: delta-rs committed run {metadata[RUN_ID]}, but no "
-                           "commit in the log names it")
-    return landed_as
+        create_table_with_add_actions(
+            table_uri(sink_path), Schema.from_arrow(schema), actions, mode="error",
+            partition_by=partition_by or None, storage_options=delta_options(options) or None,
+            commit_properties=properties)
+    else:
+        table.create_write_transaction(actions, mode, schema,
+                                       partition_by=partition_by or None,
+                                       commit_properties=properties)
 
 
 def version_of_run(table: DeltaTable | None, run_id: str) -> int | None:
@@ -167,7 +184,7 @@ def _properties(metadata: dict[str, str], app_ids: list[str], version: int
                 ) -> CommitProperties:
     from deltalake import CommitProperties, Transaction
 
-    return CommitProperties(custom_metadata=metadata,
+    return CommitProperties(custom_metadata=metadata, max_commit_retries=0,
                             app_transactions=[Transaction(a, version) for a in app_ids])
 
 
