@@ -37,6 +37,30 @@ def assay_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ[name] = value
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_dask_profiler() -> Iterator[None]:
+    """The tests' own clusters (in process, and the ``dask`` processes they start) run
+    without Dask's statistical profiler, as the engine's workers do
+    (``assay.pipelines.workers``): its ``sys._current_frames()`` every 10 ms can deadlock
+    Python 3.11 before 3.11.9 against the garbage collector (CPython gh-106883), and once
+    hung a test worker's session cluster for good."""
+    import os
+
+    import dask
+
+    from assay.pipelines.workers import PROFILER, worker_environment
+
+    name = "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"
+    previous = os.environ.get(name)
+    os.environ[name] = worker_environment()[name]
+    with dask.config.set({PROFILER: False}):
+        yield
+    if previous is None:
+        os.environ.pop(name)
+    else:
+        os.environ[name] = previous
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """A throwaway Prefect server and database for the whole session."""

@@ -8,7 +8,12 @@ from distributed import Client
 
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.spec import ClusterSpec
-from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config, worker_environment
+from assay.pipelines.workers import (
+    PROFILER,
+    ForgetFinishedTasks,
+    local_cluster_config,
+    worker_environment,
+)
 
 
 def _settings(dask_worker) -> tuple[str, bool, int]:  # runs on each worker
@@ -22,8 +27,11 @@ def _run_specs_held(dask_worker) -> list:  # runs on each worker
     return [ts.run_spec for ts in dask_worker.state.tasks.values() if ts.state == "memory"]
 
 
-def test_process_workers_use_the_system_pool_no_profiler_and_few_p2p_messages():
-    with dask_client(ClusterSpec(workers=1, processes=True)) as client:
+def test_process_workers_use_the_system_pool_no_profiler_and_few_p2p_messages(monkeypatch):
+    # Dask's own default, not the tests' (conftest turns the profiler off for them)
+    monkeypatch.delenv("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", raising=False)
+    with dask.config.set({PROFILER: True}), \
+            dask_client(ClusterSpec(workers=1, processes=True)) as client:
         assert list(client.run(_settings).values()) == [("system", False, 2)]
         held = client.persist(dask.delayed(sum)([1, 2, 3]))
         assert held.compute() == 6
