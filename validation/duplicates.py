@@ -15,6 +15,14 @@ lookup. Only those rows (the duplicates, and any collision of the kept bits: abo
 by ``duplicated`` (nulls equal to nulls, as GE's pandas engine compares them), so a
 collision never makes a duplicate. Each partition then flags its own rows found
 duplicated, by position: nothing is hashed or matched twice.
+
+Where the key holds an integer, boolean or timestamp column whose values span few more
+integers than there are rows (row ids, counters: the most common unique keys), that
+column's values are counted instead (``counted_positions``: one ``bincount``, no sort of
+the table), and a row is a candidate where its value repeats. For a key of that column
+alone the candidates are exactly the duplicates; for a compound key they are a superset
+(a compound key repeats only where each of its columns does), which the same check on
+the real values narrows, and where they are many the hashes' sort is used after all.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ import numpy as np
 
 from assay.transforms.frame import array_module, array_values, hash_rows, library, on_device
 
-KEY_HASH, ROW, PARTITION = "__key_hash", "__row", "__partition"
+ROW, PARTITION = "__row", "__partition"
+SPAN_PER_ROW = 2  # counted when the values span at most this many integers a row
+CANDIDATE_SHARE = 0.1  # a compound key's counted candidates, at most this share of rows
 _ODD = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads sequential ids' top bits
 
 
@@ -47,31 +57,51 @@ def integer_key_hash(keys: Any) -> np.ndarray | None:
     mixed = None
     for name in keys.columns:
         column = keys[name]
-        kind = column.dtype.kind
-        if kind not in "iubM":
+        if column.dtype.kind not in "iubM":
             return None
-        values = (column.array.asi8 if kind == "M"
-                  else column.to_numpy(dtype=np.uint64 if kind == "u" else np.int64,
-                                       na_value=0))
-        values = values.view(np.uint64)
+        values = _integers(column).view(np.uint64)
         if mixed is not None:  # rotate what came before, so (a, b) and (b, a) differ
             values = values ^ ((mixed << np.uint64(23)) | (mixed >> np.uint64(41)))
         mixed = values * _ODD
     return mixed
 
 
-def _hashed(keys: Any, drop_nulls: bool) -> Any:
-    """Each row's position in the partition and the hash of its key (rows with a null
-    key left out under ``drop_nulls``)."""
-    xp = array_module(keys)
-    rows = xp.arange(len(keys))
+def _integers(column: Any) -> np.ndarray:
+    """A host column of integers, booleans or timestamps as int64 (uint64 for unsigned
+    integers), a null as 0 (a timestamp's as NaT's value)."""
+    kind = column.dtype.kind
+    if kind == "M":
+        return column.array.asi8
+    return column.to_numpy(dtype=np.uint64 if kind == "u" else np.int64, na_value=0)
+
+
+def _counted_column(keys: Any) -> str | None:
+    """The key's column whose values ``counted_positions`` may count: its first integer,
+    boolean or timestamp column, on the host (None: none)."""
+    if on_device(keys):
+        return None
+    return next((name for name in keys.columns if keys[name].dtype.kind in "iubM"), None)
+
+
+def _key_summary(keys: Any, drop_nulls: bool) -> tuple[Any, Any, Any, Any]:
+    """What a partition hands the count: the positions of the rows it counts (None: all of
+    them; under ``drop_nulls`` a row with a null key is left out), their key hashes, and
+    the values of the column that may be counted with their nulls (None, None where the
+    key has none). A tuple: dask gathers it as one object, and nothing of it outlives the
+    count."""
     hashes = integer_key_hash(keys)
     if hashes is None:  # candidates are checked exactly
         hashes = array_values(hash_rows(keys, list(keys.columns)))
+    counted = nulls = rows = None
+    if (name := _counted_column(keys)) is not None:
+        counted, nulls = _integers(keys[name]), keys[name].isna().to_numpy()
     if drop_nulls and bool(keys.isna().any().any()):
         present = array_values(reduce(operator.and_, (keys[c].notna() for c in keys.columns)))
-        rows, hashes = rows[present], hashes[present]
-    return library(keys).DataFrame({ROW: rows, KEY_HASH: hashes})
+        rows = array_module(keys).flatnonzero(present)
+        hashes = hashes[rows]
+        if counted is not None:
+            counted, nulls = counted[rows], nulls[rows]
+    return rows, hashes, counted, nulls
 
 
 def repeated_positions(parts: list[Any]) -> list[Any]:
@@ -107,19 +137,59 @@ def repeated_positions(parts: list[Any]) -> list[Any]:
                                                           strict=True)]
 
 
-def _hashes(hashed: Any) -> tuple[Any]:
-    return (array_values(hashed[KEY_HASH]),)  # a tuple: dask gathers it as one object
+def counted_positions(values: list[np.ndarray], nulls: list[np.ndarray], exact: bool
+                      ) -> list[np.ndarray] | None:
+    """Per part, the sorted positions of the rows whose value (int64 or uint64) occurs more
+    than once over all parts, or that are null (``nulls``) where another row is too, found
+    by counting the values: None where they span more than ``SPAN_PER_ROW`` integers a
+    row, or, unless ``exact`` (the key is this column alone), where more than
+    ``CANDIDATE_SHARE`` of the rows would be candidates."""
+    total = sum(len(part) for part in values)
+    present = [part[~null] if null.any() else part
+               for part, null in zip(values, nulls, strict=True)]
+    if not any(len(part) for part in present):
+        return None
+    low = min(int(part.min()) for part in present if len(part))
+    span = max(int(part.max()) for part in present if len(part)) - low + 1
+    if span > SPAN_PER_ROW * total:
+        return None
+    # every value's offset from the lowest, as int64, in one array (a null's offset is
+    # never read): fresh memory costs page faults, so the only other array this large is
+    # the counts
+    offsets = np.concatenate(values)
+    offsets -= offsets.dtype.type(low)
+    offsets = offsets.view(np.int64)
+    null = np.concatenate(nulls)
+    has_nulls = bool(null.any())
+    repeated = np.bincount(offsets[~null] if has_nulls else offsets, minlength=span) > 1
+    if has_nulls:
+        hit = np.where(null, int(null.sum()) > 1, repeated[np.where(null, 0, offsets)])
+    else:
+        hit = repeated[offsets]
+    cuts = np.cumsum([len(part) for part in values])[:-1]
+    found = [np.flatnonzero(piece) for piece in np.split(hit, cuts)]
+    if not exact and sum(len(part) for part in found) > CANDIDATE_SHARE * total:
+        return None
+    return found
 
 
-def _repeated(chunks: Any) -> list[Any]:
-    return repeated_positions([hashes for hashes, in chunks])
+def _repeated(summaries: list[tuple[Any, Any, Any, Any]], exact: bool) -> list[Any]:
+    """Per partition, the sorted positions of its candidates: counted where the counted
+    column allows (``exact``: the key is that column alone), else from the hashes' sort."""
+    found = None
+    if summaries[0][2] is not None:
+        found = counted_positions([counted for _, _, counted, _ in summaries],
+                                  [nulls for _, _, _, nulls in summaries], exact)
+    if found is None:
+        found = repeated_positions([hashes for _, hashes, _, _ in summaries])
+    return [positions if rows is None else rows[positions]
+            for (rows, *_), positions in zip(summaries, found, strict=True)]
 
 
-def _candidates(keys: Any, hashed: Any, repeats: list[Any],
-                partition_info: dict | None = None) -> Any:
+def _candidates(keys: Any, repeats: list[Any], partition_info: dict | None = None) -> Any:
     """The keys of the rows whose hash repeats, with their partition and position."""
     number = _number(partition_info)
-    rows = array_values(hashed[ROW])[repeats[number]]
+    rows = repeats[number]
     return keys.iloc[rows].assign(**{ROW: rows, PARTITION: number})
 
 
@@ -140,15 +210,14 @@ def duplicate_rows(live: Any, columns: list[str], drop_nulls: bool) -> Any:
     """See the module docstring; with ``drop_nulls`` a row with a null key is never a
     duplicate (GE ignores it), else nulls equal nulls."""
     keys = live[columns]
-    meta = _hashed(keys._meta, drop_nulls)
-    hashed = keys.map_partitions(_hashed, drop_nulls, meta=meta)
-    repeats = hashed.reduction(chunk=_hashes, aggregate=_repeated, meta=object,
-                               split_every=False)
-    found = _candidates(keys._meta, meta, repeated_positions([array_values(meta[KEY_HASH])]))
-    candidates = keys.map_partitions(_candidates, hashed, repeats, meta=found,
-                                     align_dataframes=False)
+    repeats = keys.reduction(chunk=_key_summary, aggregate=_repeated, meta=object,
+                             split_every=False, chunk_kwargs={"drop_nulls": drop_nulls},
+                             aggregate_kwargs={"exact": len(columns) == 1})
+    xp = array_module(keys._meta)
+    found = _candidates(keys._meta, [xp.zeros(0, dtype=xp.int64)])
+    candidates = keys.map_partitions(_candidates, repeats, meta=found, align_dataframes=False)
     duplicated = candidates.repartition(npartitions=1).map_partitions(
         _duplicated, columns, meta=found[[PARTITION, ROW]])
-    flags_meta = library(meta).Series(dtype=bool)
+    flags_meta = library(keys._meta).Series(dtype=bool)
     return keys.map_partitions(_flags, duplicated, meta=flags_meta, enforce_metadata=False,
                                align_dataframes=False)

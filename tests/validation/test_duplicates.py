@@ -11,7 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assay.validation import duplicates
 from assay.validation.duplicates import (
+    CANDIDATE_SHARE,
+    SPAN_PER_ROW,
+    counted_positions,
     duplicate_rows,
     integer_key_hash,
     repeated_positions,
@@ -100,3 +104,59 @@ def test_integer_keys_are_hashed_without_pandas_and_others_are_not() -> None:
     nulls = integer_key_hash(frame[["id", "when"]])  # every null of a column alike
     missing = frame[["id", "when"]].isna().all(axis=1).to_numpy()
     assert missing.sum() > 1 and len(np.unique(nulls[missing])) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.integers(-3, 8)), max_size=60),
+       cuts=st.lists(st.integers(0, 60), max_size=4))
+def test_counted_positions_are_the_repeated_values_and_nulls(values, cuts) -> None:
+    nulls = np.array([v is None for v in values], dtype=bool)
+    filled = np.array([0 if v is None else v for v in values], dtype=np.int64)
+    bounds = sorted(c for c in cuts if c <= len(values))
+    found = counted_positions(np.split(filled, bounds), np.split(nulls, bounds), exact=True)
+    present = filled[~nulls]
+    if not len(present) or np.ptp(present) + 1 > SPAN_PER_ROW * len(values):
+        assert found is None  # nothing to count, or values spread too far
+        return
+    counts = pd.Series(values, dtype="Int64").value_counts(dropna=False)
+    again = pd.Series(values, dtype="Int64").map(counts).to_numpy() > 1
+    assert found is not None and len(found) == len(bounds) + 1
+    got = np.concatenate([positions + start for positions, start
+                          in zip(found, [0, *bounds], strict=True)])
+    assert got.tolist() == np.flatnonzero(again).tolist()
+
+
+def test_values_spread_too_far_or_too_many_candidates_are_left_to_the_sort() -> None:
+    rows = 1000
+    none = [np.zeros(rows, dtype=bool)]
+    spread = np.arange(rows, dtype=np.int64) * (SPAN_PER_ROW + 1)
+    assert counted_positions([spread], none, exact=True) is None
+    dense = np.arange(rows, dtype=np.uint64) // 2  # every value twice
+    assert len(counted_positions([dense], none, exact=True)[0]) == rows
+    assert counted_positions([dense], none, exact=False) is None  # a compound key's superset
+    few = np.arange(rows, dtype=np.int64)
+    few[: int(CANDIDATE_SHARE * rows) // 2] = 0
+    assert counted_positions([few], none, exact=False) is not None
+    near_top = np.array([2**64 - 3, 2**64 - 1, 2**64 - 1], dtype=np.uint64)
+    assert counted_positions([near_top], [np.zeros(3, dtype=bool)], True)[0].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(("columns", "sorted_hashes"), [
+    (["n"], 0), (["n", "name"], 0), (["name", "m"], 0),  # counted: dense integers
+    (["t"], 1), (["name"], 1)])  # timestamps a day apart in ns, text: the hashes' sort
+def test_dense_integer_keys_are_counted_without_sorting_the_hashes(
+        cluster, count_calls, columns, sorted_hashes) -> None:
+    rng = np.random.default_rng(3)
+    rows = 2000
+    frame = pd.DataFrame({"n": rng.permutation(rows), "m": rng.permutation(rows),
+                          "name": rng.choice(["a", "b"], rows).astype("str"),
+                          "t": pd.to_datetime(rng.integers(0, rows, rows), unit="D")})
+    frame.loc[:29, "n"] = frame.loc[30:59, "n"].to_numpy()  # 60 rows repeat an id
+    frame.loc[:29, "m"] = frame.loc[30:59, "m"].to_numpy()
+    calls = count_calls(duplicates, "repeated_positions")
+    live = dd.from_pandas(frame, npartitions=4, sort=False)
+    flags = dask.compute(duplicate_rows(live, columns, drop_nulls=len(columns) == 1),
+                         scheduler=cluster.get)[0]
+    expected = frame[columns].duplicated(keep=False)
+    assert flags.to_numpy().tolist() == expected.to_numpy().tolist()
+    assert calls["repeated_positions"] == sorted_hashes
