@@ -38,6 +38,7 @@ from assay.transforms.frame import array_module, array_values, hash_rows, librar
 ROW, PARTITION = "__row", "__partition"
 SPAN_PER_ROW = 2  # counted when the values span at most this many integers a row
 CANDIDATE_SHARE = 0.1  # a compound key's counted candidates, at most this share of rows
+_INTEGER_KINDS = "iubM"  # dtype kinds held as 64-bit integers: integers, booleans, timestamps
 _ODD = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads sequential ids' top bits
 
 
@@ -57,7 +58,7 @@ def integer_key_hash(keys: Any) -> np.ndarray | None:
     mixed = None
     for name in keys.columns:
         column = keys[name]
-        if column.dtype.kind not in "iubM":
+        if column.dtype.kind not in _INTEGER_KINDS:
             return None
         values = _integers(column).view(np.uint64)
         if mixed is not None:  # rotate what came before, so (a, b) and (b, a) differ
@@ -80,7 +81,7 @@ def _counted_column(keys: Any) -> str | None:
     boolean or timestamp column, on the host (None: none)."""
     if on_device(keys):
         return None
-    return next((name for name in keys.columns if keys[name].dtype.kind in "iubM"), None)
+    return next((name for name in keys.columns if keys[name].dtype.kind in _INTEGER_KINDS), None)
 
 
 def _key_summary(keys: Any, drop_nulls: bool) -> tuple[Any, Any, Any, Any]:
