@@ -43,7 +43,7 @@ MODE = "assay.mode"
 ROWS_ADDED = "assay.rows_added"
 UPLOADS = "assay.uploads"
 MANIFEST = "assay.manifest"
-# commits tried, each after another writer's took the version (delta-rs's own default)
+# commits tried in a row, each after another writer's commit took the version
 COMMIT_ATTEMPTS = 15
 
 
