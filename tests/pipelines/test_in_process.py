@@ -5,6 +5,8 @@ run's, byte for byte, is ``test_determinism``'s."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,10 +103,34 @@ def test_by_default_uploads_below_an_eighth_of_memory_run_in_process(
     assert not runs_in_process(cluster, _plan(100 * 2**20, 28 * 2**20), "pandas", None)
 
 
-def test_the_machines_memory_is_read_as_dask_reads_it() -> None:
+def test_the_machines_memory_is_read_as_dask_reads_it_without_importing_distributed(
+        ) -> None:
     from distributed.system import MEMORY_LIMIT
 
-    assert in_process._machine_memory() == MEMORY_LIMIT > 0
+    probe = ("import sys; from assay.pipelines import in_process; "
+             "print(in_process._machine_memory(), "
+             "any(m.split('.')[0] == 'distributed' for m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == [str(MEMORY_LIMIT), "False"]
+    assert MEMORY_LIMIT > 0
+
+
+def test_the_machines_memory_falls_back_to_importing_dasks_module(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed.system import MEMORY_LIMIT
+
+    def moved(name: str, alias: str) -> None:
+        raise ImportError(f"{name} needs its package now")
+
+    monkeypatch.setattr(in_process, "_module_from_file", moved)
+    monkeypatch.delitem(sys.modules, "distributed.system")
+    in_process._machine_memory.cache_clear()
+    try:
+        assert in_process._machine_memory() == MEMORY_LIMIT
+        assert "distributed.system" in sys.modules
+    finally:
+        in_process._machine_memory.cache_clear()
 
 
 def test_a_worker_memory_limit_keeps_the_cluster_above_4_mib(
