@@ -48,6 +48,8 @@ import pyarrow as pa
 from dask.system import CPU_COUNT
 from dask.threaded import get as threaded_get
 
+from assay.pipelines import heap
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -155,20 +157,21 @@ def in_process(plan: RunPlan, threads: int) -> Iterator[None]:
     log.info("run %s: %d bytes of input, computed in this process on %d thread(s) (below "
              "cluster.in_process_below: no cluster started)", plan.run_id,
              _input_bytes(plan), threads)
-    with threaded(threads):
+    with threaded(threads, gated=bool(plan.spec.gates)):
         yield
 
 
 @contextmanager
-def threaded(threads: int) -> Iterator[None]:
+def threaded(threads: int, gated: bool = False) -> Iterator[None]:
     """Everything computed inside, building a run's graph included (near_dedup's rounds),
     goes to the threaded scheduler, even where this process has a default client. The
     scheduler is given as a function, not by its name: a name makes Dask import
     ``distributed`` (0.25 s) to look for a client. The task shuffle hands partitions over
-    by reference (p2p needs a distributed cluster)."""
+    by reference (p2p needs a distributed cluster). A ``gated`` run keeps freed memory in
+    the heap meanwhile (``assay.pipelines.heap``)."""
     config = {"scheduler": threaded_get, "num_workers": threads,
               "dataframe.shuffle.method": "tasks"}
-    with dask.config.set(config), arrow_system_pool():
+    with dask.config.set(config), arrow_system_pool(), heap.kept(gated):
         yield
 
 

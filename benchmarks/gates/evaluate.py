@@ -87,11 +87,12 @@ def run_assay(data: Path, suite: list[dict[str, Any]]) -> tuple[Clock, dict, int
     # where the engine would compute a run of this input with the default cluster spec: in
     # process on the threaded scheduler up to an eighth of memory, else its local cluster;
     # strings as the engine's readers type them (and GE's frame holds them): pandas'
-    # ``str``, not the ``string`` that Dask's reader converts them to by default
+    # ``str``, not the ``string`` that Dask's reader converts them to by default; in
+    # process, freed memory kept in the heap as for any gated run (``assay.pipelines.heap``)
     cluster = ClusterSpec()
     here = computes_in_process(cluster, data.stat().st_size)
     with dask.config.set({"dataframe.convert-string": False}), \
-            (threaded(thread_count(cluster)) if here else dask_client(cluster)):
+            (threaded(thread_count(cluster), gated=True) if here else dask_client(cluster)):
         # partitions as the engine's readers make them (64 MiB blocks: about 8 for this
         # data), never a whole frame on the client; loading is not the gate, so it is done
         # (and persisted) before the clock starts

@@ -43,6 +43,7 @@ class _Step:
 @dataclass
 class _Spec:
     steps: list[_Step] = field(default_factory=list)
+    gates: list[object] = field(default_factory=list)
 
 
 @dataclass
