@@ -52,8 +52,7 @@ from assay.pipelines.errors import SpecError
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.spec import PipelineSpec
 from assay.transforms import frame as fr
-from assay.transforms.dedup import BUCKETS, INDEX_HASH, Dedup, index_bucket
-from assay.transforms.frame import Frame
+from assay.transforms.dedup import BUCKETS, Dedup, index_bucket
 from assay.transforms.key_hash import KEY_HASH_VERSION
 
 if TYPE_CHECKING:  # opened through assay.pipelines.table: workers need not import deltalake
@@ -261,24 +260,19 @@ def stage_markers(fs: Any, staging_root: str, steps: list[IndexedStep]) -> None:
                                        "key_hash": KEY_HASH_VERSION}).encode())
 
 
-def write(part: Frame, published: np.ndarray, step: IndexedStep, staging: str,
-          schema: pa.Schema, options: dict[str, Any], number: int) -> None:
-    """The index part of partition ``number``: the keys and ``INDEX_HASH`` (computed before
-    the dedup's shuffle) of its ``published`` rows (a mask), ordered by bucket (and within
-    one in partition order, so its bytes are the same for any worker count), one row group
-    per bucket (or per ``ROW_GROUP_ROWS`` of one). One take from the partition's columns
-    both drops the other rows and orders these."""
-    rows = np.flatnonzero(published)
-    if len(rows) == 0:
+def write(keys: pa.Table, hashes: np.ndarray, step: IndexedStep, staging: str,
+          options: dict[str, Any], number: int) -> None:
+    """The index part of partition ``number``: ``keys`` (the key columns of its published
+    rows, in partition order) and their ``INDEX_HASH`` values (``hashes``, computed before
+    the dedup's shuffle), ordered by bucket (and within one in partition order, so its
+    bytes are the same for any worker count), one row group per bucket (or per
+    ``ROW_GROUP_ROWS`` of one), in one take."""
+    if keys.num_rows == 0:
         return
-    key = list(step.key)
-    hashes = fr.host_numbers(part[INDEX_HASH])[rows]
     buckets = index_bucket(hashes)
     # numpy sorts small integers by radix: bucket numbers as the smallest type that holds them
     order = np.argsort(buckets.astype(np.min_scalar_type(BUCKETS - 1)), kind="stable")
-    keys = pa.Table.from_pandas(fr.to_pandas(part[key]), preserve_index=False,
-                                schema=pa.schema([schema.field(name) for name in key]))
-    table = keys.take(pa.array(rows[order])).add_column(
+    table = keys.take(pa.array(order)).add_column(
         0, pa.field(HASH, pa.uint64()), pa.array(hashes[order], pa.uint64()))
     buckets = buckets[order]
     starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])

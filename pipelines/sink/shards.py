@@ -118,16 +118,23 @@ def _shard_path(root: str, stem: str, number: int) -> str:
     return f"{root.rstrip('/')}/{stem}-{number:03d}.parquet"
 
 
-def write_shards(rows: Frame, schema: pa.Schema, directory: str, stem: str,
+def host_table(rows: Frame, schema: pa.Schema) -> pa.Table:
+    """``rows`` as the Arrow table pyarrow's writer takes, typed by ``schema``."""
+    return pa.Table.from_pandas(fr.to_pandas(rows), schema=schema, preserve_index=False)
+
+
+def write_shards(rows: Frame | pa.Table, schema: pa.Schema, directory: str, stem: str,
                  sink: SinkSpec) -> list[dict]:
     """Write ``rows`` as ``{stem}-{k:03d}.parquet`` files in ``directory``; describe each.
-    A cuDF frame is encoded on the device where it can be, anything else by pyarrow."""
+    A cuDF frame is encoded on the device where it can be, anything else by pyarrow (rows
+    already in Arrow as they are)."""
+    if isinstance(rows, pa.Table):
+        return _host_shards(rows, directory, stem, sink)
     if fr.on_device(rows):
         written = _device_shards(rows, schema, directory, stem, sink)
         if written is not None:
             return written
-    table = pa.Table.from_pandas(fr.to_pandas(rows), schema=schema, preserve_index=False)
-    return _host_shards(table, directory, stem, sink)
+    return _host_shards(host_table(rows, schema), directory, stem, sink)
 
 
 def _host_shards(table: pa.Table, directory: str, stem: str, sink: SinkSpec) -> list[dict]:
