@@ -15,7 +15,7 @@ from distributed import Client, LocalCluster
 from assay.pipelines.backend import BackendUnavailable, visible_gpus
 from assay.pipelines.in_process import arrow_system_pool
 from assay.pipelines.spec import ClusterSpec
-from assay.pipelines.workers import ForgetFinishedTasks, local_cluster_config
+from assay.pipelines.workers import PLUGINS, environment_as_started, local_cluster_config
 
 log = logging.getLogger("assay.backend")
 
@@ -66,6 +66,11 @@ def _run_config(cluster: ClusterSpec, remote: bool, backend: str) -> dict[str, s
     return {"dataframe.shuffle.method": cluster.shuffle_method(remote=remote)}
 
 
+def _register_plugins(client: Client) -> None:
+    for plugin in PLUGINS:
+        client.register_plugin(plugin())
+
+
 @contextmanager
 def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
                 address: str | None = None, backend: str = "pandas",
@@ -80,17 +85,18 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
     config = _run_config(cluster, bool(address), backend)
     if address:  # an existing scheduler: its workers bring their own GPUs (dask cuda worker)
         with dask.config.set(config), Client(address, timeout="30s") as client:
-            client.register_plugin(ForgetFinishedTasks())
+            _register_plugins(client)
             try:
                 with client.as_current():
                     yield client
             finally:  # the cluster is the user's: leave its workers as they were
-                client.unregister_worker_plugin(ForgetFinishedTasks.name)
+                for plugin in PLUGINS:
+                    client.unregister_worker_plugin(plugin.name)
         return
     with dask.config.set(config | local_cluster_config(backend, heap_temporaries)), \
-            _thread_workers_pool(cluster.processes, backend), \
+            environment_as_started(), _thread_workers_pool(cluster.processes, backend), \
             _local_cluster(cluster, workers, backend) as local, Client(local) as client:
-        client.register_plugin(ForgetFinishedTasks())
+        _register_plugins(client)
         with client.as_current():  # what a step computes while planning goes to this cluster
             yield client
         if backend == "cudf":

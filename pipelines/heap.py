@@ -78,7 +78,15 @@ def kept(wanted: bool = True) -> Iterator[None]:
     finally:
         with _lock:
             _depth -= 1
-            libc = _glibc()
-            if _depth == 0 and libc is not None:
-                _set(RESTORED_MMAP_THRESHOLD, RESTORED_TRIM_THRESHOLD)
-                libc.malloc_trim(0)
+            if _depth == 0 and _set(RESTORED_MMAP_THRESHOLD, RESTORED_TRIM_THRESHOLD):
+                trim()
+
+
+def trim() -> bool:
+    """Give the heap's free pages back to the kernel (glibc's ``malloc_trim``); False where
+    the allocator is not glibc's."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True

@@ -3,15 +3,26 @@
 
 from __future__ import annotations
 
-import dask
-from distributed import Client
+import ctypes
+import os
 
+import dask
+import psutil
+import pyarrow as pa
+import pytest
+from distributed import Client, LocalCluster
+from distributed.system_monitor import SystemMonitor
+
+from assay.pipelines import heap
 from assay.pipelines.cluster import dask_client
 from assay.pipelines.spec import ClusterSpec
 from assay.pipelines.workers import (
+    PLUGINS,
     PROFILER,
-    ForgetFinishedTasks,
+    TRIM_SHARE_OF_SPILL_LINE,
+    TrimHeapBeforeSpilling,
     local_cluster_config,
+    trim_above,
     worker_environment,
 )
 
@@ -45,20 +56,24 @@ def _mmap_threshold(dask_worker) -> tuple[str | None, str | None]:  # runs on ea
     return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("MALLOC_MMAP_THRESHOLD_")
 
 
-def test_only_a_run_with_text_steps_gives_workers_a_heap_for_temporaries():
-    """The nanny's trim setting turns every allocation of 128 KiB or more into an mmap; text
-    steps' kernels (``heap_temporaries``) need them kept in the heap, other runs keep the
-    default, which spills less under a tight memory limit."""
+def test_workers_keep_arrays_in_the_heap_and_text_steps_larger_ones():
+    """The nanny's trim setting turns every allocation of 128 KiB or more into an mmap:
+    every worker keeps those up to 4 MiB in the heap, a run with text steps
+    (``heap_temporaries``) those up to 16 MiB, which its kernels' arrays need."""
     from assay.transforms.base import registered_steps
 
     text_steps = {op for op, step in registered_steps().items() if step.heap_temporaries}
     assert {"gopher_quality", "language_id", "pii", "near_dedup", "decontaminate"} <= text_steps
     assert "dedup" not in text_steps
-    for heap, expected in ((False, None), (True, str(16 << 20))):
+    # in both orders: Dask's nanny writes its settings into this process's environment,
+    # where the next cluster's nanny would read them first
+    for temporaries, expected in ((False, str(4 << 20)), (True, str(16 << 20)),
+                                  (False, str(4 << 20))):
         with dask_client(ClusterSpec(workers=1, processes=True),
-                         heap_temporaries=heap) as client:
+                         heap_temporaries=temporaries) as client:
             (trim, threshold), = client.run(_mmap_threshold).values()
             assert trim is not None and threshold == expected
+        assert "MALLOC_MMAP_THRESHOLD_" not in os.environ  # taken back after the cluster
 
 
 def test_thread_workers_use_the_system_pool_for_the_run_only():
@@ -93,5 +108,48 @@ def test_a_joined_cluster_is_left_without_the_plugin(cli_cluster):
         during = client.run(_plugins)
     with Client(cli_cluster.address) as client:
         after = client.run(_plugins)
-    assert all(ForgetFinishedTasks.name in names for names in during.values())
-    assert not any(ForgetFinishedTasks.name in names for names in after.values())
+    for plugin in PLUGINS:
+        assert all(plugin.name in names for names in during.values())
+        assert not any(plugin.name in names for names in after.values())
+
+
+def _trim_line(dask_worker) -> int | None:  # runs on each worker
+    plugin = dask_worker.plugins[TrimHeapBeforeSpilling.name]
+    if plugin.callback is None:
+        return None
+    assert plugin.callback.is_running()
+    return plugin.callback.callback.args[1]
+
+
+def test_a_worker_with_a_memory_limit_trims_its_heap_short_of_the_spill_line():
+    spec = ClusterSpec(workers=1, processes=True, memory_limit="400MiB")
+    with dask_client(spec) as client:  # Dask's spill line: 0.7 of the limit
+        line = int((400 << 20) * 0.7 * TRIM_SHARE_OF_SPILL_LINE)
+        assert list(client.run(_trim_line).values()) == [line]
+
+
+def test_a_worker_without_a_memory_limit_is_left_alone():
+    with LocalCluster(n_workers=1, processes=False, memory_limit=0,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.register_plugin(TrimHeapBeforeSpilling())
+        assert list(client.run(_trim_line).values()) == [None]
+
+
+@pytest.mark.skipif(heap._glibc() is None, reason="malloc_trim is glibc's")
+def test_free_heap_goes_back_only_above_the_line():
+    """Free heap pages kept (freed buffers under ``heap.kept``'s thresholds) are given back
+    once the process holds more than the line, and kept below it."""
+    monitor, rss = SystemMonitor(), lambda: psutil.Process().memory_info().rss
+    pinned = []
+    with heap.kept():
+        buffers = []
+        for _ in range(48):  # 1 MiB buffers, each followed by a small one kept: the heap
+            buffers.append(pa.allocate_buffer(1 << 20, memory_pool=pa.system_memory_pool()))
+            ctypes.memset(buffers[-1].address, 1, 1 << 20)
+            pinned.append(pa.allocate_buffer(64, memory_pool=pa.system_memory_pool()))
+        del buffers  # cannot shrink past the small ones: 48 MiB free inside it
+        held = rss()
+        assert not trim_above(monitor, held + (256 << 20))
+        assert rss() > held - (8 << 20)
+        assert trim_above(monitor, held - (256 << 20))
+        assert rss() < held - (32 << 20)
