@@ -7,7 +7,7 @@ build whole-table arrays one after another (each uniqueness key's values and cou
 apiece at 5M rows), and each is faulted in page by page: about a third of the mixed gate
 suite's wall on the development VM. With the mmap threshold at 256 MiB and the trim
 threshold at 512 MiB for the compute, freed arrays stay mapped for the next: that suite
-took 0.43-0.49 s instead of 0.67-0.76 s, for 100-200 MiB more at the peak
+took 0.44-0.52 s instead of 0.55-0.60 s, for about 200 MiB more at the peak
 (``benchmarks/RESULTS.md``, issue 15). After the compute both thresholds go back to
 glibc's ceiling for its adaptive values (32 MiB, and twice that to trim), and
 ``malloc_trim`` returns what was kept.
