@@ -17,10 +17,11 @@ by reason must all agree.
 
 The workers run as deployed: Dask's pause (80% of the limit) and the nanny's kill (95%) on,
 with the environment assay documents for ``dask worker`` (``assay.pipelines.workers``: no
-profiler, pyarrow's system pool; ``--plain-workers`` leaves it out, to measure what it
-saves) and p2p's buffers lowered to 16 MiB. Pauses are counted from the workers' logs.
-``--no-pause`` switches the pause and kill off, so the limit only drives spilling (how the
-first 12.8x run was measured, see RESULTS.md).
+profiler, pyarrow's system pool, one malloc arena, a 4 MiB mmap threshold;
+``--plain-workers`` leaves it out, to measure what it saves) and p2p's buffers lowered to
+16 MiB; the run registers assay's worker plugins as any run does. Pauses are counted from
+the workers' logs. ``--no-pause`` switches the pause and kill off, so the limit only drives
+spilling (how the first 12.8x run was measured, see RESULTS.md).
 """
 
 from __future__ import annotations
