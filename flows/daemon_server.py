@@ -75,7 +75,7 @@ def log(line: str) -> None:
 
 def preload() -> None:
     """Import what runs use, with Prefect quiet on the console as the CLI sets it."""
-    from assay.flows.lean_dask import import_dask_lean
+    from assay.pipelines.lean_dask import import_dask_lean
 
     import_dask_lean()  # before anything imports Dask: the daemon's children share it
     from assay.flows.cli import prefect_environment

@@ -87,7 +87,7 @@ def main() -> None:
             sys.exit(code)
         start_later = daemon_mode() == "auto"
     from assay.flows.import_phase import collector_paused
-    from assay.flows.lean_dask import import_dask_lean
+    from assay.pipelines.lean_dask import import_dask_lean
 
     with collector_paused():
         import_dask_lean()

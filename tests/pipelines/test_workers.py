@@ -7,6 +7,8 @@ import ctypes
 import os
 
 import dask
+import dask.dataframe as dd
+import pandas as pd
 import psutil
 import pyarrow as pa
 import pytest
@@ -48,6 +50,21 @@ def test_process_workers_use_the_system_pool_no_profiler_and_few_p2p_messages(mo
         assert held.compute() == 6
         # a held result keeps no function or arguments on its worker (ForgetFinishedTasks)
         assert list(client.run(_run_specs_held).values()) == [[None]]
+
+
+def _imported(dask_worker) -> tuple[bool, bool]:  # runs on each worker
+    import sys
+
+    return "dask.dataframe" in sys.modules, "scipy" in sys.modules
+
+
+def test_process_workers_import_dask_dataframe_without_scipy():
+    """SciPy (18 MiB of a worker at rest) comes only with a step that asks for it."""
+    with dask_client(ClusterSpec(workers=1, processes=True)) as client:
+        assert list(client.run(_imported).values()) == [(True, False)]
+        frame = dd.from_pandas(pd.DataFrame({"a": [3, 1, 2]}), npartitions=2)
+        assert int(frame.a.sum().compute()) == 6
+        assert list(client.run(_imported).values()) == [(True, False)]
 
 
 def _mmap_threshold(dask_worker) -> tuple[str | None, str | None]:  # runs on each worker

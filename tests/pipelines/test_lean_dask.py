@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-LEAN = "from assay.flows.lean_dask import import_dask_lean\nimport_dask_lean()\n"
+LEAN = "from assay.pipelines.lean_dask import import_dask_lean\nimport_dask_lean()\n"
 
 
 def _fresh(code: str, cwd: Path) -> dict:
@@ -38,7 +38,7 @@ def test_only_the_docstrings_differ_and_dask_utils_is_put_back(tmp_path: Path) -
     seen = _fresh(LEAN + (
         "import json, dask.utils, dask.dataframe as dd\n"
         "doc = dd.DataFrame.fillna.__doc__ or ''\n"
-        "lean = dask.utils.derived_from.__module__ == 'assay.flows.lean_dask'\n"
+        "lean = dask.utils.derived_from.__module__ == 'assay.pipelines.lean_dask'\n"
         "print(json.dumps({'pandas_doc': 'This docstring was copied from' in doc,\n"
         "                  'patched_after': lean}))\n"), tmp_path)
     assert seen == {"pandas_doc": False, "patched_after": False}
@@ -61,7 +61,7 @@ def test_a_method_the_original_class_lacks_still_gets_dasks_error_wrapper(
     """The decorator's other job: Dask replaces a method the pandas class lacks with one
     that raises ``NotImplementedError``; the lean decorator keeps that."""
     seen = _fresh((
-        "import json\nfrom assay.flows.lean_dask import _without_docstrings\n"
+        "import json\nfrom assay.pipelines.lean_dask import _without_docstrings\n"
         "from dask.utils import derived_from\n"
         "class Original:\n    def present(self): 'original doc'\n"
         "lean = _without_docstrings(derived_from)\n"

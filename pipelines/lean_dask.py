@@ -15,8 +15,9 @@ parts of it serve nothing a run does, or are slow for no reason:
 :func:`import_dask_lean` imports it with SciPy hidden, that docstring rewriting skipped
 and ``yaml.safe_load`` on libyaml, then puts all three back: SciPy imports as usual
 afterwards (Great Expectations needs it), a method that pandas lacks still gets Dask's
-own ``NotImplementedError`` wrapper. Only the CLI and the run daemon call it, so ``import
-assay`` from Python leaves a user's Dask as it is.
+own ``NotImplementedError`` wrapper. Only the CLI, the run daemon and a run's process
+workers (``assay.pipelines.workers.ImportDaskLean``, where SciPy is 18 MiB of a worker's
+memory at rest) call it, so ``import assay`` from Python leaves a user's Dask as it is.
 """
 
 from __future__ import annotations
