@@ -19,9 +19,10 @@ The workers run as deployed: Dask's pause (80% of the limit) and the nanny's kil
 with the environment assay documents for ``dask worker`` (``assay.pipelines.workers``: no
 profiler, pyarrow's system pool, one malloc arena, a 4 MiB mmap threshold;
 ``--plain-workers`` leaves it out, to measure what it saves) and p2p's buffers lowered to
-16 MiB; the run registers assay's worker plugins as any run does. Pauses are counted from
-the workers' logs. ``--no-pause`` switches the pause and kill off, so the limit only drives
-spilling (how the first 12.8x run was measured, see RESULTS.md).
+16 MiB; the run registers assay's worker plugins as any run does. Dedup joins pairs of
+blocks into each input of its shuffle (``shuffle_blocks: 2``; ``--shuffle-blocks``). Pauses
+are counted from the workers' logs. ``--no-pause`` switches the pause and kill off, so the
+limit only drives spilling (how the first 12.8x run was measured, see RESULTS.md).
 """
 
 from __future__ import annotations
@@ -106,14 +107,17 @@ def run_engine(spec: Path, data: Path, out: Path) -> Measured:
     return result
 
 
-def job_spec(out: Path, address: str, block_size: str, partition_bytes: str) -> Path:
-    """The standard job with blocks and dedup partitions sized for small workers, joining
-    the scheduler at ``address``."""
+def job_spec(out: Path, address: str, block_size: str, partition_bytes: str,
+             shuffle_blocks: int) -> Path:
+    """The standard job with blocks and dedup partitions sized for small workers (and
+    ``shuffle_blocks`` of them joined into each input of its shuffle), joining the
+    scheduler at ``address``."""
     spec = yaml.safe_load((JOB / "pipeline.yaml").read_text())
     spec["source"]["block_size"] = block_size
     for step in spec["steps"]:
         if step["op"] == "dedup":
             step["partition_bytes"] = partition_bytes
+            step["shuffle_blocks"] = shuffle_blocks
     spec["sink"]["target_shard_bytes"] = partition_bytes
     spec["cluster"] = {"address": address}
     path = out / "pipeline.yaml"
@@ -198,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="512MiB", help="per worker")
     parser.add_argument("--block-size", default="8MiB")
     parser.add_argument("--partition-bytes", default="8MiB", help="dedup.partition_bytes")
+    parser.add_argument("--shuffle-blocks", type=int, default=2, help="dedup.shuffle_blocks")
     parser.add_argument("--no-pause", action="store_true",
                         help="switch Dask's pause (80%%) and the nanny's kill (95%%) off: "
                         "the limit then only drives spilling")
@@ -221,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                    "DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE": "False"}
     shutil.rmtree(out / "cluster", ignore_errors=True)
     with dask_cli_cluster(out / "cluster", args.workers, args.memory_limit, config) as cluster:
-        spec = job_spec(out, cluster.address, args.block_size, args.partition_bytes)
+        spec = job_spec(out, cluster.address, args.block_size, args.partition_bytes,
+                        args.shuffle_blocks)
         pids = cluster.worker_pids()
         with RssPoller(pids) as poller:
             run = run_engine(spec, data, out)
@@ -244,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": input_bytes / worker_memory,
         "block_size": args.block_size,
         "partition_bytes": args.partition_bytes,
+        "shuffle_blocks": args.shuffle_blocks,
         "worker_config": config,
         "measured": {
             "wall_s": run.wall_s, "client_peak_mib": run.peak_mib,

@@ -1,3 +1,4 @@
+import dask
 import dask.dataframe as dd
 import pandas as pd
 import pytest
@@ -62,6 +63,28 @@ def test_dedup_is_identical_whatever_the_partitioning(dask_client):
     one, three = run(Dedup(), frame, 1), run(Dedup(), frame, 3)
     pd.testing.assert_frame_equal(one, three)
     assert (~one["_removed"]).sum() == 5
+
+
+def _shuffle_inputs(marked: dd.DataFrame) -> int:
+    """How many inputs the p2p shuffle of ``marked``'s graph takes (its transfer tasks)."""
+    return sum(str(key[0] if isinstance(key, tuple) else key).startswith("shuffle-transfer")
+               for key in marked.optimize().__dask_graph__())
+
+
+def test_joined_blocks_make_fewer_shuffle_inputs_and_the_same_rows(dask_client):
+    """``shuffle_blocks`` concatenates consecutive read partitions before the shuffle: fewer
+    inputs for p2p's per-(input, output) work, the same rows marked."""
+    frame = pd.concat([uploads()] * 4, ignore_index=True)
+    frame["_source_line"] = range(len(frame))
+    live = dd.from_pandas(frame, npartitions=6, sort=False)
+    with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+        apart = Dedup().apply_dask(live, ["a", "b"], input_bytes=1000)
+        joined = Dedup(shuffle_blocks=4).apply_dask(live, ["a", "b"], input_bytes=1000)
+        assert (_shuffle_inputs(apart), _shuffle_inputs(joined)) == (6, 2)
+        pd.testing.assert_frame_equal(apart.compute().reset_index(drop=True),
+                                      joined.compute().reset_index(drop=True))
+    with pytest.raises(ValidationError):
+        Dedup(shuffle_blocks=0)
 
 
 def test_hash_collisions_never_remove_distinct_rows(dask_client, monkeypatch):
