@@ -124,12 +124,16 @@ def worker_environment() -> dict[str, str]:
 
 class ImportDaskLean(WorkerPlugin):
     """Import ``dask.dataframe`` without SciPy on a worker that has not imported it yet
-    (see above); a worker that has keeps what it has."""
+    (see above); a worker that has keeps what it has. SciPy looks uninstalled while the
+    import runs, so only a worker running no task does it: the event loop that would start
+    one waits for this setup, and a task of someone else's on a shared cluster cannot
+    fail to import SciPy meanwhile."""
 
     name = "assay-import-dask-lean"
 
     def setup(self, worker: Any) -> None:
-        import_dask_lean()
+        if not (worker.state.executing or worker.state.long_running):
+            import_dask_lean()
 
 
 class ForgetFinishedTasks(WorkerPlugin):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import time
 
 import dask
 import dask.dataframe as dd
@@ -22,6 +23,7 @@ from assay.pipelines.workers import (
     PLUGINS,
     PROFILER,
     TRIM_SHARE_OF_SPILL_LINE,
+    ImportDaskLean,
     TrimHeapBeforeSpilling,
     local_cluster_config,
     trim_above,
@@ -52,19 +54,36 @@ def test_process_workers_use_the_system_pool_no_profiler_and_few_p2p_messages(mo
         assert list(client.run(_run_specs_held).values()) == [[None]]
 
 
-def _imported(dask_worker) -> tuple[bool, bool]:  # runs on each worker
-    import sys
+# asked with a builtin, which a worker unpickles without importing this module (and the
+# dask.dataframe it imports)
+_IMPORTED = "tuple(name in __import__('sys').modules for name in ('dask.dataframe', 'scipy'))"
 
-    return "dask.dataframe" in sys.modules, "scipy" in sys.modules
+
+def _imported(client: Client) -> list[tuple[bool, bool]]:
+    return list(client.run(eval, _IMPORTED).values())
 
 
 def test_process_workers_import_dask_dataframe_without_scipy():
     """SciPy (18 MiB of a worker at rest) comes only with a step that asks for it."""
     with dask_client(ClusterSpec(workers=1, processes=True)) as client:
-        assert list(client.run(_imported).values()) == [(True, False)]
+        assert _imported(client) == [(True, False)]
         frame = dd.from_pandas(pd.DataFrame({"a": [3, 1, 2]}), npartitions=2)
         assert int(frame.a.sum().compute()) == 6
-        assert list(client.run(_imported).values()) == [(True, False)]
+        assert _imported(client) == [(True, False)]
+
+
+def test_a_worker_running_a_task_is_left_to_import_as_it_would():
+    """While SciPy is hidden, a task's own ``import scipy`` would fail: a worker that is
+    running one is left alone."""
+    with LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        busy = client.submit(time.sleep, 3, pure=False)
+        while not any(client.processing().values()):
+            time.sleep(0.05)
+        time.sleep(0.3)  # started on the worker's thread
+        client.register_plugin(ImportDaskLean())
+        assert _imported(client) == [(False, False)]
+        busy.result()
 
 
 def _mmap_threshold(dask_worker) -> tuple[str | None, str | None]:  # runs on each worker
