@@ -201,4 +201,3 @@ def trim_above(monitor: Any, most: int) -> bool:
 
 # registered by every run on the workers it starts or joins
 PLUGINS = (ImportDaskLean, ForgetFinishedTasks, TrimHeapBeforeSpilling)
-

@@ -63,6 +63,11 @@ def _imported(client: Client) -> list[tuple[bool, bool]]:
     return list(client.run(eval, _IMPORTED).values())
 
 
+def _executing(client: Client) -> list[int]:
+    """Tasks running on each worker, asked as ``_imported`` asks (a lambda travels by value)."""
+    return list(client.run(lambda dask_worker: len(dask_worker.state.executing)).values())
+
+
 def test_process_workers_import_dask_dataframe_without_scipy():
     """SciPy (18 MiB of a worker at rest) comes only with a step that asks for it."""
     with dask_client(ClusterSpec(workers=1, processes=True)) as client:
@@ -78,9 +83,8 @@ def test_a_worker_running_a_task_is_left_to_import_as_it_would():
     with LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         busy = client.submit(time.sleep, 3, pure=False)
-        while not any(client.processing().values()):
+        while _executing(client) == [0]:
             time.sleep(0.05)
-        time.sleep(0.3)  # started on the worker's thread
         client.register_plugin(ImportDaskLean())
         assert _imported(client) == [(False, False)]
         busy.result()
