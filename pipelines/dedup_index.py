@@ -156,7 +156,7 @@ class _Probe:
         row groups match 6x faster, and the set is no longer built again for every part."""
         if version not in self._by_bucket:
             hashes, buckets = self._hashes(version)
-            order = np.argsort(buckets.astype(np.min_scalar_type(BUCKETS - 1)), kind="stable")
+            order = _bucket_order(buckets)
             starts = np.searchsorted(buckets[order], np.arange(BUCKETS + 1))
             ordered = pa.array(hashes[order], pa.uint64())
             self._by_bucket[version] = {
@@ -209,6 +209,12 @@ class _Probe:
             self._table = pa.Table.from_pandas(self._keys, schema=pa.schema(fields),
                                                preserve_index=False)
         return self._table
+
+
+def _bucket_order(buckets: np.ndarray) -> np.ndarray:
+    """The stable order of rows by bucket. numpy sorts small integers by radix: bucket
+    numbers as the smallest type that holds them."""
+    return np.argsort(buckets.astype(np.min_scalar_type(BUCKETS - 1)), kind="stable")
 
 
 def _present(buckets: np.ndarray) -> np.ndarray:
@@ -300,8 +306,7 @@ def write(keys: pa.Table, hashes: np.ndarray, step: IndexedStep, staging: str,
     if keys.num_rows == 0:
         return
     buckets = index_bucket(hashes)
-    # numpy sorts small integers by radix: bucket numbers as the smallest type that holds them
-    order = np.argsort(buckets.astype(np.min_scalar_type(BUCKETS - 1)), kind="stable")
+    order = _bucket_order(buckets)
     table = keys.take(pa.array(order)).add_column(
         0, pa.field(HASH, pa.uint64()), pa.array(hashes[order], pa.uint64()))
     buckets = buckets[order]
