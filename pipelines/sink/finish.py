@@ -122,7 +122,7 @@ def finish_partition(
         for step in indexed:  # at most one: a dataset-wide dedup is the last step
             dedup_index.write(_key_table(curated, rows, step.key, schema),
                               fr.host_numbers(part[INDEX_HASH])[live.to_numpy()], step,
-                              staging, sink.storage_options, number)
+                              staging, sink.storage_options, number, sink.compression)
     except storage_errors() as exc:  # a full disk, an object store that refused the write
         raise storage_failure(staging, "write", exc) from exc
     return _ledger(entries, _row_counts(part, live))

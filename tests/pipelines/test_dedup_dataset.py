@@ -220,3 +220,19 @@ def test_each_key_is_hashed_once_per_run(make_spec, uploads, run, monkeypatch):
     stored = pq.ParquetDataset(parts).read().to_pandas()
     assert stored[dedup_index.HASH].tolist() == key_hash(
         stored, ["id", "name", "amount"]).tolist()
+
+
+def test_the_index_parts_follow_the_sinks_compression(make_spec, uploads, run):
+    """A sink without compression writes its index parts without it too (zstd over every
+    key value is most of the index's cost), and an append still finds its twins in them."""
+    spec = make_spec(sink={"path": "out", "mode": "append", "compression": "none"},
+                     steps=[{"op": "dedup", "keep_removed": True}])
+    first = ingest(run, spec, uploads, "a.csv", csv((1, "a", 1.0), (2, "b", None)))
+    second = ingest(run, spec, uploads, "b.csv", csv((2, "b", None), (3, "c", 3.0)))
+    parts = sorted((Path(first.path) / dedup_index.INDEX).rglob(f"{dedup_index.PARTS}/*.parquet"))
+    assert len(parts) == 2
+    codecs = {pq.ParquetFile(part).metadata.row_group(0).column(c).compression
+              for part in parts for c in range(3)}
+    assert codecs == {"UNCOMPRESSED"}
+    assert dropped_reasons(second) == ["dedup: duplicate of a row in version 0"]
+    assert ids(second.path) == [1, 2, 3]
