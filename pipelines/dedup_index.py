@@ -297,14 +297,15 @@ def stage_markers(fs: Any, staging_root: str, steps: list[IndexedStep]) -> None:
 
 
 def write(keys: pa.Table, hashes: np.ndarray, step: IndexedStep, staging: str,
-          options: dict[str, Any], number: int, compression: str = "zstd") -> None:
+          options: dict[str, Any], number: int, compression: str | None = "zstd") -> None:
     """The index part of partition ``number``: ``keys`` (the key columns of its published
     rows, in partition order) and their ``INDEX_HASH`` values (``hashes``, computed before
     the dedup's shuffle), ordered by bucket (and within one in partition order, so its
     bytes are the same for any worker count), one row group per bucket (or per
-    ``ROW_GROUP_ROWS`` of one), in one take. ``compression``: the sink's codec, which is
-    most of a part's cost (zstd over every key value: 14% of the standard job at 4M rows,
-    a quarter of that uncompressed; ``benchmarks/RESULTS.md``)."""
+    ``ROW_GROUP_ROWS`` of one), in one take. ``compression``: the sink's codec as pyarrow
+    names it (None: uncompressed), which is most of a part's cost (zstd over every key
+    value: 14% of the standard job at 4M rows, a quarter of that uncompressed;
+    ``benchmarks/RESULTS.md``)."""
     if keys.num_rows == 0:
         return
     buckets = index_bucket(hashes)
@@ -325,9 +326,8 @@ def write(keys: pa.Table, hashes: np.ndarray, step: IndexedStep, staging: str,
     # no statistics (lookups find row groups by bucket) and no dictionaries: on row groups
     # of one bucket each both cost time and size (a 670k-row part of the standard job:
     # 430 -> 290 ms, 28.7 -> 24.2 MB)
-    codec = None if compression == "none" else compression
     with fs.open(path, "wb") as handle, pq.ParquetWriter(
-            handle, table.schema, compression=codec, use_dictionary=False,
+            handle, table.schema, compression=compression, use_dictionary=False,
             write_statistics=False) as writer:
         for _, at, size in groups:
             writer.write_table(table.slice(at, size), row_group_size=ROW_GROUP_ROWS)

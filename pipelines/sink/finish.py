@@ -15,7 +15,7 @@ from assay.pipelines import dedup_index, killpoints
 from assay.pipelines.dedup_index import IndexedStep
 from assay.pipelines.errors import storage_errors, storage_failure
 from assay.pipelines.routing import DROPPED, QUARANTINED, data_columns, live_mask
-from assay.pipelines.sink.shards import host_table, write_shards, write_table
+from assay.pipelines.sink.shards import host_table, parquet_codec, write_shards, write_table
 from assay.pipelines.spec import SinkSpec
 from assay.transforms import frame as fr
 from assay.transforms.base import REASON_SEP
@@ -122,7 +122,7 @@ def finish_partition(
         for step in indexed:  # at most one: a dataset-wide dedup is the last step
             dedup_index.write(_key_table(curated, rows, step.key, schema),
                               fr.host_numbers(part[INDEX_HASH])[live.to_numpy()], step,
-                              staging, sink.storage_options, number, sink.compression)
+                              staging, sink.storage_options, number, parquet_codec(sink))
     except storage_errors() as exc:  # a full disk, an object store that refused the write
         raise storage_failure(staging, "write", exc) from exc
     return _ledger(entries, _row_counts(part, live))

@@ -81,9 +81,13 @@ def arrow_schema(meta: Any) -> pa.Schema:
 _DEVICE_CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "lz4": "LZ4", "none": None}
 
 
+def parquet_codec(sink: SinkSpec) -> str | None:
+    """The sink's codec as pyarrow's writer names it (None: uncompressed)."""
+    return None if sink.compression == "none" else sink.compression
+
+
 def _compression(sink: SinkSpec) -> dict[str, Any]:
-    codec = None if sink.compression == "none" else sink.compression
-    return {"compression": codec, "compression_level": sink.compression_level}
+    return {"compression": parquet_codec(sink), "compression_level": sink.compression_level}
 
 
 # a string column gets a dictionary when its shard's first row group has at most one
