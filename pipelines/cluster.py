@@ -14,6 +14,7 @@ from distributed import Client, LocalCluster
 
 from assay.pipelines.backend import BackendUnavailable, visible_gpus
 from assay.pipelines.in_process import arrow_system_pool
+from assay.pipelines.shuffle_folder import shuffle_folder
 from assay.pipelines.spec import ClusterSpec
 from assay.pipelines.workers import PLUGINS, environment_as_started, local_cluster_config
 
@@ -87,7 +88,7 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
         with dask.config.set(config), Client(address, timeout="30s") as client:
             _register_plugins(client)
             try:
-                with client.as_current():
+                with client.as_current(), shuffle_folder(client, cluster, backend, remote=True):
                     yield client
             finally:  # the cluster is the user's: leave its workers as they were
                 for plugin in PLUGINS:
@@ -97,7 +98,8 @@ def dask_client(cluster: ClusterSpec, *, workers: int | None = None,
             environment_as_started(), _thread_workers_pool(cluster.processes, backend), \
             _local_cluster(cluster, workers, backend) as local, Client(local) as client:
         _register_plugins(client)
-        with client.as_current():  # what a step computes while planning goes to this cluster
+        # what a step computes while planning goes to this cluster
+        with client.as_current(), shuffle_folder(client, cluster, backend, remote=False):
             yield client
         if backend == "cudf":
             _report_spilling(client)

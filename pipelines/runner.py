@@ -18,7 +18,7 @@ from assay.pipelines import staging as staging_area
 from assay.pipelines import table as delta
 from assay.pipelines.accounting import Accounting, accounting_from_ledger
 from assay.pipelines.chain import merge_counts
-from assay.pipelines.errors import GateAborted, StorageError, UploadRejected
+from assay.pipelines.errors import GateAborted, StorageError, UploadRejected, storage_failure
 from assay.pipelines.graph import build_graph
 from assay.pipelines.plan import RunPlan
 from assay.pipelines.routing import data_columns
@@ -27,6 +27,7 @@ from assay.pipelines.sink.shards import arrow_schema
 from assay.pipelines.sources.read import read_uploads
 from assay.pipelines.summary import GateOutcome
 from assay.transforms import frame as fr
+from assay.transforms.exchange import ShuffleStorageError
 from assay.validation.results import expectation_label, failure_cause
 
 if TYPE_CHECKING:
@@ -90,6 +91,10 @@ def execute_run(plan: RunPlan, client: Client | None, on_progress: ProgressCallb
     except (UploadRejected, StorageError):
         staging_area.discard(staging, spec.sink.storage_options)
         raise
+    except ShuffleStorageError as exc:  # the shuffle's folder: full, or gone
+        staging_area.discard(staging, spec.sink.storage_options)
+        cause = OSError(exc.errno, exc.strerror)  # the errno's own class, without the path
+        raise storage_failure(exc.filename, "the dedup's shuffle through files", cause) from exc
     gate_stats, counts = rest[:len(stats)], rest[len(stats):]
     ledger = pd.DataFrame(ledger) if not isinstance(ledger, pd.DataFrame) else ledger
     accounting = accounting_from_ledger(ledger, sources, merge_counts(counts))

@@ -30,6 +30,7 @@ import numpy as np
 from dask.utils import parse_bytes
 from pydantic import Field
 
+from assay.transforms import exchange
 from assay.transforms import frame as fr
 from assay.transforms.base import REMOVED, REMOVED_REASON, GlobalStep, register
 from assay.transforms.frame import Column, Frame
@@ -213,12 +214,12 @@ class Dedup(GlobalStep):
             hashed = live.map_partitions(_with_slot, key, slots,
                                          meta=_with_slot(live._meta, key, slots),
                                          enforce_metadata=False)
-            shuffled = hashed.shuffle(on=_SLOT, npartitions=partitions)
+            shuffled = exchange.shuffle(hashed, _SLOT, partitions)
         else:
             route = _routing_key(live._meta, key)
             hashed = live.map_partitions(_with_hash, route, meta=_with_hash(live._meta, route),
                                          enforce_metadata=False)  # no meta frame in each task
-            shuffled = hashed.shuffle(on=_HASH, npartitions=partitions)
+            shuffled = exchange.shuffle(hashed, _HASH, partitions)
         if published is None:
             meta = _mark_duplicates(hashed._meta, key)
             return shuffled.map_partitions(_mark_duplicates, key, meta=meta,

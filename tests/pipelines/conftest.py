@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,22 @@ def dask_client() -> Iterator[Client]:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         yield client
+
+
+@pytest.fixture
+def backend_log() -> Iterator[list[str]]:
+    """What the engine logs about its cluster (a local cluster sets the root logger's
+    handlers, pytest's among them, to errors only)."""
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("assay.backend")
+    level = logger.level
+    logger.setLevel(logging.INFO)  # not the attribute: the logger caches its levels
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from distributed import Client, LocalCluster
 import assay
 from assay.pipelines import killpoints
 from assay.pipelines.lock import dataset_lock
-from assay.pipelines.spec import load_spec
+from assay.pipelines.shuffle_folder import shuffle_folder
+from assay.pipelines.spec import ClusterSpec, load_spec
 from tests.fault_kit import (
     assert_nothing_left,
     assert_same_dataset,
@@ -131,16 +132,21 @@ def _set_environment(name: str, value: str) -> None:
     os.environ[name] = value
 
 
+@pytest.mark.parametrize("shuffle", ["p2p", "files"])
 @pytest.mark.parametrize("point", ["read", "staging-write"])
-def test_worker_killed_mid_run(point: str, process_workers: Client, undisturbed: Path,
-                               tmp_path: Path) -> None:
+def test_worker_killed_mid_run(point: str, shuffle: str, process_workers: Client,
+                               undisturbed: Path, tmp_path: Path) -> None:
+    """Killed while reading (before the dedup's shuffle has its inputs) or while the sink
+    writes (after it). Through files, the inputs the dead worker held are computed again
+    and rewrite their files with the same bytes."""
     client = process_workers
     marker = tmp_path / "paused"
     client.run(_set_environment, killpoints.VARIABLE, f"{point}:{marker}")
     spec = load_spec(undisturbed / "pipeline.yaml")
     sink = tmp_path / "out"
 
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(1) as pool, \
+            shuffle_folder(client, ClusterSpec(shuffle=shuffle), "pandas", remote=True):
         run = pool.submit(assay.run, spec, [str(undisturbed / "uploads")], str(sink),
                           client=client)
         victim = _wait_for(marker, run)

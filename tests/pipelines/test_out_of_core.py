@@ -10,8 +10,11 @@ Two clusters, because one limit cannot serve both checks in a test's time:
   limit: 10x of 2 x 352 MiB is 7 GiB, minutes of work on 2 cores, a benchmark's size
   (``benchmarks/run_out_of_core.py`` ran 10x this way; figures in RESULTS.md).
 - 10x the limit: a 2 MiB limit, below the libraries' own memory, so it can only drive
-  spilling (pause and kill off): everything a worker holds is spilled, and dedup's p2p
-  shuffle writes its buffers to disk.
+  spilling (pause and kill off): everything a worker holds is spilled.
+
+Each runs with both of the dedup's shuffles for workers on other processes: through files
+(``auto`` here: the workers share this machine's disk) and Dask's p2p, which writes its
+buffers to disk.
 """
 
 from __future__ import annotations
@@ -66,17 +69,19 @@ def uploads(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return folder, sum(p.stat().st_size for p in written)
 
 
-def _run_and_check(make_spec, uploads: tuple[Path, int], out: Path, cluster: CliCluster
-                   ) -> None:
-    """Run the dedup job on ``cluster``; every record must come out once, no worker die."""
+def _run_and_check(make_spec, uploads: tuple[Path, int], out: Path, cluster: CliCluster,
+                   shuffle: str, backend_log: list[str]) -> None:
+    """Run the dedup job on ``cluster``; every record must come out once, no worker die,
+    and the shuffle go through disk the way ``shuffle`` says."""
     pids = cluster.worker_pids()
+    p2p_before = cluster.disk_writes()["p2p"]
     spec = make_spec(
         source={"paths": [f"file://{uploads[0]}/*.csv"], "block_size": "1MiB"},
         schema={"columns": [{"name": "id", "type": "int64"}, {"name": "user"},
                             {"name": "text"}]},
         steps=[{"op": "dedup", "partition_bytes": "1MiB"}],
         sink={"path": str(out), "target_shard_bytes": "1MiB"},
-        cluster={"address": cluster.address})
+        cluster={"address": cluster.address, "shuffle": shuffle})
     with ThreadPoolExecutor(1) as pool:
         version = pool.submit(assay.run, spec).result(timeout=RUN_TIMEOUT_S)
 
@@ -89,16 +94,24 @@ def _run_and_check(make_spec, uploads: tuple[Path, int], out: Path, cluster: Cli
     assert cluster.worker_pids() == pids  # no worker died or was restarted
     logs = "".join(p.read_text() for p in cluster.folder.glob("worker-*.log"))
     assert "exceeded" not in logs  # the nanny's memory kill
-    assert cluster.disk_writes()["p2p"] > 0  # dedup's shuffle went through disk
+    through_p2p = cluster.disk_writes()["p2p"] > p2p_before
+    through_files = any("shuffle through files" in m for m in backend_log)
+    assert (through_files, through_p2p) == (shuffle == "files", shuffle == "p2p")
 
 
-def test_as_deployed_pause_and_kill_on(make_spec, uploads, tmp_path: Path,
-                                       deployed_workers: CliCluster):
-    _run_and_check(make_spec, uploads, tmp_path / "out", deployed_workers)
+@pytest.mark.parametrize("shuffle", ["files", "p2p"])
+def test_as_deployed_pause_and_kill_on(shuffle: str, make_spec, uploads, tmp_path: Path,
+                                       deployed_workers: CliCluster, backend_log: list[str]):
+    _run_and_check(make_spec, uploads, tmp_path / "out", deployed_workers, shuffle,
+                   backend_log)
 
 
-def test_ten_times_worker_memory_with_exact_dedup(make_spec, uploads, tmp_path: Path,
-                                                  spill_only_workers: CliCluster):
+@pytest.mark.parametrize("shuffle", ["files", "p2p"])
+def test_ten_times_worker_memory_with_exact_dedup(shuffle: str, make_spec, uploads,
+                                                  tmp_path: Path,
+                                                  spill_only_workers: CliCluster,
+                                                  backend_log: list[str]):
     assert uploads[1] >= 10 * WORKERS * SPILL_ONLY_LIMIT
-    _run_and_check(make_spec, uploads, tmp_path / "out", spill_only_workers)
+    _run_and_check(make_spec, uploads, tmp_path / "out", spill_only_workers, shuffle,
+                   backend_log)
     assert spill_only_workers.disk_writes()["spilled"] > 0
