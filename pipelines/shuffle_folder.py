@@ -40,7 +40,7 @@ def wants_files(cluster: ClusterSpec, backend: str, remote: bool) -> bool:
 @contextmanager
 def shuffle_folder(client: Client, cluster: ClusterSpec, backend: str,
                    remote: bool) -> Iterator[None]:
-    """Inside, global steps shuffle through a fresh folder when the run wants files and
+    """Inside, dedup shuffles through a fresh folder when the run wants files and
     every worker sees it (else Dask's shuffle, or an error where the spec asked for files);
     the folder and what the shuffles wrote are removed on the way out."""
     if not wants_files(cluster, backend, remote):
@@ -58,10 +58,10 @@ def shuffle_folder(client: Client, cluster: ClusterSpec, backend: str,
                 raise BackendUnavailable(
                     f"cluster.shuffle: 'files' needs every worker to see {folder}: {why} "
                     "(workers on other machines shuffle by 'p2p')")
-            log.info("global steps shuffle by p2p: %s (%s)", why, folder)
+            log.info("dedup: shuffle by p2p, %s (%s)", why, folder)
             yield
             return
-        log.info("global steps shuffle through files in %s", folder)
+        log.info("dedup: shuffle through files in %s", folder)
         with dask.config.set({FOLDER: folder}):
             yield
     finally:

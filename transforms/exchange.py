@@ -17,7 +17,8 @@ Rows go to the same output partitions as Dask's shuffle would send them (Dask's 
 partitioning function), so shards are byte-identical whichever way a run shuffles. A file
 is written under a temporary name and renamed, so an input Dask computes again (a lost
 worker) rewrites the same bytes without a reader ever seeing half of them. The engine
-removes the folder when the run ends.
+removes the folder when the run ends. Partitions are pandas: the engine does not choose
+files for cuDF's.
 """
 
 from __future__ import annotations
