@@ -377,11 +377,12 @@ class ClusterSpec(Model):
         "reference (for workers that are threads of one process). `p2p`: Dask's p2p "
         "shuffle, which streams pieces between workers and through their disks. `files`: "
         "each input partition writes its rows, ordered by output, to one file, and each "
-        "output reads its part of every file, for workers that share one disk: 1.5x faster "
-        "than p2p out of core on 2 cores (`benchmarks/RESULTS.md`). Output shards are the "
-        "same bytes whichever is used. `auto`: `tasks` for thread workers; `files` for worker "
-        "processes or a scheduler's workers when each sees a folder this machine makes "
-        "under Dask's `temporary-directory`, `p2p` when one does not; cuDF: `tasks`. A run "
+        "output reads its part of every file, for workers that share one disk: 1.4x faster "
+        "than p2p on a 10x out-of-core run on 2 cores (`benchmarks/RESULTS.md`). Output "
+        "shards are the same bytes whichever is used. `auto`: `tasks` for thread workers; "
+        "`files` for worker processes or a scheduler's workers when each sees a folder this "
+        "machine makes under Dask's `temporary-directory`, `p2p` when one does not; cuDF: "
+        "`tasks`. A run "
         "computed in process (`in_process_below`) hands partitions over by reference "
         "whatever this says."), examples=["p2p"])
     # GPU workers (backend cudf): one process per visible GPU, started by dask-cuda
@@ -404,10 +405,12 @@ class ClusterSpec(Model):
         "package."), examples=["ucx"])
 
     def shuffle_method(self, remote: bool) -> str:
-        """``auto``: the task shuffle for in-process workers, which hands partitions over by
-        reference (faster on the standard job: ``benchmarks/RESULTS.md``); p2p wherever data
-        crosses processes or machines, where it is built to stream and spill."""
-        if self.shuffle not in ("auto", "files"):  # files: the steps that cannot use them
+        """The method of Dask's own shuffles. ``auto``: the task shuffle for in-process
+        workers, which hands partitions over by reference (faster on the standard job:
+        ``benchmarks/RESULTS.md``); p2p wherever data crosses processes or machines, where it
+        is built to stream and spill. ``files`` moves only dedup's rows through files
+        (``assay.pipelines.shuffle_folder``): the other shuffles (near_dedup's) use p2p."""
+        if self.shuffle not in ("auto", "files"):
             return self.shuffle
         return "p2p" if remote or self.processes or self.shuffle == "files" else "tasks"
 

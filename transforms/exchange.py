@@ -11,7 +11,7 @@ config and the shuffle goes through files instead:
   own: a table of byte ranges, then one Arrow record batch per output (its schema goes
   to the barrier);
 - once every input is written (one small barrier task), each output reads its byte range
-  of every input's file and concatenates them.
+  of every input's file and joins them into one chunk per column.
 
 Rows go to the same output partitions as Dask's shuffle would send them (Dask's own
 partitioning function), so shards are byte-identical whichever way a run shuffles. A file
@@ -147,6 +147,8 @@ def _read_output(_: pd.DataFrame, written: pd.DataFrame, folder: str, meta: pd.D
 
 @contextmanager
 def _failing_as_storage(folder: str) -> Iterator[None]:
+    """An OSError under the folder as a ShuffleStorageError naming it (what crosses from a
+    worker to the engine: the errno, its text and the folder)."""
     try:
         yield
     except OSError as exc:
