@@ -32,8 +32,8 @@ def wants_files(cluster: ClusterSpec, backend: str, remote: bool) -> bool:
     if cluster.shuffle == "files" and backend == "cudf":
         raise BackendUnavailable("cluster.shuffle: 'files' is for the pandas backend (cuDF "
                                  "partitions shuffle by 'tasks' or 'p2p')")
-    if cluster.shuffle == "auto":
-        return backend != "cudf" and (remote or cluster.processes)
+    if cluster.shuffle == "auto":  # files take over where Dask's own choice is p2p
+        return backend != "cudf" and cluster.shuffle_method(remote) == "p2p"
     return cluster.shuffle == "files"
 
 
