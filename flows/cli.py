@@ -262,10 +262,12 @@ def run(
         bool | None,
         typer.Option(
             "--prefect/--no-prefect",
-            help="Run as a Prefect flow (retries, artifacts, logs in Prefect) or without "
-            "Prefect. Default: a flow when a Prefect server is configured (PREFECT_API_URL), "
-            "else without; --prefect with no server records the run in Prefect's local "
-            "database through its temporary server (5-8 s more).",
+            help="Run as a flow through Prefect's engine (a task run per phase, Prefect's "
+            "retries, heartbeats) or without Prefect. Default: with a Prefect server "
+            "configured (PREFECT_API_URL), a flow run recorded through Prefect's REST API "
+            "(its states, logs and artifacts, no task runs; Prefect is not imported), else "
+            "without; --prefect with no server records the run in Prefect's local database "
+            "through its temporary server (5-8 s more).",
             show_default=False,
         ),
     ] = None,
@@ -294,14 +296,39 @@ def run(
         request = compose.load(spec, inputs=input_, output=output, backend=backend,
                                workers=workers, cluster_address=cluster)
         as_flow = prefect if server is None else server.configured()
-        if as_flow:
+        found = server.server() if server is not None and as_flow else None
+        summary = None if found is None else _run_recorded(request, found, {
+            "spec_path": str(spec.resolve()), "inputs": input_, "output": output,
+            "workers": workers, "cluster_address": cluster,
+            "backend": backend and backend.value}, verbose)
+        if summary is None and as_flow:
             summary = _run_as_flow(request, verbose)
-        else:
+        elif summary is None:
             if not verbose:
                 _quiet_console(as_flow=False)
             with _progress_reporter() as on_progress:
                 summary = compose.run_all(request, on_progress=on_progress).summary
         print_summary(stdout, summary)
+
+
+def _run_recorded(request: Any, server: Any, parameters: dict[str, Any], verbose: bool
+                  ) -> Any:
+    """The run recorded as a flow run through Prefect's REST API, without importing Prefect
+    (``assay.flows.recorded_run``); None, with nothing run, where the server refuses to
+    create the flow run: Prefect's engine then runs it."""
+    with collector_paused():
+        from assay.flows.recorded_run import Refused, RestApi, run_recorded
+
+    if not verbose:
+        _quiet_console(as_flow=False)
+    try:
+        with _progress_reporter() as on_progress:
+            return run_recorded(request, RestApi(server), parameters, on_progress)
+    except Refused as exc:
+        if verbose:
+            print(f"note: {exc}; the run goes through Prefect's engine", file=sys.stderr,
+                  flush=True)
+        return None
 
 
 def _run_as_flow(request: Any, verbose: bool) -> Any:

@@ -12,31 +12,27 @@ the caller unchanged, which maps them to exit codes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from assay.flows.gate_artifacts import aborted_gate_results, artifact_key, create_gate_artifacts
-from assay.flows.summary import to_markdown
+from assay.flows.artifacts import FLOW_NAME, executing, flow_run_name, reporting
 from assay.flows.uploads import Wanted, ingest_uploads
 from assay.pipelines import compose
 from assay.pipelines.confine import served_roots
 from assay.pipelines.data_dir import default_data_dir
-from assay.pipelines.errors import GateAborted, SpecError
+from assay.pipelines.errors import SpecError
 from assay.pipelines.ledger import Ledger, landing_folder
-from assay.pipelines.plan import RunPlan
-from assay.pipelines.publish import PublishedVersion
 from assay.pipelines.retries import IO_RETRIES, IO_RETRY_DELAY_SECONDS, is_transient
-from assay.pipelines.runner import ProgressCallback, StagedRun
+from assay.pipelines.runner import ProgressCallback
 from assay.pipelines.spec import load_spec, read_yaml
 from assay.pipelines.summary import RunSummary
 
@@ -72,10 +68,9 @@ def _deployment_id() -> str | None:
 
 
 def _flow_run_name() -> str:
-    """``<pipeline>-<UTC time>``, so runs of one pipeline group together in the UI."""
     spec = flow_run.parameters.get("spec_path", "spec")
     name = spec.spec.name if isinstance(spec, compose.RunRequest) else _pipeline_name(str(spec))
-    return f"{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    return flow_run_name(name)
 
 
 # Tasks take unhashable arguments (a Dask client, a callback) and must rerun every time:
@@ -88,48 +83,30 @@ _IO_RETRY: dict[str, Any] = {
 }
 
 
-def _execute(plan: RunPlan, client: Any, backend: str,
-             on_progress: ProgressCallback | None = None) -> StagedRun:
-    """The engine phase; a gate abort leaves its gate results as artifacts before it is
-    raised, so the Prefect UI explains it."""
-    try:
-        return compose.execute(plan, client, backend, on_progress)
-    except GateAborted:
-        _report_abort(plan)
-        raise
+class _PrefectArtifacts:
+    """The run's artifacts through Prefect's artifact functions (in the run's context)."""
+
+    def markdown(self, key: str, markdown: str, description: str) -> None:
+        create_markdown_artifact(markdown=markdown, key=key, description=description)
+
+    def table(self, key: str, rows: list[dict[str, Any]], description: str) -> None:
+        create_table_artifact(table=rows, key=key, description=description)
+
+    def warn(self, message: str) -> None:
+        get_run_logger().warning("%s", message)
 
 
-def _report(staged: StagedRun, published: PublishedVersion,
-            phases: dict[str, float]) -> RunSummary:
-    """The summary phase, recorded as a markdown artifact keyed by pipeline, and each gate's
-    failing expectations as a table artifact keyed ``assay-<pipeline>-<gate>``."""
-    summary = compose.report(staged, published, phases)
-    create_markdown_artifact(
-        markdown=to_markdown(summary),
-        key=artifact_key(summary.pipeline),
-        description=f"{summary.pipeline} version {summary.version}: {summary.rows_written:,} rows",
-    )
-    create_gate_artifacts(summary.pipeline, staged.gates)
-    return summary
-
-
-def _report_abort(plan: RunPlan) -> None:
-    """Gate artifacts of an aborted run, best effort: never mask the abort itself."""
-    try:
-        create_gate_artifacts(plan.spec.name, aborted_gate_results(plan))
-    # Broad on purpose: the abort is the run's answer; an artifact the API refuses (httpx,
-    # Prefect's own errors) or a half-written gate file must not replace it
-    except Exception as exc:
-        get_run_logger().warning("gate artifacts of the aborted run not created: %s", exc)
+_ARTIFACTS = _PrefectArtifacts()
 
 
 # The engine's phases as Prefect tasks: I/O against the source and the sink is retried
 # (the engine is retried whole: each attempt starts from a clean staging; a publish resumes
 # where the failed try stopped).
 plan_inputs = task(compose.plan, name="plan-inputs", **_TASK_DEFAULTS, **_IO_RETRY)
-run_engine = task(_execute, name="run-engine", **_TASK_DEFAULTS, **_IO_RETRY)
+run_engine = task(executing(_ARTIFACTS, compose.execute), name="run-engine", **_TASK_DEFAULTS,
+                  **_IO_RETRY)
 publish_version = task(compose.publish, name="publish-version", **_TASK_DEFAULTS, **_IO_RETRY)
-report = task(_report, name="report", **_TASK_DEFAULTS)
+report = task(reporting(_ARTIFACTS), name="report", **_TASK_DEFAULTS)
 
 
 def _phases() -> compose.Phases:
@@ -138,7 +115,7 @@ def _phases() -> compose.Phases:
                           report=report)
 
 
-@flow(name="ingest", flow_run_name=_flow_run_name, log_prints=False)
+@flow(name=FLOW_NAME, flow_run_name=_flow_run_name, log_prints=False)
 def ingest(
     spec_path: str | compose.RunRequest,
     inputs: list[str] | None = None,

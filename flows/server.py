@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from assay.pipelines.errors import Unavailable
 
 
@@ -37,6 +35,8 @@ def free_port() -> int:
 def _healthy(api_url: str) -> bool:
     # a plain http:// URL has no TLS to verify: building the CA context for it anyway cost
     # about 0.09 s of every run's check; an https:// one is verified
+    import httpx  # here: a run recorded through the REST API needs only this module's errors
+
     verify = not api_url.startswith("http://")
     try:
         return httpx.get(f"{api_url}/health", timeout=2, verify=verify).status_code == 200
@@ -78,8 +78,12 @@ def local_server(data_dir: Path, port: int | None = None, timeout: float = 120,
 def check_answers(api_url: str) -> None:
     """The server at ``PREFECT_API_URL`` answers, or ``ServerUnavailable`` says it does not."""
     if not _healthy(api_url):
-        raise ServerUnavailable(f"no Prefect server answers at {api_url} (PREFECT_API_URL); "
-                                "start it, or unset the variable to run without Prefect")
+        raise unanswered(api_url)
+
+
+def unanswered(api_url: str) -> ServerUnavailable:
+    return ServerUnavailable(f"no Prefect server answers at {api_url} (PREFECT_API_URL); "
+                             "start it, or unset the variable to run without Prefect")
 
 
 def check_run_server() -> None:
@@ -97,6 +101,7 @@ def check_run_server() -> None:
         return
     if not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return  # Prefect itself says that a URL is needed
+    import httpx
     from prefect.server.api.server import SubprocessASGIServer
 
     try:

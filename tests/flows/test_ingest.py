@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 from prefect.artifacts import Artifact
 
-from assay.flows.ingest import artifact_key, ingest
+from assay.flows.artifacts import artifact_key
+from assay.flows.ingest import ingest
 from assay.pipelines.errors import AssayError, GateAborted, SpecError, UploadRejected
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from prefect.artifacts import Artifact
 from typer.testing import CliRunner
 
 import assay
+from assay.flows.artifacts import gate_artifact_key
 from assay.flows.cli import app
-from assay.flows.gate_artifacts import gate_artifact_key
 from assay.pipelines.summary import GateOutcome
 from tests.published import manifest_of, quarantine_of, rows_of
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assay.flows.gate_artifacts import aborted_gate_results
+from assay.flows.artifacts import aborted_gate_results
 from assay.pipelines.errors import GateAborted
 from assay.pipelines.summary import GateOutcome
 from tests.pipelines.test_pipeline import EVENTS, QUALITY, SCHEMA, STEPS
