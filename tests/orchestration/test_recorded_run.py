@@ -189,3 +189,19 @@ def test_table_artifacts_write_none_for_nan(prefect_api: str) -> None:
     run.table("assay-nan-check", [{"value": float("nan"), "name": "x"}], "NaN as None")
     (artifact,) = _artifacts(prefect_api, {"id": run.id}).values()
     assert artifact["data"] == '[{"value": null, "name": "x"}]'
+
+
+def test_an_interrupted_run_is_crashed(prefect_api: str, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, name = _pipeline(tmp_path)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compose, "run_all", interrupted)
+    request = compose.load(spec, output=str(tmp_path / "out"), data_dir=tmp_path / "data")
+    with pytest.raises(KeyboardInterrupt):
+        run_recorded(request, RestApi(PrefectServer(prefect_api)), {})
+    run = _flow_run(prefect_api, name)
+    assert (run["state_type"], run["state"]["message"]) == (
+        "CRASHED", "Interrupted: KeyboardInterrupt")
