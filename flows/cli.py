@@ -262,10 +262,10 @@ def run(
         bool | None,
         typer.Option(
             "--prefect/--no-prefect",
-            help="Run as a flow through Prefect's engine (a task run per phase, Prefect's "
-            "retries, heartbeats) or without Prefect. Default: with a Prefect server "
-            "configured (PREFECT_API_URL), a flow run recorded through Prefect's REST API "
-            "(its states, logs and artifacts, no task runs; Prefect is not imported), else "
+            help="Run as a flow through Prefect's engine (a task run per phase, retried by "
+            "Prefect) or without Prefect. Default: with a Prefect server configured "
+            "(PREFECT_API_URL), a flow run recorded through Prefect's REST API (its states, "
+            "logs, artifacts and heartbeats, no task runs; Prefect is not imported), else "
             "without; --prefect with no server records the run in Prefect's local database "
             "through its temporary server (5-8 s more).",
             show_default=False,
