@@ -58,10 +58,12 @@ class RestApi:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """The answer's JSON (None when empty). A busy server is asked again; one that does
-        not answer is ``ServerUnavailable``, an error answer ``Refused``."""
+        not answer is ``ServerUnavailable``; an error answer, or a certificate that fails
+        verification, ``Refused``."""
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json", **self.server.headers}
-        for attempt in range(1, _TRIES + 1):
+        attempt = 1
+        while True:
             request = urllib.request.Request(self.server.url + path, data=data, method=method,
                                              headers=headers)
             try:
@@ -74,16 +76,21 @@ class RestApi:
                     raise Refused(f"{method} {path}: HTTP {exc.code} "
                                   f"{exc.read()[:300].decode(errors='replace')}") from exc
             except (urllib.error.URLError, OSError) as exc:
-                if attempt == _TRIES or not isinstance(exc, ConnectionResetError):
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLError):  # Prefect's client says it its way
+                    raise Refused(f"{method} {path}: TLS: {reason}") from exc
+                if attempt == _TRIES or not isinstance(reason, ConnectionResetError):
                     raise unanswered(self.server.url) from exc
             time.sleep(0.5 * attempt)
-        raise AssertionError("unreachable")
+            attempt += 1
 
 
 def _tls_context(server: PrefectServer) -> ssl.SSLContext:
     """As Prefect's client verifies: a CA bundle named in its settings, else certifi's."""
-    if server.verify is False:
-        return ssl._create_unverified_context()
+    if server.verify is False:  # PREFECT_API_TLS_INSECURE_SKIP_VERIFY
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        return context
     if isinstance(server.verify, str):
         return ssl.create_default_context(cafile=server.verify)
     import certifi
