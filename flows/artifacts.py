@@ -39,6 +39,13 @@ def flow_run_name(pipeline: str) -> str:
     return f"{pipeline}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
+def outcome_line(summary: RunSummary) -> str:
+    """The run's last log line in Prefect: where it published what."""
+    return (f"{summary.path}: version {summary.version} ({summary.mode}): "
+            f"{summary.rows_read:,} rows read, {summary.rows_written:,} written, "
+            f"{summary.quarantined:,} quarantined")
+
+
 class ArtifactSink(Protocol):
     """Where a run's artifacts go: Prefect's artifact functions, or its REST API."""
 

@@ -24,7 +24,13 @@ from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from assay.flows.artifacts import FLOW_NAME, executing, flow_run_name, reporting
+from assay.flows.artifacts import (
+    FLOW_NAME,
+    executing,
+    flow_run_name,
+    outcome_line,
+    reporting,
+)
 from assay.flows.uploads import Wanted, ingest_uploads
 from assay.pipelines import compose
 from assay.pipelines.confine import served_roots
@@ -150,10 +156,7 @@ def ingest(
     def run_inputs(paths: list[str] | None) -> RunSummary:
         target = request if paths is None else request.with_inputs(paths)
         summary = compose.run_all(target, _phases(), on_progress).summary
-        get_run_logger().info(
-            "%s: version %s (%s): %s rows read, %s written, %s quarantined", summary.path,
-            summary.version, summary.mode, f"{summary.rows_read:,}",
-            f"{summary.rows_written:,}", f"{summary.quarantined:,}")
+        get_run_logger().info("%s", outcome_line(summary))
         return summary
 
     if upload_id is not None or sweep or _deployment_id() is not None:

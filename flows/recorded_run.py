@@ -33,7 +33,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from assay.flows.artifacts import FLOW_NAME, executing, flow_run_name, reporting
+from assay.flows.artifacts import FLOW_NAME, executing, flow_run_name, outcome_line, reporting
 from assay.flows.prefect_api import PrefectServer
 from assay.flows.server import ServerUnavailable, unanswered
 from assay.pipelines import compose
@@ -197,9 +197,7 @@ def run_recorded(request: compose.RunRequest, api: RestApi, parameters: dict[str
     except BaseException as exc:  # an interrupt: the process ends here
         _best_effort(run, run.end, "CRASHED", f"Interrupted: {type(exc).__name__}")
         raise
-    run.log(f"{summary.path}: version {summary.version} ({summary.mode}): "
-            f"{summary.rows_read:,} rows read, {summary.rows_written:,} written, "
-            f"{summary.quarantined:,} quarantined")
+    run.log(outcome_line(summary))
     _best_effort(run, run.end, "COMPLETED")
     return summary
 
