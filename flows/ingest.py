@@ -12,6 +12,7 @@ the caller unchanged, which maps them to exit codes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,10 @@ def ingest(
         target = request if paths is None else request.with_inputs(paths)
         summary = compose.run_all(target, _phases(), on_progress).summary
         get_run_logger().info("%s", outcome_line(summary))
-        return summary
+        context = FlowRunContext.get()
+        if context is None or context.flow_run is None:
+            return summary
+        return replace(summary, flow_run=f"{context.flow_run.name} ({context.flow_run.id})")
 
     if upload_id is not None or sweep or _deployment_id() is not None:
         request = request.for_uploads()

@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -180,11 +181,12 @@ def _without_nan(item: Any) -> Any:
 
 def run_recorded(request: compose.RunRequest, api: RestApi, parameters: dict[str, Any],
                  on_progress: ProgressCallback | None = None) -> RunSummary:
-    """``compose.run_all`` of ``request``, recorded as a flow run: ``Refused`` (nothing
-    run) where the server refuses to create it, ``ServerUnavailable`` where none answers.
-    Once created, a record the server fails to complete is a note on stderr: the run's
-    answer (its summary, or its error) stands."""
-    run = RecordedRun.start(api, flow_run_name(request.spec.name), parameters)
+    """``compose.run_all`` of ``request``, recorded as a flow run (its summary names it):
+    ``Refused`` (nothing run) where the server refuses to create it, ``ServerUnavailable``
+    where none answers. Once created, a record the server fails to complete is a note on
+    stderr: the run's answer (its summary, or its error) stands."""
+    name = flow_run_name(request.spec.name)
+    run = RecordedRun.start(api, name, parameters)
     phases = compose.Phases(execute=executing(run, compose.Phases().execute),
                             report=reporting(run))
     run.log(f"backend {request.backend.backend} ({request.backend.reason})")
@@ -199,7 +201,7 @@ def run_recorded(request: compose.RunRequest, api: RestApi, parameters: dict[str
         raise
     run.log(outcome_line(summary))
     _best_effort(run, run.end, "COMPLETED")
-    return summary
+    return replace(summary, flow_run=f"{name} ({run.id})")
 
 
 def _best_effort(run: RecordedRun, call: Any, *args: Any) -> None:

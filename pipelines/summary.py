@@ -79,6 +79,8 @@ class RunSummary:
     phases: dict[str, float] = field(default_factory=dict)
     # how the engine ran when that is not a cluster (a small run: assay.pipelines.in_process)
     cluster: str = ""
+    # the Prefect flow run that records the run, "<name> (<id>)"; "" for a run without one
+    flow_run: str = ""
 
     @property
     def rows_per_second(self) -> float:
@@ -117,6 +119,7 @@ class RunSummary:
             ("version", f"{self.version} ({verb} the dataset: {self.rows_in_dataset:,} rows)"),
             ("path", self.path),
         ]
+        out += [("prefect flow run", self.flow_run)] if self.flow_run else []
         return out
 
     def reasons(self) -> list[tuple[str, str, str]]:

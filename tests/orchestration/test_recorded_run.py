@@ -59,6 +59,12 @@ def _task_names(api: str, run: dict[str, Any], headers: dict[str, str] | None = 
     return sorted(t["name"].rsplit("-", 1)[0] for t in tasks)
 
 
+def _summary_row(stdout: str, label: str) -> str:
+    """The value of the summary table's row ``label``."""
+    (line,) = [line for line in stdout.splitlines() if line.startswith(f"│ {label} ")]
+    return line.strip("│ ").split("│")[1].strip()
+
+
 def _artifacts(api: str, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found = httpx.post(f"{api}/artifacts/filter", json={
         "artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
@@ -84,6 +90,7 @@ def test_a_run_is_a_flow_run_recorded_without_prefects_engine(prefect_api: str,
     assert run["parameters"]["output"] == str(tmp_path / "out")
     assert run["start_time"] < run["end_time"]
     assert _task_names(prefect_api, run) == []  # no task runs: Prefect's engine did not run
+    assert _summary_row(done.stdout, "prefect flow run") == f"{run['name']} ({run['id']})"
     summary = _artifacts(prefect_api, run)[artifact_key(name)]
     assert summary["type"] == "markdown"
     assert "| rows written | 4 |" in summary["data"]
@@ -113,6 +120,7 @@ def test_prefect_names_the_engine_run_with_its_task_runs(prefect_api: str,
     assert run["state_type"] == "COMPLETED"
     assert _task_names(prefect_api, run) == ENGINE_TASKS
     assert artifact_key(name) in _artifacts(prefect_api, run)
+    assert _summary_row(done.stdout, "prefect flow run") == f"{run['name']} ({run['id']})"
 
 
 def test_an_aborted_run_is_failed_with_its_gate_explained(prefect_api: str,
