@@ -1,5 +1,6 @@
-"""``python -m assay``: the ``assay`` command line."""
+"""``python -m assay``: the ``assay`` command line, through the same launcher as the console
+script (a running daemon, Dask imported lean)."""
 
-from assay.flows.cli import app
+from assay.flows.launcher import main
 
-app(prog_name="assay")
+main()

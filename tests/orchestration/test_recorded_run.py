@@ -3,8 +3,10 @@ API (``flows/recorded_run.py``), read back from a real ``prefect server start``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -213,3 +215,23 @@ def test_an_interrupted_run_is_crashed(prefect_api: str, tmp_path: Path,
     run = _flow_run(prefect_api, name)
     assert (run["state_type"], run["state"]["message"]) == (
         "CRASHED", "Interrupted: KeyboardInterrupt")
+
+
+def test_a_recorded_run_imports_no_prefect(prefect_api: str, tmp_path: Path) -> None:
+    # ``python -m assay``, as a fresh interpreter runs it: the console script's launcher
+    spec, name = _pipeline(tmp_path)
+    code = ("import json, runpy, sys\n"
+            f"sys.argv = ['assay', 'run', {str(spec)!r}]\n"
+            "try:\n    runpy.run_module('assay', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+            "print(json.dumps(sorted(sys.modules)))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"PREFECT_API_URL": prefect_api, "ASSAY_DAEMON": "off",
+                "HOME": str(tmp_path / "home"), "ASSAY_DATA_DIR": str(tmp_path / "data")})
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    loaded = {module.split(".")[0] for module in json.loads(done.stdout.splitlines()[-1])}
+    assert "prefect" not in loaded and "httpx" not in loaded
+    assert "scipy" not in loaded  # Dask imported lean, as by the console script
+    assert _flow_run(prefect_api, name)["state_type"] == "COMPLETED"
