@@ -41,8 +41,11 @@ _NAMING_VARIABLES = frozenset({"PREFECT_API_URL", "PREFECT_API", "PREFECT_PROFIL
 _READ_HERE = frozenset({"PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING"})
 _CLIENT_NEUTRAL = frozenset({"PREFECT_HOME", "PREFECT_PROFILES_PATH"})
 _NEUTRAL_PREFIXES = ("PREFECT_LOGGING_", "PREFECT_SERVER_")
-# words of client settings a profiles file may hold (a key, headers, TLS, a timeout)
-_CLIENT_WORDS = ("KEY", "AUTH", "HEADER", "TLS", "SSL", "TIMEOUT", "HTTP2")
+_SENDING_PREFIX = "PREFECT_LOGGING_TO_API_"  # whether runs send their logs: Prefect's to say
+# words of client settings a profiles file may hold (a key, headers, TLS, a timeout, the
+# heartbeats, logs sent or not)
+_CLIENT_WORDS = ("KEY", "AUTH", "HEADER", "TLS", "SSL", "TIMEOUT", "HTTP2", "HEARTBEAT",
+                 "TO_API")
 
 
 DEFAULT_HEARTBEAT_SECONDS = 180  # Prefect's flows.heartbeat_frequency
@@ -52,19 +55,21 @@ DEFAULT_HEARTBEAT_SECONDS = 180  # Prefect's flows.heartbeat_frequency
 class PrefectServer:
     """How Prefect's client would call the configured server: its API URL, the headers it
     adds (a Cloud API key, a self-hosted server's basic auth, custom headers) and its TLS
-    verification (True: the default CAs; a CA bundle's path; False: none); and how often
-    a flow run sends heartbeats."""
+    verification (True: the default CAs; a CA bundle's path; False: none); how often a
+    flow run sends heartbeats, and whether it sends its logs."""
 
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     verify: bool | str = True
     timeout: float = 60.0
     heartbeat_seconds: int | None = DEFAULT_HEARTBEAT_SECONDS  # None: no heartbeats
+    send_logs: bool = True  # PREFECT_LOGGING_TO_API_ENABLED
 
 
 def _server_of(url: str, key: str | None, auth: str | None, headers: dict[str, str],
                insecure: bool, ca_file: str | None, timeout: float,
-               heartbeat_seconds: int | None = DEFAULT_HEARTBEAT_SECONDS) -> PrefectServer:
+               heartbeat_seconds: int | None = DEFAULT_HEARTBEAT_SECONDS,
+               send_logs: bool = True) -> PrefectServer:
     """As Prefect's client builds its headers: the API key's bearer token first, else the
     auth string as basic auth, beside the custom headers."""
     headers = dict(headers)
@@ -73,7 +78,8 @@ def _server_of(url: str, key: str | None, auth: str | None, headers: dict[str, s
     elif auth:
         headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     verify: bool | str = False if insecure else (ca_file or True)
-    return PrefectServer(url.rstrip("/"), headers, verify, timeout, heartbeat_seconds)
+    return PrefectServer(url.rstrip("/"), headers, verify, timeout, heartbeat_seconds,
+                         send_logs)
 
 
 def _settings_answer() -> dict[str, Any]:
@@ -89,7 +95,8 @@ def _settings_answer() -> dict[str, Any]:
     return {"url": api.url, "key": secret(api.key), "auth": secret(api.auth_string),
             "headers": dict(client.custom_headers), "insecure": api.tls_insecure_skip_verify,
             "ca_file": api.ssl_cert_file, "timeout": api.request_timeout,
-            "heartbeat_seconds": settings.flows.heartbeat_frequency}
+            "heartbeat_seconds": settings.flows.heartbeat_frequency,
+            "send_logs": settings.logging.to_api.enabled}
 
 
 def print_settings() -> None:
@@ -103,19 +110,20 @@ def _server_from(answer: dict[str, Any]) -> PrefectServer | None:
     return _server_of(answer["url"], answer.get("key"), answer.get("auth"),
                       answer.get("headers") or {}, bool(answer.get("insecure")),
                       answer.get("ca_file"), float(answer.get("timeout") or 60.0),
-                      answer.get("heartbeat_seconds"))
+                      answer.get("heartbeat_seconds"), answer.get("send_logs", True) is not False)
 
 
 def server_from_environment() -> PrefectServer | None:
     """The server ``PREFECT_API_URL`` names, read without Prefect, where nothing else could
     change how Prefect's client calls it: no other Prefect variable than console logging,
     a server's own settings and where profiles are; no ``.env``, ``prefect.toml`` or
-    ``[tool.prefect]``; no profiles file naming a key, headers, TLS or a timeout. None
-    otherwise (Prefect's settings are then asked)."""
+    ``[tool.prefect]``; no profiles file naming a key, headers, TLS, a timeout, heartbeats
+    or logs sent to the API. None otherwise (Prefect's settings are then asked)."""
     url = os.environ.get("PREFECT_API_URL")
     names = [name.upper() for name in os.environ if name.upper().startswith("PREFECT_")]
     if not url or any(name not in _READ_HERE | _CLIENT_NEUTRAL
-                      and not name.startswith(_NEUTRAL_PREFIXES) for name in names):
+                      and (not name.startswith(_NEUTRAL_PREFIXES)
+                           or name.startswith(_SENDING_PREFIX)) for name in names):
         return None
     if _project_settings_exist() or any(_mentions(path, _CLIENT_WORDS)
                                         for path in _profiles_files()):

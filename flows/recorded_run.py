@@ -156,7 +156,7 @@ class RecordedRun:
     def end(self, state_type: str, message: str | None = None) -> None:
         """Stop the heartbeats, send the logs, then the final state."""
         self._ended.set()
-        if self._logs:
+        if self._logs and self.api.server.send_logs:
             self.api.call("POST", "/logs/", self._logs)
             self._logs = []
         self.api.call("POST", f"/flow_runs/{self.id}/set_state", {

@@ -131,8 +131,12 @@ def _headers_in_prefect_toml(work: Path, mp: pytest.MonkeyPatch) -> None:
     (work / "prefect.toml").write_text('[client]\ncustom_headers = {X-Team = "ml"}\n')
 
 
+def _logs_kept_from_the_api(work: Path, mp: pytest.MonkeyPatch) -> None:
+    mp.setenv("PREFECT_LOGGING_TO_API_ENABLED", "false")
+
+
 @pytest.mark.parametrize("configure", [_another_variable, _a_key_in_the_profile,
-                                       _headers_in_prefect_toml])
+                                       _headers_in_prefect_toml, _logs_kept_from_the_api])
 def test_anything_else_that_could_change_the_client_is_asked_of_prefect(
         bare: Path, monkeypatch: pytest.MonkeyPatch,
         configure: Callable[[Path, pytest.MonkeyPatch], None]) -> None:
@@ -149,6 +153,7 @@ def test_anything_else_that_could_change_the_client_is_asked_of_prefect(
     assert {k: v for k, v in server.headers.items() if k != "Authorization"} == \
         settings.client.custom_headers
     assert (server.verify is False) == settings.api.tls_insecure_skip_verify
+    assert server.send_logs == settings.logging.to_api.enabled
 
 
 def test_settings_prefect_cannot_read_leave_the_run_to_prefect(
