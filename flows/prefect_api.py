@@ -110,7 +110,8 @@ def _server_from(answer: dict[str, Any]) -> PrefectServer | None:
     return _server_of(answer["url"], answer.get("key"), answer.get("auth"),
                       answer.get("headers") or {}, bool(answer.get("insecure")),
                       answer.get("ca_file"), float(answer.get("timeout") or 60.0),
-                      answer.get("heartbeat_seconds"), answer.get("send_logs", True) is not False)
+                      answer.get("heartbeat_seconds"),
+                      answer.get("send_logs", True) is not False)
 
 
 def server_from_environment() -> PrefectServer | None:
@@ -129,7 +130,8 @@ def server_from_environment() -> PrefectServer | None:
                                         for path in _profiles_files()):
         return None
     return _server_of(url, os.environ.get("PREFECT_API_KEY"),
-                      os.environ.get("PREFECT_API_AUTH_STRING"), {}, False, None, 60.0)
+                      os.environ.get("PREFECT_API_AUTH_STRING"), {}, False,
+                      os.environ.get("SSL_CERT_FILE"), 60.0)  # Prefect's own default
 
 
 def may_name_a_server() -> bool:
