@@ -262,12 +262,12 @@ def run(
         bool | None,
         typer.Option(
             "--prefect/--no-prefect",
-            help="Run as a flow through Prefect's engine (a task run per phase, retried by "
+            help="Run as a flow through Prefect's engine (its phases as tasks, retried by "
             "Prefect) or without Prefect. Default: with a Prefect server configured "
             "(PREFECT_API_URL), a flow run recorded through Prefect's REST API (its states, "
-            "logs, artifacts and heartbeats, no task runs; Prefect is not imported), else "
-            "without; --prefect with no server records the run in Prefect's local database "
-            "through its temporary server (5-8 s more).",
+            "a task run per phase, logs, artifacts and heartbeats; Prefect is not imported), "
+            "else without; --prefect with no server records the run in Prefect's local "
+            "database through its temporary server (5-8 s more).",
             show_default=False,
         ),
     ] = None,

@@ -2,16 +2,18 @@
 
 Importing Prefect and its flow engine was about half of a small run against a server (1.5
 of 2.7 s on two cores). What a user reads of a CLI run in Prefect takes a few requests
-instead (about 50-80 ms against a local server): the flow run of flow ``ingest``, named
+instead (10-20 ms each against a local server): the flow run of flow ``ingest``, named
 ``<pipeline>-<UTC time>``, created Running as the run starts and ended Completed, or Failed
-with the error (Crashed when interrupted); the run's log lines (sent with its end); the
-summary's markdown artifact and a table artifact per gate, as the flow leaves them.
+with the error (Crashed when interrupted); the engine's phases as its task runs, named as
+the flow's tasks; the run's log lines (sent with its end); the summary's markdown artifact
+and a table artifact per gate, as the flow leaves them.
 
 A recorded run also sends the flow-run heartbeats Prefect's engine sends (an event at the
 start and every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds, 180 by default), so an
 automation that marks runs without heartbeats as crashed sees a killed run alike. What
-Prefect's engine adds and a recorded run has not: a task run per phase (the phases'
-retries are the engine's own, as without Prefect) and Prefect's own log lines.
+Prefect's engine adds and a recorded run has not: Prefect's own log lines, and retries as
+Prefect's states (a phase's retries on transient storage failures are the engine's own,
+as without Prefect, inside its task run).
 ``assay run --prefect`` runs the flow through Prefect's engine; so does a run whose server
 refuses the first request (authentication, CSRF protection, an API this module does not
 speak): ``Refused``.
@@ -30,11 +32,22 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from assay.flows.artifacts import FLOW_NAME, executing, flow_run_name, outcome_line, reporting
+from assay.flows.artifacts import (
+    ENGINE_TASK,
+    FLOW_NAME,
+    PLAN_TASK,
+    PUBLISH_TASK,
+    REPORT_TASK,
+    executing,
+    flow_run_name,
+    outcome_line,
+    reporting,
+)
 from assay.flows.prefect_api import PrefectServer
 from assay.flows.server import ServerUnavailable, unanswered
 from assay.pipelines import compose
@@ -159,15 +172,54 @@ class RecordedRun:
         if self._logs and self.api.server.send_logs:
             self.api.call("POST", "/logs/", self._logs)
             self._logs = []
-        self.api.call("POST", f"/flow_runs/{self.id}/set_state", {
-            "state": {"type": state_type, "name": state_type.capitalize(),
-                      "message": message}, "force": False})
+        self.api.call("POST", f"/flow_runs/{self.id}/set_state", _state(state_type, message))
+
+    def phase(self, name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        """``call`` (one of the engine's phases) recorded as a task run ``name`` of this
+        flow run, as the flow's task of that name: Running as it starts, then Completed,
+        Failed with the error, or Crashed."""
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            task_run = _best_effort(self, self.api.call, "POST", "/task_runs/", {
+                "flow_run_id": self.id, "task_key": name, "dynamic_key": "0",
+                "name": f"{name}-0", "state": {"type": "RUNNING", "name": "Running"}})
+            try:
+                result = call(*args, **kwargs)
+            except Exception as exc:
+                self._end_task(task_run, "FAILED", _failure("Task run", exc))
+                raise
+            except BaseException as exc:
+                self._end_task(task_run, "CRASHED", _interrupt(exc))
+                raise
+            self._end_task(task_run, "COMPLETED")
+            return result
+
+        return recorded
+
+    def _end_task(self, task_run: dict[str, Any] | None, state_type: str,
+                  message: str | None = None) -> None:
+        if task_run is not None:
+            _best_effort(self, self.api.call, "POST", f"/task_runs/{task_run['id']}/set_state",
+                         _state(state_type, message))
 
     def _artifact(self, key: str, kind: str, data: str, description: str) -> None:
         """Best effort, as the run's other requests once it is created."""
         _best_effort(self, self.api.call, "POST", "/artifacts/", {
             "key": key, "type": kind, "data": data, "description": description,
             "flow_run_id": self.id})
+
+
+def _state(state_type: str, message: str | None = None) -> dict[str, Any]:
+    return {"state": {"type": state_type, "name": state_type.capitalize(), "message": message},
+            "force": False}
+
+
+def _failure(what: str, exc: BaseException) -> str:
+    return f"{what} encountered an exception: {type(exc).__name__}: {exc}"
+
+
+def _interrupt(exc: BaseException) -> str:
+    return f"Interrupted: {type(exc).__name__}"
 
 
 def _without_nan(item: Any) -> Any:
@@ -187,27 +239,31 @@ def run_recorded(request: compose.RunRequest, api: RestApi, parameters: dict[str
     stderr: the run's answer (its summary, or its error) stands."""
     name = flow_run_name(request.spec.name)
     run = RecordedRun.start(api, name, parameters)
-    phases = compose.Phases(execute=executing(run, compose.Phases().execute),
-                            report=reporting(run))
+    engine = compose.Phases()
+    phases = compose.Phases(plan=run.phase(PLAN_TASK, engine.plan),
+                            execute=run.phase(ENGINE_TASK, executing(run, engine.execute)),
+                            publish=run.phase(PUBLISH_TASK, engine.publish),
+                            report=run.phase(REPORT_TASK, reporting(run)))
     run.log(f"backend {request.backend.backend} ({request.backend.reason})")
     try:
         summary = compose.run_all(request, phases, on_progress).summary
     except Exception as exc:
-        _best_effort(run, run.end, "FAILED",
-                     f"Flow run encountered an exception: {type(exc).__name__}: {exc}")
+        _best_effort(run, run.end, "FAILED", _failure("Flow run", exc))
         raise
     except BaseException as exc:  # an interrupt: the process ends here
-        _best_effort(run, run.end, "CRASHED", f"Interrupted: {type(exc).__name__}")
+        _best_effort(run, run.end, "CRASHED", _interrupt(exc))
         raise
     run.log(outcome_line(summary))
     _best_effort(run, run.end, "COMPLETED")
     return replace(summary, flow_run=f"{name} ({run.id})")
 
 
-def _best_effort(run: RecordedRun, call: Any, *args: Any) -> None:
-    """A request of a created run; one the server fails is a note, never the run's error."""
+def _best_effort(run: RecordedRun, call: Callable[..., Any], *args: Any) -> Any:
+    """A request of a created run, its answer; one the server fails is a note (and None),
+    never the run's error."""
     try:
-        call(*args)
+        return call(*args)
     except (Refused, ServerUnavailable) as exc:
         print(f"note: flow run {run.id} in Prefect may be incomplete: {exc}",
               file=sys.stderr, flush=True)
+        return None

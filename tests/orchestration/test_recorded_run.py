@@ -54,11 +54,15 @@ def _flow_run(api: str, name: str, headers: dict[str, str] | None = None) -> dic
     return run
 
 
+def _task_runs(api: str, run: dict[str, Any], headers: dict[str, str] | None = None
+               ) -> list[dict[str, Any]]:
+    return httpx.post(f"{api}/task_runs/filter", headers=headers, json={
+        "task_runs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+
+
 def _task_names(api: str, run: dict[str, Any], headers: dict[str, str] | None = None
                 ) -> list[str]:
-    tasks = httpx.post(f"{api}/task_runs/filter", headers=headers, json={
-        "task_runs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
-    return sorted(t["name"].rsplit("-", 1)[0] for t in tasks)
+    return sorted(t["name"].rsplit("-", 1)[0] for t in _task_runs(api, run, headers))
 
 
 def _summary_row(stdout: str, label: str) -> str:
@@ -91,14 +95,15 @@ def test_a_run_is_a_flow_run_recorded_without_prefects_engine(prefect_api: str,
     assert run["parameters"]["spec_path"] == str(spec.resolve())
     assert run["parameters"]["output"] == str(tmp_path / "out")
     assert run["start_time"] < run["end_time"]
-    assert _task_names(prefect_api, run) == []  # no task runs: Prefect's engine did not run
+    assert _task_names(prefect_api, run) == ENGINE_TASKS  # the phases, as the flow's tasks
+    assert {t["state_type"] for t in _task_runs(prefect_api, run)} == {"COMPLETED"}
     assert _summary_row(done.stdout, "prefect flow run") == f"{run['name']} ({run['id']})"
     summary = _artifacts(prefect_api, run)[artifact_key(name)]
     assert summary["type"] == "markdown"
     assert "| rows written | 4 |" in summary["data"]
     assert summary["description"] == f"{name} version 0: 4 rows"
-    lines = _log_lines(prefect_api, run)
-    assert lines[0].startswith("backend pandas (")
+    lines = _log_lines(prefect_api, run)  # assay's lines only: Prefect's engine did not run
+    assert len(lines) == 2 and lines[0].startswith("backend pandas (")
     assert lines[1] == (f"{tmp_path / 'out'}: version 0 (overwrite): 5 rows read, 4 written, "
                         "1 quarantined")
     wait_for(lambda: _heartbeats(prefect_api, run), 30, "the run's heartbeat event")
@@ -113,7 +118,7 @@ def _heartbeats(api: str, run: dict[str, Any]) -> list[dict[str, Any]]:
     return found["events"]
 
 
-def test_prefect_names_the_engine_run_with_its_task_runs(prefect_api: str,
+def test_prefect_runs_it_through_prefects_engine(prefect_api: str,
                                                          tmp_path: Path) -> None:
     spec, name = _pipeline(tmp_path)
     done = _assay_run(spec, prefect_api, "--prefect")
@@ -123,6 +128,8 @@ def test_prefect_names_the_engine_run_with_its_task_runs(prefect_api: str,
     assert _task_names(prefect_api, run) == ENGINE_TASKS
     assert artifact_key(name) in _artifacts(prefect_api, run)
     assert _summary_row(done.stdout, "prefect flow run") == f"{run['name']} ({run['id']})"
+    wait_for(lambda: "Finished in state Completed()" in _log_lines(prefect_api, run), 30,
+             "Prefect's engine's last log line")
 
 
 def test_an_aborted_run_is_failed_with_its_gate_explained(prefect_api: str,
@@ -136,6 +143,8 @@ def test_an_aborted_run_is_failed_with_its_gate_explained(prefect_api: str,
     assert run["state_type"] == "FAILED"
     assert run["state"]["message"].startswith(
         "Flow run encountered an exception: GateAborted: gate 'ids' failed")
+    states = {t["name"]: t["state_type"] for t in _task_runs(prefect_api, run)}
+    assert states == {"plan-inputs-0": "COMPLETED", "run-engine-0": "FAILED"}
     table = _artifacts(prefect_api, run)[gate_artifact_key(name, "ids")]
     assert table["type"] == "table" and "expect_column_values_to_be_between" in table["data"]
     assert table["description"].startswith(f"{name} gate ids: aborted")
