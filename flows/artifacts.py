@@ -32,9 +32,9 @@ from assay.pipelines.table import RUNS
 from assay.validation.report_rows import expectation_rows
 
 FLOW_NAME = "ingest"  # the flow every run is a run of, recorded or run by Prefect's engine
-# the engine's phases as task runs of it, by name
-PLAN_TASK, ENGINE_TASK, PUBLISH_TASK, REPORT_TASK = (
-    "plan-inputs", "run-engine", "publish-version", "report")
+# the task run of each of the engine's phases (``compose.Phases``' fields), by name
+TASK_NAMES = {"plan": "plan-inputs", "execute": "run-engine", "publish": "publish-version",
+              "report": "report"}
 
 
 def flow_run_name(pipeline: str) -> str:

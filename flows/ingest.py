@@ -26,11 +26,8 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from assay.flows.artifacts import (
-    ENGINE_TASK,
     FLOW_NAME,
-    PLAN_TASK,
-    PUBLISH_TASK,
-    REPORT_TASK,
+    TASK_NAMES,
     executing,
     flow_run_name,
     outcome_line,
@@ -113,11 +110,12 @@ _ARTIFACTS = _PrefectArtifacts()
 # The engine's phases as Prefect tasks: I/O against the source and the sink is retried
 # (the engine is retried whole: each attempt starts from a clean staging; a publish resumes
 # where the failed try stopped).
-plan_inputs = task(compose.plan, name=PLAN_TASK, **_TASK_DEFAULTS, **_IO_RETRY)
-run_engine = task(executing(_ARTIFACTS, compose.execute), name=ENGINE_TASK, **_TASK_DEFAULTS,
-                  **_IO_RETRY)
-publish_version = task(compose.publish, name=PUBLISH_TASK, **_TASK_DEFAULTS, **_IO_RETRY)
-report = task(reporting(_ARTIFACTS), name=REPORT_TASK, **_TASK_DEFAULTS)
+plan_inputs = task(compose.plan, name=TASK_NAMES["plan"], **_TASK_DEFAULTS, **_IO_RETRY)
+run_engine = task(executing(_ARTIFACTS, compose.execute), name=TASK_NAMES["execute"],
+                  **_TASK_DEFAULTS, **_IO_RETRY)
+publish_version = task(compose.publish, name=TASK_NAMES["publish"], **_TASK_DEFAULTS,
+                       **_IO_RETRY)
+report = task(reporting(_ARTIFACTS), name=TASK_NAMES["report"], **_TASK_DEFAULTS)
 
 
 def _phases() -> compose.Phases:

@@ -37,17 +37,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from assay.flows.artifacts import (
-    ENGINE_TASK,
-    FLOW_NAME,
-    PLAN_TASK,
-    PUBLISH_TASK,
-    REPORT_TASK,
-    executing,
-    flow_run_name,
-    outcome_line,
-    reporting,
-)
+from assay.flows import artifacts
 from assay.flows.prefect_api import PrefectServer
 from assay.flows.server import ServerUnavailable, unanswered
 from assay.pipelines import compose
@@ -124,7 +114,7 @@ class RecordedRun:
     def start(cls, api: RestApi, name: str, parameters: dict[str, Any]) -> RecordedRun:
         """Create the flow run, Running (its flow is created too the first time), and start
         its heartbeats."""
-        flow = api.call("POST", "/flows/", {"name": FLOW_NAME})
+        flow = api.call("POST", "/flows/", {"name": artifacts.FLOW_NAME})
         created = api.call("POST", "/flow_runs/", {
             "flow_id": flow["id"], "name": name, "parameters": parameters,
             "state": {"type": "RUNNING", "name": "Running"}})
@@ -147,7 +137,7 @@ class RecordedRun:
                                  "prefect.resource.name": name},
                     "related": [{"prefect.resource.id": f"prefect.flow.{flow_id}",
                                  "prefect.resource.role": "flow",
-                                 "prefect.resource.name": FLOW_NAME}]}])
+                                 "prefect.resource.name": artifacts.FLOW_NAME}]}])
             if self._ended.wait(seconds):
                 return
 
@@ -237,13 +227,13 @@ def run_recorded(request: compose.RunRequest, api: RestApi, parameters: dict[str
     ``Refused`` (nothing run) where the server refuses to create it, ``ServerUnavailable``
     where none answers. Once created, a record the server fails to complete is a note on
     stderr: the run's answer (its summary, or its error) stands."""
-    name = flow_run_name(request.spec.name)
+    name = artifacts.flow_run_name(request.spec.name)
     run = RecordedRun.start(api, name, parameters)
     engine = compose.Phases()
-    phases = compose.Phases(plan=run.phase(PLAN_TASK, engine.plan),
-                            execute=run.phase(ENGINE_TASK, executing(run, engine.execute)),
-                            publish=run.phase(PUBLISH_TASK, engine.publish),
-                            report=run.phase(REPORT_TASK, reporting(run)))
+    calls = {"plan": engine.plan, "execute": artifacts.executing(run, engine.execute),
+             "publish": engine.publish, "report": artifacts.reporting(run)}
+    phases = compose.Phases(**{phase: run.phase(artifacts.TASK_NAMES[phase], call)
+                               for phase, call in calls.items()})
     run.log(f"backend {request.backend.backend} ({request.backend.reason})")
     try:
         summary = compose.run_all(request, phases, on_progress).summary
@@ -253,7 +243,7 @@ def run_recorded(request: compose.RunRequest, api: RestApi, parameters: dict[str
     except BaseException as exc:  # an interrupt: the process ends here
         _best_effort(run, run.end, "CRASHED", _interrupt(exc))
         raise
-    run.log(outcome_line(summary))
+    run.log(artifacts.outcome_line(summary))
     _best_effort(run, run.end, "COMPLETED")
     return replace(summary, flow_run=f"{name} ({run.id})")
 
