@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -40,6 +41,11 @@ TASK_NAMES = {"plan": "plan-inputs", "execute": "run-engine", "publish": "publis
 def flow_run_name(pipeline: str) -> str:
     """``<pipeline>-<UTC time>``, so runs of one pipeline group together in the UI."""
     return f"{pipeline}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+def naming_its_flow_run(summary: RunSummary, name: str, flow_run_id: Any) -> RunSummary:
+    """``summary`` with the flow run that records it, as its last row shows it."""
+    return replace(summary, flow_run=f"{name} ({flow_run_id})")
 
 
 def outcome_line(summary: RunSummary) -> str:

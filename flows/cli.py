@@ -301,14 +301,19 @@ def run(
             "spec_path": str(spec.resolve()), "inputs": input_, "output": output,
             "workers": workers, "cluster_address": cluster,
             "backend": backend and backend.value}, verbose)
-        if summary is None and as_flow:
-            summary = _run_as_flow(request, verbose)
-        elif summary is None:
-            if not verbose:
-                _quiet_console(as_flow=False)
-            with _progress_reporter() as on_progress:
-                summary = compose.run_all(request, on_progress=on_progress).summary
+        if summary is None:
+            summary = _run_as_flow(request, verbose) if as_flow else _run_here(
+                verbose, lambda progress: compose.run_all(request, on_progress=progress).summary)
         print_summary(stdout, summary)
+
+
+def _run_here(verbose: bool, run: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    """``run(on_progress)`` in this process without Prefect's engine: the console quiet
+    unless --verbose, progress on stderr."""
+    if not verbose:
+        _quiet_console(as_flow=False)
+    with _progress_reporter() as on_progress:
+        return run(on_progress)
 
 
 def _run_recorded(request: Any, server: Any, parameters: dict[str, Any], verbose: bool
@@ -319,11 +324,9 @@ def _run_recorded(request: Any, server: Any, parameters: dict[str, Any], verbose
     with collector_paused():
         from assay.flows.recorded_run import Refused, RestApi, run_recorded
 
-    if not verbose:
-        _quiet_console(as_flow=False)
     try:
-        with _progress_reporter() as on_progress:
-            return run_recorded(request, RestApi(server), parameters, on_progress)
+        return _run_here(verbose, lambda progress: run_recorded(
+            request, RestApi(server), parameters, progress))
     except Refused as exc:
         if verbose:
             print(f"note: {exc}; the run goes through Prefect's engine", file=sys.stderr,

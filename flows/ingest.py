@@ -12,7 +12,6 @@ the caller unchanged, which maps them to exit codes.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from assay.flows.artifacts import (
     TASK_NAMES,
     executing,
     flow_run_name,
+    naming_its_flow_run,
     outcome_line,
     reporting,
 )
@@ -163,7 +163,7 @@ def ingest(
         context = FlowRunContext.get()
         if context is None or context.flow_run is None:
             return summary
-        return replace(summary, flow_run=f"{context.flow_run.name} ({context.flow_run.id})")
+        return naming_its_flow_run(summary, context.flow_run.name, context.flow_run.id)
 
     if upload_id is not None or sweep or _deployment_id() is not None:
         request = request.for_uploads()

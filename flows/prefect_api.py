@@ -49,6 +49,7 @@ _CLIENT_WORDS = ("KEY", "AUTH", "HEADER", "TLS", "SSL", "TIMEOUT", "HTTP2", "HEA
 
 
 DEFAULT_HEARTBEAT_SECONDS = 180  # Prefect's flows.heartbeat_frequency
+DEFAULT_TIMEOUT_SECONDS = 60.0  # Prefect's api.request_timeout
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class PrefectServer:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     verify: bool | str = True
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
     heartbeat_seconds: int | None = DEFAULT_HEARTBEAT_SECONDS  # None: no heartbeats
     send_logs: bool = True  # PREFECT_LOGGING_TO_API_ENABLED
 
@@ -109,7 +110,8 @@ def _server_from(answer: dict[str, Any]) -> PrefectServer | None:
         return None
     return _server_of(answer["url"], answer.get("key"), answer.get("auth"),
                       answer.get("headers") or {}, bool(answer.get("insecure")),
-                      answer.get("ca_file"), float(answer.get("timeout") or 60.0),
+                      answer.get("ca_file"),
+                      float(answer.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
                       answer.get("heartbeat_seconds"),
                       answer.get("send_logs", True) is not False)
 
@@ -131,7 +133,8 @@ def server_from_environment() -> PrefectServer | None:
         return None
     return _server_of(url, os.environ.get("PREFECT_API_KEY"),
                       os.environ.get("PREFECT_API_AUTH_STRING"), {}, False,
-                      os.environ.get("SSL_CERT_FILE"), 60.0)  # Prefect's own default
+                      os.environ.get("SSL_CERT_FILE"),  # Prefect's own default
+                      DEFAULT_TIMEOUT_SECONDS)
 
 
 def may_name_a_server() -> bool:

@@ -33,7 +33,6 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -245,7 +244,7 @@ def run_recorded(request: compose.RunRequest, api: RestApi, parameters: dict[str
         raise
     run.log(artifacts.outcome_line(summary))
     _best_effort(run, run.end, "COMPLETED")
-    return replace(summary, flow_run=f"{name} ({run.id})")
+    return artifacts.naming_its_flow_run(summary, name, run.id)
 
 
 def _best_effort(run: RecordedRun, call: Callable[..., Any], *args: Any) -> Any:

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 FOLDER = "assay.shuffle.folder"  # Dask config: the run's exchange folder (None: Dask's shuffle)
 _RANGE = np.dtype("<i8")  # an input file's header: (start, length) of each output's batch
+_RANGE_BYTES = 2 * _RANGE.itemsize  # one output's entry in it
 
 
 class ShuffleStorageError(OSError):
@@ -125,8 +126,8 @@ def _read_output(_: pd.DataFrame, written: pd.DataFrame, folder: str, meta: pd.D
     inputs = written[written["rows"].to_numpy() > 0]
     for source, schema_bytes in zip(inputs["input"], inputs["schema"], strict=True):
         with _failing_as_storage(folder), open(_input_path(folder, int(source)), "rb") as file:
-            start, length = np.frombuffer(os.pread(file.fileno(), 16, 16 * number),
-                                          dtype=_RANGE)
+            start, length = np.frombuffer(
+                os.pread(file.fileno(), _RANGE_BYTES, _RANGE_BYTES * number), dtype=_RANGE)
             piece = os.pread(file.fileno(), int(length), int(start)) if length else None
         if piece is not None:
             schema = schemas.get(schema_bytes)
