@@ -32,6 +32,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from assay.flows import help_text
 from assay.flows.daemon_commands import daemon_app
 from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
@@ -636,3 +637,6 @@ def watch(
         watcher.run(interval=interval,
                     on_upload=lambda received: print(received_line(received), flush=True),
                     on_settled=lambda upload: print(settled_line(upload), flush=True))
+
+
+help_text.reflow(app)  # once every command is registered

@@ -3,9 +3,10 @@
 ``assay run`` goes to a running ``assay daemon`` (which has pandas, Dask and Prefect
 imported already) unless ``--no-daemon`` or ``ASSAY_DAEMON=off``; every other command,
 and ``run`` when no daemon answers, runs in this process as before. A run that found no
-daemon launches one once it has ended (unless ``ASSAY_DAEMON`` is ``off`` or ``manual``),
-which exits after 15 minutes without a run (``ASSAY_DAEMON_IDLE_EXIT``, in seconds). This
-module imports only the standard library until it knows which.
+daemon launches one once it has ended (unless ``ASSAY_DAEMON`` is ``off`` or ``manual``,
+or it only printed its help), which exits after 15 minutes without a run
+(``ASSAY_DAEMON_IDLE_EXIT``, in seconds). This module imports only the standard library
+until it knows which.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def idle_exit_seconds() -> float:
     return DEFAULT_IDLE_EXIT_SECONDS
 
 
+def asks_for_help(argv: list[str]) -> bool:
+    """Whether the command only asks for its help: nothing runs, so no daemon is launched
+    for later runs."""
+    return "--help" in argv or "-h" in argv
+
+
 def verbose_in(argv: list[str]) -> bool:
     """Whether the command asks for ``--verbose`` (``-v``): the launcher and the daemon's
     child decide before typer parses anything."""
@@ -85,7 +92,7 @@ def main() -> None:
         code = run_via_daemon(argv, verbose=verbose_in(argv))
         if code is not None:
             sys.exit(code)
-        start_later = daemon_mode() == "auto"
+        start_later = daemon_mode() == "auto" and not asks_for_help(argv)
     from assay.flows.import_phase import collector_paused
     from assay.pipelines.lean_dask import import_dask_lean
 

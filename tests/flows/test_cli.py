@@ -3,6 +3,7 @@ commands: test_dataset_commands.py)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -167,6 +168,22 @@ def test_every_command_and_option_has_help() -> None:
         assert command.help, name
         for param in command.params:
             assert getattr(param, "help", None), f"{name} {param.name}"
+
+
+@pytest.mark.parametrize("command", ["vacuum", "convert"])
+def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source(command: str) -> None:
+    """A docstring's later paragraphs were printed with its source line breaks: at 120
+    columns each paragraph is one line, and at 60 no line breaks before the width needs."""
+    wide = runner.invoke(app, [command, "--help"], env={"COLUMNS": "120"})
+    assert wide.exit_code == 0, wide.output
+    assert re.search(r"Holds the dataset's lock, as runs do\.", wide.stdout), wide.stdout
+    narrow = runner.invoke(app, [command, "--help"], env={"COLUMNS": "60"}).stdout
+    prose = "\n".join(line.strip() for line in
+                      narrow.split("Usage:")[1].split("╭")[0].splitlines()[1:])
+    for paragraph in prose.strip().split("\n\n"):
+        lines = paragraph.splitlines()
+        for line, following in itertools.pairwise(lines):
+            assert len(line) + 1 + len(following.split()[0]) > 58, (line, following)
 
 
 @pytest.mark.slow

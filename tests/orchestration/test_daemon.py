@@ -352,6 +352,18 @@ def test_a_run_that_finds_none_launches_a_daemon_that_exits_when_idle(short_tmp:
             os.kill(pid, signal.SIGKILL)
 
 
+def test_asking_run_for_its_help_launches_no_daemon(short_tmp: Path) -> None:
+    """``assay run --help`` with ASSAY_DAEMON unset prints the help and nothing else: no
+    run happened, so no resident process is left behind for later runs."""
+    env = _env(short_tmp, ASSAY_DAEMON="")
+    for flag in ("--help", "-h"):
+        shown = _assay("run", flag, env=env)
+        assert shown.returncode == 0, shown.stderr
+        assert "Usage: assay run" in shown.stdout and shown.stderr == ""
+    status = _assay("daemon", "status", env=env)
+    assert status.returncode == 1 and status.stdout.startswith("no assay daemon running")
+
+
 def test_a_socket_of_another_kind_is_not_used(short_tmp: Path) -> None:
     """A plain file where the socket should be: runs go in process, start refuses it."""
     env = _env(short_tmp)
