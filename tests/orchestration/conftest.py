@@ -5,6 +5,7 @@ at the end of the session. ``assay serve`` runs as a child process against it
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -40,6 +41,20 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str,
         time.sleep(0.25)
     why = f"\n{explain()}" if explain is not None else ""
     raise AssertionError(f"timed out after {timeout} s waiting for {what}{why}")
+
+
+def feed_fifo(fifo: Path, text: str) -> bool:
+    """Write ``text`` to a FIFO a run is reading, and close it (the run's read ends); False,
+    without waiting, where no process has it open to read any more."""
+    try:
+        handle = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # no reader
+            return False
+        raise
+    with os.fdopen(handle, "w") as writer:
+        writer.write(text)
+    return True
 
 
 def start_flow_run(api: str, deployment_id: str, parameters: dict, what: str) -> str:

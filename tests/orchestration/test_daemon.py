@@ -26,7 +26,7 @@ import pytest
 from assay.flows import daemon_protocol
 from assay.pipelines.data_dir import default_data_dir
 from tests.flows.conftest import write_tiny_pipeline
-from tests.orchestration.conftest import ASSAY, wait_for
+from tests.orchestration.conftest import ASSAY, feed_fifo, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.name != "posix", reason="the daemon is POSIX only")]
@@ -270,22 +270,26 @@ def _drain(fd: int, into: list[bytes]) -> None:
 def test_sigterm_is_relayed_and_the_client_ends_as_the_run(daemon: Daemon, tmp_path: Path
                                                            ) -> None:
     spec = write_tiny_pipeline(tmp_path)
-    os.mkfifo(tmp_path / "never.csv")  # reading it blocks until someone writes: forever
+    fifo = tmp_path / "never.csv"
+    os.mkfifo(fifo)  # reading it blocks until the test writes it
     before = len(_served(daemon))
-    child = subprocess.Popen([ASSAY, "run", str(spec), "--input", str(tmp_path / "never.csv")],
+    child = subprocess.Popen([ASSAY, "run", str(spec), "--input", str(fifo)],
                              env=daemon.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
         forked = wait_for(lambda: _served(daemon)[before:], 60, "the daemon to fork the run")
         time.sleep(1)  # the client installs its relay once the daemon answered
         child.send_signal(signal.SIGTERM)
-        child.communicate(timeout=60)
+        time.sleep(0.5)  # the run raised Terminated and waits for its planning's read
+        assert feed_fifo(fifo, "id,city\n1,Oslo\n"), "the run did not outlive SIGTERM"
+        _, stderr = child.communicate(timeout=60)
     finally:
         child.kill()
-    assert child.returncode == -signal.SIGTERM  # killed by it, as the run was
+    assert child.returncode == 143, stderr  # the run's own answer to SIGTERM, relayed
+    assert stderr.splitlines()[-1] == "error: terminated (SIGTERM)"
     run_pid = int(re.search(r"\] run (\d+):", forked[0]).group(1))
     wait_for(lambda: not _alive(run_pid), 30, "the run to end")
-    assert f"run {run_pid}: signal 15" in daemon.log.read_text()
+    assert f"run {run_pid}: exit 143" in daemon.log.read_text()
 
 
 def test_stale_code_runs_in_process_and_the_daemon_exits(short_tmp: Path) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from assay.flows.server import free_port, local_server
 from assay.pipelines import compose
 from assay.pipelines.errors import EXIT_GATE_ABORT
 from tests.flows.conftest import write_tiny_pipeline
-from tests.orchestration.conftest import ASSAY, wait_for
+from tests.orchestration.conftest import ASSAY, feed_fifo, wait_for
 
 ENGINE_TASKS = ["plan-inputs", "publish-version", "report", "run-engine"]
 ABORTING_GATE = """\
@@ -224,6 +226,43 @@ def test_an_interrupted_run_is_crashed(prefect_api: str, tmp_path: Path,
     run = _flow_run(prefect_api, name)
     assert (run["state_type"], run["state"]["message"]) == (
         "CRASHED", "Interrupted: KeyboardInterrupt")
+
+
+def test_sigterm_ends_the_flow_run_crashed_and_the_command_143(prefect_api: str,
+                                                               tmp_path: Path) -> None:
+    """SIGTERM (a container's stop, ``timeout``) unwinds the run as Ctrl-C does: the flow
+    run and its running task run end Crashed, not Running for good, and the command exits
+    143 with one line. The input is a FIFO, so the run waits in planning until the test
+    writes it."""
+    spec, name = _pipeline(tmp_path)
+    fifo = tmp_path / "slow.csv"
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"PREFECT_API_URL": prefect_api, "ASSAY_DAEMON": "off",
+                "ASSAY_DATA_DIR": str(tmp_path / "data")})
+    child = subprocess.Popen([ASSAY, "run", str(spec), "--input", str(fifo)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def planning() -> bool:
+            runs = httpx.post(f"{prefect_api}/flow_runs/filter", json={
+                "flow_runs": {"name": {"like_": name}}}).json()
+            return bool(runs) and bool(_task_runs(prefect_api, runs[0]))
+
+        wait_for(planning, 120, "the run to start planning")
+        child.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the signal handled before the read ends
+        assert feed_fifo(fifo, "id,city\n1,Oslo\n"), "the run did not outlive SIGTERM"
+        _, stderr = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 143, stderr
+    assert stderr.splitlines()[-1] == "error: terminated (SIGTERM)"
+    run = _flow_run(prefect_api, name)
+    assert (run["state_type"], run["state"]["message"]) == (
+        "CRASHED", "Interrupted: Terminated")
+    (planning,) = _task_runs(prefect_api, run)
+    assert planning["state_type"] == "CRASHED"
+    assert not (tmp_path / "out").exists()  # nothing published
 
 
 def test_a_recorded_run_imports_no_prefect(prefect_api: str, tmp_path: Path) -> None:
