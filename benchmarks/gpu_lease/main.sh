@@ -1,6 +1,7 @@
 # The lease's working call: check the GPU stack, wait for the CPU half, benchmark assay on
-# cuDF, the parity suite, where a partition's time goes on each backend, and near_dedup on
-# both backends when the text corpus is carried (TEXT_CORPUS, relative to the call's tree).
+# cuDF, the parity suite, a cuDF run through the run daemon, where a partition's time goes
+# on each backend, and near_dedup on both backends when the text corpus is carried
+# (TEXT_CORPUS, relative to the call's tree).
 # Results into $OUT (at most 8 files come back).
 set -u
 CALL=$PWD
@@ -26,6 +27,10 @@ timeout "${PARITY_S:-150}" python3 -m pytest tests/gpu -q -n 8 -p no:cacheprovid
   -rf --tb=short > "$OUT/parity.txt" 2>&1
 echo "parity exit: $?"; grep -E "passed|failed|error" "$OUT/parity.txt" | tail -3
 grep -E "^(FAILED|ERROR)" "$OUT/parity.txt" | head -40
+leftovers
+# a run forked by the run daemon, which never imported cuDF: its CUDA context after the fork
+# (appended to doctor.txt: at most 8 files come back)
+timeout "${DAEMON_S:-120}" bash benchmarks/gpu_lease/daemon_run.sh 2>&1 | tee -a "$OUT/doctor.txt"
 leftovers
 # one 50M-row file's first partitions, in this process, on each backend
 data=$(ls -d benchmarks/data/events-50000000-* | head -1)
