@@ -20,9 +20,9 @@ from assay.pipelines.confine import Roots
 from assay.pipelines.errors import AlreadyPublished, UploadRejected
 from assay.pipelines.old_layout import refuse_old_layout
 from assay.pipelines.sources.csv_reader import parse_header
-from assay.pipelines.sources.discover import discover
+from assay.pipelines.sources.discover import FoundFile, discover
 from assay.pipelines.sources.parquet_reader import parquet_blocks
-from assay.pipelines.sources.scan import InputFile, scan, sniff
+from assay.pipelines.sources.scan import InputFile, scan, sha256_of, sniff
 from assay.pipelines.spec import PipelineSpec
 
 
@@ -58,9 +58,15 @@ def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | 
         for item in found:
             roots.check_input(item.url)
     # hashing and newline counting release the GIL: one thread per core
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
+    threads = os.cpu_count() or 4
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # fewer files than threads: local text files are hashed in a read of their own,
+        # submitted first so that each has a thread when its cut waits for it
+        aside = len(found) < threads
+        digests = [pool.submit(sha256_of, item, options) if aside and _hash_aside(item)
+                   else None for item in found]
         scanned = list(pool.map(
-            lambda item: scan(item[1], item[0], spec.source),
+            lambda item: scan(item[1], item[0], spec.source, digests[item[0]]),
             enumerate(found)))
     for upload in scanned:
         _check_readable(upload, spec)
@@ -68,6 +74,13 @@ def plan_run(spec: PipelineSpec, inputs: list[str] | None = None, output: str | 
     if mode == "append":
         _refuse_published(scanned, sink, spec)
     return RunPlan(spec, new_run_id(), scanned, sink, datetime.now(UTC).isoformat(), mode)
+
+
+def _hash_aside(item: FoundFile) -> bool:
+    """Whether to hash a file in a read apart from its cut: a local text file, which the
+    page cache serves twice for little (a remote one would be downloaded twice, a Parquet
+    file is only hashed). A single 330 MB CSV upload planned 0.56-0.61 s in one pass."""
+    return item.format != "parquet" and "://" not in item.url.removeprefix("file://")
 
 
 def _refuse_old_layout(sink: str, spec: PipelineSpec) -> None:

@@ -1,17 +1,21 @@
 """The planning pass over each upload: content hash, blocks that start at records, a sniff.
 
-The manifest needs every input's sha256, so each file is read once before the run. A text
-upload (compressed ones decompressed in the same pass) is split in the same pass into blocks
-of about ``source.block_size`` bytes, each starting where a record starts (``records``: a
-quoted CSV value may span lines), with the number of the block's first line, which is how
-a quarantined row names its line even when a large file is split across workers. A record
-longer than ``source.max_record_bytes`` is a block of its own, quarantined without being
-read, so no block holds more than the block size plus one record's limit.
+The manifest needs every input's sha256, so each file is read once before the run (a local
+text file twice when the run has fewer files than threads: its hash in a read of its own
+beside its cut, so that a single upload takes both cores; a 1.4 GB CSV planned in 1.43-1.52
+s instead of 2.08-2.22 s, ``benchmarks/RESULTS.md``). A text upload (compressed ones
+decompressed in the same pass) is split in the same pass into blocks of about
+``source.block_size`` bytes, each starting where a record starts (``records``: a quoted CSV
+value may span lines), with the number of the block's first line, which is how a quarantined
+row names its line even when a large file is split across workers. A record longer than
+``source.max_record_bytes`` is a block of its own, quarantined without being read, so no
+block holds more than the block size plus one record's limit.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
@@ -64,22 +68,34 @@ class InputFile:
 
 
 class _Hashing:
-    """A file whose bytes are hashed as they are read (by a decompressor or by us); it has
-    only the read methods, so no codec can read past the hash."""
+    """A file whose bytes are hashed as they are read (by a decompressor or by us), unless
+    ``digest`` says the file is hashed aside; it has only the read methods, so no codec can
+    read past the hash."""
 
-    def __init__(self, handle: IO[bytes]) -> None:
+    def __init__(self, handle: IO[bytes], digest: Future[str] | None = None) -> None:
         self.handle = handle
-        self.digest = hashlib.sha256()
+        self.aside = digest
+        self.digest = hashlib.sha256() if digest is None else None
 
     def read(self, size: int = -1) -> bytes:
         data = self.handle.read(size)
-        self.digest.update(data)
+        if self.digest is not None:
+            self.digest.update(data)
         return data
 
     def readinto(self, buffer: Any) -> int:
         count = self.handle.readinto(buffer)
-        self.digest.update(memoryview(buffer)[:count])
+        if self.digest is not None:
+            self.digest.update(memoryview(buffer)[:count])
         return count
+
+    def sha256(self) -> str:
+        """The file's sha256, once all of it was read (or hashed aside)."""
+        if self.digest is None:
+            return self.aside.result()
+        while self.read(_CHUNK):  # what a codec left after its stream, or all of a Parquet file
+            pass
+        return self.digest.hexdigest()
 
 
 class _Cutter:
@@ -194,15 +210,23 @@ def _irregular(records: Records, size: int) -> np.ndarray:
     return np.sort(np.concatenate((starts[spanning], bad)))
 
 
-def scan(found: FoundFile, source_id: int, source: SourceSpec) -> InputFile:
+def sha256_of(found: FoundFile, storage_options: dict[str, Any]) -> str:
+    """The sha256 of the upload's bytes as stored, read on their own (``scan``'s
+    ``digest``)."""
+    with open_upload(found.url, storage_options) as raw:
+        return hashlib.file_digest(raw, "sha256").hexdigest()
+
+
+def scan(found: FoundFile, source_id: int, source: SourceSpec,
+         digest: Future[str] | None = None) -> InputFile:
     """Hash the file and, when it is text, cut it into blocks that start at records; a
-    compressed upload that expands past ``source.max_decompressed_bytes`` is rejected."""
+    compressed upload that expands past ``source.max_decompressed_bytes`` is rejected.
+    ``digest``: the file's sha256 being computed aside (``sha256_of``, in another thread),
+    so this pass only cuts (a single large upload then takes both cores)."""
     with open_upload(found.url, source.storage_options) as raw:
-        hashing = _Hashing(raw)
+        hashing = _Hashing(raw, digest)
         if found.format == "parquet":
-            while hashing.read(_CHUNK):
-                pass
-            return InputFile(source_id, found, hashing.digest.hexdigest())
+            return InputFile(source_id, found, hashing.sha256())
         csv = found.format == "csv"
         cutter = _Cutter(source, ord(source.csv.quote_char) if csv else None,
                          ord(source.csv.delimiter))
@@ -218,13 +242,12 @@ def scan(found: FoundFile, source_id: int, source: SourceSpec) -> InputFile:
                 following = text.read(_CHUNK)
                 cutter.feed(chunk, final=not following)
                 chunk = following
-        while hashing.read(_CHUNK):  # what the codec left after its stream
-            pass
+        sha256 = hashing.sha256()
     blocks = cutter.finish(size)
     if csv and source.csv.header and blocks[0].first_line == 1 and blocks[0].reason:
         raise UploadRejected(f"{found.url}: line 1, the header, is longer than "
                              f"source.max_record_bytes ({source.max_record_bytes:,} bytes)")
-    return InputFile(source_id, found, hashing.digest.hexdigest(), blocks)
+    return InputFile(source_id, found, sha256, blocks)
 
 
 def sniff(upload: InputFile, storage_options: dict[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ import pytest
 import zstandard
 
 from assay.pipelines.errors import UploadRejected
+from assay.pipelines.sources.scan import sha256_of
 from tests.pipelines.conftest import BASIC_SCHEMA, read_quarantine
 from tests.published import rows_of
 
@@ -212,6 +213,35 @@ def test_the_plan_marks_the_blocks_whose_records_are_lines(make_spec, uploads):
     assert marked == {(first, last): not (first <= 10 <= last or first <= 20 <= last)
                       for first, last in marked}
     assert sum(marked.values()) > 2 and not all(marked.values())
+
+
+@pytest.mark.parametrize("name", ["mixed.csv", "mixed.csv.gz", "mixed.jsonl"])
+def test_a_file_hashed_aside_plans_as_in_one_pass(make_spec, uploads, monkeypatch, name):
+    """With fewer files than threads, a local text file is hashed in a read of its own
+    while its cut runs, so a single upload takes both cores: its sha256 (of the bytes as
+    stored) and its blocks are those of the one pass that hashes as it cuts."""
+    from assay.pipelines import plan as planning
+
+    if name.endswith(".jsonl"):
+        body = b"".join(b'{"id": %d, "name": "n%d", "amount": %d}\n' % (i, i, i)
+                        for i in range(60))
+    else:
+        body = (b"id,name,amount\n" + _plain_lines(2, 30) + b'31,"two\nlines",31\n'
+                + _plain_lines(33, 60))
+    stored = gzip.compress(body, mtime=0) if name.endswith(".gz") else body
+    uploads(name, stored)
+    spec = make_spec(source={"paths": ["uploads"], "block_size": 64})
+    monkeypatch.setattr(planning.os, "cpu_count", lambda: 2)  # one file, two threads
+    hashed_aside = []
+    monkeypatch.setattr(planning, "sha256_of", lambda *args: hashed_aside.append(args)
+                        or sha256_of(*args))
+    (aside,) = planning.plan_run(spec).inputs
+    assert len(hashed_aside) == 1
+    monkeypatch.setattr(planning, "_hash_aside", lambda item: False)
+    (one_pass,) = planning.plan_run(spec).inputs
+    assert len(hashed_aside) == 1
+    assert aside.sha256 == one_pass.sha256 == hashlib.sha256(stored).hexdigest()
+    assert aside.blocks == one_pass.blocks and len(aside.blocks) > 5
 
 
 @pytest.mark.parametrize(("body", "one_row_a_line"), [
