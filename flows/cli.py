@@ -38,7 +38,7 @@ from assay.flows.dataset_commands import dataset_app
 from assay.flows.doctor import doctor
 from assay.flows.import_phase import collector_paused
 from assay.flows.prefect_api import ApiUrlProbe
-from assay.flows.termination import EXIT_TERMINATED, Terminated, sigterm_raises
+from assay.flows.termination import Terminated, signals_raise
 from assay.flows.upload_commands import uploads_app
 from assay.pipelines.backend import BackendChoice
 from assay.pipelines.errors import EXIT_INTERNAL, AssayError, Unavailable
@@ -82,9 +82,9 @@ def _exit_codes(verbose: bool) -> Iterator[None]:
     """Map exceptions to the documented exit codes and their one-line messages."""
     try:
         yield
-    except Terminated:
-        _fail("terminated (SIGTERM)")
-        raise typer.Exit(EXIT_TERMINATED) from None
+    except Terminated as exc:
+        _fail(f"terminated ({exc})")
+        raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         _fail("interrupted")
         raise typer.Exit(130) from None
@@ -291,7 +291,7 @@ def run(
     _configure_prefect(verbose)
     # the probe answers while we import; it is not asked when --prefect/--no-prefect decide
     with (ApiUrlProbe() if prefect is None else nullcontext()) as server, \
-            _exit_codes(verbose), sigterm_raises():
+            _exit_codes(verbose), signals_raise():
         # fail fast (exit 2) on a bad spec, or a backend that cannot run here, before
         # Prefect and Dask start; the run takes the checked request as it is
         with collector_paused():

@@ -208,7 +208,9 @@ def _failure(what: str, exc: BaseException) -> str:
 
 
 def _interrupt(exc: BaseException) -> str:
-    return f"Interrupted: {type(exc).__name__}"
+    """``Interrupted: KeyboardInterrupt``, or with the signal: ``Interrupted: Terminated
+    (SIGTERM)``."""
+    return f"Interrupted: {type(exc).__name__}" + (f" ({exc})" if str(exc) else "")
 
 
 def _without_nan(item: Any) -> Any:

@@ -22,7 +22,7 @@ _CLI_INTRO = f"""<!-- Generated from the typer app by `{spec_reference.REGENERAT
 
 Every command and option of `assay`, as `assay COMMAND --help` prints them. Exit codes: 0
 done, 1 internal failure, 2 invalid spec or usage, 3 rejected upload, 4 gate abort, 5
-storage failed, 130 interrupted, 143 terminated (SIGTERM) (the
+storage failed, 130 interrupted, 143 or 129 terminated by SIGTERM or SIGHUP (the
 [README](../README.md#exit-codes) says more). The
 [operations guide](operations.md) shows `serve`, `api` and `watch` at work."""
 

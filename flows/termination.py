@@ -1,15 +1,16 @@
-"""SIGTERM during ``assay run`` ends the run as Ctrl-C does, not in the middle of a line.
+"""SIGTERM or SIGHUP during ``assay run`` ends the run as Ctrl-C does, not mid-line.
 
-A container's stop, ``timeout``, systemd or a CI cancel sends SIGTERM, whose default action
-killed the process at once. Nothing published was lost that way (a run commits once, at its
-end, and the next run clears what a dead one staged), but a flow run the CLI records
-through Prefect's REST API stayed Running on the server for good, and the command ended
-without a word. Prefect's own flow engine turns SIGTERM into an exception for the same
-reason (``prefect.utilities.engine.capture_sigterm``). Here the first SIGTERM raises
+A container's stop, ``timeout``, systemd or a CI cancel sends SIGTERM; a closed terminal (or
+the run daemon, when a run's client hangs up) sends SIGHUP. Their default action killed the
+process at once. Nothing published was lost that way (a run commits once, at its end, and
+the next run clears what a dead one staged), but a flow run the CLI records through
+Prefect's REST API stayed Running on the server for good, and the command ended without a
+word. Prefect's own flow engine turns SIGTERM into an exception for the same reason
+(``prefect.utilities.engine.capture_sigterm``). Here the first such signal raises
 ``Terminated`` in the main thread: the run unwinds as on Ctrl-C, the recorded flow run and
-its running task run end Crashed, and the CLI says so in one line and exits 143 (128 + 15,
-what a shell reports for a process SIGTERM ended). A second SIGTERM takes the default
-action, for a run whose unwinding itself hangs.
+its running task run end Crashed, and the CLI says so in one line and exits 128 + the
+signal's number (143, 129: what a shell reports for a process the signal ended). A second
+one takes the default action, for a run whose unwinding itself hangs.
 """
 
 from __future__ import annotations
@@ -20,29 +21,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-EXIT_TERMINATED = 128 + signal.SIGTERM
+# SIGHUP is POSIX only
+HANDLED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that every path that
-    ends a run on Ctrl-C (Dask's scheduler, the recorded flow run's Crashed state) ends it
-    on SIGTERM too."""
+    """A terminating signal, raised where Ctrl-C's KeyboardInterrupt would be, so that every
+    path that ends a run on Ctrl-C (Dask's scheduler, the recorded flow run's Crashed state)
+    ends it on that signal too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
 
 
-def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends the process
-    raise Terminated("SIGTERM")
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second one ends the process
+    raise Terminated(signum)
 
 
 @contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Inside, the first SIGTERM raises ``Terminated`` (in the main thread, the only one a
-    handler can be set from; elsewhere nothing changes); the previous handler after."""
+def signals_raise() -> Iterator[None]:
+    """Inside, the first SIGTERM or SIGHUP raises ``Terminated`` (in the main thread, the
+    only one a handler can be set from; elsewhere nothing changes); the previous handlers
+    after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in HANDLED}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

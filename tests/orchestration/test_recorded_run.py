@@ -228,12 +228,13 @@ def test_an_interrupted_run_is_crashed(prefect_api: str, tmp_path: Path,
         "CRASHED", "Interrupted: KeyboardInterrupt")
 
 
-def test_sigterm_ends_the_flow_run_crashed_and_the_command_143(prefect_api: str,
-                                                               tmp_path: Path) -> None:
-    """SIGTERM (a container's stop, ``timeout``) unwinds the run as Ctrl-C does: the flow
-    run and its running task run end Crashed, not Running for good, and the command exits
-    143 with one line. The input is a FIFO, so the run waits in planning until the test
-    writes it."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminating_signal_ends_the_flow_run_crashed(prefect_api: str, tmp_path: Path,
+                                                        signum: int) -> None:
+    """SIGTERM (a container's stop, ``timeout``) or SIGHUP (a closed terminal) unwinds the
+    run as Ctrl-C does: the flow run and its running task run end Crashed, not Running for
+    good, and the command exits 128 + the signal with one line. The input is a FIFO, so the
+    run waits in planning until the test writes it."""
     spec, name = _pipeline(tmp_path)
     fifo = tmp_path / "slow.csv"
     os.mkfifo(fifo)
@@ -249,17 +250,18 @@ def test_sigterm_ends_the_flow_run_crashed_and_the_command_143(prefect_api: str,
             return bool(runs) and bool(_task_runs(prefect_api, runs[0]))
 
         wait_for(planning, 120, "the run to start planning")
-        child.send_signal(signal.SIGTERM)
+        child.send_signal(signum)
         time.sleep(0.5)  # the signal handled before the read ends
-        assert feed_fifo(fifo, "id,city\n1,Oslo\n"), "the run did not outlive SIGTERM"
+        assert feed_fifo(fifo, "id,city\n1,Oslo\n"), "the run did not outlive the signal"
         _, stderr = child.communicate(timeout=120)
     finally:
         child.kill()
-    assert child.returncode == 143, stderr
-    assert stderr.splitlines()[-1] == "error: terminated (SIGTERM)"
+    name_of = signal.Signals(signum).name
+    assert child.returncode == 128 + signum, stderr
+    assert stderr.splitlines()[-1] == f"error: terminated ({name_of})"
     run = _flow_run(prefect_api, name)
     assert (run["state_type"], run["state"]["message"]) == (
-        "CRASHED", "Interrupted: Terminated")
+        "CRASHED", f"Interrupted: Terminated ({name_of})")
     (planning,) = _task_runs(prefect_api, run)
     assert planning["state_type"] == "CRASHED"
     assert not (tmp_path / "out").exists()  # nothing published
