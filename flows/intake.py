@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,14 @@ from websockets.exceptions import WebSocketException
 
 from assay.pipelines.errors import EXIT_INVALID_SPEC, AssayError
 from assay.pipelines.ledger import Ledger, Upload, content_sha256, landing_folder
+from assay.pipelines.owners import STALE_AFTER, owner_gone, this_process
 from assay.pipelines.registry import Pipeline
 from assay.pipelines.sources.discover import _suffixes
 
 EVENT = "assay.upload.received"
+_INCOMING, _PART = ".incoming-", ".part"  # a landing's temporary file name
+
+log = logging.getLogger(__name__)
 _EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
 _COMPRESSED = {"gzip": ".gz", "zstd": ".zst", "bz2": ".bz2", "xz": ".xz"}
 
@@ -72,13 +78,16 @@ def upload_suffix(pipeline: Pipeline, name: str | None, fmt: str | None) -> str:
 
 class Landing:
     """One upload being written into the landing zone: a temporary file, hashed and
-    counted as it grows; over ``limit`` bytes it is removed and refused (413)."""
+    counted as it grows; over ``limit`` bytes it is removed and refused (413). The file's
+    name carries its process (``.incoming-<id>-<pid>@<host>.part``), so the one a killed
+    intake leaves can be told from one being written (``sweep_abandoned``)."""
 
     def __init__(self, folder: Path, limit: int) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.limit = limit
-        self.temp = folder / f".incoming-{uuid.uuid4().hex}.part"
+        host, _, pid = this_process().rpartition(":")
+        self.temp = folder / f"{_INCOMING}{uuid.uuid4().hex}-{pid}@{host}{_PART}"
         self.size = 0
         self._digest = hashlib.sha256()
         self._handle = open(self.temp, "xb")  # noqa: SIM115 - closed by finish or discard
@@ -107,6 +116,34 @@ class Landing:
         self.temp.unlink(missing_ok=True)
 
 
+def sweep_abandoned(folder: Path) -> list[Path]:
+    """Remove the temporary files of uploads whose intake died while writing them (a
+    killed ``assay api`` or ``assay watch``: a container's stop, the OOM killer), which
+    nothing else would ever remove; return them. One being written, by a live process here
+    or recently by another host's, stays. A name from before the names carried their
+    process counts as abandoned once unchanged for ``STALE_AFTER``."""
+    removed = []
+    for path in folder.glob(f"{_INCOMING}*{_PART}"):
+        try:
+            changed = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except FileNotFoundError:  # finished meanwhile
+            continue
+        owner = _owner_of(path.name)
+        gone = (datetime.now(UTC) - changed > STALE_AFTER if owner is None
+                else owner_gone(owner, changed.isoformat()))
+        if gone:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _owner_of(name: str) -> str | None:
+    """``host:pid`` from a landing's temporary file name; None for a name without one."""
+    _, _, tail = name.removeprefix(_INCOMING).removesuffix(_PART).partition("-")
+    pid, _, host = tail.partition("@")
+    return f"{host}:{pid}" if pid.isdigit() and host else None
+
+
 @dataclass(frozen=True)
 class Received:
     upload: Upload
@@ -123,10 +160,17 @@ class Intake:
         self.data_dir = data_dir
         self.ledger = Ledger.in_data_dir(data_dir)
         self.flow_run_wait = flow_run_wait  # seconds to look for the triggered run
+        self._swept: set[Path] = set()  # landing folders cleared of abandoned uploads
 
     def open(self, pipeline: Pipeline) -> Landing:
-        return Landing(landing_folder(self.data_dir, pipeline.name),
-                       pipeline.spec.intake.max_bytes)
+        """A new landing for ``pipeline``'s upload; the first for a pipeline first removes
+        what killed intakes left in its folder."""
+        folder = landing_folder(self.data_dir, pipeline.name)
+        if folder not in self._swept:
+            self._swept.add(folder)
+            for path in sweep_abandoned(folder) if folder.exists() else []:
+                log.info("removed %s, left by an intake that died while landing it", path)
+        return Landing(folder, pipeline.spec.intake.max_bytes)
 
     def keep(self, pipeline: Pipeline, landing: Landing, suffix: str,
              name: str | None) -> tuple[Upload, bool]:

@@ -6,6 +6,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +26,7 @@ from assay.flows.intake import Intake
 from assay.pipelines import compose
 from assay.pipelines.errors import SpecError, UploadRejected
 from assay.pipelines.ledger import Ledger
+from assay.pipelines.owners import this_process
 from assay.pipelines.registry import load_pipelines
 from tests.orchestration.conftest import add_pipeline
 
@@ -105,6 +112,43 @@ def test_oversize_body_is_refused_with_413_and_leaves_no_file(env) -> None:
     assert streamed.status_code == 413, streamed.text
     assert _landed(data_dir) == []
     assert Ledger.in_data_dir(data_dir).history("a") == []
+
+
+def test_an_upload_a_killed_intake_left_half_landed_is_removed(env) -> None:
+    """A killed ``assay api`` or ``assay watch`` leaves its upload's temporary file; the
+    next intake to land an upload of that pipeline removes it, and only it: a file a live
+    process here is writing, a recent one of another host's, and one of a name without a
+    process that changed within the last 12 hours all stay."""
+    client, data_dir, tokens = env
+    folder = data_dir / "landing" / "a"
+    folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    names = {"dead": f".incoming-{'1' * 32}-{dead}@{host}.part",
+             "live": f".incoming-{'2' * 32}-{os.getpid()}@{host}.part",
+             "elsewhere": f".incoming-{'3' * 32}-123@elsewhere.example.part",
+             "unowned, recent": f".incoming-{'4' * 32}.part",
+             "unowned, old": f".incoming-{'5' * 32}.part"}
+    for name in names.values():
+        (folder / name).write_bytes(b"id,city\n1,")
+    day_ago = time.time() - 24 * 3600
+    os.utime(folder / names["unowned, old"], (day_ago, day_ago))
+    answer = client.post("/v1/pipelines/a/uploads?filename=x.csv", content=BODY,
+                         headers={"Authorization": tokens["a"]})
+    assert answer.status_code == 202, answer.text
+    left = {name for name in names.values() if (folder / name).exists()}
+    assert left == {names[k] for k in ("live", "elsewhere", "unowned, recent")}
+    landed = [p for p in folder.iterdir() if not p.name.startswith(".incoming-")]
+    assert [p.read_bytes() for p in landed] == [BODY]
+
+
+def test_a_landing_names_its_process() -> None:
+    landing = intake_module.Landing(Path(tempfile.mkdtemp()), 10)
+    try:
+        assert intake_module._owner_of(landing.temp.name) == this_process()
+    finally:
+        landing.discard()
 
 
 @pytest.mark.parametrize("name", ["../../../etc/passwd.csv", "/tmp/evil.csv", "..\\..\\x.csv",
