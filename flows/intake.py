@@ -45,10 +45,10 @@ from assay.pipelines.sources.discover import _suffixes
 
 EVENT = "assay.upload.received"
 _INCOMING, _PART = ".incoming-", ".part"  # a landing's temporary file name
-
-log = logging.getLogger(__name__)
 _EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
 _COMPRESSED = {"gzip": ".gz", "zstd": ".zst", "bz2": ".bz2", "xz": ".xz"}
+
+log = logging.getLogger(__name__)
 
 
 class IntakeRefused(Exception):

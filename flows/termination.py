@@ -32,7 +32,11 @@ class Terminated(KeyboardInterrupt):
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
+        self.signum = signum
         self.exit_code = 128 + signum
+
+    def __reduce__(self) -> tuple[type[Terminated], tuple[int]]:  # args hold the name
+        return Terminated, (self.signum,)
 
 
 def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
