@@ -33,7 +33,11 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-        self.exit_code = 128 + signum
+
+    @property
+    def exit_code(self) -> int:
+        """What a shell reports for a process the signal ended."""
+        return 128 + self.signum
 
     def __reduce__(self) -> tuple[type[Terminated], tuple[int]]:  # args hold the name
         return Terminated, (self.signum,)
