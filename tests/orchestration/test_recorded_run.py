@@ -50,9 +50,14 @@ def _pipeline(tmp_path: Path, extra: str = "") -> tuple[Path, str]:
     return spec, name
 
 
-def _flow_run(api: str, name: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    (run,) = httpx.post(f"{api}/flow_runs/filter", headers=headers, json={
+def _flow_runs(api: str, name: str, headers: dict[str, str] | None = None
+               ) -> list[dict[str, Any]]:
+    return httpx.post(f"{api}/flow_runs/filter", headers=headers, json={
         "flow_runs": {"name": {"like_": name}}}).json()
+
+
+def _flow_run(api: str, name: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    (run,) = _flow_runs(api, name, headers)
     return run
 
 
@@ -245,8 +250,7 @@ def test_a_terminating_signal_ends_the_flow_run_crashed(prefect_api: str, tmp_pa
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def planning() -> bool:
-            runs = httpx.post(f"{prefect_api}/flow_runs/filter", json={
-                "flow_runs": {"name": {"like_": name}}}).json()
+            runs = _flow_runs(prefect_api, name)
             return bool(runs) and bool(_task_runs(prefect_api, runs[0]))
 
         wait_for(planning, 120, "the run to start planning")
